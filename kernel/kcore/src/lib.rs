@@ -1,1 +1,10 @@
+//! Portable kernel logic with no hardware in it, shared by the boot stub and
+//! the kernel and unit-tested on the host.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod bootargs;
+pub mod bootinfo;
+pub mod elf;
+pub mod ksyms;
+pub mod random;

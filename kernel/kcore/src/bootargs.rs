@@ -1,0 +1,166 @@
+//! Boot arguments (`/chosen bootargs`, QEMU `-append`) parsed into typed
+//! options. Every word is `key=value`; an unknown key or a value of the wrong
+//! form is reported by name so a typo never silently changes an experiment.
+
+use core::fmt;
+
+/// Which of the kernel's built-in tests to run (`test=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestSel<'a> {
+    /// The whole self-test suite, then halt.
+    All,
+    /// A panic from a known nested call chain (checks the trace).
+    Panic,
+    /// A panic at a seeded, random point (checks replay and signatures).
+    PanicRandom,
+    /// An unhandled data storage exception (checks traces across a trap).
+    Fault,
+    /// One self-test by name.
+    Named(&'a str),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootArgs<'a> {
+    /// Seed for everything random in the kernel (`seed=`).
+    pub seed: u64,
+    /// Run tests instead of the normal boot (`test=`).
+    pub test: Option<TestSel<'a>>,
+    /// Enter the interactive debugger on panic (`ddb=1`) instead of exiting.
+    pub ddb: bool,
+    /// Seconds of clock after which the demo boot halts (`halt=`, 0 = never).
+    pub halt: u32,
+    /// Clock interrupts per second (`hz=`).
+    pub hz: u32,
+}
+
+impl Default for BootArgs<'_> {
+    fn default() -> Self {
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootArgError<'a> {
+    Unknown(&'a str),
+    NotKeyValue(&'a str),
+    BadValue { key: &'a str, value: &'a str, expected: &'static str },
+}
+
+impl fmt::Display for BootArgError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BootArgError::Unknown(k) => write!(f, "bootarg: unknown option '{k}'"),
+            BootArgError::NotKeyValue(w) => write!(f, "bootarg: '{w}' is not of the form key=value"),
+            BootArgError::BadValue { key, value, expected } => {
+                write!(f, "bootarg: bad value '{value}' for '{key}': expected {expected}")
+            }
+        }
+    }
+}
+
+fn number<'a>(key: &'a str, value: &'a str, expected: &'static str) -> Result<u64, BootArgError<'a>> {
+    let parsed = match value.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => value.parse::<u64>(),
+    };
+    parsed.map_err(|_| BootArgError::BadValue { key, value, expected })
+}
+
+fn ranged<'a>(key: &'a str, value: &'a str, lo: u64, hi: u64, expected: &'static str) -> Result<u32, BootArgError<'a>> {
+    match number(key, value, expected)? {
+        n if (lo..=hi).contains(&n) => Ok(n as u32),
+        _ => Err(BootArgError::BadValue { key, value, expected }),
+    }
+}
+
+/// Parses `s`, calling `report` for every bad word; the good ones still apply.
+pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootArgs<'a> {
+    let mut args = BootArgs::default();
+    for word in s.split_ascii_whitespace() {
+        let Some((key, value)) = word.split_once('=') else {
+            report(BootArgError::NotKeyValue(word));
+            continue;
+        };
+        let r = match key {
+            "seed" => number(key, value, "a number").map(|n| args.seed = n),
+            "test" => {
+                args.test = Some(match value {
+                    "all" => TestSel::All,
+                    "panic" => TestSel::Panic,
+                    "panic-random" => TestSel::PanicRandom,
+                    "fault" => TestSel::Fault,
+                    "" => {
+                        report(BootArgError::BadValue { key, value, expected: "a test name" });
+                        continue;
+                    }
+                    name => TestSel::Named(name),
+                });
+                Ok(())
+            }
+            "ddb" => match value {
+                "0" | "1" => {
+                    args.ddb = value == "1";
+                    Ok(())
+                }
+                _ => Err(BootArgError::BadValue { key, value, expected: "0 or 1" }),
+            },
+            "halt" => ranged(key, value, 0, 86_400, "seconds, 0 to 86400").map(|n| args.halt = n),
+            "hz" => ranged(key, value, 10, 1000, "10 to 1000").map(|n| args.hz = n),
+            _ => Err(BootArgError::Unknown(key)),
+        };
+        if let Err(e) = r {
+            report(e);
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    fn parse_all(s: &str) -> (BootArgs<'_>, Vec<String>) {
+        let mut errs = Vec::new();
+        let a = parse(s, &mut |e| errs.push(e.to_string()));
+        (a, errs)
+    }
+
+    #[test]
+    fn defaults() {
+        let (a, e) = parse_all("");
+        assert!(e.is_empty());
+        assert_eq!(a, BootArgs::default());
+        assert_eq!(a.hz, 100);
+    }
+
+    #[test]
+    fn typed_values() {
+        let (a, e) = parse_all("seed=0x10 test=panic-random ddb=1 halt=0 hz=250");
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(a.seed, 16);
+        assert_eq!(a.test, Some(TestSel::PanicRandom));
+        assert!(a.ddb);
+        assert_eq!(a.halt, 0);
+        assert_eq!(a.hz, 250);
+        assert_eq!(parse_all("test=sleep").0.test, Some(TestSel::Named("sleep")));
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let (a, e) = parse_all("bogus=1 seed=12x hz=5 ddb=yes lonely seed=9");
+        assert_eq!(
+            e,
+            [
+                "bootarg: unknown option 'bogus'",
+                "bootarg: bad value '12x' for 'seed': expected a number",
+                "bootarg: bad value '5' for 'hz': expected 10 to 1000",
+                "bootarg: bad value 'yes' for 'ddb': expected 0 or 1",
+                "bootarg: 'lonely' is not of the form key=value",
+            ]
+        );
+        assert_eq!(a.seed, 9, "good words still apply");
+    }
+}
