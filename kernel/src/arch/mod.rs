@@ -1,0 +1,3 @@
+//! Machine-dependent code; only PowerPC for now.
+
+pub mod powerpc;

@@ -1,0 +1,82 @@
+//! ddb-style stack traces along the PowerPC back chain.
+//!
+//! Every frame begins with the caller's r1 (the back chain); a function
+//! saves its return address in the LR word (offset 4) of its caller's frame.
+//! A return address equal to `trap_return` marks a trap frame: the walk
+//! reports the trap and continues in the interrupted context.
+
+use super::trap::{trap_return_addr, TrapFrame, TRAPFRAME_OFFSET};
+use crate::ddb::db_sym;
+use core::fmt::Write;
+
+const MAXFRAMES: usize = 64;
+
+fn valid(addr: u32) -> bool {
+    addr & 3 == 0 && (0x4000..0x1000_0000).contains(&addr)
+}
+
+fn read(addr: u32) -> u32 {
+    // SAFETY: `valid` keeps the address word-aligned inside BAT-mapped RAM,
+    // so the load cannot fault even on a corrupt chain.
+    unsafe { core::ptr::read_volatile(addr as *const u32) }
+}
+
+/// Prints `name() at name+0xoff` for `pc`. A return address is looked up
+/// one instruction back so a call at the very end of a function names it.
+fn print_frame(pr: &mut dyn Write, pc: u32, is_return: bool) {
+    let key = if is_return { pc.wrapping_sub(4) } else { pc };
+    match db_sym::lookup(key) {
+        Some((name, off)) => {
+            let off = off + (pc - key);
+            let _ = writeln!(pr, "{name}() at {name}+{off:#x}");
+        }
+        None => {
+            let _ = writeln!(pr, "{pc:#x}() at {pc:#x}");
+        }
+    }
+}
+
+/// Walks the stack from the caller of this function's caller, leaving out
+/// leading frames named in `skip` (the panic machinery), and prints at most
+/// 64 frames. Returns the number printed.
+#[inline(never)]
+pub fn db_stack_trace_print(skip: &[&str], pr: &mut dyn Write) -> usize {
+    let mut fp = read(super::cpu::stack_pointer());
+    let mut n = 0;
+    let mut skipping = true;
+    while n < MAXFRAMES && valid(fp) {
+        let pc = read(fp + 4);
+        if pc == trap_return_addr() {
+            skipping = false;
+            // SAFETY: trap_entry built a TrapFrame at this offset of the
+            // frame whose LR word holds trap_return.
+            let tf = unsafe { &*((fp + TRAPFRAME_OFFSET) as *const TrapFrame) };
+            let _ = writeln!(pr, "--- trap (type {:#x}) ---", tf.exc);
+            print_frame(pr, tf.srr0, false);
+            n += 1;
+            let r1 = tf.fixreg[1];
+            if !valid(r1) {
+                break;
+            }
+            fp = read(r1);
+            continue;
+        }
+        if pc == 0 {
+            break;
+        }
+        if skipping && db_sym::lookup(pc.wrapping_sub(4)).is_some_and(|(name, _)| skip.contains(&name.as_str())) {
+            fp = read(fp);
+            continue;
+        }
+        skipping = false;
+        print_frame(pr, pc, true);
+        n += 1;
+        let next = read(fp);
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    let _ = writeln!(pr, "end trace frame: {fp:#x}, count: {n}");
+    n
+}

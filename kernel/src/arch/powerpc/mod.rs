@@ -1,0 +1,14 @@
+//! PowerPC (32-bit, MPC7400 "G4") machine-dependent code.
+//!
+//! Each architecture would provide the same names: `cpu` (registers and
+//! barriers), `locore` (entry), `trap` (vectors and the trap frame), `mmu`,
+//! `intr` (spl), `clock` (the hardclock source) and `db_trace` (stack walk).
+
+pub mod clock;
+pub mod cpu;
+pub mod db_trace;
+pub mod intr;
+pub mod locore;
+pub mod machdep;
+pub mod mmu;
+pub mod trap;

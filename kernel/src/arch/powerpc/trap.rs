@@ -1,0 +1,211 @@
+//! Exception vectors, the trap frame, and the trap dispatcher.
+//!
+//! Every vector holds the same four-instruction stub: save r1 and r3 in
+//! SPRG1/SPRG2, load the vector number, branch (absolute) to `trap_entry`,
+//! which builds a trap frame on the kernel stack and calls `trap()`. The
+//! frame begins with a PowerPC ABI frame header whose back chain points at
+//! the interrupted stack, so a stack walk continues through the trap.
+
+use super::cpu::{self, Msr};
+use super::intr;
+use core::arch::global_asm;
+
+/// Saved state of an interrupted context. Laid out exactly as trap_entry
+/// stores it (offsets below are 8 more: the ABI frame header comes first).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TrapFrame {
+    pub fixreg: [u32; 32],
+    pub lr: u32,
+    pub cr: u32,
+    pub xer: u32,
+    pub ctr: u32,
+    pub srr0: u32,
+    pub srr1: u32,
+    pub dar: u32,
+    pub dsisr: u32,
+    pub exc: u32,
+}
+
+/// Bytes trap_entry takes from the stack: header (8) + frame, 16-aligned.
+pub const TRAPFRAME_STACK: u32 = 176;
+/// Where the TrapFrame starts inside that stack area.
+pub const TRAPFRAME_OFFSET: u32 = 8;
+const _: () = assert!(core::mem::size_of::<TrapFrame>() as u32 + TRAPFRAME_OFFSET <= TRAPFRAME_STACK);
+
+pub const EXC_DSI: u32 = 0x300;
+pub const EXC_ISI: u32 = 0x400;
+pub const EXC_EXI: u32 = 0x500;
+pub const EXC_ALI: u32 = 0x600;
+pub const EXC_PGM: u32 = 0x700;
+pub const EXC_DECR: u32 = 0x900;
+pub const EXC_SC: u32 = 0xc00;
+
+pub fn exc_name(exc: u32) -> &'static str {
+    match exc {
+        0x100 => "system reset",
+        0x200 => "machine check",
+        EXC_DSI => "data storage",
+        EXC_ISI => "instruction storage",
+        EXC_EXI => "external interrupt",
+        EXC_ALI => "alignment",
+        EXC_PGM => "program",
+        0x800 => "floating-point unavailable",
+        EXC_DECR => "decrementer",
+        EXC_SC => "system call",
+        0xd00 => "trace",
+        0xf00 => "performance monitor",
+        0xf20 => "AltiVec unavailable",
+        0x1300 => "instruction address breakpoint",
+        0x1400 => "system management",
+        0x1600 => "AltiVec assist",
+        0x1700 => "thermal management",
+        _ => "reserved",
+    }
+}
+
+global_asm!(
+    // The vector block is copied to physical 0; `.org` places each stub at
+    // its vector offset, and `ba` makes the branch position-independent.
+    ".section .text.vectors, \"ax\"",
+    ".globl vec_start",
+    ".globl vec_end",
+    "vec_start:",
+    ".irp v, 0x100,0x200,0x300,0x400,0x500,0x600,0x700,0x800,0x900,0xa00,0xb00,0xc00,0xd00,0xe00,0xf00,0xf20,0x1000,0x1100,0x1200,0x1300,0x1400,0x1500,0x1600,0x1700,0x1800,0x1900,0x1a00,0x1b00,0x1c00,0x1d00,0x1e00,0x1f00,0x2000,0x2100,0x2200,0x2300,0x2400,0x2500,0x2600,0x2700,0x2800,0x2900,0x2a00,0x2b00,0x2c00,0x2d00,0x2e00,0x2f00",
+    ".org \\v",
+    "mtspr 273, 1",
+    "mtspr 274, 3",
+    "li 3, \\v",
+    "ba trap_entry",
+    ".endr",
+    "vec_end:",
+
+    ".section .text.trap, \"ax\"",
+    ".globl trap_entry",
+    ".globl trap_return",
+    "trap_entry:",
+    // r3 = vector, SPRG1 = interrupted r1, SPRG2 = interrupted r3.
+    "mtspr 275, 4",
+    "mfcr 4",
+    "mfspr 1, 27",
+    "andi. 1, 1, 0x4000",
+    "mfspr 1, 273",
+    "beq 1f",
+    // From user mode: the current thread's kernel stack top lives in SPRG0.
+    "mfspr 1, 272",
+    "1:",
+    "addi 1, 1, -176",
+    "stw 4, 140(1)",
+    "stw 3, 168(1)",
+    "stw 0, 8(1)",
+    "stw 2, 16(1)",
+    "mfspr 0, 274",
+    "stw 0, 20(1)",
+    "mfspr 0, 275",
+    "stw 0, 24(1)",
+    "mfspr 0, 273",
+    "stw 0, 12(1)",
+    "stw 0, 0(1)",
+    "stmw 5, 28(1)",
+    "mflr 0",
+    "stw 0, 136(1)",
+    "mfxer 0",
+    "stw 0, 144(1)",
+    "mfctr 0",
+    "stw 0, 148(1)",
+    "mfspr 0, 26",
+    "stw 0, 152(1)",
+    "mfspr 0, 27",
+    "stw 0, 156(1)",
+    "mfspr 0, 19",
+    "stw 0, 160(1)",
+    "mfspr 0, 18",
+    "stw 0, 164(1)",
+    // Translation back on (BAT-mapped 1:1), recoverable.
+    "mfmsr 0",
+    "ori 0, 0, 0x32",
+    "mtmsr 0",
+    "isync",
+    "addi 3, 1, 8",
+    "bl trap",
+    "trap_return:",
+    // Interrupts stay off from here to rfi: SRR0/SRR1 must not be clobbered.
+    "mfmsr 0",
+    "rlwinm 0, 0, 0, 17, 15",
+    "mtmsr 0",
+    "isync",
+    "lwz 0, 136(1)",
+    "mtlr 0",
+    "lwz 0, 144(1)",
+    "mtxer 0",
+    "lwz 0, 148(1)",
+    "mtctr 0",
+    "lwz 0, 140(1)",
+    "mtcr 0",
+    "lmw 5, 28(1)",
+    "lwz 0, 8(1)",
+    "lwz 2, 16(1)",
+    "lwz 4, 24(1)",
+    // Clear RI: a trap between here and rfi could not be returned from.
+    "mfmsr 3",
+    "rlwinm 3, 3, 0, 31, 29",
+    "mtmsr 3",
+    "lwz 3, 152(1)",
+    "mtspr 26, 3",
+    "lwz 3, 156(1)",
+    "mtspr 27, 3",
+    "lwz 3, 20(1)",
+    "lwz 1, 12(1)",
+    "rfi",
+);
+
+extern "C" {
+    static vec_start: u8;
+    static vec_end: u8;
+    static trap_return: u8;
+}
+
+/// Address a trap() call returns to: a stack walk that finds it knows the
+/// next frame is a trap frame.
+pub fn trap_return_addr() -> u32 {
+    core::ptr::addr_of!(trap_return) as u32
+}
+
+/// Copies the vector block over Open Firmware's vectors at physical 0x100.
+pub fn install_vectors() {
+    // SAFETY: vec_start..vec_end is the assembled block above; physical
+    // 0x100..0x3000 is the vector area, BAT-mapped 1:1 and owned by the
+    // kernel once it has taken over from Open Firmware.
+    unsafe {
+        let start = core::ptr::addr_of!(vec_start);
+        let len = core::ptr::addr_of!(vec_end) as usize - start as usize;
+        core::ptr::copy_nonoverlapping(start.add(0x100), 0x100 as *mut u8, len - 0x100);
+    }
+    cpu::sync_icache(0x100, 0x2f00);
+}
+
+/// Kernel code can catch an expected trap (a self-test's `sc` or `trap`)
+/// by installing a hook; it returns true when it handled the trap.
+pub type TrapHook = fn(&mut TrapFrame) -> bool;
+static TRAP_HOOK: spin::Mutex<Option<TrapHook>> = spin::Mutex::new(None);
+
+pub fn set_trap_hook(h: Option<TrapHook>) {
+    cpu::with_interrupts_disabled(|| *TRAP_HOOK.lock() = h);
+}
+
+#[no_mangle]
+extern "C" fn trap(tf: &mut TrapFrame) {
+    // The nap that idle() started ends with this interrupt.
+    tf.srr1 &= !Msr::POW.bits();
+    match tf.exc {
+        EXC_EXI => intr::external_intr(tf),
+        EXC_DECR => intr::decr_intr(tf),
+        _ => {
+            let hook = *TRAP_HOOK.lock();
+            if hook.is_some_and(|h| h(tf)) {
+                return;
+            }
+            crate::kern::subr_prf::panic_trap(tf);
+        }
+    }
+}

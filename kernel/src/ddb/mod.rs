@@ -1,0 +1,5 @@
+//! The in-kernel debugger: symbols, and the prompt a panic drops into with
+//! `ddb=1`.
+
+pub mod db_command;
+pub mod db_sym;

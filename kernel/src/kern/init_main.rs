@@ -1,0 +1,149 @@
+//! Kernel startup (OpenBSD main()): take the machine over from Open
+//! Firmware, bring up the console, interrupts and the clock, then run the
+//! self-tests or the demo the bootargs ask for.
+
+use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, trap};
+use crate::ddb::db_sym;
+use crate::dev::{cuda, escc, openpic, pvpanic};
+use crate::kern::{kern_clock, kern_ktest, kern_malloc, subr_prf};
+use crate::printf;
+use kcore::bootargs::{self, BootArgs};
+use kcore::bootinfo::{BootInfo, Usage};
+use spin::Once;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+static BOOTINFO: Once<BootInfo> = Once::new();
+
+pub fn bootinfo() -> &'static BootInfo {
+    BOOTINFO.get().expect("bootinfo used before main")
+}
+
+/// Where the kernel first printed, in time-base ticks since power-on.
+static FIRST_LINE_TB: Once<u64> = Once::new();
+
+fn usage_name(u: u32) -> &'static str {
+    match u {
+        x if x == Usage::Firmware as u32 => "firmware",
+        x if x == Usage::BootStub as u32 => "boot stub",
+        x if x == Usage::Kernel as u32 => "kernel",
+        x if x == Usage::Symbols as u32 => "symbols",
+        x if x == Usage::Ramdisk as u32 => "ramdisk",
+        _ => "reserved",
+    }
+}
+
+#[no_mangle]
+extern "C" fn main(bip: *const BootInfo) -> ! {
+    // SAFETY: the boot stub passes a pointer to its boot-info record in r3;
+    // it is copied before anything can overwrite the stub's memory.
+    let bi = *BOOTINFO.call_once(|| unsafe { *bip });
+    mmu::bootstrap();
+    trap::install_vectors();
+    if !bi.valid() {
+        // Without the record there is no console address to complain on;
+        // stopping here leaves the magic in r3 for a debugger.
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+    escc::cninit(bi.escc_ctrl, bi.escc_data);
+    let tb = cpu::mftb();
+    FIRST_LINE_TB.call_once(|| tb);
+    printf!("ppcbsd kernel {} (powerpc, mac99)\n", VERSION);
+    pvpanic::attach(bi.pvpanic);
+    cuda::attach(bi.cuda);
+    kern_malloc::kmeminit();
+    db_sym::db_sym_init(&bi);
+
+    let mut bad = 0;
+    let args = bootargs::parse(bi.bootargs(), &mut |e| {
+        printf!("{}\n", e);
+        bad += 1;
+    });
+    if bad > 0 {
+        panic!("bad boot arguments ({bad})");
+    }
+    subr_prf::set_ddb_on_panic(args.ddb);
+    identify(&bi, &args);
+
+    openpic::init(bi.openpic);
+    escc::cnattach_intr();
+    kern_clock::set_hz(args.hz);
+    clock::cpu_initclocks(bi.tbfreq, args.hz);
+    intr::splx(intr::Ipl::None);
+    // SAFETY: turns on external and decrementer interrupts; vectors,
+    // handlers and the clock are set up above.
+    unsafe { cpu::mtmsr(cpu::mfmsr() | cpu::Msr::EE | cpu::Msr::ME | cpu::Msr::RI) };
+    printf!("clock: hz {}, {} time-base ticks per tick\n", args.hz, clock::tb_per_tick());
+
+    match args.test {
+        Some(sel) => kern_ktest::run(sel, &args),
+        None => demo(&args),
+    }
+    machdep::boot_halt();
+}
+
+/// Describes the machine and how long the boot took.
+fn identify(bi: &BootInfo, args: &BootArgs<'_>) {
+    let mb = |b: u64| b / (1024 * 1024);
+    let total: u64 = bi.memory().iter().map(|m| m.size as u64).sum();
+    printf!("real mem = {} MB, tbfreq {} Hz, seed {}\n", mb(total), bi.tbfreq, args.seed);
+    for u in bi.used() {
+        printf!("  in use {:#010x}-{:#010x} {}\n", u.range.start, u.range.end(), usage_name(u.usage));
+    }
+    printf!(
+        "mainbus: mac-io {:#x}, escc {:#x}, openpic {:#x}, cuda {:#x}, pvpanic {}\n",
+        bi.macio_base,
+        bi.escc_ctrl,
+        bi.openpic,
+        bi.cuda,
+        if bi.pvpanic != 0 { "yes" } else { "no" }
+    );
+    printf!("rd0: ramdisk {} bytes at {:#x}\n", bi.ramdisk.size, bi.ramdisk.start);
+    let first = FIRST_LINE_TB.get().copied().unwrap_or(0);
+    let per_ms = (bi.tbfreq / 1000).max(1) as u64;
+    printf!(
+        "boot: firmware to stub {} ms, stub to kernel {} ms, kernel to first line {} ms\n",
+        bi.tb_stub_entry as u64 / per_ms,
+        (bi.tb_kernel_entry.wrapping_sub(bi.tb_stub_entry)) as u64 / per_ms,
+        (first as u32).wrapping_sub(bi.tb_kernel_entry) as u64 / per_ms
+    );
+}
+
+/// The default boot: show the clock ticking and echo console input, then
+/// halt after `halt=` seconds (never with halt=0).
+fn demo(args: &BootArgs<'_>) {
+    let hz = kern_clock::hz();
+    printf!("demo: clock ticks every second; type to see the echo; halting after {} s (halt=0: never)\n", args.halt);
+    let mut last = kern_clock::ticks();
+    let mut line = alloc::string::String::new();
+    loop {
+        let now = kern_clock::ticks();
+        if now / hz != last / hz {
+            printf!("tick {} ({} s)\n", now, now / hz);
+            if args.halt != 0 && now / hz >= args.halt {
+                return;
+            }
+        }
+        last = now;
+        while let Some(c) = escc::cngetc() {
+            match c {
+                b'\r' | b'\n' => {
+                    printf!("\necho: \"{}\"\n", line);
+                    line.clear();
+                }
+                c => {
+                    printf!("{}", c as char);
+                    line.push(c as char);
+                }
+            }
+        }
+        let _s = cpu::intr_disable();
+        if kern_clock::ticks() == now && escc::input_pending() == 0 {
+            cpu::idle();
+        } else {
+            cpu::intr_restore(true);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! ppcbsd: a small BSD-style kernel for 32-bit PowerPC Macs (QEMU mac99).
+#![no_std]
+#![no_main]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+pub mod arch;
+pub mod ddb;
+pub mod dev;
+pub mod kern;
