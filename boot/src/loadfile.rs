@@ -2,7 +2,7 @@
 //! physical addresses, then its symbol and string tables right after it
 //! (ssym/esym), every range checked against memory and what is in use.
 
-use crate::{err, say, BootError, Con};
+use crate::{err, say, BootError};
 use core::fmt::Write;
 use ffs::{Device, Fs, Inode};
 use kcore::bootinfo::{BootInfo, MemRange, Usage};

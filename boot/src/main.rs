@@ -132,8 +132,8 @@ extern "C" fn boot_main(initrd: u32, initrd_size: u32, cif: usize) -> ! {
 fn boot(o: &Ofw, bi: &mut BootInfo, initrd: u32, initrd_size: u32) -> Result<u32, BootError> {
     probe_machine(o, bi)?;
     say!(o, ">> bootargs \"{}\"", bi.bootargs());
-    // SAFETY: __boot_end is a linker-script symbol; only its address is used.
-    let boot_end = unsafe { core::ptr::addr_of!(__boot_end) } as u32;
+    // Only the address of this linker-script symbol is used.
+    let boot_end = core::ptr::addr_of!(__boot_end) as u32;
     bi.add_used(MemRange { start: 0x0100_0000, size: boot_end - 0x0100_0000 }, Usage::BootStub);
     if initrd_size == 0 {
         return Err(err!("no ramdisk: start QEMU with -initrd <ffs image>"));
@@ -193,7 +193,7 @@ fn probe_machine(o: &Ofw, bi: &mut BootInfo) -> Result<(), BootError> {
     }
 
     bi.tbfreq = first_cpu(o)
-        .and_then(|cpu| o.getprop_u32(cpu, c"timebase-frequency")
+        .and_then(|cpu| o.getprop_u32(cpu, c"timebase-frequency"))
         .ok_or_else(|| err!("no timebase-frequency on the cpu node"))?;
 
     let macio = o.finddevice(c"mac-io").ok_or_else(|| err!("no mac-io node"))?;

@@ -81,7 +81,7 @@ fn test_bootinfo() -> TestResult {
 }
 
 fn test_ksyms() -> TestResult {
-    let f = ktest_panic_top as usize as u32;
+    let f = ktest_panic_top as fn() as usize as u32;
     let (name, off) = db_sym::lookup(f + 8).ok_or("lookup failed")?;
     check!(name.as_str() == "ktest_panic_top" && off == 8, "lookup gave {}+{off:#x}", name);
     check!(db_sym::address_of("ktest_panic_top") == Some(f), "address_of disagrees with the function pointer");

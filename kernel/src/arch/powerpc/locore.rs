@@ -4,6 +4,7 @@
 core::arch::global_asm!(
     ".section .text.locore, \"ax\"",
     ".globl _start",
+    ".type _start, @function",
     "_start:",
     // Zero .bss before anything (the boot stack included) lives there.
     "lis 4, __bss_start@ha",

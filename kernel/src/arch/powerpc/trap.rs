@@ -83,6 +83,7 @@ global_asm!(
     ".section .text.trap, \"ax\"",
     ".globl trap_entry",
     ".globl trap_return",
+    ".type trap_entry, @function",
     "trap_entry:",
     // r3 = vector, SPRG1 = interrupted r1, SPRG2 = interrupted r3.
     "mtspr 275, 4",
