@@ -9,3 +9,4 @@ pub mod arch;
 pub mod ddb;
 pub mod dev;
 pub mod kern;
+pub mod uvm;

@@ -31,11 +31,14 @@ pub struct BootArgs<'a> {
     pub halt: u32,
     /// Clock interrupts per second (`hz=`).
     pub hz: u32,
+    /// Limit on the pages of RAM the kernel manages (`physmem=`, pages or
+    /// `<n>M` MiB), to make memory pressure on purpose.
+    pub physmem_pages: Option<u32>,
 }
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100 }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None }
     }
 }
 
@@ -73,6 +76,19 @@ fn ranged<'a>(key: &'a str, value: &'a str, lo: u64, hi: u64, expected: &'static
     }
 }
 
+/// `physmem=`: a page count, or MiB with an `M` suffix; at least 1 MiB.
+fn physmem<'a>(key: &'a str, value: &'a str) -> Result<u32, BootArgError<'a>> {
+    const EXPECTED: &str = "pages, or MiB as <n>M, at least 1M";
+    let pages = match value.strip_suffix('M') {
+        Some(mb) => number(key, mb, EXPECTED)?.saturating_mul(256),
+        None => number(key, value, EXPECTED)?,
+    };
+    match pages {
+        256..=0x10_0000 => Ok(pages as u32),
+        _ => Err(BootArgError::BadValue { key, value, expected: EXPECTED }),
+    }
+}
+
 /// Parses `s`, calling `report` for every bad word; the good ones still apply.
 pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootArgs<'a> {
     let mut args = BootArgs::default();
@@ -106,6 +122,7 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             },
             "halt" => ranged(key, value, 0, 86_400, "seconds, 0 to 86400").map(|n| args.halt = n),
             "hz" => ranged(key, value, 10, 1000, "10 to 1000").map(|n| args.hz = n),
+            "physmem" => physmem(key, value).map(|n| args.physmem_pages = Some(n)),
             _ => Err(BootArgError::Unknown(key)),
         };
         if let Err(e) = r {
@@ -146,6 +163,9 @@ mod tests {
         assert_eq!(a.halt, 0);
         assert_eq!(a.hz, 250);
         assert_eq!(parse_all("test=sleep").0.test, Some(TestSel::Named("sleep")));
+        assert_eq!(parse_all("physmem=48M").0.physmem_pages, Some(48 * 256));
+        assert_eq!(parse_all("physmem=4096").0.physmem_pages, Some(4096));
+        assert_eq!(parse_all("physmem=12").1, ["bootarg: bad value '12' for 'physmem': expected pages, or MiB as <n>M, at least 1M"]);
     }
 
     #[test]

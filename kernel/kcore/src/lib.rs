@@ -7,4 +7,5 @@ pub mod bootargs;
 pub mod bootinfo;
 pub mod elf;
 pub mod ksyms;
+pub mod pglist;
 pub mod random;

@@ -11,8 +11,13 @@ use core::fmt::Write;
 
 const MAXFRAMES: usize = 64;
 
+/// A plausible frame address: word-aligned and in RAM or a mapped kernel
+/// stack, so reading it cannot fault.
 fn valid(addr: u32) -> bool {
-    addr & 3 == 0 && (0x4000..0x1000_0000).contains(&addr)
+    addr & 3 == 0
+        && ((0x4000..0x1000_0000).contains(&addr)
+            || (addr >= crate::arch::powerpc::pmap::KVA_MIN
+                && crate::arch::powerpc::pmap::pmap_extract(crate::arch::powerpc::pmap::PMAP_KERNEL, addr).is_some()))
 }
 
 fn read(addr: u32) -> u32 {
@@ -36,12 +41,22 @@ fn print_frame(pr: &mut dyn Write, pc: u32, is_return: bool) {
     }
 }
 
-/// Walks the stack from the caller of this function's caller, leaving out
-/// leading frames named in `skip` (the panic machinery), and prints at most
-/// 64 frames. Returns the number printed.
+/// Walks the stack from the caller of this function, leaving out leading
+/// frames named in `skip` (the panic machinery), and prints at most 64
+/// frames. Returns the number printed.
 #[inline(never)]
 pub fn db_stack_trace_print(skip: &[&str], pr: &mut dyn Write) -> usize {
-    let mut fp = read(super::cpu::stack_pointer());
+    db_stack_trace_from(super::cpu::stack_pointer(), skip, pr)
+}
+
+/// Walks from the frame whose back chain is at `sp`: the walker's own frame,
+/// or the switch frame a sleeping thread left behind.
+pub fn db_stack_trace_from(sp: u32, skip: &[&str], pr: &mut dyn Write) -> usize {
+    if !valid(sp) {
+        let _ = writeln!(pr, "end trace frame: {sp:#x}, count: 0");
+        return 0;
+    }
+    let mut fp = read(sp);
     let mut n = 0;
     let mut skipping = true;
     while n < MAXFRAMES && valid(fp) {

@@ -1,29 +1,23 @@
 //! Taking the MMU over from Open Firmware: BATs map RAM and the I/O space
-//! 1:1, and an empty hashed page table of our own replaces OF's, so any
-//! address outside the BATs faults instead of reaching firmware mappings.
+//! 1:1 for the kernel (supervisor only). The hashed page table and the
+//! segment registers are the pmap's (`pmap_bootstrap`).
 
 use core::arch::asm;
 
 /// 256 MiB block, valid in supervisor mode (BL = 0x7ff, Vs).
 const BAT_256M_VS: u32 = 0x0000_1ffe;
-/// Read/write, cacheable.
+/// Read/write, cacheable, coherent.
 const BAT_PP_RW: u32 = 0x2;
+const BAT_M: u32 = 0x10;
 /// Cache-inhibited and guarded (WIMG = 0101): device registers.
 const BAT_IO: u32 = 0x28;
 pub const IO_BASE: u32 = 0x8000_0000;
 
-/// The smallest hashed page table the architecture allows (64 KiB, 1024 PTEGs).
-#[repr(C, align(65536))]
-struct Htab([u8; 65536]);
-
-static mut HTAB: Htab = Htab([0; 65536]);
-
-/// Loads the BATs, an empty page table and fresh segment registers.
-/// Runs once, early, while RAM is still identity-mapped by OF.
+/// Loads the BATs. Runs once, first thing, while RAM is still mapped 1:1
+/// by Open Firmware's page table, so nothing in use moves.
 pub fn bootstrap() {
     // SAFETY: the new BAT0 maps RAM exactly as OF's page table did (1:1), so
-    // the code and stack in use keep their addresses while the switch
-    // happens; HTAB is zeroed .bss that nothing else references.
+    // the code and stack in use keep their addresses during the switch.
     unsafe {
         asm!(
             "isync",
@@ -38,23 +32,9 @@ pub fn bootstrap() {
             "isync",
             z = out(reg) _,
             ram_u = in(reg) BAT_256M_VS,
-            ram_l = in(reg) BAT_PP_RW,
+            ram_l = in(reg) BAT_M | BAT_PP_RW,
             io_u = in(reg) IO_BASE | BAT_256M_VS,
             io_l = in(reg) IO_BASE | BAT_IO | BAT_PP_RW,
         );
-        let htab = core::ptr::addr_of!(HTAB) as u32;
-        // SDR1: HTABORG | HTABMASK 0 (64 KiB).
-        asm!("sync", "mtspr 25, {0}", "isync", in(reg) htab);
-        for sr in 0..16u32 {
-            // VSID = segment number, Ks/Kp = 0: kernel-only for now.
-            asm!("mtsrin {0}, {1}", in(reg) sr, in(reg) sr << 28);
-        }
-        // Flush every TLB congruence class of OF's translations.
-        let mut ea = 0u32;
-        while ea < 0x0004_0000 {
-            asm!("tlbie {0}", in(reg) ea);
-            ea += 0x1000;
-        }
-        asm!("sync", "tlbsync", "sync", "isync");
     }
 }

@@ -11,4 +11,6 @@ pub mod intr;
 pub mod locore;
 pub mod machdep;
 pub mod mmu;
+pub mod pmap;
 pub mod trap;
+pub mod vm_machdep;

@@ -67,6 +67,11 @@ pub fn exc_name(exc: u32) -> &'static str {
 global_asm!(
     // The vector block is copied to physical 0; `.org` places each stub at
     // its vector offset, and `ba` makes the branch position-independent.
+    ".section .bss.emergency, \"aw\", @nobits",
+    ".balign 16",
+    ".space 8192",
+    "emergency_stack_top:",
+
     ".section .text.vectors, \"ax\"",
     ".globl vec_start",
     ".globl vec_end",
@@ -85,29 +90,51 @@ global_asm!(
     ".globl trap_return",
     ".type trap_entry, @function",
     "trap_entry:",
-    // r3 = vector, SPRG1 = interrupted r1, SPRG2 = interrupted r3.
-    "mtspr 275, 4",
+    // r3 = vector, SPRG1 = interrupted r1, SPRG2 = interrupted r3. Stacks
+    // may be virtual (kernel threads), so translation goes back on before
+    // any stack store; r4/r5 wait in the low save area meanwhile, which is
+    // at the same address with translation off and on (BAT 1:1).
+    "stw 4, 0x3004(0)",
+    "stw 5, 0x3008(0)",
     "mfcr 4",
-    "mfspr 1, 27",
-    "andi. 1, 1, 0x4000",
+    "mfspr 5, 27",
+    "andi. 5, 5, 0x4000",
     "mfspr 1, 273",
     "beq 1f",
     // From user mode: the current thread's kernel stack top lives in SPRG0.
     "mfspr 1, 272",
     "1:",
+    "mfmsr 5",
+    "ori 5, 5, 0x32",
+    "mtmsr 5",
+    "isync",
+    // Below the current stack's bottom is its unmapped guard page: take
+    // the emergency stack so the overflow can still be reported.
+    "addi 5, 1, -176",
+    "lwz 1, 0x3010(0)",
+    "cmplw 5, 1",
+    "mr 1, 5",
+    "bge 2f",
+    "lis 1, emergency_stack_top@ha",
+    "addi 1, 1, emergency_stack_top@l",
     "addi 1, 1, -176",
+    "li 5, 1",
+    "stw 5, 0x3014(0)",
+    "2:",
     "stw 4, 140(1)",
     "stw 3, 168(1)",
     "stw 0, 8(1)",
     "stw 2, 16(1)",
     "mfspr 0, 274",
     "stw 0, 20(1)",
-    "mfspr 0, 275",
+    "lwz 0, 0x3004(0)",
     "stw 0, 24(1)",
+    "lwz 0, 0x3008(0)",
+    "stw 0, 28(1)",
     "mfspr 0, 273",
     "stw 0, 12(1)",
     "stw 0, 0(1)",
-    "stmw 5, 28(1)",
+    "stmw 6, 32(1)",
     "mflr 0",
     "stw 0, 136(1)",
     "mfxer 0",
@@ -122,11 +149,6 @@ global_asm!(
     "stw 0, 160(1)",
     "mfspr 0, 18",
     "stw 0, 164(1)",
-    // Translation back on (BAT-mapped 1:1), recoverable.
-    "mfmsr 0",
-    "ori 0, 0, 0x32",
-    "mtmsr 0",
-    "isync",
     "addi 3, 1, 8",
     "bl trap",
     "trap_return:",

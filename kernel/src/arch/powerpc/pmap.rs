@@ -1,0 +1,489 @@
+//! The physical map on the PowerPC hashed page table (OpenBSD pmap.c in
+//! spirit, written anew).
+//!
+//! Address spaces: segments 0 and 8 are the kernel's BATs (RAM and I/O 1:1,
+//! supervisor only), segments 1–11 belong to the current process, 12–15 are
+//! kernel virtual memory. Each pmap has a context number; the VSID of its
+//! segment `sr` is `ctx << 4 | sr` (context 0 is the kernel).
+//!
+//! Every mapping is kept in software (`Pted`); the hardware table is only
+//! a cache of them. When both buckets of a hash are full, an unwired entry
+//! of the secondary bucket is evicted, its referenced/changed bits saved in
+//! the page; a later fault on it reloads it (`pte_spill`).
+
+use super::cpu;
+use crate::arch::powerpc::intr::Ipl;
+use crate::kern::kern_mutex::Mutex;
+use crate::uvm::uvm_page::{phys_to_vm_page, PgFlags, VmPage, PAGE_SIZE};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::arch::asm;
+use spin::Once;
+
+const HTAB_SIZE: usize = 256 * 1024;
+const NPTEG: u32 = (HTAB_SIZE / 64) as u32;
+const NSLOTS: usize = NPTEG as usize * 8;
+/// SDR1 HTABMASK for a 256 KiB table (64 KiB << 2).
+const HTABMASK: u32 = 0x3;
+
+const PTE_VALID: u32 = 0x8000_0000;
+const PTE_HID: u32 = 0x40;
+const PTE_REF: u32 = 0x100;
+const PTE_CHG: u32 = 0x080;
+/// Memory coherence required: cacheable RAM.
+const PTE_M: u32 = 0x010;
+/// PP with Ks = 0, Kp = 1: supervisor read/write, user nothing.
+const PP_KERNEL: u32 = 0;
+const PP_USER_RW: u32 = 2;
+const PP_USER_RO: u32 = 3;
+/// Segment register: Kp set so user mode uses the second key.
+const SR_KP: u32 = 0x2000_0000;
+
+pub const KERNEL_CTX: u32 = 0;
+/// First and last segment of a process's address space.
+pub const USER_SR_FIRST: u32 = 1;
+pub const USER_SR_LAST: u32 = 11;
+pub const USER_MIN: u32 = USER_SR_FIRST << 28;
+pub const USER_MAX: u32 = (USER_SR_LAST + 1) << 28;
+/// Kernel virtual memory (stacks, temporary mappings).
+pub const KVA_MIN: u32 = 0xc000_0000;
+
+bitflags::bitflags! {
+    /// vm_prot_t.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Prot: u32 {
+        const READ = 1;
+        const WRITE = 2;
+        const EXECUTE = 4;
+    }
+}
+
+impl Prot {
+    pub const NONE: Prot = Prot::empty();
+    pub const RW: Prot = Prot::READ.union(Prot::WRITE);
+    pub const ALL: Prot = Prot::all();
+}
+
+#[repr(C, align(262144))]
+struct Htab([[u32; 2]; NSLOTS]);
+static mut HTAB: Htab = Htab([[0; 2]; NSLOTS]);
+/// Who owns each hardware slot: (ctx, va), valid while the slot's V is set.
+static mut SLOT_OWNER: [(u32, u32); NSLOTS] = [(0, 0); NSLOTS];
+
+fn slot(i: usize) -> *mut [u32; 2] {
+    // SAFETY: i < NSLOTS (callers index within a PTEG); only a pointer is formed.
+    unsafe { core::ptr::addr_of_mut!(HTAB.0[i]) }
+}
+
+fn tlbie(va: u32) {
+    // SAFETY: invalidates one TLB congruence class; uniprocessor, so
+    // tlbsync only orders it.
+    unsafe { asm!("sync", "tlbie {0}", "sync", "tlbsync", "sync", in(reg) va) };
+}
+
+fn vsid(ctx: u32, va: u32) -> u32 {
+    (ctx << 4) | (va >> 28)
+}
+
+fn hash(vsid: u32, va: u32) -> u32 {
+    (vsid & 0x7ffff) ^ ((va >> 12) & 0xffff)
+}
+
+fn pte_hi(vsid: u32, va: u32, secondary: bool) -> u32 {
+    PTE_VALID | (vsid << 7) | if secondary { PTE_HID } else { 0 } | ((va >> 22) & 0x3f)
+}
+
+/// One mapping, in software.
+#[derive(Clone, Copy, Debug)]
+struct Pted {
+    pa: u32,
+    prot: Prot,
+    wired: bool,
+    /// Index of its hardware slot while it is loaded.
+    slot: Option<u32>,
+}
+
+impl Pted {
+    fn pte_lo(&self, user: bool) -> u32 {
+        let pp = match (user, self.prot.contains(Prot::WRITE)) {
+            (false, _) => PP_KERNEL,
+            (true, true) => PP_USER_RW,
+            (true, false) => PP_USER_RO,
+        };
+        (self.pa & !(PAGE_SIZE - 1)) | PTE_M | pp
+    }
+}
+
+#[derive(Default)]
+struct PmapData {
+    ptes: BTreeMap<u32, Pted>,
+}
+
+struct PmapState {
+    pmaps: BTreeMap<u32, PmapData>,
+    /// pv lists: the (ctx, va) mappings of each managed page, by page index.
+    pv: BTreeMap<u32, Vec<(u32, u32)>>,
+    next_ctx: u32,
+    /// The process address space loaded into segments 1–11.
+    active: u32,
+    victim: u32,
+    evictions: u32,
+}
+
+static PMAP: Once<Mutex<PmapState>> = Once::new();
+
+fn pmap_state() -> &'static Mutex<PmapState> {
+    PMAP.get().expect("pmap_bootstrap not done")
+}
+
+/// A process address space (or the kernel's); a handle on its context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pmap(u32);
+
+pub const PMAP_KERNEL: Pmap = Pmap(KERNEL_CTX);
+
+/// Points SDR1 at our table and loads every segment register.
+pub fn pmap_bootstrap() {
+    let mut pmaps = BTreeMap::new();
+    pmaps.insert(KERNEL_CTX, PmapData::default());
+    PMAP.call_once(|| {
+        Mutex::new(
+            Ipl::Vm,
+            PmapState { pmaps, pv: BTreeMap::new(), next_ctx: 1, active: KERNEL_CTX, victim: 0, evictions: 0 },
+        )
+    });
+    let htab = core::ptr::addr_of!(HTAB) as u32;
+    // SAFETY: the table is zeroed .bss, 256 KiB aligned as SDR1 requires;
+    // all kernel code and data run under the BATs, so switching tables and
+    // segment registers does not move anything in use.
+    unsafe {
+        asm!("sync", "mtspr 25, {0}", "isync", in(reg) htab | HTABMASK);
+        for sr in 0..16u32 {
+            asm!("mtsrin {0}, {1}", in(reg) SR_KP | vsid(KERNEL_CTX, sr << 28), in(reg) sr << 28);
+        }
+        asm!("isync");
+    }
+    // Flush every translation Open Firmware left in the TLB.
+    let mut ea = 0u32;
+    while ea < 0x0004_0000 {
+        tlbie(ea);
+        ea += 0x1000;
+    }
+}
+
+pub fn pmap_create() -> Pmap {
+    let mut st = pmap_state().lock();
+    let ctx = st.next_ctx;
+    assert!(ctx < 1 << 20, "pmap_create: out of contexts");
+    st.next_ctx += 1;
+    st.pmaps.insert(ctx, PmapData::default());
+    Pmap(ctx)
+}
+
+/// Removes every mapping and forgets the context.
+pub fn pmap_destroy(pm: Pmap) {
+    assert_ne!(pm, PMAP_KERNEL, "pmap_destroy of the kernel pmap");
+    pmap_remove(pm, 0, u32::MAX);
+    let mut st = pmap_state().lock();
+    st.pmaps.remove(&pm.0);
+    if st.active == pm.0 {
+        st.active = KERNEL_CTX;
+    }
+}
+
+/// Loads `pm`'s segments 1–11 (a process about to run).
+pub fn pmap_activate(pm: Pmap) {
+    pmap_state().lock().active = pm.0;
+    for sr in USER_SR_FIRST..=USER_SR_LAST {
+        // SAFETY: user segments are never used by kernel code or data except
+        // through copyin/copyout, which mean the current process.
+        unsafe { asm!("mtsrin {0}, {1}", "isync", in(reg) SR_KP | vsid(pm.0, sr << 28), in(reg) sr << 28) };
+    }
+}
+
+fn is_user(va: u32) -> bool {
+    (USER_MIN..USER_MAX).contains(&va)
+}
+
+impl PmapState {
+    /// Saves the referenced/changed bits of a managed page's PTE.
+    fn save_rc(&self, pa: u32, lo: u32) {
+        if let Some(pg) = phys_to_vm_page(pa) {
+            if lo & PTE_REF != 0 {
+                pg.set_flags(PgFlags::PG_PMAP_REF);
+            }
+            if lo & PTE_CHG != 0 {
+                pg.set_flags(PgFlags::PG_PMAP_MOD);
+            }
+        }
+    }
+
+    /// Takes a loaded mapping out of the hardware table.
+    fn pte_unload(&mut self, ctx: u32, va: u32) {
+        let Some(pted) = self.pmaps.get_mut(&ctx).and_then(|p| p.ptes.get_mut(&va)) else { return };
+        let Some(s) = pted.slot.take() else { return };
+        let pa = pted.pa;
+        let p = slot(s as usize);
+        // SAFETY: the PMAP mutex serialises every access to the table.
+        let lo = unsafe {
+            (*p)[0] &= !PTE_VALID;
+            tlbie(va);
+            (*p)[1]
+        };
+        self.save_rc(pa, lo);
+    }
+
+    /// Puts a mapping into the hardware table, evicting if both buckets
+    /// of its hash are full.
+    fn pte_load(&mut self, ctx: u32, va: u32) {
+        let pted = self.pmaps[&ctx].ptes[&va];
+        debug_assert!(pted.slot.is_none());
+        let v = vsid(ctx, va);
+        let h = hash(v, va);
+        let lo = pted.pte_lo(is_user(va));
+        let buckets = [(h & (NPTEG - 1), false), (!h & (NPTEG - 1), true)];
+        let mut free = None;
+        'find: for &(pteg, sec) in &buckets {
+            for i in 0..8 {
+                let s = pteg * 8 + i;
+                // SAFETY: PMAP mutex held; s < NSLOTS.
+                if unsafe { (*slot(s as usize))[0] } & PTE_VALID == 0 {
+                    free = Some((s, sec));
+                    break 'find;
+                }
+            }
+        }
+        let (s, sec) = match free {
+            Some(f) => f,
+            None => (self.evict(buckets[1].0), true),
+        };
+        let p = slot(s as usize);
+        // SAFETY: PMAP mutex held; the slot is invalid, so the hardware is
+        // not using it while the low word is written first.
+        unsafe {
+            (*p)[1] = lo;
+            asm!("eieio");
+            (*p)[0] = pte_hi(v, va, sec);
+            asm!("sync");
+            SLOT_OWNER[s as usize] = (ctx, va);
+        }
+        self.pmaps.get_mut(&ctx).unwrap().ptes.get_mut(&va).unwrap().slot = Some(s);
+    }
+
+    /// Frees a slot of the secondary PTEG by unloading an unwired mapping.
+    fn evict(&mut self, pteg: u32) -> u32 {
+        for k in 0..8 {
+            let s = pteg * 8 + (self.victim + k) % 8;
+            // SAFETY: PMAP mutex held.
+            let (ctx, va) = unsafe { SLOT_OWNER[s as usize] };
+            let wired = self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).is_some_and(|t| t.wired);
+            if !wired {
+                self.victim = self.victim.wrapping_add(k + 1);
+                self.evictions += 1;
+                self.pte_unload(ctx, va);
+                return s;
+            }
+        }
+        panic!("pmap: PTEG {pteg:#x} is full of wired mappings");
+    }
+
+    fn pv_enter(&mut self, pg: &VmPage, ctx: u32, va: u32) {
+        self.pv.entry(pg.index()).or_default().push((ctx, va));
+    }
+
+    fn pv_remove(&mut self, pa: u32, ctx: u32, va: u32) {
+        let Some(pg) = phys_to_vm_page(pa) else { return };
+        if let Some(list) = self.pv.get_mut(&pg.index()) {
+            list.retain(|&e| e != (ctx, va));
+            if list.is_empty() {
+                self.pv.remove(&pg.index());
+            }
+        }
+    }
+
+    fn remove_one(&mut self, ctx: u32, va: u32) {
+        self.pte_unload(ctx, va);
+        if let Some(pted) = self.pmaps.get_mut(&ctx).and_then(|p| p.ptes.remove(&va)) {
+            self.pv_remove(pted.pa, ctx, va);
+        }
+    }
+
+    fn set_prot(&mut self, ctx: u32, va: u32, prot: Prot) {
+        self.pte_unload(ctx, va);
+        if let Some(t) = self.pmaps.get_mut(&ctx).and_then(|p| p.ptes.get_mut(&va)) {
+            t.prot = prot;
+        }
+        self.pte_load(ctx, va);
+    }
+
+    /// Gathers the hardware R/C bits of every loaded mapping of `pg` into it.
+    fn sync_rc(&mut self, pg: &VmPage) {
+        let Some(list) = self.pv.get(&pg.index()) else { return };
+        for &(ctx, va) in list {
+            if let Some(s) = self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).and_then(|t| t.slot) {
+                // SAFETY: PMAP mutex held.
+                let lo = unsafe { (*slot(s as usize))[1] };
+                self.save_rc(pg.phys_addr(), lo);
+            }
+        }
+    }
+
+    /// Clears `bits` (PTE_REF/PTE_CHG) in every loaded mapping of `pg`.
+    fn clear_rc(&mut self, pg: &VmPage, bits: u32) {
+        let Some(list) = self.pv.get(&pg.index()) else { return };
+        for &(ctx, va) in list {
+            if let Some(s) = self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).and_then(|t| t.slot) {
+                let p = slot(s as usize);
+                // SAFETY: PMAP mutex held. The TLB must forget the entry or
+                // it would not set the bits again on the next access.
+                unsafe {
+                    let hi = (*p)[0];
+                    (*p)[0] = hi & !PTE_VALID;
+                    tlbie(va);
+                    (*p)[1] &= !bits;
+                    asm!("eieio");
+                    (*p)[0] = hi;
+                    asm!("sync");
+                }
+            }
+        }
+    }
+}
+
+/// Maps `va` to `pa` in `pm` with `prot`; a previous mapping of `va` is
+/// replaced. Wired mappings are never evicted from the hardware table.
+pub fn pmap_enter(pm: Pmap, va: u32, pa: u32, prot: Prot, wired: bool) {
+    let va = va & !(PAGE_SIZE - 1);
+    let mut st = pmap_state().lock();
+    st.remove_one(pm.0, va);
+    let pted = Pted { pa, prot, wired, slot: None };
+    st.pmaps.get_mut(&pm.0).expect("pmap_enter: no such pmap").ptes.insert(va, pted);
+    if let Some(pg) = phys_to_vm_page(pa) {
+        if pm != PMAP_KERNEL || !wired {
+            st.pv_enter(pg, pm.0, va);
+        }
+    }
+    st.pte_load(pm.0, va);
+}
+
+/// Removes the mappings of [sva, eva).
+pub fn pmap_remove(pm: Pmap, sva: u32, eva: u32) {
+    let mut st = pmap_state().lock();
+    let vas: Vec<u32> = match st.pmaps.get(&pm.0) {
+        Some(p) => p.ptes.range(sva..eva).map(|(&va, _)| va).collect(),
+        None => return,
+    };
+    for va in vas {
+        st.remove_one(pm.0, va);
+    }
+}
+
+/// Lowers the protection of [sva, eva); no READ removes the mappings.
+pub fn pmap_protect(pm: Pmap, sva: u32, eva: u32, prot: Prot) {
+    if !prot.contains(Prot::READ) {
+        return pmap_remove(pm, sva, eva);
+    }
+    let mut st = pmap_state().lock();
+    let vas: Vec<u32> = match st.pmaps.get(&pm.0) {
+        Some(p) => p.ptes.range(sva..eva).map(|(&va, _)| va).collect(),
+        None => return,
+    };
+    for va in vas {
+        let old = st.pmaps[&pm.0].ptes[&va].prot;
+        st.set_prot(pm.0, va, old & prot);
+    }
+}
+
+/// Lowers the protection of every mapping of a page (NONE unmaps it).
+pub fn pmap_page_protect(pg: &VmPage, prot: Prot) {
+    let mut st = pmap_state().lock();
+    let maps = st.pv.get(&pg.index()).cloned().unwrap_or_default();
+    for (ctx, va) in maps {
+        if prot.contains(Prot::READ) {
+            let old = st.pmaps[&ctx].ptes[&va].prot;
+            st.set_prot(ctx, va, old & prot);
+        } else {
+            st.remove_one(ctx, va);
+        }
+    }
+}
+
+/// A wired, unmanaged kernel mapping (kernel stacks, temporary windows).
+pub fn pmap_kenter_pa(va: u32, pa: u32, prot: Prot) {
+    assert!(va >= KVA_MIN, "pmap_kenter_pa: {va:#x} is not kernel virtual memory");
+    pmap_enter(PMAP_KERNEL, va, pa, prot, true);
+}
+
+pub fn pmap_kremove(va: u32, len: u32) {
+    pmap_remove(PMAP_KERNEL, va, va + len);
+}
+
+pub fn pmap_extract(pm: Pmap, va: u32) -> Option<u32> {
+    let st = pmap_state().lock();
+    let pted = st.pmaps.get(&pm.0)?.ptes.get(&(va & !(PAGE_SIZE - 1)))?;
+    Some(pted.pa | (va & (PAGE_SIZE - 1)))
+}
+
+pub fn pmap_is_modified(pg: &VmPage) -> bool {
+    pmap_state().lock().sync_rc(pg);
+    pg.flags().contains(PgFlags::PG_PMAP_MOD)
+}
+
+pub fn pmap_is_referenced(pg: &VmPage) -> bool {
+    pmap_state().lock().sync_rc(pg);
+    pg.flags().contains(PgFlags::PG_PMAP_REF)
+}
+
+/// Clears the modified bit; returns whether it was set.
+pub fn pmap_clear_modify(pg: &VmPage) -> bool {
+    let mut st = pmap_state().lock();
+    st.sync_rc(pg);
+    let was = pg.flags().contains(PgFlags::PG_PMAP_MOD);
+    st.clear_rc(pg, PTE_CHG);
+    pg.clear_flags(PgFlags::PG_PMAP_MOD);
+    was
+}
+
+/// Clears the referenced bit; returns whether it was set.
+pub fn pmap_clear_reference(pg: &VmPage) -> bool {
+    let mut st = pmap_state().lock();
+    st.sync_rc(pg);
+    let was = pg.flags().contains(PgFlags::PG_PMAP_REF);
+    st.clear_rc(pg, PTE_REF);
+    pg.clear_flags(PgFlags::PG_PMAP_REF);
+    was
+}
+
+/// Reloads an evicted mapping after a "no translation" fault on `va`;
+/// false if neither the kernel nor the active process maps it.
+pub fn pte_spill(va: u32) -> bool {
+    let mut st = pmap_state().lock();
+    let ctx = if is_user(va) { st.active } else { KERNEL_CTX };
+    let va = va & !(PAGE_SIZE - 1);
+    match st.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)) {
+        Some(t) if t.slot.is_none() => {
+            st.pte_load(ctx, va);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Hardware-table evictions since boot.
+pub fn pmap_evictions() -> u32 {
+    pmap_state().lock().evictions
+}
+
+pub fn pmap_resident_count(pm: Pmap) -> usize {
+    pmap_state().lock().pmaps.get(&pm.0).map_or(0, |p| p.ptes.len())
+}
+
+/// Whether the current segment registers use `pm` (for tests).
+pub fn pmap_is_active(pm: Pmap) -> bool {
+    pm == PMAP_KERNEL || pmap_state().lock().active == pm.0
+}
+
+/// The MSR bits kernel code runs with.
+pub fn kernel_msr() -> cpu::Msr {
+    cpu::Msr::IR | cpu::Msr::DR | cpu::Msr::ME | cpu::Msr::RI
+}

@@ -1,0 +1,114 @@
+//! Switching between kernel threads, and the first frame of a new one.
+//!
+//! A switch saves the callee-saved state (r13–r31, CR, LR) in a frame on
+//! the old thread's stack, stores its stack pointer in the old PCB, and
+//! loads the new thread's. A new thread's stack starts with such a frame
+//! whose LR is `proc_trampoline`, with the entry point in r14 and its
+//! argument in r15.
+
+use core::arch::global_asm;
+
+/// Bytes of a switch frame: header 8, r13–r31, CR, LR, rounded to 16.
+const SWITCHFRAME: u32 = 96;
+const SF_R14: u32 = 12;
+const SF_R15: u32 = 16;
+const SF_LR: u32 = 88;
+
+/// The low-memory words trap_entry consults (BAT-mapped at the same
+/// address with translation on or off): the running stack's lowest valid
+/// address, and the flag it sets when it had to leave a stack that overflowed.
+pub const TRAP_STACK_BOTTOM: usize = 0x3010;
+pub const TRAP_STACK_OVERFLOW: usize = 0x3014;
+
+global_asm!(
+    ".section .text.switch, \"ax\"",
+    ".globl cpu_switchto_asm",
+    ".type cpu_switchto_asm, @function",
+    // r3 = where to save the old stack pointer, r4 = the new one.
+    "cpu_switchto_asm:",
+    "mflr 0",
+    "stwu 1, -96(1)",
+    "stw 0, 88(1)",
+    // Also in the ABI's LR word, so a stack walk of a sleeping thread works.
+    "stw 0, 100(1)",
+    "mfcr 0",
+    "stw 0, 84(1)",
+    "stmw 13, 8(1)",
+    "stw 1, 0(3)",
+    "mr 1, 4",
+    "lmw 13, 8(1)",
+    "lwz 0, 84(1)",
+    "mtcr 0",
+    "lwz 0, 88(1)",
+    "mtlr 0",
+    "addi 1, 1, 96",
+    "blr",
+
+    ".globl proc_trampoline",
+    ".type proc_trampoline, @function",
+    "proc_trampoline:",
+    "bl proc_trampoline_mi",
+    "mtctr 14",
+    "mr 3, 15",
+    "bctrl",
+    "bl kthread_exit",
+    "b .",
+);
+
+extern "C" {
+    fn cpu_switchto_asm(old_sp: *mut u32, new_sp: u32);
+    fn proc_trampoline();
+}
+
+/// Switches to the thread whose saved stack pointer is `new_sp`, saving
+/// ours in `*old_sp`; returns when something switches back to us.
+///
+/// # Safety
+/// Interrupts must be off; `new_sp` must come from `cpu_fork_stack` or an
+/// earlier switch away from a thread that still exists; `old_sp` must
+/// outlive the switch; `bottom` is the new stack's lowest valid address.
+pub unsafe fn cpu_switchto(old_sp: *mut u32, new_sp: u32, bottom: u32) {
+    // SAFETY: low memory is the kernel's (BAT-mapped); the caller upholds
+    // the rest.
+    unsafe {
+        core::ptr::write_volatile(TRAP_STACK_BOTTOM as *mut u32, bottom);
+        cpu_switchto_asm(old_sp, new_sp);
+    }
+}
+
+/// Lays out the first switch frame of a new thread on the stack whose top
+/// is `top`, so that switching to it calls `entry(arg)`. Returns the
+/// stack pointer to switch to.
+///
+/// # Safety
+/// `top` must be the top of a mapped stack no thread is running on.
+pub unsafe fn cpu_fork_stack(top: u32, entry: extern "C" fn(usize), arg: usize) -> u32 {
+    let end = top - 16;
+    let sp = end - SWITCHFRAME;
+    // SAFETY: both frames lie inside the caller's fresh stack.
+    unsafe {
+        core::ptr::write_bytes(sp as *mut u8, 0, (top - sp) as usize);
+        let w = |off: u32, v: u32| core::ptr::write_volatile((sp + off) as *mut u32, v);
+        w(0, end);
+        w(SF_R14, entry as usize as u32);
+        w(SF_R15, arg as u32);
+        w(SF_LR, proc_trampoline as usize as u32);
+    }
+    sp
+}
+
+/// Clears and returns the stack-overflow flag trap_entry may have set.
+pub fn take_stack_overflow() -> bool {
+    // SAFETY: a word of kernel-owned low memory.
+    unsafe {
+        let f = core::ptr::read_volatile(TRAP_STACK_OVERFLOW as *const u32);
+        core::ptr::write_volatile(TRAP_STACK_OVERFLOW as *mut u32, 0);
+        f != 0
+    }
+}
+
+/// The kernel stack top a trap from user mode switches to (SPRG0).
+pub fn set_user_trap_stack(top: u32) {
+    // SAFETY: SPRG0 is read only by trap_entry for traps from user mode.
+    unsafe { core::arch::asm!("mtspr 272, {0}", in(reg) top) };
+}

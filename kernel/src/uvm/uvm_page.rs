@@ -1,0 +1,294 @@
+//! Physical pages (OpenBSD uvm_page.c): a `VmPage` for every page of RAM the
+//! kernel manages, the free/active/inactive queues, and the `uvmexp`
+//! counters. What firmware, the boot stub, the kernel, its symbols and the
+//! ramdisk occupy is never managed.
+
+use crate::arch::powerpc::intr::Ipl;
+use crate::kern::kern_mutex::Mutex;
+use core::sync::atomic::{AtomicU32, Ordering};
+use kcore::bootinfo::{BootInfo, MemRange};
+use kcore::pglist::{Link, PageQueues};
+use spin::Once;
+
+pub const PAGE_SHIFT: u32 = 12;
+pub const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
+
+pub const fn trunc_page(a: u32) -> u32 {
+    a & !(PAGE_SIZE - 1)
+}
+
+pub const fn round_page(a: u64) -> u64 {
+    (a + PAGE_SIZE as u64 - 1) & !(PAGE_SIZE as u64 - 1)
+}
+
+bitflags::bitflags! {
+    /// vm_page pg_flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PgFlags: u32 {
+        const PG_BUSY = 0x0001;
+        const PG_WANTED = 0x0002;
+        const PG_TABLED = 0x0004;
+        const PG_CLEAN = 0x0008;
+        const PG_PAGEOUT = 0x0010;
+        const PG_RELEASED = 0x0020;
+        const PG_FAKE = 0x0040;
+        const PG_RDONLY = 0x0080;
+        const PG_ZERO = 0x0100;
+        /// Referenced and modified, as gathered from the page table.
+        const PG_PMAP_REF = 0x0100_0000;
+        const PG_PMAP_MOD = 0x0200_0000;
+    }
+}
+
+/// Queue numbers (OpenBSD PQ_*).
+pub const PQ_FREE: usize = 0;
+pub const PQ_ACTIVE: usize = 1;
+pub const PQ_INACTIVE: usize = 2;
+const NQUEUES: usize = 3;
+
+pub struct VmPage {
+    phys_addr: u32,
+    flags: AtomicU32,
+    pub wire_count: AtomicU32,
+}
+
+impl VmPage {
+    pub fn phys_addr(&self) -> u32 {
+        self.phys_addr
+    }
+
+    pub fn flags(&self) -> PgFlags {
+        PgFlags::from_bits_retain(self.flags.load(Ordering::Relaxed))
+    }
+
+    pub fn set_flags(&self, f: PgFlags) {
+        self.flags.fetch_or(f.bits(), Ordering::Relaxed);
+    }
+
+    pub fn clear_flags(&self, f: PgFlags) {
+        self.flags.fetch_and(!f.bits(), Ordering::Relaxed);
+    }
+
+    /// Index in the page array (and in the page queues).
+    pub fn index(&self) -> u32 {
+        let base = pages().as_ptr() as usize;
+        ((self as *const VmPage as usize - base) / core::mem::size_of::<VmPage>()) as u32
+    }
+}
+
+/// OpenBSD uvmexp: counts and paging targets, in pages.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Uvmexp {
+    pub npages: u32,
+    pub free: u32,
+    pub active: u32,
+    pub inactive: u32,
+    pub wired: u32,
+    pub paging: u32,
+    pub freemin: u32,
+    pub freetarg: u32,
+    pub inactarg: u32,
+}
+
+struct PageState {
+    queues: PageQueues<'static, NQUEUES>,
+    exp: Uvmexp,
+}
+
+static PAGES: Once<&'static [VmPage]> = Once::new();
+static STATE: Once<Mutex<PageState>> = Once::new();
+/// Contiguous free runs of physical memory, for `PHYS_TO_VM_PAGE`.
+static SEGS: Once<([MemRange; 16], usize)> = Once::new();
+
+pub fn pages() -> &'static [VmPage] {
+    PAGES.get().expect("uvm_page_init not done")
+}
+
+fn state() -> &'static Mutex<PageState> {
+    STATE.get().expect("uvm_page_init not done")
+}
+
+/// Free physical page ranges: RAM less everything the boot-info record
+/// marks used, page-aligned inward.
+fn free_ranges(bi: &BootInfo, out: &mut [MemRange; 16]) -> usize {
+    let mut n = 0;
+    for bank in bi.memory() {
+        let mut at = round_page(bank.start as u64);
+        let end = bank.end() & !(PAGE_SIZE as u64 - 1);
+        while at < end {
+            let page = MemRange { start: at as u32, size: PAGE_SIZE };
+            if let Some(u) = bi.overlapping(&page) {
+                at = round_page(u.range.end());
+                continue;
+            }
+            let mut stop = at;
+            while stop < end && bi.overlapping(&MemRange { start: stop as u32, size: PAGE_SIZE }).is_none() {
+                stop += PAGE_SIZE as u64;
+            }
+            if n < out.len() {
+                out[n] = MemRange { start: at as u32, size: (stop - at) as u32 };
+                n += 1;
+            }
+            at = stop;
+        }
+    }
+    n
+}
+
+/// Sets up a VmPage for each free page (at most `limit` pages), stealing
+/// room for the page array and queue links from the first free range.
+pub fn uvm_page_init(bi: &BootInfo, limit: Option<u32>) {
+    let mut ranges = [MemRange::default(); 16];
+    let nr = free_ranges(bi, &mut ranges);
+    let total: u32 = ranges[..nr].iter().map(|r| r.size / PAGE_SIZE).sum();
+    let want = limit.map_or(total, |l| l.min(total));
+    let meta = round_page(want as u64 * (core::mem::size_of::<VmPage>() + core::mem::size_of::<Link>()) as u64) as u32;
+    let steal = ranges[..nr]
+        .iter_mut()
+        .find(|r| r.size > meta)
+        .expect("uvm_page_init: no room for the page array");
+    let meta_pa = steal.start;
+    steal.start += meta;
+    steal.size -= meta;
+
+    let mut segs = [MemRange::default(); 16];
+    let mut nsegs = 0;
+    let mut npages = 0u32;
+    for r in &ranges[..nr] {
+        let take = (r.size / PAGE_SIZE).min(want - npages);
+        if take > 0 {
+            segs[nsegs] = MemRange { start: r.start, size: take * PAGE_SIZE };
+            nsegs += 1;
+            npages += take;
+        }
+    }
+
+    // SAFETY: [meta_pa, meta_pa + meta) is free RAM (BAT-mapped 1:1) taken
+    // out of the managed ranges above, so nothing else will ever use it;
+    // it is initialised before the slices are formed.
+    let (pg_slice, links) = unsafe {
+        let pgp = meta_pa as *mut VmPage;
+        let mut i = 0;
+        for s in &segs[..nsegs] {
+            for p in 0..s.size / PAGE_SIZE {
+                pgp.add(i).write(VmPage {
+                    phys_addr: s.start + p * PAGE_SIZE,
+                    flags: AtomicU32::new(0),
+                    wire_count: AtomicU32::new(0),
+                });
+                i += 1;
+            }
+        }
+        let linkp = (meta_pa as usize + want as usize * core::mem::size_of::<VmPage>()) as *mut Link;
+        for j in 0..npages as usize {
+            linkp.add(j).write(Link::UNLINKED);
+        }
+        (
+            core::slice::from_raw_parts(pgp, npages as usize),
+            core::slice::from_raw_parts_mut(linkp, npages as usize),
+        )
+    };
+    PAGES.call_once(|| pg_slice);
+    SEGS.call_once(|| (segs, nsegs));
+    let mut queues = PageQueues::new(links);
+    for pg in 0..npages {
+        queues.insert_tail(PQ_FREE, pg);
+    }
+    let mut exp = Uvmexp { npages, free: npages, ..Default::default() };
+    uvmpd_tune(&mut exp);
+    STATE.call_once(|| Mutex::new(Ipl::Vm, PageState { queues, exp }));
+}
+
+/// Paging targets (OpenBSD uvmpd_tune): freemin is npages/30 but at least
+/// 16 KB worth, freetarg 4/3 of that.
+fn uvmpd_tune(exp: &mut Uvmexp) {
+    exp.freemin = (exp.npages / 30).max(16 * 1024 / PAGE_SIZE);
+    exp.freetarg = (exp.freemin * 4 / 3).max(exp.freemin + 1);
+    exp.inactarg = ((exp.active + exp.inactive) / 3).max(exp.freetarg + 1);
+}
+
+pub fn uvmexp() -> Uvmexp {
+    state().lock().exp
+}
+
+pub fn vm_page_to_phys(pg: &VmPage) -> u32 {
+    pg.phys_addr
+}
+
+/// The managed page at physical address `pa`, if it is one.
+pub fn phys_to_vm_page(pa: u32) -> Option<&'static VmPage> {
+    let (segs, n) = SEGS.get()?;
+    let mut idx = 0;
+    for s in &segs[..*n] {
+        if pa >= s.start && ((pa - s.start) as u64) < s.size as u64 {
+            return pages().get(idx + ((pa - s.start) / PAGE_SIZE) as usize);
+        }
+        idx += (s.size / PAGE_SIZE) as usize;
+    }
+    None
+}
+
+/// A free page, busy and clean (OpenBSD uvm_pagealloc without an owner),
+/// or None when memory is exhausted.
+pub fn uvm_pagealloc() -> Option<&'static VmPage> {
+    let mut st = state().lock();
+    let i = st.queues.pop_head(PQ_FREE)?;
+    st.exp.free -= 1;
+    let pg = &pages()[i as usize];
+    pg.flags.store((PgFlags::PG_BUSY | PgFlags::PG_CLEAN | PgFlags::PG_FAKE).bits(), Ordering::Relaxed);
+    Some(pg)
+}
+
+fn count_queue(exp: &mut Uvmexp, q: Option<usize>, delta: i32) {
+    let c = match q {
+        Some(PQ_FREE) => &mut exp.free,
+        Some(PQ_ACTIVE) => &mut exp.active,
+        Some(PQ_INACTIVE) => &mut exp.inactive,
+        _ => return,
+    };
+    *c = c.wrapping_add_signed(delta);
+}
+
+fn move_to(pg: &VmPage, q: Option<usize>) {
+    let mut st = state().lock();
+    let st = &mut *st;
+    let i = pg.index();
+    let old = st.queues.queue_of(i);
+    if old == Some(PQ_FREE) {
+        panic!("uvm page {:#x} is free", pg.phys_addr);
+    }
+    count_queue(&mut st.exp, old, -1);
+    match q {
+        Some(q) => st.queues.requeue(q, i),
+        None => st.queues.remove(i),
+    }
+    count_queue(&mut st.exp, q, 1);
+}
+
+/// Returns a page to the free list; it must not be mapped any more.
+pub fn uvm_pagefree(pg: &VmPage) {
+    move_to(pg, None);
+    let mut st = state().lock();
+    pg.flags.store(0, Ordering::Relaxed);
+    st.queues.insert_tail(PQ_FREE, pg.index());
+    st.exp.free += 1;
+}
+
+pub fn uvm_pageactivate(pg: &VmPage) {
+    move_to(pg, Some(PQ_ACTIVE));
+}
+
+pub fn uvm_pagedeactivate(pg: &VmPage) {
+    move_to(pg, Some(PQ_INACTIVE));
+}
+
+pub fn uvm_pagedequeue(pg: &VmPage) {
+    move_to(pg, None);
+}
+
+/// Fills a page with zeros through its 1:1 (BAT) address.
+pub fn uvm_pagezero(pg: &VmPage) {
+    // SAFETY: managed pages are RAM mapped 1:1 by BAT0 and the caller owns
+    // `pg` (it is busy or freshly allocated).
+    unsafe { core::ptr::write_bytes(pg.phys_addr as *mut u8, 0, PAGE_SIZE as usize) };
+}
