@@ -9,4 +9,5 @@ pub mod arch;
 pub mod ddb;
 pub mod dev;
 pub mod kern;
+pub mod sys;
 pub mod uvm;

@@ -2,10 +2,11 @@
 //! Firmware, bring up the console, interrupts and the clock, then run the
 //! self-tests or the demo the bootargs ask for.
 
-use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, trap};
+use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic};
-use crate::kern::{kern_clock, kern_ktest, kern_malloc, subr_prf};
+use crate::kern::{kern_clock, kern_ktest, kern_malloc, kern_sched, subr_prf};
+use crate::uvm::uvm_page;
 use crate::printf;
 use kcore::bootargs::{self, BootArgs};
 use kcore::bootinfo::{BootInfo, Usage};
@@ -66,6 +67,18 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     }
     subr_prf::set_ddb_on_panic(args.ddb);
     identify(&bi, &args);
+    uvm_page::uvm_page_init(&bi, args.physmem_pages);
+    pmap::pmap_bootstrap();
+    kern_sched::sched_init();
+    let exp = uvm_page::uvmexp();
+    printf!(
+        "uvm: {} pages ({} MB) managed, freemin {}, freetarg {}{}\n",
+        exp.npages,
+        exp.npages / 256,
+        exp.freemin,
+        exp.freetarg,
+        if args.physmem_pages.is_some() { " (limited by physmem=)" } else { "" }
+    );
 
     openpic::init(bi.openpic);
     escc::cnattach_intr();

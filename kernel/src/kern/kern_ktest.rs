@@ -9,13 +9,13 @@ use crate::dev::escc;
 use crate::kern::{init_main, kern_clock, kern_malloc};
 use crate::printf;
 use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use kcore::bootargs::{BootArgs, TestSel};
 use kcore::random::Rng;
 
-type TestResult = Result<(), String>;
+use crate::kern::kern_ktest_proc::{self, TestResult};
+use crate::kern::kern_ktest_vm;
 
 macro_rules! check {
     ($cond:expr, $($msg:tt)*) => {
@@ -38,21 +38,29 @@ const SUITE: &[(&str, fn() -> TestResult)] = &[
     ("ramdisk_ffs", test_ramdisk_ffs),
 ];
 
+/// Every self-test, in the order `test=all` runs them.
+fn all_tests() -> impl Iterator<Item = &'static (&'static str, fn() -> TestResult)> {
+    SUITE.iter().chain(kern_ktest_proc::SUITE).chain(kern_ktest_vm::SUITE)
+}
+
 pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
     match sel {
-        TestSel::All => run_suite(SUITE),
+        TestSel::All => run_suite(all_tests()),
         TestSel::Panic => ktest_panic_top(),
         TestSel::Fault => ktest_fault_top(),
         TestSel::PanicRandom => ktest_panic_random(args.seed),
         TestSel::Named("panic-recursive") => ktest_panic_recursive(),
-        TestSel::Named(name) => match SUITE.iter().find(|(n, _)| *n == name) {
-            Some(t) => run_suite(core::slice::from_ref(t)),
+        TestSel::Named("stack-overflow") => kern_ktest_proc::ktest_stack_overflow(),
+        TestSel::Named("deadlock") => kern_ktest_proc::ktest_deadlock(),
+        TestSel::Named("sleep-spl") => kern_ktest_proc::ktest_sleep_spl(),
+        TestSel::Named(name) => match all_tests().find(|(n, _)| *n == name) {
+            Some(t) => run_suite(core::iter::once(t)),
             None => panic!("ktest: no test named '{name}'"),
         },
     }
 }
 
-fn run_suite(tests: &[(&str, fn() -> TestResult)]) {
+fn run_suite<'a>(tests: impl Iterator<Item = &'a (&'a str, fn() -> TestResult)>) {
     let (mut passed, mut failed) = (0, 0);
     for (name, f) in tests {
         match f() {

@@ -1,42 +1,102 @@
-//! The kernel heap for small objects, on linked_list_allocator. Allocation
-//! is guarded at IPL_HIGH so an interrupt handler can never find the heap
-//! half-updated.
+//! The kernel heap for small objects, on linked_list_allocator. It starts
+//! in a static arena (the page allocator needs the heap's help to come up)
+//! and grows in chunks of physically contiguous pages taken from the page
+//! allocator, reached through the 1:1 BAT mapping. Allocation is guarded at
+//! IPL_HIGH so an interrupt handler never finds the heap half-updated; when
+//! no chunk can be had the allocation fails and Rust reports it as a panic
+//! naming the size.
 
 use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
+use crate::uvm::uvm_page::{uvm_pglistalloc_contig, PAGE_SIZE};
 use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
 use linked_list_allocator::Heap;
 
-pub const HEAP_SIZE: usize = 1 << 20;
+const ARENA_SIZE: usize = 256 * 1024;
+/// Pages per chunk added when the heap runs out (256 KiB).
+const CHUNK_PAGES: u32 = 64;
+const MAXCHUNKS: usize = 64;
 
 #[repr(C, align(4096))]
-struct Arena([u8; HEAP_SIZE]);
-static mut ARENA: Arena = Arena([0; HEAP_SIZE]);
+struct Arena([u8; ARENA_SIZE]);
+static mut ARENA: Arena = Arena([0; ARENA_SIZE]);
 
-struct KernelHeap(Mutex<Heap>);
+struct Heaps {
+    chunks: [Option<Heap>; MAXCHUNKS],
+    /// Bytes of memory the heap has taken from the page allocator.
+    grown: usize,
+}
+
+struct KernelHeap(Mutex<Heaps>);
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap(Mutex::new(Ipl::High, Heap::empty()));
+static HEAP: KernelHeap = KernelHeap(Mutex::new(Ipl::High, Heaps { chunks: [const { None }; MAXCHUNKS], grown: 0 }));
 
 pub fn kmeminit() {
+    let mut h = Heap::empty();
     // SAFETY: ARENA is handed to the allocator exactly once and never
     // touched directly again.
-    unsafe { HEAP.0.lock().init(core::ptr::addr_of_mut!(ARENA) as *mut u8, HEAP_SIZE) };
+    unsafe { h.init(core::ptr::addr_of_mut!(ARENA) as *mut u8, ARENA_SIZE) };
+    HEAP.0.lock().chunks[0] = Some(h);
 }
 
+/// Free bytes over all chunks.
 pub fn heap_free() -> usize {
-    HEAP.0.lock().free()
+    HEAP.0.lock().chunks.iter().flatten().map(Heap::free).sum()
 }
 
-// SAFETY: Heap hands out disjoint, suitably aligned blocks; the mutex
-// serialises every use.
+/// Bytes taken from the page allocator so far.
+pub fn heap_grown() -> usize {
+    HEAP.0.lock().grown
+}
+
+impl Heaps {
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.chunks.iter_mut().flatten().find_map(|h| h.allocate_first_fit(layout).ok())
+    }
+
+    /// Adds a chunk big enough for `layout` from the page allocator.
+    fn grow(&mut self, layout: Layout) -> bool {
+        let Some(slot) = self.chunks.iter().position(Option::is_none) else { return false };
+        let need = (layout.size() + layout.align() + 64).div_ceil(PAGE_SIZE as usize) as u32;
+        let npages = need.max(CHUNK_PAGES);
+        let Some(pa) = uvm_pglistalloc_contig(npages) else { return false };
+        let mut h = Heap::empty();
+        // SAFETY: the pages were just taken off the free list for good; they
+        // are RAM, mapped 1:1 by BAT0, and nothing else refers to them.
+        unsafe { h.init(pa as *mut u8, (npages * PAGE_SIZE) as usize) };
+        self.chunks[slot] = Some(h);
+        self.grown += (npages * PAGE_SIZE) as usize;
+        true
+    }
+}
+
+// SAFETY: each Heap hands out disjoint, suitably aligned blocks of its own
+// chunk; the mutex serialises every use.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.0.lock().allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        let mut h = self.0.lock();
+        if let Some(p) = h.alloc(layout) {
+            return p.as_ptr();
+        }
+        if h.grow(layout) {
+            if let Some(p) = h.alloc(layout) {
+                return p.as_ptr();
+            }
+        }
+        core::ptr::null_mut()
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller passes a block this allocator handed out.
-        unsafe { self.0.lock().deallocate(core::ptr::NonNull::new_unchecked(ptr), layout) }
+        let mut h = self.0.lock();
+        let a = ptr as usize;
+        let chunk = h.chunks.iter_mut().flatten().find(|c| (c.bottom() as usize..c.top() as usize).contains(&a));
+        match chunk {
+            // SAFETY: the caller passes a block this allocator handed out,
+            // and it lies in this chunk.
+            Some(c) => unsafe { c.deallocate(NonNull::new_unchecked(ptr), layout) },
+            None => panic!("free: {a:#x} is not in the kernel heap"),
+        }
     }
 }

@@ -5,6 +5,15 @@
 
 use crate::arch::powerpc::intr::{splraise, Ipl, Spl};
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Spin mutexes held right now (OpenBSD ci_mutex_level): sleeping with
+/// one held would let another thread find it locked.
+static MUTEX_LEVEL: AtomicU32 = AtomicU32::new(0);
+
+pub fn mutex_level() -> u32 {
+    MUTEX_LEVEL.load(Ordering::Relaxed)
+}
 
 pub struct Mutex<T> {
     ipl: Ipl,
@@ -14,6 +23,7 @@ pub struct Mutex<T> {
 // Field order matters: the lock is released before the level drops.
 pub struct MutexGuard<'a, T> {
     guard: spin::MutexGuard<'a, T>,
+    mtx: &'a Mutex<T>,
     _spl: Spl,
 }
 
@@ -24,11 +34,33 @@ impl<T> Mutex<T> {
 
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        let spl = splraise(self.ipl);
-        match self.inner.try_lock() {
-            Some(guard) => MutexGuard { guard, _spl: spl },
+        match self.try_lock() {
+            Some(g) => g,
             None => panic!("mtx_enter: locking against myself"),
         }
+    }
+
+    /// The lock, or None if it is held (for code that may run inside a
+    /// panic or the debugger, where the holder will never let go).
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        let spl = splraise(self.ipl);
+        let guard = self.inner.try_lock()?;
+        MUTEX_LEVEL.fetch_add(1, Ordering::Relaxed);
+        Some(MutexGuard { guard, mtx: self, _spl: spl })
+    }
+}
+
+impl<'a, T> MutexGuard<'a, T> {
+    /// The mutex this guard holds, to take it again after letting go
+    /// (msleep).
+    pub fn mutex(&self) -> &'a Mutex<T> {
+        self.mtx
+    }
+}
+
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        MUTEX_LEVEL.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

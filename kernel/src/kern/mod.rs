@@ -1,9 +1,16 @@
 //! Machine-independent kernel: startup, console output and panic, the
-//! clock, locks, the heap and the in-kernel tests.
+//! clock, locks, the heap, threads and sleep, and the in-kernel tests.
 
 pub mod init_main;
 pub mod kern_clock;
+pub mod kern_kthread;
 pub mod kern_ktest;
+pub mod kern_ktest_proc;
+pub mod kern_ktest_vm;
 pub mod kern_malloc;
 pub mod kern_mutex;
+pub mod kern_proc;
+pub mod kern_rwlock;
+pub mod kern_sched;
+pub mod kern_synch;
 pub mod subr_prf;

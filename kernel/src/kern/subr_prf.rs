@@ -102,6 +102,7 @@ pub fn panic_common(msg: &dyn fmt::Display, tf: Option<&TrapFrame>) -> ! {
     if DDB_ON_PANIC.load(Ordering::Relaxed) {
         crate::ddb::db_command::db_command_loop(tf);
     }
+    crate::kern::kern_proc::db_show_procs(&mut c);
     machdep::boot_panicked();
 }
 
@@ -118,6 +119,23 @@ pub fn panic_trap(tf: &mut TrapFrame) -> ! {
         }
     }
     panic_common(&TrapMsg(tf.exc, tf.srr0, tf.dar), Some(tf))
+}
+
+/// A trap found the stack pointer at (or within 1 KiB of) its stack's
+/// guard page: trap_entry moved to the emergency stack to get here.
+pub fn panic_stack_overflow(tf: &mut TrapFrame) -> ! {
+    struct Msg(u32, u32, u32, u32);
+    impl fmt::Display for Msg {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(
+                f,
+                "kernel stack overflow: r1 {:#x}, stack bottom {:#x} (trap type {:#x} at pc {:#x})",
+                self.0, self.1, self.2, self.3
+            )
+        }
+    }
+    let bottom = crate::arch::powerpc::vm_machdep::stack_bottom();
+    panic_common(&Msg(tf.fixreg[1], bottom, tf.exc, tf.srr0), Some(tf))
 }
 
 #[panic_handler]

@@ -292,3 +292,36 @@ pub fn uvm_pagezero(pg: &VmPage) {
     // `pg` (it is busy or freshly allocated).
     unsafe { core::ptr::write_bytes(pg.phys_addr as *mut u8, 0, PAGE_SIZE as usize) };
 }
+
+/// `npages` physically contiguous free pages taken off the free list for
+/// good (OpenBSD uvm_pglistalloc with a contiguity constraint); returns the
+/// first one's physical address.
+pub fn uvm_pglistalloc_contig(npages: u32) -> Option<u32> {
+    let mut st = state().lock();
+    let st = &mut *st;
+    let pgs = pages();
+    let mut run = 0u32;
+    let mut start = 0usize;
+    for (i, pg) in pgs.iter().enumerate() {
+        let contiguous = run > 0 && pgs[i - 1].phys_addr + PAGE_SIZE == pg.phys_addr;
+        if st.queues.queue_of(i as u32) != Some(PQ_FREE) {
+            run = 0;
+            continue;
+        }
+        if !contiguous {
+            run = 0;
+            start = i;
+        }
+        run += 1;
+        if run == npages {
+            for j in start..start + npages as usize {
+                st.queues.remove(j as u32);
+                pgs[j].flags.store(PgFlags::PG_BUSY.bits(), Ordering::Relaxed);
+            }
+            st.exp.free -= npages;
+            st.exp.wired += npages;
+            return Some(pgs[start].phys_addr);
+        }
+    }
+    None
+}

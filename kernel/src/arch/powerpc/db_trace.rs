@@ -5,6 +5,7 @@
 //! A return address equal to `trap_return` marks a trap frame: the walk
 //! reports the trap and continues in the interrupted context.
 
+use super::pmap;
 use super::trap::{trap_return_addr, TrapFrame, TRAPFRAME_OFFSET};
 use crate::ddb::db_sym;
 use core::fmt::Write;
@@ -16,8 +17,7 @@ const MAXFRAMES: usize = 64;
 fn valid(addr: u32) -> bool {
     addr & 3 == 0
         && ((0x4000..0x1000_0000).contains(&addr)
-            || (addr >= crate::arch::powerpc::pmap::KVA_MIN
-                && crate::arch::powerpc::pmap::pmap_extract(crate::arch::powerpc::pmap::PMAP_KERNEL, addr).is_some()))
+            || (addr >= pmap::KVA_MIN && pmap::pmap_kernel_mapped(addr)))
 }
 
 fn read(addr: u32) -> u32 {

@@ -11,7 +11,6 @@
 //! of the secondary bucket is evicted, its referenced/changed bits saved in
 //! the page; a later fault on it reloads it (`pte_spill`).
 
-use super::cpu;
 use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::uvm::uvm_page::{phys_to_vm_page, PgFlags, VmPage, PAGE_SIZE};
@@ -35,7 +34,10 @@ const PTE_M: u32 = 0x010;
 /// PP with Ks = 0, Kp = 1: supervisor read/write, user nothing.
 const PP_KERNEL: u32 = 0;
 const PP_USER_RW: u32 = 2;
-const PP_USER_RO: u32 = 3;
+/// Read-only for both keys. A read-only kernel mapping is therefore
+/// readable from user mode: key 0 has no supervisor-only read-only setting,
+/// and nothing the kernel maps read-only is secret.
+const PP_RO: u32 = 3;
 /// Segment register: Kp set so user mode uses the second key.
 const SR_KP: u32 = 0x2000_0000;
 
@@ -106,9 +108,9 @@ struct Pted {
 impl Pted {
     fn pte_lo(&self, user: bool) -> u32 {
         let pp = match (user, self.prot.contains(Prot::WRITE)) {
-            (false, _) => PP_KERNEL,
+            (false, true) => PP_KERNEL,
             (true, true) => PP_USER_RW,
-            (true, false) => PP_USER_RO,
+            (_, false) => PP_RO,
         };
         (self.pa & !(PAGE_SIZE - 1)) | PTE_M | pp
     }
@@ -457,7 +459,8 @@ pub fn pmap_clear_reference(pg: &VmPage) -> bool {
 /// Reloads an evicted mapping after a "no translation" fault on `va`;
 /// false if neither the kernel nor the active process maps it.
 pub fn pte_spill(va: u32) -> bool {
-    let mut st = pmap_state().lock();
+    // A fault inside the pmap itself is a bug for panic to report.
+    let Some(mut st) = pmap_state().try_lock() else { return false };
     let ctx = if is_user(va) { st.active } else { KERNEL_CTX };
     let va = va & !(PAGE_SIZE - 1);
     match st.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)) {
@@ -478,12 +481,9 @@ pub fn pmap_resident_count(pm: Pmap) -> usize {
     pmap_state().lock().pmaps.get(&pm.0).map_or(0, |p| p.ptes.len())
 }
 
-/// Whether the current segment registers use `pm` (for tests).
-pub fn pmap_is_active(pm: Pmap) -> bool {
-    pm == PMAP_KERNEL || pmap_state().lock().active == pm.0
-}
-
-/// The MSR bits kernel code runs with.
-pub fn kernel_msr() -> cpu::Msr {
-    cpu::Msr::IR | cpu::Msr::DR | cpu::Msr::ME | cpu::Msr::RI
+/// Whether kernel virtual address `va` is mapped, for the stack walker:
+/// a try-lock, since a panic may come from inside the pmap.
+pub fn pmap_kernel_mapped(va: u32) -> bool {
+    let Some(st) = PMAP.get().and_then(|m| m.try_lock()) else { return false };
+    st.pmaps.get(&KERNEL_CTX).is_some_and(|p| p.ptes.contains_key(&(va & !(PAGE_SIZE - 1))))
 }

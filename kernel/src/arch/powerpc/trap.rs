@@ -41,6 +41,13 @@ pub const EXC_PGM: u32 = 0x700;
 pub const EXC_DECR: u32 = 0x900;
 pub const EXC_SC: u32 = 0xc00;
 
+/// DSISR (and SRR1 for an ISI): no page table entry matched.
+pub const DSISR_NOTRANS: u32 = 0x4000_0000;
+/// DSISR: the access was a store.
+pub const DSISR_STORE: u32 = 0x0200_0000;
+/// DSISR: a protection violation.
+pub const DSISR_PROT: u32 = 0x0800_0000;
+
 pub fn exc_name(exc: u32) -> &'static str {
     match exc {
         0x100 => "system reset",
@@ -108,12 +115,13 @@ global_asm!(
     "ori 5, 5, 0x32",
     "mtmsr 5",
     "isync",
-    // Below the current stack's bottom is its unmapped guard page: take
-    // the emergency stack so the overflow can still be reported.
-    "addi 5, 1, -176",
+    // Below the current stack's bottom is its unmapped guard page. If the
+    // frame plus 1 KiB for the handler would not fit above it, take the
+    // emergency stack so the overflow can still be reported.
+    "addi 5, 1, -1200",
     "lwz 1, 0x3010(0)",
     "cmplw 5, 1",
-    "mr 1, 5",
+    "addi 1, 5, 1024",
     "bge 2f",
     "lis 1, emergency_stack_top@ha",
     "addi 1, 1, emergency_stack_top@l",
@@ -220,6 +228,18 @@ pub fn set_trap_hook(h: Option<TrapHook>) {
 extern "C" fn trap(tf: &mut TrapFrame) {
     // The nap that idle() started ends with this interrupt.
     tf.srr1 &= !Msr::POW.bits();
+    if super::vm_machdep::take_stack_overflow() {
+        crate::kern::subr_prf::panic_stack_overflow(tf);
+    }
+    // A mapping the hardware table had to evict faults once; reload it.
+    let spill_va = match tf.exc {
+        EXC_DSI if tf.dsisr & DSISR_NOTRANS != 0 => Some(tf.dar),
+        EXC_ISI if tf.srr1 & DSISR_NOTRANS != 0 => Some(tf.srr0),
+        _ => None,
+    };
+    if spill_va.is_some_and(super::pmap::pte_spill) {
+        return;
+    }
     match tf.exc {
         EXC_EXI => intr::external_intr(tf),
         EXC_DECR => intr::decr_intr(tf),

@@ -68,12 +68,15 @@ extern "C" {
 /// earlier switch away from a thread that still exists; `old_sp` must
 /// outlive the switch; `bottom` is the new stack's lowest valid address.
 pub unsafe fn cpu_switchto(old_sp: *mut u32, new_sp: u32, bottom: u32) {
-    // SAFETY: low memory is the kernel's (BAT-mapped); the caller upholds
-    // the rest.
-    unsafe {
-        core::ptr::write_volatile(TRAP_STACK_BOTTOM as *mut u32, bottom);
-        cpu_switchto_asm(old_sp, new_sp);
-    }
+    set_stack_bottom(bottom);
+    // SAFETY: the caller upholds the contract above.
+    unsafe { cpu_switchto_asm(old_sp, new_sp) };
+}
+
+/// Tells trap_entry the lowest valid address of the stack now in use.
+pub fn set_stack_bottom(bottom: u32) {
+    // SAFETY: a word of kernel-owned low memory, BAT-mapped.
+    unsafe { core::ptr::write_volatile(TRAP_STACK_BOTTOM as *mut u32, bottom) };
 }
 
 /// Lays out the first switch frame of a new thread on the stack whose top
@@ -92,9 +95,15 @@ pub unsafe fn cpu_fork_stack(top: u32, entry: extern "C" fn(usize), arg: usize) 
         w(0, end);
         w(SF_R14, entry as usize as u32);
         w(SF_R15, arg as u32);
-        w(SF_LR, proc_trampoline as usize as u32);
+        w(SF_LR, proc_trampoline as *const () as usize as u32);
     }
     sp
+}
+
+/// The lowest valid address of the stack in use.
+pub fn stack_bottom() -> u32 {
+    // SAFETY: a word of kernel-owned low memory, BAT-mapped.
+    unsafe { core::ptr::read_volatile(TRAP_STACK_BOTTOM as *const u32) }
 }
 
 /// Clears and returns the stack-overflow flag trap_entry may have set.

@@ -1,0 +1,208 @@
+//! Self-tests of threads, sleep and locks, and the deliberate failures
+//! (stack overflow, deadlock, sleeping with a mutex) whose reports the
+//! host checks.
+
+use crate::arch::powerpc::intr::{self, Ipl};
+use crate::kern::kern_clock::ticks;
+use crate::kern::kern_kthread::kthread_create;
+use crate::kern::kern_mutex::Mutex;
+use crate::kern::kern_rwlock::{RwFlags, Rwlock};
+use crate::kern::kern_sched::{nswitch, yield_cpu};
+use crate::kern::kern_synch::{msleep, tsleep, wakeup, wakeup_one};
+use crate::sys::errno::Errno;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+pub type TestResult = Result<(), String>;
+
+macro_rules! check {
+    ($cond:expr, $($msg:tt)*) => {
+        if !$cond {
+            return Err(format!($($msg)*));
+        }
+    };
+}
+
+pub const SUITE: &[(&str, fn() -> TestResult)] = &[
+    ("kthread_run", test_kthread_run),
+    ("sleep_wakeup_order", test_sleep_wakeup_order),
+    ("tsleep_timeout", test_tsleep_timeout),
+    ("msleep_mutex", test_msleep_mutex),
+    ("rwlock", test_rwlock),
+];
+
+/// Waits (sleeping) until `n` threads have bumped `done`, at most 100 ticks.
+fn join(done: &AtomicU32, n: u32) -> TestResult {
+    let start = ticks();
+    while done.load(Ordering::Relaxed) < n {
+        let _ = tsleep(done as *const AtomicU32 as usize, "join", 1);
+        check!(ticks().wrapping_sub(start) < 100, "threads did not finish: {} of {n}", done.load(Ordering::Relaxed));
+    }
+    Ok(())
+}
+
+fn test_kthread_run() -> TestResult {
+    let done = Arc::new(AtomicU32::new(0));
+    let before = nswitch();
+    for i in 0..3 {
+        let d = done.clone();
+        kthread_create("ktest", move || {
+            d.fetch_add(i + 1, Ordering::Relaxed);
+            wakeup(&*d as *const AtomicU32 as usize);
+        })
+        .ok_or("no memory for a thread")?;
+    }
+    let start = ticks();
+    while done.load(Ordering::Relaxed) < 6 {
+        let _ = tsleep(&*done as *const AtomicU32 as usize, "join", 10);
+        check!(ticks().wrapping_sub(start) < 100, "threads did not run");
+    }
+    check!(nswitch() - before >= 3, "only {} switches", nswitch() - before);
+    Ok(())
+}
+
+fn test_sleep_wakeup_order() -> TestResult {
+    static CHAN: u32 = 0;
+    let order = Arc::new(Mutex::new(Ipl::None, Vec::new()));
+    let done = Arc::new(AtomicU32::new(0));
+    for i in 0..4u32 {
+        let (o, d) = (order.clone(), done.clone());
+        kthread_create("sleeper", move || {
+            let r = tsleep(&CHAN as *const u32 as usize, "ktchan", 0);
+            o.lock().push((i, r.is_ok()));
+            d.fetch_add(1, Ordering::Relaxed);
+        })
+        .ok_or("no memory for a thread")?;
+    }
+    // Let all four go to sleep, in creation order.
+    yield_cpu();
+    check!(order.lock().is_empty(), "a sleeper ran before any wakeup");
+    wakeup_one(&CHAN as *const u32 as usize);
+    yield_cpu();
+    check!(*order.lock() == [(0, true)], "wakeup_one woke {:?}", *order.lock());
+    wakeup(&CHAN as *const u32 as usize);
+    join(&done, 4)?;
+    check!(*order.lock() == [(0, true), (1, true), (2, true), (3, true)], "woken in order {:?}", *order.lock());
+    Ok(())
+}
+
+fn test_tsleep_timeout() -> TestResult {
+    static CHAN: u32 = 0;
+    let t0 = ticks();
+    let r = tsleep(&CHAN as *const u32 as usize, "ktimo", 5);
+    let dt = ticks().wrapping_sub(t0);
+    check!(r == Err(Errno::EWOULDBLOCK), "tsleep with nobody to wake it returned {r:?}");
+    check!((5..=6).contains(&dt), "a 5-tick timeout took {dt} ticks");
+    let chan = &CHAN as *const u32 as usize;
+    kthread_create("waker", move || wakeup(chan)).ok_or("no memory for a thread")?;
+    let r = tsleep(chan, "ktimo", 50);
+    check!(r.is_ok(), "woken sleep returned {r:?}");
+    check!(ticks().wrapping_sub(t0) < 50, "the wakeup did not end the sleep early");
+    Ok(())
+}
+
+/// A producer and a consumer hand items over through a mutex-protected
+/// count; the consumer sleeps with msleep, which must not lose a wakeup.
+fn test_msleep_mutex() -> TestResult {
+    let q = Arc::new(Mutex::new(Ipl::Vm, (0u32, 0u32)));
+    let done = Arc::new(AtomicU32::new(0));
+    let (qc, dc) = (q.clone(), done.clone());
+    kthread_create("consumer", move || {
+        let mut g = qc.lock();
+        while g.1 < 20 {
+            while g.0 == 0 {
+                g = msleep(&*qc as *const _ as *const u8 as usize, g, "ktcons", 0).0;
+            }
+            g.0 -= 1;
+            g.1 += 1;
+        }
+        drop(g);
+        dc.fetch_add(1, Ordering::Relaxed);
+    })
+    .ok_or("no memory for a thread")?;
+    for i in 0..20 {
+        {
+            let mut g = q.lock();
+            g.0 += 1;
+        }
+        wakeup(&*q as *const _ as *const u8 as usize);
+        if i % 3 == 0 {
+            yield_cpu();
+        }
+    }
+    join(&done, 1)?;
+    let g = q.lock();
+    check!(*g == (0, 20), "consumed {} of 20, {} left", g.1, g.0);
+    check!(crate::kern::kern_mutex::mutex_level() == 1, "mutex level {}", crate::kern::kern_mutex::mutex_level());
+    Ok(())
+}
+
+fn test_rwlock() -> TestResult {
+    static LOCK: Rwlock = Rwlock::new("ktrwlock");
+    let done = Arc::new(AtomicU32::new(0));
+    let got = Arc::new(AtomicU32::new(0));
+    LOCK.rw_enter_write();
+    let (d, g) = (done.clone(), got.clone());
+    kthread_create("rwtry", move || {
+        if LOCK.rw_enter(RwFlags::RW_READ | RwFlags::RW_NOSLEEP) == Err(Errno::EBUSY) {
+            g.fetch_add(1, Ordering::Relaxed);
+        }
+        LOCK.rw_enter_read();
+        g.fetch_add(10, Ordering::Relaxed);
+        LOCK.rw_exit();
+        d.fetch_add(1, Ordering::Relaxed);
+    })
+    .ok_or("no memory for a thread")?;
+    yield_cpu();
+    check!(got.load(Ordering::Relaxed) == 1, "try-lock against a writer gave {}", got.load(Ordering::Relaxed));
+    LOCK.rw_exit();
+    join(&done, 1)?;
+    check!(got.load(Ordering::Relaxed) == 11, "the reader did not get the lock after the writer left");
+    LOCK.rw_enter_read();
+    check!(LOCK.rw_enter(RwFlags::RW_READ | RwFlags::RW_NOSLEEP).is_ok(), "two readers refused");
+    LOCK.rw_exit();
+    LOCK.rw_exit();
+    Ok(())
+}
+
+/// A thread that recurses until it runs into its stack's guard page.
+pub fn ktest_stack_overflow() {
+    #[inline(never)]
+    fn ktest_recurse(n: u32) -> u32 {
+        let buf = core::hint::black_box([n; 64]);
+        if core::hint::black_box(n) == u32::MAX {
+            return 0;
+        }
+        buf[(n % 64) as usize].wrapping_add(ktest_recurse(n + 1))
+    }
+    kthread_create("ktoverflow", || {
+        core::hint::black_box(ktest_recurse(0));
+    });
+    let _ = tsleep(ktest_stack_overflow as fn() as usize, "ktwait", 100);
+    panic!("ktest: the stack overflow went unnoticed");
+}
+
+/// Two threads that each hold one lock and want the other's, while the
+/// boot thread waits for them forever: a deadlock the kernel must report.
+pub fn ktest_deadlock() {
+    static A: Rwlock = Rwlock::new("ktlockA");
+    static B: Rwlock = Rwlock::new("ktlockB");
+    fn ktest_deadlock_take(first: &'static Rwlock, second: &'static Rwlock) {
+        first.rw_enter_write();
+        yield_cpu();
+        second.rw_enter_write();
+    }
+    kthread_create("ktdeadA", || ktest_deadlock_take(&A, &B));
+    kthread_create("ktdeadB", || ktest_deadlock_take(&B, &A));
+    let _ = tsleep(ktest_deadlock as fn() as usize, "ktjoin", 0);
+    panic!("ktest: the deadlock went unnoticed");
+}
+
+/// Sleeping at a raised IPL must be caught, not allowed to hang.
+pub fn ktest_sleep_spl() {
+    let _s = intr::splbio();
+    let _ = tsleep(ktest_sleep_spl as fn() as usize, "ktspl", 1);
+}

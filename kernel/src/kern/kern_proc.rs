@@ -1,0 +1,167 @@
+//! Threads and the process table (OpenBSD struct proc, kern_proc.c).
+//!
+//! Every thread is a `Proc` in one table guarded by the scheduler lock.
+//! Entries are boxed so the saved stack pointer of a switched-out thread
+//! stays put while the table changes around it.
+
+use crate::arch::powerpc::intr::Ipl;
+use crate::kern::kern_mutex::{Mutex, MutexGuard};
+use crate::uvm::uvm_km::KStack;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+/// p_stat, with OpenBSD's numbers (ddb's `ps` prints them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcStat {
+    SIDL = 1,
+    SRUN = 2,
+    SSLEEP = 3,
+    SZOMB = 5,
+    SDEAD = 6,
+    SONPROC = 7,
+}
+
+pub struct Proc {
+    pub p_tid: u32,
+    pub p_ppid: u32,
+    pub p_comm: String,
+    pub p_stat: ProcStat,
+    /// What it sleeps on (an address) and why.
+    pub p_wchan: usize,
+    pub p_wmesg: &'static str,
+    /// The tick at which a timed sleep ends.
+    pub p_deadline: Option<u32>,
+    pub p_timedout: bool,
+    /// Its kernel stack; None for proc0, which runs on the boot stack.
+    pub p_kstack: Option<KStack>,
+    /// Lowest valid address of the stack it runs on.
+    pub p_stack_bottom: u32,
+    /// Saved stack pointer while switched out (the PCB).
+    pub pcb_sp: u32,
+    pub p_xstat: i32,
+}
+
+pub struct ProcTable {
+    pub procs: BTreeMap<u32, Box<Proc>>,
+    /// Runnable threads, in the order they became so.
+    pub runq: VecDeque<u32>,
+    /// Sleeping threads, in the order they went to sleep.
+    pub sleepq: Vec<u32>,
+    pub curproc: u32,
+    pub idleproc: u32,
+    pub nexttid: u32,
+    /// Threads that have exited and whose stacks await freeing by the
+    /// next thread to run (a thread cannot free the stack it runs on).
+    pub deadprocs: Vec<u32>,
+    /// Wait channels some interrupt handler wakes (deadlock detection).
+    pub intr_wchans: Vec<usize>,
+}
+
+impl ProcTable {
+    pub fn cur(&mut self) -> &mut Proc {
+        let c = self.curproc;
+        self.procs.get_mut(&c).expect("curproc is not in the table")
+    }
+
+    pub fn get(&mut self, tid: u32) -> &mut Proc {
+        self.procs.get_mut(&tid).expect("no such thread")
+    }
+
+    /// Makes a sleeping (or new) thread runnable.
+    pub fn setrunnable(&mut self, tid: u32) {
+        let p = self.get(tid);
+        p.p_stat = ProcStat::SRUN;
+        p.p_wchan = 0;
+        p.p_deadline = None;
+        self.sleepq.retain(|&t| t != tid);
+        self.runq.push_back(tid);
+    }
+}
+
+/// The scheduler lock (OpenBSD SCHED_LOCK). IPL_HIGH: the clock and device
+/// interrupts wake threads.
+pub static SCHED: Mutex<Option<ProcTable>> = Mutex::new(Ipl::High, None);
+
+pub fn sched_lock() -> SchedGuard {
+    SchedGuard(SCHED.lock())
+}
+
+pub struct SchedGuard(MutexGuard<'static, Option<ProcTable>>);
+
+impl core::ops::Deref for SchedGuard {
+    type Target = ProcTable;
+    fn deref(&self) -> &ProcTable {
+        self.0.as_ref().expect("scheduler not initialised")
+    }
+}
+
+impl core::ops::DerefMut for SchedGuard {
+    fn deref_mut(&mut self) -> &mut ProcTable {
+        self.0.as_mut().expect("scheduler not initialised")
+    }
+}
+
+pub fn sched_ready() -> bool {
+    SCHED.try_lock().is_some_and(|g| g.is_some())
+}
+
+/// The running thread's id.
+pub fn curproc() -> u32 {
+    sched_lock().curproc
+}
+
+fn stat_name(s: ProcStat) -> &'static str {
+    match s {
+        ProcStat::SIDL => "idl",
+        ProcStat::SRUN => "run",
+        ProcStat::SSLEEP => "sleep",
+        ProcStat::SZOMB => "zomb",
+        ProcStat::SDEAD => "dead",
+        ProcStat::SONPROC => "onproc",
+    }
+}
+
+/// ddb `ps`: every thread with its state, wait channel and wait message.
+/// Uses a try-lock and no heap: it runs from panic and ddb, where a lock
+/// may be held by the code that failed.
+pub fn db_show_procs(pr: &mut dyn Write) {
+    let Some(g) = SCHED.try_lock() else {
+        let _ = writeln!(pr, "ps: scheduler lock held; no process list");
+        return;
+    };
+    let Some(pt) = g.as_ref() else { return };
+    let _ = writeln!(pr, "   TID  PPID S STAT     WCHAN      WAIT     TIMEOUT COMMAND");
+    for p in pt.procs.values() {
+        let cur = if p.p_tid == pt.curproc { '*' } else { ' ' };
+        let _ = write!(pr, "{cur}{:5} {:5} {} {:8} ", p.p_tid, p.p_ppid, p.p_stat as u32, stat_name(p.p_stat));
+        let _ = match p.p_stat {
+            ProcStat::SSLEEP => write!(pr, "{:#010x} {:8} ", p.p_wchan, p.p_wmesg),
+            _ => write!(pr, "{:10} {:8} ", "-", "-"),
+        };
+        let _ = match p.p_deadline {
+            Some(d) => write!(pr, "{d:7} "),
+            None => write!(pr, "{:7} ", "-"),
+        };
+        let _ = writeln!(pr, "{}", p.p_comm);
+    }
+}
+
+/// The saved stack pointer of a thread that is switched out, for
+/// `trace /t` and deadlock reports; None for the running one or no such.
+pub fn proc_saved_sp(tid: u32) -> Option<u32> {
+    let g = SCHED.try_lock()?;
+    let pt = g.as_ref()?;
+    let p = pt.procs.get(&tid)?;
+    if tid == pt.curproc || matches!(p.p_stat, ProcStat::SZOMB | ProcStat::SDEAD) {
+        return None;
+    }
+    Some(p.pcb_sp)
+}
+
+/// Thread ids of everything asleep, in the order they went to sleep.
+pub fn sleeping_tids() -> Vec<u32> {
+    SCHED.try_lock().and_then(|g| g.as_ref().map(|pt| pt.sleepq.clone())).unwrap_or_default()
+}

@@ -1,0 +1,101 @@
+//! Sleeping and waking (OpenBSD kern_synch.c): a thread sleeps on a wait
+//! channel (any address) with a message, optionally with a timeout in
+//! ticks; `wakeup` makes every sleeper on the channel runnable, in the
+//! order they went to sleep.
+
+use crate::arch::powerpc::cpu;
+use crate::kern::kern_clock;
+use crate::kern::kern_mutex::MutexGuard;
+use crate::kern::kern_proc::{sched_lock, ProcStat};
+use crate::kern::kern_sched::{assertwaitok, mi_switch};
+use crate::sys::errno::Errno;
+
+/// Puts the running thread on the sleep queue. Interrupts must be off, so
+/// no wakeup can come between this and the switch.
+fn sleep_setup(ident: usize, wmesg: &'static str, timo: u32) {
+    assert!(ident != 0, "tsleep: no wait channel");
+    let mut st = sched_lock();
+    let cur = st.curproc;
+    assert!(cur != st.idleproc, "tsleep: the idle thread may not sleep");
+    let p = st.cur();
+    p.p_stat = ProcStat::SSLEEP;
+    p.p_wchan = ident;
+    p.p_wmesg = wmesg;
+    p.p_timedout = false;
+    p.p_deadline = (timo > 0).then(|| kern_clock::ticks().wrapping_add(timo));
+    st.sleepq.push(cur);
+}
+
+/// Switches away and, once woken, says whether the timeout ended the sleep.
+fn sleep_finish() -> Result<(), Errno> {
+    mi_switch();
+    let mut st = sched_lock();
+    let p = st.cur();
+    p.p_wmesg = "";
+    if core::mem::take(&mut p.p_timedout) {
+        Err(Errno::EWOULDBLOCK)
+    } else {
+        Ok(())
+    }
+}
+
+/// Sleeps on `ident` until woken, or until `timo` ticks pass (0: no
+/// timeout), which returns EWOULDBLOCK.
+#[track_caller]
+pub fn tsleep(ident: usize, wmesg: &'static str, timo: u32) -> Result<(), Errno> {
+    assertwaitok("tsleep");
+    let on = cpu::intr_disable();
+    sleep_setup(ident, wmesg, timo);
+    let r = sleep_finish();
+    cpu::intr_restore(on);
+    r
+}
+
+/// Like tsleep, but lets go of `mtx` once asleep and takes it again after
+/// (OpenBSD msleep): a wakeup issued by whoever takes the mutex next cannot
+/// be lost.
+#[track_caller]
+pub fn msleep<'a, T>(
+    ident: usize,
+    mtx: MutexGuard<'a, T>,
+    wmesg: &'static str,
+    timo: u32,
+) -> (MutexGuard<'a, T>, Result<(), Errno>) {
+    let m = mtx.mutex();
+    let on = cpu::intr_disable();
+    sleep_setup(ident, wmesg, timo);
+    drop(mtx);
+    assertwaitok("msleep");
+    let r = sleep_finish();
+    cpu::intr_restore(on);
+    (m.lock(), r)
+}
+
+/// Wakes at most `n` sleepers on `ident`, oldest first.
+pub fn wakeup_n(ident: usize, n: usize) {
+    let mut st = sched_lock();
+    let mut woken = 0;
+    let mut i = 0;
+    while i < st.sleepq.len() && woken < n {
+        let tid = st.sleepq[i];
+        if st.procs[&tid].p_wchan == ident {
+            st.setrunnable(tid);
+            woken += 1;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+pub fn wakeup(ident: usize) {
+    wakeup_n(ident, usize::MAX);
+}
+
+pub fn wakeup_one(ident: usize) {
+    wakeup_n(ident, 1);
+}
+
+/// The wait channel for a kernel object: its address.
+pub fn wchan<T: ?Sized>(obj: &T) -> usize {
+    obj as *const T as *const u8 as usize
+}

@@ -1,0 +1,43 @@
+//! Error numbers (the values of OpenBSD's sys/errno.h, so a user program
+//! reading them sees what it would on OpenBSD).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Errno {
+    EPERM = 1,
+    ENOENT = 2,
+    ESRCH = 3,
+    EINTR = 4,
+    EIO = 5,
+    E2BIG = 7,
+    ENOEXEC = 8,
+    EBADF = 9,
+    ECHILD = 10,
+    EDEADLK = 11,
+    ENOMEM = 12,
+    EFAULT = 14,
+    EBUSY = 16,
+    EEXIST = 17,
+    ENOTDIR = 20,
+    EISDIR = 21,
+    EINVAL = 22,
+    ENFILE = 23,
+    EMFILE = 24,
+    EFBIG = 27,
+    ENOSPC = 28,
+    ERANGE = 34,
+    EAGAIN = 35,
+    ENAMETOOLONG = 63,
+    ENOSYS = 78,
+}
+
+impl Errno {
+    /// tsleep's "timed out" (EWOULDBLOCK is EAGAIN on OpenBSD).
+    pub const EWOULDBLOCK: Errno = Errno::EAGAIN;
+}
+
+impl core::fmt::Display for Errno {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:?} ({})", self, *self as i32)
+    }
+}
