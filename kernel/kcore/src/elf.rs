@@ -99,6 +99,8 @@ pub struct Phdr {
     pub paddr: u32,
     pub filesz: u32,
     pub memsz: u32,
+    /// PF_R (4), PF_W (2), PF_X (1).
+    pub flags: u32,
 }
 
 impl Phdr {
@@ -110,6 +112,7 @@ impl Phdr {
             paddr: be32(b, 12),
             filesz: be32(b, 16),
             memsz: be32(b, 20),
+            flags: be32(b, 24),
         }
     }
 }

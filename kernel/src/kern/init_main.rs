@@ -5,7 +5,7 @@
 use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic};
-use crate::kern::{kern_clock, kern_ktest, kern_malloc, kern_sched, subr_prf};
+use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_proc, kern_malloc, kern_sched, subr_prf};
 use crate::uvm::uvm_page;
 use crate::printf;
 use kcore::bootargs::{self, BootArgs};
@@ -92,7 +92,10 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
 
     match args.test {
         Some(sel) => kern_ktest::run(sel, &args),
-        None => demo(&args),
+        None => {
+            demo(&args);
+            start_init();
+        }
     }
     machdep::boot_halt();
 }
@@ -124,11 +127,25 @@ fn identify(bi: &BootInfo, args: &BootArgs<'_>) {
     );
 }
 
+/// Runs /sbin/init and waits for it; init ends the demo by halting the
+/// machine, so its exit is worth a word.
+fn start_init() {
+    printf!("init: starting /sbin/init\n");
+    let Some(pid) = kern_exec::proc_spawn("/sbin/init", &["init"]) else {
+        panic!("init: no memory for the init process");
+    };
+    kern_proc::sched_lock().initproc = pid;
+    match kern_exit::dowait4(pid as i32) {
+        Ok((_, status)) => printf!("init: /sbin/init exited with status {status:#x}\n"),
+        Err(e) => printf!("init: wait: {e}\n"),
+    }
+}
+
 /// The default boot: show the clock ticking and echo console input, then
 /// halt after `halt=` seconds (never with halt=0).
 fn demo(args: &BootArgs<'_>) {
     let hz = kern_clock::hz();
-    printf!("demo: clock ticks every second; type to see the echo; halting after {} s (halt=0: never)\n", args.halt);
+    printf!("demo: clock ticks every second; type to see the echo; /sbin/init runs after {} s (halt=0: never)\n", args.halt);
     let mut last = kern_clock::ticks();
     let mut line = alloc::string::String::new();
     loop {

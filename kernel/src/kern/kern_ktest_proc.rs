@@ -2,7 +2,11 @@
 //! (stack overflow, deadlock, sleeping with a mutex) whose reports the
 //! host checks.
 
+use crate::arch::powerpc::db_trace;
 use crate::arch::powerpc::intr::{self, Ipl};
+use crate::kern::kern_exec;
+use crate::kern::kern_exit::dowait4;
+use crate::kern::kern_proc::{proc_saved_sp, sched_lock, ProcStat};
 use crate::kern::kern_clock::ticks;
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_mutex::Mutex;
@@ -32,6 +36,7 @@ pub const SUITE: &[(&str, fn() -> TestResult)] = &[
     ("tsleep_timeout", test_tsleep_timeout),
     ("msleep_mutex", test_msleep_mutex),
     ("rwlock", test_rwlock),
+    ("user_programs", test_user_programs),
 ];
 
 /// Waits (sleeping) until `n` threads have bumped `done`, at most 100 ticks.
@@ -165,6 +170,43 @@ fn test_rwlock() -> TestResult {
     check!(LOCK.rw_enter(RwFlags::RW_READ | RwFlags::RW_NOSLEEP).is_ok(), "two readers refused");
     LOCK.rw_exit();
     LOCK.rw_exit();
+    Ok(())
+}
+
+/// Runs /bin/utest (the user-mode checks: system calls, fork, exec, wait,
+/// zero-fill memory, EFAULT from copyin, a faulting child killed, two
+/// CPU-bound processes sharing the CPU) and, meanwhile, traces it while it
+/// sleeps in wait4 to see the trace cross into user mode.
+fn test_user_programs() -> TestResult {
+    let pid = kern_exec::proc_spawn("/bin/utest", &["utest"]).ok_or("no memory for a process")?;
+    let trace = Arc::new(Mutex::new(Ipl::None, String::new()));
+    let (t, done) = (trace.clone(), Arc::new(AtomicU32::new(0)));
+    let d = done.clone();
+    kthread_create("ktobserve", move || {
+        for _ in 0..500 {
+            let asleep = {
+                let st = sched_lock();
+                st.procs.get(&pid).is_some_and(|p| p.p_stat == ProcStat::SSLEEP && p.p_wmesg == "wait")
+            };
+            if asleep {
+                if let Some(sp) = proc_saved_sp(pid) {
+                    let mut s = String::new();
+                    db_trace::db_stack_trace_from(sp, &[], &mut s);
+                    *t.lock() = s;
+                }
+                break;
+            }
+            let _ = tsleep(&*d as *const AtomicU32 as usize, "ktobs", 1);
+        }
+        d.fetch_add(1, Ordering::Relaxed);
+    })
+    .ok_or("no memory for a thread")?;
+    let (p, status) = dowait4(pid as i32).map_err(|e| format!("wait4: {e}"))?;
+    join(&done, 1)?;
+    check!(p == pid, "wait4 collected pid {p}, not {pid}");
+    check!(status == 0, "utest ended with status {status:#x} (failures << 8, or a signal)");
+    let tr = trace.lock().clone();
+    check!(tr.contains("dowait4") && tr.contains("--- syscall (number 11) ---"), "trace of utest in wait4 lacks the syscall marker:\n{tr}");
     Ok(())
 }
 

@@ -41,7 +41,10 @@ pub struct Proc {
     pub p_stack_bottom: u32,
     /// Saved stack pointer while switched out (the PCB).
     pub pcb_sp: u32,
+    /// Exit status for the parent's wait (W_EXITCODE).
     pub p_xstat: i32,
+    /// The address space of a user process, loaded when it runs.
+    pub p_pmap: Option<crate::arch::powerpc::pmap::Pmap>,
 }
 
 pub struct ProcTable {
@@ -58,6 +61,8 @@ pub struct ProcTable {
     pub deadprocs: Vec<u32>,
     /// Wait channels some interrupt handler wakes (deadlock detection).
     pub intr_wchans: Vec<usize>,
+    /// /sbin/init, which inherits orphans; the swapper until it runs.
+    pub initproc: u32,
 }
 
 impl ProcTable {
@@ -111,6 +116,12 @@ pub fn sched_ready() -> bool {
 /// The running thread's id.
 pub fn curproc() -> u32 {
     sched_lock().curproc
+}
+
+/// The wait channel a process's parent sleeps on in wait4: an address in
+/// I/O space, where no kernel object lives.
+pub fn proc_wchan(tid: u32) -> usize {
+    0x8000_0000 | tid as usize
 }
 
 fn stat_name(s: ProcStat) -> &'static str {

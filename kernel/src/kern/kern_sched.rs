@@ -6,7 +6,7 @@
 //! honoured only on the way back to user mode.
 
 use crate::arch::powerpc::intr::{self, Ipl};
-use crate::arch::powerpc::{cpu, db_trace, machdep, vm_machdep};
+use crate::arch::powerpc::{cpu, db_trace, machdep, pmap, vm_machdep};
 use crate::kern::kern_mutex::mutex_level;
 use crate::kern::kern_proc::{self, sched_lock, Proc, ProcStat, ProcTable, SCHED};
 use crate::kern::subr_prf::Cons;
@@ -43,6 +43,7 @@ pub fn sched_init() {
         nexttid: 1,
         deadprocs: Vec::new(),
         intr_wchans: Vec::new(),
+        initproc: 0,
     });
     vm_machdep::set_stack_bottom(bottom);
     let idle = kthread_create_raw("idle", sched_idle_entry, 0, false).expect("sched_init: no memory for the idle thread");
@@ -70,6 +71,7 @@ pub fn new_proc(
         p_stack_bottom: bottom,
         pcb_sp: 0,
         p_xstat: 0,
+        p_pmap: None,
     }
 }
 
@@ -129,6 +131,12 @@ pub fn mi_switch() {
         let n = st.get(next);
         n.p_stat = ProcStat::SONPROC;
         let (new_sp, bottom) = (n.pcb_sp, n.p_stack_bottom);
+        if let Some(ks) = &n.p_kstack {
+            vm_machdep::set_user_trap_stack(ks.top);
+        }
+        if let Some(pm) = n.p_pmap {
+            pmap::pmap_activate(pm);
+        }
         let old_sp = core::ptr::addr_of_mut!(st.get(cur).pcb_sp);
         (old_sp, new_sp, bottom)
     };

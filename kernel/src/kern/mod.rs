@@ -2,7 +2,11 @@
 //! clock, locks, the heap, threads and sleep, and the in-kernel tests.
 
 pub mod init_main;
+pub mod init_sysent;
 pub mod kern_clock;
+pub mod kern_exec;
+pub mod kern_exit;
+pub mod kern_fork;
 pub mod kern_kthread;
 pub mod kern_ktest;
 pub mod kern_ktest_proc;

@@ -25,6 +25,12 @@ pub fn _printf(args: fmt::Arguments<'_>) {
     let _ = Cons.write_fmt(args);
 }
 
+/// Raw bytes to the console (a user program's write).
+pub fn cons_write_bytes(b: &[u8]) {
+    let _g = PRF.lock();
+    b.iter().copied().for_each(escc::cnputc);
+}
+
 /// Kernel printf with Rust formatting.
 #[macro_export]
 macro_rules! printf {

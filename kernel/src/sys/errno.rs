@@ -15,6 +15,7 @@ pub enum Errno {
     ECHILD = 10,
     EDEADLK = 11,
     ENOMEM = 12,
+    EACCES = 13,
     EFAULT = 14,
     EBUSY = 16,
     EEXIST = 17,

@@ -6,7 +6,8 @@
 //! reports the trap and continues in the interrupted context.
 
 use super::pmap;
-use super::trap::{trap_return_addr, TrapFrame, TRAPFRAME_OFFSET};
+use super::trap::{trap_return_addr, TrapFrame, EXC_SC, TRAPFRAME_OFFSET};
+use crate::kern::init_sysent::syscall_name;
 use crate::ddb::db_sym;
 use core::fmt::Write;
 
@@ -66,6 +67,23 @@ pub fn db_stack_trace_from(sp: u32, skip: &[&str], pr: &mut dyn Write) -> usize 
             // SAFETY: trap_entry built a TrapFrame at this offset of the
             // frame whose LR word holds trap_return.
             let tf = unsafe { &*((fp + TRAPFRAME_OFFSET) as *const TrapFrame) };
+            if tf.srr1 & super::cpu::Msr::PR.bits() != 0 {
+                // From user mode: the user stack is not the kernel's to walk.
+                match tf.exc {
+                    EXC_SC => {
+                        let code = tf.fixreg[0];
+                        let _ = writeln!(pr, "--- syscall (number {code}) ---");
+                        let _ = writeln!(pr, "{}() from user mode", syscall_name(code));
+                    }
+                    exc => {
+                        let _ = writeln!(pr, "--- user trap (type {exc:#x}) ---");
+                    }
+                }
+                let _ = writeln!(pr, "user pc {:#x}, sp {:#x}", tf.srr0, tf.fixreg[1]);
+                n += 1;
+                fp = tf.fixreg[1];
+                break;
+            }
             let _ = writeln!(pr, "--- trap (type {:#x}) ---", tf.exc);
             print_frame(pr, tf.srr0, false);
             n += 1;

@@ -240,6 +240,9 @@ extern "C" fn trap(tf: &mut TrapFrame) {
     if spill_va.is_some_and(super::pmap::pte_spill) {
         return;
     }
+    if tf.srr1 & Msr::PR.bits() != 0 {
+        return user_trap(tf);
+    }
     match tf.exc {
         EXC_EXI => intr::external_intr(tf),
         EXC_DECR => intr::decr_intr(tf),
@@ -250,5 +253,57 @@ extern "C" fn trap(tf: &mut TrapFrame) {
             }
             crate::kern::subr_prf::panic_trap(tf);
         }
+    }
+}
+
+/// A trap from user mode: system calls, page faults that uvm_fault may
+/// resolve, interrupts; anything else kills the process, never the kernel.
+fn user_trap(tf: &mut TrapFrame) {
+    use crate::kern::kern_exit::{SIGBUS, SIGILL, SIGSEGV};
+    use crate::kern::kern_proc::sched_lock;
+    use super::pmap::Prot;
+    let fault = |va: u32, access: Prot| {
+        let pid = sched_lock().curproc;
+        crate::uvm::uvm_map::with_vmspace(pid, |vs| vs.uvm_fault(va, access)).unwrap_or(Err(crate::sys::errno::Errno::EFAULT))
+    };
+    match tf.exc {
+        EXC_EXI => intr::external_intr(tf),
+        EXC_DECR => intr::decr_intr(tf),
+        EXC_SC => crate::kern::init_sysent::syscall(tf),
+        EXC_DSI => {
+            let access = if tf.dsisr & DSISR_STORE != 0 { Prot::WRITE } else { Prot::READ };
+            if fault(tf.dar, access).is_err() {
+                user_kill(tf, SIGSEGV, "segmentation fault", tf.dar);
+            }
+        }
+        EXC_ISI => {
+            if fault(tf.srr0, Prot::EXECUTE).is_err() {
+                user_kill(tf, SIGSEGV, "segmentation fault (instruction fetch)", tf.srr0);
+            }
+        }
+        EXC_ALI => user_kill(tf, SIGBUS, "alignment fault", tf.dar),
+        EXC_PGM => user_kill(tf, SIGILL, "illegal instruction", tf.srr0),
+        other => user_kill(tf, SIGILL, exc_name(other), tf.srr0),
+    }
+    userret();
+}
+
+/// Ends a process whose trap cannot be served, saying why (its "signal").
+fn user_kill(tf: &TrapFrame, sig: i32, what: &str, addr: u32) -> ! {
+    use crate::kern::kern_exit::{exit1, w_exitcode};
+    let (pid, name) = {
+        let mut st = crate::kern::kern_proc::sched_lock();
+        let p = st.cur();
+        (p.p_tid, p.p_comm.clone())
+    };
+    crate::printf!("pid {pid} ({name}): {what} at pc {:#x}, address {addr:#x}; killed\n", tf.srr0);
+    drop(name);
+    exit1(w_exitcode(0, sig))
+}
+
+/// On the way back to user mode: give the CPU away if the clock asked.
+fn userret() {
+    if crate::kern::kern_sched::take_want_resched() {
+        crate::kern::kern_sched::yield_cpu();
     }
 }

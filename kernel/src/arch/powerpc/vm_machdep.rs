@@ -6,6 +6,7 @@
 //! whose LR is `proc_trampoline`, with the entry point in r14 and its
 //! argument in r15.
 
+use super::trap::{TrapFrame, TRAPFRAME_OFFSET, TRAPFRAME_STACK};
 use core::arch::global_asm;
 
 /// Bytes of a switch frame: header 8, r13–r31, CR, LR, rounded to 16.
@@ -86,7 +87,9 @@ pub fn set_stack_bottom(bottom: u32) {
 /// # Safety
 /// `top` must be the top of a mapped stack no thread is running on.
 pub unsafe fn cpu_fork_stack(top: u32, entry: extern "C" fn(usize), arg: usize) -> u32 {
-    let end = top - 16;
+    // The top TRAPFRAME_STACK bytes stay free for the frame of a trap from
+    // user mode (and cpu_enter_user's), which must not land on live frames.
+    let end = top - TRAPFRAME_STACK;
     let sp = end - SWITCHFRAME;
     // SAFETY: both frames lie inside the caller's fresh stack.
     unsafe {
@@ -113,6 +116,26 @@ pub fn take_stack_overflow() -> bool {
         let f = core::ptr::read_volatile(TRAP_STACK_OVERFLOW as *const u32);
         core::ptr::write_volatile(TRAP_STACK_OVERFLOW as *mut u32, 0);
         f != 0
+    }
+}
+
+/// Leaves the kernel for user mode with the registers of `tf`, through the
+/// same path a trap returns by. The frame is placed where trap_entry puts
+/// the frame of a trap from user mode: at the top of this thread's kernel
+/// stack, which is empty once user mode runs.
+pub fn cpu_enter_user(tf: &TrapFrame) -> ! {
+    assert!(tf.srr1 & super::cpu::Msr::PR.bits() != 0, "cpu_enter_user: not a user-mode frame");
+    let top: u32;
+    // SAFETY: reads SPRG0, the kernel stack top mi_switch set for this thread.
+    unsafe { core::arch::asm!("mfspr {0}, 272", out(reg) top) };
+    let frame = top - TRAPFRAME_STACK;
+    super::cpu::intr_disable();
+    // SAFETY: [frame, top) is the top of this thread's own kernel stack,
+    // mapped, and nothing below this function's frame will be used again.
+    unsafe {
+        core::ptr::write_volatile(frame as *mut u32, 0);
+        core::ptr::write_volatile((frame + TRAPFRAME_OFFSET) as *mut TrapFrame, *tf);
+        core::arch::asm!("mr 1, {0}", "b trap_return", in(reg) frame, options(noreturn));
     }
 }
 

@@ -1,0 +1,194 @@
+//! The system-call table (OpenBSD init_sysent.c and the machine-dependent
+//! entry in trap.c): number in r0, arguments in r3–r8, the result in r3,
+//! and on failure CR0[SO] set with the errno in r3.
+
+use crate::arch::powerpc::trap::TrapFrame;
+use crate::arch::powerpc::{cpu, machdep, pmap::Prot};
+use crate::kern::kern_exec::{self, ARG_MAX, ARG_MAX_COUNT};
+use crate::kern::kern_exit::{dowait4, exit1, w_exitcode};
+use crate::kern::kern_fork::{sys_fork, CR0_SO};
+use crate::kern::kern_proc::sched_lock;
+use crate::kern::kern_sched::yield_cpu;
+use crate::kern::{init_main, subr_prf};
+use crate::printf;
+use crate::sys::errno::Errno;
+use crate::uvm::uvm_map::{with_vmspace, VmSpace};
+use crate::uvm::uvm_page::{round_page, PAGE_SIZE};
+use alloc::vec::Vec;
+
+pub const SYS_EXIT: u32 = 1;
+pub const SYS_FORK: u32 = 2;
+pub const SYS_WRITE: u32 = 4;
+pub const SYS_WAIT4: u32 = 11;
+pub const SYS_GETPID: u32 = 20;
+pub const SYS_GETPPID: u32 = 39;
+pub const SYS_REBOOT: u32 = 55;
+pub const SYS_EXECVE: u32 = 59;
+pub const SYS_MUNMAP: u32 = 73;
+pub const SYS_CLOCK_GETTIME: u32 = 87;
+pub const SYS_MMAP: u32 = 197;
+pub const SYS_SCHED_YIELD: u32 = 298;
+
+pub fn syscall_name(code: u32) -> &'static str {
+    match code {
+        SYS_EXIT => "exit",
+        SYS_FORK => "fork",
+        SYS_WRITE => "write",
+        SYS_WAIT4 => "wait4",
+        SYS_GETPID => "getpid",
+        SYS_GETPPID => "getppid",
+        SYS_REBOOT => "reboot",
+        SYS_EXECVE => "execve",
+        SYS_MUNMAP => "munmap",
+        SYS_CLOCK_GETTIME => "clock_gettime",
+        SYS_MMAP => "mmap",
+        SYS_SCHED_YIELD => "sched_yield",
+        _ => "unknown",
+    }
+}
+
+const MAP_ANON: u32 = 0x1000;
+/// Where mmap looks for space when given no address.
+const MMAP_BASE: u32 = 0x4000_0000;
+
+fn curpid() -> u32 {
+    sched_lock().curproc
+}
+
+fn vm<R>(f: impl FnOnce(&mut VmSpace) -> Result<R, Errno>) -> Result<R, Errno> {
+    with_vmspace(curpid(), f).unwrap_or(Err(Errno::EFAULT))
+}
+
+/// Runs the system call in `tf` and stores its result there.
+pub fn syscall(tf: &mut TrapFrame) {
+    // System calls may run long and sleep; the clock must keep going.
+    cpu::intr_restore(true);
+    let code = tf.fixreg[0];
+    let a = [tf.fixreg[3], tf.fixreg[4], tf.fixreg[5], tf.fixreg[6], tf.fixreg[7], tf.fixreg[8]];
+    let r = match code {
+        SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
+        SYS_FORK => sys_fork(tf),
+        SYS_WRITE => sys_write(a[0], a[1], a[2]),
+        SYS_WAIT4 => sys_wait4(a[0] as i32, a[1]),
+        SYS_GETPID => Ok(curpid()),
+        SYS_GETPPID => {
+            let mut st = sched_lock();
+            Ok(st.cur().p_ppid)
+        }
+        SYS_REBOOT => {
+            printf!("reboot: halting at the request of pid {}\n", curpid());
+            machdep::boot_halt()
+        }
+        SYS_EXECVE => sys_execve(tf, a[0], a[1]),
+        SYS_MUNMAP => sys_munmap(a[0], a[1]),
+        SYS_CLOCK_GETTIME => sys_clock_gettime(a[1]),
+        SYS_MMAP => sys_mmap(a[0], a[1], a[2], a[3]),
+        SYS_SCHED_YIELD => {
+            yield_cpu();
+            Ok(0)
+        }
+        _ => Err(Errno::ENOSYS),
+    };
+    match r {
+        Ok(v) => {
+            tf.fixreg[3] = v;
+            tf.cr &= !CR0_SO;
+        }
+        Err(e) => {
+            tf.fixreg[3] = e as u32;
+            tf.cr |= CR0_SO;
+        }
+    }
+}
+
+/// write(2) to the console (descriptors 1 and 2).
+fn sys_write(fd: u32, buf: u32, len: u32) -> Result<u32, Errno> {
+    if fd != 1 && fd != 2 {
+        return Err(Errno::EBADF);
+    }
+    let len = len.min(64 * 1024);
+    let mut chunk = [0u8; 256];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(chunk.len() as u32) as usize;
+        vm(|vs| vs.copyin(buf.wrapping_add(done), &mut chunk[..n]))?;
+        subr_prf::cons_write_bytes(&chunk[..n]);
+        done += n as u32;
+    }
+    Ok(len)
+}
+
+fn sys_wait4(pid: i32, status: u32) -> Result<u32, Errno> {
+    let (child, xstat) = dowait4(pid)?;
+    if status != 0 {
+        vm(|vs| vs.copyout(&xstat.to_be_bytes(), status))?;
+    }
+    Ok(child)
+}
+
+fn sys_execve(tf: &mut TrapFrame, path: u32, argv: u32) -> Result<u32, Errno> {
+    let (path, args) = vm(|vs| {
+        let path = vs.copyinstr(path, 1024)?;
+        let mut args = Vec::new();
+        let mut total = 0;
+        loop {
+            if args.len() == ARG_MAX_COUNT {
+                return Err(Errno::E2BIG);
+            }
+            let mut w = [0u8; 4];
+            vs.copyin(argv.wrapping_add(4 * args.len() as u32), &mut w)?;
+            let p = u32::from_be_bytes(w);
+            if p == 0 {
+                break;
+            }
+            let s = vs.copyinstr(p, ARG_MAX)?;
+            total += s.len() + 1;
+            if total > ARG_MAX {
+                return Err(Errno::E2BIG);
+            }
+            args.push(s);
+        }
+        Ok((path, args))
+    })?;
+    let path = core::str::from_utf8(&path).map_err(|_| Errno::ENOENT)?;
+    let (vs, entry) = kern_exec::exec_image(path, &args)?;
+    kern_exec::exec_install(path, vs);
+    *tf = entry.trapframe();
+    Ok(entry.argc)
+}
+
+fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32) -> Result<u32, Errno> {
+    if flags & MAP_ANON == 0 {
+        return Err(Errno::ENOSYS);
+    }
+    if len == 0 || addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let prot = Prot::from_bits(prot).ok_or(Errno::EINVAL)?;
+    let size = round_page(len as u64) as u32;
+    vm(|vs| {
+        let start = vs.map.find_space(if addr != 0 { addr } else { MMAP_BASE }, size).ok_or(Errno::ENOMEM)?;
+        vs.uvm_map_anon(start, start + size, prot)?;
+        Ok(start)
+    })
+}
+
+fn sys_munmap(addr: u32, len: u32) -> Result<u32, Errno> {
+    if addr % PAGE_SIZE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = addr.checked_add(round_page(len as u64) as u32).ok_or(Errno::EINVAL)?;
+    vm(|vs| vs.uvm_unmap(addr, end)).map(|_| 0)
+}
+
+/// clock_gettime(2) with a 32-bit {seconds, nanoseconds}, from the time base.
+fn sys_clock_gettime(tsp: u32) -> Result<u32, Errno> {
+    let tbfreq = init_main::bootinfo().tbfreq.max(1) as u64;
+    let tb = cpu::mftb();
+    let secs = (tb / tbfreq) as u32;
+    let nsec = ((tb % tbfreq) * 1_000_000_000 / tbfreq) as u32;
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&secs.to_be_bytes());
+    b[4..].copy_from_slice(&nsec.to_be_bytes());
+    vm(|vs| vs.copyout(&b, tsp)).map(|_| 0)
+}

@@ -1,0 +1,196 @@
+//! Loading a program (OpenBSD kern_exec.c, exec_elf.c): a static ELF from
+//! the ramdisk, read with the shared FFS crate (the VFS issue replaces this
+//! path), into a fresh address space with its arguments on the stack.
+
+use crate::arch::powerpc::pmap::{Prot, USER_MAX, USER_MIN};
+use crate::arch::powerpc::trap::TrapFrame;
+use crate::arch::powerpc::vm_machdep;
+use crate::kern::init_main;
+use crate::kern::kern_exit::{exit1, w_exitcode};
+use crate::kern::kern_kthread::kthread_create;
+use crate::kern::kern_proc::sched_lock;
+use crate::printf;
+use crate::sys::errno::Errno;
+use crate::uvm::uvm_map::{self, VmSpace};
+use crate::uvm::uvm_page::{round_page, trunc_page};
+use alloc::string::String;
+use alloc::vec::Vec;
+use kcore::elf::{Ehdr, Phdr, EHDR_SIZE, PHDR_SIZE, PT_LOAD};
+
+/// The user stack: the top MiB of the user address space.
+pub const USRSTACK: u32 = USER_MAX;
+const MAXSSIZ: u32 = 1 << 20;
+/// Most arguments and bytes of them execve accepts.
+pub const ARG_MAX_COUNT: usize = 16;
+pub const ARG_MAX: usize = 4096;
+
+const PF_X: u32 = 1;
+const PF_W: u32 = 2;
+const PF_R: u32 = 4;
+
+/// MSR of user mode: problem state, translation, interrupts, recoverable.
+pub const PSL_USER: u32 = 0xd032;
+
+fn ramdisk() -> &'static [u8] {
+    let bi = init_main::bootinfo();
+    // SAFETY: the ramdisk QEMU loaded is marked used in the boot-info
+    // record, so no page of it is ever managed or written; it is only read.
+    unsafe { core::slice::from_raw_parts(bi.ramdisk.start as *const u8, bi.ramdisk.size as usize) }
+}
+
+fn read_file(path: &str) -> Result<Vec<u8>, Errno> {
+    let fs = ffs::Fs::mount(ramdisk()).map_err(|_| Errno::EIO)?;
+    let ino = fs.lookup(path).map_err(|_| Errno::ENOENT)?;
+    let ip = fs.inode(ino).map_err(|_| Errno::EIO)?;
+    if ip.size > 16 << 20 {
+        return Err(Errno::E2BIG);
+    }
+    let mut data = alloc::vec![0u8; ip.size as usize];
+    let mut done = 0;
+    while done < data.len() {
+        match fs.read(&ip, done as u64, &mut data[done..]) {
+            Ok(0) | Err(_) => return Err(Errno::EIO),
+            Ok(n) => done += n,
+        }
+    }
+    Ok(data)
+}
+
+/// Where a loaded program starts: pc, stack pointer, argc and argv.
+pub struct UserEntry {
+    pub pc: u32,
+    pub sp: u32,
+    pub argc: u32,
+    pub argv: u32,
+}
+
+impl UserEntry {
+    /// The trap frame that enters the program.
+    pub fn trapframe(&self) -> TrapFrame {
+        let mut fixreg = [0u32; 32];
+        fixreg[1] = self.sp;
+        fixreg[3] = self.argc;
+        fixreg[4] = self.argv;
+        TrapFrame { fixreg, lr: 0, cr: 0, xer: 0, ctr: 0, srr0: self.pc, srr1: PSL_USER, dar: 0, dsisr: 0, exc: 0 }
+    }
+}
+
+/// Builds the address space of `path` run with `argv` (OpenBSD
+/// exec_elf_makecmds + the stack set-up of sys_execve). Nothing of the
+/// calling process is touched, so a failure leaves it as it was.
+pub fn exec_image(path: &str, argv: &[Vec<u8>]) -> Result<(VmSpace, UserEntry), Errno> {
+    let file = read_file(path)?;
+    let eh = Ehdr::parse(file.get(..EHDR_SIZE).ok_or(Errno::ENOEXEC)?).map_err(|_| Errno::ENOEXEC)?;
+    let mut vs = VmSpace::new();
+    let r = load_segments(&mut vs, &file, &eh).and_then(|_| setup_stack(&mut vs, argv));
+    match r {
+        Ok((sp, argc, argvp)) => Ok((vs, UserEntry { pc: eh.entry, sp, argc, argv: argvp })),
+        Err(e) => {
+            vs.uvmspace_free();
+            Err(e)
+        }
+    }
+}
+
+fn load_segments(vs: &mut VmSpace, file: &[u8], eh: &Ehdr) -> Result<(), Errno> {
+    let mut entry_ok = false;
+    for i in 0..eh.phnum as usize {
+        let off = eh.phoff as usize + i * PHDR_SIZE;
+        let b: &[u8; PHDR_SIZE] = file.get(off..off + PHDR_SIZE).and_then(|s| s.try_into().ok()).ok_or(Errno::ENOEXEC)?;
+        let ph = Phdr::parse(b);
+        if ph.ptype != PT_LOAD || ph.memsz == 0 {
+            continue;
+        }
+        let end = ph.vaddr.checked_add(ph.memsz).ok_or(Errno::ENOEXEC)?;
+        if ph.vaddr < USER_MIN || end > USRSTACK - MAXSSIZ || ph.filesz > ph.memsz {
+            return Err(Errno::ENOEXEC);
+        }
+        let data = file.get(ph.offset as usize..(ph.offset as usize).saturating_add(ph.filesz as usize)).ok_or(Errno::ENOEXEC)?;
+        let mut prot = Prot::NONE;
+        if ph.flags & (PF_R | PF_X) != 0 {
+            prot |= Prot::READ;
+        }
+        if ph.flags & PF_X != 0 {
+            prot |= Prot::EXECUTE;
+        }
+        if ph.flags & PF_W != 0 {
+            prot |= Prot::WRITE;
+        }
+        let start = trunc_page(ph.vaddr);
+        vs.uvm_map_anon(start, round_page(end as u64) as u32, prot).map_err(|_| Errno::ENOEXEC)?;
+        vs.uvm_fill(ph.vaddr, data)?;
+        entry_ok |= eh.entry >= ph.vaddr && eh.entry < end;
+    }
+    if entry_ok {
+        Ok(())
+    } else {
+        Err(Errno::ENOEXEC)
+    }
+}
+
+/// Puts the argument strings and the argv array at the top of a fresh
+/// stack; returns (sp, argc, argv).
+fn setup_stack(vs: &mut VmSpace, argv: &[Vec<u8>]) -> Result<(u32, u32, u32), Errno> {
+    vs.uvm_map_anon(USRSTACK - MAXSSIZ, USRSTACK, Prot::RW)?;
+    let mut at = USRSTACK;
+    let mut ptrs = Vec::with_capacity(argv.len() + 1);
+    for a in argv {
+        at -= a.len() as u32 + 1;
+        vs.uvm_fill(at, a)?;
+        vs.uvm_fill(at + a.len() as u32, &[0])?;
+        ptrs.push(at);
+    }
+    ptrs.push(0);
+    at &= !15;
+    at -= 4 * ptrs.len() as u32;
+    let argvp = at;
+    for (i, p) in ptrs.iter().enumerate() {
+        vs.uvm_fill(argvp + 4 * i as u32, &p.to_be_bytes())?;
+    }
+    // A terminal ABI frame: back chain 0, LR save 0.
+    let sp = (argvp - 16) & !15;
+    vs.uvm_fill(sp, &[0; 8])?;
+    Ok((sp, argv.len() as u32, argvp))
+}
+
+/// Gives the running thread the new address space and name.
+pub fn exec_install(path: &str, vs: VmSpace) {
+    let pmap = vs.pmap;
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let me = {
+        let mut st = sched_lock();
+        let p = st.cur();
+        p.p_pmap = Some(pmap);
+        p.p_comm = String::from(name);
+        p.p_tid
+    };
+    if let Some(old) = uvm_map::vmspace_replace(me, vs) {
+        old.uvmspace_free();
+    }
+    crate::arch::powerpc::pmap::pmap_activate(pmap);
+}
+
+/// Starts a user process running `path` as a child of the running thread
+/// (the kernel's way to start /sbin/init and the user-mode tests).
+pub fn proc_spawn(path: &str, argv: &[&str]) -> Option<u32> {
+    let path = String::from(path);
+    let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let name = String::from(path.rsplit('/').next().unwrap_or(&path));
+    kthread_create(&name, move || spawn_main(path, argv))
+}
+
+fn spawn_main(path: String, argv: Vec<Vec<u8>>) -> ! {
+    let tf = match exec_image(&path, &argv) {
+        Ok((vs, entry)) => {
+            exec_install(&path, vs);
+            entry.trapframe()
+        }
+        Err(e) => {
+            printf!("exec {path}: {e}\n");
+            drop((path, argv));
+            exit1(w_exitcode(127, 0))
+        }
+    };
+    drop((path, argv));
+    vm_machdep::cpu_enter_user(&tf)
+}

@@ -1,0 +1,46 @@
+//! fork (OpenBSD kern_fork.c): a child with a copy of the parent's address
+//! space that returns to user mode from the same system call with 0.
+
+use crate::arch::powerpc::trap::TrapFrame;
+use crate::arch::powerpc::vm_machdep;
+use crate::kern::kern_proc::sched_lock;
+use crate::kern::kern_sched::kthread_create_raw;
+use crate::sys::errno::Errno;
+use crate::uvm::uvm_map;
+use alloc::boxed::Box;
+
+/// CR0[SO]: the system-call error flag.
+pub const CR0_SO: u32 = 0x1000_0000;
+
+extern "C" fn fork_return(arg: usize) {
+    // SAFETY: `arg` is the Box::into_raw of sys_fork below, consumed once.
+    let tf = unsafe { Box::from_raw(arg as *mut TrapFrame) };
+    let tf = *tf;
+    vm_machdep::cpu_enter_user(&tf)
+}
+
+/// Creates the child; returns its pid to the parent.
+pub fn sys_fork(tf: &TrapFrame) -> Result<u32, Errno> {
+    let (me, name) = {
+        let mut st = sched_lock();
+        let p = st.cur();
+        (p.p_tid, p.p_comm.clone())
+    };
+    let vs = uvm_map::with_vmspace(me, |vs| vs.uvmspace_fork()).ok_or(Errno::EINVAL)??;
+    let mut ctf = *tf;
+    ctf.fixreg[3] = 0;
+    ctf.cr &= !CR0_SO;
+    let arg = Box::into_raw(Box::new(ctf));
+    let Some(child) = kthread_create_raw(&name, fork_return, arg as usize, false) else {
+        // SAFETY: the thread was not created, so nothing else owns `arg`.
+        drop(unsafe { Box::from_raw(arg) });
+        vs.uvmspace_free();
+        return Err(Errno::ENOMEM);
+    };
+    let pmap = vs.pmap;
+    uvm_map::vmspace_replace(child, vs);
+    let mut st = sched_lock();
+    st.get(child).p_pmap = Some(pmap);
+    st.setrunnable(child);
+    Ok(child)
+}

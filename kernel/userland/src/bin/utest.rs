@@ -1,0 +1,176 @@
+//! /bin/utest: the kernel's user-mode self-test. Each check prints
+//! `utest: NAME ok` or `utest: NAME FAILED: why`; the exit status is the
+//! number of failures, which the in-kernel test reports.
+#![no_std]
+#![no_main]
+
+use userland::*;
+
+type Check = Result<(), &'static str>;
+
+fn write_getpid() -> Check {
+    let n = write(1, b"utest: writing to the console\n").map_err(|_| "write failed")?;
+    if n != 30 {
+        return Err("write returned the wrong count");
+    }
+    if getpid() < 1 {
+        return Err("getpid returned 0");
+    }
+    Ok(())
+}
+
+fn copyin_efault() -> Check {
+    if write_raw(1, 0x2000_0000, 16) != Err(EFAULT) {
+        return Err("write from an unmapped user address did not give EFAULT");
+    }
+    if write_raw(1, 0xd000_0000, 16) != Err(EFAULT) {
+        return Err("write from a kernel address did not give EFAULT");
+    }
+    if write_raw(1, 0xbfff_fff0, 64) != Err(EFAULT) {
+        return Err("write running off the top of user space did not give EFAULT");
+    }
+    Ok(())
+}
+
+fn fork_exec_wait() -> Check {
+    let pid = match fork() {
+        Ok(0) => {
+            execve(b"/bin/hello\0", &[b"hello\0", b"a\0", b"b\0"]);
+            exit(99)
+        }
+        Ok(pid) => pid,
+        Err(_) => return Err("fork failed"),
+    };
+    let (p, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
+    if p != pid || !wifexited(st) || wexitstatus(st) != 3 {
+        return Err("the exec'd child did not exit with its argument count (3)");
+    }
+    if wait4(-1) != Err(ECHILD) {
+        return Err("wait4 with no children did not give ECHILD");
+    }
+    Ok(())
+}
+
+fn fork_copies_memory() -> Check {
+    static mut SHARED: u32 = 5;
+    let p = core::ptr::addr_of_mut!(SHARED);
+    match fork() {
+        Ok(0) => {
+            // SAFETY: single-threaded program; the child's own copy.
+            unsafe { p.write_volatile(77) };
+            exit(0)
+        }
+        Ok(pid) => {
+            wait4(pid as i32).map_err(|_| "wait4 failed")?;
+            // SAFETY: as above, the parent's copy.
+            if unsafe { p.read_volatile() } != 5 {
+                return Err("the child's store changed the parent's memory");
+            }
+            Ok(())
+        }
+        Err(_) => Err("fork failed"),
+    }
+}
+
+fn mmap_anon_zero_fill() -> Check {
+    let len = 3 * 4096;
+    let p = mmap_anon(len).map_err(|_| "mmap failed")?;
+    // SAFETY: the kernel just mapped len bytes of zero-fill memory there.
+    let s = unsafe { core::slice::from_raw_parts_mut(p, len) };
+    if s.iter().any(|&b| b != 0) {
+        return Err("anonymous memory is not zero-filled");
+    }
+    for (i, b) in s.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    if s.iter().enumerate().any(|(i, &b)| b != i as u8) {
+        return Err("anonymous memory did not keep what was written");
+    }
+    munmap(p, len).map_err(|_| "munmap failed")?;
+    Ok(())
+}
+
+fn bad_address_kills() -> Check {
+    let pid = match fork() {
+        Ok(0) => {
+            // SAFETY: none: the store is meant to fault and kill this child.
+            unsafe { (0x3000_0000 as *mut u32).write_volatile(1) };
+            exit(0)
+        }
+        Ok(pid) => pid,
+        Err(_) => return Err("fork failed"),
+    };
+    let (_, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
+    if wifexited(st) || wtermsig(st) != SIGSEGV {
+        return Err("the faulting child was not killed with SIGSEGV");
+    }
+    Ok(())
+}
+
+fn clock_preempts() -> Check {
+    let deadline = uptime_ms() + 200;
+    let mut buf = [0u8; 24];
+    let mut n = deadline;
+    let mut i = buf.len() - 1;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let arg = &buf[i..];
+    let mut pids = [0u32; 2];
+    for (k, label) in [b"A\0", b"B\0"].iter().enumerate() {
+        pids[k] = match fork() {
+            Ok(0) => {
+                execve(b"/bin/hog\0", &[b"hog\0", *label, arg]);
+                exit(99)
+            }
+            Ok(pid) => pid,
+            Err(_) => return Err("fork failed"),
+        };
+    }
+    for pid in pids {
+        let (_, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
+        if !wifexited(st) || wexitstatus(st) != 0 {
+            return Err("a CPU-bound process made no progress: no preemption");
+        }
+    }
+    Ok(())
+}
+
+fn exec_missing() -> Check {
+    if execve(b"/bin/no-such-program\0", &[b"x\0"]) != ENOENT {
+        return Err("exec of a missing file did not give ENOENT");
+    }
+    Ok(())
+}
+
+const CHECKS: &[(&str, fn() -> Check)] = &[
+    ("write_getpid", write_getpid),
+    ("copyin_efault", copyin_efault),
+    ("fork_exec_wait", fork_exec_wait),
+    ("fork_copies_memory", fork_copies_memory),
+    ("mmap_anon_zero_fill", mmap_anon_zero_fill),
+    ("bad_address_kills", bad_address_kills),
+    ("clock_preempts", clock_preempts),
+    ("exec_missing", exec_missing),
+];
+
+fn main(_: Args) -> i32 {
+    let mut failed = 0;
+    for (name, f) in CHECKS {
+        match f() {
+            Ok(()) => println!("utest: {name} ok"),
+            Err(why) => {
+                println!("utest: {name} FAILED: {why}");
+                failed += 1;
+            }
+        }
+    }
+    failed
+}
+
+userland::entry!(main);

@@ -1,0 +1,236 @@
+//! The system-call library of ppcbsd's user programs (a tiny libc): `sc`
+//! wrappers with OpenBSD's numbers and conventions (number in r0, arguments
+//! in r3–r8, result in r3, failure flagged by CR0[SO] with the errno in r3),
+//! `print!`, and the program entry.
+#![no_std]
+
+use core::fmt::{self, Write};
+
+/// System-call numbers (OpenBSD's where OpenBSD has the call).
+pub mod sys {
+    pub const SYS_EXIT: u32 = 1;
+    pub const SYS_FORK: u32 = 2;
+    pub const SYS_WRITE: u32 = 4;
+    pub const SYS_WAIT4: u32 = 11;
+    pub const SYS_GETPID: u32 = 20;
+    pub const SYS_GETPPID: u32 = 39;
+    pub const SYS_REBOOT: u32 = 55;
+    pub const SYS_EXECVE: u32 = 59;
+    pub const SYS_MUNMAP: u32 = 73;
+    pub const SYS_CLOCK_GETTIME: u32 = 87;
+    pub const SYS_MMAP: u32 = 197;
+    pub const SYS_SCHED_YIELD: u32 = 298;
+}
+
+pub const EFAULT: i32 = 14;
+pub const ENOENT: i32 = 2;
+pub const ECHILD: i32 = 10;
+pub const SIGSEGV: i32 = 11;
+pub const PROT_READ: u32 = 1;
+pub const PROT_WRITE: u32 = 2;
+pub const MAP_PRIVATE: u32 = 0x2;
+pub const MAP_ANON: u32 = 0x1000;
+pub const RB_HALT: u32 = 0x8;
+
+/// Raw system call: Ok(r3) or Err(errno).
+#[inline(always)]
+pub fn syscall(n: u32, a: [u32; 6]) -> Result<u32, i32> {
+    let r3: u32;
+    let cr: u32;
+    // SAFETY: `sc` enters the kernel, which changes only r3, r4 and CR0.
+    unsafe {
+        core::arch::asm!(
+            "sc",
+            "mfcr {cr}",
+            cr = out(reg) cr,
+            in("r0") n,
+            inlateout("r3") a[0] => r3,
+            inlateout("r4") a[1] => _,
+            in("r5") a[2],
+            in("r6") a[3],
+            in("r7") a[4],
+            in("r8") a[5],
+            out("cr0") _,
+        );
+    }
+    if cr & 0x1000_0000 != 0 {
+        Err(r3 as i32)
+    } else {
+        Ok(r3)
+    }
+}
+
+fn sc(n: u32, a0: u32, a1: u32, a2: u32) -> Result<u32, i32> {
+    syscall(n, [a0, a1, a2, 0, 0, 0])
+}
+
+pub fn write(fd: u32, buf: &[u8]) -> Result<usize, i32> {
+    sc(sys::SYS_WRITE, fd, buf.as_ptr() as u32, buf.len() as u32).map(|n| n as usize)
+}
+
+/// write(2) with an arbitrary address, to show the kernel refusing it.
+pub fn write_raw(fd: u32, addr: u32, len: u32) -> Result<usize, i32> {
+    sc(sys::SYS_WRITE, fd, addr, len).map(|n| n as usize)
+}
+
+pub fn exit(code: i32) -> ! {
+    let _ = sc(sys::SYS_EXIT, code as u32, 0, 0);
+    unreachable_exit()
+}
+
+fn unreachable_exit() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Ok(0) in the child, Ok(child pid) in the parent.
+pub fn fork() -> Result<u32, i32> {
+    sc(sys::SYS_FORK, 0, 0, 0)
+}
+
+/// Replaces the program; `path` and every argument end with a NUL.
+pub fn execve(path: &[u8], argv: &[&[u8]]) -> i32 {
+    let mut ptrs = [0u32; 16];
+    for (p, a) in ptrs.iter_mut().zip(argv) {
+        *p = a.as_ptr() as u32;
+    }
+    match sc(sys::SYS_EXECVE, path.as_ptr() as u32, ptrs.as_ptr() as u32, 0) {
+        Ok(_) => 0,
+        Err(e) => e,
+    }
+}
+
+/// Waits for a child (`pid`, or any with -1): (pid, status).
+pub fn wait4(pid: i32) -> Result<(u32, i32), i32> {
+    let mut status = 0i32;
+    let r = sc(sys::SYS_WAIT4, pid as u32, &mut status as *mut i32 as u32, 0)?;
+    Ok((r, status))
+}
+
+pub fn getpid() -> u32 {
+    sc(sys::SYS_GETPID, 0, 0, 0).unwrap_or(0)
+}
+
+pub fn getppid() -> u32 {
+    sc(sys::SYS_GETPPID, 0, 0, 0).unwrap_or(0)
+}
+
+pub fn sched_yield() {
+    let _ = sc(sys::SYS_SCHED_YIELD, 0, 0, 0);
+}
+
+/// Milliseconds since boot (CLOCK_MONOTONIC).
+pub fn uptime_ms() -> u64 {
+    let mut ts = [0u32; 2];
+    let _ = sc(sys::SYS_CLOCK_GETTIME, 3, ts.as_mut_ptr() as u32, 0);
+    ts[0] as u64 * 1000 + ts[1] as u64 / 1_000_000
+}
+
+pub fn mmap_anon(len: usize) -> Result<*mut u8, i32> {
+    syscall(sys::SYS_MMAP, [0, len as u32, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE, u32::MAX, 0]).map(|a| a as *mut u8)
+}
+
+pub fn munmap(addr: *mut u8, len: usize) -> Result<(), i32> {
+    sc(sys::SYS_MUNMAP, addr as u32, len as u32, 0).map(|_| ())
+}
+
+pub fn reboot(howto: u32) -> ! {
+    let _ = sc(sys::SYS_REBOOT, howto, 0, 0);
+    exit(1)
+}
+
+/// W_EXITCODE decoding: how a child ended.
+pub fn wifexited(status: i32) -> bool {
+    status & 0x7f == 0
+}
+
+pub fn wexitstatus(status: i32) -> i32 {
+    (status >> 8) & 0xff
+}
+
+pub fn wtermsig(status: i32) -> i32 {
+    status & 0x7f
+}
+
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write(1, s.as_bytes()).map(|_| ()).map_err(|_| fmt::Error)
+    }
+}
+
+pub fn _print(args: fmt::Arguments<'_>) {
+    let _ = Stdout.write_fmt(args);
+}
+
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::_print(format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! println {
+    () => { $crate::_print(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::_print(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// The arguments the kernel put on the stack.
+#[derive(Clone, Copy)]
+pub struct Args {
+    argc: usize,
+    argv: *const *const u8,
+}
+
+impl Args {
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.argc == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'static str> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: execve left argc pointers to NUL-terminated strings on the
+        // stack, which lives as long as the program.
+        unsafe {
+            let p = *self.argv.add(i);
+            let mut n = 0;
+            while *p.add(n) != 0 {
+                n += 1;
+            }
+            core::str::from_utf8(core::slice::from_raw_parts(p, n)).ok()
+        }
+    }
+}
+
+/// Defines `_start` for a program whose `main(Args) -> i32` gives the
+/// exit status.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[no_mangle]
+        #[link_section = ".text._start"]
+        pub extern "C" fn _start(argc: usize, argv: *const *const u8) -> ! {
+            $crate::exit($main($crate::Args::new(argc, argv)))
+        }
+    };
+}
+
+impl Args {
+    #[doc(hidden)]
+    pub fn new(argc: usize, argv: *const *const u8) -> Args {
+        Args { argc, argv }
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    println!("pid {}: panic: {}", getpid(), info.message());
+    exit(101)
+}
