@@ -53,6 +53,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("stack-overflow") => kern_ktest_proc::ktest_stack_overflow(),
         TestSel::Named("deadlock") => kern_ktest_proc::ktest_deadlock(),
         TestSel::Named("sleep-spl") => kern_ktest_proc::ktest_sleep_spl(),
+        TestSel::Named("bench") => kern_ktest_proc::ktest_bench(),
         TestSel::Named(name) => match all_tests().find(|(n, _)| *n == name) {
             Some(t) => run_suite(core::iter::once(t)),
             None => panic!("ktest: no test named '{name}'"),

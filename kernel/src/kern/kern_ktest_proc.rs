@@ -248,3 +248,34 @@ pub fn ktest_sleep_spl() {
     let _s = intr::splbio();
     let _ = tsleep(ktest_sleep_spl as fn() as usize, "ktspl", 1);
 }
+
+/// `test=bench`: the costs `cargo xtask bench` records, as `bench:` lines:
+/// a switch between two kernel threads here, then /bin/ubench for the
+/// system call, process switch and page fault.
+pub fn ktest_bench() {
+    const N: u32 = 1000;
+    let done = Arc::new(AtomicU32::new(0));
+    let t0 = crate::arch::powerpc::cpu::mftb();
+    for _ in 0..2 {
+        let d = done.clone();
+        kthread_create("ktbench", move || {
+            for _ in 0..N {
+                yield_cpu();
+            }
+            d.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    while done.load(Ordering::Relaxed) < 2 {
+        yield_cpu();
+    }
+    let tbfreq = crate::kern::init_main::bootinfo().tbfreq.max(1) as u64;
+    let ns = (crate::arch::powerpc::cpu::mftb() - t0) * 1_000_000_000 / tbfreq;
+    crate::printf!("bench: kthread_switch {} instructions\n", ns / (2 * N as u64));
+    let arg = alloc::format!("{tbfreq}");
+    match kern_exec::proc_spawn("/bin/ubench", &["ubench", &arg]) {
+        Some(pid) => {
+            let _ = dowait4(pid as i32);
+        }
+        None => crate::printf!("bench: no memory for /bin/ubench\n"),
+    }
+}

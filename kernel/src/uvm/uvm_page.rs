@@ -211,6 +211,12 @@ pub fn uvmexp() -> Uvmexp {
     state().lock().exp
 }
 
+/// uvmexp for the debugger: None rather than a deadlock if the page
+/// queues were locked when the kernel stopped.
+pub fn uvmexp_try() -> Option<Uvmexp> {
+    STATE.get()?.try_lock().map(|s| s.exp)
+}
+
 pub fn vm_page_to_phys(pg: &VmPage) -> u32 {
     pg.phys_addr
 }
