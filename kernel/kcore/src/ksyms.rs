@@ -102,6 +102,27 @@ pub fn short_name<'b>(raw: &'b str, buf: &'b mut NameBuf) -> &'b str {
         return raw;
     }
     let full = buf.as_str();
+    let name = tail(full);
+    if !name.contains("{shim") || !full.starts_with('<') {
+        return name;
+    }
+    // A compiler shim (`<T as Trait>::method::{shim:…}`): name it by T, the
+    // closure or type it was made for.
+    let mut depth = 0i32;
+    for (i, c) in full.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            ' ' if depth == 1 && full[i..].starts_with(" as ") => return tail(&full[1..i]),
+            _ => {}
+        }
+    }
+    name
+}
+
+/// The last element of a demangled path, or the last two when the last is
+/// a closure or shim (`{{closure}}`, `{closure#0}`), which says little alone.
+fn tail(full: &str) -> &str {
     let mut depth = 0i32;
     let mut cuts = [0usize; 2];
     let bytes = full.as_bytes();
@@ -119,7 +140,7 @@ pub fn short_name<'b>(raw: &'b str, buf: &'b mut NameBuf) -> &'b str {
         i += 1;
     }
     let last = &full[cuts[1]..];
-    if last.starts_with("{{") { &full[cuts[0]..] } else { last }
+    if last.starts_with('{') { &full[cuts[0]..] } else { last }
 }
 
 #[cfg(test)]
@@ -165,6 +186,14 @@ mod tests {
     #[test]
     fn short_names() {
         let mut b = NameBuf::new();
+        // The FnOnce vtable shim of a closure in ktest_deadlock: named by the closure.
+        assert_eq!(
+            short_name(
+                "_RNSNvYNCNvNtNtCs76crlEbMRJ9_3bsd4kern15kern_ktest_proc14ktest_deadlock0INtNtNtCs4nRwyk76L7v_4core3ops8function6FnOnceuE9call_once6vtableBc_",
+                &mut b
+            ),
+            "ktest_deadlock::{closure#0}"
+        );
         assert_eq!(short_name("getnewvnode", &mut b), "getnewvnode");
         assert_eq!(short_name("_ZN6kernel4kern8vfs_subr6vgonel17h0000000000000000E", &mut b), "vgonel");
         // v0 mangling: kernel::ktest::run
