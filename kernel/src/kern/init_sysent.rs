@@ -161,7 +161,7 @@ fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32) -> Result<u32, Errno> {
     if flags & MAP_ANON == 0 {
         return Err(Errno::ENOSYS);
     }
-    if len == 0 || addr % PAGE_SIZE != 0 {
+    if len == 0 || !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let prot = Prot::from_bits(prot).ok_or(Errno::EINVAL)?;
@@ -174,7 +174,7 @@ fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32) -> Result<u32, Errno> {
 }
 
 fn sys_munmap(addr: u32, len: u32) -> Result<u32, Errno> {
-    if addr % PAGE_SIZE != 0 || len == 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
         return Err(Errno::EINVAL);
     }
     let end = addr.checked_add(round_page(len as u64) as u32).ok_or(Errno::EINVAL)?;

@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kcore::bootargs::{BootArgs, TestSel};
 use kcore::random::Rng;
 
-use crate::kern::kern_ktest_proc::{self, TestResult};
+use crate::kern::kern_ktest_proc::{self, KTest, TestResult};
 use crate::kern::kern_ktest_vm;
 
 macro_rules! check {
@@ -25,7 +25,7 @@ macro_rules! check {
     };
 }
 
-const SUITE: &[(&str, fn() -> TestResult)] = &[
+const SUITE: &[KTest] = &[
     ("bootinfo", test_bootinfo),
     ("ksyms", test_ksyms),
     ("heap", test_heap),
@@ -39,7 +39,7 @@ const SUITE: &[(&str, fn() -> TestResult)] = &[
 ];
 
 /// Every self-test, in the order `test=all` runs them.
-fn all_tests() -> impl Iterator<Item = &'static (&'static str, fn() -> TestResult)> {
+fn all_tests() -> impl Iterator<Item = &'static KTest> {
     SUITE.iter().chain(kern_ktest_proc::SUITE).chain(kern_ktest_vm::SUITE)
 }
 
@@ -61,7 +61,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
     }
 }
 
-fn run_suite<'a>(tests: impl Iterator<Item = &'a (&'a str, fn() -> TestResult)>) {
+fn run_suite(tests: impl Iterator<Item = &'static KTest>) {
     let (mut passed, mut failed) = (0, 0);
     for (name, f) in tests {
         match f() {

@@ -21,6 +21,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 pub type TestResult = Result<(), String>;
+/// A named self-test.
+pub type KTest = (&'static str, fn() -> TestResult);
 
 macro_rules! check {
     ($cond:expr, $($msg:tt)*) => {
@@ -30,7 +32,7 @@ macro_rules! check {
     };
 }
 
-pub const SUITE: &[(&str, fn() -> TestResult)] = &[
+pub const SUITE: &[KTest] = &[
     ("kthread_run", test_kthread_run),
     ("sleep_wakeup_order", test_sleep_wakeup_order),
     ("tsleep_timeout", test_tsleep_timeout),

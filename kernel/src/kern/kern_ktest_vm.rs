@@ -4,7 +4,7 @@
 
 use crate::arch::powerpc::pmap::{self, Prot, PMAP_KERNEL};
 use crate::arch::powerpc::trap::{self, TrapFrame, DSISR_NOTRANS, DSISR_PROT, EXC_DSI};
-use crate::kern::kern_ktest_proc::TestResult;
+use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_malloc;
 use crate::uvm::uvm_page::{uvm_pagealloc, uvm_pagefree, uvmexp, VmPage, PAGE_SIZE};
 use alloc::format;
@@ -19,7 +19,7 @@ macro_rules! check {
     };
 }
 
-pub const SUITE: &[(&str, fn() -> TestResult)] = &[
+pub const SUITE: &[KTest] = &[
     ("uvm_page_exhaust", test_uvm_page_exhaust),
     ("heap_grows", test_heap_grows),
     ("pmap_enter_rc", test_pmap_enter_rc),

@@ -109,10 +109,6 @@ impl core::ops::DerefMut for SchedGuard {
     }
 }
 
-pub fn sched_ready() -> bool {
-    SCHED.try_lock().is_some_and(|g| g.is_some())
-}
-
 /// The running thread's id.
 pub fn curproc() -> u32 {
     sched_lock().curproc

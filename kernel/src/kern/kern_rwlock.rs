@@ -17,15 +17,6 @@ bitflags::bitflags! {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RwStatus {
-    Unlocked,
-    /// Write-locked by the asking thread.
-    WriteMine,
-    WriteOther,
-    Read,
-}
-
 struct RwState {
     writer: Option<u32>,
     readers: u32,
@@ -39,10 +30,6 @@ pub struct Rwlock {
 impl Rwlock {
     pub const fn new(name: &'static str) -> Self {
         Rwlock { name, st: Mutex::new(Ipl::High, RwState { writer: None, readers: 0 }) }
-    }
-
-    pub fn name(&self) -> &'static str {
-        self.name
     }
 
     fn ident(&self) -> usize {
@@ -99,23 +86,5 @@ impl Rwlock {
         }
         drop(st);
         wakeup(self.ident());
-    }
-
-    pub fn rw_status(&self) -> RwStatus {
-        let me = curproc();
-        let st = self.st.lock();
-        match st.writer {
-            Some(w) if w == me => RwStatus::WriteMine,
-            Some(_) => RwStatus::WriteOther,
-            None if st.readers > 0 => RwStatus::Read,
-            None => RwStatus::Unlocked,
-        }
-    }
-
-    #[track_caller]
-    pub fn rw_assert_wrlock(&self) {
-        if self.rw_status() != RwStatus::WriteMine {
-            panic!("rw_assert_wrlock: {} not write-locked by this thread", self.name);
-        }
     }
 }

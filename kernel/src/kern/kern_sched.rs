@@ -201,7 +201,7 @@ pub fn sched_tick(now: u32, hz: u32) {
         st.get(tid).p_timedout = true;
         st.setrunnable(tid);
     }
-    if now % (hz / 10).max(1) == 0 && !st.runq.is_empty() {
+    if now.is_multiple_of((hz / 10).max(1)) && !st.runq.is_empty() {
         WANT_RESCHED.store(true, Ordering::Relaxed);
     }
 }

@@ -68,8 +68,3 @@ pub fn uvm_km_kstack_free(st: KStack) {
     }
     KVA.lock().free.push((st.bottom - PAGE_SIZE - KSTACK_BASE) / SLOT);
 }
-
-/// Whether `va` is in some stack's guard page.
-pub fn is_guard_page(va: u32) -> bool {
-    va >= KSTACK_BASE && va < KSTACK_BASE + KSTACK_SLOTS * SLOT && (va - KSTACK_BASE) % SLOT < PAGE_SIZE
-}

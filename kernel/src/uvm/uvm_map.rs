@@ -9,7 +9,7 @@ use crate::arch::powerpc::intr::Ipl;
 use crate::arch::powerpc::pmap::{self, Pmap, Prot, USER_MAX, USER_MIN};
 use crate::kern::kern_mutex::Mutex;
 use crate::sys::errno::Errno;
-use crate::uvm::uvm_page::{trunc_page, uvm_pagealloc, uvm_pagefree, uvm_pagezero, VmPage, PAGE_SIZE};
+use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagezero, VmPage, PAGE_SIZE};
 use alloc::collections::BTreeMap;
 use vmcore::vm_map::VmMapEntries;
 
@@ -67,6 +67,7 @@ impl VmSpace {
         }
         let pg = uvm_pagealloc().ok_or(Errno::ENOMEM)?;
         uvm_pagezero(pg);
+        uvm_pageactivate(pg);
         self.anon.insert(vpg, pg);
         Ok(pg)
     }
@@ -154,6 +155,7 @@ impl VmSpace {
             unsafe {
                 core::ptr::copy_nonoverlapping(pg.phys_addr() as *const u8, npg.phys_addr() as *mut u8, PAGE_SIZE as usize)
             };
+            uvm_pageactivate(npg);
             child.anon.insert(va, npg);
         }
         Ok(child)

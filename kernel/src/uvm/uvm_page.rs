@@ -217,10 +217,6 @@ pub fn uvmexp_try() -> Option<Uvmexp> {
     STATE.get()?.try_lock().map(|s| s.exp)
 }
 
-pub fn vm_page_to_phys(pg: &VmPage) -> u32 {
-    pg.phys_addr
-}
-
 /// The managed page at physical address `pa`, if it is one.
 pub fn phys_to_vm_page(pa: u32) -> Option<&'static VmPage> {
     let (segs, n) = SEGS.get()?;
@@ -284,14 +280,6 @@ pub fn uvm_pageactivate(pg: &VmPage) {
     move_to(pg, Some(PQ_ACTIVE));
 }
 
-pub fn uvm_pagedeactivate(pg: &VmPage) {
-    move_to(pg, Some(PQ_INACTIVE));
-}
-
-pub fn uvm_pagedequeue(pg: &VmPage) {
-    move_to(pg, None);
-}
-
 /// Fills a page with zeros through its 1:1 (BAT) address.
 pub fn uvm_pagezero(pg: &VmPage) {
     // SAFETY: managed pages are RAM mapped 1:1 by BAT0 and the caller owns
@@ -320,9 +308,9 @@ pub fn uvm_pglistalloc_contig(npages: u32) -> Option<u32> {
         }
         run += 1;
         if run == npages {
-            for j in start..start + npages as usize {
+            for (j, pg) in pgs.iter().enumerate().skip(start).take(npages as usize) {
                 st.queues.remove(j as u32);
-                pgs[j].flags.store(PgFlags::PG_BUSY.bits(), Ordering::Relaxed);
+                pg.flags.store(PgFlags::PG_BUSY.bits(), Ordering::Relaxed);
             }
             st.exp.free -= npages;
             st.exp.wired += npages;

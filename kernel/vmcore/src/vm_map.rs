@@ -44,12 +44,12 @@ pub struct VmMapEntries<T> {
 impl<T: Clone> VmMapEntries<T> {
     /// A map covering [min, max); both page-aligned.
     pub fn new(min: u32, max: u32) -> Self {
-        assert!(min % PAGE_SIZE == 0 && max % PAGE_SIZE == 0 && min < max);
+        assert!(min.is_multiple_of(PAGE_SIZE) && max.is_multiple_of(PAGE_SIZE) && min < max);
         VmMapEntries { min, max, entries: BTreeMap::new() }
     }
 
     fn check(&self, start: u32, end: u32) -> Result<(), MapError> {
-        if start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 || start >= end {
+        if !start.is_multiple_of(PAGE_SIZE) || !end.is_multiple_of(PAGE_SIZE) || start >= end {
             return Err(MapError::BadRange(start, end));
         }
         if start < self.min || end > self.max {

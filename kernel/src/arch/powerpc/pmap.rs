@@ -477,10 +477,6 @@ pub fn pmap_evictions() -> u32 {
     pmap_state().lock().evictions
 }
 
-pub fn pmap_resident_count(pm: Pmap) -> usize {
-    pmap_state().lock().pmaps.get(&pm.0).map_or(0, |p| p.ptes.len())
-}
-
 /// Whether kernel virtual address `va` is mapped, for the stack walker:
 /// a try-lock, since a panic may come from inside the pmap.
 pub fn pmap_kernel_mapped(va: u32) -> bool {

@@ -21,7 +21,7 @@ fn spawn(path: &[u8], argv: &[&[u8]]) -> u32 {
     }
 }
 
-fn fmt_ms<'a>(buf: &'a mut [u8; 24], v: u64) -> &'a [u8] {
+fn fmt_ms(buf: &mut [u8; 24], v: u64) -> &[u8] {
     let mut n = v;
     let mut i = buf.len() - 1;
     buf[i] = 0;

@@ -148,7 +148,9 @@ fn exec_missing() -> Check {
     Ok(())
 }
 
-const CHECKS: &[(&str, fn() -> Check)] = &[
+type NamedCheck = (&'static str, fn() -> Check);
+
+const CHECKS: &[NamedCheck] = &[
     ("write_getpid", write_getpid),
     ("copyin_efault", copyin_efault),
     ("fork_exec_wait", fork_exec_wait),
