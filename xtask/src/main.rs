@@ -18,7 +18,10 @@ use std::process::Command;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Build, boot, test and stress ppcbsd under QEMU mac99")]
+#[command(
+    name = "cargo xtask",
+    about = "Build, boot, test and stress ppcbsd under QEMU mac99"
+)]
 struct Cli {
     /// Print every command line run (cargo, makefs, the full QEMU command).
     #[arg(short, long, global = true)]
@@ -75,7 +78,11 @@ pub fn setup(ctx: &Ctx) -> anyhow::Result<Setup> {
     let art = build::powerpc(ctx)?;
     let images = image::build(ctx, &tools, &art)?;
     let machine = qemu::Machine::load(ctx, &tools, &art)?;
-    Ok(Setup { art, images, machine })
+    Ok(Setup {
+        art,
+        images,
+        machine,
+    })
 }
 
 /// `cmd` as one shell-quoted line, for -v and for error messages.
@@ -102,7 +109,9 @@ fn main() {
     let cli = Cli::parse();
     let ctx = Ctx {
         // xtask lives one level below the workspace root.
-        root: Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        root: Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         verbose: cli.verbose,
     };
     if let Err(e) = qemu::install_interrupt_handler() {

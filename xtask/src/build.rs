@@ -1,0 +1,112 @@
+//! Building the PowerPC crates (boot stub, kernel) and running host tests.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::Ctx;
+
+/// The target JSON the PowerPC crates are built for, relative to the root.
+const TARGET_JSON: &str = "targets/powerpc-none.json";
+/// Where cargo puts them (named after the target JSON).
+const OUT_DIR: &str = "target/powerpc-none/release";
+
+/// The user programs (binaries of the `userland` package) and where they go
+/// in the ramdisk.
+pub const USER_PROGRAMS: [(&str, &str); 5] = [
+    ("init", "/sbin/init"),
+    ("hello", "/bin/hello"),
+    ("hog", "/bin/hog"),
+    ("utest", "/bin/utest"),
+    ("ubench", "/bin/ubench"),
+];
+
+/// What a build produces.
+pub struct Artifacts {
+    /// The Open Firmware client program, QEMU's `-kernel`.
+    pub boot: PathBuf,
+    /// The kernel ELF, `/bsd` in the ramdisk.
+    pub kernel: PathBuf,
+    /// Where the user programs are, by their binary names.
+    pub dir: PathBuf,
+}
+
+impl Artifacts {
+    /// Where the artefacts of a build are, whether or not they exist yet.
+    pub fn paths(ctx: &Ctx) -> Self {
+        let dir = ctx.path(OUT_DIR);
+        Artifacts { boot: dir.join("boot"), kernel: dir.join("bsd"), dir }
+    }
+}
+
+/// A `cargo` command in the workspace root, without the variables the outer
+/// `cargo run` set for xtask itself: they would point the inner cargo at
+/// xtask's toolchain, flags and package instead of the workspace's own.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new("cargo");
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let outer = (key.starts_with("CARGO") && key != "CARGO_HOME")
+            || key.starts_with("__CARGO")
+            || key.starts_with("RUSTC")
+            || matches!(
+                key,
+                "RUSTFLAGS" | "RUSTDOCFLAGS" | "RUSTUP_TOOLCHAIN" | "RUST_RECURSION_COUNT"
+            );
+        if outer {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Builds the boot stub, the kernel and the user programs for PowerPC. Cargo's own output
+/// (errors included) goes straight to the terminal.
+pub fn powerpc(ctx: &Ctx) -> Result<Artifacts> {
+    let mut cmd = cargo();
+    cmd.current_dir(&ctx.root).args([
+        "build",
+        "--release",
+        "-p",
+        "boot",
+        "-p",
+        "kernel",
+        "-p",
+        "userland",
+        "--target",
+        TARGET_JSON,
+        "-Zbuild-std=core,alloc",
+        "-Zbuild-std-features=compiler-builtins-mem",
+    ]);
+    if std::env::var_os("XTASK_HACK_SKIP").is_none() {
+        run_cargo(ctx, &mut cmd, "build of the boot stub, kernel and user programs")?;
+    }
+    let art = Artifacts::paths(ctx);
+    let user = USER_PROGRAMS.map(|(bin, _)| art.dir.join(bin));
+    for p in [&art.boot, &art.kernel].into_iter().chain(&user) {
+        if !p.is_file() {
+            bail!("the build succeeded but {} is missing", p.display());
+        }
+    }
+    Ok(art)
+}
+
+/// `cargo test` in the root: the workspace's default members are exactly
+/// the host-testable crates.
+pub fn host_tests(ctx: &Ctx) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.current_dir(&ctx.root).arg("test");
+    run_cargo(ctx, &mut cmd, "host unit tests (cargo test)")
+}
+
+fn run_cargo(ctx: &Ctx, cmd: &mut Command, what: &str) -> Result<()> {
+    ctx.show(cmd);
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run cargo for the {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status}); cargo's errors are above");
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Set-up check: the host tools and the rust-src component the build needs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::Ctx;
+
+/// Host programs xtask runs.
+pub struct Tools {
+    pub qemu: PathBuf,
+    pub makefs: PathBuf,
+}
+
+const QEMU: &str = "qemu-system-ppc";
+const MAKEFS: &str = "makefs";
+
+/// Finds (or, as root on Debian, installs) QEMU and makefs, and makes sure
+/// the nightly toolchain has rust-src for -Zbuild-std.
+pub fn check(ctx: &Ctx) -> Result<Tools> {
+    let tools = match (find(QEMU), find(MAKEFS)) {
+        (Some(qemu), Some(makefs)) => Tools { qemu, makefs },
+        (qemu, makefs) => {
+            let missing: Vec<&str> = [(QEMU, qemu.is_none()), (MAKEFS, makefs.is_none())]
+                .iter()
+                .filter(|m| m.1)
+                .map(|m| m.0)
+                .collect();
+            install(ctx, &missing)?;
+            Tools {
+                qemu: find(QEMU)
+                    .with_context(|| format!("{QEMU} still missing after apt-get install"))?,
+                makefs: find(MAKEFS)
+                    .with_context(|| format!("{MAKEFS} still missing after apt-get install"))?,
+            }
+        }
+    };
+    rust_src(ctx)?;
+    Ok(tools)
+}
+
+/// `name` on PATH, or in the sbin directories a non-root PATH often lacks
+/// (Debian's makefs is /usr/sbin/makefs).
+fn find(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn install(ctx: &Ctx, missing: &[&str]) -> Result<()> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !Path::new("/etc/debian_version").exists() {
+        bail!(
+            "missing {}; install with: sudo apt-get install {}",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    eprintln!("xtask: installing {} with apt-get", missing.join(", "));
+    let mut update = Command::new("apt-get");
+    update
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run(ctx, &mut update)?;
+    let mut inst = Command::new("apt-get");
+    inst.args(["install", "-y", "--no-install-recommends"])
+        .args(missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run(ctx, &mut inst)
+}
+
+/// -Zbuild-std needs the standard library's source. This machine sets
+/// RUSTUP_AUTO_INSTALL=0, so rust-toolchain.toml alone does not add it.
+fn rust_src(ctx: &Ctx) -> Result<()> {
+    const ADD: [&str; 5] = ["component", "add", "rust-src", "--toolchain", "nightly"];
+    let mut list = Command::new("rustup");
+    list.args(["component", "list", "--toolchain", "nightly", "--installed"]);
+    ctx.show(&list);
+    let out = match list.output() {
+        Ok(out) => out,
+        Err(_) => {
+            eprintln!(
+                "xtask: warning: rustup not found; the build needs rust-src: rustup {}",
+                ADD.join(" ")
+            );
+            return Ok(());
+        }
+    };
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim().starts_with("rust-src"))
+    {
+        return Ok(());
+    }
+    let mut add = Command::new("rustup");
+    add.args(ADD);
+    run(ctx, &mut add)
+}
+
+fn run(ctx: &Ctx, cmd: &mut Command) -> Result<()> {
+    ctx.show(cmd);
+    let line = crate::command_line(cmd);
+    let status = cmd.status().with_context(|| format!("cannot run {line}"))?;
+    if !status.success() {
+        bail!("{line} failed ({status})");
+    }
+    Ok(())
+}

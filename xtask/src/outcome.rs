@@ -1,0 +1,371 @@
+//! Reading a boot's serial output: how it ended, the panic and its trace,
+//! and a signature that groups panics with the same cause.
+
+use serde::Serialize;
+
+use crate::qemu::Exit;
+
+/// The kernel's first line.
+pub const BANNER: &str = "ppcbsd kernel ";
+/// The boot stub's error line (the stub then halts with status 1).
+pub const BOOT_ERROR: &str = "boot: error:";
+
+/// How one boot ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Outcome {
+    #[serde(rename = "PASS")]
+    Pass,
+    #[serde(rename = "PANIC")]
+    Panic,
+    #[serde(rename = "HANG")]
+    Hang,
+    #[serde(rename = "NO-OUTPUT")]
+    NoOutput,
+    #[serde(rename = "QEMU-ERROR")]
+    QemuError,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Pass,
+        Outcome::Panic,
+        Outcome::Hang,
+        Outcome::NoOutput,
+        Outcome::QemuError,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Panic => "PANIC",
+            Outcome::Hang => "HANG",
+            Outcome::NoOutput => "NO-OUTPUT",
+            Outcome::QemuError => "QEMU-ERROR",
+        }
+    }
+}
+
+/// Classifies a boot from QEMU's exit and the serial text (\r stripped).
+/// (A QEMU that could not even be started is a QEMU-ERROR too, decided by
+/// the caller.)
+pub fn classify(exit: Exit, text: &str) -> Outcome {
+    let has = |p: &str| text.lines().any(|l| l.starts_with(p));
+    let panicked = has("panic: ") || has(BOOT_ERROR);
+    match exit {
+        // QEMU's own failures: a signal, or a status other than halt/panic.
+        Exit::Signal(_) => Outcome::QemuError,
+        Exit::Code(c) if c != 0 && c != 1 => Outcome::QemuError,
+        _ if !has(BANNER) && !panicked => Outcome::NoOutput,
+        Exit::Timeout => Outcome::Hang,
+        Exit::Code(0) => Outcome::Pass,
+        // Status 1 without a panic line is QEMU rejecting its arguments.
+        _ if panicked => Outcome::Panic,
+        _ => Outcome::QemuError,
+    }
+}
+
+/// One line of a ddb-style trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// `name() at name+0xoff` (or `0xpc() at 0xpc` when the symbol is unknown).
+    Func(String),
+    /// `--- trap (type 0x300) ---`
+    Trap(String),
+}
+
+/// A panic read back from the log.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Panic {
+    /// The first `panic:` line without the prefix, or a `boot: error:` line.
+    pub message: String,
+    /// Innermost first.
+    pub frames: Vec<Frame>,
+    /// `count: N` from `end trace frame: 0x…, count: N`.
+    pub count: Option<u32>,
+}
+
+/// The first panic (or boot-stub error) in `text` and the trace after it.
+pub fn parse_panic(text: &str) -> Option<Panic> {
+    let mut lines = text.lines();
+    let message = lines.by_ref().find_map(|l| {
+        l.strip_prefix("panic: ")
+            .map(str::to_owned)
+            .or_else(|| l.starts_with(BOOT_ERROR).then(|| l.to_owned()))
+    })?;
+    let mut frames = Vec::new();
+    let mut count = None;
+    for l in lines {
+        if let Some(rest) = l.strip_prefix("end trace frame: ") {
+            count = rest
+                .rsplit_once("count: ")
+                .and_then(|(_, n)| n.trim().parse().ok());
+            break;
+        }
+        if let Some(ty) = l
+            .strip_prefix("--- trap (type ")
+            .and_then(|r| r.strip_suffix(") ---"))
+        {
+            frames.push(Frame::Trap(ty.to_owned()));
+        } else if let Some((name, _)) = l.split_once("() at ") {
+            if !name.is_empty() && !name.contains(char::is_whitespace) {
+                frames.push(Frame::Func(name.to_owned()));
+            }
+        }
+    }
+    Some(Panic {
+        message,
+        frames,
+        count,
+    })
+}
+
+impl Panic {
+    /// Groups panics with the same cause: the message with its numbers
+    /// blanked out, and the three innermost functions.
+    pub fn signature(&self) -> String {
+        let funcs: Vec<String> = self
+            .frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Func(n) => Some(normalize(n)),
+                Frame::Trap(_) => None,
+            })
+            .take(3)
+            .collect();
+        if funcs.is_empty() {
+            normalize(&self.message)
+        } else {
+            format!("{} @ {}", normalize(&self.message), funcs.join(" < "))
+        }
+    }
+}
+
+/// Hex numbers become `0x…` and decimal numbers `N`; digits inside a word
+/// (`r31`, `ktest_random_a2`) stay.
+pub fn normalize(s: &str) -> String {
+    let b = s.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        let starts_word = i == 0 || !word(b[i - 1]);
+        if starts_word
+            && b[i..].starts_with(b"0x")
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            i += 2;
+            while b.get(i).is_some_and(u8::is_ascii_hexdigit) {
+                i += 1;
+            }
+            out.push_str("0x…");
+        } else if starts_word && b[i].is_ascii_digit() {
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            out.push('N');
+        } else {
+            // Copy up to the next byte that could start a number (ASCII, so a
+            // char boundary).
+            let start = i;
+            i += 1;
+            while i < b.len() && !(b[i].is_ascii_digit() && !word(b[i - 1])) {
+                i += 1;
+            }
+            out.push_str(&s[start..i]);
+        }
+    }
+    out
+}
+
+/// Checks that `needles` occur in this order, each on a later line than the
+/// one before; the error names the first one missing.
+pub fn check_order(text: &str, needles: &[&str]) -> Result<(), String> {
+    let mut lines = text.lines();
+    for (i, n) in needles.iter().enumerate() {
+        if !lines.by_ref().any(|l| l.contains(n)) {
+            return Err(if i == 0 {
+                format!("no line contains '{n}'")
+            } else {
+                format!("no line contains '{n}' after '{}'", needles[i - 1])
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Virtual milliseconds from boot to the end of the log, from the last
+/// `tick N (S s)` line and the `clock: hz H` line (tick granularity).
+pub fn virtual_ms(text: &str) -> Option<u64> {
+    let hz: u64 = text.lines().find_map(|l| {
+        l.strip_prefix("clock: hz ")?
+            .split(',')
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    })?;
+    let ticks: u64 = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("tick ")?.split(' ').next()?.parse().ok())?;
+    (hz > 0).then(|| ticks * 1000 / hz)
+}
+
+/// The last `n` lines of `text`, for failure reports.
+pub fn tail(text: &str, n: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PANIC_LOG: &str = "\
+ppcbsd kernel 0.1.0 (powerpc, mac99)
+clock: hz 100, 1000000 time-base ticks per tick
+tick 100 (1 s)
+tick 200 (2 s)
+panic: ktest: panic at depth 3 (seed 42) addr 0xdeadbeef
+srr0 0x001060b4 srr1 0x0000a032
+ktest_panic_leaf() at ktest_panic_leaf+0x24
+ktest_panic_mid() at ktest_panic_mid+0x18
+ktest_panic_top() at ktest_panic_top+0x18
+run() at run+0x180
+end trace frame: 0x13fff0, count: 4
+";
+
+    const FAULT_LOG: &str = "\
+ppcbsd kernel 0.1.0 (powerpc, mac99)
+panic: trap type 0x300 (data storage) at pc 0x1060b4, dar 0xdead0000
+r0  0x00106018  r1  0x0013fc90
+trap() at trap+0x554
+--- trap (type 0x300) ---
+ktest_fault_leaf() at ktest_fault_leaf+0x24
+ktest_fault_top() at ktest_fault_top+0x18
+0x1234() at 0x1234
+end trace frame: 0x13fff0, count: 4
+";
+
+    #[test]
+    fn classification() {
+        let banner = "ppcbsd kernel 0.1.0 (powerpc, mac99)\nhalted\n";
+        assert_eq!(classify(Exit::Code(0), banner), Outcome::Pass);
+        assert_eq!(classify(Exit::Code(1), PANIC_LOG), Outcome::Panic);
+        assert_eq!(
+            classify(
+                Exit::Code(1),
+                ">> ppcbsd boot\nboot: error: no superblock\nboot: halted\n"
+            ),
+            Outcome::Panic
+        );
+        assert_eq!(
+            classify(Exit::Timeout, "ppcbsd kernel 0.1.0\ntick 100 (1 s)\n"),
+            Outcome::Hang
+        );
+        assert_eq!(classify(Exit::Timeout, ""), Outcome::NoOutput);
+        assert_eq!(classify(Exit::Code(0), ">> OpenBIOS\n"), Outcome::NoOutput);
+        assert_eq!(classify(Exit::Code(1), ""), Outcome::NoOutput);
+        assert_eq!(classify(Exit::Code(1), banner), Outcome::QemuError);
+        assert_eq!(classify(Exit::Code(2), PANIC_LOG), Outcome::QemuError);
+        assert_eq!(classify(Exit::Signal(9), banner), Outcome::QemuError);
+    }
+
+    #[test]
+    fn parses_panic_and_trace() {
+        let p = parse_panic(PANIC_LOG).expect("panic");
+        assert_eq!(
+            p.message,
+            "ktest: panic at depth 3 (seed 42) addr 0xdeadbeef"
+        );
+        assert_eq!(p.frames.len(), 4);
+        assert_eq!(p.frames[0], Frame::Func("ktest_panic_leaf".into()));
+        assert_eq!(p.count, Some(4));
+
+        let f = parse_panic(FAULT_LOG).expect("fault");
+        assert_eq!(f.frames[1], Frame::Trap("0x300".into()));
+        assert_eq!(f.frames[4], Frame::Func("0x1234".into()));
+        assert!(parse_panic("ppcbsd kernel\nhalted\n").is_none());
+        let b = parse_panic("boot: error: ramdisk: no superblock\n").expect("boot error");
+        assert_eq!(b.message, "boot: error: ramdisk: no superblock");
+    }
+
+    #[test]
+    fn signatures_ignore_numbers_not_names() {
+        let p = parse_panic(PANIC_LOG).expect("panic");
+        assert_eq!(
+            p.signature(),
+            "ktest: panic at depth N (seed N) addr 0x… @ ktest_panic_leaf < ktest_panic_mid < ktest_panic_top"
+        );
+        let other_seed = PANIC_LOG
+            .replace("seed 42", "seed 7")
+            .replace("0xdeadbeef", "0x10");
+        assert_eq!(
+            parse_panic(&other_seed).expect("panic").signature(),
+            p.signature()
+        );
+        let other_chain = PANIC_LOG.replace("ktest_panic_mid()", "ktest_random_b()");
+        assert_ne!(
+            parse_panic(&other_chain).expect("panic").signature(),
+            p.signature()
+        );
+        // Trap markers are not frames; the three innermost functions are.
+        assert_eq!(
+            parse_panic(FAULT_LOG).expect("fault").signature(),
+            "trap type 0x… (data storage) at pc 0x…, dar 0x… @ trap < ktest_fault_leaf < ktest_fault_top"
+        );
+    }
+
+    #[test]
+    fn normalization() {
+        assert_eq!(
+            normalize("r31 = 0x1f, 12 items in ktest_random_a2"),
+            "r31 = 0x…, N items in ktest_random_a2"
+        );
+        assert_eq!(
+            normalize("count: 6; 0x (not hex)"),
+            "count: N; Nx (not hex)"
+        );
+        assert_eq!(normalize("héllo 5"), "héllo N");
+        assert_eq!(normalize(""), "");
+    }
+
+    #[test]
+    fn order_checking() {
+        let order = ["ktest_panic_leaf", "ktest_panic_mid", "ktest_panic_top"];
+        assert_eq!(check_order(PANIC_LOG, &order), Ok(()));
+        let err = check_order(PANIC_LOG, &["ktest_panic_top", "ktest_panic_leaf"]).unwrap_err();
+        assert!(
+            err.contains("'ktest_panic_leaf' after 'ktest_panic_top'"),
+            "{err}"
+        );
+        assert!(check_order(
+            FAULT_LOG,
+            &[
+                "--- trap (type 0x300) ---",
+                "ktest_fault_leaf",
+                "ktest_fault_top"
+            ]
+        )
+        .is_ok());
+        assert!(check_order("", &["x"])
+            .unwrap_err()
+            .contains("no line contains 'x'"));
+    }
+
+    #[test]
+    fn virtual_time() {
+        assert_eq!(virtual_ms(PANIC_LOG), Some(2000));
+        assert_eq!(
+            virtual_ms("clock: hz 1000, 100000 time-base ticks per tick\ntick 1500 (1 s)\n"),
+            Some(1500)
+        );
+        assert_eq!(virtual_ms(FAULT_LOG), None);
+    }
+
+    #[test]
+    fn tails() {
+        assert_eq!(tail("a\nb\nc\n", 2), ["b", "c"]);
+        assert_eq!(tail("a\n", 5), ["a"]);
+    }
+}

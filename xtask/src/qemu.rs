@@ -1,0 +1,413 @@
+//! Booting the kernel in QEMU: the machine definition, one boot with a
+//! timeout and a log, and killing QEMU on every way out (error, drop,
+//! timeout, Ctrl-C).
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::build::Artifacts;
+use crate::deps::Tools;
+use crate::Ctx;
+
+/// The machine definition, relative to the workspace root.
+pub const MACHINE_FILE: &str = "qemu/mac99.args";
+/// One instruction per virtual nanosecond, never synchronised with the host:
+/// the same seed then gives the same output byte for byte.
+const ICOUNT: &str = "shift=0,align=off,sleep=off";
+
+/// QEMU and the fixed part of its command line.
+pub struct Machine {
+    qemu: PathBuf,
+    args: Vec<String>,
+    stub: PathBuf,
+}
+
+/// One boot.
+pub struct Boot<'a> {
+    pub image: &'a Path,
+    pub seed: u64,
+    /// Boot arguments after `seed=N` (may be empty).
+    pub bootargs: &'a str,
+    /// None only for --gdb, where a person sets the pace.
+    pub timeout: Option<Duration>,
+    /// Start halted, with a gdb server on :1234.
+    pub gdb: bool,
+    /// The serial console on this terminal (stdin forwarded, output shown)
+    /// rather than only captured.
+    pub console: bool,
+    /// Raw serial output is written here as it arrives.
+    pub log: &'a Path,
+}
+
+/// How a boot ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// QEMU exited with this status (0 halted, 1 panicked).
+    Code(i32),
+    /// QEMU was killed by a signal we did not send.
+    Signal(i32),
+    /// The timeout expired and xtask killed QEMU.
+    Timeout,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit status {c}"),
+            Exit::Signal(s) => write!(f, "killed by signal {s}"),
+            Exit::Timeout => write!(f, "timeout"),
+        }
+    }
+}
+
+pub struct BootResult {
+    pub exit: Exit,
+    /// Raw serial output (\r\n line ends).
+    pub output: Vec<u8>,
+    /// QEMU's own messages (empty in console mode, where they go to the terminal).
+    pub stderr: Vec<u8>,
+    pub wall: Duration,
+}
+
+impl BootResult {
+    /// The serial output as text, with \r stripped.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output).replace('\r', "")
+    }
+}
+
+/// The -append string: the seed always comes first, so every log says how
+/// to replay it.
+pub fn append_line(seed: u64, bootargs: &str) -> String {
+    std::iter::once(format!("seed={seed}"))
+        .chain(bootargs.split_whitespace().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// User boot arguments plus `policy=P` when --policy was given.
+pub fn with_policy(bootargs: &str, policy: Option<&str>) -> String {
+    match policy {
+        Some(p) => format!("{} policy={p}", bootargs.trim())
+            .trim_start()
+            .to_owned(),
+        None => bootargs.trim().to_owned(),
+    }
+}
+
+/// One argument per line; blank lines and lines starting with '#' skipped.
+pub fn parse_args_file(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Machine {
+    pub fn load(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Self> {
+        let file = ctx.path(MACHINE_FILE);
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        Ok(Machine {
+            qemu: tools.qemu.clone(),
+            args: parse_args_file(&text),
+            stub: art.boot.clone(),
+        })
+    }
+
+    pub fn command(&self, b: &Boot<'_>) -> Command {
+        let mut cmd = Command::new(&self.qemu);
+        cmd.args(&self.args)
+            .args(["-icount", ICOUNT, "-kernel"])
+            .arg(&self.stub)
+            .arg("-initrd")
+            .arg(b.image)
+            .arg("-append")
+            .arg(append_line(b.seed, b.bootargs));
+        if b.gdb {
+            cmd.args(["-s", "-S"]);
+        }
+        cmd
+    }
+
+    /// Boots once and waits for QEMU to exit or the timeout to expire.
+    /// Err only when QEMU cannot be started or its output cannot be read.
+    pub fn boot(&self, ctx: &Ctx, b: &Boot<'_>) -> Result<BootResult> {
+        let mut cmd = self.command(b);
+        cmd.stdout(Stdio::piped());
+        if b.console {
+            // With -serial stdio QEMU reads its own stdin: typed characters
+            // reach the guest. It must stay in the terminal's foreground
+            // process group to read it.
+            cmd.stdin(Stdio::inherit()).stderr(Stdio::inherit());
+        } else {
+            // Its own process group: a Ctrl-C at the terminal reaches only
+            // xtask, whose handler stops the QEMUs; none of them must see the
+            // signal first and exit 0 as if halted.
+            cmd.stdin(Stdio::null())
+                .stderr(Stdio::piped())
+                .process_group(0);
+        }
+        ctx.show(&cmd);
+        if let Some(dir) = b.log.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let log =
+            File::create(b.log).with_context(|| format!("cannot create {}", b.log.display()))?;
+        let start = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.qemu.display()))?;
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let guard = Guard::new(child)?;
+        let tee = b.console;
+        let out = stdout.map(|s| thread::spawn(move || pump(s, Some(log), tee)));
+        let err = stderr.map(|s| thread::spawn(move || pump(s, None, false)));
+
+        let exit = loop {
+            if let Some(st) = guard.try_wait().context("cannot wait for QEMU")? {
+                break exit_of(st);
+            }
+            if b.timeout.is_some_and(|t| start.elapsed() >= t) {
+                guard.terminate();
+                break Exit::Timeout;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let wall = start.elapsed();
+        drop(guard);
+        let output = join(out)
+            .with_context(|| format!("cannot read QEMU's output or write {}", b.log.display()))?;
+        let stderr = join(err).context("cannot read QEMU's error output")?;
+        Ok(BootResult {
+            exit,
+            output,
+            stderr,
+            wall,
+        })
+    }
+}
+
+fn exit_of(st: ExitStatus) -> Exit {
+    match (st.code(), st.signal()) {
+        (Some(c), _) => Exit::Code(c),
+        (None, Some(s)) => Exit::Signal(s),
+        (None, None) => Exit::Code(-1),
+    }
+}
+
+/// Copies `src` to the end, into a buffer, the log and (tee) our stdout.
+fn pump(mut src: impl Read, mut log: Option<File>, tee: bool) -> io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        all.extend_from_slice(chunk);
+        if let Some(f) = log.as_mut() {
+            f.write_all(chunk)?;
+        }
+        if tee {
+            let mut out = io::stdout().lock();
+            out.write_all(chunk)?;
+            out.flush()?;
+        }
+    }
+    Ok(all)
+}
+
+fn join(h: Option<thread::JoinHandle<io::Result<Vec<u8>>>>) -> Result<Vec<u8>> {
+    match h {
+        None => Ok(Vec::new()),
+        Some(h) => Ok(h
+            .join()
+            .map_err(|_| anyhow::anyhow!("output reader thread panicked"))??),
+    }
+}
+
+/// Runs `work` on every item, `jobs` at a time; `done` gets each result on
+/// the calling thread as it comes in, with the item's index.
+pub fn parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    jobs: usize,
+    work: impl Fn(T) -> R + Sync,
+    mut done: impl FnMut(usize, R),
+) {
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let (tx, rx) = mpsc::channel();
+    thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            let (tx, queue, work) = (tx.clone(), &queue, &work);
+            s.spawn(move || {
+                // Bind first: the queue lock must not be held while working.
+                while let Some((i, item)) = {
+                    let next = lock(queue).next();
+                    next
+                } {
+                    if tx.send((i, work(item))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (i, r) in rx {
+            done(i, r);
+        }
+    });
+}
+
+type Shared = Arc<Mutex<Child>>;
+
+/// Every running QEMU, so the Ctrl-C handler can stop them; None once the
+/// handler has run, so no new QEMU outlives xtask.
+static CHILDREN: Mutex<Option<Vec<(u64, Shared)>>> = Mutex::new(Some(Vec::new()));
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking holder cannot leave a Child or the list half-updated.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Owns a QEMU process: stops and reaps it when dropped.
+struct Guard {
+    id: u64,
+    child: Shared,
+}
+
+impl Guard {
+    fn new(mut child: Child) -> Result<Self> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let mut children = lock(&CHILDREN);
+        let Some(list) = children.as_mut() else {
+            drop(children);
+            terminate(&mut child);
+            anyhow::bail!("interrupted");
+        };
+        let child = Arc::new(Mutex::new(child));
+        list.push((id, Arc::clone(&child)));
+        Ok(Guard { id, child })
+    }
+
+    fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
+        lock(&self.child).try_wait()
+    }
+
+    fn terminate(&self) {
+        terminate(&mut lock(&self.child));
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.terminate();
+        if let Some(list) = lock(&CHILDREN).as_mut() {
+            list.retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
+/// Stops `child` if it is still running and reaps it.
+fn terminate(child: &mut Child) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    // SIGTERM first: QEMU then puts back the terminal it set to raw mode.
+    // The pid cannot have been reused: the child is not reaped yet and only
+    // this function (under the lock) or try_wait reaps it.
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// On Ctrl-C: stop every QEMU, then exit 130 like a shell would.
+pub fn install_interrupt_handler() -> Result<(), ctrlc::Error> {
+    ctrlc::set_handler(|| {
+        // Take the list out so no lock is held while waiting for children.
+        let children = lock(&CHILDREN).take().unwrap_or_default();
+        for (_, c) in children {
+            terminate(&mut lock(&c));
+        }
+        eprintln!("\nxtask: interrupted");
+        std::process::exit(130);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_file() {
+        let text =
+            "# machine\n-M\nmac99\n\n  # indented comment\n-m\n256\n-append\nsome words here  \n";
+        assert_eq!(
+            parse_args_file(text),
+            ["-M", "mac99", "-m", "256", "-append", "some words here"]
+        );
+        assert!(parse_args_file("# only comments\n\n").is_empty());
+    }
+
+    #[test]
+    fn the_shipped_machine_file_parses() {
+        let text = include_str!("../../qemu/mac99.args");
+        let args = parse_args_file(text);
+        assert!(args.windows(2).any(|w| w == ["-M", "mac99"]));
+        assert!(args.iter().all(|a| !a.starts_with('#')));
+    }
+
+    #[test]
+    fn seed_comes_first() {
+        assert_eq!(append_line(7, ""), "seed=7");
+        assert_eq!(
+            append_line(1, "  test=all   halt=1 "),
+            "seed=1 test=all halt=1"
+        );
+    }
+
+    #[test]
+    fn parallel_runs_everything_once() {
+        let mut seen = [0; 20];
+        parallel(
+            (0..20).collect(),
+            3,
+            |x: usize| x * 2,
+            |i, r| {
+                assert_eq!(r, i * 2);
+                seen[i] += 1;
+            },
+        );
+        assert!(seen.iter().all(|&n| n == 1));
+    }
+
+    #[test]
+    fn policy_is_appended() {
+        assert_eq!(with_policy("test=all", Some("lru")), "test=all policy=lru");
+        assert_eq!(with_policy("", Some("lru")), "policy=lru");
+        assert_eq!(with_policy(" halt=1 ", None), "halt=1");
+    }
+}

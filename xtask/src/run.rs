@@ -1,0 +1,64 @@
+//! `cargo xtask run`: build everything and boot with the console here.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::qemu::{self, Boot, Exit};
+use crate::{Ctx, Setup};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Page replacement policy, passed as `policy=P`.
+    #[arg(long)]
+    policy: Option<String>,
+    /// Seed for everything random in the kernel (`seed=N`).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// More boot arguments, e.g. "test=all" or "halt=0 hz=1000".
+    #[arg(long, default_value = "")]
+    bootargs: String,
+    /// Kill QEMU after this many seconds (exit status 2).
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Start halted with a gdb server on :1234 (no timeout).
+    #[arg(long)]
+    gdb: bool,
+}
+
+pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
+    let Setup {
+        art,
+        images,
+        machine,
+    } = crate::setup(ctx)?;
+    let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
+    if args.gdb {
+        eprintln!(
+            "xtask: QEMU is waiting for gdb; attach with:\n  gdb-multiarch {} -ex 'target remote :1234'",
+            crate::shell_quote(art.kernel.strip_prefix(&ctx.root).unwrap_or(&art.kernel))
+        );
+    }
+    let log = ctx.path("target/run.log");
+    let boot = Boot {
+        image: &images.good,
+        seed: args.seed,
+        bootargs: &bootargs,
+        timeout: (!args.gdb).then(|| Duration::from_secs(args.timeout)),
+        gdb: args.gdb,
+        console: true,
+        log: &log,
+    };
+    let r = machine.boot(ctx, &boot)?;
+    Ok(match r.exit {
+        Exit::Code(c @ (0 | 1)) => c,
+        Exit::Timeout => {
+            eprintln!("\nxtask: timeout after {} s, QEMU killed", args.timeout);
+            2
+        }
+        other => {
+            eprintln!("\nxtask: QEMU failed: {other}");
+            2
+        }
+    })
+}

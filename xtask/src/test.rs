@@ -1,0 +1,417 @@
+//! `cargo xtask test`: host unit tests, then boots that check the kernel's
+//! output and exit status. Add a QEMU test by adding a row to `TESTS`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::image::Variant;
+use crate::outcome::{self, BANNER, BOOT_ERROR};
+use crate::qemu::{self, Boot, BootResult, Exit};
+use crate::{build, Ctx, Setup};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Run only these QEMU tests (and skip the host unit tests).
+    names: Vec<String>,
+    /// QEMU tests run at once.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// Seconds before a boot counts as hung.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
+/// One in-QEMU test.
+struct QemuTest {
+    name: &'static str,
+    seed: u64,
+    bootargs: &'static str,
+    image: Variant,
+    /// QEMU's exit status: 0 halted, 1 panicked.
+    exit: i32,
+    checks: &'static [Check],
+    /// Boot a second time and require a byte-identical log.
+    replay: bool,
+}
+
+/// A check on the serial text (\r stripped).
+enum Check {
+    /// Some line contains this.
+    Has(&'static str),
+    /// No line contains this.
+    Lacks(&'static str),
+    /// Some line starts with this.
+    LineStarts(&'static str),
+    /// Lines containing these, in this order.
+    InOrder(&'static [&'static str]),
+    Custom(fn(&str) -> Result<(), String>),
+}
+
+const fn test(
+    name: &'static str,
+    bootargs: &'static str,
+    exit: i32,
+    checks: &'static [Check],
+) -> QemuTest {
+    QemuTest {
+        name,
+        seed: 1,
+        bootargs,
+        image: Variant::Good,
+        exit,
+        checks,
+        replay: false,
+    }
+}
+
+const TESTS: &[QemuTest] = &[
+    test(
+        "selftest",
+        "test=all",
+        0,
+        &[Check::Custom(selftest_summary), Check::Lacks("FAILED")],
+    ),
+    test(
+        "panic-trace",
+        "test=panic",
+        1,
+        &[
+            Check::InOrder(&[
+                "panic: ",
+                "ktest_panic_leaf() at ",
+                "ktest_panic_mid() at ",
+                "ktest_panic_top() at ",
+                "end trace frame: ",
+            ]),
+            Check::Custom(trace_count),
+        ],
+    ),
+    test(
+        "fault-trace",
+        "test=fault",
+        1,
+        &[
+            Check::InOrder(&[
+                "panic: ",
+                "--- trap (type 0x300) ---",
+                "ktest_fault_leaf() at ",
+                "ktest_fault_top() at ",
+                "end trace frame: ",
+            ]),
+            Check::Custom(trace_count),
+        ],
+    ),
+    test(
+        "recursive-panic",
+        "test=panic-recursive",
+        1,
+        &[Check::Has("panic: recursive panic:")],
+    ),
+    test(
+        "unknown-bootarg",
+        "bogus=1",
+        1,
+        &[Check::InOrder(&[
+            "bootarg: unknown option 'bogus'",
+            "panic: bad boot arguments",
+        ])],
+    ),
+    QemuTest {
+        image: Variant::Corrupt,
+        ..test(
+            "bad-image",
+            "",
+            1,
+            &[Check::Custom(ramdisk_error), Check::Lacks(BANNER)],
+        )
+    },
+    QemuTest {
+        seed: 7,
+        replay: true,
+        ..test(
+            "replay",
+            "test=panic-random",
+            1,
+            &[Check::LineStarts("panic: ")],
+        )
+    },
+    test(
+        "demo",
+        "halt=1",
+        0,
+        &[Check::LineStarts("tick "), Check::LineStarts("halted")],
+    ),
+];
+
+fn selftest_summary(text: &str) -> Result<(), String> {
+    match summary_line(text) {
+        Some((passed, 0)) if passed > 0 => Ok(()),
+        Some((passed, failed)) => Err(format!(
+            "kernel self-tests: {passed} passed, {failed} failed"
+        )),
+        None => Err("no 'N passed, N failed' line".into()),
+    }
+}
+
+/// (passed, failed) from the kernel's `N passed, N failed` line.
+fn summary_line(text: &str) -> Option<(u32, u32)> {
+    text.lines().find_map(|l| {
+        let (p, f) = l.trim().split_once(" passed, ")?;
+        Some((p.parse().ok()?, f.strip_suffix(" failed")?.parse().ok()?))
+    })
+}
+
+fn trace_count(text: &str) -> Result<(), String> {
+    match outcome::parse_panic(text).and_then(|p| p.count) {
+        Some(n) if n > 0 => Ok(()),
+        Some(_) => Err("the trace has no frames (count: 0)".into()),
+        None => Err("no 'end trace frame: …, count: N' line".into()),
+    }
+}
+
+fn ramdisk_error(text: &str) -> Result<(), String> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(BOOT_ERROR))
+        .ok_or(format!("no '{BOOT_ERROR}' line"))?;
+    let l = line.to_ascii_lowercase();
+    if l.contains("ramdisk") || l.contains("superblock") {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{line}' mentions neither the ramdisk nor a superblock"
+        ))
+    }
+}
+
+/// The kernel's own `test NAME ... ok|FAILED` lines.
+fn kernel_results(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("test ") && l.contains(" ... "))
+        .collect()
+}
+
+fn check(c: &Check, text: &str) -> Result<(), String> {
+    match c {
+        Check::Has(s) => text
+            .lines()
+            .any(|l| l.contains(s))
+            .then_some(())
+            .ok_or(format!("no line contains '{s}'")),
+        Check::Lacks(s) => match text.lines().find(|l| l.contains(s)) {
+            Some(l) => Err(format!("unexpected line '{l}'")),
+            None => Ok(()),
+        },
+        Check::LineStarts(s) => text
+            .lines()
+            .any(|l| l.starts_with(s))
+            .then_some(())
+            .ok_or(format!("no line starts with '{s}'")),
+        Check::InOrder(needles) => outcome::check_order(text, needles),
+        Check::Custom(f) => f(text),
+    }
+}
+
+/// What happened to one test.
+struct Report {
+    /// Empty when the test passed.
+    failures: Vec<String>,
+    text: String,
+    stderr: String,
+    log: PathBuf,
+}
+
+pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
+    let tests: Vec<&QemuTest> = TESTS
+        .iter()
+        .filter(|t| args.names.is_empty() || args.names.iter().any(|n| n == t.name))
+        .collect();
+    if let Some(n) = args
+        .names
+        .iter()
+        .find(|n| !TESTS.iter().any(|t| t.name == *n))
+    {
+        let names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
+        bail!("no QEMU test named '{n}' (there are: {})", names.join(", "));
+    }
+    if args.names.is_empty() {
+        eprintln!("xtask: host unit tests");
+        if let Err(e) = build::host_tests(ctx) {
+            eprintln!("xtask: {e:#}");
+            return Ok(1);
+        }
+    }
+    let setup = crate::setup(ctx)?;
+    let timeout = Duration::from_secs(args.timeout);
+    println!(
+        "\nrunning {} QEMU tests, {} at a time",
+        tests.len(),
+        args.jobs.max(1)
+    );
+
+    // Results come in any order; print them in table order.
+    let mut pending: Vec<Option<Report>> = tests.iter().map(|_| None).collect();
+    let mut next = 0;
+    let (mut passed, mut failed) = (0, 0);
+    qemu::parallel(
+        tests.clone(),
+        args.jobs,
+        |t| run_test(ctx, &setup, t, timeout),
+        |i, report| {
+            pending[i] = Some(report);
+            while let Some(r) = pending.get_mut(next).and_then(Option::take) {
+                if r.failures.is_empty() {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+                print_report(tests[next].name, &r);
+                next += 1;
+            }
+        },
+    );
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report {
+    let dir = ctx.path("target/test");
+    let log = dir.join(format!("{}.log", t.name));
+    let boot = |log| {
+        let b = Boot {
+            image: setup.images.get(t.image),
+            seed: t.seed,
+            bootargs: t.bootargs,
+            timeout: Some(timeout),
+            gdb: false,
+            console: false,
+            log,
+        };
+        setup.machine.boot(ctx, &b)
+    };
+    let first = match boot(&log) {
+        Ok(r) => r,
+        Err(e) => {
+            return Report {
+                failures: vec![format!("{e:#}")],
+                text: String::new(),
+                stderr: String::new(),
+                log,
+            }
+        }
+    };
+    let text = first.text();
+    let mut failures = Vec::new();
+    if first.exit != Exit::Code(t.exit) {
+        failures.push(format!(
+            "expected exit status {}, got {}",
+            t.exit, first.exit
+        ));
+    }
+    failures.extend(t.checks.iter().filter_map(|c| check(c, &text).err()));
+    if t.replay {
+        let log2 = dir.join(format!("{}-2.log", t.name));
+        match boot(&log2) {
+            Ok(second) => failures.extend(replay_failure(&first, &second, &log2)),
+            Err(e) => failures.push(format!("second boot: {e:#}")),
+        }
+    }
+    Report {
+        failures,
+        text,
+        stderr: String::from_utf8_lossy(&first.stderr).into_owned(),
+        log,
+    }
+}
+
+fn replay_failure(a: &BootResult, b: &BootResult, log2: &std::path::Path) -> Option<String> {
+    if a.exit != b.exit {
+        return Some(format!(
+            "replay ended differently: {} then {}",
+            a.exit, b.exit
+        ));
+    }
+    let at = a.output.iter().zip(&b.output).position(|(x, y)| x != y);
+    match at {
+        None if a.output.len() == b.output.len() => None,
+        at => Some(format!(
+            "replay differs from byte {} (see {})",
+            at.unwrap_or(a.output.len().min(b.output.len())),
+            log2.display()
+        )),
+    }
+}
+
+fn print_report(name: &str, r: &Report) {
+    let sub = kernel_results(&r.text);
+    if r.failures.is_empty() {
+        let note = if sub.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} kernel tests)", sub.len())
+        };
+        println!("test {name} ... ok{note}");
+    } else {
+        println!("test {name} ... FAILED: {}", r.failures.join("; "));
+    }
+    for l in &sub {
+        println!("    {}", l.strip_prefix("test ").unwrap_or(l));
+    }
+    if !r.failures.is_empty() {
+        println!("    --- last lines of {} ---", r.log.display());
+        for l in outcome::tail(&r.text, 20) {
+            println!("    | {l}");
+        }
+        for l in r.stderr.lines() {
+            println!("    qemu: {l}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TESTS.len());
+    }
+
+    #[test]
+    fn selftest_summary_needs_passes_and_no_failures() {
+        assert_eq!(
+            summary_line("test a ... ok\n12 passed, 0 failed\n"),
+            Some((12, 0))
+        );
+        assert!(selftest_summary("12 passed, 0 failed\n").is_ok());
+        assert!(selftest_summary("0 passed, 0 failed\n").is_err());
+        assert!(selftest_summary("11 passed, 1 failed\n").is_err());
+        assert!(selftest_summary("halted\n").is_err());
+    }
+
+    #[test]
+    fn checks() {
+        let text = "boot: error: ramdisk: no FFS superblock found\nboot: halted\n";
+        assert!(ramdisk_error(text).is_ok());
+        assert!(ramdisk_error("boot: error: /bsd missing\n").is_err());
+        assert!(check(&Check::Lacks(BANNER), text).is_ok());
+        assert!(check(&Check::Has("no FFS"), text).is_ok());
+        assert!(check(&Check::LineStarts("halted"), text).is_err());
+        assert_eq!(
+            kernel_results("test heap ... ok\ntest x ... FAILED: y\ntests ... no\n").len(),
+            2
+        );
+    }
+
+    #[test]
+    fn trace_count_needs_frames() {
+        assert!(trace_count("panic: x\nf() at f+0x4\nend trace frame: 0x10, count: 1\n").is_ok());
+        assert!(trace_count("panic: x\nend trace frame: 0x10, count: 0\n").is_err());
+        assert!(trace_count("panic: x\n").is_err());
+    }
+}
