@@ -1,0 +1,152 @@
+//! On-disk inodes (ufs1_dinode, 128 bytes; ufs2_dinode, 256 bytes).
+
+use crate::fs::{Superblock, Version};
+use crate::Error;
+
+pub const NDADDR: usize = 12;
+pub const NIADDR: usize = 3;
+pub const UFS1_DINODE_SIZE: usize = 128;
+pub const UFS2_DINODE_SIZE: usize = 256;
+
+const IFMT: u16 = 0o170000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileType {
+    Fifo,
+    Char,
+    Dir,
+    Block,
+    Regular,
+    Symlink,
+    Socket,
+    Unknown(u8),
+}
+
+impl FileType {
+    /// From the IFMT bits of di_mode.
+    pub fn from_mode(mode: u16) -> FileType {
+        match mode & IFMT {
+            0o010000 => FileType::Fifo,
+            0o020000 => FileType::Char,
+            0o040000 => FileType::Dir,
+            0o060000 => FileType::Block,
+            0o100000 => FileType::Regular,
+            0o120000 => FileType::Symlink,
+            0o140000 => FileType::Socket,
+            m => FileType::Unknown((m >> 12) as u8),
+        }
+    }
+
+    /// From a directory entry's d_type (DT_*).
+    pub fn from_dtype(t: u8) -> FileType {
+        match t {
+            1 => FileType::Fifo,
+            2 => FileType::Char,
+            4 => FileType::Dir,
+            6 => FileType::Block,
+            8 => FileType::Regular,
+            10 => FileType::Symlink,
+            12 => FileType::Socket,
+            t => FileType::Unknown(t),
+        }
+    }
+}
+
+/// An inode, the same for both versions; pointers are fragment addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inode {
+    pub ino: u32,
+    pub mode: u16,
+    pub nlink: u16,
+    pub size: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+    pub flags: u32,
+    /// 512-byte sectors held.
+    pub blocks: u64,
+    pub db: [u64; NDADDR],
+    pub ib: [u64; NIADDR],
+}
+
+impl Inode {
+    pub fn kind(&self) -> FileType {
+        FileType::from_mode(self.mode)
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.kind() == FileType::Dir
+    }
+}
+
+fn be16(b: &[u8], o: usize) -> u16 {
+    u16::from_be_bytes([b[o], b[o + 1]])
+}
+
+fn be32(b: &[u8], o: usize) -> u32 {
+    u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+
+fn be64(b: &[u8], o: usize) -> u64 {
+    (be32(b, o) as u64) << 32 | be32(b, o + 4) as u64
+}
+
+/// Decodes a dinode of `b.len()` bytes (the version's size).
+pub fn parse(version: Version, ino: u32, b: &[u8]) -> Inode {
+    let mut ip = Inode {
+        ino,
+        mode: be16(b, 0),
+        nlink: be16(b, 2),
+        size: 0,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        flags: 0,
+        blocks: 0,
+        db: [0; NDADDR],
+        ib: [0; NIADDR],
+    };
+    match version {
+        Version::Ufs1 => {
+            ip.size = be64(b, 8);
+            ip.mtime = be32(b, 24) as i32 as i64;
+            for i in 0..NDADDR {
+                ip.db[i] = be32(b, 40 + 4 * i) as u64;
+            }
+            for i in 0..NIADDR {
+                ip.ib[i] = be32(b, 88 + 4 * i) as u64;
+            }
+            ip.flags = be32(b, 100);
+            ip.blocks = be32(b, 104) as u64;
+            ip.uid = be32(b, 112);
+            ip.gid = be32(b, 116);
+        }
+        Version::Ufs2 => {
+            ip.uid = be32(b, 4);
+            ip.gid = be32(b, 8);
+            ip.size = be64(b, 16);
+            ip.blocks = be64(b, 24);
+            ip.mtime = be64(b, 40) as i64;
+            ip.flags = be32(b, 88);
+            for i in 0..NDADDR {
+                ip.db[i] = be64(b, 112 + 8 * i);
+            }
+            for i in 0..NIADDR {
+                ip.ib[i] = be64(b, 208 + 8 * i);
+            }
+        }
+    }
+    ip
+}
+
+/// Checks what the reader relies on: a size the block tree can hold and
+/// block pointers inside the file system.
+pub fn check(sb: &Superblock, ip: &Inode) -> Result<(), Error> {
+    if ip.size > sb.maxfilesize() {
+        return Err(Error::BadInode { ino: ip.ino, field: "size", value: ip.size });
+    }
+    for &b in ip.db.iter().chain(ip.ib.iter()) {
+        sb.check_blkptr(ip.ino, b)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Images made with NetBSD's makefs for the tests, and the expected bytes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A directory under the system temp dir, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!("ffs-test-{}-{}-{}", std::process::id(), tag, N.fetch_add(1, Ordering::Relaxed)));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic contents for a file: a xorshift stream seeded by `seed`.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn makefs_path() -> PathBuf {
+    for p in ["/usr/sbin/makefs", "/usr/bin/makefs"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    if let Ok(out) = Command::new("which").arg("makefs").output() {
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !s.is_empty() {
+            return PathBuf::from(s);
+        }
+    }
+    panic!("makefs not found: these tests build FFS images with NetBSD's makefs; install it with `apt-get install makefs`");
+}
+
+/// Builds a big-endian FFS image of `root` and returns its bytes.
+pub fn makefs(root: &Path, version: u32, bsize: u32, size_mb: u32) -> Vec<u8> {
+    let img = root.with_extension("ffs");
+    let out = Command::new(makefs_path())
+        .args(["-t", "ffs", "-B", "be", "-o"])
+        .arg(format!("version={version},bsize={bsize},fsize={}", (bsize / 8).max(512)))
+        .arg("-s")
+        .arg(format!("{size_mb}m"))
+        .arg(&img)
+        .arg(root)
+        .output()
+        .expect("running makefs");
+    assert!(out.status.success(), "makefs failed: {}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&img).unwrap();
+    std::fs::remove_file(&img).unwrap();
+    bytes
+}
+
+/// Reads a whole file through `Fs::read` in chunks of `chunk` bytes.
+pub fn read_all(fs: &ffs::Fs<&[u8]>, path: &str, chunk: usize) -> Vec<u8> {
+    let ip = fs.inode(fs.lookup(path).unwrap_or_else(|e| panic!("lookup {path}: {e}"))).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = fs.read(&ip, out.len() as u64, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(out.len() as u64, ip.size, "{path}: read {} bytes of {}", out.len(), ip.size);
+    out
+}

@@ -1,0 +1,175 @@
+//! The reader against images makefs wrote: every byte of files of many
+//! sizes (direct, single and double indirect blocks), nested and large
+//! directories, both FFS versions, 4K to 32K blocks.
+
+mod common;
+
+use common::{makefs, pattern, read_all, Scratch};
+use ffs::{Error, FileType, Fs, Version};
+use std::collections::BTreeSet;
+
+/// Sizes around every boundary the block tree has, for block size `b`.
+fn sizes(b: usize) -> Vec<usize> {
+    vec![0, 1, 511, 512, b / 8 - 1, b / 8, b - 1, b, b + 1, 12 * b - 1, 12 * b, 12 * b + 1, 12 * b + 3 * b + 17]
+}
+
+fn build_tree(s: &Scratch, b: usize) -> Vec<(String, Vec<u8>)> {
+    let root = s.0.join("root");
+    let mut files = Vec::new();
+    for (i, n) in sizes(b).into_iter().enumerate() {
+        files.push((format!("/sizes/f{i}_{n}"), pattern(i as u64 + 1, n)));
+    }
+    files.push(("/a/b/c/d/deep.txt".into(), b"deep\n".to_vec()));
+    files.push(("/etc/motd".into(), b"ppcbsd test image\n".to_vec()));
+    for (p, data) in &files {
+        let full = root.join(&p[1..]);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, data).unwrap();
+    }
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    files
+}
+
+fn check_image(version: u32, bsize: u32) {
+    let s = Scratch::new(&format!("v{version}b{bsize}"));
+    let files = build_tree(&s, bsize as usize);
+    let img = makefs(&s.0.join("root"), version, bsize, 16);
+    let fs = Fs::mount(&img[..]).unwrap();
+    assert_eq!(fs.sb().bsize, bsize);
+    assert_eq!(fs.sb().version, if version == 1 { Version::Ufs1 } else { Version::Ufs2 });
+    for cg in 0..fs.sb().ncg {
+        fs.check_cg(cg).unwrap();
+        fs.cg_summary(cg).unwrap();
+    }
+    for (path, data) in &files {
+        for chunk in [1usize, 100, 4096, 65536] {
+            if chunk == 1 && data.len() > 20_000 {
+                continue;
+            }
+            assert!(read_all(&fs, path, chunk) == *data, "{path}: contents differ (chunk {chunk}, v{version}, b{bsize})");
+        }
+        let ip = fs.inode(fs.lookup(path).unwrap()).unwrap();
+        assert_eq!(ip.kind(), FileType::Regular);
+        let mut buf = [0u8; 16];
+        assert_eq!(fs.read(&ip, ip.size, &mut buf).unwrap(), 0, "read at EOF");
+        assert_eq!(fs.read(&ip, ip.size + 100, &mut buf).unwrap(), 0, "read past EOF");
+    }
+    // A read starting just before a block boundary stops at it.
+    let big = files.iter().find(|(p, d)| p.starts_with("/sizes/") && d.len() > 12 * bsize as usize).unwrap();
+    let ip = fs.inode(fs.lookup(&big.0).unwrap()).unwrap();
+    let mut buf = vec![0u8; 100];
+    let n = fs.read(&ip, bsize as u64 - 10, &mut buf).unwrap();
+    assert_eq!(n, 10);
+    assert_eq!(&buf[..10], &big.1[bsize as usize - 10..bsize as usize]);
+
+    let empty = fs.inode(fs.lookup("/empty").unwrap()).unwrap();
+    assert!(empty.is_dir());
+    let mut names = Vec::new();
+    fs.readdir(&empty, &mut |e| {
+        names.push(String::from_utf8(e.name.to_vec()).unwrap());
+        true
+    })
+    .unwrap();
+    assert_eq!(names, [".", ".."]);
+}
+
+#[test]
+fn ufs1_4k() {
+    check_image(1, 4096);
+}
+#[test]
+fn ufs1_8k() {
+    check_image(1, 8192);
+}
+#[test]
+fn ufs1_16k() {
+    check_image(1, 16384);
+}
+#[test]
+fn ufs1_32k() {
+    check_image(1, 32768);
+}
+#[test]
+fn ufs2_4k() {
+    check_image(2, 4096);
+}
+#[test]
+fn ufs2_8k() {
+    check_image(2, 8192);
+}
+#[test]
+fn ufs2_16k() {
+    check_image(2, 16384);
+}
+#[test]
+fn ufs2_32k() {
+    check_image(2, 32768);
+}
+
+/// Files that need a double indirect block: beyond 12 + nindir blocks.
+#[test]
+fn double_indirect() {
+    for version in [1, 2] {
+        let s = Scratch::new("dbl");
+        let root = s.0.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let nindir = if version == 1 { 1024 } else { 512 };
+        let len = (12 + nindir + 40) * 4096 + 123;
+        let data = pattern(77, len);
+        std::fs::write(root.join("big"), &data).unwrap();
+        let img = makefs(&root, version, 4096, 16);
+        let fs = Fs::mount(&img[..]).unwrap();
+        let ip = fs.inode(fs.lookup("/big").unwrap()).unwrap();
+        assert_ne!(ip.ib[1], 0, "v{version}: a {len}-byte file should use the double indirect block");
+        assert!(read_all(&fs, "/big", 65536) == data, "v{version}: double-indirect contents differ");
+        assert!(read_all(&fs, "/big", 3000) == data, "v{version}: contents differ with odd chunks");
+    }
+}
+
+#[test]
+fn nested_and_large_directories() {
+    let s = Scratch::new("dirs");
+    let root = s.0.join("root");
+    std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+    std::fs::write(root.join("a/b/c/file"), b"x").unwrap();
+    std::fs::create_dir_all(root.join("many")).unwrap();
+    let mut want = BTreeSet::new();
+    for i in 0..300 {
+        let name = format!("entry-with-a-longish-name-{i:04}");
+        std::fs::write(root.join("many").join(&name), i.to_string()).unwrap();
+        want.insert(name);
+    }
+    for version in [1, 2] {
+        let img = makefs(&root, version, 8192, 16);
+        let fs = Fs::mount(&img[..]).unwrap();
+        let many = fs.inode(fs.lookup("/many").unwrap()).unwrap();
+        assert!(many.size > 512, "300 entries should span several directory blocks");
+        let mut got = BTreeSet::new();
+        fs.readdir(&many, &mut |e| {
+            if e.name != b"." && e.name != b".." {
+                assert_eq!(e.kind, FileType::Regular);
+                got.insert(String::from_utf8(e.name.to_vec()).unwrap());
+            }
+            true
+        })
+        .unwrap();
+        assert_eq!(got, want);
+        assert_eq!(read_all(&fs, "/many/entry-with-a-longish-name-0299", 10), b"299");
+        let file = fs.lookup("/a/b/c/file").unwrap();
+        assert_eq!(fs.lookup("//a/./b//c/file").unwrap(), file);
+        assert_eq!(fs.lookup("/a/b/c/../c/file").unwrap(), file);
+        assert_eq!(fs.lookup("/").unwrap(), ffs::ROOTINO);
+        assert_eq!(fs.lookup("/a/b/../..").unwrap(), ffs::ROOTINO);
+        assert_eq!(fs.lookup("/a/nope"), Err(Error::NotFound));
+        assert!(matches!(fs.lookup("/a/b/c/file/x"), Err(Error::NotADirectory { .. })));
+        let mut n = 0;
+        fs.readdir(&many, &mut |_| {
+            n += 1;
+            n < 5
+        })
+        .unwrap();
+        assert_eq!(n, 5, "readdir did not stop when asked");
+        let file_ip = fs.inode(file).unwrap();
+        assert!(matches!(fs.readdir(&file_ip, &mut |_| true), Err(Error::NotADirectory { .. })));
+    }
+}
