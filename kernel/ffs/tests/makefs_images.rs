@@ -4,9 +4,25 @@
 
 mod common;
 
-use common::{makefs, pattern, read_all, Scratch};
+use common::{makefs, pattern, Scratch};
 use ffs::{Error, FileType, Fs, Version};
 use std::collections::BTreeSet;
+
+/// Reads a whole file through `Fs::read` in chunks of `chunk` bytes.
+pub fn read_all(fs: &ffs::Fs<&[u8]>, path: &str, chunk: usize) -> Vec<u8> {
+    let ip = fs.inode(fs.lookup(path).unwrap_or_else(|e| panic!("lookup {path}: {e}"))).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = fs.read(&ip, out.len() as u64, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(out.len() as u64, ip.size, "{path}: read {} bytes of {}", out.len(), ip.size);
+    out
+}
 
 /// Sizes around every boundary the block tree has, for block size `b`.
 fn sizes(b: usize) -> Vec<usize> {

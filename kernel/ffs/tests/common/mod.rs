@@ -68,19 +68,3 @@ pub fn makefs(root: &Path, version: u32, bsize: u32, size_mb: u32) -> Vec<u8> {
     std::fs::remove_file(&img).unwrap();
     bytes
 }
-
-/// Reads a whole file through `Fs::read` in chunks of `chunk` bytes.
-pub fn read_all(fs: &ffs::Fs<&[u8]>, path: &str, chunk: usize) -> Vec<u8> {
-    let ip = fs.inode(fs.lookup(path).unwrap_or_else(|e| panic!("lookup {path}: {e}"))).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; chunk];
-    loop {
-        let n = fs.read(&ip, out.len() as u64, &mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-    assert_eq!(out.len() as u64, ip.size, "{path}: read {} bytes of {}", out.len(), ip.size);
-    out
-}
