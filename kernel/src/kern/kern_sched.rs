@@ -272,6 +272,6 @@ extern "C" fn sched_idle_entry(_: usize) {
 #[no_mangle]
 extern "C" fn proc_trampoline_mi() {
     sched_reap();
-    intr::splx(Ipl::None);
+    intr::spl0();
     cpu::intr_restore(true);
 }

@@ -69,6 +69,11 @@ pub fn splraise(ipl: Ipl) -> Spl {
     Spl { old }
 }
 
+/// Drops to IPL_NONE: every interrupt may run.
+pub fn spl0() {
+    splx(Ipl::None);
+}
+
 pub fn splsoftclock() -> Spl {
     splraise(Ipl::SoftClock)
 }
