@@ -6,6 +6,8 @@
 pub mod bootargs;
 pub mod bootinfo;
 pub mod elf;
+pub mod errno;
 pub mod ksyms;
 pub mod pglist;
 pub mod random;
+pub mod syscalls;

@@ -5,49 +5,18 @@
 use crate::arch::powerpc::trap::TrapFrame;
 use crate::arch::powerpc::{cpu, machdep, pmap::Prot};
 use crate::kern::kern_exec::{self, ARG_MAX, ARG_MAX_COUNT};
-use crate::kern::kern_exit::{dowait4, exit1, w_exitcode};
-use crate::kern::kern_fork::{sys_fork, CR0_SO};
+use crate::kern::kern_exit::{dowait4, exit1};
+use crate::kern::kern_fork::sys_fork;
 use crate::kern::kern_proc::sched_lock;
 use crate::kern::kern_sched::yield_cpu;
 use crate::kern::{init_main, subr_prf};
 use crate::printf;
 use crate::sys::errno::Errno;
+use crate::sys::syscalls::*;
 use crate::uvm::uvm_map::{with_vmspace, VmSpace};
 use crate::uvm::uvm_page::{round_page, PAGE_SIZE};
 use alloc::vec::Vec;
 
-pub const SYS_EXIT: u32 = 1;
-pub const SYS_FORK: u32 = 2;
-pub const SYS_WRITE: u32 = 4;
-pub const SYS_WAIT4: u32 = 11;
-pub const SYS_GETPID: u32 = 20;
-pub const SYS_GETPPID: u32 = 39;
-pub const SYS_REBOOT: u32 = 55;
-pub const SYS_EXECVE: u32 = 59;
-pub const SYS_MUNMAP: u32 = 73;
-pub const SYS_CLOCK_GETTIME: u32 = 87;
-pub const SYS_MMAP: u32 = 197;
-pub const SYS_SCHED_YIELD: u32 = 298;
-
-pub fn syscall_name(code: u32) -> &'static str {
-    match code {
-        SYS_EXIT => "exit",
-        SYS_FORK => "fork",
-        SYS_WRITE => "write",
-        SYS_WAIT4 => "wait4",
-        SYS_GETPID => "getpid",
-        SYS_GETPPID => "getppid",
-        SYS_REBOOT => "reboot",
-        SYS_EXECVE => "execve",
-        SYS_MUNMAP => "munmap",
-        SYS_CLOCK_GETTIME => "clock_gettime",
-        SYS_MMAP => "mmap",
-        SYS_SCHED_YIELD => "sched_yield",
-        _ => "unknown",
-    }
-}
-
-const MAP_ANON: u32 = 0x1000;
 /// Where mmap looks for space when given no address.
 const MMAP_BASE: u32 = 0x4000_0000;
 

@@ -7,16 +7,6 @@ use crate::kern::kern_synch::{tsleep, wakeup};
 use crate::sys::errno::Errno;
 use crate::uvm::uvm_map;
 
-pub const SIGILL: i32 = 4;
-pub const SIGBUS: i32 = 10;
-pub const SIGSEGV: i32 = 11;
-
-/// The wait status of a process that exited with `code` or was killed by
-/// `sig` (W_EXITCODE).
-pub fn w_exitcode(code: i32, sig: i32) -> i32 {
-    ((code & 0xff) << 8) | (sig & 0x7f)
-}
-
 /// Ends the running process (OpenBSD exit1): frees its address space,
 /// hands its children to init (or the swapper), leaves a zombie for the
 /// parent to collect, and switches away for good. The heir is woken too,

@@ -6,11 +6,9 @@ use crate::arch::powerpc::vm_machdep;
 use crate::kern::kern_proc::sched_lock;
 use crate::kern::kern_sched::kthread_create_raw;
 use crate::sys::errno::Errno;
+use crate::sys::syscalls::CR0_SO;
 use crate::uvm::uvm_map;
 use alloc::boxed::Box;
-
-/// CR0[SO]: the system-call error flag.
-pub const CR0_SO: u32 = 0x1000_0000;
 
 extern "C" fn fork_return(arg: usize) {
     // SAFETY: `arg` is the Box::into_raw of sys_fork below, consumed once.

@@ -17,14 +17,6 @@ use kcore::random::Rng;
 use crate::kern::kern_ktest_proc::{self, KTest, TestResult};
 use crate::kern::kern_ktest_vm;
 
-macro_rules! check {
-    ($cond:expr, $($msg:tt)*) => {
-        if !$cond {
-            return Err(format!($($msg)*));
-        }
-    };
-}
-
 const SUITE: &[KTest] = &[
     ("bootinfo", test_bootinfo),
     ("ksyms", test_ksyms),

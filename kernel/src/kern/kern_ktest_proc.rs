@@ -24,14 +24,6 @@ pub type TestResult = Result<(), String>;
 /// A named self-test.
 pub type KTest = (&'static str, fn() -> TestResult);
 
-macro_rules! check {
-    ($cond:expr, $($msg:tt)*) => {
-        if !$cond {
-            return Err(format!($($msg)*));
-        }
-    };
-}
-
 pub const SUITE: &[KTest] = &[
     ("kthread_run", test_kthread_run),
     ("sleep_wakeup_order", test_sleep_wakeup_order),

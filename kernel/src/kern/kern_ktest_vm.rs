@@ -7,17 +7,8 @@ use crate::arch::powerpc::trap::{self, TrapFrame, DSISR_NOTRANS, DSISR_PROT, EXC
 use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_malloc;
 use crate::uvm::uvm_page::{uvm_pagealloc, uvm_pagefree, uvmexp, VmPage, PAGE_SIZE};
-use alloc::format;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
-
-macro_rules! check {
-    ($cond:expr, $($msg:tt)*) => {
-        if !$cond {
-            return Err(format!($($msg)*));
-        }
-    };
-}
 
 pub const SUITE: &[KTest] = &[
     ("uvm_page_exhaust", test_uvm_page_exhaust),

@@ -1,6 +1,15 @@
 //! Machine-independent kernel: startup, console output and panic, the
 //! clock, locks, the heap, threads and sleep, and the in-kernel tests.
 
+/// For the self-tests: fail with a formatted message unless `cond` holds.
+macro_rules! check {
+    ($cond:expr, $($msg:tt)*) => {
+        if !$cond {
+            return Err(alloc::format!($($msg)*));
+        }
+    };
+}
+
 pub mod init_main;
 pub mod init_sysent;
 pub mod kern_clock;

@@ -1,3 +1,5 @@
-//! Definitions shared by the kernel and user programs (OpenBSD sys/*.h).
+//! Definitions shared by the kernel and user programs (OpenBSD sys/*.h),
+//! kept in kcore so the user programs' library uses the very same values.
 
-pub mod errno;
+pub use kcore::errno;
+pub use kcore::syscalls;

@@ -6,31 +6,9 @@
 
 use core::fmt::{self, Write};
 
-/// System-call numbers (OpenBSD's where OpenBSD has the call).
-pub mod sys {
-    pub const SYS_EXIT: u32 = 1;
-    pub const SYS_FORK: u32 = 2;
-    pub const SYS_WRITE: u32 = 4;
-    pub const SYS_WAIT4: u32 = 11;
-    pub const SYS_GETPID: u32 = 20;
-    pub const SYS_GETPPID: u32 = 39;
-    pub const SYS_REBOOT: u32 = 55;
-    pub const SYS_EXECVE: u32 = 59;
-    pub const SYS_MUNMAP: u32 = 73;
-    pub const SYS_CLOCK_GETTIME: u32 = 87;
-    pub const SYS_MMAP: u32 = 197;
-    pub const SYS_SCHED_YIELD: u32 = 298;
-}
-
-pub const EFAULT: i32 = 14;
-pub const ENOENT: i32 = 2;
-pub const ECHILD: i32 = 10;
-pub const SIGSEGV: i32 = 11;
-pub const PROT_READ: u32 = 1;
-pub const PROT_WRITE: u32 = 2;
-pub const MAP_PRIVATE: u32 = 0x2;
-pub const MAP_ANON: u32 = 0x1000;
-pub const RB_HALT: u32 = 0x8;
+pub use kcore::errno::Errno;
+pub use kcore::syscalls::{self as sys, wexitstatus, wifexited, wtermsig, RB_HALT, SIGSEGV};
+use kcore::syscalls::{CLOCK_MONOTONIC, CR0_SO, MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE};
 
 /// Raw system call: Ok(r3) or Err(errno).
 #[inline(always)]
@@ -53,7 +31,7 @@ pub fn syscall(n: u32, a: [u32; 6]) -> Result<u32, i32> {
             out("cr0") _,
         );
     }
-    if cr & 0x1000_0000 != 0 {
+    if cr & CR0_SO != 0 {
         Err(r3 as i32)
     } else {
         Ok(r3)
@@ -123,7 +101,7 @@ pub fn sched_yield() {
 /// Milliseconds since boot (CLOCK_MONOTONIC).
 pub fn uptime_ms() -> u64 {
     let mut ts = [0u32; 2];
-    let _ = sc(sys::SYS_CLOCK_GETTIME, 3, ts.as_mut_ptr() as u32, 0);
+    let _ = sc(sys::SYS_CLOCK_GETTIME, CLOCK_MONOTONIC, ts.as_mut_ptr() as u32, 0);
     ts[0] as u64 * 1000 + ts[1] as u64 / 1_000_000
 }
 
@@ -140,17 +118,21 @@ pub fn reboot(howto: u32) -> ! {
     exit(1)
 }
 
-/// W_EXITCODE decoding: how a child ended.
-pub fn wifexited(status: i32) -> bool {
-    status & 0x7f == 0
-}
-
-pub fn wexitstatus(status: i32) -> i32 {
-    (status >> 8) & 0xff
-}
-
-pub fn wtermsig(status: i32) -> i32 {
-    status & 0x7f
+/// Writes `v` in decimal, NUL-terminated, into `buf`; returns the digits
+/// and the NUL (an argument for execve).
+pub fn fmt_u64(buf: &mut [u8; 24], v: u64) -> &[u8] {
+    let mut n = v;
+    let mut i = buf.len() - 1;
+    buf[i] = 0;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 pub struct Stdout;

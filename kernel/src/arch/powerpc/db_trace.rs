@@ -7,7 +7,7 @@
 
 use super::pmap;
 use super::trap::{trap_return_addr, TrapFrame, EXC_SC, TRAPFRAME_OFFSET};
-use crate::kern::init_sysent::syscall_name;
+use crate::sys::syscalls::syscall_name;
 use crate::ddb::db_sym;
 use core::fmt::Write;
 

@@ -436,24 +436,25 @@ pub fn pmap_is_referenced(pg: &VmPage) -> bool {
     pg.flags().contains(PgFlags::PG_PMAP_REF)
 }
 
-/// Clears the modified bit; returns whether it was set.
-pub fn pmap_clear_modify(pg: &VmPage) -> bool {
+/// Clears one R/C bit in the page and every PTE of it; returns whether it
+/// was set.
+fn clear_bit(pg: &VmPage, pte_bit: u32, flag: PgFlags) -> bool {
     let mut st = pmap_state().lock();
     st.sync_rc(pg);
-    let was = pg.flags().contains(PgFlags::PG_PMAP_MOD);
-    st.clear_rc(pg, PTE_CHG);
-    pg.clear_flags(PgFlags::PG_PMAP_MOD);
+    let was = pg.flags().contains(flag);
+    st.clear_rc(pg, pte_bit);
+    pg.clear_flags(flag);
     was
+}
+
+/// Clears the modified bit; returns whether it was set.
+pub fn pmap_clear_modify(pg: &VmPage) -> bool {
+    clear_bit(pg, PTE_CHG, PgFlags::PG_PMAP_MOD)
 }
 
 /// Clears the referenced bit; returns whether it was set.
 pub fn pmap_clear_reference(pg: &VmPage) -> bool {
-    let mut st = pmap_state().lock();
-    st.sync_rc(pg);
-    let was = pg.flags().contains(PgFlags::PG_PMAP_REF);
-    st.clear_rc(pg, PTE_REF);
-    pg.clear_flags(PgFlags::PG_PMAP_REF);
-    was
+    clear_bit(pg, PTE_REF, PgFlags::PG_PMAP_REF)
 }
 
 /// Reloads an evicted mapping after a "no translation" fault on `va`;

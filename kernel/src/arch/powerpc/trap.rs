@@ -259,7 +259,7 @@ extern "C" fn trap(tf: &mut TrapFrame) {
 /// A trap from user mode: system calls, page faults that uvm_fault may
 /// resolve, interrupts; anything else kills the process, never the kernel.
 fn user_trap(tf: &mut TrapFrame) {
-    use crate::kern::kern_exit::{SIGBUS, SIGILL, SIGSEGV};
+    use crate::sys::syscalls::{SIGBUS, SIGILL, SIGSEGV};
     use crate::kern::kern_proc::sched_lock;
     use super::pmap::Prot;
     let fault = |va: u32, access: Prot| {
@@ -290,7 +290,8 @@ fn user_trap(tf: &mut TrapFrame) {
 
 /// Ends a process whose trap cannot be served, saying why (its "signal").
 fn user_kill(tf: &TrapFrame, sig: i32, what: &str, addr: u32) -> ! {
-    use crate::kern::kern_exit::{exit1, w_exitcode};
+    use crate::kern::kern_exit::exit1;
+    use crate::sys::syscalls::w_exitcode;
     let (pid, name) = {
         let mut st = crate::kern::kern_proc::sched_lock();
         let p = st.cur();

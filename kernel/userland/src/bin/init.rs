@@ -4,7 +4,7 @@
 #![no_std]
 #![no_main]
 
-use userland::{execve, exit, fork, getpid, println, reboot, uptime_ms, wait4, wexitstatus, Args, RB_HALT};
+use userland::{execve, exit, fork, fmt_u64, getpid, println, reboot, uptime_ms, wait4, wexitstatus, Args, RB_HALT};
 
 fn spawn(path: &[u8], argv: &[&[u8]]) -> u32 {
     match fork() {
@@ -21,21 +21,6 @@ fn spawn(path: &[u8], argv: &[&[u8]]) -> u32 {
     }
 }
 
-fn fmt_ms(buf: &mut [u8; 24], v: u64) -> &[u8] {
-    let mut n = v;
-    let mut i = buf.len() - 1;
-    buf[i] = 0;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
 fn main(_: Args) -> i32 {
     println!("init: pid {}, ppcbsd user mode", getpid());
     let pid = spawn(b"/bin/hello\0", &[b"hello\0", b"from\0", b"init\0"]);
@@ -43,7 +28,7 @@ fn main(_: Args) -> i32 {
         println!("init: pid {p} exited with status {}", wexitstatus(st));
     }
     let mut buf = [0u8; 24];
-    let deadline = fmt_ms(&mut buf, uptime_ms() + 300);
+    let deadline = fmt_u64(&mut buf, uptime_ms() + 300);
     println!("init: two CPU-bound processes until the same deadline");
     let a = spawn(b"/bin/hog\0", &[b"hog\0", b"A\0", deadline]);
     let b = spawn(b"/bin/hog\0", &[b"hog\0", b"B\0", deadline]);

@@ -20,13 +20,13 @@ fn write_getpid() -> Check {
 }
 
 fn copyin_efault() -> Check {
-    if write_raw(1, 0x2000_0000, 16) != Err(EFAULT) {
+    if write_raw(1, 0x2000_0000, 16) != Err(Errno::EFAULT as i32) {
         return Err("write from an unmapped user address did not give EFAULT");
     }
-    if write_raw(1, 0xd000_0000, 16) != Err(EFAULT) {
+    if write_raw(1, 0xd000_0000, 16) != Err(Errno::EFAULT as i32) {
         return Err("write from a kernel address did not give EFAULT");
     }
-    if write_raw(1, 0xbfff_fff0, 64) != Err(EFAULT) {
+    if write_raw(1, 0xbfff_fff0, 64) != Err(Errno::EFAULT as i32) {
         return Err("write running off the top of user space did not give EFAULT");
     }
     Ok(())
@@ -45,7 +45,7 @@ fn fork_exec_wait() -> Check {
     if p != pid || !wifexited(st) || wexitstatus(st) != 3 {
         return Err("the exec'd child did not exit with its argument count (3)");
     }
-    if wait4(-1) != Err(ECHILD) {
+    if wait4(-1) != Err(Errno::ECHILD as i32) {
         return Err("wait4 with no children did not give ECHILD");
     }
     Ok(())
@@ -108,19 +108,8 @@ fn bad_address_kills() -> Check {
 }
 
 fn clock_preempts() -> Check {
-    let deadline = uptime_ms() + 200;
     let mut buf = [0u8; 24];
-    let mut n = deadline;
-    let mut i = buf.len() - 1;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let arg = &buf[i..];
+    let arg = fmt_u64(&mut buf, uptime_ms() + 200);
     let mut pids = [0u32; 2];
     for (k, label) in [b"A\0", b"B\0"].iter().enumerate() {
         pids[k] = match fork() {
@@ -142,7 +131,7 @@ fn clock_preempts() -> Check {
 }
 
 fn exec_missing() -> Check {
-    if execve(b"/bin/no-such-program\0", &[b"x\0"]) != ENOENT {
+    if execve(b"/bin/no-such-program\0", &[b"x\0"]) != Errno::ENOENT as i32 {
         return Err("exec of a missing file did not give ENOENT");
     }
     Ok(())

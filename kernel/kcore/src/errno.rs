@@ -1,5 +1,5 @@
-//! Error numbers (the values of OpenBSD's sys/errno.h, so a user program
-//! reading them sees what it would on OpenBSD).
+//! Error numbers (the values of OpenBSD's sys/errno.h), shared by the
+//! kernel and the user programs.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]

@@ -1,0 +1,85 @@
+//! The system-call interface shared by the kernel and the user programs:
+//! numbers (OpenBSD's where OpenBSD has the call) and flag values.
+
+pub const SYS_EXIT: u32 = 1;
+pub const SYS_FORK: u32 = 2;
+pub const SYS_WRITE: u32 = 4;
+pub const SYS_WAIT4: u32 = 11;
+pub const SYS_GETPID: u32 = 20;
+pub const SYS_GETPPID: u32 = 39;
+pub const SYS_REBOOT: u32 = 55;
+pub const SYS_EXECVE: u32 = 59;
+pub const SYS_MUNMAP: u32 = 73;
+pub const SYS_CLOCK_GETTIME: u32 = 87;
+pub const SYS_MMAP: u32 = 197;
+pub const SYS_SCHED_YIELD: u32 = 298;
+
+/// The name of a system call, for traces.
+pub fn syscall_name(code: u32) -> &'static str {
+    match code {
+        SYS_EXIT => "exit",
+        SYS_FORK => "fork",
+        SYS_WRITE => "write",
+        SYS_WAIT4 => "wait4",
+        SYS_GETPID => "getpid",
+        SYS_GETPPID => "getppid",
+        SYS_REBOOT => "reboot",
+        SYS_EXECVE => "execve",
+        SYS_MUNMAP => "munmap",
+        SYS_CLOCK_GETTIME => "clock_gettime",
+        SYS_MMAP => "mmap",
+        SYS_SCHED_YIELD => "sched_yield",
+        _ => "unknown",
+    }
+}
+
+/// CR0[SO]: set by the kernel when a system call fails (r3 = errno).
+pub const CR0_SO: u32 = 0x1000_0000;
+
+pub const PROT_READ: u32 = 1;
+pub const PROT_WRITE: u32 = 2;
+pub const MAP_PRIVATE: u32 = 0x2;
+pub const MAP_ANON: u32 = 0x1000;
+/// reboot(2): halt instead of restarting.
+pub const RB_HALT: u32 = 0x8;
+/// clock_gettime(2): time since boot.
+pub const CLOCK_MONOTONIC: u32 = 3;
+
+pub const SIGILL: i32 = 4;
+pub const SIGBUS: i32 = 10;
+pub const SIGSEGV: i32 = 11;
+
+/// The wait status of a process that exited with `code` or was killed by
+/// `sig` (W_EXITCODE), and its decoding.
+pub const fn w_exitcode(code: i32, sig: i32) -> i32 {
+    ((code & 0xff) << 8) | (sig & 0x7f)
+}
+
+pub const fn wifexited(status: i32) -> bool {
+    status & 0x7f == 0
+}
+
+pub const fn wexitstatus(status: i32) -> i32 {
+    (status >> 8) & 0xff
+}
+
+pub const fn wtermsig(status: i32) -> i32 {
+    status & 0x7f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_status_round_trips() {
+        let s = w_exitcode(3, 0);
+        assert!(wifexited(s));
+        assert_eq!(wexitstatus(s), 3);
+        let k = w_exitcode(0, SIGSEGV);
+        assert!(!wifexited(k));
+        assert_eq!(wtermsig(k), SIGSEGV);
+        assert_eq!(syscall_name(SYS_WAIT4), "wait4");
+        assert_eq!(syscall_name(9999), "unknown");
+    }
+}
