@@ -98,6 +98,7 @@ fn boot(
         timeout: Some(Duration::from_secs(60)),
         gdb: false,
         console: false,
+        input: None,
         log: &log,
     };
     setup.machine.boot(ctx, &b)

@@ -46,6 +46,9 @@ pub struct Boot<'a> {
     pub console: bool,
     /// Raw serial output is written here as it arrives.
     pub log: &'a Path,
+    /// Typed on the console once the output shows the first string (the
+    /// kernel must be listening: OpenBIOS would eat earlier input).
+    pub input: Option<(&'static str, &'static str)>,
 }
 
 /// How a boot ended.
@@ -154,7 +157,7 @@ impl Machine {
             // Its own process group: a Ctrl-C at the terminal reaches only
             // xtask, whose handler stops the QEMUs; none of them must see the
             // signal first and exit 0 as if halted.
-            cmd.stdin(Stdio::null())
+            cmd.stdin(if b.input.is_some() { Stdio::piped() } else { Stdio::null() })
                 .stderr(Stdio::piped())
                 .process_group(0);
         }
@@ -170,6 +173,10 @@ impl Machine {
             .spawn()
             .with_context(|| format!("cannot start {}", self.qemu.display()))?;
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        if let (Some(stdin), Some(input)) = (child.stdin.take(), b.input) {
+            let log = b.log.to_path_buf();
+            thread::spawn(move || type_when_shown(stdin, &log, input));
+        }
         let guard = Guard::new(child)?;
         let tee = b.console;
         let out = stdout.map(|s| thread::spawn(move || pump(s, Some(log), tee)));
@@ -196,6 +203,22 @@ impl Machine {
             stderr,
             wall,
         })
+    }
+}
+
+/// Waits until the serial log shows `input.0`, then writes `input.1` to
+/// QEMU's stdin. Gives up quietly if QEMU exits first (the pipe closes).
+fn type_when_shown(mut stdin: impl Write, log: &Path, input: (&str, &str)) {
+    let (trigger, text) = input;
+    for _ in 0..6000 {
+        let shown = std::fs::read(log).is_ok_and(|b| String::from_utf8_lossy(&b).contains(trigger));
+        if shown {
+            let _ = stdin.write_all(text.as_bytes()).and_then(|_| stdin.flush());
+            // Held open until QEMU is done: an EOF on stdin is not needed.
+            thread::sleep(Duration::from_secs(600));
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -47,6 +47,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
         timeout: (!args.gdb).then(|| Duration::from_secs(args.timeout)),
         gdb: args.gdb,
         console: true,
+        input: None,
         log: &log,
     };
     let r = machine.boot(ctx, &boot)?;

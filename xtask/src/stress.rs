@@ -140,6 +140,7 @@ fn boot_one(
         timeout: Some(timeout),
         gdb: false,
         console: false,
+        input: None,
         log: &log,
     };
     match setup.machine.boot(ctx, &b) {

@@ -34,6 +34,8 @@ struct QemuTest {
     checks: &'static [Check],
     /// Boot a second time and require a byte-identical log.
     replay: bool,
+    /// Console input, typed once the output shows the first string.
+    input: Option<(&'static str, &'static str)>,
 }
 
 /// A check on the serial text (\r stripped).
@@ -63,6 +65,7 @@ const fn test(
         exit,
         checks,
         replay: false,
+        input: None,
     }
 }
 
@@ -137,12 +140,93 @@ const TESTS: &[QemuTest] = &[
             &[Check::LineStarts("panic: ")],
         )
     },
+    QemuTest {
+        input: Some(("demo: ", "hello ppcbsd\r")),
+        ..test(
+            "demo",
+            "halt=1",
+            0,
+            &[
+                Check::LineStarts("tick "),
+                Check::Has("echo: \"hello ppcbsd\""),
+                Check::InOrder(&[
+                    "init: starting /sbin/init",
+                    "hello: pid ",
+                    "init: two CPU-bound processes",
+                    "init: demo done; halting",
+                    "halted",
+                ]),
+                Check::LineStarts("hog A: "),
+                Check::LineStarts("hog B: "),
+            ],
+        )
+    },
     test(
-        "demo",
-        "halt=1",
-        0,
-        &[Check::LineStarts("tick "), Check::LineStarts("halted")],
+        "stack-overflow",
+        "test=stack-overflow",
+        1,
+        &[Check::InOrder(&[
+            "panic: kernel stack overflow: ",
+            "--- trap (type 0x300) ---",
+            "ktest_recurse() at ",
+            "end trace frame: ",
+        ])],
     ),
+    test(
+        "deadlock",
+        "test=deadlock",
+        1,
+        &[
+            Check::InOrder(&[
+                "deadlock: every thread sleeps and nothing can wake one",
+                "ktlockB",
+                "ktlockA",
+                "trace of thread 0:",
+                "tsleep() at ",
+                "ktest_deadlock() at ",
+                "trace of thread 2:",
+                "rw_enter() at ",
+                "trace of thread 3:",
+                "rw_enter() at ",
+            ]),
+            Check::Lacks("panic: ktest"),
+        ],
+    ),
+    test(
+        "physmem",
+        "physmem=8M test=uvm_page_exhaust",
+        0,
+        &[
+            Check::Has("uvm: 2048 pages (8 MB) managed"),
+            Check::Has("test uvm_page_exhaust ... ok"),
+        ],
+    ),
+    test(
+        "sleep-spl",
+        "test=sleep-spl",
+        1,
+        &[Check::InOrder(&["panic: tsleep: sleeping at Bio", "ktest_sleep_spl() at "])],
+    ),
+    QemuTest {
+        input: Some(("ddb> ", "ps\rtrace /t 1\rtrace /t 0\rshow uvmexp\rtrace\rreboot\r")),
+        ..test(
+            "ddb",
+            "test=panic ddb=1",
+            1,
+            &[Check::InOrder(&[
+                "panic: ktest: deliberate panic",
+                "ddb> ",
+                "TID  PPID",
+                "idle",
+                "ddb> trace /t 1",
+                "end trace frame: ",
+                "no switched-out thread 0",
+                "npages ",
+                "freemin ",
+                "ktest_panic_leaf() at ",
+            ])],
+        )
+    },
 ];
 
 fn selftest_summary(text: &str) -> Result<(), String> {
@@ -288,6 +372,7 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
             gdb: false,
             console: false,
             log,
+            input: t.input,
         };
         setup.machine.boot(ctx, &b)
     };
