@@ -9,6 +9,7 @@ pub enum Errno {
     ESRCH = 3,
     EINTR = 4,
     EIO = 5,
+    ENXIO = 6,
     E2BIG = 7,
     ENOEXEC = 8,
     EBADF = 9,

@@ -5,3 +5,4 @@ pub mod escc;
 pub mod mmio;
 pub mod openpic;
 pub mod pvpanic;
+pub mod rd;

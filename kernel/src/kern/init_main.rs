@@ -4,7 +4,7 @@
 
 use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, pmap, trap};
 use crate::ddb::db_sym;
-use crate::dev::{cuda, escc, openpic, pvpanic};
+use crate::dev::{cuda, escc, openpic, pvpanic, rd};
 use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_proc, kern_malloc, kern_sched, subr_prf};
 use crate::uvm::uvm_page;
 use crate::printf;
@@ -70,6 +70,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     uvm_page::uvm_page_init(&bi, args.physmem_pages);
     pmap::pmap_bootstrap();
     kern_sched::sched_init();
+    rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
     let exp = uvm_page::uvmexp();
     printf!(
         "uvm: {} pages ({} MB) managed, freemin {}, freetarg {}{}\n",

@@ -15,7 +15,7 @@ use kcore::bootargs::{BootArgs, TestSel};
 use kcore::random::Rng;
 
 use crate::kern::kern_ktest_proc::{self, KTest, TestResult};
-use crate::kern::kern_ktest_vm;
+use crate::kern::{kern_ktest_bio, kern_ktest_vm};
 
 const SUITE: &[KTest] = &[
     ("bootinfo", test_bootinfo),
@@ -32,7 +32,7 @@ const SUITE: &[KTest] = &[
 
 /// Every self-test, in the order `test=all` runs them.
 fn all_tests() -> impl Iterator<Item = &'static KTest> {
-    SUITE.iter().chain(kern_ktest_proc::SUITE).chain(kern_ktest_vm::SUITE)
+    SUITE.iter().chain(kern_ktest_proc::SUITE).chain(kern_ktest_vm::SUITE).chain(kern_ktest_bio::SUITE)
 }
 
 pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {

@@ -23,6 +23,17 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 static WANT_RESCHED: AtomicBool = AtomicBool::new(false);
 /// Context switches since boot.
 static NSWITCH: AtomicU32 = AtomicU32::new(0);
+/// Device transfers started and not yet completed: their interrupts will
+/// wake someone, so a sleeping system is not deadlocked while any remain.
+static IO_PENDING: AtomicU32 = AtomicU32::new(0);
+
+pub fn io_start() {
+    IO_PENDING.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn io_done() {
+    IO_PENDING.fetch_sub(1, Ordering::Relaxed);
+}
 
 extern "C" {
     static boot_stack_bottom: u8;
@@ -224,10 +235,12 @@ pub fn intr_wakes(ident: usize) {
     }
 }
 
-/// True when nothing can ever run again: no runnable thread, every sleeper
-/// without a timeout and on a channel no interrupt handler wakes.
+/// True when nothing can ever run again: no runnable thread, no device
+/// transfer in flight, every sleeper without a timeout and on a channel no
+/// interrupt handler wakes.
 fn deadlocked(st: &ProcTable) -> bool {
     st.runq.is_empty()
+        && IO_PENDING.load(Ordering::Relaxed) == 0
         && !st.sleepq.is_empty()
         && st.sleepq.iter().all(|t| {
             let p = &st.procs[t];

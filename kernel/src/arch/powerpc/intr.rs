@@ -33,6 +33,42 @@ impl Ipl {
 }
 
 static CPL: AtomicU32 = AtomicU32::new(Ipl::High as u32);
+
+/// A soft interrupt (OpenBSD softintr): work an interrupt handler defers to
+/// run at a lower level as soon as the level allows.
+struct SoftIntr {
+    ipl: Ipl,
+    func: fn(),
+}
+
+/// The soft interrupts, by number (SIR_*).
+pub const SIR_BIO: usize = 0;
+static SOFTINTRS: [SoftIntr; 1] = [SoftIntr { ipl: Ipl::Bio, func: crate::dev::rd::rdintr }];
+static SOFT_PENDING: AtomicU32 = AtomicU32::new(0);
+
+/// Asks for soft interrupt `sir` to run once the level drops below its own.
+pub fn softintr_schedule(sir: usize) {
+    SOFT_PENDING.fetch_or(1 << sir, Ordering::Relaxed);
+}
+
+/// Runs the pending soft interrupts that `ipl` does not block, each at its
+/// own level. Interrupts must be off.
+fn dosoftint(ipl: Ipl) {
+    // A handler may be scheduled again while it runs (by a nested
+    // interrupt, which cannot run it at this level): go round until none is.
+    while let Some((i, si)) = SOFTINTRS
+        .iter()
+        .enumerate()
+        .find(|(i, si)| si.ipl > ipl && SOFT_PENDING.load(Ordering::Relaxed) & (1 << i) != 0)
+    {
+        SOFT_PENDING.fetch_and(!(1 << i), Ordering::Relaxed);
+        set_cpl(si.ipl);
+        super::cpu::intr_restore(true);
+        (si.func)();
+        super::cpu::intr_disable();
+        set_cpl(ipl);
+    }
+}
 /// Clock ticks that arrived while CPL was at or above IPL_CLOCK.
 static CLOCK_PENDING: AtomicU32 = AtomicU32::new(0);
 
@@ -107,6 +143,7 @@ pub fn splx(ipl: Ipl) {
             set_cpl(ipl);
         }
     }
+    dosoftint(ipl);
     super::cpu::intr_restore(on);
 }
 
@@ -167,6 +204,7 @@ pub fn external_intr(_tf: &mut TrapFrame) {
             (ih.func)();
             openpic::eoi();
             set_cpl(old);
+            dosoftint(old);
         }
         None => {
             openpic::eoi();
@@ -188,4 +226,5 @@ pub fn decr_intr(_tf: &mut TrapFrame) {
         crate::kern::kern_clock::hardclock();
     }
     set_cpl(old);
+    dosoftint(old);
 }

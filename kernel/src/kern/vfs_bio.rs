@@ -1,0 +1,294 @@
+//! The buffer cache (OpenBSD vfs_bio.c): blocks of a vnode (for now, of
+//! the rd device) kept in memory, found by (vnode, block number), each
+//! owned by one thread at a time (B_BUSY; others sleep with B_WANTED), read
+//! and written through the device's strategy routine and completed by its
+//! interrupt (`biodone`). A size limit makes old clean buffers go and old
+//! delayed writes get written first.
+
+use crate::arch::powerpc::intr::Ipl;
+use crate::dev::rd;
+use crate::kern::kern_mutex::{Mutex, MutexGuard};
+use crate::kern::kern_synch::{msleep, wakeup};
+use crate::sys::errno::Errno;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Block numbers count DEV_BSIZE units.
+pub const DEV_BSIZE: u32 = 512;
+/// Bytes the cache may hold before it recycles buffers.
+pub const BUFCACHE_DEFAULT: usize = 512 * 1024;
+
+bitflags::bitflags! {
+    /// b_flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct BFlags: u32 {
+        const B_ASYNC = 0x0004;
+        const B_BUSY = 0x0010;
+        const B_DELWRI = 0x0080;
+        const B_DONE = 0x0200;
+        const B_ERROR = 0x0800;
+        const B_INVAL = 0x2000;
+        const B_READ = 0x8000;
+        const B_WANTED = 0x10000;
+    }
+}
+
+/// A buffer handle: an index into the cache's table, stable for as long as
+/// the buffer exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BufId(usize);
+
+pub struct Buf {
+    pub b_flags: BFlags,
+    /// The vnode the block belongs to (for now: the device, RDVP).
+    pub b_vp: u32,
+    pub b_blkno: u64,
+    pub b_data: Vec<u8>,
+    pub b_error: Option<Errno>,
+}
+
+/// The rd device's blocks, until vnodes exist.
+pub const RDVP: u32 = 0;
+
+struct BufCache {
+    bufs: Vec<Option<Buf>>,
+    hash: BTreeMap<(u32, u64), BufId>,
+    /// Not-busy buffers, least recently released first.
+    lru: VecDeque<BufId>,
+    bytes: usize,
+    limit: usize,
+}
+
+/// IPL_BIO: the completion interrupt takes it.
+static BCACHE: Mutex<BufCache> =
+    Mutex::new(Ipl::Bio, BufCache { bufs: Vec::new(), hash: BTreeMap::new(), lru: VecDeque::new(), bytes: 0, limit: BUFCACHE_DEFAULT });
+/// Times a thread slept in biowait (for tests and the benchmark).
+static BIOWAIT_SLEEPS: AtomicU32 = AtomicU32::new(0);
+
+fn wchan(bp: BufId) -> usize {
+    &BCACHE as *const _ as usize + 1 + bp.0
+}
+
+impl BufCache {
+    fn buf(&mut self, bp: BufId) -> &mut Buf {
+        self.bufs[bp.0].as_mut().expect("buffer freed while in use")
+    }
+
+    fn free_slot(&mut self) -> usize {
+        match self.bufs.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.bufs.push(None);
+                self.bufs.len() - 1
+            }
+        }
+    }
+
+    fn forget(&mut self, bp: BufId) {
+        if let Some(b) = self.bufs[bp.0].take() {
+            self.hash.remove(&(b.b_vp, b.b_blkno));
+            self.bytes -= b.b_data.len();
+        }
+        self.lru.retain(|&x| x != bp);
+    }
+}
+
+/// Runs `f` on a buffer (its owner, or the completion interrupt).
+pub fn with_buf<R>(bp: BufId, f: impl FnOnce(&mut Buf) -> R) -> R {
+    f(BCACHE.lock().buf(bp))
+}
+
+/// Sets the cache's size limit in bytes; returns the old one.
+pub fn bufcache_setlimit(limit: usize) -> usize {
+    core::mem::replace(&mut BCACHE.lock().limit, limit)
+}
+
+pub fn biowait_sleeps() -> u32 {
+    BIOWAIT_SLEEPS.load(Ordering::Relaxed)
+}
+
+/// The busy buffer for block `blkno` of `vp`, `size` bytes, from the cache
+/// or new (not read: B_DONE says whether it holds data). Sleeps while
+/// another thread has it busy, or while the cache must write an old delayed
+/// write to make room.
+pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
+    let mut g = BCACHE.lock();
+    loop {
+        if let Some(&bp) = g.hash.get(&(vp, blkno)) {
+            let b = g.buf(bp);
+            if b.b_flags.contains(BFlags::B_BUSY) {
+                b.b_flags |= BFlags::B_WANTED;
+                g = msleep(wchan(bp), g, "getblk", 0).0;
+                continue;
+            }
+            b.b_flags |= BFlags::B_BUSY;
+            assert_eq!(b.b_data.len(), size, "getblk: block {blkno} asked for with another size");
+            g.lru.retain(|&x| x != bp);
+            return bp;
+        }
+        if g.bytes + size > g.limit && !g.lru.is_empty() {
+            if let Some(g2) = make_room(g) {
+                g = g2;
+                continue;
+            }
+            g = BCACHE.lock();
+            continue;
+        }
+        let slot = g.free_slot();
+        let bp = BufId(slot);
+        g.bufs[slot] =
+            Some(Buf { b_flags: BFlags::B_BUSY, b_vp: vp, b_blkno: blkno, b_data: alloc::vec![0; size], b_error: None });
+        g.hash.insert((vp, blkno), bp);
+        g.bytes += size;
+        return bp;
+    }
+}
+
+/// Frees the least recently used buffer; a delayed write is written first
+/// (then the caller looks again, so None: the lock was let go). The caller
+/// goes past the limit instead when every buffer is busy, rather than wait
+/// on itself.
+fn make_room(mut g: MutexGuard<'static, BufCache>) -> Option<MutexGuard<'static, BufCache>> {
+    let Some(bp) = g.lru.pop_front() else { return Some(g) };
+    if g.buf(bp).b_flags.contains(BFlags::B_DELWRI) {
+        g.buf(bp).b_flags |= BFlags::B_BUSY;
+        drop(g);
+        let _ = bwrite(bp);
+        return None;
+    }
+    g.forget(bp);
+    Some(g)
+}
+
+/// Starts I/O on a busy buffer.
+fn strategy(bp: BufId) {
+    rd::rdstrategy(bp);
+}
+
+/// Waits for the I/O on a buffer to finish; its error, if any.
+pub fn biowait(bp: BufId) -> Result<(), Errno> {
+    let mut g = BCACHE.lock();
+    while !g.buf(bp).b_flags.contains(BFlags::B_DONE) {
+        BIOWAIT_SLEEPS.fetch_add(1, Ordering::Relaxed);
+        g = msleep(wchan(bp), g, "biowait", 0).0;
+    }
+    g.buf(bp).b_error.map_or(Ok(()), Err)
+}
+
+/// Ends I/O (from the device's interrupt): the buffer holds its data, and
+/// whoever waits for it is woken; an asynchronous write is released.
+pub fn biodone(bp: BufId, r: Result<(), Errno>) {
+    let asynch = {
+        let mut g = BCACHE.lock();
+        let b = g.buf(bp);
+        b.b_flags |= BFlags::B_DONE;
+        if let Err(e) = r {
+            b.b_flags |= BFlags::B_ERROR;
+            b.b_error = Some(e);
+        }
+        b.b_flags.contains(BFlags::B_ASYNC)
+    };
+    if asynch {
+        brelse(bp);
+    } else {
+        wakeup(wchan(bp));
+    }
+}
+
+/// Block `blkno` of `vp`, read if the cache does not hold it; busy.
+pub fn bread(vp: u32, blkno: u64, size: usize) -> Result<BufId, Errno> {
+    let bp = getblk(vp, blkno, size);
+    let cached = with_buf(bp, |b| {
+        let done = b.b_flags.contains(BFlags::B_DONE);
+        if !done {
+            b.b_flags |= BFlags::B_READ;
+            b.b_flags -= BFlags::B_ERROR;
+            b.b_error = None;
+        }
+        done
+    });
+    if !cached {
+        strategy(bp);
+        if let Err(e) = biowait(bp) {
+            with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
+            brelse(bp);
+            return Err(e);
+        }
+    }
+    Ok(bp)
+}
+
+fn start_write(bp: BufId, asynch: bool) {
+    with_buf(bp, |b| {
+        b.b_flags -= BFlags::B_READ | BFlags::B_DONE | BFlags::B_DELWRI | BFlags::B_ERROR;
+        b.b_error = None;
+        b.b_flags.set(BFlags::B_ASYNC, asynch);
+    });
+    strategy(bp);
+}
+
+/// Writes a busy buffer and waits; releases it.
+pub fn bwrite(bp: BufId) -> Result<(), Errno> {
+    start_write(bp, false);
+    let r = biowait(bp);
+    brelse(bp);
+    r
+}
+
+/// Starts writing a busy buffer; the completion releases it.
+pub fn bawrite(bp: BufId) {
+    start_write(bp, true);
+}
+
+/// Marks a busy buffer dirty and releases it: written when recycled or
+/// flushed.
+pub fn bdwrite(bp: BufId) {
+    with_buf(bp, |b| b.b_flags |= BFlags::B_DELWRI | BFlags::B_DONE);
+    brelse(bp);
+}
+
+/// Gives a busy buffer back to the cache and wakes whoever wants it. An
+/// invalid or failed buffer is dropped.
+pub fn brelse(bp: BufId) {
+    let mut g = BCACHE.lock();
+    let b = g.buf(bp);
+    let wanted = b.b_flags.contains(BFlags::B_WANTED);
+    b.b_flags -= BFlags::B_BUSY | BFlags::B_WANTED | BFlags::B_ASYNC;
+    if b.b_flags.intersects(BFlags::B_INVAL | BFlags::B_ERROR) {
+        g.forget(bp);
+    } else {
+        g.lru.push_back(bp);
+    }
+    drop(g);
+    if wanted {
+        wakeup(wchan(bp));
+    }
+}
+
+/// Writes the delayed writes of `vp` and drops all its buffers
+/// (OpenBSD vinvalbuf with V_SAVE).
+pub fn vinvalbuf(vp: u32) -> Result<(), Errno> {
+    loop {
+        let next = {
+            let g = BCACHE.lock();
+            g.hash.range((vp, 0)..=(vp, u64::MAX)).map(|(k, _)| k.1).next()
+        };
+        let Some(blkno) = next else { return Ok(()) };
+        let size = {
+            let mut g = BCACHE.lock();
+            let bp = g.hash[&(vp, blkno)];
+            g.buf(bp).b_data.len()
+        };
+        let bp = getblk(vp, blkno, size);
+        if with_buf(bp, |b| b.b_flags.contains(BFlags::B_DELWRI)) {
+            bwrite(bp)?;
+            let bp = getblk(vp, blkno, size);
+            with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
+            brelse(bp);
+        } else {
+            with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
+            brelse(bp);
+        }
+    }
+}
