@@ -99,6 +99,7 @@ fn boot(
         gdb: false,
         console: false,
         input: None,
+        save_image: None,
         log: &log,
     };
     setup.machine.boot(ctx, &b)

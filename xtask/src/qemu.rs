@@ -12,7 +12,7 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::build::Artifacts;
 use crate::deps::Tools;
@@ -49,6 +49,8 @@ pub struct Boot<'a> {
     /// Typed on the console once the output shows the first string (the
     /// kernel must be listening: OpenBIOS would eat earlier input).
     pub input: Option<(&'static str, &'static str)>,
+    /// After a normal halt, write the ramdisk as the guest left it here.
+    pub save_image: Option<&'a Path>,
 }
 
 /// How a boot ended.
@@ -140,6 +142,13 @@ impl Machine {
         if b.gdb {
             cmd.args(["-s", "-S"]);
         }
+        if b.save_image.is_some() {
+            // Pause instead of exiting at power-off, so the memory can be read.
+            let mut qmp = std::ffi::OsString::from("unix:");
+            qmp.push(qmp_socket(b.log));
+            qmp.push(",server=on,wait=off");
+            cmd.arg("-qmp").arg(qmp).args(["-action", "shutdown=pause"]);
+        }
         cmd
     }
 
@@ -182,9 +191,17 @@ impl Machine {
         let out = stdout.map(|s| thread::spawn(move || pump(s, Some(log), tee)));
         let err = stderr.map(|s| thread::spawn(move || pump(s, None, false)));
 
+        let mut saved = false;
         let exit = loop {
             if let Some(st) = guard.try_wait().context("cannot wait for QEMU")? {
                 break exit_of(st);
+            }
+            if let (Some(dest), false) = (b.save_image, saved) {
+                let text = std::fs::read(b.log).map(|t| String::from_utf8_lossy(&t).replace('\r', "")).unwrap_or_default();
+                if text.lines().any(|l| l == "halted") {
+                    saved = true;
+                    save_ramdisk(ctx, &qmp_socket(b.log), &text, dest)?;
+                }
             }
             if b.timeout.is_some_and(|t| start.elapsed() >= t) {
                 guard.terminate();
@@ -204,6 +221,60 @@ impl Machine {
             wall,
         })
     }
+}
+
+/// The QMP socket of a boot: beside its log.
+fn qmp_socket(log: &Path) -> PathBuf {
+    log.with_extension("qmp")
+}
+
+/// Where the kernel said the ramdisk is: `rd0: ramdisk N bytes at 0xADDR`.
+fn ramdisk_range(text: &str) -> Option<(u64, u64)> {
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix("rd0: ramdisk ")?;
+        let (size, addr) = rest.split_once(" bytes at 0x")?;
+        Some((u64::from_str_radix(addr.trim(), 16).ok()?, size.parse().ok()?))
+    })
+}
+
+/// Stops the halted guest, has QEMU write the ramdisk's memory to `dest`
+/// (QMP pmemsave), and quits QEMU (status 0).
+fn save_ramdisk(ctx: &Ctx, sock: &Path, text: &str, dest: &Path) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::net::UnixStream;
+    let (addr, size) = ramdisk_range(text).context("the kernel did not say where the ramdisk is")?;
+    let dest = std::path::absolute(dest).with_context(|| format!("bad path {}", dest.display()))?;
+    let stream = UnixStream::connect(sock).with_context(|| format!("cannot connect to QMP at {}", sock.display()))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut w = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).context("no QMP greeting")?;
+    let mut call = |cmd: String| -> Result<()> {
+        if ctx.verbose {
+            eprintln!("xtask: qmp {cmd}");
+        }
+        writeln!(w, "{cmd}")?;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                bail!("QMP closed the connection after {cmd}");
+            }
+            if line.contains("\"return\"") {
+                return Ok(());
+            }
+            if line.contains("\"error\"") {
+                bail!("QMP refused {cmd}: {}", line.trim());
+            }
+        }
+    };
+    call(r#"{"execute":"qmp_capabilities"}"#.into())?;
+    call(r#"{"execute":"stop"}"#.into())?;
+    let file = serde_json::to_string(&dest.to_string_lossy())?;
+    call(format!(r#"{{"execute":"pmemsave","arguments":{{"val":{addr},"size":{size},"filename":{file}}}}}"#))?;
+    eprintln!("xtask: ramdisk ({size} bytes at {addr:#x}) saved to {}", dest.display());
+    let _ = call(r#"{"execute":"quit"}"#.into());
+    Ok(())
 }
 
 /// Waits until the serial log shows `input.0`, then writes `input.1` to
@@ -383,6 +454,12 @@ pub fn install_interrupt_handler() -> Result<(), ctrlc::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ramdisk_range_from_the_boot_line() {
+        assert_eq!(ramdisk_range("x\nrd0: ramdisk 5528452 bytes at 0x1111000\n"), Some((0x111_1000, 5_528_452)));
+        assert_eq!(ramdisk_range("rd0: nothing\n"), None);
+    }
 
     #[test]
     fn args_file() {

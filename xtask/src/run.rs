@@ -24,6 +24,10 @@ pub struct Args {
     /// Start halted with a gdb server on :1234 (no timeout).
     #[arg(long)]
     gdb: bool,
+    /// After a normal halt, write the ramdisk as the kernel left it to this
+    /// file (an FFS image: look inside with `cargo xtask image ls F`).
+    #[arg(long, value_name = "F")]
+    save_image: Option<std::path::PathBuf>,
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
@@ -48,6 +52,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
         gdb: args.gdb,
         console: true,
         input: None,
+        save_image: args.save_image.as_deref(),
         log: &log,
     };
     let r = machine.boot(ctx, &boot)?;

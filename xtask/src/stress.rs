@@ -141,6 +141,7 @@ fn boot_one(
         gdb: false,
         console: false,
         input: None,
+        save_image: None,
         log: &log,
     };
     match setup.machine.boot(ctx, &b) {

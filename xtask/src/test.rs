@@ -36,6 +36,8 @@ struct QemuTest {
     replay: bool,
     /// Console input, typed once the output shows the first string.
     input: Option<(&'static str, &'static str)>,
+    /// Save the ramdisk at halt (to `saved_image_path()`) and check it.
+    saved_image: Option<fn(&[u8]) -> Result<(), String>>,
 }
 
 /// A check on the serial text (\r stripped).
@@ -66,6 +68,7 @@ const fn test(
         checks,
         replay: false,
         input: None,
+        saved_image: None,
     }
 }
 
@@ -208,6 +211,15 @@ const TESTS: &[QemuTest] = &[
         &[Check::InOrder(&["panic: tsleep: sleeping at Bio", "ktest_sleep_spl() at "])],
     ),
     QemuTest {
+        saved_image: Some(rd_marked),
+        ..test(
+            "save-image",
+            "test=rd-mark",
+            0,
+            &[Check::LineStarts("rd-mark: wrote block "), Check::LineStarts("halted")],
+        )
+    },
+    QemuTest {
         input: Some(("ddb> ", "ps\rtrace /t 1\rtrace /t 0\rshow uvmexp\rtrace\rreboot\r")),
         ..test(
             "ddb",
@@ -228,6 +240,19 @@ const TESTS: &[QemuTest] = &[
         )
     },
 ];
+
+/// The image saved after `test=rd-mark`: its last 4 KiB holds the marker
+/// the kernel wrote through rd, and it still mounts.
+fn rd_marked(img: &[u8]) -> Result<(), String> {
+    const MARK: &[u8] = b"ppcbsd rd0 write\n";
+    let tail = img.get(img.len().saturating_sub(4096)..).unwrap_or_default();
+    if tail.len() != 4096 || tail.iter().enumerate().any(|(i, &b)| b != MARK[i % MARK.len()]) {
+        return Err("the saved image's last block does not hold the marker the kernel wrote".into());
+    }
+    let fs = ffs::Fs::mount(img).map_err(|e| format!("saved image: {e}"))?;
+    fs.lookup("/etc/motd").map_err(|e| format!("saved image: /etc/motd: {e}"))?;
+    Ok(())
+}
 
 fn selftest_summary(text: &str) -> Result<(), String> {
     match summary_line(text) {
@@ -363,6 +388,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
 fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report {
     let dir = ctx.path("target/test");
     let log = dir.join(format!("{}.log", t.name));
+    let saved = dir.join(format!("{}.ffs", t.name));
     let boot = |log| {
         let b = Boot {
             image: setup.images.get(t.image),
@@ -373,6 +399,7 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
             console: false,
             log,
             input: t.input,
+            save_image: t.saved_image.map(|_| saved.as_path()),
         };
         setup.machine.boot(ctx, &b)
     };
@@ -396,6 +423,12 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
         ));
     }
     failures.extend(t.checks.iter().filter_map(|c| check(c, &text).err()));
+    if let Some(f) = t.saved_image {
+        match std::fs::read(&saved) {
+            Ok(img) => failures.extend(f(&img).err()),
+            Err(e) => failures.push(format!("no saved image {}: {e}", saved.display())),
+        }
+    }
     if t.replay {
         let log2 = dir.join(format!("{}-2.log", t.name));
         match boot(&log2) {

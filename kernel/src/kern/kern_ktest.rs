@@ -46,6 +46,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("deadlock") => kern_ktest_proc::ktest_deadlock(),
         TestSel::Named("sleep-spl") => kern_ktest_proc::ktest_sleep_spl(),
         TestSel::Named("bench") => kern_ktest_proc::ktest_bench(),
+        TestSel::Named("rd-mark") => kern_ktest_bio::ktest_rd_mark(),
         TestSel::Named(name) => match all_tests().find(|(n, _)| *n == name) {
             Some(t) => run_suite(core::iter::once(t)),
             None => panic!("ktest: no test named '{name}'"),

@@ -146,3 +146,19 @@ fn test_splbio_holds_completion() -> TestResult {
     check!(done, "lowering the level did not run the held-back completion");
     Ok(())
 }
+
+/// `test=rd-mark`: writes a marker into the last 4 KiB block of rd0 and
+/// leaves it there, for the host to find in the image it saves at halt.
+pub fn ktest_rd_mark() {
+    const MARK: &[u8] = b"ppcbsd rd0 write\n";
+    let blk = scratch_blkno(0);
+    let bp = match vfs_bio::bread(RDVP, blk, BSIZE) {
+        Ok(bp) => bp,
+        Err(e) => panic!("rd-mark: bread: {e}"),
+    };
+    vfs_bio::with_buf(bp, |b| b.b_data.iter_mut().enumerate().for_each(|(i, x)| *x = MARK[i % MARK.len()]));
+    if let Err(e) = vfs_bio::bwrite(bp) {
+        panic!("rd-mark: bwrite: {e}");
+    }
+    crate::printf!("rd-mark: wrote block {blk}\n");
+}
