@@ -37,8 +37,11 @@ struct QemuTest {
     /// Console input, typed once the output shows the first string.
     input: Option<(&'static str, &'static str)>,
     /// Save the ramdisk at halt (to `saved_image_path()`) and check it.
-    saved_image: Option<fn(&[u8]) -> Result<(), String>>,
+    saved_image: Option<ImageCheck>,
 }
+
+/// A check on the image saved at halt.
+type ImageCheck = fn(&[u8]) -> Result<(), String>;
 
 /// A check on the serial text (\r stripped).
 enum Check {
