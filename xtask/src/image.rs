@@ -27,6 +27,12 @@ pub enum Cmd {
         #[arg(default_value = "/")]
         path: String,
     },
+    /// Check an image like fsck: tree, link counts, block and inode maps,
+    /// summaries. Exit status 1 if anything is inconsistent.
+    Check {
+        /// The image file.
+        image: PathBuf,
+    },
     /// Write a file of an image to stdout.
     Cat {
         /// The image file.
@@ -44,6 +50,7 @@ pub fn main(ctx: &Ctx, cmd: Cmd) -> Result<i32> {
         }
         Cmd::Ls { image, path } => ls(&image, &path),
         Cmd::Cat { image, path } => cat(&image, &path),
+        Cmd::Check { image } => check(&image),
     }
 }
 
@@ -382,6 +389,23 @@ fn ls(image: &Path, path: &str) -> Result<i32> {
         println!("{}", ls_line(&child, &name));
     }
     Ok(0)
+}
+
+fn check(image: &Path) -> Result<i32> {
+    let bytes = load(image)?;
+    let r = crate::fsck::check(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+    for p in &r.problems {
+        println!("{}: {p}", image.display());
+    }
+    println!(
+        "{}: {} files, {} directories, {} fragments in use; {} problems",
+        image.display(),
+        r.files,
+        r.dirs,
+        r.frags_used,
+        r.problems.len()
+    );
+    Ok(i32::from(!r.problems.is_empty()))
 }
 
 fn cat(image: &Path, path: &str) -> Result<i32> {

@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod deps;
+mod fsck;
 mod image;
 mod outcome;
 mod qemu;

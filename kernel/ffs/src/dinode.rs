@@ -79,6 +79,22 @@ impl Inode {
     }
 }
 
+/// A symbolic link whose target sits in the block-pointer area itself.
+pub fn is_fast_symlink(sb: &Superblock, ip: &Inode) -> bool {
+    ip.kind() == FileType::Symlink && ip.size < sb.maxsymlinklen as u64 && ip.blocks == 0
+}
+
+/// The bytes of the block-pointer area, as they are on disk (a fast
+/// symlink's target).
+pub fn inline_bytes(sb: &Superblock, ip: &Inode, out: &mut [u8; 120]) -> usize {
+    let psize = sb.ptr_size() as usize;
+    for (i, v) in ip.db.iter().chain(ip.ib.iter()).enumerate() {
+        let be = v.to_be_bytes();
+        out[i * psize..(i + 1) * psize].copy_from_slice(&be[8 - psize..]);
+    }
+    (NDADDR + NIADDR) * psize
+}
+
 fn be16(b: &[u8], o: usize) -> u16 {
     u16::from_be_bytes([b[o], b[o + 1]])
 }
@@ -144,6 +160,9 @@ pub fn parse(version: Version, ino: u32, b: &[u8]) -> Inode {
 pub fn check(sb: &Superblock, ip: &Inode) -> Result<(), Error> {
     if ip.size > sb.maxfilesize() {
         return Err(Error::BadInode { ino: ip.ino, field: "size", value: ip.size });
+    }
+    if is_fast_symlink(sb, ip) {
+        return Ok(());
     }
     for &b in ip.db.iter().chain(ip.ib.iter()) {
         sb.check_blkptr(ip.ino, b)?;

@@ -51,6 +51,8 @@ pub struct Superblock {
     pub size: u64,
     pub dsize: u64,
     pub cstotal: Csum,
+    /// Symbolic links shorter than this keep their target in the inode.
+    pub maxsymlinklen: u32,
     old_cgoffset: u32,
     old_cgmask: u32,
     pub volname: [u8; 32],
@@ -130,6 +132,7 @@ fn parse(b: &[u8], version: Version, location: u64) -> Result<Superblock, Error>
         size: if ufs2 { be64(b, 1080) } else { be32(b, 36) as u64 },
         dsize: if ufs2 { be64(b, 1088) } else { be32(b, 40) as u64 },
         cstotal,
+        maxsymlinklen: be32(b, 1320),
         old_cgoffset: be32(b, 24),
         old_cgmask: be32(b, 28),
         volname,
@@ -178,6 +181,9 @@ impl Superblock {
         if self.size == 0 || self.size > self.ncg as u64 * self.fpg as u64 || self.dsize > self.size {
             return Err(bad("file system size", self.size));
         }
+        if self.maxsymlinklen as usize > (crate::dinode::NDADDR + crate::dinode::NIADDR) * self.ptr_size() as usize {
+            return Err(bad("maximum inline symlink length", self.maxsymlinklen));
+        }
         if self.cgsize == 0 || self.cgsize > self.bsize {
             return Err(bad("cylinder group size", self.cgsize));
         }
@@ -210,7 +216,7 @@ impl Superblock {
     }
 
     /// First fragment of cylinder group `cg` (cgbase, with UFS1's stagger).
-    fn cgstart(&self, cg: u32) -> u64 {
+    pub fn cgstart(&self, cg: u32) -> u64 {
         let base = cg as u64 * self.fpg as u64;
         match self.version {
             Version::Ufs1 => base + self.old_cgoffset as u64 * (cg & !self.old_cgmask) as u64,
@@ -266,7 +272,7 @@ impl<D: Device> crate::Fs<D> {
     pub fn check_cg(&self, cg: u32) -> Result<(), Error> {
         let off = self.sb().cg_offset(cg)?;
         let mut b = [0u8; 8];
-        self.dev_read(off, &mut b)?;
+        self.device_read(off, &mut b)?;
         let magic = be32(&b, 4);
         if magic != CG_MAGIC {
             return Err(Error::BadSuperblock { field: "cylinder group magic", value: magic as u64 });
@@ -282,7 +288,7 @@ impl<D: Device> crate::Fs<D> {
             return Err(bad("cylinder group number", cg));
         }
         let mut b = [0u8; 16];
-        self.dev_read(sb.frag_offset(sb.csaddr)? + cg as u64 * 16, &mut b)?;
+        self.device_read(sb.frag_offset(sb.csaddr)? + cg as u64 * 16, &mut b)?;
         Ok(Csum {
             ndir: be32(&b, 0) as u64,
             nbfree: be32(&b, 4) as u64,

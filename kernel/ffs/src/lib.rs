@@ -75,7 +75,8 @@ impl<D: Device> Fs<D> {
         &self.sb
     }
 
-    pub(crate) fn dev_read(&self, off: u64, buf: &mut [u8]) -> Result<(), Error> {
+    /// Raw bytes of the device (for checkers that read metadata themselves).
+    pub fn device_read(&self, off: u64, buf: &mut [u8]) -> Result<(), Error> {
         self.dev.read_at(off, buf)
     }
 
@@ -84,10 +85,16 @@ impl<D: Device> Fs<D> {
         let off = self.sb.inode_offset(ino)?;
         let mut b = [0u8; dinode::UFS2_DINODE_SIZE];
         let size = self.sb.dinode_size();
-        self.dev_read(off, &mut b[..size])?;
+        self.device_read(off, &mut b[..size])?;
         let ip = dinode::parse(self.sb.version, ino, &b[..size]);
         dinode::check(&self.sb, &ip)?;
         Ok(ip)
+    }
+
+    /// Whether `ip` is a symbolic link kept inside the inode (its `read`
+    /// gives the target; it has no blocks).
+    pub fn is_fast_symlink(&self, ip: &Inode) -> bool {
+        dinode::is_fast_symlink(&self.sb, ip)
     }
 
     /// Reads one block pointer from an indirect block.
@@ -95,7 +102,7 @@ impl<D: Device> Fs<D> {
         let psize = self.sb.ptr_size();
         let off = self.sb.frag_offset(blk)? + idx * psize;
         let mut b = [0u8; 8];
-        self.dev_read(off, &mut b[..psize as usize])?;
+        self.device_read(off, &mut b[..psize as usize])?;
         let p = match psize {
             4 => u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64,
             _ => u64::from_be_bytes(b),
@@ -140,12 +147,19 @@ impl<D: Device> Fs<D> {
         if off >= ip.size || buf.is_empty() {
             return Ok(0);
         }
+        if self.is_fast_symlink(ip) {
+            let mut inline = [0u8; 120];
+            let len = dinode::inline_bytes(&self.sb, ip, &mut inline).min(ip.size as usize);
+            let n = (len - off as usize).min(buf.len());
+            buf[..n].copy_from_slice(&inline[off as usize..off as usize + n]);
+            return Ok(n);
+        }
         let bsize = self.sb.bsize as u64;
         let lbn = off / bsize;
         let boff = off % bsize;
         let n = (bsize - boff).min(ip.size - off).min(buf.len() as u64) as usize;
         match self.bmap(ip, lbn)? {
-            Some(blk) => self.dev_read(self.sb.frag_offset(blk)? + boff, &mut buf[..n])?,
+            Some(blk) => self.device_read(self.sb.frag_offset(blk)? + boff, &mut buf[..n])?,
             None => buf[..n].fill(0),
         }
         Ok(n)

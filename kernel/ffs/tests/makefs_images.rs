@@ -148,6 +148,7 @@ fn nested_and_large_directories() {
     let root = s.0.join("root");
     std::fs::create_dir_all(root.join("a/b/c")).unwrap();
     std::fs::write(root.join("a/b/c/file"), b"x").unwrap();
+    std::os::unix::fs::symlink("a/b/c/file", root.join("link")).unwrap();
     std::fs::create_dir_all(root.join("many")).unwrap();
     let mut want = BTreeSet::new();
     for i in 0..300 {
@@ -171,6 +172,10 @@ fn nested_and_large_directories() {
         .unwrap();
         assert_eq!(got, want);
         assert_eq!(read_all(&fs, "/many/entry-with-a-longish-name-0299", 10), b"299");
+        let link = fs.inode(fs.lookup("/link").unwrap()).unwrap();
+        assert_eq!(link.kind(), FileType::Symlink);
+        assert!(fs.is_fast_symlink(&link), "a short symlink keeps its target in the inode");
+        assert_eq!(read_all(&fs, "/link", 4), b"a/b/c/file");
         let file = fs.lookup("/a/b/c/file").unwrap();
         assert_eq!(fs.lookup("//a/./b//c/file").unwrap(), file);
         assert_eq!(fs.lookup("/a/b/c/../c/file").unwrap(), file);
