@@ -245,7 +245,7 @@ const TESTS: &[QemuTest] = &[
 ];
 
 /// The image saved after `test=rd-mark`: its last 4 KiB holds the marker
-/// the kernel wrote through rd, and it still mounts.
+/// the kernel wrote through rd, and it still mounts and checks clean.
 fn rd_marked(img: &[u8]) -> Result<(), String> {
     const MARK: &[u8] = b"ppcbsd rd0 write\n";
     let tail = img.get(img.len().saturating_sub(4096)..).unwrap_or_default();
@@ -254,7 +254,11 @@ fn rd_marked(img: &[u8]) -> Result<(), String> {
     }
     let fs = ffs::Fs::mount(img).map_err(|e| format!("saved image: {e}"))?;
     fs.lookup("/etc/motd").map_err(|e| format!("saved image: /etc/motd: {e}"))?;
-    Ok(())
+    let r = crate::fsck::check(img).map_err(|e| format!("saved image: {e}"))?;
+    match r.problems.first() {
+        Some(p) => Err(format!("saved image fails the check: {p}")),
+        None => Ok(()),
+    }
 }
 
 fn selftest_summary(text: &str) -> Result<(), String> {
