@@ -199,11 +199,23 @@ const TESTS: &[QemuTest] = &[
         ],
     ),
     test(
+        "vref-panic",
+        "test=vref-panic",
+        1,
+        &[Check::InOrder(&[
+            "panic: vref used where vget required",
+            "vref() at ",
+            "ktest_vref_panic() at ",
+            "end trace frame: ",
+        ])],
+    ),
+    test(
         "physmem",
-        "physmem=8M test=uvm_page_exhaust",
+        "physmem=8M kern.maxvnodes=16 test=uvm_page_exhaust",
         0,
         &[
             Check::Has("uvm: 2048 pages (8 MB) managed"),
+            Check::LineStarts("vfs: kern.maxvnodes 16"),
             Check::Has("test uvm_page_exhaust ... ok"),
         ],
     ),

@@ -34,11 +34,14 @@ pub struct BootArgs<'a> {
     /// Limit on the pages of RAM the kernel manages (`physmem=`, pages or
     /// `<n>M` MiB), to make memory pressure on purpose.
     pub physmem_pages: Option<u32>,
+    /// Vnodes before getnewvnode recycles (`kern.maxvnodes=`); small values
+    /// force recycling.
+    pub maxvnodes: Option<u32>,
 }
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None }
     }
 }
 
@@ -123,6 +126,7 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             "halt" => ranged(key, value, 0, 86_400, "seconds, 0 to 86400").map(|n| args.halt = n),
             "hz" => ranged(key, value, 10, 1000, "10 to 1000").map(|n| args.hz = n),
             "physmem" => physmem(key, value).map(|n| args.physmem_pages = Some(n)),
+            "kern.maxvnodes" => ranged(key, value, 4, 1 << 20, "4 to 1048576").map(|n| args.maxvnodes = Some(n)),
             _ => Err(BootArgError::Unknown(key)),
         };
         if let Err(e) = r {
@@ -165,6 +169,8 @@ mod tests {
         assert_eq!(parse_all("test=sleep").0.test, Some(TestSel::Named("sleep")));
         assert_eq!(parse_all("physmem=48M").0.physmem_pages, Some(48 * 256));
         assert_eq!(parse_all("physmem=4096").0.physmem_pages, Some(4096));
+        assert_eq!(parse_all("kern.maxvnodes=16").0.maxvnodes, Some(16));
+        assert_eq!(parse_all("kern.maxvnodes=2").1, ["bootarg: bad value '2' for 'kern.maxvnodes': expected 4 to 1048576"]);
         assert_eq!(parse_all("physmem=12").1, ["bootarg: bad value '12' for 'physmem': expected pages, or MiB as <n>M, at least 1M"]);
     }
 

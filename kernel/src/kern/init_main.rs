@@ -5,7 +5,7 @@
 use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
-use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_proc, kern_malloc, kern_sched, subr_prf};
+use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, subr_prf, vfs_subr};
 use crate::uvm::uvm_page;
 use crate::printf;
 use kcore::bootargs::{self, BootArgs};
@@ -71,6 +71,10 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     pmap::pmap_bootstrap();
     kern_sched::sched_init();
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
+    if let Some(n) = args.maxvnodes {
+        vfs_subr::vfs_setmaxvnodes(n);
+        printf!("vfs: kern.maxvnodes {n}\n");
+    }
     let exp = uvm_page::uvmexp();
     printf!(
         "uvm: {} pages ({} MB) managed, freemin {}, freetarg {}{}\n",

@@ -15,7 +15,7 @@ use kcore::bootargs::{BootArgs, TestSel};
 use kcore::random::Rng;
 
 use crate::kern::kern_ktest_proc::{self, KTest, TestResult};
-use crate::kern::{kern_ktest_bio, kern_ktest_vm};
+use crate::kern::{kern_ktest_bio, kern_ktest_vfs, kern_ktest_vm};
 
 const SUITE: &[KTest] = &[
     ("bootinfo", test_bootinfo),
@@ -32,7 +32,7 @@ const SUITE: &[KTest] = &[
 
 /// Every self-test, in the order `test=all` runs them.
 fn all_tests() -> impl Iterator<Item = &'static KTest> {
-    SUITE.iter().chain(kern_ktest_proc::SUITE).chain(kern_ktest_vm::SUITE).chain(kern_ktest_bio::SUITE)
+    SUITE.iter().chain(kern_ktest_proc::SUITE).chain(kern_ktest_vm::SUITE).chain(kern_ktest_bio::SUITE).chain(kern_ktest_vfs::SUITE)
 }
 
 pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
@@ -47,6 +47,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("sleep-spl") => kern_ktest_proc::ktest_sleep_spl(),
         TestSel::Named("bench") => kern_ktest_proc::ktest_bench(),
         TestSel::Named("rd-mark") => kern_ktest_bio::ktest_rd_mark(),
+        TestSel::Named("vref-panic") => kern_ktest_vfs::ktest_vref_panic(),
         TestSel::Named(name) => match all_tests().find(|(n, _)| *n == name) {
             Some(t) => run_suite(core::iter::once(t)),
             None => panic!("ktest: no test named '{name}'"),

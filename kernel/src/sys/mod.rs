@@ -3,3 +3,4 @@
 
 pub use kcore::errno;
 pub use kcore::syscalls;
+pub mod vnode;

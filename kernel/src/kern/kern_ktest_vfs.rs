@@ -1,0 +1,173 @@
+//! Self-tests of the vnode layer with a small file system of its own
+//! ("ktestfs") whose reclaim sleeps, so the VXLOCK windows are real.
+
+use crate::kern::kern_clock::ticks;
+use crate::kern::kern_ktest_proc::{KTest, TestResult};
+use crate::kern::kern_kthread::kthread_create;
+use crate::kern::kern_synch::tsleep;
+use crate::kern::vfs_subr::{self, getnewvnode, vget, vgonel, vhold, vdrop, vn_lock, vop_unlock, vput, vref, vrele, Vnode};
+use crate::sys::errno::Errno;
+use crate::sys::vnode::{LkFlags, VType, VnodeOps};
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+pub const SUITE: &[KTest] = &[
+    ("vnode_recycle", test_vnode_recycle),
+    ("vnode_vxlock", test_vnode_vxlock),
+    ("vnode_hold", test_vnode_hold),
+];
+
+static INACTIVE: AtomicU32 = AtomicU32::new(0);
+static RECLAIM: AtomicU32 = AtomicU32::new(0);
+/// Ticks VOP_RECLAIM sleeps.
+static RECLAIM_SLEEP: AtomicU32 = AtomicU32::new(0);
+
+struct KtestFs;
+
+impl VnodeOps for KtestFs {
+    fn name(&self) -> &'static str {
+        "ktestfs"
+    }
+    fn vop_inactive(&self, vp: &'static Vnode) -> Result<(), Errno> {
+        INACTIVE.fetch_add(1, Ordering::Relaxed);
+        vop_unlock(vp);
+        Ok(())
+    }
+    fn vop_reclaim(&self, vp: &'static Vnode) -> Result<(), Errno> {
+        RECLAIM.fetch_add(1, Ordering::Relaxed);
+        let n = RECLAIM_SLEEP.load(Ordering::Relaxed);
+        if n > 0 {
+            let _ = tsleep(vp as *const Vnode as usize + 1, "ktreclm", n);
+        }
+        Ok(())
+    }
+}
+
+static KTESTFS: KtestFs = KtestFs;
+
+/// Runs `f` with an empty free list (earlier tests' vnodes taken and held)
+/// and room for `spare` more vnodes.
+fn with_spare_vnodes(spare: u32, f: impl FnOnce() -> TestResult) -> TestResult {
+    let (n, _, _) = vfs_subr::vnode_counts();
+    let old = vfs_subr::vfs_setmaxvnodes(n);
+    let mut taken = alloc::vec::Vec::new();
+    while vfs_subr::vnode_counts().1 > 0 {
+        match getnewvnode(&KTESTFS) {
+            Ok(vp) => taken.push(vp),
+            Err(_) => break,
+        }
+    }
+    vfs_subr::vfs_setmaxvnodes(n + spare);
+    let r = f();
+    vfs_subr::vfs_setmaxvnodes(old);
+    taken.into_iter().for_each(vrele);
+    r
+}
+
+fn new_vnode() -> Result<&'static Vnode, alloc::string::String> {
+    let vp = getnewvnode(&KTESTFS).map_err(|e| alloc::format!("getnewvnode: {e}"))?;
+    vp.with(|v| v.v_type = VType::VREG);
+    Ok(vp)
+}
+
+fn test_vnode_recycle() -> TestResult {
+    with_spare_vnodes(3, || {
+        let (i0, r0) = (INACTIVE.load(Ordering::Relaxed), RECLAIM.load(Ordering::Relaxed));
+        let a = new_vnode()?;
+        let b = new_vnode()?;
+        let c = new_vnode()?;
+        vref(b);
+        vrele(b);
+        check!(b.with(|v| v.v_usecount) == 1, "vref/vrele changed the count");
+        vrele(a);
+        vrele(b);
+        check!(INACTIVE.load(Ordering::Relaxed) == i0 + 2, "the last vrele did not make the vnode inactive");
+        check!(vfs_subr::vnode_counts().1 >= 2, "released vnodes are not on the free list");
+        let e = new_vnode()?;
+        let f = new_vnode()?;
+        check!(core::ptr::eq(e, a) && core::ptr::eq(f, b), "getnewvnode did not recycle the free list from its head");
+        check!(RECLAIM.load(Ordering::Relaxed) == r0 + 2, "recycling two vnodes reclaimed {} times", RECLAIM.load(Ordering::Relaxed) - r0);
+        check!(getnewvnode(&KTESTFS).err() == Some(Errno::ENFILE), "a full vnode table did not give ENFILE");
+        for vp in [c, e, f] {
+            vrele(vp);
+        }
+        Ok(())
+    })
+}
+
+/// While vgonel's reclaim sleeps, vget and vn_lock must fail the way
+/// OpenBSD's do: EBUSY for vget(LK_NOWAIT), ENOENT after sleeping otherwise.
+fn test_vnode_vxlock() -> TestResult {
+    let vp = new_vnode()?;
+    vrele(vp);
+    RECLAIM_SLEEP.store(5, Ordering::Relaxed);
+    let done = Arc::new(AtomicU32::new(0));
+    let d = done.clone();
+    kthread_create("ktvgone", move || {
+        vgonel(vp);
+        d.store(ticks(), Ordering::Relaxed);
+    })
+    .ok_or("no memory for a thread")?;
+    let _ = tsleep(test_vnode_vxlock as fn() -> TestResult as usize, "ktyield", 1);
+    let nowait = vget(vp, LkFlags::LK_NOWAIT);
+    let lock_nowait = vn_lock(vp, LkFlags::LK_EXCLUSIVE | LkFlags::LK_NOWAIT);
+    let after_lock = ticks();
+    let wait = vget(vp, LkFlags::empty());
+    let cleaned_at = done.load(Ordering::Relaxed);
+    RECLAIM_SLEEP.store(0, Ordering::Relaxed);
+    check!(nowait == Err(Errno::EBUSY), "vget(LK_NOWAIT) on a vnode under VXLOCK gave {nowait:?}");
+    check!(lock_nowait == Err(Errno::ENOENT), "vn_lock(LK_NOWAIT) under VXLOCK gave {lock_nowait:?}");
+    check!(cleaned_at != 0 && cleaned_at <= after_lock, "vn_lock returned before vclean finished");
+    check!(wait.is_ok(), "vget after the vnode was cleaned gave {wait:?}");
+    check!(vp.with(|v| v.v_type) == VType::VBAD, "vgonel did not mark the vnode VBAD");
+    vrele(vp);
+    Ok(())
+}
+
+/// Takes vnodes until the table is full (ENFILE); they come from the free
+/// list once maxvnodes is reached.
+fn drain() -> Result<alloc::vec::Vec<&'static Vnode>, alloc::string::String> {
+    let mut got = alloc::vec::Vec::new();
+    loop {
+        match getnewvnode(&KTESTFS) {
+            Ok(vp) => got.push(vp),
+            Err(Errno::ENFILE) => return Ok(got),
+            Err(e) => return Err(alloc::format!("getnewvnode: {e}")),
+        }
+        check!(got.len() < 10_000, "getnewvnode never ran out");
+    }
+}
+
+fn test_vnode_hold() -> TestResult {
+    with_spare_vnodes(1, || {
+        let a = new_vnode()?;
+        vhold(a);
+        vrele(a);
+        check!(vfs_subr::vnode_counts().2 >= 1, "an unreferenced vnode with a hold is not on the hold list");
+        let got = drain()?;
+        let recycled_held = got.iter().any(|&vp| core::ptr::eq(vp, a));
+        got.into_iter().for_each(vrele);
+        check!(!recycled_held, "getnewvnode recycled a held vnode");
+        vdrop(a);
+        let got = drain()?;
+        let recycled = got.iter().any(|&vp| core::ptr::eq(vp, a));
+        got.into_iter().for_each(vrele);
+        check!(recycled, "after vdrop the vnode was never recycled");
+        let b = new_vnode()?;
+        vn_lock(b, LkFlags::LK_EXCLUSIVE).map_err(|e| alloc::format!("vn_lock: {e}"))?;
+        vput(b);
+        Ok(())
+    })
+}
+
+/// `test=vref-panic`: vref on an unreferenced vnode, OpenBSD's first panic
+/// from the field.
+#[inline(never)]
+pub fn ktest_vref_panic() {
+    let vp = match getnewvnode(&KTESTFS) {
+        Ok(vp) => vp,
+        Err(e) => panic!("ktest: getnewvnode: {e}"),
+    };
+    vrele(vp);
+    vref(vp);
+}

@@ -1,0 +1,385 @@
+//! The vnode layer (OpenBSD vfs_subr.c and vn_lock from vfs_vnops.c):
+//! vnodes allocated up to `maxvnodes` and then recycled from the free list,
+//! references (`vget`, `vref`, `vrele`, `vput`), holds, and reclaiming
+//! (`vgonel` → `vclean`) under VXLOCK, with OpenBSD's semantics exactly,
+//! since the race this kernel rebuilds is made of them.
+
+use crate::arch::powerpc::intr::Ipl;
+use crate::kern::kern_mutex::Mutex;
+use crate::kern::kern_rwlock::{RwFlags, Rwlock};
+use crate::kern::kern_synch::{tsleep, wakeup};
+use crate::kern::vfs_bio;
+use crate::sys::errno::Errno;
+use crate::sys::vnode::{LkFlags, VBioFlags, VLFlags, VType, VnodeOps, DOCLOSE};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+
+/// Vnodes before getnewvnode starts recycling (`kern.maxvnodes`).
+pub const MAXVNODES_DEFAULT: u32 = 1024;
+
+pub struct VnodeFields {
+    pub v_type: VType,
+    pub v_usecount: u32,
+    pub v_holdcnt: u32,
+    pub v_writecount: u32,
+    pub v_lflag: VLFlags,
+    pub v_bioflag: VBioFlags,
+    pub v_op: &'static dyn VnodeOps,
+    /// The file system's own data (an inode number).
+    pub v_data: u64,
+}
+
+pub struct Vnode {
+    /// Its number, which buffers use to name it.
+    pub v_id: u32,
+    /// The vnode lock (the inode lock of OpenBSD's ufs).
+    pub v_lock: Rwlock,
+    st: Mutex<VnodeFields>,
+}
+
+impl Vnode {
+    /// Runs `f` on the vnode's fields.
+    pub fn with<R>(&self, f: impl FnOnce(&mut VnodeFields) -> R) -> R {
+        f(&mut self.st.lock())
+    }
+
+    fn wchan(&'static self) -> usize {
+        self as *const Vnode as usize
+    }
+
+    fn op(&self) -> &'static dyn VnodeOps {
+        self.with(|v| v.v_op)
+    }
+}
+
+struct VnodeTable {
+    numvnodes: u32,
+    maxvnodes: u32,
+    /// Unreferenced vnodes, to be recycled from the head.
+    free: VecDeque<&'static Vnode>,
+    /// Unreferenced vnodes that still have holds (buffers): not recycled.
+    hold: VecDeque<&'static Vnode>,
+}
+
+static VTABLE: Mutex<VnodeTable> =
+    Mutex::new(Ipl::None, VnodeTable { numvnodes: 0, maxvnodes: MAXVNODES_DEFAULT, free: VecDeque::new(), hold: VecDeque::new() });
+
+/// The operations of a vnode that has been reclaimed: nothing left to do.
+struct DeadVnodeOps;
+
+impl VnodeOps for DeadVnodeOps {
+    fn name(&self) -> &'static str {
+        "dead"
+    }
+    fn vop_inactive(&self, vp: &'static Vnode) -> Result<(), Errno> {
+        vp.v_lock.rw_exit();
+        Ok(())
+    }
+    fn vop_reclaim(&self, _: &'static Vnode) -> Result<(), Errno> {
+        Ok(())
+    }
+}
+
+pub static DEAD_VNODEOPS: &dyn VnodeOps = &DeadVnodeOps;
+
+/// Sets `kern.maxvnodes`; returns the old value.
+pub fn vfs_setmaxvnodes(n: u32) -> u32 {
+    core::mem::replace(&mut VTABLE.lock().maxvnodes, n.max(1))
+}
+
+/// (numvnodes, on the free list, on the hold list).
+pub fn vnode_counts() -> (u32, usize, usize) {
+    let t = VTABLE.lock();
+    (t.numvnodes, t.free.len(), t.hold.len())
+}
+
+fn is(a: &'static Vnode, b: &'static Vnode) -> bool {
+    core::ptr::eq(a, b)
+}
+
+/// A vnode for a file system with operations `ops`, referenced once
+/// (OpenBSD getnewvnode): a new one while numvnodes < maxvnodes, else the
+/// first unlocked vnode of the free list, cleaned out with vgonel. ENFILE
+/// when every vnode is in use.
+pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> {
+    let mut t = VTABLE.lock();
+    let vp = if t.numvnodes < t.maxvnodes {
+        t.numvnodes += 1;
+        let id = t.numvnodes;
+        drop(t);
+        let vp: &'static Vnode = Box::leak(Box::new(Vnode {
+            v_id: id,
+            v_lock: Rwlock::new("vnlock"),
+            st: Mutex::new(
+                Ipl::None,
+                VnodeFields {
+                    v_type: VType::VNON,
+                    v_usecount: 0,
+                    v_holdcnt: 0,
+                    v_writecount: 0,
+                    v_lflag: VLFlags::empty(),
+                    v_bioflag: VBioFlags::empty(),
+                    v_op: DEAD_VNODEOPS,
+                    v_data: 0,
+                },
+            ),
+        }));
+        vp
+    } else {
+        let pos = t.free.iter().position(|vp| vp.v_lock.rw_enter(RwFlags::RW_WRITE | RwFlags::RW_NOSLEEP).map(|_| vp.v_lock.rw_exit()).is_ok());
+        let Some(pos) = pos else {
+            crate::printf!("vnode: table is full - increase kern.maxvnodes\n");
+            return Err(Errno::ENFILE);
+        };
+        let vp = t.free.remove(pos).expect("position in the free list");
+        drop(t);
+        // Off the list and, below, under VXLOCK with no sleep in between.
+        let bad = vp.with(|v| {
+            v.v_bioflag -= VBioFlags::VBIOONFREELIST;
+            assert!(v.v_usecount == 0, "getnewvnode: free vnode {} has usecount {}", vp.v_id, v.v_usecount);
+            v.v_type == VType::VBAD
+        });
+        if !bad {
+            vgonel(vp);
+        }
+        vp
+    };
+    vp.with(|v| {
+        v.v_type = VType::VNON;
+        v.v_op = ops;
+        v.v_data = 0;
+        v.v_usecount = 1;
+        v.v_writecount = 0;
+    });
+    Ok(vp)
+}
+
+/// Puts an unreferenced vnode on the free list (a VBAD one at the head, to
+/// be recycled first), or on the hold list while it has holds.
+fn vputonfreelist(vp: &'static Vnode) {
+    let (held, bad, on) = vp.with(|v| {
+        let on = v.v_bioflag.contains(VBioFlags::VBIOONFREELIST);
+        v.v_bioflag |= VBioFlags::VBIOONFREELIST;
+        (v.v_holdcnt > 0, v.v_type == VType::VBAD, on)
+    });
+    if on {
+        return;
+    }
+    let mut t = VTABLE.lock();
+    match (held, bad) {
+        (true, _) => t.hold.push_back(vp),
+        (false, true) => t.free.push_front(vp),
+        (false, false) => t.free.push_back(vp),
+    }
+}
+
+fn remove_from_lists(vp: &'static Vnode) {
+    vp.with(|v| v.v_bioflag -= VBioFlags::VBIOONFREELIST);
+    let mut t = VTABLE.lock();
+    t.free.retain(|&x| !is(x, vp));
+    t.hold.retain(|&x| !is(x, vp));
+}
+
+/// Sleeps until vclean is done with `vp` (VXWANT), for callers that then fail.
+fn vxwait(vp: &'static Vnode, wmesg: &'static str) {
+    vp.with(|v| v.v_lflag |= VLFlags::VXWANT);
+    let _ = tsleep(vp.wchan(), wmesg, 0);
+}
+
+/// Takes a reference (OpenBSD vget): fails with EBUSY under LK_NOWAIT, or
+/// sleeps and fails with ENOENT, if the vnode is being cleaned out; leaves
+/// the free list if this is the first reference; locks if asked to.
+pub fn vget(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
+    if vp.with(|v| v.v_lflag.contains(VLFlags::VXLOCK)) {
+        if flags.contains(LkFlags::LK_NOWAIT) {
+            return Err(Errno::EBUSY);
+        }
+        vxwait(vp, "vget");
+        return Err(Errno::ENOENT);
+    }
+    if vp.with(|v| {
+        v.v_usecount += 1;
+        v.v_usecount == 1
+    }) {
+        remove_from_lists(vp);
+    }
+    if flags.intersects(LkFlags::LK_SHARED | LkFlags::LK_EXCLUSIVE) {
+        if let Err(e) = vn_lock(vp, flags) {
+            vrele(vp);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Another reference to a vnode already referenced (OpenBSD vref). Not
+/// inlined, so its panic's trace names it.
+#[inline(never)]
+pub fn vref(vp: &'static Vnode) {
+    let was = vp.with(|v| {
+        v.v_usecount += 1;
+        v.v_usecount - 1
+    });
+    if was == 0 {
+        panic!("vref used where vget required");
+    }
+}
+
+/// Locks a vnode (OpenBSD vn_lock): if vclean is at work on it, waits for
+/// that and fails with ENOENT, even under LK_NOWAIT.
+pub fn vn_lock(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
+    if vp.with(|v| v.v_lflag.contains(VLFlags::VXLOCK)) {
+        vxwait(vp, "vn_lock");
+        return Err(Errno::ENOENT);
+    }
+    let mut rw = if flags.contains(LkFlags::LK_SHARED) { RwFlags::RW_READ } else { RwFlags::RW_WRITE };
+    if flags.contains(LkFlags::LK_NOWAIT) {
+        rw |= RwFlags::RW_NOSLEEP;
+    }
+    vp.v_lock.rw_enter(rw)
+}
+
+/// VOP_UNLOCK.
+pub fn vop_unlock(vp: &'static Vnode) {
+    vp.v_lock.rw_exit();
+}
+
+/// Drops a reference; the last one locks the vnode, makes it inactive and
+/// puts it on the free list (OpenBSD vrele).
+#[track_caller]
+pub fn vrele(vp: &'static Vnode) {
+    if drop_ref(vp) > 0 {
+        return;
+    }
+    // Being cleaned out: vclean puts it on the list when done.
+    if vn_lock(vp, LkFlags::LK_EXCLUSIVE).is_err() {
+        return;
+    }
+    inactive(vp);
+}
+
+/// Like vrele for a vnode the caller has locked (OpenBSD vput).
+#[track_caller]
+pub fn vput(vp: &'static Vnode) {
+    if drop_ref(vp) > 0 {
+        vop_unlock(vp);
+        return;
+    }
+    inactive(vp);
+}
+
+#[track_caller]
+fn drop_ref(vp: &'static Vnode) -> u32 {
+    vp.with(|v| {
+        if v.v_usecount == 0 {
+            panic!("vrele: bad ref count (vnode {})", vp.v_id);
+        }
+        v.v_usecount -= 1;
+        v.v_usecount
+    })
+}
+
+/// VOP_INACTIVE on a locked, unreferenced vnode, then onto the free list
+/// unless someone took a reference while it slept.
+fn inactive(vp: &'static Vnode) {
+    let _ = vp.op().vop_inactive(vp);
+    if vp.with(|v| v.v_usecount == 0) {
+        vputonfreelist(vp);
+    }
+}
+
+/// A hold keeps an unreferenced vnode from being recycled (its buffers
+/// name it).
+pub fn vhold(vp: &'static Vnode) {
+    let move_it = vp.with(|v| {
+        v.v_holdcnt += 1;
+        v.v_holdcnt == 1 && v.v_usecount == 0 && v.v_bioflag.contains(VBioFlags::VBIOONFREELIST)
+    });
+    if move_it {
+        let mut t = VTABLE.lock();
+        t.free.retain(|&x| !is(x, vp));
+        t.hold.push_back(vp);
+    }
+}
+
+pub fn vdrop(vp: &'static Vnode) {
+    let move_it = vp.with(|v| {
+        assert!(v.v_holdcnt > 0, "vdrop: zero holdcnt (vnode {})", vp.v_id);
+        v.v_holdcnt -= 1;
+        v.v_holdcnt == 0 && v.v_usecount == 0 && v.v_bioflag.contains(VBioFlags::VBIOONFREELIST)
+    });
+    if move_it {
+        let mut t = VTABLE.lock();
+        t.hold.retain(|&x| !is(x, vp));
+        t.free.push_back(vp);
+    }
+}
+
+/// Cleans a vnode out for reuse (OpenBSD vclean): VXLOCK first, before
+/// anything can sleep; then drain the lock, write and drop its buffers,
+/// make it inactive if it was in use, VOP_RECLAIM, dead operations, and
+/// wake whoever waited for VXLOCK to clear.
+pub fn vclean(vp: &'static Vnode, flags: u32) {
+    let active = vp.with(|v| {
+        if v.v_lflag.contains(VLFlags::VXLOCK) {
+            panic!("vclean: deadlock (vnode {})", vp.v_id);
+        }
+        v.v_lflag |= VLFlags::VXLOCK;
+        let active = v.v_usecount > 0;
+        if active {
+            v.v_usecount += 1;
+        }
+        active
+    });
+    vp.v_lock.rw_enter_write();
+    if let Err(e) = vfs_bio::vinvalbuf(vp.v_id) {
+        crate::printf!("vclean: vnode {}: writing its buffers: {e}\n", vp.v_id);
+    }
+    let op = vp.op();
+    if active && flags & DOCLOSE != 0 {
+        let _ = op.vop_inactive(vp);
+    } else {
+        vop_unlock(vp);
+    }
+    if let Err(e) = op.vop_reclaim(vp) {
+        panic!("vclean: cannot reclaim vnode {}: {e}", vp.v_id);
+    }
+    if active {
+        let now = vp.with(|v| {
+            v.v_usecount -= 1;
+            v.v_usecount
+        });
+        if now == 0 {
+            vputonfreelist(vp);
+        }
+    }
+    let wanted = vp.with(|v| {
+        v.v_op = DEAD_VNODEOPS;
+        v.v_data = 0;
+        let wanted = v.v_lflag.contains(VLFlags::VXWANT);
+        v.v_lflag -= VLFlags::VXLOCK | VLFlags::VXWANT;
+        wanted
+    });
+    if wanted {
+        wakeup(vp.wchan());
+    }
+}
+
+/// Reclaims a vnode and marks it VBAD (OpenBSD vgonel); if someone else is
+/// already cleaning it, waits for them instead.
+pub fn vgonel(vp: &'static Vnode) {
+    if vp.with(|v| v.v_lflag.contains(VLFlags::VXLOCK)) {
+        vxwait(vp, "vgone");
+        return;
+    }
+    vclean(vp, DOCLOSE);
+    let to_head = vp.with(|v| {
+        v.v_type = VType::VBAD;
+        v.v_usecount == 0 && v.v_holdcnt == 0 && v.v_bioflag.contains(VBioFlags::VBIOONFREELIST)
+    });
+    if to_head {
+        let mut t = VTABLE.lock();
+        t.free.retain(|&x| !is(x, vp));
+        t.free.push_front(vp);
+    }
+}

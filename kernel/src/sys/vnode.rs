@@ -1,0 +1,55 @@
+//! Vnode definitions (OpenBSD sys/vnode.h): types, flags, lock flags, and
+//! the vnode-operations table a file system provides.
+
+use crate::kern::vfs_subr::Vnode;
+use crate::sys::errno::Errno;
+
+/// v_type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VType {
+    VNON,
+    VREG,
+    VDIR,
+    VBLK,
+    VCHR,
+    VLNK,
+    VSOCK,
+    VFIFO,
+    VBAD,
+}
+
+bitflags::bitflags! {
+    /// v_lflag.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct VLFlags: u32 {
+        /// vclean is at work on the vnode.
+        const VXLOCK = 0x0100;
+        /// Someone sleeps until VXLOCK clears.
+        const VXWANT = 0x0200;
+    }
+
+    /// v_bioflag.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct VBioFlags: u32 {
+        const VBIOONFREELIST = 0x0004;
+    }
+
+    /// Lock requests (vn_lock, vget).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct LkFlags: u32 {
+        const LK_SHARED = 0x01;
+        const LK_EXCLUSIVE = 0x02;
+        const LK_NOWAIT = 0x10;
+    }
+}
+
+/// vclean: also close the vnode if it is in use.
+pub const DOCLOSE: u32 = 0x0008;
+
+/// The operations a file system implements for its vnodes (a vops table).
+/// VOP_INACTIVE is called with the vnode locked and must unlock it.
+pub trait VnodeOps: Sync {
+    fn name(&self) -> &'static str;
+    fn vop_inactive(&self, vp: &'static Vnode) -> Result<(), Errno>;
+    fn vop_reclaim(&self, vp: &'static Vnode) -> Result<(), Errno>;
+}
