@@ -10,4 +10,5 @@ pub mod ddb;
 pub mod dev;
 pub mod kern;
 pub mod sys;
+pub mod ufs;
 pub mod uvm;

@@ -6,6 +6,7 @@ use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
 use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, subr_prf, vfs_subr};
+use crate::ufs::ffs::ffs_vfsops;
 use crate::uvm::uvm_page;
 use crate::printf;
 use kcore::bootargs::{self, BootArgs};
@@ -94,6 +95,9 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     // handlers and the clock are set up above.
     unsafe { cpu::mtmsr(cpu::mfmsr() | cpu::Msr::EE | cpu::Msr::ME | cpu::Msr::RI) };
     printf!("clock: hz {}, {} time-base ticks per tick\n", args.hz, clock::tb_per_tick());
+    if let Err(e) = ffs_vfsops::ffs_mountroot() {
+        printf!("ffs: cannot mount root from rd0: {e}\n");
+    }
 
     match args.test {
         Some(sel) => kern_ktest::run(sel, &args),

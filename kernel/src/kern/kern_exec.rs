@@ -1,17 +1,19 @@
-//! Loading a program (OpenBSD kern_exec.c, exec_elf.c): a static ELF from
-//! the ramdisk, read with the shared FFS crate (the VFS issue replaces this
-//! path), into a fresh address space with its arguments on the stack.
+//! Loading a program (OpenBSD kern_exec.c, exec_elf.c): a static ELF read
+//! through the VFS (namei, VOP_READ), into a fresh address space with its
+//! arguments on the stack.
 
 use crate::arch::powerpc::pmap::{Prot, USER_MAX, USER_MIN};
 use crate::arch::powerpc::trap::TrapFrame;
 use crate::arch::powerpc::vm_machdep;
-use crate::kern::init_main;
+use crate::kern::vfs_lookup::namei;
+use crate::kern::vfs_subr::vrele;
 use crate::kern::kern_exit::exit1;
 use crate::sys::syscalls::w_exitcode;
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_proc::sched_lock;
 use crate::printf;
 use crate::sys::errno::Errno;
+use crate::sys::vnode::VType;
 use crate::uvm::uvm_map::{self, VmSpace};
 use crate::uvm::uvm_page::{round_page, trunc_page};
 use alloc::string::String;
@@ -32,29 +34,29 @@ const PF_R: u32 = 4;
 /// MSR of user mode: problem state, translation, interrupts, recoverable.
 pub const PSL_USER: u32 = 0xd032;
 
-fn ramdisk() -> &'static [u8] {
-    let bi = init_main::bootinfo();
-    // SAFETY: the ramdisk QEMU loaded is marked used in the boot-info
-    // record, so no page of it is ever managed or written; it is only read.
-    unsafe { core::slice::from_raw_parts(bi.ramdisk.start as *const u8, bi.ramdisk.size as usize) }
-}
-
+/// Reads a whole program through the VFS (namei, VOP_READ).
 fn read_file(path: &str) -> Result<Vec<u8>, Errno> {
-    let fs = ffs::Fs::mount(ramdisk()).map_err(|_| Errno::EIO)?;
-    let ino = fs.lookup(path).map_err(|_| Errno::ENOENT)?;
-    let ip = fs.inode(ino).map_err(|_| Errno::EIO)?;
-    if ip.size > 16 << 20 {
-        return Err(Errno::E2BIG);
-    }
-    let mut data = alloc::vec![0u8; ip.size as usize];
-    let mut done = 0;
-    while done < data.len() {
-        match fs.read(&ip, done as u64, &mut data[done..]) {
-            Ok(0) | Err(_) => return Err(Errno::EIO),
-            Ok(n) => done += n,
+    let vp = namei(path)?;
+    let r = (|| {
+        if vp.with(|v| v.v_type) != VType::VREG {
+            return Err(Errno::EACCES);
         }
-    }
-    Ok(data)
+        let size = vp.op().vop_getattr_size(vp)?;
+        if size > 16 << 20 {
+            return Err(Errno::E2BIG);
+        }
+        let mut data = alloc::vec![0u8; size as usize];
+        let mut done = 0;
+        while done < data.len() {
+            match vp.op().vop_read(vp, done as u64, &mut data[done..])? {
+                0 => return Err(Errno::EIO),
+                n => done += n,
+            }
+        }
+        Ok(data)
+    })();
+    vrele(vp);
+    r
 }
 
 /// Where a loaded program starts: pc, stack pointer, argc and argv.

@@ -39,16 +39,18 @@ fn image_block(blkno: u64) -> &'static mut [u8] {
 }
 
 fn test_rd_bread_sleeps() -> TestResult {
+    // Forget what the mounted file system has cached, so this reads.
+    vfs_bio::vinvalbuf(RDVP).map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
     let s0 = vfs_bio::biowait_sleeps();
     let (r0, _) = rd::rd_counts();
-    let bp = vfs_bio::bread(RDVP, 16, 8192).map_err(|e| alloc::format!("bread: {e}"))?;
+    let bp = vfs_bio::bread(RDVP, 16, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
     let magic = vfs_bio::with_buf(bp, |b| u32::from_be_bytes([b.b_data[1372], b.b_data[1373], b.b_data[1374], b.b_data[1375]]));
     vfs_bio::brelse(bp);
     check!(magic == 0x1954_0119, "superblock magic read through rd is {magic:#x}");
     check!(vfs_bio::biowait_sleeps() > s0, "bread did not sleep in biowait");
     check!(rd::rd_counts().0 == r0 + 1, "rd did one read? {} -> {}", r0, rd::rd_counts().0);
     let s1 = vfs_bio::biowait_sleeps();
-    let bp = vfs_bio::bread(RDVP, 16, 8192).map_err(|e| alloc::format!("bread: {e}"))?;
+    let bp = vfs_bio::bread(RDVP, 16, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
     vfs_bio::brelse(bp);
     check!(vfs_bio::biowait_sleeps() == s1 && rd::rd_counts().0 == r0 + 1, "a cached block was read again");
     Ok(())

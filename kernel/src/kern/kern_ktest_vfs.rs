@@ -5,6 +5,7 @@ use crate::kern::kern_clock::ticks;
 use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_synch::tsleep;
+use crate::kern::vfs_lookup::namei;
 use crate::kern::vfs_subr::{self, getnewvnode, vget, vgonel, vhold, vdrop, vn_lock, vop_unlock, vput, vref, vrele, Vnode};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VType, VnodeOps};
@@ -15,6 +16,7 @@ pub const SUITE: &[KTest] = &[
     ("vnode_recycle", test_vnode_recycle),
     ("vnode_vxlock", test_vnode_vxlock),
     ("vnode_hold", test_vnode_hold),
+    ("vfs_namei_read", test_vfs_namei_read),
 ];
 
 static INACTIVE: AtomicU32 = AtomicU32::new(0);
@@ -158,6 +160,32 @@ fn test_vnode_hold() -> TestResult {
         vput(b);
         Ok(())
     })
+}
+
+/// The root file system through the vnode layer: namei, the inode hash,
+/// VOP_READ through the buffer cache, and lookup errors.
+fn test_vfs_namei_read() -> TestResult {
+    let vp = namei("/etc/motd").map_err(|e| alloc::format!("namei /etc/motd: {e}"))?;
+    let mut buf = [0u8; 64];
+    let n = vp.op().vop_read(vp, 0, &mut buf);
+    let again = namei("/etc/../etc/./motd");
+    let same = again.as_ref().is_ok_and(|&v| core::ptr::eq(v, vp));
+    if let Ok(v) = again {
+        vrele(v);
+    }
+    let kind = vp.with(|v| v.v_type);
+    vrele(vp);
+    let n = n.map_err(|e| alloc::format!("VOP_READ: {e}"))?;
+    check!(buf[..n].starts_with(b"ppcbsd"), "/etc/motd read through the VFS starts {:?}", &buf[..n.min(16)]);
+    check!(kind == VType::VREG, "/etc/motd has type {kind:?}");
+    check!(same, "a second namei of the same file gave another vnode (inode hash)");
+    check!(namei("/no/such").err() == Some(Errno::ENOENT), "namei of a missing path did not give ENOENT");
+    check!(namei("/etc/motd/x").err() == Some(Errno::ENOTDIR), "namei through a file did not give ENOTDIR");
+    let root = namei("/").map_err(|e| alloc::format!("namei /: {e}"))?;
+    let dir = root.with(|v| v.v_type);
+    vrele(root);
+    check!(dir == VType::VDIR, "/ has type {dir:?}");
+    Ok(())
 }
 
 /// `test=vref-panic`: vref on an unreferenced vnode, OpenBSD's first panic

@@ -30,4 +30,5 @@ pub mod kern_sched;
 pub mod kern_synch;
 pub mod subr_prf;
 pub mod vfs_bio;
+pub mod vfs_lookup;
 pub mod vfs_subr;

@@ -47,7 +47,7 @@ impl Vnode {
         self as *const Vnode as usize
     }
 
-    fn op(&self) -> &'static dyn VnodeOps {
+    pub fn op(&self) -> &'static dyn VnodeOps {
         self.with(|v| v.v_op)
     }
 }
@@ -77,6 +77,12 @@ impl VnodeOps for DeadVnodeOps {
     }
     fn vop_reclaim(&self, _: &'static Vnode) -> Result<(), Errno> {
         Ok(())
+    }
+    fn vop_lookup(&self, _: &'static Vnode, _: &[u8]) -> Result<&'static Vnode, Errno> {
+        Err(Errno::EBADF)
+    }
+    fn vop_read(&self, _: &'static Vnode, _: u64, _: &mut [u8]) -> Result<usize, Errno> {
+        Ok(0)
     }
 }
 

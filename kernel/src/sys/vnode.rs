@@ -52,4 +52,16 @@ pub trait VnodeOps: Sync {
     fn name(&self) -> &'static str;
     fn vop_inactive(&self, vp: &'static Vnode) -> Result<(), Errno>;
     fn vop_reclaim(&self, vp: &'static Vnode) -> Result<(), Errno>;
+    /// The vnode (referenced) that `name` names in directory `dvp`.
+    fn vop_lookup(&self, _dvp: &'static Vnode, _name: &[u8]) -> Result<&'static Vnode, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Reads from byte `off`: the bytes read, 0 at the end.
+    fn vop_read(&self, _vp: &'static Vnode, _off: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// The file's size in bytes.
+    fn vop_getattr_size(&self, _vp: &'static Vnode) -> Result<u64, Errno> {
+        Err(Errno::EINVAL)
+    }
 }

@@ -28,7 +28,7 @@ fn main(_: Args) -> i32 {
         println!("init: pid {p} exited with status {}", wexitstatus(st));
     }
     let mut buf = [0u8; 24];
-    let deadline = fmt_u64(&mut buf, uptime_ms() + 300);
+    let deadline = fmt_u64(&mut buf, uptime_ms() + 600);
     println!("init: two CPU-bound processes until the same deadline");
     let a = spawn(b"/bin/hog\0", &[b"hog\0", b"A\0", deadline]);
     let b = spawn(b"/bin/hog\0", &[b"hog\0", b"B\0", deadline]);

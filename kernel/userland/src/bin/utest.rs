@@ -109,7 +109,7 @@ fn bad_address_kills() -> Check {
 
 fn clock_preempts() -> Check {
     let mut buf = [0u8; 24];
-    let arg = fmt_u64(&mut buf, uptime_ms() + 200);
+    let arg = fmt_u64(&mut buf, uptime_ms() + 600);
     let mut pids = [0u32; 2];
     for (k, label) in [b"A\0", b"B\0"].iter().enumerate() {
         pids[k] = match fork() {

@@ -1,0 +1,3 @@
+//! The Berkeley Fast File System (OpenBSD sys/ufs).
+
+pub mod ffs;
