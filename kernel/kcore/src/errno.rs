@@ -27,6 +27,7 @@ pub enum Errno {
     EMFILE = 24,
     EFBIG = 27,
     ENOSPC = 28,
+    EROFS = 30,
     ERANGE = 34,
     EAGAIN = 35,
     ENAMETOOLONG = 63,

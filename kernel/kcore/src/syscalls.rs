@@ -3,15 +3,20 @@
 
 pub const SYS_EXIT: u32 = 1;
 pub const SYS_FORK: u32 = 2;
+pub const SYS_READ: u32 = 3;
 pub const SYS_WRITE: u32 = 4;
+pub const SYS_OPEN: u32 = 5;
+pub const SYS_CLOSE: u32 = 6;
 pub const SYS_WAIT4: u32 = 11;
 pub const SYS_GETPID: u32 = 20;
 pub const SYS_GETPPID: u32 = 39;
 pub const SYS_REBOOT: u32 = 55;
+pub const SYS_FSTAT: u32 = 53;
 pub const SYS_EXECVE: u32 = 59;
 pub const SYS_MUNMAP: u32 = 73;
 pub const SYS_CLOCK_GETTIME: u32 = 87;
 pub const SYS_MMAP: u32 = 197;
+pub const SYS_LSEEK: u32 = 199;
 pub const SYS_SCHED_YIELD: u32 = 298;
 
 /// The name of a system call, for traces.
@@ -19,7 +24,12 @@ pub fn syscall_name(code: u32) -> &'static str {
     match code {
         SYS_EXIT => "exit",
         SYS_FORK => "fork",
+        SYS_READ => "read",
         SYS_WRITE => "write",
+        SYS_OPEN => "open",
+        SYS_CLOSE => "close",
+        SYS_FSTAT => "fstat",
+        SYS_LSEEK => "lseek",
         SYS_WAIT4 => "wait4",
         SYS_GETPID => "getpid",
         SYS_GETPPID => "getppid",
@@ -35,6 +45,12 @@ pub fn syscall_name(code: u32) -> &'static str {
 
 /// CR0[SO]: set by the kernel when a system call fails (r3 = errno).
 pub const CR0_SO: u32 = 0x1000_0000;
+
+pub const O_RDONLY: u32 = 0;
+pub const O_ACCMODE: u32 = 3;
+pub const SEEK_SET: u32 = 0;
+pub const SEEK_CUR: u32 = 1;
+pub const SEEK_END: u32 = 2;
 
 pub const PROT_READ: u32 = 1;
 pub const PROT_WRITE: u32 = 2;

@@ -9,7 +9,7 @@ use crate::kern::kern_exit::{dowait4, exit1};
 use crate::kern::kern_fork::sys_fork;
 use crate::kern::kern_proc::sched_lock;
 use crate::kern::kern_sched::yield_cpu;
-use crate::kern::{init_main, subr_prf};
+use crate::kern::{init_main, subr_prf, vfs_lookup, vfs_syscalls};
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
@@ -38,6 +38,21 @@ pub fn syscall(tf: &mut TrapFrame) {
         SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
         SYS_FORK => sys_fork(tf),
         SYS_WRITE => sys_write(a[0], a[1], a[2]),
+        SYS_READ => {
+            let pid = curpid();
+            vfs_syscalls::sys_read_file(pid, a[0], a[1], a[2], |b, at| vm(|vs| vs.copyout(b, at)))
+        }
+        SYS_OPEN => vm(|vs| vs.copyinstr(a[0], vfs_lookup::MAXPATHLEN))
+            .and_then(|path| vfs_syscalls::doopenat(curpid(), &path, a[1])),
+        SYS_CLOSE => vfs_syscalls::sys_close(curpid(), a[0]),
+        SYS_LSEEK => vfs_syscalls::sys_lseek(curpid(), a[0], a[1] as i32, a[2]),
+        SYS_FSTAT => vfs_syscalls::sys_fstat(curpid(), a[0]).and_then(|st| {
+            let mut b = [0u8; 12];
+            for (i, w) in st.iter().enumerate() {
+                b[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+            }
+            vm(|vs| vs.copyout(&b, a[1])).map(|_| 0)
+        }),
         SYS_WAIT4 => sys_wait4(a[0] as i32, a[1]),
         SYS_GETPID => Ok(curpid()),
         SYS_GETPPID => {

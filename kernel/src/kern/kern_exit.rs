@@ -13,6 +13,7 @@ use crate::uvm::uvm_map;
 /// in case an orphan is already a zombie.
 pub fn exit1(xstat: i32) -> ! {
     let me = sched_lock().curproc;
+    crate::kern::kern_descrip::fdfree(me);
     if let Some(vs) = uvm_map::vmspace_remove(me) {
         vs.uvmspace_free();
     }

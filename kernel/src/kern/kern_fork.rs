@@ -37,6 +37,7 @@ pub fn sys_fork(tf: &TrapFrame) -> Result<u32, Errno> {
     };
     let pmap = vs.pmap;
     uvm_map::vmspace_replace(child, vs);
+    crate::kern::kern_descrip::fdcopy(me, child);
     let mut st = sched_lock();
     st.get(child).p_pmap = Some(pmap);
     st.setrunnable(child);

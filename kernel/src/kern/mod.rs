@@ -13,6 +13,7 @@ macro_rules! check {
 pub mod init_main;
 pub mod init_sysent;
 pub mod kern_clock;
+pub mod kern_descrip;
 pub mod kern_exec;
 pub mod kern_exit;
 pub mod kern_fork;
@@ -32,3 +33,4 @@ pub mod subr_prf;
 pub mod vfs_bio;
 pub mod vfs_lookup;
 pub mod vfs_subr;
+pub mod vfs_syscalls;

@@ -51,6 +51,31 @@ pub fn write_raw(fd: u32, addr: u32, len: u32) -> Result<usize, i32> {
     sc(sys::SYS_WRITE, fd, addr, len).map(|n| n as usize)
 }
 
+/// open(2); `path` ends with a NUL.
+pub fn open(path: &[u8], flags: u32) -> Result<u32, i32> {
+    sc(sys::SYS_OPEN, path.as_ptr() as u32, flags, 0)
+}
+
+pub fn read(fd: u32, buf: &mut [u8]) -> Result<usize, i32> {
+    sc(sys::SYS_READ, fd, buf.as_mut_ptr() as u32, buf.len() as u32).map(|n| n as usize)
+}
+
+pub fn close(fd: u32) -> Result<(), i32> {
+    sc(sys::SYS_CLOSE, fd, 0, 0).map(|_| ())
+}
+
+pub fn lseek(fd: u32, off: i32, whence: u32) -> Result<u32, i32> {
+    sc(sys::SYS_LSEEK, fd, off as u32, whence)
+}
+
+/// fstat(2) in ppcbsd's small form: (type: 1 file, 2 directory, 3 link;
+/// inode number; size).
+pub fn fstat(fd: u32) -> Result<(u32, u32, u32), i32> {
+    let mut st = [0u32; 3];
+    sc(sys::SYS_FSTAT, fd, st.as_mut_ptr() as u32, 0)?;
+    Ok((st[0], st[1], st[2]))
+}
+
 pub fn exit(code: i32) -> ! {
     let _ = sc(sys::SYS_EXIT, code as u32, 0, 0);
     unreachable_exit()

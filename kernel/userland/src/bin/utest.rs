@@ -130,6 +130,39 @@ fn clock_preempts() -> Check {
     Ok(())
 }
 
+fn file_io() -> Check {
+    use userland::sys::{SEEK_END, SEEK_SET};
+    let fd = open(b"/etc/motd\0", 0).map_err(|_| "open /etc/motd failed")?;
+    if fd < 3 {
+        return Err("open returned a console descriptor");
+    }
+    let mut buf = [0u8; 6];
+    if read(fd, &mut buf) != Ok(6) || &buf != b"ppcbsd" {
+        return Err("read of /etc/motd did not give 'ppcbsd'");
+    }
+    let (kind, _, size) = fstat(fd).map_err(|_| "fstat failed")?;
+    if kind != 1 || lseek(fd, 0, SEEK_END) != Ok(size) {
+        return Err("fstat type or size disagrees with lseek");
+    }
+    if read(fd, &mut buf) != Ok(0) {
+        return Err("read at the end of the file did not give 0");
+    }
+    if lseek(fd, 2, SEEK_SET) != Ok(2) || read(fd, &mut buf[..4]) != Ok(4) || &buf[..4] != b"cbsd" {
+        return Err("read after lseek gave the wrong bytes");
+    }
+    close(fd).map_err(|_| "close failed")?;
+    if read(fd, &mut buf) != Err(Errno::EBADF as i32) {
+        return Err("read of a closed descriptor did not give EBADF");
+    }
+    if open(b"/etc/nope\0", 0) != Err(Errno::ENOENT as i32) {
+        return Err("open of a missing file did not give ENOENT");
+    }
+    if open(b"/etc/motd\0", 1) != Err(Errno::EROFS as i32) {
+        return Err("open for writing did not give EROFS (read-only for now)");
+    }
+    Ok(())
+}
+
 fn exec_missing() -> Check {
     if execve(b"/bin/no-such-program\0", &[b"x\0"]) != Errno::ENOENT as i32 {
         return Err("exec of a missing file did not give ENOENT");
@@ -148,6 +181,7 @@ const CHECKS: &[NamedCheck] = &[
     ("bad_address_kills", bad_address_kills),
     ("clock_preempts", clock_preempts),
     ("exec_missing", exec_missing),
+    ("file_io", file_io),
 ];
 
 fn main(_: Args) -> i32 {
