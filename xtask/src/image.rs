@@ -391,6 +391,46 @@ fn ls(image: &Path, path: &str) -> Result<i32> {
     Ok(0)
 }
 
+/// `PATH SIZE CRC32` for every regular file of an image, as the kernel's
+/// `workload=walk` prints them (directory order, depth first).
+pub fn walk(img: &[u8]) -> Result<Vec<String>, ffs::Error> {
+    fn visit(fs: &ffs::Fs<&[u8]>, dir: &ffs::Inode, path: &str, out: &mut Vec<String>) -> Result<(), ffs::Error> {
+        let mut entries = Vec::new();
+        fs.readdir(dir, &mut |e| {
+            if e.name != b"." && e.name != b".." {
+                entries.push((e.ino, String::from_utf8_lossy(e.name).into_owned()));
+            }
+            true
+        })?;
+        for (ino, name) in entries {
+            let p = format!("{path}/{name}");
+            let ip = fs.inode(ino)?;
+            if ip.is_dir() {
+                visit(fs, &ip, &p, out)?;
+            } else if ip.kind() == ffs::FileType::Regular {
+                let mut crc = kcore::crc32::Crc32::default();
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut off = 0;
+                loop {
+                    let n = fs.read(&ip, off, &mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    crc.update(&buf[..n]);
+                    off += n as u64;
+                }
+                out.push(format!("{p} {off} {:08x}", crc.finish()));
+            }
+        }
+        Ok(())
+    }
+    let fs = ffs::Fs::mount(img)?;
+    let root = fs.inode(ffs::ROOTINO)?;
+    let mut out = Vec::new();
+    visit(&fs, &root, "", &mut out)?;
+    Ok(out)
+}
+
 fn check(image: &Path) -> Result<i32> {
     let bytes = load(image)?;
     let r = crate::fsck::check(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;

@@ -199,6 +199,12 @@ const TESTS: &[QemuTest] = &[
         ],
     ),
     test(
+        "walk",
+        "workload=walk",
+        0,
+        &[Check::Custom(walk_matches_image), Check::LineStarts("halted")],
+    ),
+    test(
         "vref-panic",
         "test=vref-panic",
         1,
@@ -271,6 +277,28 @@ fn rd_marked(img: &[u8]) -> Result<(), String> {
         Some(p) => Err(format!("saved image fails the check: {p}")),
         None => Ok(()),
     }
+}
+
+/// The kernel's `workload=walk` lines against the same walk done on the
+/// host with the `ffs` crate over the image it booted.
+fn walk_matches_image(text: &str) -> Result<(), String> {
+    let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/image/ppcbsd.ffs");
+    let img = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
+    let host = crate::image::walk(&img).map_err(|e| format!("host walk: {e}"))?;
+    let kernel: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("walk: "))
+        .filter(|l| !l.contains(" files, "))
+        .collect();
+    if host.is_empty() || kernel != host {
+        let first = host.iter().zip(&kernel).find(|(h, k)| h != k);
+        return Err(format!(
+            "the kernel saw {} files, the host {}; first difference: {first:?}",
+            kernel.len(),
+            host.len()
+        ));
+    }
+    Ok(())
 }
 
 fn selftest_summary(text: &str) -> Result<(), String> {

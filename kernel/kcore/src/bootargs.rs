@@ -37,11 +37,20 @@ pub struct BootArgs<'a> {
     /// Vnodes before getnewvnode recycles (`kern.maxvnodes=`); small values
     /// force recycling.
     pub maxvnodes: Option<u32>,
+    /// A workload to run instead of the demo (`workload=`).
+    pub workload: Option<Workload>,
+}
+
+/// `workload=`: what the kernel runs instead of the demo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Print `walk: PATH SIZE CRC32` for every file the kernel can reach.
+    Walk,
 }
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None }
     }
 }
 
@@ -126,6 +135,13 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             "halt" => ranged(key, value, 0, 86_400, "seconds, 0 to 86400").map(|n| args.halt = n),
             "hz" => ranged(key, value, 10, 1000, "10 to 1000").map(|n| args.hz = n),
             "physmem" => physmem(key, value).map(|n| args.physmem_pages = Some(n)),
+            "workload" => match value {
+                "walk" => {
+                    args.workload = Some(Workload::Walk);
+                    Ok(())
+                }
+                _ => Err(BootArgError::BadValue { key, value, expected: "walk" }),
+            },
             "kern.maxvnodes" => ranged(key, value, 4, 1 << 20, "4 to 1048576").map(|n| args.maxvnodes = Some(n)),
             _ => Err(BootArgError::Unknown(key)),
         };
@@ -170,6 +186,8 @@ mod tests {
         assert_eq!(parse_all("physmem=48M").0.physmem_pages, Some(48 * 256));
         assert_eq!(parse_all("physmem=4096").0.physmem_pages, Some(4096));
         assert_eq!(parse_all("kern.maxvnodes=16").0.maxvnodes, Some(16));
+        assert_eq!(parse_all("workload=walk").0.workload, Some(Workload::Walk));
+        assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk"]);
         assert_eq!(parse_all("kern.maxvnodes=2").1, ["bootarg: bad value '2' for 'kern.maxvnodes': expected 4 to 1048576"]);
         assert_eq!(parse_all("physmem=12").1, ["bootarg: bad value '12' for 'physmem': expected pages, or MiB as <n>M, at least 1M"]);
     }

@@ -5,6 +5,7 @@
 
 pub mod bootargs;
 pub mod bootinfo;
+pub mod crc32;
 pub mod elf;
 pub mod errno;
 pub mod ksyms;

@@ -5,11 +5,11 @@
 use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
-use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, subr_prf, vfs_subr};
+use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_subr};
 use crate::ufs::ffs::ffs_vfsops;
 use crate::uvm::uvm_page;
 use crate::printf;
-use kcore::bootargs::{self, BootArgs};
+use kcore::bootargs::{self, BootArgs, Workload};
 use kcore::bootinfo::{BootInfo, Usage};
 use spin::Once;
 
@@ -101,10 +101,13 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
 
     match args.test {
         Some(sel) => kern_ktest::run(sel, &args),
-        None => {
-            demo(&args);
-            start_init();
-        }
+        None => match args.workload {
+            Some(Workload::Walk) => kern_workload::workload_walk(),
+            None => {
+                demo(&args);
+                start_init();
+            }
+        },
     }
     machdep::boot_halt();
 }

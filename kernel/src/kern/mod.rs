@@ -28,6 +28,7 @@ pub mod kern_mutex;
 pub mod kern_proc;
 pub mod kern_rwlock;
 pub mod kern_sched;
+pub mod kern_workload;
 pub mod kern_synch;
 pub mod subr_prf;
 pub mod vfs_bio;

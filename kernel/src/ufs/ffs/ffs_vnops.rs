@@ -58,6 +58,17 @@ impl VnodeOps for FfsVnodeOps {
         })
     }
 
+    fn vop_readdir(&self, vp: &'static Vnode, f: &mut dyn FnMut(u32, &[u8]) -> bool) -> Result<(), Errno> {
+        let dir = vtoi(vp)?;
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        rootfs()?.readdir(&dir, &mut |e| f(e.ino, e.name)).map_err(|e| {
+            crate::printf!("ffs: directory inode {}: {e}\n", dir.ino);
+            Errno::EIO
+        })
+    }
+
     fn vop_getattr_size(&self, vp: &'static Vnode) -> Result<u64, Errno> {
         Ok(vtoi(vp)?.size)
     }
