@@ -163,6 +163,31 @@ fn file_io() -> Check {
     Ok(())
 }
 
+/// A forked child shares its parent's open files, offset included.
+fn fork_shares_offset() -> Check {
+    let fd = open(b"/etc/motd\0", 0).map_err(|_| "open /etc/motd failed")?;
+    match fork() {
+        Ok(0) => {
+            let mut b = [0u8; 6];
+            exit(if read(fd, &mut b) == Ok(6) { 0 } else { 1 })
+        }
+        Ok(pid) => {
+            let (_, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
+            let mut b = [0u8; 2];
+            let r = read(fd, &mut b);
+            let _ = close(fd);
+            if wexitstatus(st) != 0 {
+                return Err("the child could not read the inherited descriptor");
+            }
+            if r != Ok(2) || &b != b": " {
+                return Err("the parent's offset did not move with the child's read");
+            }
+            Ok(())
+        }
+        Err(_) => Err("fork failed"),
+    }
+}
+
 fn exec_missing() -> Check {
     if execve(b"/bin/no-such-program\0", &[b"x\0"]) != Errno::ENOENT as i32 {
         return Err("exec of a missing file did not give ENOENT");
@@ -182,6 +207,7 @@ const CHECKS: &[NamedCheck] = &[
     ("clock_preempts", clock_preempts),
     ("exec_missing", exec_missing),
     ("file_io", file_io),
+    ("fork_shares_offset", fork_shares_offset),
 ];
 
 fn main(_: Args) -> i32 {
