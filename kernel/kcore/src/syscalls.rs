@@ -14,6 +14,7 @@ pub const SYS_REBOOT: u32 = 55;
 pub const SYS_FSTAT: u32 = 53;
 pub const SYS_EXECVE: u32 = 59;
 pub const SYS_MUNMAP: u32 = 73;
+pub const SYS_GETDENTS: u32 = 99;
 pub const SYS_CLOCK_GETTIME: u32 = 87;
 pub const SYS_MMAP: u32 = 197;
 pub const SYS_LSEEK: u32 = 199;
@@ -36,6 +37,7 @@ pub fn syscall_name(code: u32) -> &'static str {
         SYS_REBOOT => "reboot",
         SYS_EXECVE => "execve",
         SYS_MUNMAP => "munmap",
+        SYS_GETDENTS => "getdents",
         SYS_CLOCK_GETTIME => "clock_gettime",
         SYS_MMAP => "mmap",
         SYS_SCHED_YIELD => "sched_yield",

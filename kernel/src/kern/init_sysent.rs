@@ -45,6 +45,8 @@ pub fn syscall(tf: &mut TrapFrame) {
         SYS_OPEN => vm(|vs| vs.copyinstr(a[0], vfs_lookup::MAXPATHLEN))
             .and_then(|path| vfs_syscalls::doopenat(curpid(), &path, a[1])),
         SYS_CLOSE => vfs_syscalls::sys_close(curpid(), a[0]),
+        SYS_GETDENTS => vfs_syscalls::sys_getdents(curpid(), a[0], a[2].min(64 * 1024))
+            .and_then(|b| vm(|vs| vs.copyout(&b, a[1])).map(|_| b.len() as u32)),
         SYS_LSEEK => vfs_syscalls::sys_lseek(curpid(), a[0], a[1] as i32, a[2]),
         SYS_FSTAT => vfs_syscalls::sys_fstat(curpid(), a[0]).and_then(|st| {
             let mut b = [0u8; 12];

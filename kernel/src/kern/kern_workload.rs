@@ -44,7 +44,7 @@ fn file_crc(vp: &'static Vnode) -> Result<(u64, u32), Errno> {
 fn walk_dir(dvp: &'static Vnode, path: &mut String, depth: usize, counts: &mut (u32, u32)) {
     counts.1 += 1;
     let mut entries: Vec<(u32, Vec<u8>)> = Vec::new();
-    if let Err(e) = dvp.op().vop_readdir(dvp, &mut |ino, name| {
+    if let Err(e) = dvp.op().vop_readdir(dvp, &mut |ino, _, name| {
         if name != b"." && name != b".." {
             entries.push((ino, name.to_vec()));
         }

@@ -1,5 +1,5 @@
 //! File system calls (OpenBSD vfs_syscalls.c, sys_generic.c), read side for
-//! now: open (O_RDONLY), read, lseek, fstat, close.
+//! now: open (O_RDONLY), read, getdents, lseek, fstat, close.
 
 use crate::kern::kern_descrip::{fdalloc, fdrelease, with_file, File};
 use crate::kern::vfs_lookup::{namei, MAXPATHLEN};
@@ -56,6 +56,43 @@ pub fn sys_read_file(
     }
     with_file(pid, fd, |f| f.f_offset = off + done as u64)?;
     Ok(done)
+}
+
+/// getdents(2) in ppcbsd's compact form: records of {d_fileno u32,
+/// d_reclen u16, d_type u8, d_namlen u8, name, padding to 4 bytes}. The
+/// file offset counts entries. Returns the bytes filled, 0 at the end.
+pub fn sys_getdents(pid: u32, fd: u32, len: u32) -> Result<alloc::vec::Vec<u8>, Errno> {
+    let (vp, skip) = with_file(pid, fd, |f| (f.f_vp, f.f_offset))?;
+    if vp.with(|v| v.v_type) != VType::VDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    let mut out = alloc::vec::Vec::new();
+    let (mut index, mut taken) = (0u64, 0u64);
+    let mut too_small = false;
+    vp.op().vop_readdir(vp, &mut |ino, dtype, name| {
+        index += 1;
+        if index <= skip {
+            return true;
+        }
+        let reclen = (8 + name.len()).next_multiple_of(4);
+        if out.len() + reclen > len as usize {
+            too_small = taken == 0;
+            return false;
+        }
+        out.extend_from_slice(&ino.to_be_bytes());
+        out.extend_from_slice(&(reclen as u16).to_be_bytes());
+        out.push(dtype);
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        out.resize(out.len().next_multiple_of(4), 0);
+        taken += 1;
+        true
+    })?;
+    if too_small {
+        return Err(Errno::EINVAL);
+    }
+    with_file(pid, fd, |f| f.f_offset = skip + taken)?;
+    Ok(out)
 }
 
 /// lseek(2): the new offset (32 bits: the ABI passes one register).

@@ -60,9 +60,9 @@ pub trait VnodeOps: Sync {
     fn vop_read(&self, _vp: &'static Vnode, _off: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
-    /// Calls `f(inode number, name)` for each entry of directory `vp`, in
-    /// order, until it returns false.
-    fn vop_readdir(&self, _vp: &'static Vnode, _f: &mut dyn FnMut(u32, &[u8]) -> bool) -> Result<(), Errno> {
+    /// Calls `f(inode number, DT_* type, name)` for each entry of directory
+    /// `vp`, in order, until it returns false.
+    fn vop_readdir(&self, _vp: &'static Vnode, _f: &mut dyn FnMut(u32, u8, &[u8]) -> bool) -> Result<(), Errno> {
         Err(Errno::ENOTDIR)
     }
     /// The file's size in bytes.

@@ -60,6 +60,27 @@ pub fn read(fd: u32, buf: &mut [u8]) -> Result<usize, i32> {
     sc(sys::SYS_READ, fd, buf.as_mut_ptr() as u32, buf.len() as u32).map(|n| n as usize)
 }
 
+/// getdents(2): fills `buf` with records {inode u32, reclen u16, type u8,
+/// namlen u8, name, padding}; the bytes filled, 0 at the end.
+pub fn getdents(fd: u32, buf: &mut [u8]) -> Result<usize, i32> {
+    sc(sys::SYS_GETDENTS, fd, buf.as_mut_ptr() as u32, buf.len() as u32).map(|n| n as usize)
+}
+
+/// Calls `f(inode, type, name)` for each record getdents filled in.
+pub fn for_each_dirent(buf: &[u8], mut f: impl FnMut(u32, u8, &[u8])) {
+    let mut at = 0;
+    while at + 8 <= buf.len() {
+        let ino = u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+        let reclen = u16::from_be_bytes([buf[at + 4], buf[at + 5]]) as usize;
+        let namlen = buf[at + 7] as usize;
+        if reclen < 8 || at + 8 + namlen > buf.len() {
+            return;
+        }
+        f(ino, buf[at + 6], &buf[at + 8..at + 8 + namlen]);
+        at += reclen;
+    }
+}
+
 pub fn close(fd: u32) -> Result<(), i32> {
     sc(sys::SYS_CLOSE, fd, 0, 0).map(|_| ())
 }

@@ -8,6 +8,20 @@ use crate::ufs::ffs::ffs_vfsops::{ffs_vget, rootfs, ufs_ihashrem, vtoi};
 
 pub struct FfsVnodeOps;
 
+/// DT_* of a directory entry's type.
+fn dtype(k: ffs::FileType) -> u8 {
+    match k {
+        ffs::FileType::Fifo => 1,
+        ffs::FileType::Char => 2,
+        ffs::FileType::Dir => 4,
+        ffs::FileType::Block => 6,
+        ffs::FileType::Regular => 8,
+        ffs::FileType::Symlink => 10,
+        ffs::FileType::Socket => 12,
+        ffs::FileType::Unknown(t) => t,
+    }
+}
+
 pub static FFS_VNODEOPS: FfsVnodeOps = FfsVnodeOps;
 
 impl VnodeOps for FfsVnodeOps {
@@ -58,12 +72,12 @@ impl VnodeOps for FfsVnodeOps {
         })
     }
 
-    fn vop_readdir(&self, vp: &'static Vnode, f: &mut dyn FnMut(u32, &[u8]) -> bool) -> Result<(), Errno> {
+    fn vop_readdir(&self, vp: &'static Vnode, f: &mut dyn FnMut(u32, u8, &[u8]) -> bool) -> Result<(), Errno> {
         let dir = vtoi(vp)?;
         if !dir.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        rootfs()?.readdir(&dir, &mut |e| f(e.ino, e.name)).map_err(|e| {
+        rootfs()?.readdir(&dir, &mut |e| f(e.ino, dtype(e.kind), e.name)).map_err(|e| {
             crate::printf!("ffs: directory inode {}: {e}\n", dir.ino);
             Errno::EIO
         })

@@ -188,6 +188,32 @@ fn fork_shares_offset() -> Check {
     }
 }
 
+/// getdents on /bin, a few records at a time, lists the programs.
+fn getdents_lists_bin() -> Check {
+    let fd = open(b"/bin\0", 0).map_err(|_| "open /bin failed")?;
+    let (mut hello, mut dot, mut calls) = (false, false, 0);
+    let mut buf = [0u8; 48];
+    loop {
+        let n = getdents(fd, &mut buf).map_err(|_| "getdents failed")?;
+        if n == 0 {
+            break;
+        }
+        calls += 1;
+        for_each_dirent(&buf[..n], |_, t, name| {
+            hello |= name == b"hello" && t == 8;
+            dot |= name == b"." && t == 4;
+        });
+    }
+    let _ = close(fd);
+    if !hello || !dot {
+        return Err("getdents of /bin lacks '.' or 'hello' (with their types)");
+    }
+    if calls < 2 {
+        return Err("a 48-byte buffer held all of /bin: the offset was not used");
+    }
+    Ok(())
+}
+
 fn exec_missing() -> Check {
     if execve(b"/bin/no-such-program\0", &[b"x\0"]) != Errno::ENOENT as i32 {
         return Err("exec of a missing file did not give ENOENT");
@@ -208,6 +234,7 @@ const CHECKS: &[NamedCheck] = &[
     ("exec_missing", exec_missing),
     ("file_io", file_io),
     ("fork_shares_offset", fork_shares_offset),
+    ("getdents_lists_bin", getdents_lists_bin),
 ];
 
 fn main(_: Args) -> i32 {
