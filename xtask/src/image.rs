@@ -89,37 +89,39 @@ const CORRUPT: [std::ops::Range<usize>; 2] = [8192..16384, 65536..73728];
 enum Source {
     Bytes(Vec<u8>),
     Copy(PathBuf),
-    Symlink(&'static str),
+    Symlink(String),
+    /// A directory (only needed for empty ones; files make their parents).
+    Dir,
 }
 
 /// One file of the image tree.
 struct ImageFile {
     /// Absolute path inside the image.
-    path: &'static str,
+    path: String,
     mode: u32,
     source: Source,
 }
 
 /// Everything in the image (user programs: `build::USER_PROGRAMS`).
 fn files(art: &Artifacts) -> Vec<ImageFile> {
-    let text = |path, s: &str| ImageFile {
-        path,
+    let text = |path: &str, s: &str| ImageFile {
+        path: path.into(),
         mode: 0o644,
         source: Source::Bytes(s.as_bytes().to_vec()),
     };
-    let sized = |path, len| ImageFile {
-        path,
+    let sized = |path: &str, len| ImageFile {
+        path: path.into(),
         mode: 0o644,
         source: Source::Bytes(pattern(path, len)),
     };
     let programs = USER_PROGRAMS.map(|(bin, path)| ImageFile {
-        path,
+        path: path.into(),
         mode: 0o755,
         source: Source::Copy(art.dir.join(bin)),
     });
     let mut files = vec![
         ImageFile {
-            path: "/bsd",
+            path: "/bsd".into(),
             mode: 0o644,
             source: Source::Copy(art.kernel.clone()),
         },
@@ -132,9 +134,9 @@ fn files(art: &Artifacts) -> Vec<ImageFile> {
         sized("/usr/share/misc/page", 4096),
         sized("/usr/share/misc/big", 100_000),
         ImageFile {
-            path: "/usr/share/misc/link",
+            path: "/usr/share/misc/link".into(),
             mode: 0o777,
-            source: Source::Symlink("big"),
+            source: Source::Symlink("big".into()),
         },
     ];
     files.extend(programs);
@@ -151,6 +153,84 @@ fn pattern(name: &str, len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// The files of a user's FFS image (read with the `ffs` crate), for
+/// `run --image`: directories, regular files and symlinks with their modes.
+fn import(image: &Path) -> Result<Vec<ImageFile>> {
+    fn visit(fs: &ffs::Fs<&[u8]>, dir: &ffs::Inode, path: &str, out: &mut Vec<ImageFile>) -> Result<(), ffs::Error> {
+        let mut entries = Vec::new();
+        fs.readdir(dir, &mut |e| {
+            if e.name != b"." && e.name != b".." {
+                entries.push((e.ino, String::from_utf8_lossy(e.name).into_owned()));
+            }
+            true
+        })?;
+        for (ino, name) in entries {
+            let p = format!("{path}/{name}");
+            let ip = fs.inode(ino)?;
+            let mode = (ip.mode & 0o7777) as u32;
+            let data = || -> Result<Vec<u8>, ffs::Error> {
+                let mut v = vec![0u8; ip.size as usize];
+                let mut off = 0;
+                while off < v.len() {
+                    match fs.read(&ip, off as u64, &mut v[off..])? {
+                        0 => break,
+                        n => off += n,
+                    }
+                }
+                Ok(v)
+            };
+            match ip.kind() {
+                ffs::FileType::Dir => {
+                    out.push(ImageFile { path: p.clone(), mode, source: Source::Dir });
+                    visit(fs, &ip, &p, out)?;
+                }
+                ffs::FileType::Regular => out.push(ImageFile { path: p, mode, source: Source::Bytes(data()?) }),
+                ffs::FileType::Symlink => {
+                    let target = String::from_utf8_lossy(&data()?).into_owned();
+                    out.push(ImageFile { path: p, mode, source: Source::Symlink(target) });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    let bytes = fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
+    let fs = ffs::Fs::mount(&bytes[..]).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+    let root = fs.inode(ffs::ROOTINO).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+    let mut out = Vec::new();
+    visit(&fs, &root, "", &mut out).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+    Ok(out)
+}
+
+/// A copy of the user's image with the kernel and the programs added (ours
+/// replace theirs at the same path): `target/image/user.ffs`.
+pub fn build_user(ctx: &Ctx, tools: &Tools, art: &Artifacts, image: &Path) -> Result<PathBuf> {
+    let dir = ctx.path(DIR);
+    let mut files = import(image)?;
+    let ours = files_of(art);
+    files.retain(|f| !ours.iter().any(|o| o.path == f.path) || matches!(f.source, Source::Dir));
+    for o in ours {
+        if !files.iter().any(|f| f.path == o.path) {
+            files.push(o);
+        }
+    }
+    // Directories the user's image has and ours also needs appear once.
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert(f.path.clone()));
+    let root = dir.join("user-root");
+    let size = stage(&root, &files)?;
+    let spec_file = dir.join("user.mtree");
+    fs::write(&spec_file, spec(&files)?).with_context(|| format!("cannot write {}", spec_file.display()))?;
+    let out = dir.join("user.ffs");
+    makefs(ctx, tools, &root, &spec_file, &out, image_size(size))?;
+    Ok(out)
+}
+
+/// What xtask puts into an image the user gave: the kernel and programs.
+fn files_of(art: &Artifacts) -> Vec<ImageFile> {
+    files(art).into_iter().filter(|f| f.path == "/bsd" || USER_PROGRAMS.iter().any(|p| p.1 == f.path)).collect()
 }
 
 /// Stages the tree and runs makefs; writes the corrupted copy beside it.
@@ -207,6 +287,8 @@ fn stage(root: &Path, files: &[ImageFile]) -> Result<u64> {
             }
             Source::Symlink(target) => std::os::unix::fs::symlink(target, &dst)
                 .with_context(|| format!("cannot make symlink {}", dst.display()))?,
+            Source::Dir => fs::create_dir_all(&dst)
+                .with_context(|| format!("cannot create {}", dst.display()))?,
         }
     }
     Ok(total)
@@ -250,8 +332,12 @@ fn spec(files: &[ImageFile]) -> Result<String> {
                 SpecNode::Leaf(_) => bail!("image path '{}': '{p}' is a file", f.path),
             };
         }
-        let keywords = match f.source {
+        let keywords = match &f.source {
             Source::Symlink(target) => format!("type=link mode={:04o} link={target}", f.mode),
+            Source::Dir => {
+                dir.0.entry(name.to_owned()).or_insert_with(|| SpecNode::Dir(SpecDir::default()));
+                continue;
+            }
             _ => format!("type=file mode={:04o}", f.mode),
         };
         if dir
@@ -475,6 +561,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn import_reads_a_users_image() {
+        let dir = std::env::temp_dir().join(format!("xtask-import-{}", std::process::id()));
+        let root = dir.join("root");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(root.join("a/empty")).unwrap();
+        fs::write(root.join("a/f"), b"contents").unwrap();
+        std::os::unix::fs::symlink("a/f", root.join("l")).unwrap();
+        let img = dir.join("u.ffs");
+        let makefs = ["/usr/sbin/makefs", "/usr/bin/makefs"].into_iter().find(|p| Path::new(p).exists());
+        let st = Command::new(makefs.expect("makefs not found: apt-get install makefs"))
+            .args(["-t", "ffs", "-B", "be", "-o", "version=1", "-s", "4m"])
+            .arg(&img)
+            .arg(&root)
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+        let files = import(&img).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        let find = |p: &str| files.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("{p} not imported"));
+        assert!(matches!(&find("/a/f").source, Source::Bytes(b) if b == b"contents"));
+        assert!(matches!(&find("/l").source, Source::Symlink(t) if t == "a/f"));
+        assert!(matches!(find("/a/empty").source, Source::Dir));
+        assert!(matches!(find("/a").source, Source::Dir));
+    }
+
+    #[test]
     fn modes_read_like_ls() {
         assert_eq!(mode_string(0o040755), "drwxr-xr-x");
         assert_eq!(mode_string(0o100644), "-rw-r--r--");
@@ -492,8 +604,8 @@ mod tests {
 
     #[test]
     fn spec_nests_directories() {
-        let f = |path, source| ImageFile {
-            path,
+        let f = |path: &str, source| ImageFile {
+            path: path.into(),
             mode: 0o644,
             source,
         };
@@ -502,9 +614,9 @@ mod tests {
             f("/etc/motd", Source::Bytes(Vec::new())),
             f("/usr/share/misc/big", Source::Bytes(Vec::new())),
             ImageFile {
-                path: "/usr/share/misc/link",
+                path: "/usr/share/misc/link".into(),
                 mode: 0o777,
-                source: Source::Symlink("big"),
+                source: Source::Symlink("big".into()),
             },
             f("/etc/hosts", Source::Bytes(Vec::new())),
         ];

@@ -68,6 +68,7 @@ impl Ctx {
 
 /// Everything a boot needs, built.
 pub struct Setup {
+    pub tools: deps::Tools,
     pub art: build::Artifacts,
     pub images: image::Images,
     pub machine: qemu::Machine,
@@ -80,6 +81,7 @@ pub fn setup(ctx: &Ctx) -> anyhow::Result<Setup> {
     let images = image::build(ctx, &tools, &art)?;
     let machine = qemu::Machine::load(ctx, &tools, &art)?;
     Ok(Setup {
+        tools,
         art,
         images,
         machine,

@@ -28,14 +28,23 @@ pub struct Args {
     /// file (an FFS image: look inside with `cargo xtask image ls F`).
     #[arg(long, value_name = "F")]
     save_image: Option<std::path::PathBuf>,
+    /// Boot with a copy of this FFS image (big-endian UFS1/UFS2) instead of
+    /// the default one; xtask adds /bsd and the user programs to the copy.
+    #[arg(long, value_name = "F")]
+    image: Option<std::path::PathBuf>,
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     let Setup {
+        tools,
         art,
         images,
         machine,
     } = crate::setup(ctx)?;
+    let user_image = match &args.image {
+        Some(f) => Some(crate::image::build_user(ctx, &tools, &art, f)?),
+        None => None,
+    };
     let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
     if args.gdb {
         eprintln!(
@@ -45,7 +54,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     }
     let log = ctx.path("target/run.log");
     let boot = Boot {
-        image: &images.good,
+        image: user_image.as_deref().unwrap_or(&images.good),
         seed: args.seed,
         bootargs: &bootargs,
         timeout: (!args.gdb).then(|| Duration::from_secs(args.timeout)),
