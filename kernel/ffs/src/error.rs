@@ -23,6 +23,9 @@ pub enum Error {
     /// A directory entry that makes no sense.
     BadDirEntry { dir: u32, off: u64, what: &'static str, value: u64 },
     NotADirectory { ino: u32 },
+    /// A name that cannot go into a directory (empty, too long, or with '/'
+    /// or NUL in it).
+    BadName { len: usize },
     NotFound,
     PathTooLong,
 }
@@ -47,6 +50,7 @@ impl fmt::Display for Error {
             Error::BadDirEntry { dir, off, what, value } => {
                 write!(f, "directory inode {dir}: entry at offset {off}: {what} {value}")
             }
+            Error::BadName { len } => write!(f, "bad file name ({len} bytes; 1 to 255, no '/' or NUL)"),
             Error::NotADirectory { ino } => write!(f, "not a directory (inode {ino})"),
             Error::NotFound => write!(f, "no such file or directory"),
             Error::PathTooLong => write!(f, "path has too many components"),

@@ -12,7 +12,7 @@ mod error;
 mod fs;
 
 pub use dinode::{FileType, Inode};
-pub use dir::DirEntry;
+pub use dir::{dirblock_init, direnter, dirremove, dirsiz, DirEntry, DIRBLKSIZ};
 pub use error::Error;
 pub use fs::{Superblock, Version};
 
