@@ -78,9 +78,12 @@ fn check_name(name: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The entries of a chunk as (offset, ino, reclen, namlen), checked as
-/// `walk_chunk` checks them.
-fn entries(dir: u32, chunk: &[u8]) -> Result<([(usize, u32, usize, usize); DIRBLKSIZ / DIRHDR], usize), Error> {
+/// One entry's place in a chunk: (offset, ino, reclen, namlen).
+type Slot = (usize, u32, usize, usize);
+
+/// The entries of a chunk (at most DIRBLKSIZ / DIRHDR) and their count,
+/// checked as `walk_chunk` checks them.
+fn entries(dir: u32, chunk: &[u8]) -> Result<([Slot; DIRBLKSIZ / DIRHDR], usize), Error> {
     let mut out = [(0, 0, 0, 0); DIRBLKSIZ / DIRHDR];
     let (mut n, mut at) = (0, 0);
     if chunk.len() != DIRBLKSIZ {
