@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{makefs, Scratch};
+use common::{makefs, pattern, Scratch};
 use ffs::{dirblock_init, direnter, dirremove, dirsiz, Error, Fs, DIRBLKSIZ};
 
 fn image() -> Vec<u8> {
     let s = Scratch::new("dirpack");
     let root = s.0.join("root");
     std::fs::create_dir_all(root.join("d")).unwrap();
-    std::fs::write(root.join("d/file"), b"x").unwrap();
+    std::fs::write(root.join("d/file"), pattern(1, 100)).unwrap();
     makefs(&root, 2, 8192, 2)
 }
 
