@@ -23,6 +23,8 @@ pub enum Error {
     /// A directory entry that makes no sense.
     BadDirEntry { dir: u32, off: u64, what: &'static str, value: u64 },
     NotADirectory { ino: u32 },
+    /// Freeing a fragment or inode that is already free.
+    DoubleFree { frag: u64 },
     /// A name that cannot go into a directory (empty, too long, or with '/'
     /// or NUL in it).
     BadName { len: usize },
@@ -51,6 +53,7 @@ impl fmt::Display for Error {
                 write!(f, "directory inode {dir}: entry at offset {off}: {what} {value}")
             }
             Error::BadName { len } => write!(f, "bad file name ({len} bytes; 1 to 255, no '/' or NUL)"),
+            Error::DoubleFree { frag } => write!(f, "freeing {frag}, which is already free"),
             Error::NotADirectory { ino } => write!(f, "not a directory (inode {ino})"),
             Error::NotFound => write!(f, "no such file or directory"),
             Error::PathTooLong => write!(f, "path has too many components"),

@@ -280,6 +280,25 @@ impl<D: Device> crate::Fs<D> {
         Ok(())
     }
 
+    /// Byte offsets in the device of group `cg`'s inode map and free map
+    /// (cg_iusedoff, cg_freeoff), checked to lie inside its block.
+    pub fn cg_maps(&self, cg: u32) -> Result<(u64, u64), Error> {
+        self.check_cg(cg)?;
+        let sb = self.sb();
+        let off = sb.cg_offset(cg)?;
+        let mut b = [0u8; 8];
+        self.device_read(off + 92, &mut b)?;
+        let (iu, fr) = (be32(&b, 0) as u64, be32(&b, 4) as u64);
+        let fits = |at: u64, bits: u32| at + (bits as u64).div_ceil(8) <= sb.cgsize as u64;
+        if !fits(iu, sb.ipg) {
+            return Err(bad("inode map offset", iu));
+        }
+        if !fits(fr, sb.fpg) {
+            return Err(bad("free map offset", fr));
+        }
+        Ok((off + iu, off + fr))
+    }
+
     /// The cylinder-group summary of group `cg` (struct csum), from the
     /// summary area at fs_csaddr.
     pub fn cg_summary(&self, cg: u32) -> Result<Csum, Error> {
