@@ -155,52 +155,65 @@ fn pattern(name: &str, len: usize) -> Vec<u8> {
     out
 }
 
+/// Calls `f(path, inode)` for everything under `dir`, depth first, in
+/// directory order (directories before their contents).
+fn tree(
+    fs: &ffs::Fs<&[u8]>,
+    dir: &ffs::Inode,
+    path: &str,
+    f: &mut dyn FnMut(&str, &ffs::Inode) -> Result<(), ffs::Error>,
+) -> Result<(), ffs::Error> {
+    let mut entries = Vec::new();
+    fs.readdir(dir, &mut |e| {
+        if e.name != b"." && e.name != b".." {
+            entries.push((e.ino, String::from_utf8_lossy(e.name).into_owned()));
+        }
+        true
+    })?;
+    for (ino, name) in entries {
+        let p = format!("{path}/{name}");
+        let ip = fs.inode(ino)?;
+        f(&p, &ip)?;
+        if ip.is_dir() {
+            tree(fs, &ip, &p, f)?;
+        }
+    }
+    Ok(())
+}
+
+/// A whole file's bytes.
+fn read_all(fs: &ffs::Fs<&[u8]>, ip: &ffs::Inode) -> Result<Vec<u8>, ffs::Error> {
+    let mut v = vec![0u8; ip.size as usize];
+    let mut off = 0;
+    while off < v.len() {
+        match fs.read(ip, off as u64, &mut v[off..])? {
+            0 => break,
+            n => off += n,
+        }
+    }
+    Ok(v)
+}
+
 /// The files of a user's FFS image (read with the `ffs` crate), for
 /// `run --image`: directories, regular files and symlinks with their modes.
 fn import(image: &Path) -> Result<Vec<ImageFile>> {
-    fn visit(fs: &ffs::Fs<&[u8]>, dir: &ffs::Inode, path: &str, out: &mut Vec<ImageFile>) -> Result<(), ffs::Error> {
-        let mut entries = Vec::new();
-        fs.readdir(dir, &mut |e| {
-            if e.name != b"." && e.name != b".." {
-                entries.push((e.ino, String::from_utf8_lossy(e.name).into_owned()));
-            }
-            true
-        })?;
-        for (ino, name) in entries {
-            let p = format!("{path}/{name}");
-            let ip = fs.inode(ino)?;
-            let mode = (ip.mode & 0o7777) as u32;
-            let data = || -> Result<Vec<u8>, ffs::Error> {
-                let mut v = vec![0u8; ip.size as usize];
-                let mut off = 0;
-                while off < v.len() {
-                    match fs.read(&ip, off as u64, &mut v[off..])? {
-                        0 => break,
-                        n => off += n,
-                    }
-                }
-                Ok(v)
-            };
-            match ip.kind() {
-                ffs::FileType::Dir => {
-                    out.push(ImageFile { path: p.clone(), mode, source: Source::Dir });
-                    visit(fs, &ip, &p, out)?;
-                }
-                ffs::FileType::Regular => out.push(ImageFile { path: p, mode, source: Source::Bytes(data()?) }),
-                ffs::FileType::Symlink => {
-                    let target = String::from_utf8_lossy(&data()?).into_owned();
-                    out.push(ImageFile { path: p, mode, source: Source::Symlink(target) });
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
     let bytes = fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
-    let fs = ffs::Fs::mount(&bytes[..]).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
-    let root = fs.inode(ffs::ROOTINO).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+    let fail = |e: ffs::Error| anyhow::anyhow!("{}: {e}", image.display());
+    let fs = ffs::Fs::mount(&bytes[..]).map_err(fail)?;
+    let root = fs.inode(ffs::ROOTINO).map_err(fail)?;
     let mut out = Vec::new();
-    visit(&fs, &root, "", &mut out).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+    tree(&fs, &root, "", &mut |p, ip| {
+        let mode = (ip.mode & 0o7777) as u32;
+        let source = match ip.kind() {
+            ffs::FileType::Dir => Source::Dir,
+            ffs::FileType::Regular => Source::Bytes(read_all(&fs, ip)?),
+            ffs::FileType::Symlink => Source::Symlink(String::from_utf8_lossy(&read_all(&fs, ip)?).into_owned()),
+            _ => return Ok(()),
+        };
+        out.push(ImageFile { path: p.to_owned(), mode, source });
+        Ok(())
+    })
+    .map_err(fail)?;
     Ok(out)
 }
 
@@ -480,40 +493,16 @@ fn ls(image: &Path, path: &str) -> Result<i32> {
 /// `PATH SIZE CRC32` for every regular file of an image, as the kernel's
 /// `workload=walk` prints them (directory order, depth first).
 pub fn walk(img: &[u8]) -> Result<Vec<String>, ffs::Error> {
-    fn visit(fs: &ffs::Fs<&[u8]>, dir: &ffs::Inode, path: &str, out: &mut Vec<String>) -> Result<(), ffs::Error> {
-        let mut entries = Vec::new();
-        fs.readdir(dir, &mut |e| {
-            if e.name != b"." && e.name != b".." {
-                entries.push((e.ino, String::from_utf8_lossy(e.name).into_owned()));
-            }
-            true
-        })?;
-        for (ino, name) in entries {
-            let p = format!("{path}/{name}");
-            let ip = fs.inode(ino)?;
-            if ip.is_dir() {
-                visit(fs, &ip, &p, out)?;
-            } else if ip.kind() == ffs::FileType::Regular {
-                let mut crc = kcore::crc32::Crc32::default();
-                let mut buf = vec![0u8; 64 * 1024];
-                let mut off = 0;
-                loop {
-                    let n = fs.read(&ip, off, &mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    crc.update(&buf[..n]);
-                    off += n as u64;
-                }
-                out.push(format!("{p} {off} {:08x}", crc.finish()));
-            }
-        }
-        Ok(())
-    }
     let fs = ffs::Fs::mount(img)?;
     let root = fs.inode(ffs::ROOTINO)?;
     let mut out = Vec::new();
-    visit(&fs, &root, "", &mut out)?;
+    tree(&fs, &root, "", &mut |p, ip| {
+        if ip.kind() == ffs::FileType::Regular {
+            let data = read_all(&fs, ip)?;
+            out.push(format!("{p} {} {:08x}", data.len(), kcore::crc32::crc32(&data)));
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 
