@@ -508,7 +508,7 @@ pub fn walk(img: &[u8]) -> Result<Vec<String>, ffs::Error> {
 
 fn check(image: &Path) -> Result<i32> {
     let bytes = load(image)?;
-    let r = crate::fsck::check(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+    let r = ffs::fsck::check(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
     for p in &r.problems {
         println!("{}: {p}", image.display());
     }

@@ -4,7 +4,6 @@
 mod bench;
 mod build;
 mod deps;
-mod fsck;
 mod image;
 mod outcome;
 mod qemu;

@@ -272,7 +272,7 @@ fn rd_marked(img: &[u8]) -> Result<(), String> {
     }
     let fs = ffs::Fs::mount(img).map_err(|e| format!("saved image: {e}"))?;
     fs.lookup("/etc/motd").map_err(|e| format!("saved image: /etc/motd: {e}"))?;
-    let r = crate::fsck::check(img).map_err(|e| format!("saved image: {e}"))?;
+    let r = ffs::fsck::check(img).map_err(|e| format!("saved image: {e}"))?;
     match r.problems.first() {
         Some(p) => Err(format!("saved image fails the check: {p}")),
         None => Ok(()),

@@ -104,6 +104,51 @@ impl<'a> FragMap<'a> {
         Some(start)
     }
 
+    /// Takes the `n` fragments from `start` if all are free (extending a
+    /// fragment run in place); false, changing nothing, if any is in use.
+    pub fn take(&mut self, start: u32, n: u32) -> bool {
+        let Some(end) = start.checked_add(n).filter(|&e| e <= self.nfrags) else { return false };
+        if !(start..end).all(|f| get(self.map, f)) {
+            return false;
+        }
+        for f in start..end {
+            set(self.map, f, false);
+        }
+        true
+    }
+
+    /// Free-run counts of the broken blocks (cg_frsum): `out[k]` counts
+    /// the maximal runs of exactly k free fragments inside a block that is
+    /// not wholly free.
+    pub fn frsum(&self) -> [u32; 8] {
+        let mut out = [0u32; 8];
+        for b in 0..self.whole_blocks() {
+            if self.block_free(b) {
+                continue;
+            }
+            let mut run = 0;
+            for f in b * self.frag..(b + 1) * self.frag {
+                if get(self.map, f) {
+                    run += 1;
+                } else {
+                    if run > 0 {
+                        out[run] += 1;
+                    }
+                    run = 0;
+                }
+            }
+            if run > 0 {
+                out[run] += 1;
+            }
+        }
+        out
+    }
+
+    /// Whether whole block `b` is free (for the cluster map).
+    pub fn is_block_free(&self, b: u32) -> bool {
+        b < self.whole_blocks() && self.block_free(b)
+    }
+
     /// Marks `n` fragments from `start` free again; freeing a free one is
     /// an error naming it (and changes nothing).
     pub fn free(&mut self, start: u32, n: u32) -> Result<(), Error> {
@@ -189,6 +234,22 @@ mod tests {
         assert_eq!(m.counts(), (2, 0));
         assert!(m.alloc_frags(8).is_some());
         assert!(m.alloc_frags(9).is_none());
+    }
+
+    #[test]
+    fn take_and_frsum() {
+        let mut bits = [0xffu8; 2];
+        let mut m = FragMap::new(&mut bits, 16, 8).unwrap();
+        assert_eq!(m.alloc_frags(2), Some(0));
+        assert_eq!(m.frsum(), [0, 0, 0, 0, 0, 0, 1, 0]);
+        assert!(m.take(2, 3));
+        assert!(!m.take(4, 2));
+        assert!(!m.take(15, 2));
+        assert_eq!(m.frsum(), [0, 0, 0, 1, 0, 0, 0, 0]);
+        assert!(m.take(6, 1));
+        assert_eq!(m.frsum(), [0, 2, 0, 0, 0, 0, 0, 0]);
+        assert!(!m.is_block_free(0));
+        assert!(m.is_block_free(1));
     }
 
     #[test]

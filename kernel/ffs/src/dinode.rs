@@ -155,6 +155,54 @@ pub fn parse(version: Version, ino: u32, b: &[u8]) -> Inode {
     ip
 }
 
+#[cfg(feature = "alloc")]
+fn put32(b: &mut [u8], o: usize, v: u32) {
+    b[o..o + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+#[cfg(feature = "alloc")]
+fn put64(b: &mut [u8], o: usize, v: u64) {
+    b[o..o + 8].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Encodes the fields `Inode` holds into a raw dinode of the version's
+/// size, leaving the others (times, generation) as they are.
+#[cfg(feature = "alloc")]
+pub fn store(version: Version, ip: &Inode, b: &mut [u8]) {
+    b[0..2].copy_from_slice(&ip.mode.to_be_bytes());
+    b[2..4].copy_from_slice(&ip.nlink.to_be_bytes());
+    match version {
+        Version::Ufs1 => {
+            put64(b, 8, ip.size);
+            put32(b, 24, ip.mtime as u32);
+            for i in 0..NDADDR {
+                put32(b, 40 + 4 * i, ip.db[i] as u32);
+            }
+            for i in 0..NIADDR {
+                put32(b, 88 + 4 * i, ip.ib[i] as u32);
+            }
+            put32(b, 100, ip.flags);
+            put32(b, 104, ip.blocks as u32);
+            put32(b, 112, ip.uid);
+            put32(b, 116, ip.gid);
+        }
+        Version::Ufs2 => {
+            put32(b, 4, ip.uid);
+            put32(b, 8, ip.gid);
+            put64(b, 16, ip.size);
+            put64(b, 24, ip.blocks);
+            put64(b, 40, ip.mtime as u64);
+            put32(b, 88, ip.flags);
+            for i in 0..NDADDR {
+                put64(b, 112 + 8 * i, ip.db[i]);
+            }
+            for i in 0..NIADDR {
+                put64(b, 208 + 8 * i, ip.ib[i]);
+            }
+        }
+    }
+}
+
 /// Checks what the reader relies on: a size the block tree can hold and
 /// block pointers inside the file system.
 pub fn check(sb: &Superblock, ip: &Inode) -> Result<(), Error> {

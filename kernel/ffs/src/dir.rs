@@ -161,3 +161,17 @@ pub fn dirremove(dir: u32, chunk: &mut [u8], name: &[u8]) -> Result<Option<u32>,
     }
     Ok(None)
 }
+
+/// Points entry `name` of one chunk at inode `ino` (a moved directory's
+/// `..`); false if the chunk lacks it.
+pub fn dirrewrite(dir: u32, chunk: &mut [u8], name: &[u8], ino: u32, dtype: u8) -> Result<bool, Error> {
+    let (ents, n) = entries(dir, chunk)?;
+    for &(at, eino, _, namlen) in &ents[..n] {
+        if eino != 0 && &chunk[at + DIRHDR..at + DIRHDR + namlen] == name {
+            chunk[at..at + 4].copy_from_slice(&ino.to_be_bytes());
+            chunk[at + 6] = dtype;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -30,6 +30,8 @@ pub enum Error {
     BadName { len: usize },
     NotFound,
     PathTooLong,
+    /// No free fragments (or inodes) left for an allocation.
+    NoSpace { what: &'static str },
 }
 
 impl fmt::Display for Error {
@@ -57,6 +59,7 @@ impl fmt::Display for Error {
             Error::NotADirectory { ino } => write!(f, "not a directory (inode {ino})"),
             Error::NotFound => write!(f, "no such file or directory"),
             Error::PathTooLong => write!(f, "path has too many components"),
+            Error::NoSpace { what } => write!(f, "file system full: no free {what}"),
         }
     }
 }

@@ -267,7 +267,17 @@ impl Superblock {
     }
 }
 
+/// fs_clean's byte in the superblock.
+pub(crate) const FS_CLEAN_OFF: u64 = 209;
+
 impl<D: Device> crate::Fs<D> {
+    /// Whether the file system was unmounted cleanly (fs_clean).
+    pub fn is_clean(&self) -> Result<bool, Error> {
+        let mut b = [0u8; 1];
+        self.device_read(self.sb().location + FS_CLEAN_OFF, &mut b)?;
+        Ok(b[0] != 0)
+    }
+
     /// Checks the magic number of cylinder group `cg`'s header.
     pub fn check_cg(&self, cg: u32) -> Result<(), Error> {
         let off = self.sb().cg_offset(cg)?;

@@ -6,16 +6,25 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod cgalloc;
+#[cfg(feature = "alloc")]
+pub mod fsck;
+#[cfg(feature = "alloc")]
+mod write;
 mod dinode;
 mod dir;
 mod error;
 mod fs;
 
 pub use dinode::{FileType, Inode};
-pub use dir::{dirblock_init, direnter, dirremove, dirsiz, DirEntry, DIRBLKSIZ};
+pub use dir::{dirblock_init, direnter, dirremove, dirrewrite, dirsiz, DirEntry, DIRBLKSIZ};
 pub use error::Error;
-pub use fs::{Superblock, Version};
+pub use fs::{Csum, Superblock, Version};
+#[cfg(feature = "alloc")]
+pub use write::DeviceMut;
 
 use dinode::{NDADDR, NIADDR};
 
@@ -194,7 +203,7 @@ impl<D: Device> Fs<D> {
     }
 
     /// The inode number of `name` in directory `dir`.
-    fn dirlookup(&self, dir: &Inode, name: &[u8]) -> Result<Option<u32>, Error> {
+    pub fn dirlookup(&self, dir: &Inode, name: &[u8]) -> Result<Option<u32>, Error> {
         let mut found = None;
         self.readdir(dir, &mut |e| {
             if e.name == name {

@@ -52,9 +52,16 @@ fn makefs_path() -> PathBuf {
 }
 
 /// Builds a big-endian FFS image of `root` and returns its bytes.
+#[allow(dead_code)]
 pub fn makefs(root: &Path, version: u32, bsize: u32, size_mb: u32) -> Vec<u8> {
+    makefs_with(root, version, bsize, size_mb, &[])
+}
+
+/// `makefs` with more options (`-f N` for N free inodes).
+pub fn makefs_with(root: &Path, version: u32, bsize: u32, size_mb: u32, extra: &[&str]) -> Vec<u8> {
     let img = root.with_extension("ffs");
     let out = Command::new(makefs_path())
+        .args(extra)
         .args(["-t", "ffs", "-B", "be", "-o"])
         .arg(format!("version={version},bsize={bsize},fsize={}", (bsize / 8).max(512)))
         .arg("-s")

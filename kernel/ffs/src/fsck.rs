@@ -1,21 +1,26 @@
-//! `cargo xtask image check F`: an fsck for FFS images (what the kernel
-//! wrote, or any makefs image). Reads with the shared `ffs` crate and
-//! checks, naming each inconsistency:
+//! An fsck for FFS images (what the kernel wrote, or any makefs image),
+//! behind `cargo xtask image check F` and the write side's tests. Checks,
+//! naming each inconsistency:
 //! - the directory tree: every entry's inode allocated, `.` and `..` right;
 //! - link counts against the entries that name each inode;
 //! - every block of every file inside the file system, claimed once, and
 //!   marked in use in its cylinder group's free map; no block in use that
 //!   no file claims;
 //! - the inode maps against the inodes the tree reaches;
-//! - each cylinder group's and the superblock's summary counts.
+//! - each cylinder group's and the superblock's summary counts;
+//! - that the file system was unmounted cleanly (fs_clean).
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use alloc::{format, vec};
 
-use ffs::{Fs, Inode, ROOTINO};
+use crate::{Fs, Inode, ROOTINO};
 
 /// struct cg offsets (fs.h).
 const CG_MAGIC_OFF: usize = 4;
 const CG_CS_OFF: usize = 24;
+const CG_FRSUM_OFF: usize = 52;
 const CG_IUSEDOFF: usize = 92;
 const CG_FREEOFF: usize = 96;
 const CG_MAGIC: u32 = 0x0009_0255;
@@ -40,6 +45,7 @@ struct Cg {
     iused: Vec<u8>,
     free: Vec<u8>,
     cs: [u32; 4],
+    frsum: [u32; 8],
 }
 
 /// The fragments an inode holds: each data block (a partial last block of
@@ -104,10 +110,13 @@ fn collect_indirect(fs: &Fs<&[u8]>, blk: u64, level: usize, out: &mut Vec<(u64, 
     }
 }
 
-pub fn check(img: &[u8]) -> Result<Report, ffs::Error> {
+pub fn check(img: &[u8]) -> Result<Report, crate::Error> {
     let fs = Fs::mount(img)?;
     let sb = *fs.sb();
     let mut p = Vec::new();
+    if !fs.is_clean()? {
+        p.push(String::from("superblock: not unmounted cleanly (fs_clean is 0)"));
+    }
 
     let mut cgs = Vec::new();
     for c in 0..sb.ncg {
@@ -115,7 +124,7 @@ pub fn check(img: &[u8]) -> Result<Report, ffs::Error> {
         let blk = img.get(off..off + sb.cgsize as usize).unwrap_or_default();
         if be32(blk, CG_MAGIC_OFF) != CG_MAGIC {
             p.push(format!("cylinder group {c}: bad magic {:#x}", be32(blk, CG_MAGIC_OFF)));
-            cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4] });
+            cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4], frsum: [0; 8] });
             continue;
         }
         let (iu, fr) = (be32(blk, CG_IUSEDOFF) as usize, be32(blk, CG_FREEOFF) as usize);
@@ -123,11 +132,12 @@ pub fn check(img: &[u8]) -> Result<Report, ffs::Error> {
         let flen = (sb.fpg as usize).div_ceil(8);
         let (Some(iused), Some(free)) = (blk.get(iu..iu + ilen), blk.get(fr..fr + flen)) else {
             p.push(format!("cylinder group {c}: maps outside its block (iused {iu}, free {fr})"));
-            cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4] });
+            cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4], frsum: [0; 8] });
             continue;
         };
         let cs = [0, 4, 8, 12].map(|o| be32(blk, CG_CS_OFF + o));
-        cgs.push(Cg { iused: iused.to_vec(), free: free.to_vec(), cs });
+        let frsum = core::array::from_fn(|k| be32(blk, CG_FRSUM_OFF + 4 * k));
+        cgs.push(Cg { iused: iused.to_vec(), free: free.to_vec(), cs, frsum });
     }
 
     // The tree: links counted from directory entries, parents for "..".
@@ -227,6 +237,7 @@ pub fn check(img: &[u8]) -> Result<Report, ffs::Error> {
             f += 1;
         }
         // Free blocks are whole blocks whose fragments are all free.
+        let mut frsum = [0u32; 8];
         let mut b = base;
         while b + sb.frag as u64 <= end {
             let all = (b..b + sb.frag as u64).all(|f| bit(&cg.free, f - base));
@@ -234,8 +245,20 @@ pub fn check(img: &[u8]) -> Result<Report, ffs::Error> {
                 nbfree += 1;
             } else {
                 nffree += (b..b + sb.frag as u64).filter(|&f| bit(&cg.free, f - base)).count() as u64;
+                let mut run = 0;
+                for f in b..=b + sb.frag as u64 {
+                    if f < b + sb.frag as u64 && bit(&cg.free, f - base) {
+                        run += 1;
+                    } else if run > 0 {
+                        frsum[run] += 1;
+                        run = 0;
+                    }
+                }
             }
             b += sb.frag as u64;
+        }
+        if frsum[1..] != cg.frsum[1..] {
+            p.push(format!("cylinder group {c}: fragment run counts {:?}, the map says {:?}", &cg.frsum[1..], &frsum[1..]));
         }
         let mut nifree = 0u64;
         let mut ndir = 0u64;
