@@ -45,6 +45,9 @@ const FS_CONTIGSUMSIZE: u64 = 1316;
 const FS_OLD_CSTOTAL: u64 = 192;
 const FS_CSTOTAL: u64 = 1008;
 
+/// An edit of one directory chunk: Some once it changed the chunk.
+type ChunkEdit<'a, R> = dyn FnMut(&mut [u8]) -> Result<Option<R>, Error> + 'a;
+
 /// DT_DIR.
 pub const DT_DIR: u8 = 4;
 
@@ -605,7 +608,7 @@ impl<D: DeviceMut> Fs<D> {
         ip.size = len;
         ip.blocks = ip.blocks.saturating_sub(self.sectors(freed));
         // Bytes past the new end read as zeros if the file grows again.
-        if len % bsize != 0 {
+        if !len.is_multiple_of(bsize) {
             let lbn = len / bsize;
             if let Some(b) = self.bmap(ip, lbn)? {
                 let extent = self.frags_at(len, lbn) as u64 * sb.fsize as u64;
@@ -630,7 +633,7 @@ impl<D: DeviceMut> Fs<D> {
 
     /// Runs `f` on each DIRBLKSIZ chunk of a directory until it changes
     /// one (returns Some), which is written back.
-    fn dir_edit<R>(&self, dir: &mut Inode, f: &mut dyn FnMut(&mut [u8]) -> Result<Option<R>, Error>) -> Result<Option<R>, Error> {
+    fn dir_edit<R>(&self, dir: &mut Inode, f: &mut ChunkEdit<R>) -> Result<Option<R>, Error> {
         if !dir.is_dir() {
             return Err(Error::NotADirectory { ino: dir.ino });
         }
