@@ -273,8 +273,13 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
 /// rounded up to a MiB.
 fn image_size(content: u64) -> u64 {
     const MIB: u64 = 1 << 20;
-    (content + 2 * MIB).div_ceil(MIB) * MIB
+    (content + FREE_MIB * MIB).div_ceil(MIB) * MIB
 }
+
+/// Free space and free inodes the image gets for the kernel to write in
+/// (fsstress keeps up to 40 files of up to 160 KiB, and makes many more).
+const FREE_MIB: u64 = 12;
+const FREE_INODES: u32 = 2048;
 
 /// Recreates `root` holding `files`; returns their total size. Modes,
 /// owners and times come from the mtree spec, not from this tree.
@@ -406,6 +411,8 @@ fn makefs(
     .arg(EPOCH.to_string())
     .arg("-F")
     .arg(spec)
+    .arg("-f")
+    .arg(FREE_INODES.to_string())
     .arg("-s")
     .arg(size.to_string())
     .arg(image)

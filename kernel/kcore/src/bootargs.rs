@@ -46,6 +46,8 @@ pub struct BootArgs<'a> {
 pub enum Workload {
     /// Print `walk: PATH SIZE CRC32` for every file the kernel can reach.
     Walk,
+    /// Run /bin/fsstress (seeded by `seed=`), then halt.
+    Fsstress,
 }
 
 impl Default for BootArgs<'_> {
@@ -140,7 +142,11 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
                     args.workload = Some(Workload::Walk);
                     Ok(())
                 }
-                _ => Err(BootArgError::BadValue { key, value, expected: "walk" }),
+                "fsstress" => {
+                    args.workload = Some(Workload::Fsstress);
+                    Ok(())
+                }
+                _ => Err(BootArgError::BadValue { key, value, expected: "walk or fsstress" }),
             },
             "kern.maxvnodes" => ranged(key, value, 4, 1 << 20, "4 to 1048576").map(|n| args.maxvnodes = Some(n)),
             _ => Err(BootArgError::Unknown(key)),
@@ -187,7 +193,8 @@ mod tests {
         assert_eq!(parse_all("physmem=4096").0.physmem_pages, Some(4096));
         assert_eq!(parse_all("kern.maxvnodes=16").0.maxvnodes, Some(16));
         assert_eq!(parse_all("workload=walk").0.workload, Some(Workload::Walk));
-        assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk"]);
+        assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));
+        assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk or fsstress"]);
         assert_eq!(parse_all("kern.maxvnodes=2").1, ["bootarg: bad value '2' for 'kern.maxvnodes': expected 4 to 1048576"]);
         assert_eq!(parse_all("physmem=12").1, ["bootarg: bad value '12' for 'physmem': expected pages, or MiB as <n>M, at least 1M"]);
     }

@@ -31,6 +31,7 @@ pub enum Errno {
     ERANGE = 34,
     EAGAIN = 35,
     ENAMETOOLONG = 63,
+    ENOTEMPTY = 66,
     ENOSYS = 78,
 }
 

@@ -7,14 +7,22 @@ pub const SYS_READ: u32 = 3;
 pub const SYS_WRITE: u32 = 4;
 pub const SYS_OPEN: u32 = 5;
 pub const SYS_CLOSE: u32 = 6;
+pub const SYS_UNLINK: u32 = 10;
 pub const SYS_WAIT4: u32 = 11;
 pub const SYS_GETPID: u32 = 20;
+pub const SYS_SYNC: u32 = 36;
 pub const SYS_GETPPID: u32 = 39;
 pub const SYS_REBOOT: u32 = 55;
 pub const SYS_FSTAT: u32 = 53;
 pub const SYS_EXECVE: u32 = 59;
 pub const SYS_MUNMAP: u32 = 73;
+pub const SYS_FSYNC: u32 = 95;
 pub const SYS_GETDENTS: u32 = 99;
+pub const SYS_RENAME: u32 = 128;
+pub const SYS_MKDIR: u32 = 136;
+pub const SYS_RMDIR: u32 = 137;
+pub const SYS_FTRUNCATE: u32 = 201;
+pub const SYS_OPENAT: u32 = 321;
 pub const SYS_CLOCK_GETTIME: u32 = 87;
 pub const SYS_MMAP: u32 = 197;
 pub const SYS_LSEEK: u32 = 199;
@@ -41,6 +49,14 @@ pub fn syscall_name(code: u32) -> &'static str {
         SYS_CLOCK_GETTIME => "clock_gettime",
         SYS_MMAP => "mmap",
         SYS_SCHED_YIELD => "sched_yield",
+        SYS_UNLINK => "unlink",
+        SYS_SYNC => "sync",
+        SYS_FSYNC => "fsync",
+        SYS_RENAME => "rename",
+        SYS_MKDIR => "mkdir",
+        SYS_RMDIR => "rmdir",
+        SYS_FTRUNCATE => "ftruncate",
+        SYS_OPENAT => "openat",
         _ => "unknown",
     }
 }
@@ -49,7 +65,15 @@ pub fn syscall_name(code: u32) -> &'static str {
 pub const CR0_SO: u32 = 0x1000_0000;
 
 pub const O_RDONLY: u32 = 0;
+pub const O_WRONLY: u32 = 1;
+pub const O_RDWR: u32 = 2;
 pub const O_ACCMODE: u32 = 3;
+pub const O_APPEND: u32 = 0x0008;
+pub const O_CREAT: u32 = 0x0200;
+pub const O_TRUNC: u32 = 0x0400;
+pub const O_EXCL: u32 = 0x0800;
+/// openat(2): relative to the current directory (here: the root).
+pub const AT_FDCWD: i32 = -100;
 pub const SEEK_SET: u32 = 0;
 pub const SEEK_CUR: u32 = 1;
 pub const SEEK_END: u32 = 2;

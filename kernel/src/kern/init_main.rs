@@ -103,12 +103,14 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
         Some(sel) => kern_ktest::run(sel, &args),
         None => match args.workload {
             Some(Workload::Walk) => kern_workload::workload_walk(),
+            Some(Workload::Fsstress) => kern_workload::workload_fsstress(args.seed),
             None => {
                 demo(&args);
                 start_init();
             }
         },
     }
+    vfs_subr::vfs_shutdown();
     machdep::boot_halt();
 }
 

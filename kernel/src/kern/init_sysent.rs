@@ -9,7 +9,7 @@ use crate::kern::kern_exit::{dowait4, exit1};
 use crate::kern::kern_fork::sys_fork;
 use crate::kern::kern_proc::sched_lock;
 use crate::kern::kern_sched::yield_cpu;
-use crate::kern::{init_main, subr_prf, vfs_lookup, vfs_syscalls};
+use crate::kern::{init_main, subr_prf, vfs_lookup, vfs_subr, vfs_syscalls};
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
@@ -37,13 +37,24 @@ pub fn syscall(tf: &mut TrapFrame) {
     let r = match code {
         SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
         SYS_FORK => sys_fork(tf),
-        SYS_WRITE => sys_write(a[0], a[1], a[2]),
+        SYS_WRITE if a[0] < 3 => sys_write(a[0], a[1], a[2]),
+        SYS_WRITE => vfs_syscalls::sys_write_file(curpid(), a[0], a[1], a[2], |at, b| vm(|vs| vs.copyin(at, b))),
         SYS_READ => {
             let pid = curpid();
             vfs_syscalls::sys_read_file(pid, a[0], a[1], a[2], |b, at| vm(|vs| vs.copyout(b, at)))
         }
-        SYS_OPEN => vm(|vs| vs.copyinstr(a[0], vfs_lookup::MAXPATHLEN))
-            .and_then(|path| vfs_syscalls::doopenat(curpid(), &path, a[1])),
+        SYS_OPEN => path_in(a[0]).and_then(|path| vfs_syscalls::doopenat(curpid(), &path, a[1], a[2])),
+        SYS_OPENAT if a[0] as i32 != AT_FDCWD => Err(Errno::EBADF),
+        SYS_OPENAT => path_in(a[1]).and_then(|path| vfs_syscalls::doopenat(curpid(), &path, a[2], a[3])),
+        SYS_UNLINK => path_in(a[0]).and_then(|p| vfs_syscalls::sys_unlink(&p)),
+        SYS_MKDIR => path_in(a[0]).and_then(|p| vfs_syscalls::sys_mkdir(&p, a[1])),
+        SYS_RMDIR => path_in(a[0]).and_then(|p| vfs_syscalls::sys_rmdir(&p)),
+        SYS_RENAME => path_in(a[0]).and_then(|f| path_in(a[1]).and_then(|t| vfs_syscalls::sys_rename(&f, &t))),
+        SYS_FSYNC => vfs_syscalls::sys_fsync(curpid(), a[0]),
+        SYS_SYNC => vfs_syscalls::sys_sync(),
+        // ftruncate(fd, pad, length): the 64-bit length in a register pair.
+        SYS_FTRUNCATE if a[2] != 0 => Err(Errno::EFBIG),
+        SYS_FTRUNCATE => vfs_syscalls::sys_ftruncate(curpid(), a[0], a[3]),
         SYS_CLOSE => vfs_syscalls::sys_close(curpid(), a[0]),
         SYS_GETDENTS => vfs_syscalls::sys_getdents(curpid(), a[0], a[2].min(64 * 1024))
             .and_then(|b| vm(|vs| vs.copyout(&b, a[1])).map(|_| b.len() as u32)),
@@ -63,6 +74,7 @@ pub fn syscall(tf: &mut TrapFrame) {
         }
         SYS_REBOOT => {
             printf!("reboot: halting at the request of pid {}\n", curpid());
+            vfs_subr::vfs_shutdown();
             machdep::boot_halt()
         }
         SYS_EXECVE => sys_execve(tf, a[0], a[1]),
@@ -85,6 +97,11 @@ pub fn syscall(tf: &mut TrapFrame) {
             tf.cr |= CR0_SO;
         }
     }
+}
+
+/// A path argument, copied in.
+fn path_in(uaddr: u32) -> Result<Vec<u8>, Errno> {
+    vm(|vs| vs.copyinstr(uaddr, vfs_lookup::MAXPATHLEN))
 }
 
 /// write(2) to the console (descriptors 1 and 2).

@@ -6,7 +6,8 @@
 
 use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
-use crate::kern::vfs_subr::{vrele, Vnode};
+use crate::kern::vfs_subr::Vnode;
+use crate::kern::vfs_vnops::vn_close;
 use crate::sys::errno::Errno;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -20,6 +21,8 @@ pub const NCONSFD: usize = 3;
 pub struct File {
     pub f_vp: &'static Vnode,
     pub f_offset: u64,
+    /// The open(2) flags (access mode, O_APPEND).
+    pub f_flag: u32,
 }
 
 /// An open file, shared by the descriptors that name it (f_count is the
@@ -57,8 +60,11 @@ pub fn with_file<R>(pid: u32, fd: u32, f: impl FnOnce(&mut File) -> R) -> Result
 /// vnode.
 fn closef(file: FileRef) {
     if let Some(m) = Arc::into_inner(file) {
-        let vp = m.lock().f_vp;
-        vrele(vp);
+        let (vp, flag) = {
+            let f = m.lock();
+            (f.f_vp, f.f_flag)
+        };
+        vn_close(vp, flag);
     }
 }
 

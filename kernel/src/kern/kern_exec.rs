@@ -5,7 +5,9 @@
 use crate::arch::powerpc::pmap::{Prot, USER_MAX, USER_MIN};
 use crate::arch::powerpc::trap::TrapFrame;
 use crate::arch::powerpc::vm_machdep;
-use crate::kern::vfs_lookup::namei;
+use crate::kern::vfs_lookup::namei_lookup;
+use crate::kern::vfs_vnops::{vn_rdwr, Uio};
+use crate::kern::vfs_vops::VOP_GETATTR_SIZE;
 use crate::kern::vfs_subr::vrele;
 use crate::kern::kern_exit::exit1;
 use crate::sys::syscalls::w_exitcode;
@@ -36,22 +38,18 @@ pub const PSL_USER: u32 = 0xd032;
 
 /// Reads a whole program through the VFS (namei, VOP_READ).
 fn read_file(path: &str) -> Result<Vec<u8>, Errno> {
-    let vp = namei(path)?;
+    let vp = namei_lookup(path)?;
     let r = (|| {
         if vp.with(|v| v.v_type) != VType::VREG {
             return Err(Errno::EACCES);
         }
-        let size = vp.op().vop_getattr_size(vp)?;
+        let size = VOP_GETATTR_SIZE(vp)?;
         if size > 16 << 20 {
             return Err(Errno::E2BIG);
         }
         let mut data = alloc::vec![0u8; size as usize];
-        let mut done = 0;
-        while done < data.len() {
-            match vp.op().vop_read(vp, done as u64, &mut data[done..])? {
-                0 => return Err(Errno::EIO),
-                n => done += n,
-            }
+        if vn_rdwr(vp, Uio::Read(&mut data), 0)? != data.len() {
+            return Err(Errno::EIO);
         }
         Ok(data)
     })();

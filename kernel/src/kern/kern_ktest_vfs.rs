@@ -5,7 +5,7 @@ use crate::kern::kern_clock::ticks;
 use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_synch::tsleep;
-use crate::kern::vfs_lookup::namei;
+use crate::kern::vfs_lookup::namei_lookup;
 use crate::kern::vfs_subr::{self, getnewvnode, vget, vgonel, vhold, vdrop, vn_lock, vop_unlock, vput, vref, vrele, Vnode};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VType, VnodeOps};
@@ -165,10 +165,10 @@ fn test_vnode_hold() -> TestResult {
 /// The root file system through the vnode layer: namei, the inode hash,
 /// VOP_READ through the buffer cache, and lookup errors.
 fn test_vfs_namei_read() -> TestResult {
-    let vp = namei("/etc/motd").map_err(|e| alloc::format!("namei /etc/motd: {e}"))?;
+    let vp = namei_lookup("/etc/motd").map_err(|e| alloc::format!("namei /etc/motd: {e}"))?;
     let mut buf = [0u8; 64];
     let n = vp.op().vop_read(vp, 0, &mut buf);
-    let again = namei("/etc/../etc/./motd");
+    let again = namei_lookup("/etc/../etc/./motd");
     let same = again.as_ref().is_ok_and(|&v| core::ptr::eq(v, vp));
     if let Ok(v) = again {
         vrele(v);
@@ -179,9 +179,9 @@ fn test_vfs_namei_read() -> TestResult {
     check!(buf[..n].starts_with(b"ppcbsd"), "/etc/motd read through the VFS starts {:?}", &buf[..n.min(16)]);
     check!(kind == VType::VREG, "/etc/motd has type {kind:?}");
     check!(same, "a second namei of the same file gave another vnode (inode hash)");
-    check!(namei("/no/such").err() == Some(Errno::ENOENT), "namei of a missing path did not give ENOENT");
-    check!(namei("/etc/motd/x").err() == Some(Errno::ENOTDIR), "namei through a file did not give ENOTDIR");
-    let root = namei("/").map_err(|e| alloc::format!("namei /: {e}"))?;
+    check!(namei_lookup("/no/such").err() == Some(Errno::ENOENT), "namei of a missing path did not give ENOENT");
+    check!(namei_lookup("/etc/motd/x").err() == Some(Errno::ENOTDIR), "namei through a file did not give ENOTDIR");
+    let root = namei_lookup("/").map_err(|e| alloc::format!("namei /: {e}"))?;
     let dir = root.with(|v| v.v_type);
     vrele(root);
     check!(dir == VType::VDIR, "/ has type {dir:?}");

@@ -1,9 +1,13 @@
 //! Workloads (`workload=` bootarg) the kernel runs instead of the demo, for
 //! the host to compare with what it knows. `walk` prints every regular file
-//! reachable from the root through the VFS as `walk: PATH SIZE CRC32`.
+//! reachable from the root through the VFS as `walk: PATH SIZE CRC32`;
+//! `fsstress` runs /bin/fsstress with the boot's seed.
 
-use crate::kern::vfs_lookup::namei;
+use crate::kern::vfs_lookup::namei_lookup;
+use crate::kern::vfs_vnops::{vn_rdwr, Uio};
+use crate::kern::vfs_vops::VOP_READDIR;
 use crate::kern::vfs_subr::{vrele, Vnode};
+use crate::kern::{kern_exec, kern_exit};
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::VType;
@@ -15,9 +19,22 @@ use kcore::crc32::Crc32;
 /// Deepest directory walked (bounds the work on a looping image).
 const MAXDEPTH: usize = 32;
 
+/// Runs /bin/fsstress seeded with `seed` and waits for it.
+pub fn workload_fsstress(seed: u64) {
+    let arg = alloc::format!("{seed}");
+    let Some(pid) = kern_exec::proc_spawn("/bin/fsstress", &["fsstress", &arg]) else {
+        printf!("fsstress: cannot start /bin/fsstress\n");
+        return;
+    };
+    match kern_exit::dowait4(pid as i32) {
+        Ok((_, status)) => printf!("fsstress: exited with status {}\n", kcore::syscalls::wexitstatus(status)),
+        Err(e) => printf!("fsstress: wait: {e}\n"),
+    }
+}
+
 pub fn workload_walk() {
     let mut counts = (0u32, 0u32);
-    match namei("/") {
+    match namei_lookup("/") {
         Ok(root) => {
             walk_dir(root, &mut String::new(), 0, &mut counts);
             vrele(root);
@@ -32,7 +49,7 @@ fn file_crc(vp: &'static Vnode) -> Result<(u64, u32), Errno> {
     let mut buf = alloc::vec![0u8; 32 * 1024];
     let mut off = 0u64;
     loop {
-        let n = vp.op().vop_read(vp, off, &mut buf)?;
+        let n = vn_rdwr(vp, Uio::Read(&mut buf), off)?;
         if n == 0 {
             return Ok((off, crc.finish()));
         }
@@ -44,7 +61,7 @@ fn file_crc(vp: &'static Vnode) -> Result<(u64, u32), Errno> {
 fn walk_dir(dvp: &'static Vnode, path: &mut String, depth: usize, counts: &mut (u32, u32)) {
     counts.1 += 1;
     let mut entries: Vec<(u32, Vec<u8>)> = Vec::new();
-    if let Err(e) = dvp.op().vop_readdir(dvp, &mut |ino, _, name| {
+    if let Err(e) = VOP_READDIR(dvp, &mut |ino, _, name| {
         if name != b"." && name != b".." {
             entries.push((ino, name.to_vec()));
         }

@@ -35,3 +35,5 @@ pub mod vfs_bio;
 pub mod vfs_lookup;
 pub mod vfs_subr;
 pub mod vfs_syscalls;
+pub mod vfs_vnops;
+pub mod vfs_vops;

@@ -292,3 +292,29 @@ pub fn vinvalbuf(vp: u32) -> Result<(), Errno> {
         }
     }
 }
+
+/// Writes every delayed write of `vp` and waits for them (OpenBSD
+/// vflushbuf with sync); the buffers stay cached. Returns how many were
+/// written.
+pub fn vflushbuf(vp: u32) -> Result<u32, Errno> {
+    let mut written = 0;
+    let mut from = 0u64;
+    loop {
+        let next = {
+            let g = BCACHE.lock();
+            g.hash
+                .range((vp, from)..=(vp, u64::MAX))
+                .find(|(_, &bp)| g.bufs[bp.0].as_ref().is_some_and(|b| b.b_flags.contains(BFlags::B_DELWRI)))
+                .map(|(k, &bp)| (k.1, g.bufs[bp.0].as_ref().map_or(0, |b| b.b_data.len())))
+        };
+        let Some((blkno, size)) = next else { return Ok(written) };
+        let bp = getblk(vp, blkno, size);
+        if with_buf(bp, |b| b.b_flags.contains(BFlags::B_DELWRI)) {
+            bwrite(bp)?;
+            written += 1;
+        } else {
+            brelse(bp);
+        }
+        from = blkno + 1;
+    }
+}

@@ -1,29 +1,162 @@
-//! Path lookup (OpenBSD vfs_lookup.c namei), read-only for now: from the
-//! root vnode, one VOP_LOOKUP per component, `..` included (the file
-//! system's directories hold it).
+//! Path lookup (OpenBSD vfs_lookup.c namei): from the root vnode, one
+//! VOP_LOOKUP per component with the directory locked, `..` included (the
+//! file system's directories hold it). For CREATE, DELETE and RENAME the
+//! last component's directory comes back as `ni_dvp` (locked with
+//! LOCKPARENT) and the vnode it names, if any, as `ni_vp` (locked with
+//! LOCKLEAF).
 
-use crate::kern::vfs_subr::{vrele, Vnode};
+use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele, Vnode};
+use crate::kern::vfs_vops::VOP_LOOKUP;
 use crate::sys::errno::Errno;
+use crate::sys::vnode::{LkFlags, VType};
 use crate::ufs::ffs::ffs_vfsops::ffs_vget;
+use alloc::vec::Vec;
 
 /// Most components followed (bounds the work on a looping image).
 const MAXCOMPONENTS: usize = 64;
 pub const MAXPATHLEN: usize = 1024;
 
-/// The vnode `path` names, referenced and unlocked.
-pub fn namei(path: &str) -> Result<&'static Vnode, Errno> {
+/// cn_nameiop: what the caller will do with the last component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameiOp {
+    LOOKUP,
+    CREATE,
+    DELETE,
+    RENAME,
+}
+
+bitflags::bitflags! {
+    /// cn_flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct CnFlags: u32 {
+        /// Return the last vnode locked.
+        const LOCKLEAF = 0x0004;
+        /// Return the parent directory locked.
+        const LOCKPARENT = 0x0008;
+        /// Return the parent directory, referenced but unlocked.
+        const WANTPARENT = 0x0010;
+    }
+}
+
+/// What namei found (struct nameidata).
+pub struct Nameidata {
+    pub ni_dvp: Option<&'static Vnode>,
+    pub ni_vp: Option<&'static Vnode>,
+    /// The last component (cn_nameptr).
+    pub ni_name: Vec<u8>,
+}
+
+impl Nameidata {
+    /// Drops what namei returned: references, and locks as asked.
+    pub fn release(self, flags: CnFlags) {
+        if let Some(vp) = self.ni_vp {
+            if flags.contains(CnFlags::LOCKLEAF) {
+                vput(vp);
+            } else {
+                vrele(vp);
+            }
+        }
+        if let Some(dvp) = self.ni_dvp {
+            if flags.contains(CnFlags::LOCKPARENT) {
+                vput(dvp);
+            } else {
+                vrele(dvp);
+            }
+        }
+    }
+}
+
+fn lock_leaf(vp: &'static Vnode, flags: CnFlags) -> Result<(), Errno> {
+    if flags.contains(CnFlags::LOCKLEAF) {
+        if let Err(e) = vn_lock(vp, LkFlags::LK_EXCLUSIVE) {
+            vrele(vp);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Looks `path` up for operation `op` (OpenBSD namei).
+pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno> {
     if path.len() >= MAXPATHLEN {
         return Err(Errno::ENAMETOOLONG);
     }
-    let mut vp = ffs_vget(ffs::ROOTINO)?;
-    for (n, comp) in path.split('/').filter(|c| !c.is_empty() && *c != ".").enumerate() {
-        if n == MAXCOMPONENTS {
-            vrele(vp);
-            return Err(Errno::ENAMETOOLONG);
-        }
-        let next = vp.op().vop_lookup(vp, comp.as_bytes());
-        vrele(vp);
-        vp = next?;
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    if comps.len() > MAXCOMPONENTS {
+        return Err(Errno::ENAMETOOLONG);
     }
-    Ok(vp)
+    let wants_parent = flags.intersects(CnFlags::LOCKPARENT | CnFlags::WANTPARENT);
+    let mut dvp = ffs_vget(ffs::ROOTINO)?;
+    let Some((last, walk)) = comps.split_last() else {
+        // The root itself: nothing to create or remove.
+        if op != NameiOp::LOOKUP || wants_parent {
+            vrele(dvp);
+            return Err(if op == NameiOp::CREATE { Errno::EEXIST } else { Errno::EBUSY });
+        }
+        lock_leaf(dvp, flags)?;
+        return Ok(Nameidata { ni_dvp: None, ni_vp: Some(dvp), ni_name: Vec::new() });
+    };
+    for comp in walk {
+        let next = lookup_locked(dvp, comp.as_bytes());
+        vrele(dvp);
+        dvp = next?;
+    }
+    let name = last.as_bytes();
+    if op != NameiOp::LOOKUP && *last == ".." {
+        vrele(dvp);
+        return Err(Errno::EINVAL);
+    }
+    if let Err(e) = vn_lock(dvp, LkFlags::LK_EXCLUSIVE) {
+        vrele(dvp);
+        return Err(e);
+    }
+    if dvp.with(|v| v.v_type) != VType::VDIR {
+        vput(dvp);
+        return Err(Errno::ENOTDIR);
+    }
+    let found = match VOP_LOOKUP(dvp, name) {
+        Ok(vp) => Some(vp),
+        Err(Errno::ENOENT) if matches!(op, NameiOp::CREATE | NameiOp::RENAME) => None,
+        Err(e) => {
+            vput(dvp);
+            return Err(e);
+        }
+    };
+    if !flags.contains(CnFlags::LOCKPARENT) {
+        vop_unlock(dvp);
+    }
+    if let Some(vp) = found {
+        if core::ptr::eq(vp, dvp) {
+            // A directory entry naming its own directory (not `.`, which
+            // never gets here): refuse rather than lock it twice.
+            vrele(vp);
+            Nameidata { ni_dvp: Some(dvp), ni_vp: None, ni_name: Vec::new() }.release(flags);
+            return Err(Errno::EINVAL);
+        }
+        if let Err(e) = lock_leaf(vp, flags) {
+            Nameidata { ni_dvp: Some(dvp), ni_vp: None, ni_name: Vec::new() }.release(flags);
+            return Err(e);
+        }
+    }
+    let ni_dvp = if wants_parent {
+        Some(dvp)
+    } else {
+        vrele(dvp);
+        None
+    };
+    Ok(Nameidata { ni_dvp, ni_vp: found, ni_name: name.to_vec() })
+}
+
+/// VOP_LOOKUP with the directory locked for it.
+fn lookup_locked(dvp: &'static Vnode, name: &[u8]) -> Result<&'static Vnode, Errno> {
+    vn_lock(dvp, LkFlags::LK_EXCLUSIVE)?;
+    let r = VOP_LOOKUP(dvp, name);
+    vop_unlock(dvp);
+    r
+}
+
+/// The vnode `path` names, referenced and unlocked (a LOOKUP).
+pub fn namei_lookup(path: &str) -> Result<&'static Vnode, Errno> {
+    let nd = namei(path, NameiOp::LOOKUP, CnFlags::empty())?;
+    nd.ni_vp.ok_or(Errno::ENOENT)
 }

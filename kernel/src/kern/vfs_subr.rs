@@ -389,3 +389,20 @@ pub fn vgonel(vp: &'static Vnode) {
         t.free.push_front(vp);
     }
 }
+
+/// Reclaims an unreferenced vnode now rather than when it is reused
+/// (OpenBSD vrecycle; ufs_inactive uses it for a freed inode). True if it
+/// did.
+pub fn vrecycle(vp: &'static Vnode) -> bool {
+    if vp.with(|v| v.v_usecount) != 0 {
+        return false;
+    }
+    vgonel(vp);
+    true
+}
+
+/// Syncs and unmounts the file system before a halt (OpenBSD
+/// vfs_shutdown).
+pub fn vfs_shutdown() {
+    crate::ufs::ffs::ffs_vfsops::ffs_unmount();
+}

@@ -1,30 +1,55 @@
-//! File system calls (OpenBSD vfs_syscalls.c, sys_generic.c), read side for
-//! now: open (O_RDONLY), read, getdents, lseek, fstat, close.
+//! File system calls (OpenBSD vfs_syscalls.c, sys_generic.c): open and
+//! openat (creating, truncating), read, write, getdents, lseek, fstat,
+//! close, ftruncate, fsync, sync, and the name-space changes unlink, mkdir,
+//! rmdir and rename. Paths are copied in by the caller: namei sleeps,
+//! which it may not do holding the address space.
 
 use crate::kern::kern_descrip::{fdalloc, fdrelease, with_file, File};
-use crate::kern::vfs_lookup::{namei, MAXPATHLEN};
-use crate::kern::vfs_subr::vrele;
+use crate::kern::vfs_lookup::{namei, CnFlags, NameiOp, MAXPATHLEN};
+use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele};
+use crate::kern::vfs_vnops::{fwrite, vn_close, vn_open, vn_rdwr, Uio, VFS_NSLOCK};
+use crate::kern::vfs_vops::{VOP_FSYNC, VOP_GETATTR_SIZE, VOP_MKDIR, VOP_READDIR, VOP_REMOVE, VOP_RENAME, VOP_RMDIR, VOP_SETATTR_SIZE};
 use crate::sys::errno::Errno;
-use crate::sys::syscalls::{O_ACCMODE, O_RDONLY, SEEK_CUR, SEEK_END, SEEK_SET};
-use crate::sys::vnode::VType;
+use crate::sys::syscalls::{O_ACCMODE, O_APPEND, O_CREAT, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET};
+use crate::sys::vnode::{LkFlags, RenameArgs, VType};
+use crate::ufs::ffs::ffs_vfsops::ffs_sync;
 
-/// open(2) relative to the root (OpenBSD doopenat with AT_FDCWD, the only
-/// directory there is while processes have no current directory). `path`
-/// was copied in already: namei sleeps, which it may not do holding the
-/// address space.
-pub fn doopenat(pid: u32, path: &[u8], flags: u32) -> Result<u32, Errno> {
+/// Largest transfer of one read or write call.
+const MAXIO: u32 = 64 * 1024;
+
+fn path_str(path: &[u8]) -> Result<&str, Errno> {
     if path.len() >= MAXPATHLEN {
         return Err(Errno::ENAMETOOLONG);
     }
-    if flags & O_ACCMODE != O_RDONLY {
-        return Err(Errno::EROFS);
+    core::str::from_utf8(path).map_err(|_| Errno::ENOENT)
+}
+
+/// Runs a name-space change under VFS_NSLOCK.
+fn nschange<R>(f: impl FnOnce() -> Result<R, Errno>) -> Result<R, Errno> {
+    VFS_NSLOCK.rw_enter_write();
+    let r = f();
+    VFS_NSLOCK.rw_exit();
+    r
+}
+
+/// open(2) and openat(2) relative to the root (OpenBSD doopenat with
+/// AT_FDCWD, the only directory there is while processes have no current
+/// directory).
+#[inline(never)]
+pub fn doopenat(pid: u32, path: &[u8], flags: u32, mode: u32) -> Result<u32, Errno> {
+    let path = path_str(path)?;
+    if flags & O_ACCMODE == O_ACCMODE {
+        return Err(Errno::EINVAL);
     }
-    let path = core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
-    let vp = namei(path)?;
-    match fdalloc(pid, File { f_vp: vp, f_offset: 0 }) {
+    let vp = if flags & O_CREAT != 0 {
+        nschange(|| vn_open(path, flags, mode as u16))?
+    } else {
+        vn_open(path, flags, 0)?
+    };
+    match fdalloc(pid, File { f_vp: vp, f_offset: 0, f_flag: flags }) {
         Ok(fd) => Ok(fd),
         Err(e) => {
-            vrele(vp);
+            vn_close(vp, flags);
             Err(e)
         }
     }
@@ -39,23 +64,41 @@ pub fn sys_read_file(
     len: u32,
     mut copyout: impl FnMut(&[u8], u32) -> Result<(), Errno>,
 ) -> Result<u32, Errno> {
-    let (vp, off) = with_file(pid, fd, |f| (f.f_vp, f.f_offset))?;
+    let (vp, off, flag) = with_file(pid, fd, |f| (f.f_vp, f.f_offset, f.f_flag))?;
+    if flag & O_ACCMODE == O_WRONLY {
+        return Err(Errno::EBADF);
+    }
     if vp.with(|v| v.v_type) == VType::VDIR {
         return Err(Errno::EISDIR);
     }
-    let mut chunk = alloc::vec![0u8; (len as usize).min(64 * 1024)];
-    let mut done = 0u32;
-    while done < len {
-        let want = ((len - done) as usize).min(chunk.len());
-        let n = vp.op().vop_read(vp, off + done as u64, &mut chunk[..want])?;
-        if n == 0 {
-            break;
-        }
-        copyout(&chunk[..n], buf.wrapping_add(done))?;
-        done += n as u32;
+    let len = len.min(MAXIO);
+    let mut chunk = alloc::vec![0u8; len as usize];
+    let n = vn_rdwr(vp, Uio::Read(&mut chunk), off)?;
+    copyout(&chunk[..n], buf)?;
+    with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
+    Ok(n as u32)
+}
+
+/// write(2) to an open file from user memory (copied in first, outside
+/// the vnode lock). O_APPEND writes at the end.
+pub fn sys_write_file(
+    pid: u32,
+    fd: u32,
+    buf: u32,
+    len: u32,
+    copyin: impl FnOnce(u32, &mut [u8]) -> Result<(), Errno>,
+) -> Result<u32, Errno> {
+    let (vp, off, flag) = with_file(pid, fd, |f| (f.f_vp, f.f_offset, f.f_flag))?;
+    if !fwrite(flag) {
+        return Err(Errno::EBADF);
     }
-    with_file(pid, fd, |f| f.f_offset = off + done as u64)?;
-    Ok(done)
+    let len = len.min(MAXIO);
+    let mut chunk = alloc::vec![0u8; len as usize];
+    copyin(buf, &mut chunk)?;
+    let off = if flag & O_APPEND != 0 { VOP_GETATTR_SIZE(vp)? } else { off };
+    let n = vn_rdwr(vp, Uio::Write(&chunk), off)?;
+    with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
+    Ok(n as u32)
 }
 
 /// getdents(2) in ppcbsd's compact form: records of {d_fileno u32,
@@ -69,7 +112,8 @@ pub fn sys_getdents(pid: u32, fd: u32, len: u32) -> Result<alloc::vec::Vec<u8>, 
     let mut out = alloc::vec::Vec::new();
     let (mut index, mut taken) = (0u64, 0u64);
     let mut too_small = false;
-    vp.op().vop_readdir(vp, &mut |ino, dtype, name| {
+    vn_lock(vp, LkFlags::LK_SHARED)?;
+    let r = VOP_READDIR(vp, &mut |ino, dtype, name| {
         index += 1;
         if index <= skip {
             return true;
@@ -87,7 +131,9 @@ pub fn sys_getdents(pid: u32, fd: u32, len: u32) -> Result<alloc::vec::Vec<u8>, 
         out.resize(out.len().next_multiple_of(4), 0);
         taken += 1;
         true
-    })?;
+    });
+    vop_unlock(vp);
+    r?;
     if too_small {
         return Err(Errno::EINVAL);
     }
@@ -101,7 +147,7 @@ pub fn sys_lseek(pid: u32, fd: u32, off: i32, whence: u32) -> Result<u32, Errno>
     let base = match whence {
         SEEK_SET => 0,
         SEEK_CUR => cur as i64,
-        SEEK_END => vp.op().vop_getattr_size(vp)? as i64,
+        SEEK_END => VOP_GETATTR_SIZE(vp)? as i64,
         _ => return Err(Errno::EINVAL),
     };
     let new = base + off as i64;
@@ -116,7 +162,7 @@ pub fn sys_lseek(pid: u32, fd: u32, off: i32, whence: u32) -> Result<u32, Errno>
 pub fn sys_fstat(pid: u32, fd: u32) -> Result<[u32; 3], Errno> {
     let vp = with_file(pid, fd, |f| f.f_vp)?;
     let (kind, ino) = vp.with(|v| (v.v_type, v.v_data as u32));
-    let size = vp.op().vop_getattr_size(vp)?;
+    let size = VOP_GETATTR_SIZE(vp)?;
     let t = match kind {
         VType::VREG => 1,
         VType::VDIR => 2,
@@ -129,3 +175,97 @@ pub fn sys_fstat(pid: u32, fd: u32) -> Result<[u32; 3], Errno> {
 pub fn sys_close(pid: u32, fd: u32) -> Result<u32, Errno> {
     fdrelease(pid, fd).map(|_| 0)
 }
+
+/// ftruncate(2).
+pub fn sys_ftruncate(pid: u32, fd: u32, len: u32) -> Result<u32, Errno> {
+    let (vp, flag) = with_file(pid, fd, |f| (f.f_vp, f.f_flag))?;
+    if !fwrite(flag) {
+        return Err(Errno::EBADF);
+    }
+    if vp.with(|v| v.v_type) != VType::VREG {
+        return Err(Errno::EINVAL);
+    }
+    vn_lock(vp, LkFlags::LK_EXCLUSIVE)?;
+    let r = VOP_SETATTR_SIZE(vp, len as u64);
+    vop_unlock(vp);
+    r.map(|_| 0)
+}
+
+/// fsync(2): the file's data and metadata reach the device.
+pub fn sys_fsync(pid: u32, fd: u32) -> Result<u32, Errno> {
+    let vp = with_file(pid, fd, |f| f.f_vp)?;
+    vn_lock(vp, LkFlags::LK_EXCLUSIVE)?;
+    let r = VOP_FSYNC(vp);
+    vop_unlock(vp);
+    r.map(|_| 0)
+}
+
+/// sync(2): every delayed write of the file system.
+pub fn sys_sync() -> Result<u32, Errno> {
+    ffs_sync().map(|_| 0)
+}
+
+/// unlink(2).
+pub fn sys_unlink(path: &[u8]) -> Result<u32, Errno> {
+    let path = path_str(path)?;
+    nschange(|| {
+        let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
+        let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
+        VOP_REMOVE(dvp, vp, &nd.ni_name).map(|_| 0)
+    })
+}
+
+/// mkdir(2).
+pub fn sys_mkdir(path: &[u8], mode: u32) -> Result<u32, Errno> {
+    let path = path_str(path)?;
+    nschange(|| {
+        let nd = namei(path, NameiOp::CREATE, CnFlags::LOCKPARENT)?;
+        if nd.ni_vp.is_some() {
+            nd.release(CnFlags::LOCKPARENT);
+            return Err(Errno::EEXIST);
+        }
+        let dvp = nd.ni_dvp.expect("namei CREATE gives the parent");
+        let vp = VOP_MKDIR(dvp, &nd.ni_name, mode as u16)?;
+        vput(vp);
+        Ok(0)
+    })
+}
+
+/// rmdir(2).
+pub fn sys_rmdir(path: &[u8]) -> Result<u32, Errno> {
+    let path = path_str(path)?;
+    nschange(|| {
+        let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
+        let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
+        VOP_RMDIR(dvp, vp, &nd.ni_name).map(|_| 0)
+    })
+}
+
+/// rename(2).
+pub fn sys_rename(from: &[u8], to: &[u8]) -> Result<u32, Errno> {
+    let (from, to) = (path_str(from)?, path_str(to)?);
+    nschange(|| {
+        let fnd = namei(from, NameiOp::DELETE, CnFlags::WANTPARENT)?;
+        let (fdvp, fvp) = (fnd.ni_dvp.expect("namei DELETE gives the parent"), fnd.ni_vp.expect("namei DELETE gives the vnode"));
+        let tflags = CnFlags::LOCKPARENT | CnFlags::LOCKLEAF;
+        let tnd = match namei(to, NameiOp::RENAME, tflags) {
+            Ok(nd) => nd,
+            Err(e) => {
+                vrele(fvp);
+                vrele(fdvp);
+                return Err(e);
+            }
+        };
+        let tdvp = tnd.ni_dvp.expect("namei RENAME gives the parent");
+        // The target is the source's directory: it holds the source, so
+        // it is not empty (and locking it twice would deadlock).
+        if tnd.ni_vp.is_some_and(|t| core::ptr::eq(t, fdvp)) {
+            tnd.release(tflags);
+            vrele(fvp);
+            vrele(fdvp);
+            return Err(Errno::ENOTEMPTY);
+        }
+        VOP_RENAME(&RenameArgs { fdvp, fvp, fname: &fnd.ni_name, tdvp, tvp: tnd.ni_vp, tname: &tnd.ni_name }).map(|_| 0)
+    })
+}
+

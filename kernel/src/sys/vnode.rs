@@ -69,4 +69,52 @@ pub trait VnodeOps: Sync {
     fn vop_getattr_size(&self, _vp: &'static Vnode) -> Result<u64, Errno> {
         Err(Errno::EINVAL)
     }
+    /// Writes at byte `off` of a locked vnode: the bytes written.
+    fn vop_write(&self, _vp: &'static Vnode, _off: u64, _buf: &[u8]) -> Result<usize, Errno> {
+        Err(Errno::EROFS)
+    }
+    /// Makes file `name` in locked directory `dvp`, which it releases
+    /// (vput), as OpenBSD's does: the new vnode, referenced and locked.
+    fn vop_create(&self, _dvp: &'static Vnode, _name: &[u8], _mode: u16) -> Result<&'static Vnode, Errno> {
+        Err(Errno::EROFS)
+    }
+    /// Removes entry `name` (naming `vp`) from `dvp`; both locked, both
+    /// released.
+    fn vop_remove(&self, _dvp: &'static Vnode, _vp: &'static Vnode, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EROFS)
+    }
+    /// Makes directory `name` in locked `dvp`, which it releases: the new
+    /// directory, referenced and locked.
+    fn vop_mkdir(&self, _dvp: &'static Vnode, _name: &[u8], _mode: u16) -> Result<&'static Vnode, Errno> {
+        Err(Errno::EROFS)
+    }
+    /// Removes empty directory `vp`, entry `name` of `dvp`; both locked,
+    /// both released.
+    fn vop_rmdir(&self, _dvp: &'static Vnode, _vp: &'static Vnode, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EROFS)
+    }
+    /// Moves entry `fname` of `fdvp` (naming `fvp`) to `tname` in `tdvp`,
+    /// replacing `tvp` if there is one. `fdvp` and `fvp` come referenced,
+    /// `tdvp` and `tvp` referenced and locked; all are released.
+    fn vop_rename(&self, _r: &RenameArgs) -> Result<(), Errno> {
+        Err(Errno::EROFS)
+    }
+    /// Sets the length of a locked file (VOP_SETATTR with va_size).
+    fn vop_truncate(&self, _vp: &'static Vnode, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EROFS)
+    }
+    /// Writes the file's dirty data and metadata to the device.
+    fn vop_fsync(&self, _vp: &'static Vnode) -> Result<(), Errno> {
+        Ok(())
+    }
+}
+
+/// The vnodes and names of a rename (VOP_RENAME's arguments).
+pub struct RenameArgs<'a> {
+    pub fdvp: &'static Vnode,
+    pub fvp: &'static Vnode,
+    pub fname: &'a [u8],
+    pub tdvp: &'static Vnode,
+    pub tvp: Option<&'static Vnode>,
+    pub tname: &'a [u8],
 }

@@ -1,3 +1,6 @@
-//! The Berkeley Fast File System (OpenBSD sys/ufs).
+//! The Berkeley Fast File System (OpenBSD sys/ufs): `ufs` holds what is
+//! common to UFS file systems (directories, names, inode life), `ffs` the
+//! on-disk allocation and I/O.
 
 pub mod ffs;
+pub mod ufs;

@@ -56,6 +56,57 @@ pub fn open(path: &[u8], flags: u32) -> Result<u32, i32> {
     sc(sys::SYS_OPEN, path.as_ptr() as u32, flags, 0)
 }
 
+/// open(2) that may create (O_CREAT with permission bits `mode`).
+pub fn open_mode(path: &[u8], flags: u32, mode: u32) -> Result<u32, i32> {
+    sc(sys::SYS_OPEN, path.as_ptr() as u32, flags, mode)
+}
+
+/// openat(2) relative to AT_FDCWD, the only directory there is.
+pub fn openat(path: &[u8], flags: u32, mode: u32) -> Result<u32, i32> {
+    syscall(sys::SYS_OPENAT, [sys::AT_FDCWD as u32, path.as_ptr() as u32, flags, mode, 0, 0])
+}
+
+/// Writes all of `buf` (a file's write may be cut at the 64 KiB limit).
+pub fn write_all(fd: u32, mut buf: &[u8]) -> Result<(), i32> {
+    while !buf.is_empty() {
+        match write(fd, buf)? {
+            0 => return Err(Errno::EIO as i32),
+            n => buf = &buf[n..],
+        }
+    }
+    Ok(())
+}
+
+pub fn unlink(path: &[u8]) -> Result<(), i32> {
+    sc(sys::SYS_UNLINK, path.as_ptr() as u32, 0, 0).map(|_| ())
+}
+
+pub fn mkdir(path: &[u8], mode: u32) -> Result<(), i32> {
+    sc(sys::SYS_MKDIR, path.as_ptr() as u32, mode, 0).map(|_| ())
+}
+
+pub fn rmdir(path: &[u8]) -> Result<(), i32> {
+    sc(sys::SYS_RMDIR, path.as_ptr() as u32, 0, 0).map(|_| ())
+}
+
+/// rename(2); both paths end with a NUL.
+pub fn rename(from: &[u8], to: &[u8]) -> Result<(), i32> {
+    sc(sys::SYS_RENAME, from.as_ptr() as u32, to.as_ptr() as u32, 0).map(|_| ())
+}
+
+pub fn fsync(fd: u32) -> Result<(), i32> {
+    sc(sys::SYS_FSYNC, fd, 0, 0).map(|_| ())
+}
+
+pub fn sync() {
+    let _ = sc(sys::SYS_SYNC, 0, 0, 0);
+}
+
+/// ftruncate(2): (fd, pad, length as a register pair).
+pub fn ftruncate(fd: u32, len: u32) -> Result<(), i32> {
+    syscall(sys::SYS_FTRUNCATE, [fd, 0, 0, len, 0, 0]).map(|_| ())
+}
+
 pub fn read(fd: u32, buf: &mut [u8]) -> Result<usize, i32> {
     sc(sys::SYS_READ, fd, buf.as_mut_ptr() as u32, buf.len() as u32).map(|n| n as usize)
 }

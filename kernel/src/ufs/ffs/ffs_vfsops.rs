@@ -1,11 +1,13 @@
 //! Mounting FFS on rd0 and getting vnodes for its inodes (OpenBSD
-//! ffs_vfsops.c: ffs_mountroot, ffs_vget with the inode hash). The on-disk
-//! format is the shared `ffs` crate's, reading through the buffer cache,
-//! so every block read sleeps in biowait like a disk's would.
+//! ffs_vfsops.c: ffs_mountroot, ffs_vget with the inode hash, ffs_sync,
+//! ffs_unmount). The on-disk format is the shared `ffs` crate's, reading
+//! and writing through the buffer cache, so every block read sleeps in
+//! biowait like a disk's would.
 
 use crate::arch::powerpc::intr::Ipl;
 use crate::dev::rd;
 use crate::kern::kern_mutex::Mutex;
+use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::vfs_bio::{self, RDVP};
 use crate::kern::vfs_subr::{getnewvnode, vget, vrele, Vnode};
 use crate::sys::errno::Errno;
@@ -47,7 +49,65 @@ impl ffs::Device for BufDevice {
     }
 }
 
+impl ffs::DeviceMut for BufDevice {
+    /// Writes into the device blocks' buffers and leaves them delayed
+    /// writes (bdwrite): ffs_sync or the cache's size limit writes them.
+    fn write_at(&self, off: u64, buf: &[u8]) -> Result<(), ffs::Error> {
+        let size = rd::rd_size() as u64;
+        let err = ffs::Error::DeviceRange { off, len: buf.len() as u64, size };
+        if off.checked_add(buf.len() as u64).is_none_or(|e| e > size) {
+            return Err(err);
+        }
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = off + done as u64;
+            let blk = at / DEVBLK;
+            let within = (at % DEVBLK) as usize;
+            let n = (DEVBLK as usize - within).min(buf.len() - done);
+            let blkno = blk * DEVBLK / vfs_bio::DEV_BSIZE as u64;
+            // A whole block needs no read first.
+            let bp = if n == DEVBLK as usize {
+                vfs_bio::getblk(RDVP, blkno, DEVBLK as usize)
+            } else {
+                vfs_bio::bread(RDVP, blkno, DEVBLK as usize).map_err(|_| err)?
+            };
+            vfs_bio::with_buf(bp, |b| b.b_data[within..within + n].copy_from_slice(&buf[done..done + n]));
+            vfs_bio::bdwrite(bp);
+            done += n;
+        }
+        Ok(())
+    }
+}
+
 static ROOTFS: Once<ffs::Fs<BufDevice>> = Once::new();
+/// Held around every change to the cylinder groups and summaries (OpenBSD
+/// holds the group's buffer busy instead). A leaf lock: only device I/O
+/// happens under it.
+static FFS_ALLOCLOCK: Rwlock = Rwlock::new("ffsalloc");
+
+/// An ffs crate error as an errno, named on the console with its inode
+/// (a bad block number or directory entry is the caller's error, not a
+/// panic).
+pub fn ffs_error(ino: u32, e: ffs::Error) -> Errno {
+    match e {
+        ffs::Error::NoSpace { .. } => Errno::ENOSPC,
+        ffs::Error::FileTooBig { .. } => Errno::EFBIG,
+        e => {
+            crate::printf!("ffs: inode {ino}: {e}\n");
+            Errno::EIO
+        }
+    }
+}
+
+/// Runs a change to the file system (allocation, a write, a directory
+/// change) under the allocation lock.
+pub fn ffs_modify<R>(ino: u32, f: impl FnOnce(&ffs::Fs<BufDevice>) -> Result<R, ffs::Error>) -> Result<R, Errno> {
+    let fs = rootfs()?;
+    FFS_ALLOCLOCK.rw_enter_write();
+    let r = f(fs);
+    FFS_ALLOCLOCK.rw_exit();
+    r.map_err(|e| ffs_error(ino, e))
+}
 /// The inode hash (OpenBSD ufs_ihash): the vnode of each inode in use.
 static IHASH: Mutex<BTreeMap<u32, &'static Vnode>> = Mutex::new(Ipl::None, BTreeMap::new());
 
@@ -63,24 +123,61 @@ pub fn ffs_mountroot() -> Result<(), ffs::Error> {
         sb.ninodes()
     );
     ROOTFS.call_once(|| fs);
+    // Mounted read-write: not clean until ffs_unmount says so.
+    if let Some(fs) = ROOTFS.get() {
+        fs.set_clean(false)?;
+    }
     Ok(())
+}
+
+/// Writes every delayed write of the file system (OpenBSD ffs_sync; all
+/// of its blocks are the device's buffers).
+pub fn ffs_sync() -> Result<u32, Errno> {
+    vfs_bio::vflushbuf(RDVP)
+}
+
+/// Syncs, marks the file system clean and syncs that (OpenBSD
+/// ffs_unmount), at halt.
+pub fn ffs_unmount() {
+    let Some(fs) = ROOTFS.get() else { return };
+    let r = ffs_sync().and_then(|n| {
+        fs.set_clean(true).map_err(|e| ffs_error(0, e))?;
+        Ok(n + ffs_sync()?)
+    });
+    match r {
+        Ok(n) => crate::printf!("ffs: rd0 unmounted clean ({n} buffers written)\n"),
+        Err(e) => crate::printf!("ffs: rd0: unmount failed: {e}\n"),
+    }
 }
 
 pub fn rootfs() -> Result<&'static ffs::Fs<BufDevice>, Errno> {
     ROOTFS.get().ok_or(Errno::ENXIO)
 }
 
+/// The inode number behind a vnode of this file system.
+pub fn vtoino(vp: &'static Vnode) -> u32 {
+    vp.with(|v| v.v_data) as u32
+}
+
 /// The on-disk inode behind a vnode of this file system.
 pub fn vtoi(vp: &'static Vnode) -> Result<ffs::Inode, Errno> {
-    let ino = vp.with(|v| v.v_data) as u32;
-    rootfs()?.inode(ino).map_err(|e| {
-        crate::printf!("ffs: inode {ino}: {e}\n");
-        Errno::EIO
-    })
+    let ino = vtoino(vp);
+    rootfs()?.inode(ino).map_err(|e| ffs_error(ino, e))
+}
+
+/// The vnode type of an inode mode.
+pub fn mode_vtype(k: ffs::FileType) -> VType {
+    match k {
+        ffs::FileType::Dir => VType::VDIR,
+        ffs::FileType::Regular => VType::VREG,
+        ffs::FileType::Symlink => VType::VLNK,
+        _ => VType::VNON,
+    }
 }
 
 /// The vnode of inode `ino`, referenced (OpenBSD ffs_vget): from the inode
 /// hash, or a vnode from getnewvnode filled from the disk inode.
+#[inline(never)]
 pub fn ffs_vget(ino: u32) -> Result<&'static Vnode, Errno> {
     loop {
         let hit = IHASH.lock().get(&ino).copied();
@@ -92,10 +189,7 @@ pub fn ffs_vget(ino: u32) -> Result<&'static Vnode, Errno> {
                 Err(e) => return Err(e),
             }
         }
-        let ip = rootfs()?.inode(ino).map_err(|e| {
-            crate::printf!("ffs: inode {ino}: {e}\n");
-            Errno::EIO
-        })?;
+        let ip = rootfs()?.inode(ino).map_err(|e| ffs_error(ino, e))?;
         let vp = getnewvnode(&FFS_VNODEOPS)?;
         // getnewvnode may have slept: someone else may have made it meanwhile.
         let mut h = IHASH.lock();
@@ -106,12 +200,7 @@ pub fn ffs_vget(ino: u32) -> Result<&'static Vnode, Errno> {
         }
         vp.with(|v| {
             v.v_data = ino as u64;
-            v.v_type = match ip.kind() {
-                ffs::FileType::Dir => VType::VDIR,
-                ffs::FileType::Regular => VType::VREG,
-                ffs::FileType::Symlink => VType::VLNK,
-                _ => VType::VNON,
-            };
+            v.v_type = mode_vtype(ip.kind());
         });
         h.insert(ino, vp);
         return Ok(vp);

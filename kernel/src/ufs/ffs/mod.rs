@@ -1,4 +1,6 @@
-//! FFS: the root file system on rd0, read through the buffer cache.
+//! FFS: the root file system on rd0, through the buffer cache.
 
+pub mod ffs_alloc;
+pub mod ffs_inode;
 pub mod ffs_vfsops;
 pub mod ffs_vnops;

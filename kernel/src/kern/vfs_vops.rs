@@ -1,0 +1,70 @@
+//! VOP_* (OpenBSD vfs_vops.c): each vnode operation dispatched through the
+//! vnode's operations table. Kept as functions of their own, never
+//! inlined, so that traces name them as OpenBSD's do.
+#![allow(non_snake_case)]
+
+use crate::kern::vfs_subr::Vnode;
+use crate::sys::errno::Errno;
+use crate::sys::vnode::RenameArgs;
+
+#[inline(never)]
+pub fn VOP_LOOKUP(dvp: &'static Vnode, name: &[u8]) -> Result<&'static Vnode, Errno> {
+    dvp.op().vop_lookup(dvp, name)
+}
+
+#[inline(never)]
+pub fn VOP_CREATE(dvp: &'static Vnode, name: &[u8], mode: u16) -> Result<&'static Vnode, Errno> {
+    dvp.op().vop_create(dvp, name, mode)
+}
+
+#[inline(never)]
+pub fn VOP_READ(vp: &'static Vnode, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    vp.op().vop_read(vp, off, buf)
+}
+
+#[inline(never)]
+pub fn VOP_WRITE(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+    vp.op().vop_write(vp, off, buf)
+}
+
+#[inline(never)]
+pub fn VOP_REMOVE(dvp: &'static Vnode, vp: &'static Vnode, name: &[u8]) -> Result<(), Errno> {
+    dvp.op().vop_remove(dvp, vp, name)
+}
+
+#[inline(never)]
+pub fn VOP_MKDIR(dvp: &'static Vnode, name: &[u8], mode: u16) -> Result<&'static Vnode, Errno> {
+    dvp.op().vop_mkdir(dvp, name, mode)
+}
+
+#[inline(never)]
+pub fn VOP_RMDIR(dvp: &'static Vnode, vp: &'static Vnode, name: &[u8]) -> Result<(), Errno> {
+    dvp.op().vop_rmdir(dvp, vp, name)
+}
+
+#[inline(never)]
+pub fn VOP_RENAME(r: &RenameArgs) -> Result<(), Errno> {
+    r.fdvp.op().vop_rename(r)
+}
+
+/// VOP_SETATTR with only va_size set.
+#[inline(never)]
+pub fn VOP_SETATTR_SIZE(vp: &'static Vnode, len: u64) -> Result<(), Errno> {
+    vp.op().vop_truncate(vp, len)
+}
+
+#[inline(never)]
+pub fn VOP_FSYNC(vp: &'static Vnode) -> Result<(), Errno> {
+    vp.op().vop_fsync(vp)
+}
+
+#[inline(never)]
+pub fn VOP_READDIR(vp: &'static Vnode, f: &mut dyn FnMut(u32, u8, &[u8]) -> bool) -> Result<(), Errno> {
+    vp.op().vop_readdir(vp, f)
+}
+
+/// VOP_GETATTR for the size only.
+#[inline(never)]
+pub fn VOP_GETATTR_SIZE(vp: &'static Vnode) -> Result<u64, Errno> {
+    vp.op().vop_getattr_size(vp)
+}

@@ -1,0 +1,37 @@
+//! Inode allocation (OpenBSD ffs_alloc.c): a free inode from the
+//! cylinder groups, then its vnode through ffs_vget, which is where a
+//! create may recycle another file's vnode (getnewvnode → vgonel).
+
+use crate::kern::vfs_subr::{vn_lock, vrele, Vnode};
+use crate::sys::errno::Errno;
+use crate::sys::vnode::LkFlags;
+use crate::ufs::ffs::ffs_vfsops::{ffs_modify, ffs_vget, mode_vtype, rootfs, vtoino};
+
+/// A new inode of type `mode` near directory `pvp`, with its vnode
+/// referenced and locked (OpenBSD ffs_inode_alloc). Its link count is 0:
+/// the caller enters it in a directory.
+#[inline(never)]
+pub fn ffs_inode_alloc(pvp: &'static Vnode, mode: u16) -> Result<&'static Vnode, Errno> {
+    let pino = vtoino(pvp);
+    let ipg = rootfs()?.sb().ipg;
+    let ip = ffs_modify(pino, |fs| fs.ialloc(pino / ipg, mode))?;
+    let vp = match ffs_vget(ip.ino) {
+        Ok(vp) => vp,
+        Err(e) => {
+            let _ = ffs_inode_free(ip.ino, ip.is_dir());
+            return Err(e);
+        }
+    };
+    if let Err(e) = vn_lock(vp, LkFlags::LK_EXCLUSIVE) {
+        vrele(vp);
+        return Err(e);
+    }
+    // The vnode may be one the inode had before it was freed.
+    vp.with(|v| v.v_type = mode_vtype(ip.kind()));
+    Ok(vp)
+}
+
+/// Frees inode `ino` (OpenBSD ffs_inode_free); its blocks are gone.
+pub fn ffs_inode_free(ino: u32, isdir: bool) -> Result<(), Errno> {
+    ffs_modify(ino, |fs| fs.ifree(ino, isdir))
+}
