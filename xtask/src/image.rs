@@ -59,6 +59,10 @@ pub struct Images {
     pub good: PathBuf,
     /// The same image with every place a superblock is looked for zeroed.
     pub corrupt: PathBuf,
+    /// The same tree as UFS1 with 4 KiB blocks and 512-byte fragments.
+    pub ufs1: PathBuf,
+    /// The same tree as UFS2 with 32 KiB blocks and 4 KiB fragments.
+    pub big: PathBuf,
 }
 
 /// Which image a boot uses.
@@ -66,6 +70,8 @@ pub struct Images {
 pub enum Variant {
     Good,
     Corrupt,
+    Ufs1,
+    Big,
 }
 
 impl Images {
@@ -73,9 +79,16 @@ impl Images {
         match v {
             Variant::Good => &self.good,
             Variant::Corrupt => &self.corrupt,
+            Variant::Ufs1 => &self.ufs1,
+            Variant::Big => &self.big,
         }
     }
 }
+
+/// makefs -o for each image: the default, and the two other geometries.
+const FORMAT: &str = "version=2,bsize=8192,fsize=1024";
+const FORMAT_UFS1: &str = "version=1,bsize=4096,fsize=512";
+const FORMAT_BIG: &str = "version=2,bsize=32768,fsize=4096";
 
 const DIR: &str = "target/image";
 /// All timestamps in the image: a fixed time, so the same inputs give the
@@ -237,7 +250,7 @@ pub fn build_user(ctx: &Ctx, tools: &Tools, art: &Artifacts, image: &Path) -> Re
     let spec_file = dir.join("user.mtree");
     fs::write(&spec_file, spec(&files)?).with_context(|| format!("cannot write {}", spec_file.display()))?;
     let out = dir.join("user.ffs");
-    makefs(ctx, tools, &root, &spec_file, &out, image_size(size))?;
+    makefs(ctx, tools, &root, &spec_file, &out, image_size(size), FORMAT)?;
     Ok(out)
 }
 
@@ -256,7 +269,11 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
     fs::write(&spec_file, spec(&files)?)
         .with_context(|| format!("cannot write {}", spec_file.display()))?;
     let good = dir.join("ppcbsd.ffs");
-    makefs(ctx, tools, &root, &spec_file, &good, image_size(size))?;
+    makefs(ctx, tools, &root, &spec_file, &good, image_size(size), FORMAT)?;
+    let ufs1 = dir.join("ppcbsd-ufs1.ffs");
+    makefs(ctx, tools, &root, &spec_file, &ufs1, image_size(size), FORMAT_UFS1)?;
+    let big = dir.join("ppcbsd-32k.ffs");
+    makefs(ctx, tools, &root, &spec_file, &big, image_size(size), FORMAT_BIG)?;
     let corrupt = dir.join("ppcbsd-corrupt.ffs");
     let mut bytes = fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?;
     for r in CORRUPT {
@@ -266,7 +283,7 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
             .fill(0);
     }
     fs::write(&corrupt, bytes).with_context(|| format!("cannot write {}", corrupt.display()))?;
-    Ok(Images { good, corrupt })
+    Ok(Images { good, corrupt, ufs1, big })
 }
 
 /// Room for the files plus 2 MiB for FFS's own structures and slack,
@@ -392,22 +409,15 @@ fn makefs(
     spec: &Path,
     image: &Path,
     size: u64,
+    format: &str,
 ) -> Result<()> {
     if image.exists() {
         fs::remove_file(image).with_context(|| format!("cannot remove {}", image.display()))?;
     }
     let mut cmd = Command::new(&tools.makefs);
-    // Big-endian UFS2 with 8 KiB blocks and 1 KiB fragments; -T fixes the
-    // superblock's times, the spec every inode's.
-    cmd.args([
-        "-t",
-        "ffs",
-        "-B",
-        "be",
-        "-o",
-        "version=2,bsize=8192,fsize=1024",
-        "-T",
-    ])
+    // Big-endian, in `format`; -T fixes the superblock's times, the spec
+    // every inode's.
+    cmd.args(["-t", "ffs", "-B", "be", "-o", format, "-T"])
     .arg(EPOCH.to_string())
     .arg("-F")
     .arg(spec)

@@ -38,10 +38,12 @@ struct QemuTest {
     input: Option<(&'static str, &'static str)>,
     /// Save the ramdisk at halt (to `saved_image_path()`) and check it.
     saved_image: Option<ImageCheck>,
+    /// Runs long: three times the timeout.
+    slow: bool,
 }
 
-/// A check on the image saved at halt.
-type ImageCheck = fn(&[u8]) -> Result<(), String>;
+/// A check on the image saved at halt, given the serial text too.
+type ImageCheck = fn(&str, &[u8]) -> Result<(), String>;
 
 /// A check on the serial text (\r stripped).
 enum Check {
@@ -72,6 +74,29 @@ const fn test(
         replay: false,
         input: None,
         saved_image: None,
+        slow: false,
+    }
+}
+
+/// `fsstress` on an image: every byte checked in the guest, then the saved
+/// image checked and compared with what it reported.
+const fn fsstress(name: &'static str, image: Variant) -> QemuTest {
+    QemuTest {
+        image,
+        saved_image: Some(fsstress_round_trip),
+        slow: true,
+        ..test(
+            name,
+            "workload=fsstress kern.maxvnodes=16",
+            0,
+            &[
+                Check::Has("vfs: kern.maxvnodes 16"),
+                Check::InOrder(&["fsstress: seed ", "fsstress: 500 operations done", "fsstress: bench ", "fsstress: exited with status 0"]),
+                Check::Custom(fsstress_ok),
+                Check::LineStarts("ffs: rd0 unmounted clean"),
+                Check::Lacks("FAILED"),
+            ],
+        )
     }
 }
 
@@ -231,6 +256,33 @@ const TESTS: &[QemuTest] = &[
         1,
         &[Check::InOrder(&["panic: tsleep: sleeping at Bio", "ktest_sleep_spl() at "])],
     ),
+    test(
+        "create-trace",
+        "test=getnewvnode-panic",
+        1,
+        &[Check::InOrder(&[
+            "panic: getnewvnode: deliberate panic",
+            "getnewvnode() at ",
+            "ffs_vget() at ",
+            "ffs_inode_alloc() at ",
+            "ufs_makeinode() at ",
+            "ufs_create() at ",
+            "VOP_CREATE() at ",
+            "vn_open() at ",
+            "doopenat() at ",
+            "end trace frame: ",
+        ])],
+    ),
+    fsstress("fsstress", Variant::Good),
+    fsstress("fsstress-ufs1", Variant::Ufs1),
+    QemuTest {
+        image: Variant::Ufs1,
+        ..test("walk-ufs1", "workload=walk", 0, &[Check::Custom(walk_matches_ufs1), Check::LineStarts("halted")])
+    },
+    QemuTest {
+        image: Variant::Big,
+        ..test("walk-32k", "workload=walk", 0, &[Check::Custom(walk_matches_big), Check::LineStarts("halted")])
+    },
     QemuTest {
         saved_image: Some(rd_marked),
         ..test(
@@ -264,7 +316,7 @@ const TESTS: &[QemuTest] = &[
 
 /// The image saved after `test=rd-mark`: its last 4 KiB holds the marker
 /// the kernel wrote through rd, and it still mounts and checks clean.
-fn rd_marked(img: &[u8]) -> Result<(), String> {
+fn rd_marked(_: &str, img: &[u8]) -> Result<(), String> {
     const MARK: &[u8] = b"ppcbsd rd0 write\n";
     let tail = img.get(img.len().saturating_sub(4096)..).unwrap_or_default();
     if tail.len() != 4096 || tail.iter().enumerate().any(|(i, &b)| b != MARK[i % MARK.len()]) {
@@ -279,10 +331,59 @@ fn rd_marked(img: &[u8]) -> Result<(), String> {
     }
 }
 
+/// The summary line of fsstress says it checked everything.
+fn fsstress_ok(text: &str) -> Result<(), String> {
+    let ok = text.lines().any(|l| l.starts_with("fsstress: ") && l.ends_with(" bytes verified: ok"));
+    if ok {
+        Ok(())
+    } else {
+        Err("no 'fsstress: … bytes verified: ok' line".into())
+    }
+}
+
+/// The image fsstress left, read on the host: consistent, cleanly
+/// unmounted, and holding under /fss exactly the files it listed, with
+/// their sizes and CRCs.
+fn fsstress_round_trip(text: &str, img: &[u8]) -> Result<(), String> {
+    let r = ffs::fsck::check(img).map_err(|e| format!("saved image: {e}"))?;
+    if let Some(p) = r.problems.first() {
+        return Err(format!("saved image fails the check ({} problems), first: {p}", r.problems.len()));
+    }
+    let mut host: Vec<String> = crate::image::walk(img)
+        .map_err(|e| format!("host walk of the saved image: {e}"))?
+        .into_iter()
+        .filter(|l| l.starts_with("/fss/"))
+        .collect();
+    let mut guest: Vec<String> = text.lines().filter_map(|l| l.strip_prefix("fsstress: file ")).map(String::from).collect();
+    host.sort();
+    guest.sort();
+    if guest.is_empty() || host != guest {
+        let first = host.iter().zip(&guest).find(|(h, g)| h != g);
+        return Err(format!(
+            "fsstress listed {} files, the saved image holds {}; first difference (image, guest): {first:?}",
+            guest.len(),
+            host.len()
+        ));
+    }
+    Ok(())
+}
+
+fn walk_matches_image(text: &str) -> Result<(), String> {
+    walk_matches(text, "ppcbsd.ffs")
+}
+
+fn walk_matches_ufs1(text: &str) -> Result<(), String> {
+    walk_matches(text, "ppcbsd-ufs1.ffs")
+}
+
+fn walk_matches_big(text: &str) -> Result<(), String> {
+    walk_matches(text, "ppcbsd-32k.ffs")
+}
+
 /// The kernel's `workload=walk` lines against the same walk done on the
 /// host with the `ffs` crate over the image it booted.
-fn walk_matches_image(text: &str) -> Result<(), String> {
-    let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/image/ppcbsd.ffs");
+fn walk_matches(text: &str, file: &str) -> Result<(), String> {
+    let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/image").join(file);
     let img = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
     let host = crate::image::walk(&img).map_err(|e| format!("host walk: {e}"))?;
     let kernel: Vec<&str> = text
@@ -441,7 +542,7 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
             image: setup.images.get(t.image),
             seed: t.seed,
             bootargs: t.bootargs,
-            timeout: Some(timeout),
+            timeout: Some(if t.slow { timeout * 3 } else { timeout }),
             gdb: false,
             console: false,
             log,
@@ -472,7 +573,7 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
     failures.extend(t.checks.iter().filter_map(|c| check(c, &text).err()));
     if let Some(f) = t.saved_image {
         match std::fs::read(&saved) {
-            Ok(img) => failures.extend(f(&img).err()),
+            Ok(img) => failures.extend(f(&text, &img).err()),
             Err(e) => failures.push(format!("no saved image {}: {e}", saved.display())),
         }
     }

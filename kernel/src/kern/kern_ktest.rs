@@ -48,6 +48,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("bench") => kern_ktest_proc::ktest_bench(),
         TestSel::Named("rd-mark") => kern_ktest_bio::ktest_rd_mark(),
         TestSel::Named("vref-panic") => kern_ktest_vfs::ktest_vref_panic(),
+        TestSel::Named("getnewvnode-panic") => kern_ktest_vfs::ktest_getnewvnode_panic(),
         TestSel::Named(name) => match all_tests().find(|(n, _)| *n == name) {
             Some(t) => run_suite(core::iter::once(t)),
             None => panic!("ktest: no test named '{name}'"),

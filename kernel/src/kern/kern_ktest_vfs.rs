@@ -6,6 +6,7 @@ use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_synch::tsleep;
 use crate::kern::vfs_lookup::namei_lookup;
+use crate::sys::syscalls::{O_CREAT, O_WRONLY};
 use crate::kern::vfs_subr::{self, getnewvnode, vget, vgonel, vhold, vdrop, vn_lock, vop_unlock, vput, vref, vrele, Vnode};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VType, VnodeOps};
@@ -198,4 +199,18 @@ pub fn ktest_vref_panic() {
     };
     vrele(vp);
     vref(vp);
+}
+
+/// `test=getnewvnode-panic`: open(O_CREAT) of a new file with the next
+/// getnewvnode set to panic, to show the create path down to it.
+#[inline(never)]
+pub fn ktest_getnewvnode_panic() {
+    // The root's vnode stays in the inode hash: the lookup needs no new one.
+    match namei_lookup("/") {
+        Ok(root) => vrele(root),
+        Err(e) => panic!("ktest: namei /: {e}"),
+    }
+    vfs_subr::getnewvnode_panic_next();
+    let r = crate::kern::vfs_syscalls::doopenat(0, b"/getnewvnode-panic", O_CREAT | O_WRONLY, 0o644);
+    panic!("ktest: open(O_CREAT) returned {r:?} without reaching getnewvnode");
 }

@@ -13,6 +13,7 @@ use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VBioFlags, VLFlags, VType, VnodeOps, DOCLOSE};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Vnodes before getnewvnode starts recycling (`kern.maxvnodes`).
 pub const MAXVNODES_DEFAULT: u32 = 1024;
@@ -103,11 +104,23 @@ fn is(a: &'static Vnode, b: &'static Vnode) -> bool {
     core::ptr::eq(a, b)
 }
 
+/// Set by `test=getnewvnode-panic`: the next getnewvnode panics, so that
+/// the trace shows who called it.
+static GETNEWVNODE_PANIC: AtomicBool = AtomicBool::new(false);
+
+pub fn getnewvnode_panic_next() {
+    GETNEWVNODE_PANIC.store(true, Ordering::Relaxed);
+}
+
 /// A vnode for a file system with operations `ops`, referenced once
 /// (OpenBSD getnewvnode): a new one while numvnodes < maxvnodes, else the
 /// first unlocked vnode of the free list, cleaned out with vgonel. ENFILE
 /// when every vnode is in use.
+#[inline(never)]
 pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> {
+    if GETNEWVNODE_PANIC.swap(false, Ordering::Relaxed) {
+        panic!("getnewvnode: deliberate panic (test=getnewvnode-panic)");
+    }
     let mut t = VTABLE.lock();
     let vp = if t.numvnodes < t.maxvnodes {
         t.numvnodes += 1;
@@ -325,6 +338,7 @@ pub fn vdrop(vp: &'static Vnode) {
 /// anything can sleep; then drain the lock, write and drop its buffers,
 /// make it inactive if it was in use, VOP_RECLAIM, dead operations, and
 /// wake whoever waited for VXLOCK to clear.
+#[inline(never)]
 pub fn vclean(vp: &'static Vnode, flags: u32) {
     let active = vp.with(|v| {
         if v.v_lflag.contains(VLFlags::VXLOCK) {
@@ -373,6 +387,7 @@ pub fn vclean(vp: &'static Vnode, flags: u32) {
 
 /// Reclaims a vnode and marks it VBAD (OpenBSD vgonel); if someone else is
 /// already cleaning it, waits for them instead.
+#[inline(never)]
 pub fn vgonel(vp: &'static Vnode) {
     if vp.with(|v| v.v_lflag.contains(VLFlags::VXLOCK)) {
         vxwait(vp, "vgone");

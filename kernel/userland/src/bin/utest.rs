@@ -157,10 +157,36 @@ fn file_io() -> Check {
     if open(b"/etc/nope\0", 0) != Err(Errno::ENOENT as i32) {
         return Err("open of a missing file did not give ENOENT");
     }
-    if open(b"/etc/motd\0", 1) != Err(Errno::EROFS as i32) {
-        return Err("open for writing did not give EROFS (read-only for now)");
+    if open(b"/etc\0", sys::O_WRONLY) != Err(Errno::EISDIR as i32) {
+        return Err("open of a directory for writing did not give EISDIR");
+    }
+    let fd = open(b"/etc/motd\0", sys::O_RDONLY).map_err(|_| "open /etc/motd failed")?;
+    let denied = write(fd, b"x") == Err(Errno::EBADF as i32);
+    close(fd).map_err(|_| "close failed")?;
+    if !denied {
+        return Err("write to a descriptor opened read-only did not give EBADF");
     }
     Ok(())
+}
+
+/// A file removed while open stays readable through its descriptor; the
+/// name is gone at once, and creating with O_EXCL over a name fails.
+fn unlink_open_file() -> Check {
+    let path = b"/utest.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create /utest.tmp failed")?;
+    if open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_WRONLY, 0o644) != Err(Errno::EEXIST as i32) {
+        return Err("O_CREAT|O_EXCL of an existing file did not give EEXIST");
+    }
+    write_all(fd, b"still here").map_err(|_| "write failed")?;
+    unlink(path).map_err(|_| "unlink failed")?;
+    if open(path, sys::O_RDONLY) != Err(Errno::ENOENT as i32) {
+        return Err("the removed name still opens");
+    }
+    let mut buf = [0u8; 10];
+    if lseek(fd, 0, sys::SEEK_SET) != Ok(0) || read(fd, &mut buf) != Ok(10) || &buf != b"still here" {
+        return Err("the open descriptor lost the removed file's data");
+    }
+    close(fd).map_err(|_| "close failed")
 }
 
 /// A forked child shares its parent's open files, offset included.
@@ -235,6 +261,7 @@ const CHECKS: &[NamedCheck] = &[
     ("file_io", file_io),
     ("fork_shares_offset", fork_shares_offset),
     ("getdents_lists_bin", getdents_lists_bin),
+    ("unlink_open_file", unlink_open_file),
 ];
 
 fn main(_: Args) -> i32 {
