@@ -32,10 +32,11 @@ struct Bench {
 }
 
 /// The boots measured: (name, bootargs).
-const BOOTS: [(&str, &str); 3] = [
+const BOOTS: [(&str, &str); 4] = [
     ("demo", ""),
     ("selftest", "test=all"),
     ("bench", "test=bench"),
+    ("fsstress", "workload=fsstress kern.maxvnodes=16"),
 ];
 
 pub fn main(ctx: &Ctx) -> Result<i32> {
@@ -95,7 +96,7 @@ fn boot(
         image: &setup.images.good,
         seed: 1,
         bootargs,
-        timeout: Some(Duration::from_secs(60)),
+        timeout: Some(Duration::from_secs(180)),
         gdb: false,
         console: false,
         input: None,

@@ -91,7 +91,7 @@ const fn fsstress(name: &'static str, image: Variant) -> QemuTest {
             0,
             &[
                 Check::Has("vfs: kern.maxvnodes 16"),
-                Check::InOrder(&["fsstress: seed ", "fsstress: 500 operations done", "fsstress: bench ", "fsstress: exited with status 0"]),
+                Check::InOrder(&["fsstress: seed ", "fsstress: 500 operations done", "bench: fsstress_creates ", "fsstress: exited with status 0"]),
                 Check::Custom(fsstress_ok),
                 Check::LineStarts("ffs: rd0 unmounted clean"),
                 Check::Lacks("FAILED"),

@@ -3,4 +3,6 @@
 //! on-disk allocation and I/O.
 
 pub mod ffs;
+// sys/ufs/ufs, as in OpenBSD's tree.
+#[allow(clippy::module_inception)]
 pub mod ufs;
