@@ -286,8 +286,8 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
     Ok(Images { good, corrupt, ufs1, big })
 }
 
-/// Room for the files plus 2 MiB for FFS's own structures and slack,
-/// rounded up to a MiB.
+/// Room for the files plus FREE_MIB for FFS's own structures and for the
+/// kernel to write in, rounded up to a MiB.
 fn image_size(content: u64) -> u64 {
     const MIB: u64 = 1 << 20;
     (content + FREE_MIB * MIB).div_ceil(MIB) * MIB
@@ -658,8 +658,8 @@ mod tests {
 
     #[test]
     fn size_has_slack_and_is_whole_mib() {
-        assert_eq!(image_size(0), 2 << 20);
-        assert_eq!(image_size(1), 3 << 20);
-        assert_eq!(image_size(3_644_012), 6 << 20);
+        assert_eq!(image_size(0), 12 << 20);
+        assert_eq!(image_size(1), 13 << 20);
+        assert_eq!(image_size(3_644_012), 16 << 20);
     }
 }
