@@ -99,10 +99,10 @@ pub fn append_line(seed: u64, bootargs: &str) -> String {
         .join(" ")
 }
 
-/// User boot arguments plus `policy=P` when --policy was given.
+/// User boot arguments plus `uvn.policy=P` when --policy was given.
 pub fn with_policy(bootargs: &str, policy: Option<&str>) -> String {
     match policy {
-        Some(p) => format!("{} policy={p}", bootargs.trim())
+        Some(p) => format!("{} uvn.policy={p}", bootargs.trim())
             .trim_start()
             .to_owned(),
         None => bootargs.trim().to_owned(),
@@ -506,8 +506,8 @@ mod tests {
 
     #[test]
     fn policy_is_appended() {
-        assert_eq!(with_policy("test=all", Some("lru")), "test=all policy=lru");
-        assert_eq!(with_policy("", Some("lru")), "policy=lru");
+        assert_eq!(with_policy("test=all", Some("fixed")), "test=all uvn.policy=fixed");
+        assert_eq!(with_policy("", Some("original")), "uvn.policy=original");
         assert_eq!(with_policy(" halt=1 ", None), "halt=1");
     }
 }

@@ -9,7 +9,8 @@ use crate::{Ctx, Setup};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Page replacement policy, passed as `policy=P`.
+    /// The vnode pager's policy (original, vget-diff, fixed), passed as
+    /// `uvn.policy=P`.
     #[arg(long)]
     policy: Option<String>,
     /// Seed for everything random in the kernel (`seed=N`).

@@ -31,7 +31,8 @@ pub struct Args {
     /// Boot arguments for every boot (after seed=N).
     #[arg(long, default_value = "")]
     bootargs: String,
-    /// Page replacement policy, passed as `policy=P`.
+    /// The vnode pager's policy (original, vget-diff, fixed), passed as
+    /// `uvn.policy=P`.
     #[arg(long)]
     policy: Option<String>,
 }
@@ -441,8 +442,8 @@ mod tests {
     fn replay_commands() {
         assert_eq!(replay_command(3, ""), "cargo xtask run --seed 3");
         assert_eq!(
-            replay_command(3, "test=panic-random policy=lru"),
-            "cargo xtask run --seed 3 --bootargs 'test=panic-random policy=lru'"
+            replay_command(3, "test=panic-random uvn.policy=fixed"),
+            "cargo xtask run --seed 3 --bootargs 'test=panic-random uvn.policy=fixed'"
         );
     }
 

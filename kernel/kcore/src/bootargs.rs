@@ -37,11 +37,22 @@ pub struct BootArgs<'a> {
     /// Vnodes before getnewvnode recycles (`kern.maxvnodes=`); small values
     /// force recycling.
     pub maxvnodes: Option<u32>,
+    /// `uvn.policy=`: the vnode pager's behaviour (race.md).
+    pub uvn_policy: UvnPolicy,
     /// A workload to run instead of the demo (`workload=`).
     pub workload: Option<Workload>,
 }
 
 /// `workload=`: what the kernel runs instead of the demo.
+/// The vnode pager's policies (race.md): OpenBSD's uvm_vnode.c 1.130, the
+/// first proposed diff, and 1.131's fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UvnPolicy {
+    Original,
+    VgetDiff,
+    Fixed,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workload {
     /// Print `walk: PATH SIZE CRC32` for every file the kernel can reach.
@@ -52,7 +63,7 @@ pub enum Workload {
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed }
     }
 }
 
@@ -148,6 +159,13 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
                 }
                 _ => Err(BootArgError::BadValue { key, value, expected: "walk or fsstress" }),
             },
+            "uvn.policy" => match value {
+                "original" => Ok(UvnPolicy::Original),
+                "vget-diff" => Ok(UvnPolicy::VgetDiff),
+                "fixed" => Ok(UvnPolicy::Fixed),
+                _ => Err(BootArgError::BadValue { key, value, expected: "original, vget-diff or fixed" }),
+            }
+            .map(|p| args.uvn_policy = p),
             "kern.maxvnodes" => ranged(key, value, 4, 1 << 20, "4 to 1048576").map(|n| args.maxvnodes = Some(n)),
             _ => Err(BootArgError::Unknown(key)),
         };
@@ -192,6 +210,9 @@ mod tests {
         assert_eq!(parse_all("physmem=48M").0.physmem_pages, Some(48 * 256));
         assert_eq!(parse_all("physmem=4096").0.physmem_pages, Some(4096));
         assert_eq!(parse_all("kern.maxvnodes=16").0.maxvnodes, Some(16));
+        assert_eq!(parse_all("").0.uvn_policy, UvnPolicy::Fixed);
+        assert_eq!(parse_all("uvn.policy=vget-diff").0.uvn_policy, UvnPolicy::VgetDiff);
+        assert_eq!(parse_all("uvn.policy=x").1, ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff or fixed"]);
         assert_eq!(parse_all("workload=walk").0.workload, Some(Workload::Walk));
         assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));
         assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk or fsstress"]);

@@ -7,7 +7,7 @@ use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
 use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_subr};
 use crate::ufs::ffs::ffs_vfsops;
-use crate::uvm::uvm_page;
+use crate::uvm::{uvm_page, uvm_vnode};
 use crate::printf;
 use kcore::bootargs::{self, BootArgs, Workload};
 use kcore::bootinfo::{BootInfo, Usage};
@@ -72,6 +72,8 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     pmap::pmap_bootstrap();
     kern_sched::sched_init();
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
+    uvm_vnode::uvn_setpolicy(args.uvn_policy);
+    printf!("uvm: vnode pager policy {:?}\n", args.uvn_policy);
     if let Some(n) = args.maxvnodes {
         vfs_subr::vfs_setmaxvnodes(n);
         printf!("vfs: kern.maxvnodes {n}\n");

@@ -15,7 +15,7 @@ use kcore::bootargs::{BootArgs, TestSel};
 use kcore::random::Rng;
 
 use crate::kern::kern_ktest_proc::{self, KTest, TestResult};
-use crate::kern::{kern_ktest_bio, kern_ktest_vfs, kern_ktest_vm};
+use crate::kern::{kern_ktest_bio, kern_ktest_uvn, kern_ktest_vfs, kern_ktest_vm};
 
 const SUITE: &[KTest] = &[
     ("bootinfo", test_bootinfo),
@@ -32,7 +32,7 @@ const SUITE: &[KTest] = &[
 
 /// Every self-test, in the order `test=all` runs them.
 fn all_tests() -> impl Iterator<Item = &'static KTest> {
-    SUITE.iter().chain(kern_ktest_proc::SUITE).chain(kern_ktest_vm::SUITE).chain(kern_ktest_bio::SUITE).chain(kern_ktest_vfs::SUITE)
+    SUITE.iter().chain(kern_ktest_proc::SUITE).chain(kern_ktest_vm::SUITE).chain(kern_ktest_bio::SUITE).chain(kern_ktest_vfs::SUITE).chain(kern_ktest_uvn::SUITE)
 }
 
 pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
@@ -49,6 +49,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("rd-mark") => kern_ktest_bio::ktest_rd_mark(),
         TestSel::Named("vref-panic") => kern_ktest_vfs::ktest_vref_panic(),
         TestSel::Named("getnewvnode-panic") => kern_ktest_vfs::ktest_getnewvnode_panic(),
+        TestSel::Named("uvn-pageout") => kern_ktest_uvn::ktest_uvn_pageout(),
         TestSel::Named(name) => match all_tests().find(|(n, _)| *n == name) {
             Some(t) => run_suite(core::iter::once(t)),
             None => panic!("ktest: no test named '{name}'"),

@@ -22,6 +22,7 @@ pub mod kern_ktest;
 pub mod kern_ktest_bio;
 pub mod kern_ktest_vfs;
 pub mod kern_ktest_proc;
+pub mod kern_ktest_uvn;
 pub mod kern_ktest_vm;
 pub mod kern_malloc;
 pub mod kern_mutex;

@@ -11,6 +11,7 @@ use crate::kern::kern_synch::{tsleep, wakeup};
 use crate::kern::vfs_bio;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VBioFlags, VLFlags, VType, VnodeOps, DOCLOSE};
+use crate::uvm::uvm_vnode::{uvm_vnp_terminate, UvmVnode};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,8 @@ pub struct Vnode {
     pub v_id: u32,
     /// The vnode lock (the inode lock of OpenBSD's ufs).
     pub v_lock: Rwlock,
+    /// The file's pages (v_uvm).
+    pub v_uvm: UvmVnode,
     st: Mutex<VnodeFields>,
 }
 
@@ -129,6 +132,7 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
         let vp: &'static Vnode = Box::leak(Box::new(Vnode {
             v_id: id,
             v_lock: Rwlock::new("vnlock"),
+            v_uvm: UvmVnode::new(),
             st: Mutex::new(
                 Ipl::None,
                 VnodeFields {
@@ -335,7 +339,8 @@ pub fn vdrop(vp: &'static Vnode) {
 }
 
 /// Cleans a vnode out for reuse (OpenBSD vclean): VXLOCK first, before
-/// anything can sleep; then drain the lock, write and drop its buffers,
+/// anything can sleep; then drain the lock, terminate its pages' object
+/// (uvm_vnp_terminate writes the dirty ones), write and drop its buffers,
 /// make it inactive if it was in use, VOP_RECLAIM, dead operations, and
 /// wake whoever waited for VXLOCK to clear.
 #[inline(never)]
@@ -352,6 +357,7 @@ pub fn vclean(vp: &'static Vnode, flags: u32) {
         active
     });
     vp.v_lock.rw_enter_write();
+    uvm_vnp_terminate(vp);
     if let Err(e) = vfs_bio::vinvalbuf(vp.v_id) {
         crate::printf!("vclean: vnode {}: writing its buffers: {e}\n", vp.v_id);
     }

@@ -1,6 +1,7 @@
 //! The UVM virtual memory system: physical pages and their queues,
-//! kernel virtual memory, and process address spaces.
+//! kernel virtual memory, process address spaces, and the vnode pager.
 
 pub mod uvm_km;
 pub mod uvm_map;
 pub mod uvm_page;
+pub mod uvm_vnode;

@@ -280,6 +280,25 @@ pub fn uvm_pageactivate(pg: &VmPage) {
     move_to(pg, Some(PQ_ACTIVE));
 }
 
+pub fn uvm_pagedeactivate(pg: &VmPage) {
+    move_to(pg, Some(PQ_INACTIVE));
+}
+
+/// Copies `data` into a page at byte `off`, through its 1:1 address.
+pub fn uvm_page_write(pg: &VmPage, off: usize, data: &[u8]) {
+    assert!(off + data.len() <= PAGE_SIZE as usize, "uvm_page_write: past the page");
+    // SAFETY: managed pages are RAM mapped 1:1 by BAT0; the range is inside
+    // the page, which the caller owns (busy).
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), (pg.phys_addr as usize + off) as *mut u8, data.len()) };
+}
+
+/// Copies a page's bytes from `off` into `out`, through its 1:1 address.
+pub fn uvm_page_read(pg: &VmPage, off: usize, out: &mut [u8]) {
+    assert!(off + out.len() <= PAGE_SIZE as usize, "uvm_page_read: past the page");
+    // SAFETY: as in uvm_page_write.
+    unsafe { core::ptr::copy_nonoverlapping((pg.phys_addr as usize + off) as *const u8, out.as_mut_ptr(), out.len()) };
+}
+
 /// Fills a page with zeros through its 1:1 (BAT) address.
 pub fn uvm_pagezero(pg: &VmPage) {
     // SAFETY: managed pages are RAM mapped 1:1 by BAT0 and the caller owns

@@ -10,6 +10,7 @@ use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, ffs_sync, rootfs, vtoi}
 use crate::ufs::ufs::ufs_inode::{ufs_inactive, ufs_reclaim};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_lookup};
 use crate::ufs::ufs::ufs_vnops::{ufs_create, ufs_mkdir, ufs_remove, ufs_rename, ufs_rmdir};
+use crate::uvm::uvm_vnode::{uvm_vnp_setsize, uvm_vnp_uncache};
 
 pub struct FfsVnodeOps;
 
@@ -30,17 +31,26 @@ pub fn ffs_read(vp: &'static Vnode, off: u64, buf: &mut [u8]) -> Result<usize, E
 /// some were written gives the count.
 #[inline(never)]
 pub fn ffs_write(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, Errno> {
-    let mut ip = vtoi(vp)?;
-    if ip.is_dir() {
+    if vtoi(vp)?.is_dir() {
         return Err(Errno::EISDIR);
     }
     let mut done = 0usize;
+    let mut size = None;
     while done < buf.len() {
+        // As OpenBSD's: the file's cached pages may not persist once it
+        // is written this way. This may unlock and relock the vnode, so
+        // the inode is read after it.
+        uvm_vnp_uncache(vp);
+        let mut ip = vtoi(vp)?;
         match ffs_modify(ip.ino, |fs| fs.write(&mut ip, off + done as u64, &buf[done..])) {
             Ok(n) => done += n,
             Err(_) if done > 0 => break,
             Err(e) => return Err(e),
         }
+        size = Some(ip.size);
+    }
+    if let Some(size) = size {
+        uvm_vnp_setsize(vp, size);
     }
     Ok(done)
 }
