@@ -14,13 +14,16 @@ const OUT_DIR: &str = "target/powerpc-none/release";
 
 /// The user programs (binaries of the `userland` package) and where they go
 /// in the ramdisk.
-pub const USER_PROGRAMS: [(&str, &str); 6] = [
+pub const USER_PROGRAMS: [(&str, &str); 9] = [
     ("init", "/sbin/init"),
     ("hello", "/bin/hello"),
     ("hog", "/bin/hog"),
     ("utest", "/bin/utest"),
     ("ubench", "/bin/ubench"),
     ("fsstress", "/bin/fsstress"),
+    ("mapwriter", "/bin/mapwriter"),
+    ("creator", "/bin/creator"),
+    ("memhog", "/bin/memhog"),
 ];
 
 /// What a build produces.

@@ -39,18 +39,25 @@ pub struct BootArgs<'a> {
     pub maxvnodes: Option<u32>,
     /// `uvn.policy=`: the vnode pager's behaviour (race.md).
     pub uvn_policy: UvnPolicy,
+    /// `uvm.mmap_uncache=`: OpenBSD's mmap hack (shared-writable objects
+    /// do not persist); on unless 0.
+    pub mmap_uncache: bool,
+    /// `race.secs=`: how long the race workload runs before a clean halt.
+    pub race_secs: u32,
     /// A workload to run instead of the demo (`workload=`).
     pub workload: Option<Workload>,
 }
 
 /// `workload=`: what the kernel runs instead of the demo.
 /// The vnode pager's policies (race.md): OpenBSD's uvm_vnode.c 1.130, the
-/// first proposed diff, and 1.131's fix.
+/// first proposed diff, 1.131's fix, and ppcbsd's fix of the pagedaemon
+/// self-deadlock that 1.131 leaves (README, "Reproducing the race").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UvnPolicy {
     Original,
     VgetDiff,
     Fixed,
+    Fixed2,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,11 +66,13 @@ pub enum Workload {
     Walk,
     /// Run /bin/fsstress (seeded by `seed=`), then halt.
     Fsstress,
+    /// /sbin/init runs the race workload for `race.secs`, then halts.
+    Race,
 }
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20 }
     }
 }
 
@@ -157,13 +166,25 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
                     args.workload = Some(Workload::Fsstress);
                     Ok(())
                 }
-                _ => Err(BootArgError::BadValue { key, value, expected: "walk or fsstress" }),
+                "race" => {
+                    args.workload = Some(Workload::Race);
+                    Ok(())
+                }
+                _ => Err(BootArgError::BadValue { key, value, expected: "walk, fsstress or race" }),
             },
+            "uvm.mmap_uncache" => match value {
+                "0" => Ok(false),
+                "1" => Ok(true),
+                _ => Err(BootArgError::BadValue { key, value, expected: "0 or 1" }),
+            }
+            .map(|b| args.mmap_uncache = b),
+            "race.secs" => ranged(key, value, 1, 3600, "1 to 3600").map(|n| args.race_secs = n),
             "uvn.policy" => match value {
                 "original" => Ok(UvnPolicy::Original),
                 "vget-diff" => Ok(UvnPolicy::VgetDiff),
                 "fixed" => Ok(UvnPolicy::Fixed),
-                _ => Err(BootArgError::BadValue { key, value, expected: "original, vget-diff or fixed" }),
+                "fixed-2" => Ok(UvnPolicy::Fixed2),
+                _ => Err(BootArgError::BadValue { key, value, expected: "original, vget-diff, fixed or fixed-2" }),
             }
             .map(|p| args.uvn_policy = p),
             "kern.maxvnodes" => ranged(key, value, 4, 1 << 20, "4 to 1048576").map(|n| args.maxvnodes = Some(n)),
@@ -212,10 +233,12 @@ mod tests {
         assert_eq!(parse_all("kern.maxvnodes=16").0.maxvnodes, Some(16));
         assert_eq!(parse_all("").0.uvn_policy, UvnPolicy::Fixed);
         assert_eq!(parse_all("uvn.policy=vget-diff").0.uvn_policy, UvnPolicy::VgetDiff);
-        assert_eq!(parse_all("uvn.policy=x").1, ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff or fixed"]);
+        assert!(!parse_all("uvm.mmap_uncache=0").0.mmap_uncache);
+        assert_eq!(parse_all("workload=race race.secs=5").0.race_secs, 5);
+        assert_eq!(parse_all("uvn.policy=x").1, ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff, fixed or fixed-2"]);
         assert_eq!(parse_all("workload=walk").0.workload, Some(Workload::Walk));
         assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));
-        assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk or fsstress"]);
+        assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk, fsstress or race"]);
         assert_eq!(parse_all("kern.maxvnodes=2").1, ["bootarg: bad value '2' for 'kern.maxvnodes': expected 4 to 1048576"]);
         assert_eq!(parse_all("physmem=12").1, ["bootarg: bad value '12' for 'physmem': expected pages, or MiB as <n>M, at least 1M"]);
     }

@@ -16,16 +16,23 @@ pub const SYS_REBOOT: u32 = 55;
 pub const SYS_FSTAT: u32 = 53;
 pub const SYS_EXECVE: u32 = 59;
 pub const SYS_MUNMAP: u32 = 73;
+pub const SYS_NANOSLEEP: u32 = 91;
 pub const SYS_FSYNC: u32 = 95;
 pub const SYS_GETDENTS: u32 = 99;
 pub const SYS_RENAME: u32 = 128;
 pub const SYS_MKDIR: u32 = 136;
 pub const SYS_RMDIR: u32 = 137;
 pub const SYS_FTRUNCATE: u32 = 201;
+pub const SYS_SYSCTL: u32 = 202;
+/// sysctl {CTL_VM, VM_UVMEXP}: ppcbsd returns {npages, free, active,
+/// inactive, freemin, freetarg, paging} as 7 words.
+pub const CTL_VM: u32 = 2;
+pub const VM_UVMEXP: u32 = 4;
 pub const SYS_OPENAT: u32 = 321;
 pub const SYS_CLOCK_GETTIME: u32 = 87;
 pub const SYS_MMAP: u32 = 197;
 pub const SYS_LSEEK: u32 = 199;
+pub const SYS_MSYNC: u32 = 256;
 pub const SYS_SCHED_YIELD: u32 = 298;
 
 /// The name of a system call, for traces.
@@ -49,6 +56,9 @@ pub fn syscall_name(code: u32) -> &'static str {
         SYS_CLOCK_GETTIME => "clock_gettime",
         SYS_MMAP => "mmap",
         SYS_SCHED_YIELD => "sched_yield",
+        SYS_MSYNC => "msync",
+        SYS_SYSCTL => "sysctl",
+        SYS_NANOSLEEP => "nanosleep",
         SYS_UNLINK => "unlink",
         SYS_SYNC => "sync",
         SYS_FSYNC => "fsync",
@@ -80,6 +90,7 @@ pub const SEEK_END: u32 = 2;
 
 pub const PROT_READ: u32 = 1;
 pub const PROT_WRITE: u32 = 2;
+pub const MAP_SHARED: u32 = 0x1;
 pub const MAP_PRIVATE: u32 = 0x2;
 pub const MAP_ANON: u32 = 0x1000;
 /// reboot(2): halt instead of restarting.

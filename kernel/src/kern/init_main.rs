@@ -7,7 +7,7 @@ use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
 use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_subr};
 use crate::ufs::ffs::ffs_vfsops;
-use crate::uvm::{uvm_page, uvm_vnode};
+use crate::uvm::{uvm_page, uvm_pdaemon, uvm_vnode};
 use crate::printf;
 use kcore::bootargs::{self, BootArgs, Workload};
 use kcore::bootinfo::{BootInfo, Usage};
@@ -73,7 +73,8 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     kern_sched::sched_init();
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
     uvm_vnode::uvn_setpolicy(args.uvn_policy);
-    printf!("uvm: vnode pager policy {:?}\n", args.uvn_policy);
+    uvm_vnode::uvm_set_mmap_uncache(args.mmap_uncache);
+    printf!("uvm: vnode pager policy {:?}, mmap uncache hack {}\n", args.uvn_policy, if args.mmap_uncache { "on" } else { "off" });
     if let Some(n) = args.maxvnodes {
         vfs_subr::vfs_setmaxvnodes(n);
         printf!("vfs: kern.maxvnodes {n}\n");
@@ -106,9 +107,13 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
         None => match args.workload {
             Some(Workload::Walk) => kern_workload::workload_walk(),
             Some(Workload::Fsstress) => kern_workload::workload_fsstress(args.seed),
+            Some(Workload::Race) => {
+                let (seed, secs) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.race_secs));
+                start_init(&["init", "race", &seed, &secs]);
+            }
             None => {
                 demo(&args);
-                start_init();
+                start_init(&["init"]);
             }
         },
     }
@@ -145,9 +150,10 @@ fn identify(bi: &BootInfo, args: &BootArgs<'_>) {
 
 /// Runs /sbin/init and waits for it; init ends the demo by halting the
 /// machine, so its exit is worth a word.
-fn start_init() {
+fn start_init(argv: &[&str]) {
     printf!("init: starting /sbin/init\n");
-    let Some(pid) = kern_exec::proc_spawn("/sbin/init", &["init"]) else {
+    uvm_pdaemon::uvm_pagedaemon_start();
+    let Some(pid) = kern_exec::proc_spawn("/sbin/init", argv) else {
         panic!("init: no memory for the init process");
     };
     kern_proc::sched_lock().initproc = pid;

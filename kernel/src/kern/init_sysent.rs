@@ -9,11 +9,13 @@ use crate::kern::kern_exit::{dowait4, exit1};
 use crate::kern::kern_fork::sys_fork;
 use crate::kern::kern_proc::sched_lock;
 use crate::kern::kern_sched::yield_cpu;
-use crate::kern::{init_main, subr_prf, vfs_lookup, vfs_subr, vfs_syscalls};
+use crate::kern::{init_main, subr_prf, vfs_lookup, vfs_subr, vfs_syscalls, vfs_vnops};
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
-use crate::uvm::uvm_map::{with_vmspace, VmSpace};
+use crate::uvm::uvm_map::{with_vmspace, MapObj, VmSpace};
+use crate::uvm::uvm_vnode;
+use crate::sys::vnode::{LkFlags, VType};
 use crate::uvm::uvm_page::{round_page, PAGE_SIZE};
 use alloc::vec::Vec;
 
@@ -80,11 +82,14 @@ pub fn syscall(tf: &mut TrapFrame) {
         SYS_EXECVE => sys_execve(tf, a[0], a[1]),
         SYS_MUNMAP => sys_munmap(a[0], a[1]),
         SYS_CLOCK_GETTIME => sys_clock_gettime(a[1]),
-        SYS_MMAP => sys_mmap(a[0], a[1], a[2], a[3]),
+        SYS_MMAP => sys_mmap(a[0], a[1], a[2], a[3], a[4], a[5]),
+        SYS_MSYNC => sys_msync(a[0], a[1]),
         SYS_SCHED_YIELD => {
             yield_cpu();
             Ok(0)
         }
+        SYS_NANOSLEEP => sys_nanosleep(a[0]),
+        SYS_SYSCTL => sys_sysctl(a[0], a[1], a[2]),
         _ => Err(Errno::ENOSYS),
     };
     match r {
@@ -160,20 +165,54 @@ fn sys_execve(tf: &mut TrapFrame, path: u32, argv: u32) -> Result<u32, Errno> {
     Ok(entry.argc)
 }
 
-fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32) -> Result<u32, Errno> {
-    if flags & MAP_ANON == 0 {
-        return Err(Errno::ENOSYS);
-    }
-    if len == 0 || !addr.is_multiple_of(PAGE_SIZE) {
+/// mmap(2), ppcbsd's form: (addr, len, prot, flags, fd, offset), the
+/// offset 32 bits and page-aligned. Anonymous memory, or a window on a
+/// regular file, MAP_SHARED or MAP_PRIVATE (copy-on-write).
+fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -> Result<u32, Errno> {
+    if len == 0 || !addr.is_multiple_of(PAGE_SIZE) || !off.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let prot = Prot::from_bits(prot).ok_or(Errno::EINVAL)?;
     let size = round_page(len as u64) as u32;
-    vm(|vs| {
-        let start = vs.map.find_space(if addr != 0 { addr } else { MMAP_BASE }, size).ok_or(Errno::ENOMEM)?;
-        vs.uvm_map_anon(start, start + size, prot)?;
+    let place = |vs: &mut VmSpace| vs.map.find_space(if addr != 0 { addr } else { MMAP_BASE }, size).ok_or(Errno::ENOMEM);
+    if flags & MAP_ANON != 0 {
+        return vm(|vs| {
+            let start = place(vs)?;
+            vs.uvm_map_anon(start, start + size, prot)?;
+            Ok(start)
+        });
+    }
+    let shared = match flags & (MAP_SHARED | MAP_PRIVATE) {
+        MAP_SHARED => true,
+        MAP_PRIVATE => false,
+        _ => return Err(Errno::EINVAL),
+    };
+    let (vp, fflag) = vfs_syscalls::file_vnode(curpid(), fd)?;
+    if vp.with(|v| v.v_type) != VType::VREG {
+        return Err(Errno::ENODEV);
+    }
+    let writeable = shared && prot.contains(Prot::WRITE);
+    if writeable && !vfs_vnops::fwrite(fflag) {
+        return Err(Errno::EACCES);
+    }
+    uvm_vnode::uvn_attach(vp, writeable)?;
+    if writeable && uvm_vnode::uvm_mmap_uncache() {
+        // OpenBSD's "XXXCDC hack": a shared-writable object may not
+        // persist, so its last unmap writes and frees its pages.
+        if vfs_subr::vn_lock(vp, LkFlags::LK_EXCLUSIVE).is_ok() {
+            uvm_vnode::uvm_vnp_uncache(vp);
+            vfs_subr::vop_unlock(vp);
+        }
+    }
+    let r = vm(|vs| {
+        let start = place(vs)?;
+        vs.uvm_map_obj(start, start + size, prot, MapObj { vp, pgoff: off / PAGE_SIZE, shared })?;
         Ok(start)
-    })
+    });
+    if r.is_err() {
+        uvm_vnode::uvn_detach(vp);
+    }
+    r
 }
 
 fn sys_munmap(addr: u32, len: u32) -> Result<u32, Errno> {
@@ -181,7 +220,55 @@ fn sys_munmap(addr: u32, len: u32) -> Result<u32, Errno> {
         return Err(Errno::EINVAL);
     }
     let end = addr.checked_add(round_page(len as u64) as u32).ok_or(Errno::EINVAL)?;
-    vm(|vs| vs.uvm_unmap(addr, end)).map(|_| 0)
+    let objs = vm(|vs| vs.uvm_unmap(addr, end))?;
+    for vp in objs {
+        uvm_vnode::uvn_detach(vp);
+    }
+    Ok(0)
+}
+
+/// msync(2): writes the dirty pages of the files mapped in [addr, addr+len).
+fn sys_msync(addr: u32, len: u32) -> Result<u32, Errno> {
+    let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+    let vps: Vec<_> = vm(|vs| Ok(vs.map.iter().filter(|e| e.start < end && addr < e.end).filter_map(|e| e.data.obj.map(|o| o.vp)).collect()))?;
+    for vp in vps {
+        if !uvm_vnode::uvm_vnp_sync(vp) {
+            return Err(Errno::EIO);
+        }
+    }
+    Ok(0)
+}
+
+/// sysctl(2) for vm.uvmexp only: (mib, miblen, out) with `out` 7 words.
+fn sys_sysctl(mib: u32, miblen: u32, out: u32) -> Result<u32, Errno> {
+    if miblen != 2 {
+        return Err(Errno::EINVAL);
+    }
+    let mut m = [0u8; 8];
+    vm(|vs| vs.copyin(mib, &mut m))?;
+    if m != [0, 0, 0, CTL_VM as u8, 0, 0, 0, VM_UVMEXP as u8] {
+        return Err(Errno::EINVAL);
+    }
+    let e = crate::uvm::uvm_page::uvmexp();
+    let words = [e.npages, e.free, e.active, e.inactive, e.freemin, e.freetarg, e.paging];
+    let mut b = [0u8; 28];
+    for (i, w) in words.iter().enumerate() {
+        b[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+    }
+    vm(|vs| vs.copyout(&b, out)).map(|_| 0)
+}
+
+/// nanosleep(2), ppcbsd's form: the argument is milliseconds, rounded up
+/// to clock ticks.
+fn sys_nanosleep(ms: u32) -> Result<u32, Errno> {
+    let hz = crate::kern::kern_clock::hz();
+    let ticks = (ms as u64 * hz as u64).div_ceil(1000).max(1) as u32;
+    // A channel nothing wakes: only the timeout ends the sleep.
+    static NAP: u8 = 0;
+    match crate::kern::kern_synch::tsleep(&NAP as *const u8 as usize, "nanosleep", ticks) {
+        Err(Errno::EWOULDBLOCK) | Ok(()) => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
 /// clock_gettime(2) with a 32-bit {seconds, nanoseconds}, from the time base.

@@ -73,6 +73,18 @@ impl Rwlock {
         let _ = self.rw_enter(RwFlags::RW_READ);
     }
 
+    /// "unlocked", "write-locked by N", "N readers" (for the debugger).
+    pub fn rw_status(&self) -> alloc::string::String {
+        match self.st.try_lock() {
+            None => alloc::string::String::from("?"),
+            Some(st) => match (st.writer, st.readers) {
+                (Some(w), _) => alloc::format!("write-locked by thread {w}"),
+                (None, 0) => alloc::string::String::from("unlocked"),
+                (None, n) => alloc::format!("{n} readers"),
+            },
+        }
+    }
+
     /// Releases a write lock held by this thread or one read hold.
     #[track_caller]
     pub fn rw_exit(&self) {

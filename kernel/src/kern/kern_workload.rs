@@ -21,6 +21,7 @@ const MAXDEPTH: usize = 32;
 
 /// Runs /bin/fsstress seeded with `seed` and waits for it.
 pub fn workload_fsstress(seed: u64) {
+    crate::uvm::uvm_pdaemon::uvm_pagedaemon_start();
     let arg = alloc::format!("{seed}");
     let Some(pid) = kern_exec::proc_spawn("/bin/fsstress", &["fsstress", &arg]) else {
         printf!("fsstress: cannot start /bin/fsstress\n");

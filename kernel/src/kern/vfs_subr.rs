@@ -47,6 +47,11 @@ impl Vnode {
         f(&mut self.st.lock())
     }
 
+    /// Like `with`, but None if the fields are locked (for the debugger).
+    pub fn try_with<R>(&self, f: impl FnOnce(&mut VnodeFields) -> R) -> Option<R> {
+        self.st.try_lock().map(|mut g| f(&mut g))
+    }
+
     fn wchan(&'static self) -> usize {
         self as *const Vnode as usize
     }
@@ -63,10 +68,12 @@ struct VnodeTable {
     free: VecDeque<&'static Vnode>,
     /// Unreferenced vnodes that still have holds (buffers): not recycled.
     hold: VecDeque<&'static Vnode>,
+    /// Every vnode, by v_id - 1 (vnodes are never freed).
+    all: alloc::vec::Vec<&'static Vnode>,
 }
 
 static VTABLE: Mutex<VnodeTable> =
-    Mutex::new(Ipl::None, VnodeTable { numvnodes: 0, maxvnodes: MAXVNODES_DEFAULT, free: VecDeque::new(), hold: VecDeque::new() });
+    Mutex::new(Ipl::None, VnodeTable { numvnodes: 0, maxvnodes: MAXVNODES_DEFAULT, free: VecDeque::new(), hold: VecDeque::new(), all: alloc::vec::Vec::new() });
 
 /// The operations of a vnode that has been reclaimed: nothing left to do.
 struct DeadVnodeOps;
@@ -95,6 +102,16 @@ pub static DEAD_VNODEOPS: &dyn VnodeOps = &DeadVnodeOps;
 /// Sets `kern.maxvnodes`; returns the old value.
 pub fn vfs_setmaxvnodes(n: u32) -> u32 {
     core::mem::replace(&mut VTABLE.lock().maxvnodes, n.max(1))
+}
+
+/// The vnode with id `id` (what a page's owner field names).
+pub fn vnode_by_id(id: u32) -> Option<&'static Vnode> {
+    VTABLE.lock().all.get((id as usize).checked_sub(1)?).copied()
+}
+
+/// vnode_by_id for the debugger: None if the table is locked.
+pub fn vnode_by_id_try(id: u32) -> Option<&'static Vnode> {
+    VTABLE.try_lock()?.all.get((id as usize).checked_sub(1)?).copied()
 }
 
 /// (numvnodes, on the free list, on the hold list).
@@ -147,6 +164,7 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
                 },
             ),
         }));
+        VTABLE.lock().all.push(vp);
         vp
     } else {
         let pos = t.free.iter().position(|vp| vp.v_lock.rw_enter(RwFlags::RW_WRITE | RwFlags::RW_NOSLEEP).map(|_| vp.v_lock.rw_exit()).is_ok());
@@ -240,10 +258,14 @@ pub fn vget(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
 #[inline(never)]
 pub fn vref(vp: &'static Vnode) {
     let was = vp.with(|v| {
-        v.v_usecount += 1;
-        v.v_usecount - 1
+        let was = v.v_usecount;
+        if was > 0 {
+            v.v_usecount += 1;
+        }
+        was
     });
     if was == 0 {
+        crate::uvm::uvm_vnode::uvm_panic_vnode(vp);
         panic!("vref used where vget required");
     }
 }
@@ -425,5 +447,15 @@ pub fn vrecycle(vp: &'static Vnode) -> bool {
 /// Syncs and unmounts the file system before a halt (OpenBSD
 /// vfs_shutdown).
 pub fn vfs_shutdown() {
+    let (scans, written, freed) = crate::uvm::uvm_pdaemon::uvmpd_stats();
+    if scans > 0 {
+        let e = crate::uvm::uvm_page::uvmexp();
+        crate::printf!(
+            "uvm: pagedaemon: {scans} passes, {written} pages written, {freed} freed; free {}, active {}, inactive {}\n",
+            e.free,
+            e.active,
+            e.inactive
+        );
+    }
     crate::ufs::ffs::ffs_vfsops::ffs_unmount();
 }

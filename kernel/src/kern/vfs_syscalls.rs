@@ -269,3 +269,8 @@ pub fn sys_rename(from: &[u8], to: &[u8]) -> Result<u32, Errno> {
     })
 }
 
+
+/// The vnode and open flags of descriptor `fd` (for mmap).
+pub fn file_vnode(pid: u32, fd: u32) -> Result<(&'static crate::kern::vfs_subr::Vnode, u32), Errno> {
+    with_file(pid, fd, |f| (f.f_vp, f.f_flag))
+}

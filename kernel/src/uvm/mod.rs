@@ -4,4 +4,5 @@
 pub mod uvm_km;
 pub mod uvm_map;
 pub mod uvm_page;
+pub mod uvm_pdaemon;
 pub mod uvm_vnode;

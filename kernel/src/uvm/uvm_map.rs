@@ -1,22 +1,65 @@
-//! Process address spaces (OpenBSD uvm_map.c, uvm_fault.c, and copyin and
-//! copyout): a map of entries over a pmap, and the pages behind them.
+//! Process address spaces (OpenBSD uvm_map.c, uvm_fault.c, uvm_mmap.c,
+//! and copyin and copyout): a map of entries over a pmap, and the pages
+//! behind them.
 //!
-//! Every entry is anonymous, zero-fill memory for now; a simplified amap
-//! (`anon`) holds the page behind each virtual page once it was touched.
-//! The vnode pager comes with the UVM issue.
+//! An entry is anonymous zero-fill memory or a window on a file's object
+//! (uvm_vnode), shared or private. A simplified amap (`anon`) holds each
+//! process's own pages: anonymous ones, and private copies of file pages
+//! made on the first write. Shared file pages are the object's; the pmap's
+//! modified bit tells the pagedaemon which are dirty.
 
 use crate::arch::powerpc::intr::Ipl;
 use crate::arch::powerpc::pmap::{self, Pmap, Prot, USER_MAX, USER_MIN};
 use crate::kern::kern_mutex::Mutex;
 use crate::sys::errno::Errno;
-use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagezero, VmPage, PAGE_SIZE};
+use crate::kern::vfs_subr::Vnode;
+use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagezero, PgFlags, VmPage, PAGE_SIZE};
+use crate::uvm::uvm_pdaemon::uvm_wait;
+use crate::uvm::uvm_vnode::{uvn_detach, uvn_get, uvn_reference};
 use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use vmcore::vm_map::VmMapEntries;
+
+/// A file window: the object's vnode, the file page at the entry's start,
+/// and whether stores reach the file (MAP_SHARED) or a private copy.
+#[derive(Clone, Copy)]
+pub struct MapObj {
+    pub vp: &'static Vnode,
+    pub pgoff: u32,
+    pub shared: bool,
+}
+
+impl PartialEq for MapObj {
+    fn eq(&self, o: &MapObj) -> bool {
+        core::ptr::eq(self.vp, o.vp) && self.pgoff == o.pgoff && self.shared == o.shared
+    }
+}
+
+impl Eq for MapObj {}
+
+impl core::fmt::Debug for MapObj {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "vnode {} page {}{}", self.vp.v_id, self.pgoff, if self.shared { " shared" } else { " private" })
+    }
+}
 
 /// What an entry maps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapData {
     pub prot: Prot,
+    /// None: anonymous memory.
+    pub obj: Option<MapObj>,
+}
+
+/// Why page_for has no page: Ok((vnode, index)) when the object must read
+/// it in first, or the fault's error.
+type PageMissing = Result<(&'static Vnode, u32), Errno>;
+
+/// What the locked part of a fault found.
+enum FaultStep {
+    Done,
+    /// The object lacks the page: read it in (which sleeps), then retry.
+    NeedPage(&'static Vnode, u32),
 }
 
 pub struct VmSpace {
@@ -36,48 +79,96 @@ impl VmSpace {
 
     /// Adds an anonymous entry (OpenBSD uvm_map with no object).
     pub fn uvm_map_anon(&mut self, start: u32, end: u32, prot: Prot) -> Result<(), Errno> {
-        self.map.insert(start, end, MapData { prot }).map_err(|_| Errno::ENOMEM)
+        self.map.insert(start, end, MapData { prot, obj: None }).map_err(|_| Errno::ENOMEM)
     }
 
-    /// Removes [start, end) and frees the pages behind it (uvm_unmap).
-    pub fn uvm_unmap(&mut self, start: u32, end: u32) -> Result<(), Errno> {
+    /// Adds a window on a file whose object reference the caller took
+    /// (uvn_attach); the entry owns that reference.
+    pub fn uvm_map_obj(&mut self, start: u32, end: u32, prot: Prot, obj: MapObj) -> Result<(), Errno> {
+        self.map.insert(start, end, MapData { prot, obj: Some(obj) }).map_err(|_| Errno::ENOMEM)
+    }
+
+    /// Removes [start, end) and frees the process's own pages in it
+    /// (uvm_unmap). File windows go whole or not at all (no splitting);
+    /// their object references are returned for the caller to drop with
+    /// uvn_detach once no lock is held, since that may sleep.
+    pub fn uvm_unmap(&mut self, start: u32, end: u32) -> Result<Vec<&'static Vnode>, Errno> {
+        let split = self.map.iter().any(|e| e.data.obj.is_some() && e.start < end && start < e.end && (e.start < start || e.end > end));
+        if split {
+            return Err(Errno::EINVAL);
+        }
         let gone = self.map.remove(start, end).map_err(|_| Errno::EINVAL)?;
+        let mut objs = Vec::new();
         for e in gone {
             pmap::pmap_remove(self.pmap, e.start, e.end);
-            let pages: alloc::vec::Vec<u32> = self.anon.range(e.start..e.end).map(|(&va, _)| va).collect();
+            let pages: Vec<u32> = self.anon.range(e.start..e.end).map(|(&va, _)| va).collect();
             for va in pages {
                 if let Some(pg) = self.anon.remove(&va) {
                     uvm_pagefree(pg);
                 }
             }
+            if let Some(o) = e.data.obj {
+                objs.push(o.vp);
+            }
         }
-        Ok(())
+        Ok(objs)
     }
 
-    /// The page behind `va`, allocated zero-filled on first touch, after
-    /// checking that the entry allows `access` (the core of uvm_fault).
-    fn page_for(&mut self, va: u32, access: Prot) -> Result<&'static VmPage, Errno> {
-        let e = self.map.lookup(va).ok_or(Errno::EFAULT)?;
+    /// The page behind `va` for `access` (the core of uvm_fault): the
+    /// process's own page, a new zero-filled one for anonymous memory, the
+    /// object's page for a shared window (or for reading a private one),
+    /// or a private copy of it on the first write. Err(None) when the
+    /// object must first read the page in; the protection to map with.
+    fn page_for(&mut self, va: u32, access: Prot) -> Result<(&'static VmPage, Prot), PageMissing> {
+        let e = self.map.lookup(va).ok_or(Err(Errno::EFAULT))?;
         if !e.data.prot.contains(access) {
-            return Err(Errno::EFAULT);
+            return Err(Err(Errno::EFAULT));
         }
+        let (prot, obj, estart) = (e.data.prot, e.data.obj, e.start);
         let vpg = trunc_page(va);
         if let Some(&pg) = self.anon.get(&vpg) {
-            return Ok(pg);
+            return Ok((pg, prot));
         }
-        let pg = uvm_pagealloc().ok_or(Errno::ENOMEM)?;
-        uvm_pagezero(pg);
+        let Some(o) = obj else {
+            let pg = uvm_pagealloc().ok_or(Err(Errno::ENOMEM))?;
+            uvm_pagezero(pg);
+            uvm_pageactivate(pg);
+            self.anon.insert(vpg, pg);
+            return Ok((pg, prot));
+        };
+        let idx = o.pgoff + (vpg - estart) / PAGE_SIZE;
+        let resident = o.vp.v_uvm.with(|u| u.pages.get(&idx).copied());
+        let Some(opg) = resident.filter(|p| !p.flags().contains(PgFlags::PG_BUSY)) else {
+            return Err(Ok((o.vp, idx)));
+        };
+        if o.shared {
+            return Ok((opg, prot));
+        }
+        if !access.contains(Prot::WRITE) {
+            return Ok((opg, prot - Prot::WRITE));
+        }
+        // Copy-on-write into the process's own page.
+        let pg = uvm_pagealloc().ok_or(Err(Errno::ENOMEM))?;
+        // SAFETY: both pages are RAM mapped 1:1 by BAT0; the new one is ours
+        // and the object's is not busy.
+        unsafe { core::ptr::copy_nonoverlapping(opg.phys_addr() as *const u8, pg.phys_addr() as *mut u8, PAGE_SIZE as usize) };
         uvm_pageactivate(pg);
+        pmap::pmap_remove(self.pmap, vpg, vpg + PAGE_SIZE);
         self.anon.insert(vpg, pg);
-        Ok(pg)
+        Ok((pg, prot))
     }
 
-    /// Resolves a fault at `va` for `access` and enters the mapping.
-    pub fn uvm_fault(&mut self, va: u32, access: Prot) -> Result<(), Errno> {
-        let pg = self.page_for(va, access)?;
-        let prot = self.map.lookup(va).map_or(Prot::NONE, |e| e.data.prot);
-        pmap::pmap_enter(self.pmap, trunc_page(va), pg.phys_addr(), prot, false);
-        Ok(())
+    /// The locked part of a fault: enter the mapping if the page is at
+    /// hand.
+    fn fault_step(&mut self, va: u32, access: Prot) -> Result<FaultStep, Errno> {
+        match self.page_for(va, access) {
+            Ok((pg, prot)) => {
+                pmap::pmap_enter(self.pmap, trunc_page(va), pg.phys_addr(), prot, false);
+                Ok(FaultStep::Done)
+            }
+            Err(Ok((vp, idx))) => Ok(FaultStep::NeedPage(vp, idx)),
+            Err(Err(e)) => Err(e),
+        }
     }
 
     /// Copies between kernel memory and [uva, uva + len) page by page,
@@ -91,7 +182,9 @@ impl VmSpace {
         let mut done = 0usize;
         while done < len {
             let va = uva + done as u32;
-            let pg = self.page_for(va, access).map_err(|_| Errno::EFAULT)?;
+            // A file page not read in yet is EFAULT here: reading it would
+            // sleep with the address space locked.
+            let (pg, _) = self.page_for(va, access).map_err(|_| Errno::EFAULT)?;
             let off = va & (PAGE_SIZE - 1);
             let n = ((PAGE_SIZE - off) as usize).min(len - done);
             f((pg.phys_addr() + off) as *mut u8, done, n);
@@ -145,6 +238,9 @@ impl VmSpace {
         let mut child = VmSpace::new();
         for e in self.map.iter() {
             child.map.insert(e.start, e.end, e.data).map_err(|_| Errno::ENOMEM)?;
+            if let Some(o) = e.data.obj {
+                uvn_reference(o.vp);
+            }
         }
         for (&va, pg) in &self.anon {
             let Some(npg) = uvm_pagealloc() else {
@@ -161,11 +257,17 @@ impl VmSpace {
         Ok(child)
     }
 
-    /// Tears the address space down: mappings, pages, the pmap.
+    /// Tears the address space down: mappings, pages, the pmap, and the
+    /// file windows' object references (which may sleep: no lock held).
     pub fn uvmspace_free(self) {
         pmap::pmap_destroy(self.pmap);
         for (_, pg) in self.anon {
             uvm_pagefree(pg);
+        }
+        for e in self.map.iter() {
+            if let Some(o) = e.data.obj {
+                uvn_detach(o.vp);
+            }
         }
     }
 }
@@ -175,6 +277,31 @@ impl Default for VmSpace {
         VmSpace::new()
     }
 }
+
+/// Resolves a user fault at `va` for `access` (OpenBSD uvm_fault): under
+/// the address-space lock if the page is at hand, else the object reads it
+/// in with no lock held, and the fault is tried again.
+pub fn uvm_fault(pid: u32, va: u32, access: Prot) -> Result<(), Errno> {
+    let mut waits = 0;
+    loop {
+        match with_vmspace(pid, |vs| vs.fault_step(va, access)).unwrap_or(Err(Errno::EFAULT)) {
+            Ok(FaultStep::Done) => return Ok(()),
+            Ok(FaultStep::NeedPage(vp, idx)) => {
+                uvn_get(vp, idx)?;
+            }
+            // No free page: wait for the pagedaemon (uvm_wait), for a
+            // while; memory that nothing can free ends the process.
+            Err(Errno::ENOMEM) if waits < MAXFAULTWAITS => {
+                waits += 1;
+                uvm_wait("flt_noram");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Ticks a fault waits for a free page before giving up.
+const MAXFAULTWAITS: u32 = 1000;
 
 /// Runs `f` on the address space of process `pid`.
 pub fn with_vmspace<R>(pid: u32, f: impl FnOnce(&mut VmSpace) -> R) -> Option<R> {

@@ -50,6 +50,10 @@ pub struct VmPage {
     phys_addr: u32,
     flags: AtomicU32,
     pub wire_count: AtomicU32,
+    /// The owning object's vnode id (0: none) and the page's index in it
+    /// (uobject and offset), for the pagedaemon.
+    owner: AtomicU32,
+    pgidx: AtomicU32,
 }
 
 impl VmPage {
@@ -67,6 +71,21 @@ impl VmPage {
 
     pub fn clear_flags(&self, f: PgFlags) {
         self.flags.fetch_and(!f.bits(), Ordering::Relaxed);
+    }
+
+    /// Records the object page this is (vnode id, page index); id 0 for
+    /// none.
+    pub fn set_owner(&self, vid: u32, idx: u32) {
+        self.owner.store(vid, Ordering::Relaxed);
+        self.pgidx.store(idx, Ordering::Relaxed);
+    }
+
+    /// (vnode id, page index) of an object's page.
+    pub fn owner(&self) -> Option<(u32, u32)> {
+        match self.owner.load(Ordering::Relaxed) {
+            0 => None,
+            v => Some((v, self.pgidx.load(Ordering::Relaxed))),
+        }
     }
 
     /// Index in the page array (and in the page queues).
@@ -175,6 +194,8 @@ pub fn uvm_page_init(bi: &BootInfo, limit: Option<u32>) {
                     phys_addr: s.start + p * PAGE_SIZE,
                     flags: AtomicU32::new(0),
                     wire_count: AtomicU32::new(0),
+                    owner: AtomicU32::new(0),
+                    pgidx: AtomicU32::new(0),
                 });
                 i += 1;
             }
@@ -234,11 +255,66 @@ pub fn phys_to_vm_page(pa: u32) -> Option<&'static VmPage> {
 /// or None when memory is exhausted.
 pub fn uvm_pagealloc() -> Option<&'static VmPage> {
     let mut st = state().lock();
-    let i = st.queues.pop_head(PQ_FREE)?;
-    st.exp.free -= 1;
-    let pg = &pages()[i as usize];
+    let got = st.queues.pop_head(PQ_FREE);
+    if got.is_some() {
+        st.exp.free -= 1;
+    }
+    let e = st.exp;
+    drop(st);
+    // Below the targets: the pagedaemon has work (OpenBSD wakes it here).
+    if e.free < e.freemin || (e.free < e.freetarg && e.inactive < e.inactarg) {
+        crate::uvm::uvm_pdaemon::uvm_pagedaemon_wake();
+    }
+    let pg = &pages()[got? as usize];
     pg.flags.store((PgFlags::PG_BUSY | PgFlags::PG_CLEAN | PgFlags::PG_FAKE).bits(), Ordering::Relaxed);
+    pg.set_owner(0, 0);
     Some(pg)
+}
+
+/// The pages of queue `q`, head first, at most `max` (for the
+/// pagedaemon's scans).
+pub fn uvm_queue_pages(q: usize, max: usize) -> alloc::vec::Vec<&'static VmPage> {
+    let st = state().lock();
+    let mut out = alloc::vec::Vec::new();
+    let mut at = st.queues.first(q);
+    while let Some(i) = at {
+        if out.len() == max {
+            break;
+        }
+        out.push(&pages()[i as usize]);
+        at = st.queues.next(i);
+    }
+    out
+}
+
+/// Recomputes the paging targets from the queues (uvmpd_tune).
+pub fn uvmpd_retune() -> Uvmexp {
+    let mut st = state().lock();
+    uvmpd_tune(&mut st.exp);
+    st.exp
+}
+
+/// Pages being written by the pagedaemon (uvmexp.paging).
+pub fn uvmexp_paging(delta: i32) {
+    let mut st = state().lock();
+    st.exp.paging = st.exp.paging.wrapping_add_signed(delta);
+}
+
+/// The queue a page is on, as a name, for the debugger ("?" if the
+/// queues are locked).
+pub fn uvm_page_queue_try(pg: &VmPage) -> &'static str {
+    match STATE.get().and_then(|s| s.try_lock()).map(|s| s.queues.queue_of(pg.index())) {
+        Some(Some(PQ_FREE)) => "free",
+        Some(Some(PQ_ACTIVE)) => "active",
+        Some(Some(PQ_INACTIVE)) => "inactive",
+        Some(_) => "none",
+        None => "?",
+    }
+}
+
+/// The queue a page is on.
+pub fn uvm_page_queue(pg: &VmPage) -> Option<usize> {
+    state().lock().queues.queue_of(pg.index())
 }
 
 fn count_queue(exp: &mut Uvmexp, q: Option<usize>, delta: i32) {
@@ -272,6 +348,7 @@ pub fn uvm_pagefree(pg: &VmPage) {
     move_to(pg, None);
     let mut st = state().lock();
     pg.flags.store(0, Ordering::Relaxed);
+    pg.set_owner(0, 0);
     st.queues.insert_tail(PQ_FREE, pg.index());
     st.exp.free += 1;
 }
@@ -280,7 +357,10 @@ pub fn uvm_pageactivate(pg: &VmPage) {
     move_to(pg, Some(PQ_ACTIVE));
 }
 
+/// Moves a page to the inactive queue, its referenced bit cleared so that
+/// only a new reference saves it from the pagedaemon.
 pub fn uvm_pagedeactivate(pg: &VmPage) {
+    crate::arch::powerpc::pmap::pmap_clear_reference(pg);
     move_to(pg, Some(PQ_INACTIVE));
 }
 

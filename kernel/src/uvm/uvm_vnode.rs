@@ -11,6 +11,7 @@ use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::kern_synch::{tsleep, wakeup};
+use crate::uvm::uvm_pdaemon::uvm_wait;
 use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
 use crate::sys::errno::Errno;
@@ -21,7 +22,7 @@ use crate::uvm::uvm_page::{
 };
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 bitflags::bitflags! {
     /// u_flags.
@@ -37,6 +38,9 @@ bitflags::bitflags! {
         const UVM_VNODE_IOSYNC = 0x080;
         const UVM_VNODE_IOSYNCWANTED = 0x100;
         const UVM_VNODE_WRITEABLE = 0x200;
+        /// ppcbsd (policy fixed-2): the pager is writing the object's pages
+        /// through VOP_WRITE, under the vnode lock.
+        const UVM_VNODE_PAGERIO = 0x400;
         /// Attaching, dying or being killed: no new users.
         const UVM_VNODE_BLOCKED = Self::UVM_VNODE_ALOCK.bits() | Self::UVM_VNODE_DYING.bits() | Self::UVM_VNODE_RELKILL.bits();
     }
@@ -64,10 +68,25 @@ pub enum PagerResult {
 /// `uvn.policy=` (kcore's bootargs): how uvn_put and uvn_io treat the
 /// vnode's reference. Original: uvm_vnode.c 1.130, no reference taken;
 /// VgetDiff: the first proposed diff, uvn_io takes vget(LK_NOWAIT); Fixed:
-/// 1.131, uvn_put takes vget(LK_NOWAIT) unless the object is dying.
+/// 1.131, uvn_put takes vget(LK_NOWAIT) unless the object is dying;
+/// Fixed2: as Fixed, and the pager's own writes (UVM_VNODE_PAGERIO) do not
+/// make ffs_write uncache the object they come from — the re-entry that
+/// lets the pagedaemon wait on the page it holds busy. NetBSD's pager
+/// never writes through VOP_WRITE at all.
 pub use kcore::bootargs::UvnPolicy;
 
 static UVN_POLICY: AtomicU8 = AtomicU8::new(2);
+/// `uvm.mmap_uncache=`: the mmap hack that keeps shared-writable objects
+/// from persisting (on by default, as in OpenBSD).
+static MMAP_UNCACHE: AtomicBool = AtomicBool::new(true);
+
+pub fn uvm_set_mmap_uncache(on: bool) {
+    MMAP_UNCACHE.store(on, Ordering::Relaxed);
+}
+
+pub fn uvm_mmap_uncache() -> bool {
+    MMAP_UNCACHE.load(Ordering::Relaxed)
+}
 
 pub fn uvn_setpolicy(p: UvnPolicy) {
     UVN_POLICY.store(p as u8, Ordering::Relaxed);
@@ -77,7 +96,8 @@ pub fn uvn_policy() -> UvnPolicy {
     match UVN_POLICY.load(Ordering::Relaxed) {
         0 => UvnPolicy::Original,
         1 => UvnPolicy::VgetDiff,
-        _ => UvnPolicy::Fixed,
+        2 => UvnPolicy::Fixed,
+        _ => UvnPolicy::Fixed2,
     }
 }
 
@@ -126,6 +146,11 @@ impl UvmVnode {
     fn wchan_io(&self) -> usize {
         self.wchan() + 1
     }
+
+    /// Wakes those waiting for the object's pages or I/O to go.
+    pub fn wake_io(&self) {
+        wakeup(self.wchan_io());
+    }
 }
 
 impl Default for UvmVnode {
@@ -138,6 +163,49 @@ fn page_wchan(pg: &VmPage) -> usize {
     pg as *const VmPage as usize
 }
 
+/// The vnode a panic is about, shown after the trace.
+static PANIC_VNODE: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Names the vnode the coming panic is about.
+pub fn uvm_panic_vnode(vp: &'static Vnode) {
+    PANIC_VNODE.store(vp.v_id, Ordering::Relaxed);
+}
+
+/// Prints the vnode a panic named and its uvm_vnode: counts, lock,
+/// flags, and every page with its flags and queue.
+pub fn db_show_panic_vnode(out: &mut dyn core::fmt::Write) {
+    let id = PANIC_VNODE.load(Ordering::Relaxed);
+    let Some(vp) = crate::kern::vfs_subr::vnode_by_id_try(id) else { return };
+    let v = vp.try_with(|v| {
+        (v.v_type, v.v_usecount, v.v_holdcnt, v.v_writecount, v.v_lflag, v.v_bioflag, v.v_op.name(), v.v_data)
+    });
+    match v {
+        Some((t, use_, hold, wr, lf, bf, op, data)) => {
+            let _ = writeln!(
+                out,
+                "vnode {id}: type {t:?}, usecount {use_}, holdcnt {hold}, writecount {wr}, lflag {lf:?}, bioflag {bf:?}, ops {op}, inode {data}, lock {}",
+                vp.v_lock.rw_status()
+            );
+        }
+        None => {
+            let _ = writeln!(out, "vnode {id}: (fields locked)");
+        }
+    }
+    let u = vp.v_uvm.st.try_lock().map(|u| (u.u_flags, u.uo_refs, u.u_nio, u.u_size, u.pages.iter().map(|(&i, &p)| (i, p)).collect::<Vec<_>>()));
+    match u {
+        Some((f, refs, nio, size, pages)) => {
+            let _ = writeln!(out, "uvm_vnode {id}: flags {f:?}, uo_refs {refs}, u_nio {nio}, u_size {size}, {} pages, vmobjlock {}", pages.len(), vp.v_uvm.vmobjlock.rw_status());
+            for (i, p) in pages {
+                let q = crate::uvm::uvm_page::uvm_page_queue_try(p);
+                let _ = writeln!(out, "  page {i}: pa {:#x}, flags {:?}, queue {q}", p.phys_addr(), p.flags());
+            }
+        }
+        None => {
+            let _ = writeln!(out, "uvm_vnode {id}: (locked)");
+        }
+    }
+}
+
 /// Sleeps until a busy page is released (OpenBSD uvm_pagewait).
 pub fn uvm_pagewait(pg: &'static VmPage, wmesg: &'static str) {
     pg.set_flags(PgFlags::PG_WANTED);
@@ -145,7 +213,7 @@ pub fn uvm_pagewait(pg: &'static VmPage, wmesg: &'static str) {
 }
 
 /// Clears PG_BUSY and wakes whoever waits for the page.
-fn page_unbusy(pg: &'static VmPage) {
+pub fn page_unbusy(pg: &'static VmPage) {
     let wanted = pg.flags().contains(PgFlags::PG_WANTED);
     pg.clear_flags(PgFlags::PG_BUSY | PgFlags::PG_WANTED);
     if wanted {
@@ -280,7 +348,7 @@ fn uvn_wait_empty(uvn: &UvmVnode, wmesg: &'static str) {
 pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
     let uvn = &vp.v_uvm;
     let f = uvn.flags();
-    if !f.contains(UvnFlags::UVM_VNODE_VALID) || f.intersects(UvnFlags::UVM_VNODE_BLOCKED) {
+    if !f.contains(UvnFlags::UVM_VNODE_VALID) || f.intersects(UvnFlags::UVM_VNODE_BLOCKED | UvnFlags::UVM_VNODE_PAGERIO) {
         return true;
     }
     let refs = uvn.with(|u| {
@@ -314,6 +382,15 @@ pub fn uvm_vnp_terminate(vp: &'static Vnode) {
     uvn_wait_empty(uvn, "uvn_term");
     uvn.with(|u| u.uo_refs = 0);
     uvn_clear(uvn, UvnFlags::all() - UvnFlags::UVM_VNODE_WANTED);
+}
+
+/// Writes the object's dirty pages and keeps them (OpenBSD uvm_vnp_sync
+/// for one vnode, and msync): false if one could not be written.
+pub fn uvm_vnp_sync(vp: &'static Vnode) -> bool {
+    if !vp.v_uvm.flags().contains(UvnFlags::UVM_VNODE_VALID) {
+        return true;
+    }
+    uvn_flush(vp, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_SYNCIO | PgoFlags::PGO_ALLPAGES)
 }
 
 /// The file's new size (OpenBSD uvm_vnp_setsize): pages past it go.
@@ -355,6 +432,13 @@ fn uvn_pagefree(uvn: &UvmVnode, idx: u32, pg: &'static VmPage) {
 #[inline(never)]
 pub fn uvn_flush(vp: &'static Vnode, flags: PgoFlags) -> bool {
     let uvn = &vp.v_uvm;
+    uvn.vmobjlock.rw_enter_write();
+    let ok = uvn_flush_locked(vp, uvn, flags);
+    uvn.vmobjlock.rw_exit();
+    ok
+}
+
+fn uvn_flush_locked(vp: &'static Vnode, uvn: &UvmVnode, flags: PgoFlags) -> bool {
     let mut flags = flags;
     let mut ok = true;
     'again: loop {
@@ -365,7 +449,9 @@ pub fn uvn_flush(vp: &'static Vnode, flags: PgoFlags) -> bool {
             }
             if pg.flags().contains(PgFlags::PG_BUSY) {
                 if flags.contains(PgoFlags::PGO_FREE) {
+                    uvn.vmobjlock.rw_exit();
                     uvm_pagewait(pg, "uvn_flsh");
+                    uvn.vmobjlock.rw_enter_write();
                     continue 'again;
                 }
                 continue;
@@ -378,6 +464,7 @@ pub fn uvn_flush(vp: &'static Vnode, flags: PgoFlags) -> bool {
                     PagerResult::VM_PAGER_AGAIN => {
                         page_unbusy(pg);
                         if flags.contains(PgoFlags::PGO_SYNCIO) {
+                            uvm_panic_vnode(vp);
                             panic!("uvn_flush: PGO_SYNCIO return 'try again' error (impossible)");
                         }
                         flags |= PgoFlags::PGO_SYNCIO;
@@ -450,7 +537,7 @@ pub fn uvm_pager_put(vp: &'static Vnode, idx: u32, pg: &'static VmPage, flags: P
 pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags) -> PagerResult {
     match uvn_policy() {
         UvnPolicy::Original | UvnPolicy::VgetDiff => uvn_io(vp, pages, flags, true),
-        UvnPolicy::Fixed => {
+        UvnPolicy::Fixed | UvnPolicy::Fixed2 => {
             if vp.v_uvm.flags().contains(UvnFlags::UVM_VNODE_DYING) {
                 return uvn_io(vp, pages, flags, true);
             }
@@ -458,7 +545,11 @@ pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoF
                 return PagerResult::VM_PAGER_AGAIN;
             }
             let r = uvn_io(vp, pages, flags, true);
+            // The last reference may reclaim the vnode, which takes the
+            // object lock.
+            vp.v_uvm.vmobjlock.rw_exit();
             vrele(vp);
+            vp.v_uvm.vmobjlock.rw_enter_write();
             r
         }
     }
@@ -472,6 +563,14 @@ pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoF
 #[inline(never)]
 pub fn uvn_io(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags, write: bool) -> PagerResult {
     let uvn = &vp.v_uvm;
+    // Called with the object lock; the I/O sleeps, so it is let go.
+    uvn.vmobjlock.rw_exit();
+    let r = uvn_io_unlocked(vp, uvn, pages, flags, write);
+    uvn.vmobjlock.rw_enter_write();
+    r
+}
+
+fn uvn_io_unlocked(vp: &'static Vnode, uvn: &UvmVnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags, write: bool) -> PagerResult {
     let sync = flags.contains(PgoFlags::PGO_SYNCIO);
     if sync {
         while uvn.flags().contains(UvnFlags::UVM_VNODE_IOSYNC) {
@@ -512,7 +611,15 @@ fn uvn_io_locked(vp: &'static Vnode, uvn: &UvmVnode, pages: &[(u32, &'static VmP
             let len = size.saturating_sub(off).min(PAGE_SIZE as u64) as usize;
             let res = if write {
                 uvm_page_read(pg, 0, &mut buf[..len]);
-                VOP_WRITE(vp, off, &buf[..len]).map(|n| n == len)
+                let pagerio = uvn_policy() == UvnPolicy::Fixed2;
+                if pagerio {
+                    uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_PAGERIO);
+                }
+                let r = VOP_WRITE(vp, off, &buf[..len]).map(|n| n == len);
+                if pagerio {
+                    uvn.with(|u| u.u_flags -= UvnFlags::UVM_VNODE_PAGERIO);
+                }
+                r
             } else {
                 buf.fill(0);
                 let mut got = 0;
@@ -565,11 +672,22 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
         if idx as u64 * PAGE_SIZE as u64 >= uvn.with(|u| u.u_size) {
             return Err(Errno::EINVAL);
         }
-        let pg = uvm_pagealloc().ok_or(Errno::ENOMEM)?;
+        let Some(pg) = uvm_pagealloc() else {
+            uvm_wait("uvn_get");
+            continue;
+        };
+        // Someone may have read it in while this waited.
+        if uvn.with(|u| u.pages.contains_key(&idx)) {
+            uvm_pagefree(pg);
+            continue;
+        }
         uvm_pagezero(pg);
         pg.set_flags(PgFlags::PG_BUSY | PgFlags::PG_FAKE);
+        pg.set_owner(vp.v_id, idx);
         uvn.with(|u| u.pages.insert(idx, pg));
+        uvn.vmobjlock.rw_enter_write();
         let r = uvn_io(vp, &[(idx, pg)], PgoFlags::PGO_SYNCIO, false);
+        uvn.vmobjlock.rw_exit();
         pg.clear_flags(PgFlags::PG_FAKE);
         pg.set_flags(PgFlags::PG_CLEAN);
         pmap_clear_modify(pg);

@@ -191,6 +191,19 @@ pub fn getppid() -> u32 {
     sc(sys::SYS_GETPPID, 0, 0, 0).unwrap_or(0)
 }
 
+/// vm.uvmexp: (npages, free, active, inactive, freemin, freetarg, paging).
+pub fn uvmexp() -> Result<[u32; 7], i32> {
+    let mib = [sys::CTL_VM, sys::VM_UVMEXP];
+    let mut out = [0u32; 7];
+    sc(sys::SYS_SYSCTL, mib.as_ptr() as u32, 2, out.as_mut_ptr() as u32)?;
+    Ok(out)
+}
+
+/// Sleeps `ms` milliseconds (ppcbsd's nanosleep takes milliseconds).
+pub fn sleep_ms(ms: u32) {
+    let _ = sc(sys::SYS_NANOSLEEP, ms, 0, 0);
+}
+
 pub fn sched_yield() {
     let _ = sc(sys::SYS_SCHED_YIELD, 0, 0, 0);
 }
@@ -204,6 +217,17 @@ pub fn uptime_ms() -> u64 {
 
 pub fn mmap_anon(len: usize) -> Result<*mut u8, i32> {
     syscall(sys::SYS_MMAP, [0, len as u32, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE, u32::MAX, 0]).map(|a| a as *mut u8)
+}
+
+/// mmap(2) of an open file: ppcbsd's (addr, len, prot, flags, fd,
+/// offset) with a 32-bit page-aligned offset.
+pub fn mmap_file(len: usize, prot: u32, flags: u32, fd: u32, off: u32) -> Result<*mut u8, i32> {
+    syscall(sys::SYS_MMAP, [0, len as u32, prot, flags, fd, off]).map(|a| a as *mut u8)
+}
+
+/// msync(2) of [addr, addr + len).
+pub fn msync(addr: *mut u8, len: usize) -> Result<(), i32> {
+    sc(sys::SYS_MSYNC, addr as u32, len as u32, 0).map(|_| ())
 }
 
 pub fn munmap(addr: *mut u8, len: usize) -> Result<(), i32> {

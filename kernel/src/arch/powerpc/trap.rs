@@ -264,7 +264,9 @@ fn user_trap(tf: &mut TrapFrame) {
     use super::pmap::Prot;
     let fault = |va: u32, access: Prot| {
         let pid = sched_lock().curproc;
-        crate::uvm::uvm_map::with_vmspace(pid, |vs| vs.uvm_fault(va, access)).unwrap_or(Err(crate::sys::errno::Errno::EFAULT))
+        // Reading a file page in sleeps: the clock and rd must run.
+        cpu::intr_restore(true);
+        crate::uvm::uvm_map::uvm_fault(pid, va, access)
     };
     match tf.exc {
         EXC_EXI => intr::external_intr(tf),

@@ -1,10 +1,12 @@
 //! /sbin/init: the first user process. Runs a short demo of processes
 //! (fork, exec, wait, two CPU-bound processes sharing the CPU), then halts
-//! the machine.
+//! the machine. `init race SEED SECS` (workload=race) runs the
+//! race workload instead: a memory hog, three mapping writers and two
+//! creators until the deadline, then halts.
 #![no_std]
 #![no_main]
 
-use userland::{execve, exit, fork, fmt_u64, getpid, println, reboot, uptime_ms, wait4, wexitstatus, Args, RB_HALT};
+use userland::{execve, exit, fork, fmt_u64, getpid, mkdir, println, reboot, uptime_ms, wait4, wexitstatus, Args, RB_HALT};
 
 fn spawn(path: &[u8], argv: &[&[u8]]) -> u32 {
     match fork() {
@@ -21,7 +23,59 @@ fn spawn(path: &[u8], argv: &[&[u8]]) -> u32 {
     }
 }
 
-fn main(_: Args) -> i32 {
+fn race(args: Args) -> i32 {
+    let seed = args.get(2).unwrap_or("1");
+    let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
+    if let Err(e) = mkdir(b"/race\0", 0o755) {
+        println!("init: mkdir /race failed: errno {e}");
+    }
+    let mut seedz = [0u8; 24];
+    let seedz = nul(&mut seedz, seed);
+    let mut buf = [0u8; 24];
+    let deadline = fmt_u64(&mut buf, uptime_ms() + secs * 1000);
+    println!("init: race workload for {secs} s: a memory hog, 3 mapwriters, 2 creators");
+    let mut n = 0;
+    spawn(b"/bin/memhog\0", &[b"memhog\0", deadline]);
+    n += 1;
+    for id in [b"0\0", b"1\0", b"2\0"] {
+        spawn(b"/bin/mapwriter\0", &[b"mapwriter\0", id, seedz, deadline]);
+        n += 1;
+    }
+    for id in [b"0\0", b"1\0"] {
+        spawn(b"/bin/creator\0", &[b"creator\0", id, seedz, deadline]);
+        n += 1;
+    }
+    let mut failed = 0;
+    for _ in 0..n {
+        match wait4(-1) {
+            Ok((_, st)) if wexitstatus(st) == 0 && st & 0x7f == 0 => {}
+            Ok((p, st)) => {
+                println!("init: pid {p} failed with status {st:#x}");
+                failed += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    if failed == 0 {
+        println!("init: race workload done: every check passed");
+    } else {
+        println!("init: race workload: {failed} processes failed");
+    }
+    reboot(RB_HALT)
+}
+
+/// `s` with a NUL, in `buf` (an argument for execve).
+fn nul<'a>(buf: &'a mut [u8; 24], s: &str) -> &'a [u8] {
+    let n = s.len().min(23);
+    buf[..n].copy_from_slice(&s.as_bytes()[..n]);
+    buf[n] = 0;
+    &buf[..=n]
+}
+
+fn main(args: Args) -> i32 {
+    if args.get(1) == Some("race") {
+        return race(args);
+    }
     println!("init: pid {}, ppcbsd user mode", getpid());
     let pid = spawn(b"/bin/hello\0", &[b"hello\0", b"from\0", b"init\0"]);
     if let Ok((p, st)) = wait4(pid as i32) {
