@@ -9,6 +9,8 @@ use crate::qemu::Exit;
 pub const BANNER: &str = "ppcbsd kernel ";
 /// The boot stub's error line (the stub then halts with status 1).
 pub const BOOT_ERROR: &str = "boot: error:";
+/// The kernel's deadlock report (it then exits with the panic status).
+pub const DEADLOCK: &str = "deadlock: ";
 
 /// How one boot ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -58,10 +60,31 @@ pub fn classify(exit: Exit, text: &str) -> Outcome {
         _ if !has(BANNER) && !panicked => Outcome::NoOutput,
         Exit::Timeout => Outcome::Hang,
         Exit::Code(0) => Outcome::Pass,
+        // A hang the kernel saw itself: every thread asleep.
+        Exit::Code(1) if !panicked && has(DEADLOCK) => Outcome::Hang,
         // Status 1 without a panic line is QEMU rejecting its arguments.
         _ if panicked => Outcome::Panic,
         _ => Outcome::QemuError,
     }
+}
+
+/// A signature for a deadlock report: the pagedaemon's wait if it is
+/// asleep in one (the open question of race.md), else the first sleeping
+/// thread's, from the report's `ps`.
+pub fn deadlock_signature(text: &str) -> Option<String> {
+    let at = text.lines().position(|l| l.starts_with(DEADLOCK))?;
+    let sleepers: Vec<(String, String)> = text
+        .lines()
+        .skip(at + 1)
+        .take_while(|l| !l.starts_with("trace of thread"))
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().filter(|w| *w != "*").collect();
+            // TID PPID S STAT WCHAN WAIT TIMEOUT COMMAND
+            (w.len() >= 8 && w[3] == "sleep").then(|| (w[7].to_owned(), w[5].to_owned()))
+        })
+        .collect();
+    let (comm, wait) = sleepers.iter().find(|(c, _)| c == "pagedaemon" ).or(sleepers.first())?;
+    Some(format!("deadlock: {comm} waits in {wait}"))
 }
 
 /// One line of a ddb-style trace.

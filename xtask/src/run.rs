@@ -9,8 +9,8 @@ use crate::{Ctx, Setup};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The vnode pager's policy (original, vget-diff, fixed), passed as
-    /// `uvn.policy=P`.
+    /// The vnode pager's policy (original, vget-diff, fixed, fixed-2),
+    /// passed as `uvn.policy=P`.
     #[arg(long)]
     policy: Option<String>,
     /// Seed for everything random in the kernel (`seed=N`).

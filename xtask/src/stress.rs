@@ -14,6 +14,10 @@ use crate::outcome::{self, Outcome};
 use crate::qemu::{self, Boot};
 use crate::{shell_quote, Ctx, Setup};
 
+/// The race workload with P0 arising through real paths: small memory for
+/// pressure, few vnodes so creates recycle, the mmap hack off.
+pub const RACE_BOOTARGS: &str = "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=10";
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Number of boots.
@@ -28,11 +32,12 @@ pub struct Args {
     /// Seconds before a boot counts as hung.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
-    /// Boot arguments for every boot (after seed=N).
-    #[arg(long, default_value = "")]
+    /// Boot arguments for every boot (after seed=N); the default runs the
+    /// race workload under memory pressure with the mmap hack off.
+    #[arg(long, default_value = RACE_BOOTARGS)]
     bootargs: String,
-    /// The vnode pager's policy (original, vget-diff, fixed), passed as
-    /// `uvn.policy=P`.
+    /// The vnode pager's policy (original, vget-diff, fixed, fixed-2),
+    /// passed as `uvn.policy=P`.
     #[arg(long)]
     policy: Option<String>,
 }
@@ -78,6 +83,8 @@ struct Summary {
     counts: BTreeMap<&'static str, usize>,
     signatures: Vec<Signature>,
     time_to_panic: Option<Percentiles>,
+    /// Wall time of the boots that panicked (QEMU start to exit).
+    wall_to_panic: Option<Percentiles>,
     results: Vec<Record>,
 }
 
@@ -156,10 +163,11 @@ fn boot_one(
                 outcome,
                 wall_ms: r.wall.as_millis() as u64,
                 virtual_ms: outcome::virtual_ms(&text),
-                signature: (outcome == Outcome::Panic)
-                    .then(|| outcome::parse_panic(&text))
-                    .flatten()
-                    .map(|p| p.signature()),
+                signature: match outcome {
+                    Outcome::Panic => outcome::parse_panic(&text).map(|p| p.signature()),
+                    Outcome::Hang => outcome::deadlock_signature(&text),
+                    _ => None,
+                },
                 error,
             }
         }
@@ -291,6 +299,11 @@ fn summarize(
                 median_ms,
                 p90_ms,
             });
+    let mut walls: Vec<u64> = panics.iter().map(|r| r.wall_ms).collect();
+    walls.sort_unstable();
+    let wall_to_panic = percentile(&walls, 50)
+        .zip(percentile(&walls, 90))
+        .map(|(median_ms, p90_ms)| Percentiles { source: "wall", median_ms, p90_ms });
     let wall_s = wall.as_secs_f64();
     Summary {
         run_id,
@@ -307,6 +320,7 @@ fn summarize(
         counts,
         signatures,
         time_to_panic,
+        wall_to_panic,
         results,
     }
 }
@@ -341,7 +355,7 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
     if !s.signatures.is_empty() {
         let _ = writeln!(
             o,
-            "panic signatures:\n  {:>5}  {:>10}  signature",
+            "panic and deadlock signatures:\n  {:>5}  {:>10}  signature",
             "count", "first seed"
         );
         for g in &s.signatures {
@@ -349,7 +363,8 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
         }
     }
     let _ = writeln!(o, "wall {:.1} s, {:.2} boots/s", s.wall_s, s.boots_per_s);
-    if let Some(t) = &s.time_to_panic {
+    let wall_too = s.time_to_panic.as_ref().is_some_and(|t| t.source != "wall");
+    for t in [&s.time_to_panic, if wall_too { &s.wall_to_panic } else { &None }].into_iter().flatten() {
         let _ = writeln!(
             o,
             "time to panic ({}): median {} ms, p90 {} ms",
@@ -406,7 +421,8 @@ fn markdown(s: &Summary) -> String {
             );
         }
     }
-    if let Some(t) = &s.time_to_panic {
+    let wall_too = s.time_to_panic.as_ref().is_some_and(|t| t.source != "wall");
+    for t in [&s.time_to_panic, if wall_too { &s.wall_to_panic } else { &None }].into_iter().flatten() {
         let _ = writeln!(
             o,
             "\nTime to panic ({}): median {} ms, p90 {} ms.",

@@ -40,6 +40,19 @@ struct QemuTest {
     saved_image: Option<ImageCheck>,
     /// Runs long: three times the timeout.
     slow: bool,
+    /// Boot several times with fresh seeds instead of once (a short stress);
+    /// `checks` and `exit` are then unused.
+    race: Option<RaceCheck>,
+}
+
+/// A short stress: `boots` boots with seeds from the clock (a seed's
+/// outcome moves with every code change, so none is pinned); at least
+/// `need` of them must satisfy `ok`.
+#[derive(Clone, Copy)]
+struct RaceCheck {
+    boots: u64,
+    need: u64,
+    ok: fn(Exit, &str) -> Result<(), String>,
 }
 
 /// A check on the image saved at halt, given the serial text too.
@@ -75,7 +88,94 @@ const fn test(
         input: None,
         saved_image: None,
         slow: false,
+        race: None,
     }
+}
+
+/// The race workload's boot arguments for a short stress of `policy`.
+const fn race(name: &'static str, bootargs: &'static str, need: u64, ok: fn(Exit, &str) -> Result<(), String>) -> QemuTest {
+    QemuTest { race: Some(RaceCheck { boots: 6, need, ok }), slow: true, ..test(name, bootargs, 1, &[]) }
+}
+
+/// A panic with this message whose trace has these functions in order.
+fn panicked_with(exit: Exit, text: &str, msg: &str, frames: &[&str]) -> Result<(), String> {
+    if exit != Exit::Code(1) {
+        return Err(format!("exit {exit}, not a panic"));
+    }
+    let p = outcome::parse_panic(text).ok_or("no panic line")?;
+    if p.message != msg {
+        return Err(format!("panic '{}'", p.message));
+    }
+    let names: Vec<String> = p.frames.iter().filter_map(|f| if let outcome::Frame::Func(n) = f { Some(n.clone()) } else { None }).collect();
+    let mut at = 0;
+    for f in frames {
+        match names[at..].iter().position(|n| n == f) {
+            Some(i) => at += i + 1,
+            None => return Err(format!("the trace lacks {f} (in order): {names:?}")),
+        }
+    }
+    Ok(())
+}
+
+fn race_original(exit: Exit, text: &str) -> Result<(), String> {
+    panicked_with(
+        exit,
+        text,
+        "vref used where vget required",
+        &["vref", "uvm_vnp_uncache", "ffs_write", "VOP_WRITE", "uvn_io", "uvn_put", "uvm_pager_put", "uvmpd_scan_inactive"],
+    )
+}
+
+fn race_vget_diff(exit: Exit, text: &str) -> Result<(), String> {
+    panicked_with(
+        exit,
+        text,
+        "uvn_flush: PGO_SYNCIO return 'try again' error (impossible)",
+        &[
+            "uvn_flush",
+            "uvm_vnp_terminate",
+            "vclean",
+            "vgonel",
+            "getnewvnode",
+            "ffs_vget",
+            "ffs_inode_alloc",
+            "ufs_makeinode",
+            "ufs_create",
+            "VOP_CREATE",
+            "vn_open",
+            "doopenat",
+        ],
+    )
+}
+
+/// 1.131's fix: no panic; a halt, or the pagedaemon's self-deadlock
+/// reported by the kernel.
+fn race_fixed(exit: Exit, text: &str) -> Result<(), String> {
+    if text.lines().any(|l| l.starts_with("panic: ")) {
+        return Err(format!("panicked: {:?}", outcome::parse_panic(text).map(|p| p.signature())));
+    }
+    match (exit, outcome::deadlock_signature(text)) {
+        (Exit::Code(0), None) => Ok(()),
+        (Exit::Code(1), Some(sig)) => {
+            if sig.contains("pagedaemon") {
+                Ok(())
+            } else {
+                Err(format!("a deadlock without the pagedaemon: {sig}"))
+            }
+        }
+        (e, _) => Err(format!("exit {e}")),
+    }
+}
+
+/// ppcbsd's fixed-2: every boot halts with every check passed.
+fn race_fixed2(exit: Exit, text: &str) -> Result<(), String> {
+    if exit != Exit::Code(0) {
+        return Err(format!("exit {exit}: {:?}", outcome::parse_panic(text).map(|p| p.signature()).or(outcome::deadlock_signature(text))));
+    }
+    if !text.lines().any(|l| l == "init: race workload done: every check passed") {
+        return Err("the workload's checks did not all pass".into());
+    }
+    Ok(())
 }
 
 /// `fsstress` on an image: every byte checked in the guest, then the saved
@@ -331,6 +431,10 @@ const TESTS: &[QemuTest] = &[
             "end trace frame: ",
         ])],
     ),
+    race("race-original", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original", 5, race_original),
+    race("race-vget-diff", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff", 5, race_vget_diff),
+    race("race-fixed", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
+    race("race-fixed-2", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2", 6, race_fixed2),
     fsstress("fsstress", Variant::Good),
     fsstress("fsstress-ufs1", Variant::Ufs1),
     QemuTest {
@@ -591,7 +695,49 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
+/// A short stress: the boots one after another, each judged by `rc.ok`.
+fn run_race(ctx: &Ctx, setup: &Setup, t: &QemuTest, rc: RaceCheck, timeout: Duration) -> Report {
+    let dir = ctx.path("target/test");
+    let base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() % 1_000_000) * 100;
+    let (mut good, mut notes, mut last) = (0, Vec::new(), (String::new(), String::new(), dir.join(format!("{}.log", t.name))));
+    for i in 0..rc.boots {
+        let seed = base + i;
+        let log = dir.join(format!("{}-{i}.log", t.name));
+        let b = Boot {
+            image: setup.images.get(t.image),
+            seed,
+            bootargs: t.bootargs,
+            timeout: Some(timeout),
+            gdb: false,
+            console: false,
+            log: &log,
+            input: None,
+            save_image: None,
+        };
+        match setup.machine.boot(ctx, &b) {
+            Ok(r) => {
+                let text = r.text();
+                match (rc.ok)(r.exit, &text) {
+                    Ok(()) => good += 1,
+                    Err(e) => notes.push(format!("seed {seed}: {e}")),
+                }
+                last = (text, String::from_utf8_lossy(&r.stderr).into_owned(), log);
+            }
+            Err(e) => notes.push(format!("seed {seed}: {e:#}")),
+        }
+    }
+    let mut failures = Vec::new();
+    if good < rc.need {
+        failures.push(format!("{good} of {} boots as expected, {} needed; {}", rc.boots, rc.need, notes.join("; ")));
+    }
+    Report { failures, text: last.0, stderr: last.1, log: last.2 }
+}
+
 fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report {
+    let timeout_slow = if t.slow { timeout * 3 } else { timeout };
+    if let Some(rc) = t.race {
+        return run_race(ctx, setup, t, rc, timeout_slow);
+    }
     let dir = ctx.path("target/test");
     let log = dir.join(format!("{}.log", t.name));
     let saved = dir.join(format!("{}.ffs", t.name));
