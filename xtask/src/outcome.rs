@@ -83,7 +83,7 @@ pub fn deadlock_signature(text: &str) -> Option<String> {
             (w.len() >= 8 && w[3] == "sleep").then(|| (w[7].to_owned(), w[5].to_owned()))
         })
         .collect();
-    let (comm, wait) = sleepers.iter().find(|(c, _)| c == "pagedaemon" ).or(sleepers.first())?;
+    let (comm, wait) = sleepers.iter().find(|(c, _)| c == "pagedaemon").or(sleepers.first())?;
     Some(format!("deadlock: {comm} waits in {wait}"))
 }
 
@@ -292,6 +292,23 @@ end trace frame: 0x13fff0, count: 4
         assert_eq!(classify(Exit::Code(1), banner), Outcome::QemuError);
         assert_eq!(classify(Exit::Code(2), PANIC_LOG), Outcome::QemuError);
         assert_eq!(classify(Exit::Signal(9), banner), Outcome::QemuError);
+        assert_eq!(classify(Exit::Code(1), DEADLOCK_LOG), Outcome::Hang);
+    }
+
+    const DEADLOCK_LOG: &str = "ppcbsd kernel 0.1.0\ndeadlock: every thread sleeps and nothing can wake one
+   TID  PPID S STAT     WCHAN      WAIT     TIMEOUT COMMAND
+     0     0 3 sleep    0x80000000 wait     -       swapper
+*    1     0 7 onproc   -          -        -       idle
+     2     0 3 sleep    0x00011188 uvn_flsh -       pagedaemon
+trace of thread 0:
+";
+
+    #[test]
+    fn deadlock_signatures() {
+        assert_eq!(deadlock_signature(DEADLOCK_LOG).as_deref(), Some("deadlock: pagedaemon waits in uvn_flsh"));
+        let no_pd = DEADLOCK_LOG.replace("pagedaemon", "creator");
+        assert_eq!(deadlock_signature(&no_pd).as_deref(), Some("deadlock: swapper waits in wait"));
+        assert_eq!(deadlock_signature("panic: x\n"), None);
     }
 
     #[test]

@@ -40,6 +40,49 @@ pub struct Args {
     /// passed as `uvn.policy=P`.
     #[arg(long)]
     policy: Option<String>,
+    /// Boot nothing: combine these runs' summary.json (directories under
+    /// target/stress) into one table, one row per run, printed and written
+    /// to target/stress/table.md.
+    #[arg(long, num_args = 1..)]
+    table: Vec<PathBuf>,
+}
+
+/// One markdown table of several runs (the README's outcome table).
+fn table(ctx: &Ctx, runs: &[PathBuf]) -> Result<i32> {
+    let mut o = String::from(
+        "| policy | bootargs | boots | PASS | PANIC | HANG | other | signatures (count) | time to panic, median / p90 (wall) |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
+    );
+    for run in runs {
+        let dir = if run.is_absolute() || run.exists() { run.clone() } else { ctx.path("target/stress").join(run) };
+        let path = dir.join("summary.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not a stress summary", path.display()))?;
+        let n = |k: &str| v["counts"][k].as_u64().unwrap_or(0);
+        let bootargs = v["bootargs"].as_str().unwrap_or("");
+        let policy = bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or("fixed");
+        let rest: Vec<&str> = bootargs.split_whitespace().filter(|w| !w.starts_with("uvn.policy=")).collect();
+        let sigs: Vec<String> = v["signatures"]
+            .as_array()
+            .map(|a| a.iter().map(|g| format!("`{}` ({})", g["signature"].as_str().unwrap_or("?").replace('|', "\\|"), g["count"])).collect())
+            .unwrap_or_default();
+        let t = &v["wall_to_panic"];
+        let ttp = if t.is_null() { "—".to_owned() } else { format!("{} / {} ms", t["median_ms"], t["p90_ms"]) };
+        let _ = writeln!(
+            o,
+            "| {policy} | `{}` | {} | {} | {} | {} | {} | {} | {ttp} |",
+            rest.join(" "),
+            v["boots"],
+            n("PASS"),
+            n("PANIC"),
+            n("HANG"),
+            n("NO-OUTPUT") + n("QEMU-ERROR"),
+            if sigs.is_empty() { "—".to_owned() } else { sigs.join("; ") }
+        );
+    }
+    print!("{o}");
+    let out = ctx.path("target/stress/table.md");
+    std::fs::write(&out, &o).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(0)
 }
 
 /// One boot of the run.
@@ -89,6 +132,9 @@ struct Summary {
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
+    if !args.table.is_empty() {
+        return table(ctx, &args.table);
+    }
     let setup = crate::setup(ctx)?;
     let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
     let (run_id, dir) = run_dir(ctx)?;
@@ -484,6 +530,7 @@ mod tests {
             timeout: 60,
             bootargs: String::new(),
             policy: None,
+            table: Vec::new(),
         };
         let results = vec![
             rec(5, Some("b")),

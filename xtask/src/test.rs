@@ -435,6 +435,16 @@ const TESTS: &[QemuTest] = &[
     race("race-vget-diff", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff", 5, race_vget_diff),
     race("race-fixed", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
     race("race-fixed-2", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2", 6, race_fixed2),
+    QemuTest {
+        seed: 17,
+        replay: true,
+        ..test(
+            "race-replay",
+            "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
+            1,
+            &[Check::LineStarts("panic: uvn_flush: ")],
+        )
+    },
     fsstress("fsstress", Variant::Good),
     fsstress("fsstress-ufs1", Variant::Ufs1),
     QemuTest {
