@@ -17,6 +17,9 @@ pub const DEADLOCK: &str = "deadlock: ";
 pub enum Outcome {
     #[serde(rename = "PASS")]
     Pass,
+    /// Halted, but a user program's data check failed.
+    #[serde(rename = "CHECK-FAILED")]
+    CheckFailed,
     #[serde(rename = "PANIC")]
     Panic,
     #[serde(rename = "HANG")]
@@ -28,8 +31,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Pass,
+        Outcome::CheckFailed,
         Outcome::Panic,
         Outcome::Hang,
         Outcome::NoOutput,
@@ -39,6 +43,7 @@ impl Outcome {
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Pass => "PASS",
+            Outcome::CheckFailed => "CHECK-FAILED",
             Outcome::Panic => "PANIC",
             Outcome::Hang => "HANG",
             Outcome::NoOutput => "NO-OUTPUT",
@@ -59,6 +64,7 @@ pub fn classify(exit: Exit, text: &str) -> Outcome {
         Exit::Code(c) if c != 0 && c != 1 => Outcome::QemuError,
         _ if !has(BANNER) && !panicked => Outcome::NoOutput,
         Exit::Timeout => Outcome::Hang,
+        Exit::Code(0) if text.lines().any(check_failed) => Outcome::CheckFailed,
         Exit::Code(0) => Outcome::Pass,
         // A hang the kernel saw itself: every thread asleep.
         Exit::Code(1) if !panicked && has(DEADLOCK) => Outcome::Hang,
@@ -66,6 +72,12 @@ pub fn classify(exit: Exit, text: &str) -> Outcome {
         _ if panicked => Outcome::Panic,
         _ => Outcome::QemuError,
     }
+}
+
+/// A line where a user program reports a failed data check (fsstress,
+/// the race workload's programs, utest).
+fn check_failed(l: &str) -> bool {
+    l.contains("MISMATCH") || l.contains(" FAILED") || l.contains("processes failed")
 }
 
 /// A signature for a deadlock report: the pagedaemon's wait if it is
@@ -293,6 +305,10 @@ end trace frame: 0x13fff0, count: 4
         assert_eq!(classify(Exit::Code(2), PANIC_LOG), Outcome::QemuError);
         assert_eq!(classify(Exit::Signal(9), banner), Outcome::QemuError);
         assert_eq!(classify(Exit::Code(1), DEADLOCK_LOG), Outcome::Hang);
+        assert_eq!(
+            classify(Exit::Code(0), "ppcbsd kernel 0.1.0\ninit: race workload: 1 processes failed\nhalted\n"),
+            Outcome::CheckFailed
+        );
     }
 
     const DEADLOCK_LOG: &str = "ppcbsd kernel 0.1.0\ndeadlock: every thread sleeps and nothing can wake one

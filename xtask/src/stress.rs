@@ -42,7 +42,8 @@ pub struct Args {
     policy: Option<String>,
     /// Boot nothing: combine these runs' summary.json (directories under
     /// target/stress) into one table, one row per run, printed and written
-    /// to target/stress/table.md.
+    /// to target/stress/table.md ("other" counts CHECK-FAILED, NO-OUTPUT
+    /// and QEMU-ERROR boots).
     #[arg(long, num_args = 1..)]
     table: Vec<PathBuf>,
 }
@@ -75,7 +76,7 @@ fn table(ctx: &Ctx, runs: &[PathBuf]) -> Result<i32> {
             n("PASS"),
             n("PANIC"),
             n("HANG"),
-            n("NO-OUTPUT") + n("QEMU-ERROR"),
+            n("CHECK-FAILED") + n("NO-OUTPUT") + n("QEMU-ERROR"),
             if sigs.is_empty() { "—".to_owned() } else { sigs.join("; ") }
         );
     }
