@@ -431,8 +431,8 @@ const TESTS: &[QemuTest] = &[
             "end trace frame: ",
         ])],
     ),
-    race("race-original", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original", 5, race_original),
-    race("race-vget-diff", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff", 5, race_vget_diff),
+    race("race-original", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original", 4, race_original),
+    race("race-vget-diff", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff", 4, race_vget_diff),
     race("race-fixed", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
     race("race-fixed-2", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2", 6, race_fixed2),
     QemuTest {

@@ -148,7 +148,10 @@ pub fn ktest_uvn_pageout() {
         pg.set_flags(PgFlags::PG_BUSY);
         pmap_page_protect(pg, Prot::READ);
         crate::printf!("uvn-pageout: paging out page 0 of vnode {} (usecount 0) as the pagedaemon does\n", vp.v_id);
+        // As the pagedaemon: the object locked (it try-locks it).
+        vp.v_uvm.vmobjlock.rw_enter_write();
         let r = uvm_pager_put(vp, 0, pg, PgoFlags::empty());
+        vp.v_uvm.vmobjlock.rw_exit();
         crate::printf!("uvn-pageout: uvm_pager_put returned {r:?}\n");
         Ok(())
     };

@@ -1,15 +1,17 @@
 //! /bin/creator ID SEED DEADLINE_MS: one of the race workload's creators.
-//! Makes new files with open(O_CREAT) in a loop, keeping the last eight,
-//! so that with a small kern.maxvnodes every create recycles a vnode
-//! (getnewvnode → vgonel → vclean → uvm_vnp_terminate). Checks each file's
-//! bytes before removing it.
+//! Makes new files with open(O_CREAT) in a loop, as fast as it can, so
+//! that with a small kern.maxvnodes every create recycles a vnode
+//! (getnewvnode → vgonel → vclean → uvm_vnp_terminate). It keeps its last
+//! eight files open, checking each one's bytes through its descriptor
+//! before closing and removing it, so that it needs no lookup of its own
+//! files (which would recycle vnodes through the lookup path instead).
 #![no_std]
 #![no_main]
 
-use kcore::syscalls::{O_CREAT, O_EXCL, O_RDONLY, O_WRONLY};
-use userland::{close, open, open_mode, println, read, sleep_ms, unlink, uptime_ms, write_all, Args};
+use kcore::syscalls::{O_CREAT, O_EXCL, O_RDWR, SEEK_SET};
+use userland::{close, lseek, open_mode, println, read, unlink, uptime_ms, write_all, Args};
 
-const KEEP: u32 = 8;
+const KEEP: usize = 8;
 
 fn path(buf: &mut [u8; 32], id: u32, n: u32) -> &[u8] {
     let s = b"/race/c";
@@ -42,45 +44,39 @@ fn content(id: u32, n: u32) -> [u8; 64] {
 fn main(args: Args) -> i32 {
     let id: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let deadline: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut open_fds = [0u32; KEEP];
     let mut n = 0u32;
     while uptime_ms() < deadline {
+        let slot = n as usize % KEEP;
+        if n as usize >= KEEP {
+            // The file made KEEP creates ago: check it, close it, remove it.
+            let old = n - KEEP as u32;
+            let fd = open_fds[slot];
+            let mut buf = [0u8; 64];
+            if lseek(fd, 0, SEEK_SET) != Ok(0) || read(fd, &mut buf) != Ok(64) || buf != content(id, old) {
+                println!("creator {id}: file {old} does not hold what was written: FAILED");
+                return 1;
+            }
+            let mut ob = [0u8; 32];
+            if close(fd).is_err() || unlink(path(&mut ob, id, old)).is_err() {
+                println!("creator {id}: close or unlink of file {old} FAILED");
+                return 1;
+            }
+        }
         let mut pb = [0u8; 32];
-        let p = path(&mut pb, id, n);
-        let fd = match open_mode(p, O_CREAT | O_EXCL | O_WRONLY, 0o644) {
+        let fd = match open_mode(path(&mut pb, id, n), O_CREAT | O_EXCL | O_RDWR, 0o644) {
             Ok(fd) => fd,
             Err(e) => {
-                println!("creator {id}: create failed: errno {e}");
+                println!("creator {id}: create FAILED: errno {e}");
                 return 1;
             }
         };
-        if write_all(fd, &content(id, n)).is_err() || close(fd).is_err() {
-            println!("creator {id}: write failed");
+        if write_all(fd, &content(id, n)).is_err() {
+            println!("creator {id}: write FAILED");
             return 1;
         }
-        if n >= KEEP {
-            let old = n - KEEP;
-            let mut ob = [0u8; 32];
-            let op = path(&mut ob, id, old);
-            let mut buf = [0u8; 64];
-            let ok = match open(op, O_RDONLY) {
-                Ok(fd) => {
-                    let r = read(fd, &mut buf);
-                    let _ = close(fd);
-                    r == Ok(64) && buf == content(id, old)
-                }
-                Err(_) => false,
-            };
-            if !ok {
-                println!("creator {id}: file {old} does not hold what was written");
-                return 1;
-            }
-            if unlink(op).is_err() {
-                println!("creator {id}: unlink failed");
-                return 1;
-            }
-        }
+        open_fds[slot] = fd;
         n += 1;
-        sleep_ms(5);
     }
     println!("creator {id}: {n} files created: ok");
     0
