@@ -1,5 +1,5 @@
 //! /bin/creator ID SEED DEADLINE_MS: one of the race workload's creators.
-//! Makes new files with open(O_CREAT) in a loop, as fast as it can, so
+//! Makes new files with open(O_CREAT) in a loop, yielding between them, so
 //! that with a small kern.maxvnodes every create recycles a vnode
 //! (getnewvnode → vgonel → vclean → uvm_vnp_terminate). It keeps its last
 //! eight files open, checking each one's bytes through its descriptor
@@ -9,7 +9,7 @@
 #![no_main]
 
 use kcore::syscalls::{O_CREAT, O_EXCL, O_RDWR, SEEK_SET};
-use userland::{close, lseek, open_mode, println, read, unlink, uptime_ms, write_all, Args};
+use userland::{close, lseek, open_mode, println, read, sched_yield, unlink, uptime_ms, write_all, Args};
 
 const KEEP: usize = 8;
 
@@ -77,6 +77,8 @@ fn main(args: Args) -> i32 {
         }
         open_fds[slot] = fd;
         n += 1;
+        // Let the writers make P0 between creates.
+        sched_yield();
     }
     println!("creator {id}: {n} files created: ok");
     0
