@@ -135,7 +135,11 @@ fn uvmpd_scan_inactive(max: usize) {
         {
             continue;
         }
-        uvmpd_page(vp, idx, pg);
+        // An object being killed or terminated belongs to its flush, which
+        // may hold the vnode lock for its own I/O (VNISLOCKED): skip it.
+        if !uvn.with(|u| u.u_flags.intersects(crate::uvm::uvm_vnode::UvnFlags::UVM_VNODE_BLOCKED)) {
+            uvmpd_page(vp, idx, pg);
+        }
         uvn.vmobjlock.rw_exit();
     }
 }
