@@ -13,10 +13,10 @@ use crate::kern::vfs_subr::vnode_by_id;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::VType;
 use crate::uvm::uvm_page::{
-    uvm_page_queue, uvm_pageactivate, uvm_pagedeactivate, uvm_pagefree, uvm_queue_pages, uvmexp, uvmexp_paging, uvmpd_retune,
+    uvm_page_queue, uvm_pageactivate, uvm_pagedeactivate, uvm_queue_pages, uvmexp, uvmexp_paging, uvmpd_retune,
     PgFlags, VmPage, PQ_ACTIVE, PQ_INACTIVE,
 };
-use crate::uvm::uvm_vnode::{page_unbusy, uvm_pager_put, PagerResult, PgoFlags};
+use crate::uvm::uvm_vnode::{page_unbusy, uvm_pager_put, uvn_pagefree, PagerResult, PgoFlags};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Where the pagedaemon sleeps, and where allocators wait for memory.
@@ -110,8 +110,7 @@ fn uvmpd_scan() {
 fn page_vnode(pg: &'static VmPage) -> Option<(&'static crate::kern::vfs_subr::Vnode, u32)> {
     let (vid, idx) = pg.owner()?;
     let vp = vnode_by_id(vid)?;
-    let mine = vp.v_uvm.with(|u| u.pages.get(&idx).is_some_and(|&p| core::ptr::eq(p, pg)));
-    mine.then_some((vp, idx))
+    vp.v_uvm.owns(idx, pg).then_some((vp, idx))
 }
 
 /// Scans up to `max` inactive pages until free + paging reaches
@@ -147,7 +146,7 @@ fn uvmpd_scan_inactive(max: usize) {
 /// What the pagedaemon does with one inactive object page, the object
 /// locked: reactivate, free, or page out.
 fn uvmpd_page(vp: &'static crate::kern::vfs_subr::Vnode, idx: u32, pg: &'static VmPage) {
-    if pg.flags().contains(PgFlags::PG_BUSY) || !vp.v_uvm.with(|u| u.pages.get(&idx).is_some_and(|&p| core::ptr::eq(p, pg))) {
+    if pg.flags().contains(PgFlags::PG_BUSY) || !vp.v_uvm.owns(idx, pg) {
         return;
     }
     if pmap_is_referenced(pg) {
@@ -170,19 +169,7 @@ fn uvmpd_page(vp: &'static crate::kern::vfs_subr::Vnode, idx: u32, pg: &'static 
         PAGEOUTS.fetch_add(1, Ordering::Relaxed);
     }
     // Clean: it goes.
-    pmap_page_protect(pg, Prot::NONE);
-    let removed = vp.v_uvm.with(|u| {
-        let mine = u.pages.get(&idx).is_some_and(|&p| core::ptr::eq(p, pg));
-        if mine {
-            u.pages.remove(&idx);
-        }
-        (mine, u.pages.is_empty())
-    });
-    if removed.0 {
-        uvm_pagefree(pg);
+    if uvn_pagefree(&vp.v_uvm, idx, pg) {
         FREED.fetch_add(1, Ordering::Relaxed);
-        if removed.1 {
-            vp.v_uvm.wake_io();
-        }
     }
 }

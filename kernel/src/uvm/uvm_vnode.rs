@@ -147,9 +147,10 @@ impl UvmVnode {
         self.wchan() + 1
     }
 
-    /// Wakes those waiting for the object's pages or I/O to go.
-    pub fn wake_io(&self) {
-        wakeup(self.wchan_io());
+    /// Whether `pg` is the object's page `idx` (it may have been freed,
+    /// or replaced, while the caller slept).
+    pub fn owns(&self, idx: u32, pg: &VmPage) -> bool {
+        self.with(|u| u.pages.get(&idx).is_some_and(|&p| core::ptr::eq(p, pg)))
     }
 }
 
@@ -412,16 +413,18 @@ pub fn uvm_vnp_setsize(vp: &'static Vnode, size: u64) {
     }
 }
 
-/// Takes a page out of the object and frees it.
-fn uvn_pagefree(uvn: &UvmVnode, idx: u32, pg: &'static VmPage) {
+/// Takes a page out of the object and frees it (unmapped first); false if
+/// it was no longer the object's. The last page wakes uvn_wait_empty.
+pub fn uvn_pagefree(uvn: &UvmVnode, idx: u32, pg: &'static VmPage) -> bool {
     pmap_page_protect(pg, Prot::NONE);
-    let mine = uvn.with(|u| u.pages.get(&idx).is_some_and(|&p| core::ptr::eq(p, pg)) && u.pages.remove(&idx).is_some());
+    let mine = uvn.owns(idx, pg) && uvn.with(|u| u.pages.remove(&idx).is_some());
     if mine {
         uvm_pagefree(pg);
     }
     if uvn.with(|u| u.pages.is_empty()) {
         wakeup(uvn.wchan_io());
     }
+    mine
 }
 
 /// Cleans and/or frees the object's pages (OpenBSD uvn_flush, for
@@ -444,7 +447,7 @@ fn uvn_flush_locked(vp: &'static Vnode, uvn: &UvmVnode, flags: PgoFlags) -> bool
     'again: loop {
         let pages: Vec<(u32, &'static VmPage)> = uvn.with(|u| u.pages.iter().map(|(&i, &p)| (i, p)).collect());
         for (idx, pg) in pages {
-            if !uvn.with(|u| u.pages.get(&idx).is_some_and(|&p| core::ptr::eq(p, pg))) {
+            if !uvn.owns(idx, pg) {
                 continue;
             }
             if pg.flags().contains(PgFlags::PG_BUSY) {

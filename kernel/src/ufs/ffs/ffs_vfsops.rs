@@ -23,29 +23,40 @@ const DEVBLK: u64 = 32 * 1024;
 /// rd0 as the `ffs` crate's device, read in DEVBLK buffers.
 pub struct BufDevice;
 
+/// Splits the device range [off, off + len) into DEVBLK buffers: calls
+/// `f(done, blkno, within, n)` for each piece (bytes `done..done + n` of
+/// the range, at byte `within` of the buffer whose block number is
+/// `blkno`). A range outside the device, or any piece failing, is the
+/// device-range error.
+fn for_each_devblk(off: u64, len: usize, mut f: impl FnMut(usize, u64, usize, usize) -> Result<(), ()>) -> Result<(), ffs::Error> {
+    let size = rd::rd_size() as u64;
+    let err = ffs::Error::DeviceRange { off, len: len as u64, size };
+    if off.checked_add(len as u64).is_none_or(|e| e > size) {
+        return Err(err);
+    }
+    let mut done = 0usize;
+    while done < len {
+        let at = off + done as u64;
+        let within = (at % DEVBLK) as usize;
+        let n = (DEVBLK as usize - within).min(len - done);
+        f(done, at / DEVBLK * DEVBLK / vfs_bio::DEV_BSIZE as u64, within, n).map_err(|_| err)?;
+        done += n;
+    }
+    Ok(())
+}
+
 impl ffs::Device for BufDevice {
     fn len(&self) -> u64 {
         rd::rd_size() as u64
     }
 
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<(), ffs::Error> {
-        let size = rd::rd_size() as u64;
-        let err = ffs::Error::DeviceRange { off, len: buf.len() as u64, size };
-        if off.checked_add(buf.len() as u64).is_none_or(|e| e > size) {
-            return Err(err);
-        }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let at = off + done as u64;
-            let blk = at / DEVBLK;
-            let within = (at % DEVBLK) as usize;
-            let n = (DEVBLK as usize - within).min(buf.len() - done);
-            let bp = vfs_bio::bread(RDVP, blk * DEVBLK / vfs_bio::DEV_BSIZE as u64, DEVBLK as usize).map_err(|_| err)?;
+        for_each_devblk(off, buf.len(), |done, blkno, within, n| {
+            let bp = vfs_bio::bread(RDVP, blkno, DEVBLK as usize).map_err(|_| ())?;
             vfs_bio::with_buf(bp, |b| buf[done..done + n].copy_from_slice(&b.b_data[within..within + n]));
             vfs_bio::brelse(bp);
-            done += n;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
@@ -53,29 +64,17 @@ impl ffs::DeviceMut for BufDevice {
     /// Writes into the device blocks' buffers and leaves them delayed
     /// writes (bdwrite): ffs_sync or the cache's size limit writes them.
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<(), ffs::Error> {
-        let size = rd::rd_size() as u64;
-        let err = ffs::Error::DeviceRange { off, len: buf.len() as u64, size };
-        if off.checked_add(buf.len() as u64).is_none_or(|e| e > size) {
-            return Err(err);
-        }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let at = off + done as u64;
-            let blk = at / DEVBLK;
-            let within = (at % DEVBLK) as usize;
-            let n = (DEVBLK as usize - within).min(buf.len() - done);
-            let blkno = blk * DEVBLK / vfs_bio::DEV_BSIZE as u64;
+        for_each_devblk(off, buf.len(), |done, blkno, within, n| {
             // A whole block needs no read first.
             let bp = if n == DEVBLK as usize {
                 vfs_bio::getblk(RDVP, blkno, DEVBLK as usize)
             } else {
-                vfs_bio::bread(RDVP, blkno, DEVBLK as usize).map_err(|_| err)?
+                vfs_bio::bread(RDVP, blkno, DEVBLK as usize).map_err(|_| ())?
             };
             vfs_bio::with_buf(bp, |b| b.b_data[within..within + n].copy_from_slice(&buf[done..done + n]));
             vfs_bio::bdwrite(bp);
-            done += n;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 

@@ -9,32 +9,21 @@
 #![no_main]
 
 use kcore::syscalls::{O_CREAT, O_EXCL, O_RDWR, SEEK_SET};
-use userland::{close, lseek, open_mode, println, read, sched_yield, unlink, uptime_ms, write_all, Args};
+use userland::{close, fmt_u64, lseek, open_mode, println, read, sched_yield, unlink, uptime_ms, write_all, Args};
 
 const KEEP: usize = 8;
 
-fn path(buf: &mut [u8; 32], id: u32, n: u32) -> &[u8] {
+/// "/race/cID-N" with its NUL, in `buf`.
+fn path(buf: &mut [u8; 48], id: u32, n: u32) -> &[u8] {
     let s = b"/race/c";
     buf[..s.len()].copy_from_slice(s);
-    let mut at = s.len();
-    buf[at] = b'0' + (id % 10) as u8;
-    buf[at + 1] = b'-';
-    at += 2;
-    let mut d = [0u8; 10];
-    let mut i = d.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        d[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    buf[at..at + d.len() - i].copy_from_slice(&d[i..]);
-    at += d.len() - i;
-    buf[at] = 0;
-    &buf[..=at]
+    buf[s.len()] = b'0' + (id % 10) as u8;
+    buf[s.len() + 1] = b'-';
+    let at = s.len() + 2;
+    let mut d = [0u8; 24];
+    let digits = fmt_u64(&mut d, n as u64);
+    buf[at..at + digits.len()].copy_from_slice(digits);
+    &buf[..at + digits.len()]
 }
 
 fn content(id: u32, n: u32) -> [u8; 64] {
@@ -57,13 +46,13 @@ fn main(args: Args) -> i32 {
                 println!("creator {id}: file {old} does not hold what was written: FAILED");
                 return 1;
             }
-            let mut ob = [0u8; 32];
+            let mut ob = [0u8; 48];
             if close(fd).is_err() || unlink(path(&mut ob, id, old)).is_err() {
                 println!("creator {id}: close or unlink of file {old} FAILED");
                 return 1;
             }
         }
-        let mut pb = [0u8; 32];
+        let mut pb = [0u8; 48];
         let fd = match open_mode(path(&mut pb, id, n), O_CREAT | O_EXCL | O_RDWR, 0o644) {
             Ok(fd) => fd,
             Err(e) => {
