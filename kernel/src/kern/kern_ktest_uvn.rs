@@ -150,7 +150,7 @@ pub fn ktest_uvn_pageout() {
         crate::printf!("uvn-pageout: paging out page 0 of vnode {} (usecount 0) as the pagedaemon does\n", vp.v_id);
         // As the pagedaemon: the object locked (it try-locks it).
         vp.v_uvm.vmobjlock.rw_enter_write();
-        let r = uvm_pager_put(vp, 0, pg, PgoFlags::empty());
+        let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
         vp.v_uvm.vmobjlock.rw_exit();
         crate::printf!("uvn-pageout: uvm_pager_put returned {r:?}\n");
         Ok(())

@@ -73,6 +73,13 @@ impl Rwlock {
         let _ = self.rw_enter(RwFlags::RW_READ);
     }
 
+    /// Whether the calling thread holds the lock for writing (OpenBSD
+    /// rw_write_held), for the assertions of functions that must be called
+    /// with it.
+    pub fn rw_write_held(&self) -> bool {
+        self.st.lock().writer == Some(curproc())
+    }
+
     /// "unlocked", "write-locked by N", "N readers" (for the debugger).
     pub fn rw_status(&self) -> alloc::string::String {
         match self.st.try_lock() {

@@ -7,7 +7,7 @@
 use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::{RwFlags, Rwlock};
-use crate::kern::kern_synch::{tsleep, wakeup};
+use crate::kern::kern_synch::{tsleep, wakeup, wakeup_one};
 use crate::kern::vfs_bio;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VBioFlags, VLFlags, VType, VnodeOps, DOCLOSE};
@@ -24,6 +24,9 @@ pub struct VnodeFields {
     pub v_usecount: u32,
     pub v_holdcnt: u32,
     pub v_writecount: u32,
+    /// Threads inside vn_lock's VOP_LOCK: vclean waits for them to see
+    /// VXLOCK before it drains the lock.
+    pub v_lockcount: u32,
     pub v_lflag: VLFlags,
     pub v_bioflag: VBioFlags,
     pub v_op: &'static dyn VnodeOps,
@@ -54,6 +57,11 @@ impl Vnode {
 
     fn wchan(&'static self) -> usize {
         self as *const Vnode as usize
+    }
+
+    /// &v_lockcount: where vclean waits for vn_lock's threads.
+    fn lockcount_wchan(&'static self) -> usize {
+        self.wchan() + 1
     }
 
     pub fn op(&self) -> &'static dyn VnodeOps {
@@ -157,6 +165,7 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
                     v_usecount: 0,
                     v_holdcnt: 0,
                     v_writecount: 0,
+                    v_lockcount: 0,
                     v_lflag: VLFlags::empty(),
                     v_bioflag: VBioFlags::empty(),
                     v_op: DEAD_VNODEOPS,
@@ -238,15 +247,21 @@ pub fn vget(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
         vxwait(vp, "vget");
         return Err(Errno::ENOENT);
     }
-    if vp.with(|v| {
-        v.v_usecount += 1;
-        v.v_usecount == 1
-    }) {
+    let onfreelist = vp.with(|v| v.v_usecount == 0 && v.v_bioflag.contains(VBioFlags::VBIOONFREELIST));
+    if onfreelist {
         remove_from_lists(vp);
     }
+    vp.with(|v| v.v_usecount += 1);
     if flags.intersects(LkFlags::LK_SHARED | LkFlags::LK_EXCLUSIVE) {
         if let Err(e) = vn_lock(vp, flags) {
-            vrele(vp);
+            // Back as it was, without VOP_INACTIVE.
+            if vp.with(|v| {
+                v.v_usecount -= 1;
+                v.v_usecount == 0
+            }) && onfreelist
+            {
+                vputonfreelist(vp);
+            }
             return Err(e);
         }
     }
@@ -270,13 +285,44 @@ pub fn vref(vp: &'static Vnode) {
     }
 }
 
-/// Locks a vnode (OpenBSD vn_lock): if vclean is at work on it, waits for
-/// that and fails with ENOENT, even under LK_NOWAIT.
+/// Locks a vnode (OpenBSD vn_lock, vfs_vnops.c 1.121). While vclean is at
+/// work on it (VXLOCK) it waits for that and fails with ENOENT, even under
+/// LK_NOWAIT. Otherwise it counts itself in v_lockcount while it takes the
+/// lock, and if VXLOCK was set meanwhile it lets the lock go, wakes vclean
+/// if it was the last such thread, and fails with ENOENT. LK_RETRY tries
+/// again until it has the lock.
 pub fn vn_lock(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
-    if vp.with(|v| v.v_lflag.contains(VLFlags::VXLOCK)) {
-        vxwait(vp, "vn_lock");
-        return Err(Errno::ENOENT);
+    loop {
+        let err = if vp.with(|v| v.v_lflag.contains(VLFlags::VXLOCK)) {
+            vxwait(vp, "vn_lock");
+            Errno::ENOENT
+        } else {
+            vp.with(|v| v.v_lockcount += 1);
+            let r = vop_lock(vp, flags);
+            let (last, xlocked) = vp.with(|v| {
+                v.v_lockcount -= 1;
+                (v.v_lockcount == 0, v.v_lflag.contains(VLFlags::VXLOCK))
+            });
+            match r {
+                Ok(()) if !xlocked => return Ok(()),
+                Ok(()) => {
+                    vop_unlock(vp);
+                    if last {
+                        wakeup_one(vp.lockcount_wchan());
+                    }
+                    Errno::ENOENT
+                }
+                Err(e) => e,
+            }
+        };
+        if !flags.contains(LkFlags::LK_RETRY) {
+            return Err(err);
+        }
     }
+}
+
+/// VOP_LOCK: the vnode lock, shared or exclusive; EBUSY under LK_NOWAIT.
+fn vop_lock(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
     let mut rw = if flags.contains(LkFlags::LK_SHARED) { RwFlags::RW_READ } else { RwFlags::RW_WRITE };
     if flags.contains(LkFlags::LK_NOWAIT) {
         rw |= RwFlags::RW_NOSLEEP;
@@ -367,18 +413,22 @@ pub fn vdrop(vp: &'static Vnode) {
 /// wake whoever waited for VXLOCK to clear.
 #[inline(never)]
 pub fn vclean(vp: &'static Vnode, flags: u32) {
-    let active = vp.with(|v| {
-        if v.v_lflag.contains(VLFlags::VXLOCK) {
-            panic!("vclean: deadlock (vnode {})", vp.v_id);
-        }
-        v.v_lflag |= VLFlags::VXLOCK;
+    let (active, waiters) = vp.with(|v| {
         let active = v.v_usecount > 0;
         if active {
             v.v_usecount += 1;
         }
-        active
+        if v.v_lflag.contains(VLFlags::VXLOCK) {
+            panic!("vclean: deadlock (vnode {})", vp.v_id);
+        }
+        v.v_lflag |= VLFlags::VXLOCK;
+        (active, v.v_lockcount > 0)
     });
-    vp.v_lock.rw_enter_write();
+    if waiters {
+        let _ = tsleep(vp.lockcount_wchan(), "vop_lock", 0);
+        assert!(vp.with(|v| v.v_lockcount) == 0, "vclean: vnode {}: vn_lock waiters left", vp.v_id);
+    }
+    let _ = vop_lock(vp, LkFlags::LK_EXCLUSIVE | LkFlags::LK_DRAIN);
     uvm_vnp_terminate(vp);
     if let Err(e) = vfs_bio::vinvalbuf(vp.v_id) {
         crate::printf!("vclean: vnode {}: writing its buffers: {e}\n", vp.v_id);

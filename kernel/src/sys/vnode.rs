@@ -40,6 +40,10 @@ bitflags::bitflags! {
         const LK_SHARED = 0x01;
         const LK_EXCLUSIVE = 0x02;
         const LK_NOWAIT = 0x10;
+        /// vn_lock: wait out vclean and lock the (dead) vnode after all.
+        const LK_RETRY = 0x20;
+        /// vclean's lock: wait for every holder to let go.
+        const LK_DRAIN = 0x40;
     }
 }
 

@@ -34,6 +34,8 @@ bitflags::bitflags! {
         const PG_FAKE = 0x0040;
         const PG_RDONLY = 0x0080;
         const PG_ZERO = 0x0100;
+        /// uvn_flush has looked at the page's modified bit this pass.
+        const PG_CLEANCHK = 0x0200;
         /// Referenced and modified, as gathered from the page table.
         const PG_PMAP_REF = 0x0100_0000;
         const PG_PMAP_MOD = 0x0200_0000;
@@ -294,12 +296,6 @@ pub fn uvmpd_retune() -> Uvmexp {
     st.exp
 }
 
-/// Pages being written by the pagedaemon (uvmexp.paging).
-pub fn uvmexp_paging(delta: i32) {
-    let mut st = state().lock();
-    st.exp.paging = st.exp.paging.wrapping_add_signed(delta);
-}
-
 /// The queue a page is on, as a name, for the debugger ("?" if the
 /// queues are locked).
 pub fn uvm_page_queue_try(pg: &VmPage) -> &'static str {
@@ -357,10 +353,17 @@ pub fn uvm_pageactivate(pg: &VmPage) {
     move_to(pg, Some(PQ_ACTIVE));
 }
 
-/// Moves a page to the inactive queue, its referenced bit cleared so that
-/// only a new reference saves it from the pagedaemon.
+/// Moves a page to the inactive queue. A page that was not inactive has
+/// its referenced bit cleared, so that only a new reference saves it from
+/// the pagedaemon, and its PG_CLEAN synced from the modified bit: the
+/// pagedaemon trusts PG_CLEAN alone (OpenBSD uvm_page.c).
 pub fn uvm_pagedeactivate(pg: &VmPage) {
-    crate::arch::powerpc::pmap::pmap_clear_reference(pg);
+    if uvm_page_queue(pg) != Some(PQ_INACTIVE) {
+        crate::arch::powerpc::pmap::pmap_clear_reference(pg);
+        if pg.flags().contains(PgFlags::PG_CLEAN) && crate::arch::powerpc::pmap::pmap_is_modified(pg) {
+            pg.clear_flags(PgFlags::PG_CLEAN);
+        }
+    }
     move_to(pg, Some(PQ_INACTIVE));
 }
 

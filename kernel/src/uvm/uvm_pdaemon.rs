@@ -6,14 +6,15 @@
 //! free + paging reaches 4·freetarg, then refills the inactive queue from
 //! the active one. Anonymous pages have no swap to go to and stay.
 
-use crate::arch::powerpc::pmap::{pmap_clear_reference, pmap_is_referenced, pmap_page_protect, Prot};
+use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_referenced, pmap_page_protect, Prot};
+use crate::kern::kern_rwlock::RwFlags;
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_synch::{tsleep, wakeup};
-use crate::kern::vfs_subr::vnode_by_id;
+use crate::kern::vfs_subr::{vnode_by_id, Vnode};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::VType;
 use crate::uvm::uvm_page::{
-    uvm_page_queue, uvm_pageactivate, uvm_pagedeactivate, uvm_queue_pages, uvmexp, uvmexp_paging, uvmpd_retune,
+    uvm_page_queue, uvm_pageactivate, uvm_pagedeactivate, uvm_queue_pages, uvmexp, uvmpd_retune,
     PgFlags, VmPage, PQ_ACTIVE, PQ_INACTIVE,
 };
 use crate::uvm::uvm_vnode::{page_unbusy, uvm_pager_put, uvn_pagefree, PagerResult, PgoFlags};
@@ -22,7 +23,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// Where the pagedaemon sleeps, and where allocators wait for memory.
 static PAGEDAEMON: AtomicU32 = AtomicU32::new(0);
 static MEMORY: AtomicU32 = AtomicU32::new(0);
-/// Pages the pagedaemon has written and freed (for reports).
+/// Pageouts the pagedaemon has started (uvmexp.pdpageouts, for reports).
 static PAGEOUTS: AtomicU32 = AtomicU32::new(0);
 static RUNNING: AtomicU32 = AtomicU32::new(0);
 /// Passes made and clean pages freed (for reports).
@@ -107,14 +108,18 @@ fn uvmpd_scan() {
 }
 
 /// The object page `pg` is, with its vnode.
-fn page_vnode(pg: &'static VmPage) -> Option<(&'static crate::kern::vfs_subr::Vnode, u32)> {
+fn page_vnode(pg: &'static VmPage) -> Option<(&'static Vnode, u32)> {
     let (vid, idx) = pg.owner()?;
     let vp = vnode_by_id(vid)?;
     vp.v_uvm.owns(idx, pg).then_some((vp, idx))
 }
 
 /// Scans up to `max` inactive pages until free + paging reaches
-/// 4·freetarg (uvmpd_scan_inactive).
+/// 4·freetarg (uvmpd_scan_inactive, uvm_pdaemon.c 1.105): each page's
+/// object is try-locked (skipped if that fails), and the page is
+/// reactivated if referenced, skipped if busy, freed if clean, and
+/// otherwise paged out — whatever state the object is in, dying or not, as
+/// OpenBSD does.
 #[inline(never)]
 fn uvmpd_scan_inactive(max: usize) {
     for pg in uvm_queue_pages(PQ_INACTIVE, max) {
@@ -130,46 +135,56 @@ fn uvmpd_scan_inactive(max: usize) {
             continue;
         }
         let uvn = &vp.v_uvm;
-        if uvn.vmobjlock.rw_enter(crate::kern::kern_rwlock::RwFlags::RW_WRITE | crate::kern::kern_rwlock::RwFlags::RW_NOSLEEP) == Err(Errno::EBUSY)
-        {
+        if uvn.vmobjlock.rw_enter(RwFlags::RW_WRITE | RwFlags::RW_NOSLEEP) == Err(Errno::EBUSY) {
             continue;
         }
-        // An object being killed or terminated belongs to its flush, which
-        // may hold the vnode lock for its own I/O (VNISLOCKED): skip it.
-        if !uvn.with(|u| u.u_flags.intersects(crate::uvm::uvm_vnode::UvnFlags::UVM_VNODE_BLOCKED)) {
-            uvmpd_page(vp, idx, pg);
-        }
+        uvmpd_page(vp, idx, pg);
         uvn.vmobjlock.rw_exit();
     }
 }
 
 /// What the pagedaemon does with one inactive object page, the object
-/// locked: reactivate, free, or page out.
-fn uvmpd_page(vp: &'static crate::kern::vfs_subr::Vnode, idx: u32, pg: &'static VmPage) {
-    if pg.flags().contains(PgFlags::PG_BUSY) || !vp.v_uvm.owns(idx, pg) {
+/// locked: reactivate, free, or page out. A page written out stays, clean,
+/// to be freed on a later pass; one whose pageout said "try again" stays
+/// inactive; one that failed goes back to the active queue.
+fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
+    if !vp.v_uvm.owns(idx, pg) {
         return;
     }
     if pmap_is_referenced(pg) {
-        pmap_clear_reference(pg);
         uvm_pageactivate(pg);
         return;
     }
-    let dirty = !pg.flags().contains(PgFlags::PG_CLEAN) || crate::arch::powerpc::pmap::pmap_is_modified(pg);
-    if dirty {
-        pg.set_flags(PgFlags::PG_BUSY);
-        pmap_page_protect(pg, Prot::READ);
-        uvmexp_paging(1);
-        let r = uvm_pager_put(vp, idx, pg, PgoFlags::empty());
-        uvmexp_paging(-1);
-        page_unbusy(pg);
-        if r != PagerResult::VM_PAGER_OK {
-            uvm_pageactivate(pg);
-            return;
-        }
-        PAGEOUTS.fetch_add(1, Ordering::Relaxed);
+    if pg.flags().contains(PgFlags::PG_BUSY) {
+        return;
     }
-    // Clean: it goes.
-    if uvn_pagefree(&vp.v_uvm, idx, pg) {
-        FREED.fetch_add(1, Ordering::Relaxed);
+    if pg.flags().contains(PgFlags::PG_CLEAN) {
+        if uvn_pagefree(&vp.v_uvm, idx, pg) {
+            FREED.fetch_add(1, Ordering::Relaxed);
+        }
+        return;
+    }
+    let e = uvmexp();
+    if e.free + e.paging > 4 * e.freetarg {
+        return;
+    }
+    pg.set_flags(PgFlags::PG_BUSY);
+    pmap_page_protect(pg, Prot::READ);
+    PAGEOUTS.fetch_add(1, Ordering::Relaxed);
+    let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
+    page_unbusy(pg);
+    match r {
+        PagerResult::VM_PAGER_OK => {
+            pmap_clear_reference(pg);
+            pmap_clear_modify(pg);
+            pg.set_flags(PgFlags::PG_CLEAN);
+        }
+        PagerResult::VM_PAGER_AGAIN => {
+            pmap_clear_reference(pg);
+        }
+        _ => {
+            uvm_pageactivate(pg);
+            pmap_clear_reference(pg);
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! `uvn_put`/`uvn_io` is chosen at boot (`uvn.policy=`): OpenBSD 1.130's,
 //! the first proposed diff, or the fix of 1.131 (see race.md).
 
-use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_is_modified, pmap_page_protect, Prot};
+use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect, Prot};
 use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
@@ -17,8 +17,8 @@ use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VType};
 use crate::uvm::uvm_page::{
-    uvm_page_read, uvm_page_write, uvm_pagealloc, uvm_pageactivate, uvm_pagedeactivate, uvm_pagefree, uvm_pagezero, PgFlags,
-    VmPage, PAGE_SIZE,
+    round_page, uvm_page_queue, uvm_page_read, uvm_page_write, uvm_pagealloc, uvm_pageactivate, uvm_pagedeactivate, uvm_pagefree, uvm_pagezero, PgFlags,
+    VmPage, PAGE_SIZE, PQ_ACTIVE, PQ_INACTIVE,
 };
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -53,6 +53,11 @@ bitflags::bitflags! {
         const PGO_DEACTIVATE = 0x004;
         const PGO_FREE = 0x008;
         const PGO_ALLPAGES = 0x010;
+        /// Clustering may take active pages (flushes; not the pagedaemon).
+        const PGO_DOACTCLUST = 0x020;
+        /// The pagedaemon's put: a written cluster's other pages are left
+        /// clean and unbusied (uvm_pager_dropcluster).
+        const PGO_PDFREECLUST = 0x080;
     }
 }
 
@@ -61,6 +66,8 @@ bitflags::bitflags! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PagerResult {
     VM_PAGER_OK,
+    /// The offset is past the object's end.
+    VM_PAGER_BAD,
     VM_PAGER_ERROR,
     VM_PAGER_AGAIN,
 }
@@ -99,6 +106,27 @@ pub fn uvn_policy() -> UvnPolicy {
         2 => UvnPolicy::Fixed,
         _ => UvnPolicy::Fixed2,
     }
+}
+
+/// The first proposed diff: uvn_io takes vget(LK_NOWAIT) and answers
+/// VM_PAGER_AGAIN when it fails.
+fn uvn_io_takes_vget() -> bool {
+    uvn_policy() == UvnPolicy::VgetDiff
+}
+
+/// uvm_vnode.c 1.131 (and fixed-2): uvn_put takes vget(LK_NOWAIT) unless
+/// the object is dying, and vrele after the I/O, with the object lock held.
+fn uvn_put_takes_vget() -> bool {
+    matches!(uvn_policy(), UvnPolicy::Fixed | UvnPolicy::Fixed2)
+}
+
+/// ppcbsd's fixed-2, on top of 1.131: the pager's own VOP_WRITE is marked
+/// (UVM_VNODE_PAGERIO) and uvm_vnp_uncache leaves that object alone; only
+/// the thread that holds a dying object's vnode lock (VNISLOCKED: vclean's)
+/// writes its pages; and ffs_write uncaches before it takes the block's
+/// buffer. OpenBSD has none of these.
+pub fn uvn_fixed2() -> bool {
+    uvn_policy() == UvnPolicy::Fixed2
 }
 
 pub struct UvnFields {
@@ -142,9 +170,19 @@ impl UvmVnode {
         self as *const UvmVnode as usize
     }
 
-    /// Where u_nio and IOSYNC waiters sleep.
-    fn wchan_io(&self) -> usize {
+    /// &u_nio: where threads draining the object's I/O sleep
+    /// ("uvn_term", "uvn_flush").
+    fn wchan_nio(&self) -> usize {
         self.wchan() + 1
+    }
+
+    /// &u_flags: where uvn_io waits for another thread's IOSYNC drain.
+    fn wchan_flags(&self) -> usize {
+        self.wchan() + 2
+    }
+
+    fn assert_locked(&self, f: &str) {
+        assert!(self.vmobjlock.rw_write_held(), "{f}: object lock not held");
     }
 
     /// Whether `pg` is the object's page `idx` (it may have been freed,
@@ -207,9 +245,21 @@ pub fn db_show_panic_vnode(out: &mut dyn core::fmt::Write) {
     }
 }
 
-/// Sleeps until a busy page is released (OpenBSD uvm_pagewait).
-pub fn uvm_pagewait(pg: &'static VmPage, wmesg: &'static str) {
+/// Sleeps on `ident` with the object lock let go, and takes it again
+/// (OpenBSD rwsleep): nothing runs between the two on this uniprocessor.
+fn rwsleep(ident: usize, lock: &Rwlock, wmesg: &'static str) {
+    lock.rw_exit();
+    let _ = tsleep(ident, wmesg, 0);
+    lock.rw_enter_write();
+}
+
+/// Sleeps until a busy page is released (OpenBSD uvm_pagewait). The lock
+/// the caller holds, if any, is let go and not taken again.
+pub fn uvm_pagewait(pg: &'static VmPage, lock: Option<&Rwlock>, wmesg: &'static str) {
     pg.set_flags(PgFlags::PG_WANTED);
+    if let Some(l) = lock {
+        l.rw_exit();
+    }
     let _ = tsleep(page_wchan(pg), wmesg, 0);
 }
 
@@ -222,32 +272,30 @@ pub fn page_unbusy(pg: &'static VmPage) {
     }
 }
 
-/// A page is dirty if the object says so or the page table saw a store.
-fn page_dirty(pg: &'static VmPage) -> bool {
-    !pg.flags().contains(PgFlags::PG_CLEAN) || pmap_is_modified(pg)
-}
-
-/// Sleeps while the object is being attached, killed or terminated.
-fn uvn_wait_unblocked(uvn: &UvmVnode) {
-    while uvn.flags().intersects(UvnFlags::UVM_VNODE_BLOCKED) {
-        uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_WANTED);
-        let _ = tsleep(uvn.wchan(), "uvn_blk", 0);
-    }
-}
-
-/// Clears the given flags and wakes WANTED sleepers.
-fn uvn_clear(uvn: &UvmVnode, f: UvnFlags) {
-    let wanted = uvn.with(|u| {
-        let w = u.u_flags.contains(UvnFlags::UVM_VNODE_WANTED);
-        u.u_flags -= f | UvnFlags::UVM_VNODE_WANTED;
-        w
-    });
+/// Sets the object's flags to `f` (all of them) and wakes WANTED sleepers
+/// if the old flags had it.
+fn uvn_setflags(uvn: &UvmVnode, f: UvnFlags) {
+    let wanted = uvn.with(|u| core::mem::replace(&mut u.u_flags, f)).contains(UvnFlags::UVM_VNODE_WANTED);
     if wanted {
         wakeup(uvn.wchan());
     }
 }
 
+fn uvn_npages(uvn: &UvmVnode) -> usize {
+    uvn.with(|u| u.pages.len())
+}
+
+/// Sleeps, the object lock held, until the object has no pages: for the
+/// I/O of others to drain (IOSYNC makes uvn_io wake &u_nio at its end).
+fn uvn_wait_nopages(uvn: &UvmVnode, while_also: impl Fn(UvnFlags) -> bool) {
+    while uvn_npages(uvn) > 0 && while_also(uvn.flags()) {
+        uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNC);
+        rwsleep(uvn.wchan_nio(), &uvn.vmobjlock, "uvn_term");
+    }
+}
+
 /// The object of a regular file's vnode, referenced (OpenBSD uvn_attach):
+/// waits while it is being attached, killed or terminated ("uvn_attach");
 /// the first attach makes it VALID|CANPERSIST and takes a vnode reference
 /// with vref; attaching to a persisting object (no users) takes one again.
 pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVnode, Errno> {
@@ -255,30 +303,48 @@ pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVno
         return Err(Errno::EINVAL);
     }
     let uvn = &vp.v_uvm;
-    uvn_wait_unblocked(uvn);
+    uvn.vmobjlock.rw_enter_write();
+    while uvn.flags().intersects(UvnFlags::UVM_VNODE_BLOCKED) {
+        uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_WANTED);
+        rwsleep(uvn.wchan(), &uvn.vmobjlock, "uvn_attach");
+    }
     if uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
         if uvn.with(|u| u.uo_refs) == 0 {
             vref(vp);
         }
         uvn.with(|u| {
             u.uo_refs += 1;
-            u.u_flags.set(UvnFlags::UVM_VNODE_WRITEABLE, writeable || u.u_flags.contains(UvnFlags::UVM_VNODE_WRITEABLE));
+            if writeable {
+                u.u_flags |= UvnFlags::UVM_VNODE_WRITEABLE;
+            }
         });
+        uvn.vmobjlock.rw_exit();
         return Ok(uvn);
     }
-    uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_ALOCK);
-    let size = VOP_GETATTR_SIZE(vp);
-    uvn_clear(uvn, UvnFlags::UVM_VNODE_ALOCK);
-    let size = size?;
-    uvn.with(|u| {
-        u.u_size = size;
-        u.uo_refs = 1;
-        u.u_flags = UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST;
-        if writeable {
-            u.u_flags |= UvnFlags::UVM_VNODE_WRITEABLE;
+    uvn.with(|u| u.u_flags = UvnFlags::UVM_VNODE_ALOCK);
+    uvn.vmobjlock.rw_exit();
+    let size = match VOP_GETATTR_SIZE(vp) {
+        Ok(s) => s,
+        Err(e) => {
+            uvn_setflags(uvn, UvnFlags::empty());
+            return Err(e);
         }
+    };
+    let old = uvn.with(|u| {
+        assert!(u.uo_refs == 0, "uvn_attach: vnode {} has {} object references while attaching", vp.v_id, u.uo_refs);
+        u.uo_refs = 1;
+        u.u_nio = 0;
+        u.u_size = size;
+        let mut f = UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST;
+        if writeable {
+            f |= UvnFlags::UVM_VNODE_WRITEABLE;
+        }
+        core::mem::replace(&mut u.u_flags, f)
     });
     vref(vp);
+    if old.contains(UvnFlags::UVM_VNODE_WANTED) {
+        wakeup(uvn.wchan());
+    }
     Ok(uvn)
 }
 
@@ -292,50 +358,39 @@ pub fn uvn_reference(vp: &'static Vnode) {
 
 /// Drops a reference (OpenBSD uvn_detach). The last one either lets the
 /// object persist — its pages deactivated but not cleaned, and the vnode
-/// released — or, without CANPERSIST, kills it: flush with I/O, wait for
-/// the pages to go, then release the vnode.
+/// released — or, without CANPERSIST, kills it: DYING, a flush with I/O,
+/// then RELKILL and a wait ("uvn_term") until the pages are gone. If
+/// uvm_vnp_terminate cancels RELKILL meanwhile, the object is its to
+/// finish, and so is the vnode reference.
 pub fn uvn_detach(vp: &'static Vnode) {
     let uvn = &vp.v_uvm;
+    uvn.vmobjlock.rw_enter_write();
     let (left, persist) = uvn.with(|u| {
         assert!(u.uo_refs > 0, "uvn_detach: object of vnode {} has no references", vp.v_id);
         u.uo_refs -= 1;
         (u.uo_refs, u.u_flags.contains(UvnFlags::UVM_VNODE_CANPERSIST))
     });
     if left > 0 {
+        uvn.vmobjlock.rw_exit();
         return;
     }
     if persist {
-        let pages: Vec<&'static VmPage> = uvn.with(|u| u.pages.values().copied().collect());
-        for pg in pages {
-            uvm_pagedeactivate(pg);
-        }
+        uvn_flush(vp, 0, 0, PgoFlags::PGO_DEACTIVATE | PgoFlags::PGO_ALLPAGES);
+        uvn.vmobjlock.rw_exit();
         vrele(vp);
         return;
     }
     uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_DYING);
-    uvn_flush(vp, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_FREE | PgoFlags::PGO_ALLPAGES);
-    uvn_wait_empty(uvn, "uvn_term");
-    uvn_clear(uvn, UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_WRITEABLE | UvnFlags::UVM_VNODE_CANPERSIST);
-    vrele(vp);
-}
-
-/// Sleeps until the object has no pages and no I/O in flight.
-fn uvn_wait_empty(uvn: &UvmVnode, wmesg: &'static str) {
-    loop {
-        let (npages, nio) = uvn.with(|u| (u.pages.len(), u.u_nio));
-        if nio > 0 {
-            let _ = tsleep(uvn.wchan_io(), wmesg, 0);
-            continue;
-        }
-        if npages == 0 {
-            return;
-        }
-        // A page someone else holds busy: wait for it, then flush again.
-        match uvn.with(|u| u.pages.values().copied().find(|p| p.flags().contains(PgFlags::PG_BUSY))) {
-            Some(pg) => uvm_pagewait(pg, wmesg),
-            None => return,
-        }
+    uvn_flush(vp, 0, 0, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_FREE | PgoFlags::PGO_ALLPAGES);
+    uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_RELKILL);
+    uvn_wait_nopages(uvn, |f| f.contains(UvnFlags::UVM_VNODE_RELKILL));
+    if !uvn.flags().contains(UvnFlags::UVM_VNODE_RELKILL) {
+        uvn.vmobjlock.rw_exit();
+        return;
     }
+    uvn_setflags(uvn, UvnFlags::empty());
+    uvn.vmobjlock.rw_exit();
+    vrele(vp);
 }
 
 /// Stops a file's pages from persisting once written through the file
@@ -343,13 +398,16 @@ fn uvn_wait_empty(uvn: &UvmVnode, wmesg: &'static str) {
 /// unused persisting object is killed here: a reference taken with vref —
 /// which panics if the vnode itself is unreferenced, OpenBSD's first panic
 /// — then the vnode unlocked, the object detached (its dirty pages written
-/// and freed), and the vnode locked again. False if the object is still
-/// in use.
+/// and freed), and the vnode locked again with LK_RETRY. False if the
+/// object is still in use.
 #[inline(never)]
 pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
     let uvn = &vp.v_uvm;
+    uvn.vmobjlock.rw_enter_write();
     let f = uvn.flags();
-    if !f.contains(UvnFlags::UVM_VNODE_VALID) || f.intersects(UvnFlags::UVM_VNODE_BLOCKED | UvnFlags::UVM_VNODE_PAGERIO) {
+    let pagerio = uvn_fixed2() && f.contains(UvnFlags::UVM_VNODE_PAGERIO);
+    if !f.contains(UvnFlags::UVM_VNODE_VALID) || f.intersects(UvnFlags::UVM_VNODE_BLOCKED) || pagerio {
+        uvn.vmobjlock.rw_exit();
         return true;
     }
     let refs = uvn.with(|u| {
@@ -357,304 +415,438 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
         u.uo_refs
     });
     if refs > 0 {
+        uvn.vmobjlock.rw_exit();
         return false;
     }
     vref(vp);
     uvn.with(|u| u.uo_refs += 1);
+    uvn.vmobjlock.rw_exit();
     vop_unlock(vp);
     uvn_detach(vp);
-    // LK_RETRY: locked again whatever happened meanwhile.
-    vp.v_lock.rw_enter_write();
+    let _ = vn_lock(vp, LkFlags::LK_EXCLUSIVE | LkFlags::LK_RETRY);
     true
 }
 
 /// Tears the object down as its vnode is cleaned out (OpenBSD
 /// uvm_vnp_terminate). The caller (vclean) holds VXLOCK and the vnode
-/// lock: flush every page with I/O and free it, and wait until none is
-/// left.
+/// lock: RELKILL is cancelled (a detach waiting to kill the object leaves
+/// it to this), DYING|VNISLOCKED set, every page flushed with I/O and
+/// freed, and the I/O of others waited out. An object still referenced
+/// stays VALID.
 #[inline(never)]
 pub fn uvm_vnp_terminate(vp: &'static Vnode) {
     let uvn = &vp.v_uvm;
+    uvn.vmobjlock.rw_enter_write();
     if !uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
+        uvn.vmobjlock.rw_exit();
         return;
     }
-    uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED);
-    uvn_flush(vp, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_FREE | PgoFlags::PGO_ALLPAGES);
-    uvn_wait_empty(uvn, "uvn_term");
-    uvn.with(|u| u.uo_refs = 0);
-    uvn_clear(uvn, UvnFlags::all() - UvnFlags::UVM_VNODE_WANTED);
-}
-
-/// Writes the object's dirty pages and keeps them (OpenBSD uvm_vnp_sync
-/// for one vnode, and msync): false if one could not be written.
-pub fn uvm_vnp_sync(vp: &'static Vnode) -> bool {
-    if !vp.v_uvm.flags().contains(UvnFlags::UVM_VNODE_VALID) {
-        return true;
-    }
-    uvn_flush(vp, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_SYNCIO | PgoFlags::PGO_ALLPAGES)
-}
-
-/// The file's new size (OpenBSD uvm_vnp_setsize): pages past it go.
-pub fn uvm_vnp_setsize(vp: &'static Vnode, size: u64) {
-    let uvn = &vp.v_uvm;
-    if !uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
-        return;
-    }
-    let first = size.div_ceil(PAGE_SIZE as u64) as u32;
-    let gone: Vec<(u32, &'static VmPage)> = uvn.with(|u| {
-        u.u_size = size;
-        u.pages.range(first..).map(|(&i, &p)| (i, p)).collect()
+    uvn.with(|u| {
+        u.u_flags -= UvnFlags::UVM_VNODE_RELKILL;
+        u.u_flags |= UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED;
     });
-    for (idx, pg) in gone {
-        while pg.flags().contains(PgFlags::PG_BUSY) {
-            uvm_pagewait(pg, "uvn_size");
+    uvn_flush(vp, 0, 0, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_FREE | PgoFlags::PGO_ALLPAGES);
+    uvn_wait_nopages(uvn, |_| true);
+    let (refs, f) = uvn.with(|u| (u.uo_refs, u.u_flags));
+    if refs > 0 {
+        uvn_setflags(
+            uvn,
+            f - (UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED | UvnFlags::UVM_VNODE_WANTED | UvnFlags::UVM_VNODE_CANPERSIST),
+        );
+        if f.contains(UvnFlags::UVM_VNODE_WANTED) {
+            wakeup(uvn.wchan());
         }
-        uvn_pagefree(uvn, idx, pg);
+    } else {
+        assert!(!f.contains(UvnFlags::UVM_VNODE_IOSYNCWANTED), "uvm_vnp_terminate: io sync wanted bit set");
+        uvn_setflags(uvn, UvnFlags::empty());
     }
+    uvn.vmobjlock.rw_exit();
 }
 
-/// Takes a page out of the object and frees it (unmapped first); false if
-/// it was no longer the object's. The last page wakes uvn_wait_empty.
-pub fn uvn_pagefree(uvn: &UvmVnode, idx: u32, pg: &'static VmPage) -> bool {
-    pmap_page_protect(pg, Prot::NONE);
-    let mine = uvn.owns(idx, pg) && uvn.with(|u| u.pages.remove(&idx).is_some());
-    if mine {
-        uvm_pagefree(pg);
-    }
-    if uvn.with(|u| u.pages.is_empty()) {
-        wakeup(uvn.wchan_io());
-    }
-    mine
-}
-
-/// Cleans and/or frees the object's pages (OpenBSD uvn_flush, for
-/// PGO_ALLPAGES). Busy pages are waited for when freeing. A dirty page is
-/// busied, write-protected and written with uvm_pager_put; "try again"
-/// makes the flush retry with PGO_SYNCIO, and a second one with PGO_SYNCIO
-/// set is the panic OpenBSD keeps for it.
-#[inline(never)]
-pub fn uvn_flush(vp: &'static Vnode, flags: PgoFlags) -> bool {
+/// Writes the object's dirty pages and keeps them (msync, and OpenBSD
+/// uvm_vnp_sync for one vnode): false if one could not be written.
+pub fn uvm_vnp_sync(vp: &'static Vnode) -> bool {
     let uvn = &vp.v_uvm;
     uvn.vmobjlock.rw_enter_write();
-    let ok = uvn_flush_locked(vp, uvn, flags);
+    let ok = !uvn.flags().contains(UvnFlags::UVM_VNODE_VALID)
+        || uvn_flush(vp, 0, 0, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_SYNCIO | PgoFlags::PGO_ALLPAGES);
     uvn.vmobjlock.rw_exit();
     ok
 }
 
-fn uvn_flush_locked(vp: &'static Vnode, uvn: &UvmVnode, flags: PgoFlags) -> bool {
-    let mut flags = flags;
-    let mut ok = true;
-    'again: loop {
-        let pages: Vec<(u32, &'static VmPage)> = uvn.with(|u| u.pages.iter().map(|(&i, &p)| (i, p)).collect());
-        for (idx, pg) in pages {
-            if !uvn.owns(idx, pg) {
-                continue;
-            }
-            if pg.flags().contains(PgFlags::PG_BUSY) {
-                if flags.contains(PgoFlags::PGO_FREE) {
-                    uvn.vmobjlock.rw_exit();
-                    uvm_pagewait(pg, "uvn_flsh");
-                    uvn.vmobjlock.rw_enter_write();
-                    continue 'again;
-                }
-                continue;
-            }
-            if flags.contains(PgoFlags::PGO_CLEANIT) && page_dirty(pg) {
-                pg.set_flags(PgFlags::PG_BUSY);
-                pmap_page_protect(pg, Prot::READ);
-                match uvm_pager_put(vp, idx, pg, flags) {
-                    PagerResult::VM_PAGER_OK => {}
-                    PagerResult::VM_PAGER_AGAIN => {
-                        page_unbusy(pg);
-                        if flags.contains(PgoFlags::PGO_SYNCIO) {
-                            uvm_panic_vnode(vp);
-                            panic!("uvn_flush: PGO_SYNCIO return 'try again' error (impossible)");
-                        }
-                        flags |= PgoFlags::PGO_SYNCIO;
-                        continue 'again;
-                    }
-                    PagerResult::VM_PAGER_ERROR => {
-                        page_unbusy(pg);
-                        crate::printf!("uvn_flush: vnode {}: page {idx} could not be written; its data is lost\n", vp.v_id);
-                        ok = false;
-                    }
-                }
-            }
-            if flags.contains(PgoFlags::PGO_FREE) {
-                uvn_pagefree(uvn, idx, pg);
-            } else if flags.contains(PgoFlags::PGO_DEACTIVATE) {
-                uvm_pagedeactivate(pg);
-            }
-        }
-        return ok;
-    }
-}
-
-/// Most pages written in one cluster.
-const MAXCLUSTER: u32 = 8;
-
-/// Writes a busy dirty page, with the dirty neighbours it can cluster
-/// (OpenBSD uvm_pager_put); on "try again" with a cluster, drops the
-/// cluster and retries the page alone. The page stays busy; on success
-/// the whole cluster is clean.
-#[inline(never)]
-pub fn uvm_pager_put(vp: &'static Vnode, idx: u32, pg: &'static VmPage, flags: PgoFlags) -> PagerResult {
+/// The file's new size (OpenBSD uvm_vnp_setsize): when it shrinks, the
+/// pages from the one holding the new end onwards are freed, unwritten.
+pub fn uvm_vnp_setsize(vp: &'static Vnode, size: u64) {
     let uvn = &vp.v_uvm;
-    let mut cluster: Vec<(u32, &'static VmPage)> = alloc::vec![(idx, pg)];
-    for dir in [-1i64, 1] {
-        let mut at = idx as i64 + dir;
-        while cluster.len() < MAXCLUSTER as usize && at >= 0 {
-            let Some(p) = uvn.with(|u| u.pages.get(&(at as u32)).copied()) else { break };
-            if p.flags().contains(PgFlags::PG_BUSY) || !page_dirty(p) {
-                break;
-            }
-            p.set_flags(PgFlags::PG_BUSY);
-            pmap_page_protect(p, Prot::READ);
-            cluster.push((at as u32, p));
-            at += dir;
-        }
-    }
-    cluster.sort_by_key(|c| c.0);
-    let mut r = uvn_put(vp, &cluster, flags);
-    if r == PagerResult::VM_PAGER_AGAIN && cluster.len() > 1 {
-        for &(_, p) in cluster.iter().filter(|c| !core::ptr::eq(c.1, pg)) {
-            page_unbusy(p);
-        }
-        cluster.retain(|c| core::ptr::eq(c.1, pg));
-        r = uvn_put(vp, &cluster, flags);
-    }
-    if r == PagerResult::VM_PAGER_OK {
-        for &(_, p) in &cluster {
-            pmap_clear_modify(p);
-            p.set_flags(PgFlags::PG_CLEAN);
-            if !core::ptr::eq(p, pg) {
-                page_unbusy(p);
-            }
-        }
-    }
-    r
-}
-
-/// The pager's put (OpenBSD uvn_put), per `uvn.policy`.
-#[inline(never)]
-pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags) -> PagerResult {
-    match uvn_policy() {
-        UvnPolicy::Original | UvnPolicy::VgetDiff => uvn_io(vp, pages, flags, true),
-        UvnPolicy::Fixed | UvnPolicy::Fixed2 => {
-            if vp.v_uvm.flags().contains(UvnFlags::UVM_VNODE_DYING) {
-                return uvn_io(vp, pages, flags, true);
-            }
-            if vget(vp, LkFlags::LK_NOWAIT).is_err() {
-                return PagerResult::VM_PAGER_AGAIN;
-            }
-            let r = uvn_io(vp, pages, flags, true);
-            // The last reference may reclaim the vnode, which takes the
-            // object lock.
-            vp.v_uvm.vmobjlock.rw_exit();
-            vrele(vp);
-            vp.v_uvm.vmobjlock.rw_enter_write();
-            r
-        }
-    }
-}
-
-/// Moves pages to or from the file through VOP_READ/VOP_WRITE (OpenBSD
-/// uvn_io): waits out other synchronous I/O, counts itself in u_nio, and
-/// locks the vnode unless the caller holds it (VNISLOCKED). Under the
-/// vget-diff policy it first takes vget(LK_NOWAIT); any failure to get
-/// the vnode is "try again".
-#[inline(never)]
-pub fn uvn_io(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags, write: bool) -> PagerResult {
-    let uvn = &vp.v_uvm;
-    // Called with the object lock; the I/O sleeps, so it is let go.
-    uvn.vmobjlock.rw_exit();
-    let r = uvn_io_unlocked(vp, uvn, pages, flags, write);
     uvn.vmobjlock.rw_enter_write();
-    r
+    if uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
+        let old = uvn.with(|u| u.u_size);
+        if old > size {
+            uvn_flush(vp, size, old, PgoFlags::PGO_FREE);
+        }
+        uvn.with(|u| u.u_size = size);
+    }
+    uvn.vmobjlock.rw_exit();
 }
 
-fn uvn_io_unlocked(vp: &'static Vnode, uvn: &UvmVnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags, write: bool) -> PagerResult {
-    let sync = flags.contains(PgoFlags::PGO_SYNCIO);
-    if sync {
-        while uvn.flags().contains(UvnFlags::UVM_VNODE_IOSYNC) {
-            uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNCWANTED);
-            let _ = tsleep(uvn.wchan_io(), "uvn_iosync", 0);
+/// Takes a page out of the object and frees it (unmapped first); false if
+/// it was no longer the object's.
+pub fn uvn_pagefree(uvn: &UvmVnode, idx: u32, pg: &'static VmPage) -> bool {
+    pmap_page_protect(pg, Prot::NONE);
+    let mine = uvn.with(|u| {
+        let mine = u.pages.get(&idx).is_some_and(|&p| core::ptr::eq(p, pg));
+        if mine {
+            u.pages.remove(&idx);
         }
-        uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNC);
+        mine
+    });
+    if mine {
+        uvm_pagefree(pg);
     }
-    let vgot = uvn_policy() != UvnPolicy::VgetDiff || vget(vp, LkFlags::LK_NOWAIT).is_ok();
-    let r = if vgot { uvn_io_locked(vp, uvn, pages, write) } else { PagerResult::VM_PAGER_AGAIN };
-    if vgot && uvn_policy() == UvnPolicy::VgetDiff {
-        vrele(vp);
+    mine
+}
+
+/// Cleans, deactivates and/or frees the object's pages in [start, stop)
+/// (OpenBSD uvn_flush; PGO_ALLPAGES: all of them), the object lock held.
+/// A dirty page is busied, write-protected and written with
+/// uvm_pager_put, clustering active pages too; "try again" retries that
+/// page with PGO_SYNCIO, and a "try again" with PGO_SYNCIO set is the
+/// panic OpenBSD keeps for it. Under PGO_FREE a page someone else holds
+/// busy is waited for ("uvn_flsh"); a page whose write failed is freed
+/// all the same (its data is lost, as the console says). With PGO_SYNCIO,
+/// busy pages seen mean waiting for the object's I/O at the end.
+#[inline(never)]
+pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> bool {
+    let uvn = &vp.v_uvm;
+    uvn.assert_locked("uvn_flush");
+    let mut flags = flags;
+    let mut retval = true;
+    let mut need_iosync = false;
+    let size = uvn.with(|u| u.u_size);
+    let (first, end) = if flags.contains(PgoFlags::PGO_ALLPAGES) {
+        (0, round_page(size) / PAGE_SIZE as u64)
+    } else {
+        (start / PAGE_SIZE as u64, round_page(stop).min(round_page(size)) / PAGE_SIZE as u64)
+    };
+    let lookup = |idx: u64| uvn.with(|u| u.pages.get(&(idx as u32)).copied());
+    if flags.contains(PgoFlags::PGO_CLEANIT) {
+        for idx in first..end {
+            if let Some(pp) = lookup(idx) {
+                pp.clear_flags(PgFlags::PG_CLEANCHK);
+            }
+        }
     }
-    if sync {
+    let mut idx = first;
+    while idx < end {
+        let Some(pp) = lookup(idx) else {
+            idx += 1;
+            continue;
+        };
+        let busy = pp.flags().contains(PgFlags::PG_BUSY);
+        let needs_clean = if !flags.contains(PgoFlags::PGO_CLEANIT) || busy {
+            if busy && flags.contains(PgoFlags::PGO_CLEANIT | PgoFlags::PGO_SYNCIO) {
+                need_iosync = true;
+            }
+            false
+        } else {
+            if pp.flags().contains(PgFlags::PG_CLEAN) && flags.contains(PgoFlags::PGO_FREE) && uvm_page_queue(pp) == Some(PQ_ACTIVE) {
+                pmap_page_protect(pp, Prot::NONE);
+            }
+            if pp.flags().contains(PgFlags::PG_CLEAN) && pmap_is_modified(pp) {
+                pp.clear_flags(PgFlags::PG_CLEAN);
+            }
+            pp.set_flags(PgFlags::PG_CLEANCHK);
+            !pp.flags().contains(PgFlags::PG_CLEAN)
+        };
+        if !needs_clean {
+            if flags.contains(PgoFlags::PGO_DEACTIVATE) {
+                if pp.wire_count.load(Ordering::Relaxed) == 0 {
+                    pmap_page_protect(pp, Prot::NONE);
+                    uvm_pagedeactivate(pp);
+                }
+            } else if flags.contains(PgoFlags::PGO_FREE) {
+                if busy {
+                    uvm_pagewait(pp, Some(&uvn.vmobjlock), "uvn_flsh");
+                    uvn.vmobjlock.rw_enter_write();
+                    continue;
+                }
+                uvn_pagefree(uvn, idx as u32, pp);
+            }
+            idx += 1;
+            continue;
+        }
+        pp.set_flags(PgFlags::PG_BUSY);
+        pmap_page_protect(pp, Prot::READ);
+        if flags & (PgoFlags::PGO_FREE | PgoFlags::PGO_SYNCIO) == PgoFlags::PGO_FREE {
+            pp.set_flags(PgFlags::PG_RELEASED);
+        }
+        let (result, cluster) = loop {
+            let (r, cluster) = uvm_pager_put(vp, pp, flags | PgoFlags::PGO_DOACTCLUST, first, end);
+            if r != PagerResult::VM_PAGER_AGAIN {
+                break (r, cluster);
+            }
+            if flags.contains(PgoFlags::PGO_SYNCIO) {
+                uvm_panic_vnode(vp);
+                panic!("uvn_flush: PGO_SYNCIO return 'try again' error (impossible)");
+            }
+            flags |= PgoFlags::PGO_SYNCIO;
+            if flags.contains(PgoFlags::PGO_FREE) {
+                pp.clear_flags(PgFlags::PG_RELEASED);
+            }
+        };
+        for (cidx, ptmp) in cluster {
+            page_unbusy(ptmp);
+            ptmp.set_flags(PgFlags::PG_CLEAN | PgFlags::PG_CLEANCHK);
+            if !flags.contains(PgoFlags::PGO_FREE) {
+                pmap_clear_modify(ptmp);
+            }
+            if flags.contains(PgoFlags::PGO_DEACTIVATE) {
+                if ptmp.wire_count.load(Ordering::Relaxed) == 0 {
+                    pmap_page_protect(ptmp, Prot::NONE);
+                    uvm_pagedeactivate(ptmp);
+                }
+            } else if flags.contains(PgoFlags::PGO_FREE) {
+                if result != PagerResult::VM_PAGER_OK {
+                    crate::printf!("uvn_flush: vnode {}, page {cidx}: error during pageout; changes to the page may be lost\n", vp.v_id);
+                    retval = false;
+                }
+                ptmp.clear_flags(PgFlags::PG_RELEASED);
+                uvn_pagefree(uvn, cidx, ptmp);
+            }
+        }
+        idx += 1;
+    }
+    if need_iosync {
+        while uvn.with(|u| u.u_nio) != 0 {
+            uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNC);
+            rwsleep(uvn.wchan_nio(), &uvn.vmobjlock, "uvn_flush");
+        }
         let wanted = uvn.with(|u| {
             let w = u.u_flags.contains(UvnFlags::UVM_VNODE_IOSYNCWANTED);
             u.u_flags -= UvnFlags::UVM_VNODE_IOSYNC | UvnFlags::UVM_VNODE_IOSYNCWANTED;
             w
         });
         if wanted {
-            wakeup(uvn.wchan_io());
+            wakeup(uvn.wchan_flags());
         }
+    }
+    retval
+}
+
+/// Most pages one put writes: MAXBSIZE (64 KiB).
+const MAXBSIZE_PAGES: u64 = 16;
+
+/// The cluster around busy dirty page `pg` (OpenBSD uvm_mk_pcluster with
+/// uvn_cluster): `pg` and the dirty pages after it, up to MAXBSIZE and the
+/// object's end, never before it. Without PGO_DOACTCLUST (the pagedaemon)
+/// it stops at the first page not on the inactive queue. Each page taken
+/// is busied and write-protected.
+fn uvm_mk_pcluster(uvn: &UvmVnode, pg: &'static VmPage, flags: PgoFlags, first: u64, end: u64) -> Vec<(u32, &'static VmPage)> {
+    let center = pg.owner().map_or(0, |o| o.1) as u64;
+    let hi = (center + MAXBSIZE_PAGES).min(round_page(uvn.with(|u| u.u_size)) / PAGE_SIZE as u64);
+    let hi = if flags.contains(PgoFlags::PGO_ALLPAGES) { hi } else { hi.min(end) };
+    let mut cluster = alloc::vec![(center as u32, pg)];
+    if !flags.contains(PgoFlags::PGO_ALLPAGES) && center < first {
+        return cluster;
+    }
+    for at in center + 1..hi {
+        let Some(p) = uvn.with(|u| u.pages.get(&(at as u32)).copied()) else { break };
+        if uvm_page_queue(p) != Some(PQ_INACTIVE) {
+            if !flags.contains(PgoFlags::PGO_DOACTCLUST) {
+                break;
+            }
+            if !p.flags().contains(PgFlags::PG_CLEANCHK) {
+                if p.flags() & (PgFlags::PG_CLEAN | PgFlags::PG_BUSY) == PgFlags::PG_CLEAN && pmap_is_modified(p) {
+                    p.clear_flags(PgFlags::PG_CLEAN);
+                }
+                p.set_flags(PgFlags::PG_CLEANCHK);
+            }
+        }
+        if p.flags().intersects(PgFlags::PG_CLEAN | PgFlags::PG_BUSY) {
+            break;
+        }
+        p.set_flags(PgFlags::PG_BUSY);
+        if flags & (PgoFlags::PGO_FREE | PgoFlags::PGO_SYNCIO) == PgoFlags::PGO_FREE {
+            p.set_flags(PgFlags::PG_RELEASED);
+        }
+        pmap_page_protect(p, Prot::READ);
+        cluster.push((at as u32, p));
+    }
+    cluster
+}
+
+/// Unbusies the cluster's pages other than `pg` (OpenBSD
+/// uvm_pager_dropcluster); the pagedaemon's (PGO_PDFREECLUST) are left
+/// clean, having been written.
+fn uvm_pager_dropcluster(pg: &'static VmPage, cluster: &[(u32, &'static VmPage)], flags: PgoFlags) {
+    for &(_, p) in cluster.iter().filter(|c| !core::ptr::eq(c.1, pg)) {
+        p.clear_flags(PgFlags::PG_FAKE | PgFlags::PG_RELEASED);
+        page_unbusy(p);
+        if flags.contains(PgoFlags::PGO_PDFREECLUST) {
+            pmap_clear_reference(p);
+            pmap_clear_modify(p);
+            p.set_flags(PgFlags::PG_CLEAN);
+        }
+    }
+}
+
+/// Writes busy dirty page `pg` with the cluster around it (OpenBSD
+/// uvm_pager_put, uvm_pager.c 1.89), the object lock held. On a failure
+/// with a cluster, the other pages are unbusied; on "try again" the page
+/// is then tried once more alone. The pagedaemon's written cluster is
+/// dropped clean. Returns the result and the pages the last put covered
+/// (after a failed cluster that is not "try again", all of them, as the
+/// caller of 1.89 sees them); `pg` stays busy.
+#[inline(never)]
+pub fn uvm_pager_put(vp: &'static Vnode, pg: &'static VmPage, flags: PgoFlags, first: u64, end: u64) -> (PagerResult, Vec<(u32, &'static VmPage)>) {
+    let uvn = &vp.v_uvm;
+    uvn.assert_locked("uvm_pager_put");
+    let mut cluster = uvm_mk_pcluster(uvn, pg, flags, first, end);
+    loop {
+        let r = uvn_put(vp, &cluster, flags);
+        if r == PagerResult::VM_PAGER_OK {
+            if flags.contains(PgoFlags::PGO_PDFREECLUST) && cluster.len() > 1 {
+                uvm_pager_dropcluster(pg, &cluster, flags);
+            }
+            return (r, cluster);
+        }
+        if cluster.len() > 1 {
+            uvm_pager_dropcluster(pg, &cluster, PgoFlags::empty());
+            if r == PagerResult::VM_PAGER_AGAIN {
+                cluster.truncate(1);
+                continue;
+            }
+        }
+        return (r, cluster);
+    }
+}
+
+/// The pager's put (OpenBSD uvn_put), the object lock held; per
+/// `uvn.policy`. 1.131 takes vget(LK_NOWAIT) unless the object is dying
+/// and calls vrele after the I/O with the object lock still held, as
+/// OpenBSD does. fixed-2 also answers "try again" for a dying object
+/// whose vnode lock another thread holds (VNISLOCKED: vclean's thread
+/// writes those pages itself).
+#[inline(never)]
+pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags) -> PagerResult {
+    let uvn = &vp.v_uvm;
+    uvn.assert_locked("uvn_put");
+    if !uvn_put_takes_vget() {
+        return uvn_io(vp, pages, flags, true);
+    }
+    let f = uvn.flags();
+    let dying = f.contains(UvnFlags::UVM_VNODE_DYING);
+    if dying && uvn_fixed2() && f.contains(UvnFlags::UVM_VNODE_VNISLOCKED) && !vp.v_lock.rw_write_held() {
+        return PagerResult::VM_PAGER_AGAIN;
+    }
+    if !dying && vget(vp, LkFlags::LK_NOWAIT).is_err() {
+        return PagerResult::VM_PAGER_AGAIN;
+    }
+    let r = uvn_io(vp, pages, flags, true);
+    if !dying {
+        vrele(vp);
     }
     r
 }
 
-fn uvn_io_locked(vp: &'static Vnode, uvn: &UvmVnode, pages: &[(u32, &'static VmPage)], write: bool) -> PagerResult {
-    let (netunlocked, size) = uvn.with(|u| {
-        u.u_nio += 1;
-        (!u.u_flags.contains(UvnFlags::UVM_VNODE_VNISLOCKED), u.u_size)
-    });
-    let locked = !netunlocked || vn_lock(vp, LkFlags::LK_EXCLUSIVE).is_ok();
-    let mut r = if locked { PagerResult::VM_PAGER_OK } else { PagerResult::VM_PAGER_AGAIN };
-    if locked {
-        let mut buf = alloc::vec![0u8; PAGE_SIZE as usize];
-        for &(idx, pg) in pages {
-            let off = idx as u64 * PAGE_SIZE as u64;
-            let len = size.saturating_sub(off).min(PAGE_SIZE as u64) as usize;
-            let res = if write {
-                uvm_page_read(pg, 0, &mut buf[..len]);
-                let pagerio = uvn_policy() == UvnPolicy::Fixed2;
-                if pagerio {
-                    uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_PAGERIO);
-                }
-                let r = VOP_WRITE(vp, off, &buf[..len]).map(|n| n == len);
-                if pagerio {
-                    uvn.with(|u| u.u_flags -= UvnFlags::UVM_VNODE_PAGERIO);
-                }
-                r
-            } else {
-                buf.fill(0);
-                let mut got = 0;
-                let res = loop {
-                    match VOP_READ(vp, off + got as u64, &mut buf[got..len]) {
-                        Ok(0) => break Ok(true),
-                        Ok(n) => got += n,
-                        Err(e) => break Err(e),
-                    }
-                    if got == len {
-                        break Ok(true);
-                    }
-                };
-                uvm_page_write(pg, 0, &buf);
-                res
-            };
-            match res {
-                Ok(true) => {}
-                Ok(false) | Err(Errno::EIO) | Err(Errno::ENOSPC) | Err(Errno::EFBIG) => r = PagerResult::VM_PAGER_ERROR,
-                Err(_) => r = PagerResult::VM_PAGER_AGAIN,
-            }
+/// Moves pages to or from the file through VOP_READ/VOP_WRITE (OpenBSD
+/// uvn_io), called and returning with the object lock held, which it lets
+/// go across the I/O. An asynchronous caller (no PGO_SYNCIO) gets "try
+/// again" while another thread drains the object's I/O (IOSYNC); a
+/// synchronous one waits ("uvn_iosync"). The vnode is locked unless the
+/// caller holds it (VNISLOCKED), sleeping for it if need be. Under the
+/// vget-diff policy the I/O first takes vget(LK_NOWAIT), and EBUSY is "try
+/// again"; every other failure is VM_PAGER_ERROR.
+#[inline(never)]
+pub fn uvn_io(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags, write: bool) -> PagerResult {
+    let uvn = &vp.v_uvm;
+    uvn.assert_locked("uvn_io");
+    while uvn.flags().contains(UvnFlags::UVM_VNODE_IOSYNC) {
+        if !flags.contains(PgoFlags::PGO_SYNCIO) {
+            return PagerResult::VM_PAGER_AGAIN;
         }
-        if netunlocked {
-            vop_unlock(vp);
-        }
+        uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNCWANTED);
+        rwsleep(uvn.wchan_flags(), &uvn.vmobjlock, "uvn_iosync");
     }
-    let idle = uvn.with(|u| {
-        u.u_nio -= 1;
-        u.u_nio == 0
+    let (first, size) = (pages[0].0 as u64 * PAGE_SIZE as u64, uvn.with(|u| u.u_size));
+    if first >= size {
+        return PagerResult::VM_PAGER_BAD;
+    }
+    let vnislocked = uvn.with(|u| {
+        u.u_nio += 1;
+        u.u_flags.contains(UvnFlags::UVM_VNODE_VNISLOCKED)
     });
-    if idle {
-        wakeup(uvn.wchan_io());
+    uvn.vmobjlock.rw_exit();
+    let result = if uvn_io_takes_vget() {
+        match vget(vp, LkFlags::LK_NOWAIT) {
+            Ok(()) => {
+                let r = uvn_io_vnode(vp, pages, size, vnislocked, write);
+                vrele(vp);
+                r
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        uvn_io_vnode(vp, pages, size, vnislocked, write)
+    };
+    uvn.vmobjlock.rw_enter_write();
+    let wake = uvn.with(|u| {
+        u.u_nio -= 1;
+        u.u_nio == 0 && u.u_flags.contains(UvnFlags::UVM_VNODE_IOSYNC)
+    });
+    if wake {
+        wakeup(uvn.wchan_nio());
+    }
+    match result {
+        Ok(()) => PagerResult::VM_PAGER_OK,
+        Err(Errno::EBUSY) => PagerResult::VM_PAGER_AGAIN,
+        Err(_) => PagerResult::VM_PAGER_ERROR,
+    }
+}
+
+/// uvn_io's transfer, no object lock held: the vnode locked (unless
+/// VNISLOCKED), the pages' bytes up to the object's size written with one
+/// VOP_WRITE, or read with VOP_READ and the rest zeroed.
+fn uvn_io_vnode(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], size: u64, vnislocked: bool, write: bool) -> Result<(), Errno> {
+    if !vnislocked {
+        vn_lock(vp, LkFlags::LK_EXCLUSIVE)?;
+    }
+    let off = pages[0].0 as u64 * PAGE_SIZE as u64;
+    let wanted = ((pages.len() as u64 * PAGE_SIZE as u64).min(size - off)) as usize;
+    let mut buf = alloc::vec![0u8; pages.len() * PAGE_SIZE as usize];
+    let r = if write {
+        for (k, &(_, pg)) in pages.iter().enumerate() {
+            uvm_page_read(pg, 0, &mut buf[k * PAGE_SIZE as usize..(k + 1) * PAGE_SIZE as usize]);
+        }
+        let mark = uvn_fixed2();
+        if mark {
+            vp.v_uvm.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_PAGERIO);
+        }
+        let r = VOP_WRITE(vp, off, &buf[..wanted]);
+        if mark {
+            vp.v_uvm.with(|u| u.u_flags -= UvnFlags::UVM_VNODE_PAGERIO);
+        }
+        r.and_then(|n| if wanted > 0 && n == 0 { Err(Errno::EIO) } else { Ok(()) })
+    } else {
+        let mut got = 0;
+        let r = loop {
+            match VOP_READ(vp, off + got as u64, &mut buf[got..wanted]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => got += n,
+                Err(e) => break Err(e),
+            }
+            if got == wanted {
+                break Ok(());
+            }
+        };
+        let r = r.and_then(|()| if wanted > 0 && got == 0 { Err(Errno::EIO) } else { Ok(()) });
+        for (k, &(_, pg)) in pages.iter().enumerate() {
+            uvm_page_write(pg, 0, &buf[k * PAGE_SIZE as usize..(k + 1) * PAGE_SIZE as usize]);
+        }
+        r
+    };
+    if !vnislocked {
+        vop_unlock(vp);
     }
     r
 }
@@ -667,7 +859,7 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
     loop {
         if let Some(pg) = uvn.with(|u| u.pages.get(&idx).copied()) {
             if pg.flags().contains(PgFlags::PG_BUSY) {
-                uvm_pagewait(pg, "uvn_get");
+                uvm_pagewait(pg, None, "uvn_get");
                 continue;
             }
             return Ok(pg);
