@@ -448,15 +448,30 @@ impl<D: DeviceMut> Fs<D> {
     /// fragment-sized last block that stops being last, and updates the
     /// size and the inode. Returns the bytes written.
     pub fn write(&self, ip: &mut Inode, off: u64, data: &[u8]) -> Result<usize, Error> {
+        let (blk, n) = self.balloc_write(ip, off, data.len())?;
+        if n > 0 {
+            let boff = off % self.sb().bsize as u64;
+            self.dev.write_at(self.sb().frag_offset(blk)? + boff, &data[..n])?;
+        }
+        Ok(n)
+    }
+
+    /// The allocation half of `write` (OpenBSD ffs_balloc and the size
+    /// update of ffs_write): makes block `off / bsize` ready for `len`
+    /// bytes at `off` (at most to the block's end), sets the size and
+    /// writes the inode, but writes no data: a caller that keeps file data
+    /// in buffers of its own writes it there. New space reads as zeros.
+    /// Returns the block's fragment address and the bytes it takes.
+    pub fn balloc_write(&self, ip: &mut Inode, off: u64, len: usize) -> Result<(u64, usize), Error> {
         let sb = *self.sb();
         if self.is_fast_symlink(ip) {
             return Err(Error::BadInode { ino: ip.ino, field: "write to an inline symlink", value: off });
         }
         let bsize = sb.bsize as u64;
         let (lbn, boff) = (off / bsize, off % bsize);
-        let n = (data.len() as u64).min(bsize - boff) as usize;
+        let n = (len as u64).min(bsize - boff) as usize;
         if n == 0 {
-            return Ok(0);
+            return Ok((0, 0));
         }
         let newsize = ip.size.max(off + n as u64);
         if newsize > sb.maxfilesize() {
@@ -480,10 +495,16 @@ impl<D: DeviceMut> Fs<D> {
                 return Err(e);
             }
         };
-        self.dev.write_at(sb.frag_offset(blk)? + boff, &data[..n])?;
         ip.size = newsize;
         self.write_inode(ip)?;
-        Ok(n)
+        Ok((blk, n))
+    }
+
+    /// Bytes that logical block `lbn` of the file holds on disk (OpenBSD
+    /// blksize): a whole block, or a small file's last one in fragments;
+    /// 0 past the end.
+    pub fn blksize(&self, ip: &Inode, lbn: u64) -> u64 {
+        self.frags_at(ip.size, lbn) as u64 * self.sb().fsize as u64
     }
 
     /// Frees an indirect block and everything under it (`level` 0: its

@@ -44,6 +44,12 @@ pub struct BootArgs<'a> {
     pub mmap_uncache: bool,
     /// `race.secs=`: how long the race workload runs before a clean halt.
     pub race_secs: u32,
+    /// `race.keepopen=1`: the race workload's writers keep their files open,
+    /// so a persisting object's vnode stays referenced.
+    pub race_keepopen: bool,
+    /// `kern.bufcachepercent=`: the share of memory the buffer cache may
+    /// use (OpenBSD's BUFCACHEPERCENT, 20 by default).
+    pub bufcachepercent: u32,
     /// A workload to run instead of the demo (`workload=`).
     pub workload: Option<Workload>,
 }
@@ -72,7 +78,7 @@ pub enum Workload {
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20 }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20 }
     }
 }
 
@@ -179,6 +185,14 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             }
             .map(|b| args.mmap_uncache = b),
             "race.secs" => ranged(key, value, 1, 3600, "1 to 3600").map(|n| args.race_secs = n),
+            "race.keepopen" => match value {
+                "0" | "1" => {
+                    args.race_keepopen = value == "1";
+                    Ok(())
+                }
+                _ => Err(BootArgError::BadValue { key, value, expected: "0 or 1" }),
+            },
+            "kern.bufcachepercent" => ranged(key, value, 1, 90, "1 to 90").map(|n| args.bufcachepercent = n),
             "uvn.policy" => match value {
                 "original" => Ok(UvnPolicy::Original),
                 "vget-diff" => Ok(UvnPolicy::VgetDiff),
@@ -235,6 +249,9 @@ mod tests {
         assert_eq!(parse_all("uvn.policy=vget-diff").0.uvn_policy, UvnPolicy::VgetDiff);
         assert!(!parse_all("uvm.mmap_uncache=0").0.mmap_uncache);
         assert_eq!(parse_all("workload=race race.secs=5").0.race_secs, 5);
+        assert!(parse_all("race.keepopen=1").0.race_keepopen);
+        assert_eq!(parse_all("kern.bufcachepercent=2").0.bufcachepercent, 2);
+        assert_eq!(parse_all("kern.bufcachepercent=0").1, ["bootarg: bad value '0' for 'kern.bufcachepercent': expected 1 to 90"]);
         assert_eq!(parse_all("uvn.policy=x").1, ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff, fixed or fixed-2"]);
         assert_eq!(parse_all("workload=walk").0.workload, Some(Workload::Walk));
         assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));

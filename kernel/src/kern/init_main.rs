@@ -5,7 +5,7 @@
 use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
-use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_subr};
+use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_bio, vfs_subr};
 use crate::ufs::ffs::ffs_vfsops;
 use crate::uvm::{uvm_page, uvm_pdaemon, uvm_vnode};
 use crate::printf;
@@ -80,6 +80,15 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
         printf!("vfs: kern.maxvnodes {n}\n");
     }
     let exp = uvm_page::uvmexp();
+    let want = exp.npages as usize * uvm_page::PAGE_SIZE as usize / 100 * args.bufcachepercent as usize;
+    let bufbytes = want.min(vfs_bio::BUFCACHE_MAX);
+    vfs_bio::bufcache_setlimit(bufbytes);
+    printf!(
+        "vfs: buffer cache {} KB (kern.bufcachepercent {}{})\n",
+        bufbytes / 1024,
+        args.bufcachepercent,
+        if bufbytes < want { ", capped: buffers live in the kernel heap" } else { "" }
+    );
     printf!(
         "uvm: {} pages ({} MB) managed, freemin {}, freetarg {}{}\n",
         exp.npages,
@@ -109,7 +118,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
             Some(Workload::Fsstress) => kern_workload::workload_fsstress(args.seed),
             Some(Workload::Race) => {
                 let (seed, secs) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.race_secs));
-                start_init(&["init", "race", &seed, &secs]);
+                start_init(&["init", "race", &seed, &secs, if args.race_keepopen { "keepopen" } else { "close" }]);
             }
             None => {
                 demo(&args);

@@ -40,7 +40,7 @@ fn image_block(blkno: u64) -> &'static mut [u8] {
 
 fn test_rd_bread_sleeps() -> TestResult {
     // Forget what the mounted file system has cached, so this reads.
-    vfs_bio::vinvalbuf(RDVP).map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
+    vfs_bio::rd_invalbuf().map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
     let s0 = vfs_bio::biowait_sleeps();
     let (r0, _) = rd::rd_counts();
     let bp = vfs_bio::bread(RDVP, 16, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
@@ -63,7 +63,7 @@ fn test_bwrite_reaches_image() -> TestResult {
     vfs_bio::with_buf(bp, |b| b.b_data.iter_mut().enumerate().for_each(|(i, x)| *x = (i * 7) as u8));
     vfs_bio::bwrite(bp).map_err(|e| alloc::format!("bwrite: {e}"))?;
     let landed = image_block(blk).iter().enumerate().all(|(i, &x)| x == (i * 7) as u8);
-    vfs_bio::vinvalbuf(RDVP).map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
+    vfs_bio::rd_invalbuf().map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
     let bp = vfs_bio::bread(RDVP, blk, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
     let back = vfs_bio::with_buf(bp, |b| b.b_data.iter().enumerate().all(|(i, &x)| x == (i * 7) as u8));
     vfs_bio::with_buf(bp, |b| b.b_data.copy_from_slice(&orig));
@@ -112,7 +112,7 @@ fn test_bufcache_limit() -> TestResult {
         vfs_bio::bdwrite(bp);
     }
     let (_, w1) = rd::rd_counts();
-    let r = vfs_bio::vinvalbuf(RDVP);
+    let r = vfs_bio::rd_invalbuf();
     let (_, w2) = rd::rd_counts();
     vfs_bio::bufcache_setlimit(old);
     let ok = (0..N).all(|i| image_block(scratch_blkno(2 + i)).iter().all(|&x| x == 0xa0 + i as u8));

@@ -99,7 +99,10 @@ fn test_uvn_terminate_on_recycle() -> TestResult {
     vn_close(vp, O_RDWR);
     check!(vp.with(|v| v.v_usecount) == 0, "the vnode is still referenced after close");
     // Every vnode in use: the next creates recycle from the free list,
-    // ours among the first few.
+    // ours among the first few (with fewer buffers than vnodes, or
+    // getnewvnode raises kern.maxvnodes).
+    crate::ufs::ffs::ffs_vfsops::ffs_sync().map_err(|e| format!("ffs_sync: {e}"))?;
+    crate::kern::vfs_bio::bufcache_release();
     let old = vfs_setmaxvnodes(vnode_counts().0);
     let mut made = 0;
     let recycled = loop {

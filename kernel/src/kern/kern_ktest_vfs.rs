@@ -51,6 +51,9 @@ static KTESTFS: KtestFs = KtestFs;
 /// Runs `f` with an empty free list (earlier tests' vnodes taken and held)
 /// and room for `spare` more vnodes.
 fn with_spare_vnodes(spare: u32, f: impl FnOnce() -> TestResult) -> TestResult {
+    // Fewer buffers than vnodes, or getnewvnode raises kern.maxvnodes.
+    crate::ufs::ffs::ffs_vfsops::ffs_sync().map_err(|e| alloc::format!("ffs_sync: {e}"))?;
+    crate::kern::vfs_bio::bufcache_release();
     let (n, _, _) = vfs_subr::vnode_counts();
     let old = vfs_subr::vfs_setmaxvnodes(n);
     let mut taken = alloc::vec::Vec::new();
@@ -90,10 +93,15 @@ fn test_vnode_recycle() -> TestResult {
         let f = new_vnode()?;
         check!(core::ptr::eq(e, a) && core::ptr::eq(f, b), "getnewvnode did not recycle the free list from its head");
         check!(RECLAIM.load(Ordering::Relaxed) == r0 + 2, "recycling two vnodes reclaimed {} times", RECLAIM.load(Ordering::Relaxed) - r0);
-        check!(getnewvnode(&KTESTFS).err() == Some(Errno::ENFILE), "a full vnode table did not give ENFILE");
-        for vp in [c, e, f] {
+        // No free vnode left: OpenBSD's getnewvnode allocates past
+        // kern.maxvnodes rather than fail.
+        let before = vfs_subr::vnode_counts().0;
+        let g = new_vnode()?;
+        let grew = vfs_subr::vnode_counts().0 == before + 1;
+        for vp in [c, e, f, g] {
             vrele(vp);
         }
+        check!(grew, "with an empty free list getnewvnode did not allocate past kern.maxvnodes");
         Ok(())
     })
 }
@@ -129,33 +137,25 @@ fn test_vnode_vxlock() -> TestResult {
 
 /// Takes vnodes until the table is full (ENFILE); they come from the free
 /// list once maxvnodes is reached.
-fn drain() -> Result<alloc::vec::Vec<&'static Vnode>, alloc::string::String> {
-    let mut got = alloc::vec::Vec::new();
-    loop {
-        match getnewvnode(&KTESTFS) {
-            Ok(vp) => got.push(vp),
-            Err(Errno::ENFILE) => return Ok(got),
-            Err(e) => return Err(alloc::format!("getnewvnode: {e}")),
-        }
-        check!(got.len() < 10_000, "getnewvnode never ran out");
-    }
-}
-
+/// An unreferenced vnode with a hold sits on the hold list; with the free
+/// list empty, getnewvnode takes it every other call (its toggle) and
+/// allocates a new vnode on the others, as OpenBSD's does.
 fn test_vnode_hold() -> TestResult {
     with_spare_vnodes(1, || {
         let a = new_vnode()?;
         vhold(a);
         vrele(a);
-        check!(vfs_subr::vnode_counts().2 >= 1, "an unreferenced vnode with a hold is not on the hold list");
-        let got = drain()?;
-        let recycled_held = got.iter().any(|&vp| core::ptr::eq(vp, a));
-        got.into_iter().for_each(vrele);
-        check!(!recycled_held, "getnewvnode recycled a held vnode");
+        let on_hold = vfs_subr::vnode_counts().2 >= 1;
+        let before = vfs_subr::vnode_counts().0;
+        let x = new_vnode()?;
+        let y = new_vnode()?;
+        let took_held = [x, y].iter().filter(|&&v| core::ptr::eq(v, a)).count();
+        let grew = vfs_subr::vnode_counts().0 - before;
+        vrele(x);
+        vrele(y);
         vdrop(a);
-        let got = drain()?;
-        let recycled = got.iter().any(|&vp| core::ptr::eq(vp, a));
-        got.into_iter().for_each(vrele);
-        check!(recycled, "after vdrop the vnode was never recycled");
+        check!(on_hold, "an unreferenced vnode with a hold is not on the hold list");
+        check!(took_held == 1 && grew == 1, "two getnewvnode calls took the held vnode {took_held} times and made {grew} new vnodes; expected 1 and 1");
         let b = new_vnode()?;
         vn_lock(b, LkFlags::LK_EXCLUSIVE).map_err(|e| alloc::format!("vn_lock: {e}"))?;
         vput(b);

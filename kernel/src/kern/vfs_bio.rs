@@ -1,14 +1,20 @@
-//! The buffer cache (OpenBSD vfs_bio.c): blocks of a vnode (for now, of
-//! the rd device) kept in memory, found by (vnode, block number), each
-//! owned by one thread at a time (B_BUSY; others sleep with B_WANTED), read
-//! and written through the device's strategy routine and completed by its
-//! interrupt (`biodone`). A size limit makes old clean buffers go and old
-//! delayed writes get written first.
+//! The buffer cache (OpenBSD vfs_bio.c): blocks of a vnode kept in memory,
+//! found by (vnode, block number), each owned by one thread at a time
+//! (B_BUSY; others sleep with B_WANTED). A regular file's data lives in
+//! buffers of its own vnode, by logical block number, as in OpenBSD; the
+//! file system's metadata (and directories) in buffers of the rd device,
+//! by device block. A buffer names its vnode with a hold (bgetvp/brelvp:
+//! vhold/vdrop), so an unreferenced vnode with buffers sits on the hold
+//! list. I/O goes through the vnode's strategy routine: rd's completes by
+//! interrupt (`biodone`), a file's moves its block through the device's
+//! buffers. A size limit (`kern.bufcachepercent`) makes old clean buffers
+//! go and old delayed writes get written first.
 
 use crate::arch::powerpc::intr::Ipl;
 use crate::dev::rd;
 use crate::kern::kern_mutex::{Mutex, MutexGuard};
 use crate::kern::kern_synch::{msleep, wakeup};
+use crate::kern::vfs_subr::{vdrop, vhold, vnode_by_id, Vnode};
 use crate::sys::errno::Errno;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -16,8 +22,13 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Block numbers count DEV_BSIZE units.
 pub const DEV_BSIZE: u32 = 512;
-/// Bytes the cache may hold before it recycles buffers.
+/// Bytes the cache may hold before it recycles buffers, until boot sets
+/// it from `kern.bufcachepercent`.
 pub const BUFCACHE_DEFAULT: usize = 512 * 1024;
+/// The most the cache may hold whatever `kern.bufcachepercent` says: its
+/// buffers come from the kernel heap (16 MB at most), not from pages of
+/// their own as OpenBSD's do.
+pub const BUFCACHE_MAX: usize = 2 * 1024 * 1024;
 
 bitflags::bitflags! {
     /// b_flags.
@@ -41,14 +52,15 @@ pub struct BufId(usize);
 
 pub struct Buf {
     pub b_flags: BFlags,
-    /// The vnode the block belongs to (for now: the device, RDVP).
+    /// The id of the vnode the block belongs to (RDVP: the device).
     pub b_vp: u32,
+    /// The device block (RDVP), or the file's logical block (b_lblkno).
     pub b_blkno: u64,
     pub b_data: Vec<u8>,
     pub b_error: Option<Errno>,
 }
 
-/// The rd device's blocks, until vnodes exist.
+/// The rd device's vnode (its blocks are the file system's metadata).
 pub const RDVP: u32 = 0;
 
 struct BufCache {
@@ -85,13 +97,39 @@ impl BufCache {
         }
     }
 
-    fn forget(&mut self, bp: BufId) {
-        if let Some(b) = self.bufs[bp.0].take() {
-            self.hash.remove(&(b.b_vp, b.b_blkno));
-            self.bytes -= b.b_data.len();
-        }
+    /// Frees a buffer; the vnode whose hold it had (brelvp), for vdrop
+    /// once the cache is let go.
+    fn forget(&mut self, bp: BufId) -> Option<u32> {
         self.lru.retain(|&x| x != bp);
+        let b = self.bufs[bp.0].take()?;
+        self.hash.remove(&(b.b_vp, b.b_blkno));
+        self.bytes -= b.b_data.len();
+        (b.b_vp != RDVP).then_some(b.b_vp)
     }
+
+    fn numbufs(&self) -> usize {
+        self.hash.len()
+    }
+}
+
+/// The hold a buffer has on its file's vnode (bgetvp).
+fn bgetvp(vid: u32) {
+    if let Some(vp) = vnode_by_id(vid) {
+        vhold(vp);
+    }
+}
+
+/// Gives back the hold of a freed buffer (brelvp).
+fn brelvp(vid: Option<u32>) {
+    if let Some(vp) = vid.and_then(vnode_by_id) {
+        vdrop(vp);
+    }
+}
+
+/// Buffers in the cache (OpenBSD bcstats.numbufs): getnewvnode never lets
+/// kern.maxvnodes below it.
+pub fn numbufs() -> usize {
+    BCACHE.lock().numbufs()
 }
 
 /// Runs `f` on a buffer (its owner, or the completion interrupt).
@@ -102,6 +140,19 @@ pub fn with_buf<R>(bp: BufId, f: impl FnOnce(&mut Buf) -> R) -> R {
 /// Sets the cache's size limit in bytes; returns the old one.
 pub fn bufcache_setlimit(limit: usize) -> usize {
     core::mem::replace(&mut BCACHE.lock().limit, limit)
+}
+
+/// Frees every clean buffer nobody holds (OpenBSD bufbackoff gives clean
+/// buffers back the same way); delayed writes stay.
+pub fn bufcache_release() {
+    loop {
+        let mut g = BCACHE.lock();
+        let clean = g.lru.iter().copied().find(|&bp| !g.bufs[bp.0].as_ref().is_some_and(|b| b.b_flags.contains(BFlags::B_DELWRI)));
+        let Some(bp) = clean else { return };
+        let held = g.forget(bp);
+        drop(g);
+        brelvp(held);
+    }
 }
 
 pub fn biowait_sleeps() -> u32 {
@@ -141,6 +192,10 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
             Some(Buf { b_flags: BFlags::B_BUSY, b_vp: vp, b_blkno: blkno, b_data: alloc::vec![0; size], b_error: None });
         g.hash.insert((vp, blkno), bp);
         g.bytes += size;
+        drop(g);
+        if vp != RDVP {
+            bgetvp(vp);
+        }
         return bp;
     }
 }
@@ -157,13 +212,23 @@ fn make_room(mut g: MutexGuard<'static, BufCache>) -> Option<MutexGuard<'static,
         let _ = bwrite(bp);
         return None;
     }
-    g.forget(bp);
+    let held = g.forget(bp);
+    if held.is_some() {
+        drop(g);
+        brelvp(held);
+        return None;
+    }
     Some(g)
 }
 
-/// Starts I/O on a busy buffer.
+/// Starts I/O on a busy buffer (VOP_STRATEGY): the device's, or the file
+/// system's for a file's block.
 fn strategy(bp: BufId) {
-    rd::rdstrategy(bp);
+    let vid = with_buf(bp, |b| b.b_vp);
+    match vnode_by_id(vid).filter(|_| vid != RDVP) {
+        Some(vp) => crate::kern::vfs_vops::VOP_STRATEGY(vp, bp),
+        None => rd::rdstrategy(bp),
+    }
 }
 
 /// Waits for the I/O on a buffer to finish; its error, if any.
@@ -255,42 +320,66 @@ pub fn brelse(bp: BufId) {
     let b = g.buf(bp);
     let wanted = b.b_flags.contains(BFlags::B_WANTED);
     b.b_flags -= BFlags::B_BUSY | BFlags::B_WANTED | BFlags::B_ASYNC;
-    if b.b_flags.intersects(BFlags::B_INVAL | BFlags::B_ERROR) {
-        g.forget(bp);
+    let held = if b.b_flags.intersects(BFlags::B_INVAL | BFlags::B_ERROR) {
+        g.forget(bp)
     } else {
         g.lru.push_back(bp);
-    }
+        None
+    };
     drop(g);
+    brelvp(held);
     if wanted {
         wakeup(wchan(bp));
     }
 }
 
-/// Writes the delayed writes of `vp` and drops all its buffers
-/// (OpenBSD vinvalbuf with V_SAVE).
-pub fn vinvalbuf(vp: u32) -> Result<(), Errno> {
-    loop {
-        let next = {
-            let g = BCACHE.lock();
-            g.hash.range((vp, 0)..=(vp, u64::MAX)).map(|(k, _)| k.1).next()
-        };
-        let Some(blkno) = next else { return Ok(()) };
-        let size = {
-            let mut g = BCACHE.lock();
-            let bp = g.hash[&(vp, blkno)];
-            g.buf(bp).b_data.len()
-        };
-        let bp = getblk(vp, blkno, size);
-        if with_buf(bp, |b| b.b_flags.contains(BFlags::B_DELWRI)) {
-            bwrite(bp)?;
-            let bp = getblk(vp, blkno, size);
-            with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
-            brelse(bp);
-        } else {
-            with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
-            brelse(bp);
-        }
+/// Drops every buffer of `vp` (OpenBSD vinvalbuf), called with the vnode
+/// locked. With `save` (V_SAVE) its delayed writes are written first, by
+/// VOP_FSYNC; without, they are thrown away. A busy buffer is waited for
+/// ("vinvalbuf").
+pub fn vinvalbuf(vp: &'static Vnode, save: bool) -> Result<(), Errno> {
+    let vid = vp.v_id;
+    let dirty = {
+        let g = BCACHE.lock();
+        g.hash.range((vid, 0)..=(vid, u64::MAX)).any(|(_, &bp)| g.bufs[bp.0].as_ref().is_some_and(|b| b.b_flags.contains(BFlags::B_DELWRI)))
+    };
+    if save && dirty {
+        vp.op().vop_fsync(vp)?;
     }
+    invalbuf(vid, save)
+}
+
+/// vinvalbuf of the rd device's buffers, delayed writes written.
+pub fn rd_invalbuf() -> Result<(), Errno> {
+    invalbuf(RDVP, true)
+}
+
+fn invalbuf(vid: u32, save: bool) -> Result<(), Errno> {
+    loop {
+        let mut g = BCACHE.lock();
+        let Some(&bp) = g.hash.range((vid, 0)..=(vid, u64::MAX)).map(|(_, bp)| bp).next() else { return Ok(()) };
+        let b = g.buf(bp);
+        if b.b_flags.contains(BFlags::B_BUSY) {
+            b.b_flags |= BFlags::B_WANTED;
+            drop(msleep(wchan(bp), g, "vinvalbuf", 0));
+            continue;
+        }
+        b.b_flags |= BFlags::B_BUSY;
+        let delwri = b.b_flags.contains(BFlags::B_DELWRI);
+        g.lru.retain(|&x| x != bp);
+        drop(g);
+        if delwri && save {
+            bwrite(bp)?;
+            continue;
+        }
+        with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
+        brelse(bp);
+    }
+}
+
+/// Whether the vnode with id `vid` has buffers (a test's view of the hold).
+pub fn vnode_has_bufs(vid: u32) -> bool {
+    BCACHE.lock().hash.range((vid, 0)..=(vid, u64::MAX)).next().is_some()
 }
 
 /// Writes every delayed write of `vp` and waits for them (OpenBSD
@@ -317,4 +406,16 @@ pub fn vflushbuf(vp: u32) -> Result<u32, Errno> {
         }
         from = blkno + 1;
     }
+}
+
+/// Writes the delayed writes of every file's buffers (the first half of
+/// sync: the file system's metadata in the device's buffers comes after).
+pub fn vflushbuf_files() -> Result<u32, Errno> {
+    let mut vids: Vec<u32> = BCACHE.lock().hash.keys().map(|k| k.0).filter(|&v| v != RDVP).collect();
+    vids.dedup();
+    let mut written = 0;
+    for vid in vids {
+        written += vflushbuf(vid)?;
+    }
+    Ok(written)
 }

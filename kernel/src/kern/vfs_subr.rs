@@ -29,6 +29,9 @@ pub struct VnodeFields {
     pub v_lockcount: u32,
     pub v_lflag: VLFlags,
     pub v_bioflag: VBioFlags,
+    /// The thread inside ffs_write, if any (a diagnostic: two at once means
+    /// a write without the vnode lock).
+    pub v_writer: Option<u32>,
     pub v_op: &'static dyn VnodeOps,
     /// The file system's own data (an inode number).
     pub v_data: u64,
@@ -78,10 +81,16 @@ struct VnodeTable {
     hold: VecDeque<&'static Vnode>,
     /// Every vnode, by v_id - 1 (vnodes are never freed).
     all: alloc::vec::Vec<&'static Vnode>,
+    /// getnewvnode's turn between the hold list and a new vnode.
+    toggle: bool,
 }
 
-static VTABLE: Mutex<VnodeTable> =
-    Mutex::new(Ipl::None, VnodeTable { numvnodes: 0, maxvnodes: MAXVNODES_DEFAULT, free: VecDeque::new(), hold: VecDeque::new(), all: alloc::vec::Vec::new() });
+/// IPL_BIO, as OpenBSD's splbio: a buffer freed by an I/O completion drops
+/// its vnode's hold, which may move it between the lists.
+static VTABLE: Mutex<VnodeTable> = Mutex::new(
+    Ipl::Bio,
+    VnodeTable { numvnodes: 0, maxvnodes: MAXVNODES_DEFAULT, free: VecDeque::new(), hold: VecDeque::new(), all: alloc::vec::Vec::new(), toggle: false },
+);
 
 /// The operations of a vnode that has been reclaimed: nothing left to do.
 struct DeadVnodeOps;
@@ -141,16 +150,30 @@ pub fn getnewvnode_panic_next() {
 }
 
 /// A vnode for a file system with operations `ops`, referenced once
-/// (OpenBSD getnewvnode): a new one while numvnodes < maxvnodes, else the
-/// first unlocked vnode of the free list, cleaned out with vgonel. ENFILE
-/// when every vnode is in use.
+/// (OpenBSD getnewvnode, vfs_subr.c 1.317). kern.maxvnodes is first raised
+/// to the number of buffers if that is larger (never lowered). A new vnode
+/// while numvnodes < maxvnodes; else the first unlocked vnode of the free
+/// list, or — when that is empty, every other call — of the hold list
+/// (vnodes whose buffers still name them), cleaned out with vgonel; else a
+/// new one after all. ENFILE when the chosen list has no unlocked vnode.
 #[inline(never)]
 pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> {
     if GETNEWVNODE_PANIC.swap(false, Ordering::Relaxed) {
         panic!("getnewvnode: deliberate panic (test=getnewvnode-panic)");
     }
+    let nbufs = vfs_bio::numbufs() as u32;
     let mut t = VTABLE.lock();
-    let vp = if t.numvnodes < t.maxvnodes {
+    if t.maxvnodes < nbufs {
+        t.maxvnodes = nbufs;
+        crate::printf!("vfs: kern.maxvnodes raised to {nbufs}, the number of buffers (as OpenBSD's getnewvnode does)\n");
+    }
+    t.toggle ^= true;
+    if t.numvnodes / 2 > t.maxvnodes {
+        t.toggle = false;
+    }
+    let from_hold = t.free.is_empty();
+    let fresh = t.numvnodes < t.maxvnodes || (t.free.is_empty() && (t.hold.is_empty() || t.toggle));
+    let vp = if fresh {
         t.numvnodes += 1;
         let id = t.numvnodes;
         drop(t);
@@ -159,7 +182,7 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
             v_lock: Rwlock::new("vnlock"),
             v_uvm: UvmVnode::new(),
             st: Mutex::new(
-                Ipl::None,
+                Ipl::Bio,
                 VnodeFields {
                     v_type: VType::VNON,
                     v_usecount: 0,
@@ -167,6 +190,7 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
                     v_writecount: 0,
                     v_lockcount: 0,
                     v_lflag: VLFlags::empty(),
+                    v_writer: None,
                     v_bioflag: VBioFlags::empty(),
                     v_op: DEAD_VNODEOPS,
                     v_data: 0,
@@ -176,12 +200,13 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
         VTABLE.lock().all.push(vp);
         vp
     } else {
-        let pos = t.free.iter().position(|vp| vp.v_lock.rw_enter(RwFlags::RW_WRITE | RwFlags::RW_NOSLEEP).map(|_| vp.v_lock.rw_exit()).is_ok());
+        let list = if from_hold { &mut t.hold } else { &mut t.free };
+        let pos = list.iter().position(|vp| vp.v_lock.rw_enter(RwFlags::RW_WRITE | RwFlags::RW_NOSLEEP).map(|_| vp.v_lock.rw_exit()).is_ok());
         let Some(pos) = pos else {
             crate::printf!("vnode: table is full - increase kern.maxvnodes\n");
             return Err(Errno::ENFILE);
         };
-        let vp = t.free.remove(pos).expect("position in the free list");
+        let vp = list.remove(pos).expect("position in the list");
         drop(t);
         // Off the list and, below, under VXLOCK with no sleep in between.
         let bad = vp.with(|v| {
@@ -430,7 +455,7 @@ pub fn vclean(vp: &'static Vnode, flags: u32) {
     }
     let _ = vop_lock(vp, LkFlags::LK_EXCLUSIVE | LkFlags::LK_DRAIN);
     uvm_vnp_terminate(vp);
-    if let Err(e) = vfs_bio::vinvalbuf(vp.v_id) {
+    if let Err(e) = vfs_bio::vinvalbuf(vp, true) {
         crate::printf!("vclean: vnode {}: writing its buffers: {e}\n", vp.v_id);
     }
     let op = vp.op();

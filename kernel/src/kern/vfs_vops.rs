@@ -54,6 +54,11 @@ pub fn VOP_SETATTR_SIZE(vp: &'static Vnode, len: u64) -> Result<(), Errno> {
 }
 
 #[inline(never)]
+pub fn VOP_STRATEGY(vp: &'static Vnode, bp: crate::kern::vfs_bio::BufId) {
+    vp.op().vop_strategy(vp, bp)
+}
+
+#[inline(never)]
 pub fn VOP_FSYNC(vp: &'static Vnode) -> Result<(), Errno> {
     vp.op().vop_fsync(vp)
 }

@@ -1,6 +1,7 @@
 //! Vnode definitions (OpenBSD sys/vnode.h): types, flags, lock flags, and
 //! the vnode-operations table a file system provides.
 
+use crate::kern::vfs_bio::{biodone, BufId};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
 
@@ -110,6 +111,10 @@ pub trait VnodeOps: Sync {
     /// Writes the file's dirty data and metadata to the device.
     fn vop_fsync(&self, _vp: &'static Vnode) -> Result<(), Errno> {
         Ok(())
+    }
+    /// Starts the I/O a busy buffer of `vp` describes; `biodone` ends it.
+    fn vop_strategy(&self, _vp: &'static Vnode, bp: BufId) {
+        biodone(bp, Err(Errno::ENXIO));
     }
 }
 

@@ -2,7 +2,8 @@
 
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
-use crate::ufs::ffs::ffs_vfsops::{ffs_modify, vtoi};
+use crate::kern::vfs_bio::vinvalbuf;
+use crate::ufs::ffs::ffs_vfsops::{ffs_modify, rootfs, vtoi};
 use crate::uvm::uvm_vnode::{uvm_vnp_setsize, uvm_vnp_uncache};
 
 /// Changes fields of a locked vnode's inode and writes it (ffs_update).
@@ -13,11 +14,22 @@ pub fn ffs_update(vp: &'static Vnode, f: impl FnOnce(&mut ffs::Inode)) -> Result
     Ok(ip)
 }
 
-/// Sets the length of a locked vnode's file (OpenBSD ffs_truncate).
+/// Sets the length of a locked vnode's file (OpenBSD ffs_truncate,
+/// ffs_inode.c 1.81): the object told the new size first; uvm_vnp_uncache
+/// only when the file grows or keeps a partial last block (a truncation to
+/// a block boundary, such as to 0, does not uncache); every buffer of the
+/// file dropped (vinvalbuf, its delayed writes written unless the file
+/// becomes empty) before blocks are freed.
 #[inline(never)]
 pub fn ffs_truncate(vp: &'static Vnode, len: u64) -> Result<(), Errno> {
+    let osize = vtoi(vp)?.size;
+    let bsize = rootfs()?.sb().bsize as u64;
     uvm_vnp_setsize(vp, len);
-    uvm_vnp_uncache(vp);
+    if len > osize || !len.is_multiple_of(bsize) {
+        uvm_vnp_uncache(vp);
+    }
+    vinvalbuf(vp, len > 0)?;
+    // Read after the sleeps above.
     let mut ip = vtoi(vp)?;
     ffs_modify(ip.ino, |fs| fs.truncate(&mut ip, len))
 }

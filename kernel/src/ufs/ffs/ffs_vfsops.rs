@@ -129,10 +129,10 @@ pub fn ffs_mountroot() -> Result<(), ffs::Error> {
     Ok(())
 }
 
-/// Writes every delayed write of the file system (OpenBSD ffs_sync; all
-/// of its blocks are the device's buffers).
+/// Writes every delayed write of the file system (OpenBSD ffs_sync): the
+/// files' buffers, then the metadata in the device's.
 pub fn ffs_sync() -> Result<u32, Errno> {
-    vfs_bio::vflushbuf(RDVP)
+    Ok(vfs_bio::vflushbuf_files()? + vfs_bio::vflushbuf(RDVP)?)
 }
 
 /// Syncs, marks the file system clean and syncs that (OpenBSD

@@ -1,63 +1,177 @@
 //! The vnode operations of FFS (OpenBSD ffs_vnops.c): the operations
 //! table, pointing at the ufs_* name-space operations, and ffs_read,
-//! ffs_write and ffs_fsync.
+//! ffs_write, ffs_fsync and the strategy routine of a file's buffers.
 
+use crate::kern::kern_proc::curproc;
+use crate::kern::vfs_bio::{self, BFlags, BufId};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
-use crate::sys::vnode::{RenameArgs, VnodeOps};
+use crate::sys::vnode::{RenameArgs, VType, VnodeOps};
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
-use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, ffs_sync, rootfs, vtoi};
+use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, ffs_sync, rootfs, vtoi, vtoino, BufDevice};
 use crate::ufs::ufs::ufs_inode::{ufs_inactive, ufs_reclaim};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_lookup};
 use crate::ufs::ufs::ufs_vnops::{ufs_create, ufs_mkdir, ufs_remove, ufs_rename, ufs_rmdir};
-use crate::uvm::uvm_vnode::{uvm_vnp_setsize, uvm_vnp_uncache};
+use crate::uvm::uvm_vnode::{uvm_vnp_setsize, uvm_vnp_uncache, uvn_fixed2};
 
 pub struct FfsVnodeOps;
 
 pub static FFS_VNODEOPS: FfsVnodeOps = FfsVnodeOps;
 
-/// VOP_READ of a locked vnode.
+/// VOP_READ of a locked vnode: a regular file block by block through its
+/// own buffers (bread), anything else straight from the device's.
 #[inline(never)]
 pub fn ffs_read(vp: &'static Vnode, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let ip = vtoi(vp)?;
     if ip.is_dir() {
         return Err(Errno::EISDIR);
     }
-    rootfs()?.read(&ip, off, buf).map_err(|e| ffs_error(ip.ino, e))
-}
-
-/// VOP_WRITE of a locked vnode: block by block, as OpenBSD's does, each
-/// allocating what it needs. Returns the bytes written; an error after
-/// some were written gives the count.
-#[inline(never)]
-pub fn ffs_write(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, Errno> {
-    if vtoi(vp)?.is_dir() {
-        return Err(Errno::EISDIR);
+    let fs = rootfs()?;
+    if vp.with(|v| v.v_type) != VType::VREG {
+        return fs.read(&ip, off, buf).map_err(|e| ffs_error(ip.ino, e));
     }
+    let bsize = fs.sb().bsize as u64;
     let mut done = 0usize;
-    let mut size = None;
     while done < buf.len() {
-        // As OpenBSD's: the file's cached pages may not persist once it
-        // is written this way. This may unlock and relock the vnode, so
-        // the inode is read after it.
-        uvm_vnp_uncache(vp);
-        let mut ip = vtoi(vp)?;
-        match ffs_modify(ip.ino, |fs| fs.write(&mut ip, off + done as u64, &buf[done..])) {
-            Ok(n) => done += n,
-            Err(_) if done > 0 => break,
-            Err(e) => return Err(e),
+        let at = off + done as u64;
+        if at >= ip.size {
+            break;
         }
-        size = Some(ip.size);
-    }
-    if let Some(size) = size {
-        uvm_vnp_setsize(vp, size);
+        let (lbn, boff) = (at / bsize, (at % bsize) as usize);
+        let n = ((bsize as usize - boff).min(buf.len() - done) as u64).min(ip.size - at) as usize;
+        let bp = vfs_bio::bread(vp.v_id, lbn, bsize as usize)?;
+        vfs_bio::with_buf(bp, |b| buf[done..done + n].copy_from_slice(&b.b_data[boff..boff + n]));
+        vfs_bio::brelse(bp);
+        done += n;
     }
     Ok(done)
 }
 
-/// VOP_FSYNC: every delayed write of the device (this file's blocks are
-/// among them).
-pub fn ffs_fsync(_vp: &'static Vnode) -> Result<(), Errno> {
+/// VOP_WRITE of a locked vnode, block by block in OpenBSD's order
+/// (ffs_vnops.c 1.100): the block allocated and its buffer taken, busy
+/// (UFS_BUF_ALLOC: read first unless the whole block is written); the new
+/// size given to the object (uvm_vnp_setsize); uvm_vnp_uncache — with the
+/// buffer still busy, so the uncache's flush of a dirty page of the same
+/// block sleeps on it in getblk, the "persistbug"; then the copy, and
+/// bawrite of a whole block or bdwrite of a part. Under fixed-2 the
+/// uncache comes first, before any buffer is held. Returns the bytes
+/// written; an error after some were written gives the count.
+#[inline(never)]
+pub fn ffs_write(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+    let ip = vtoi(vp)?;
+    if ip.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    ffs_writer_enter(vp);
+    let r = ffs_write_blocks(vp, off, buf);
+    ffs_writer_exit(vp);
+    r
+}
+
+fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+    let fs = rootfs()?;
+    let bsize = fs.sb().bsize as u64;
+    let mut done = 0usize;
+    while done < buf.len() {
+        let at = off + done as u64;
+        let (lbn, boff) = (at / bsize, (at % bsize) as usize);
+        let n = (bsize as usize - boff).min(buf.len() - done);
+        if uvn_fixed2() {
+            uvm_vnp_uncache(vp);
+        }
+        let mut ip = vtoi(vp)?;
+        let osize = ip.size;
+        match ffs_modify(ip.ino, |fs| fs.balloc_write(&mut ip, at, n)) {
+            Ok(_) => {}
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
+        }
+        let bp = if n as u64 == bsize { vfs_bio::getblk(vp.v_id, lbn, bsize as usize) } else { vfs_bio::bread(vp.v_id, lbn, bsize as usize)? };
+        if ip.size > osize {
+            uvm_vnp_setsize(vp, ip.size);
+        }
+        if !uvn_fixed2() {
+            uvm_vnp_uncache(vp);
+        }
+        vfs_bio::with_buf(bp, |b| b.b_data[boff..boff + n].copy_from_slice(&buf[done..done + n]));
+        if boff + n == bsize as usize {
+            vfs_bio::bawrite(bp);
+        } else {
+            vfs_bio::bdwrite(bp);
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+/// Notes a thread writing the inode, and says so on the console if another
+/// is already inside: the vnode lock should make that impossible, and
+/// uvn_io's VNISLOCKED write to a dying object does not take it.
+fn ffs_writer_enter(vp: &'static Vnode) {
+    let me = curproc();
+    let other = vp.with(|v| {
+        let other = v.v_writer;
+        v.v_writer = Some(me);
+        other
+    });
+    if let Some(t) = other {
+        crate::printf!(
+            "ffs_write: vnode {} (inode {}): thread {me} writes while thread {t} is inside ffs_write; vnode lock {}\n",
+            vp.v_id,
+            vtoino(vp),
+            vp.v_lock.rw_status()
+        );
+    }
+}
+
+fn ffs_writer_exit(vp: &'static Vnode) {
+    let me = curproc();
+    vp.with(|v| {
+        if v.v_writer == Some(me) {
+            v.v_writer = None;
+        }
+    });
+}
+
+/// VOP_STRATEGY for a file's buffer: its logical block mapped to the disk
+/// (ufs_bmaparray) and moved between the buffer and the device's buffers,
+/// which sleep on rd as a disk would; the bytes the block holds on disk
+/// (a fragment-sized last block holds fewer), the rest read as zeros. A
+/// block no longer mapped (truncated away) reads as zeros and is not
+/// written.
+pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
+    let (lbn, read) = vfs_bio::with_buf(bp, |b| (b.b_blkno, b.b_flags.contains(BFlags::B_READ)));
+    let r = (|| -> Result<(), Errno> {
+        let fs = rootfs()?;
+        let ip = vtoi(vp)?;
+        let at = fs.bmap(&ip, lbn).map_err(|e| ffs_error(ip.ino, e))?;
+        let extent = fs.blksize(&ip, lbn) as usize;
+        let Some(blk) = at else {
+            if read {
+                vfs_bio::with_buf(bp, |b| b.b_data.fill(0));
+            }
+            return Ok(());
+        };
+        let dev = fs.sb().frag_offset(blk).map_err(|e| ffs_error(ip.ino, e))?;
+        let mut data = alloc::vec![0u8; extent];
+        if read {
+            fs.device_read(dev, &mut data).map_err(|e| ffs_error(ip.ino, e))?;
+            vfs_bio::with_buf(bp, |b| {
+                b.b_data[..extent].copy_from_slice(&data);
+                b.b_data[extent..].fill(0);
+            });
+            Ok(())
+        } else {
+            vfs_bio::with_buf(bp, |b| data.copy_from_slice(&b.b_data[..extent]));
+            ffs::DeviceMut::write_at(&BufDevice, dev, &data).map_err(|e| ffs_error(ip.ino, e))
+        }
+    })();
+    vfs_bio::biodone(bp, r);
+}
+
+/// VOP_FSYNC: the file's delayed writes, then the file system's metadata.
+pub fn ffs_fsync(vp: &'static Vnode) -> Result<(), Errno> {
+    vfs_bio::vflushbuf(vp.v_id)?;
     ffs_sync().map(|_| ())
 }
 
@@ -124,5 +238,9 @@ impl VnodeOps for FfsVnodeOps {
 
     fn vop_fsync(&self, vp: &'static Vnode) -> Result<(), Errno> {
         ffs_fsync(vp)
+    }
+
+    fn vop_strategy(&self, vp: &'static Vnode, bp: BufId) {
+        ffs_strategy(vp, bp)
     }
 }

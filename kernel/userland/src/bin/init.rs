@@ -1,8 +1,9 @@
 //! /sbin/init: the first user process. Runs a short demo of processes
 //! (fork, exec, wait, two CPU-bound processes sharing the CPU), then halts
-//! the machine. `init race SEED SECS` (workload=race) runs the
-//! race workload instead: a memory hog, three mapping writers and two
-//! creators until the deadline, then halts.
+//! the machine. `init race SEED SECS keepopen|close` (workload=race) runs
+//! the race workload instead: a memory hog, three mapping writers (keeping
+//! their files open with `race.keepopen=1`) and two creators until the
+//! deadline, then halts.
 #![no_std]
 #![no_main]
 
@@ -26,6 +27,7 @@ fn spawn(path: &[u8], argv: &[&[u8]]) -> u32 {
 fn race(args: Args) -> i32 {
     let seed = args.get(2).unwrap_or("1");
     let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let keep: &[u8] = if args.get(4) == Some("keepopen") { b"keepopen\0" } else { b"close\0" };
     if let Err(e) = mkdir(b"/race\0", 0o755) {
         println!("init: mkdir /race failed: errno {e}");
     }
@@ -38,7 +40,7 @@ fn race(args: Args) -> i32 {
     spawn(b"/bin/memhog\0", &[b"memhog\0", deadline]);
     n += 1;
     for id in [b"0\0", b"1\0", b"2\0"] {
-        spawn(b"/bin/mapwriter\0", &[b"mapwriter\0", id, seedz, deadline]);
+        spawn(b"/bin/mapwriter\0", &[b"mapwriter\0", id, seedz, deadline, keep]);
         n += 1;
     }
     for id in [b"0\0", b"1\0"] {

@@ -1,9 +1,12 @@
-//! /bin/mapwriter ID SEED DEADLINE_MS: one of the race workload's writers.
+//! /bin/mapwriter ID SEED DEADLINE_MS [keepopen]: one of the race
+//! workload's writers.
 //! Over a pool of files /race/wID-K it maps a file MAP_SHARED read-write,
 //! checks that every page holds what it last wrote there, dirties a seeded
 //! choice of pages with a new generation, unmaps and closes — so that,
 //! with `uvm.mmap_uncache=0`, the file's object persists with dirty pages
-//! and no vnode reference (race.md's P0). Exits 1 on any mismatch.
+//! and no vnode reference (P0, doc/race.md). With `keepopen` each file is
+//! opened once and never closed: the object still persists at the unmap,
+//! but its vnode stays referenced. Exits 1 on any mismatch.
 #![no_std]
 #![no_main]
 
@@ -39,6 +42,8 @@ fn main(args: Args) -> i32 {
     let id: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let deadline: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let keepopen = args.get(4) == Some("keepopen");
+    let mut fds = [None::<u32>; NFILES];
     let mut rng = Rng::new(seed ^ (id as u64) << 32);
     let mut gens = [[0u32; NPAGES]; NFILES];
     let (mut rounds, mut checked) = (0u32, 0u64);
@@ -47,13 +52,16 @@ fn main(args: Args) -> i32 {
         let k = rng.below(NFILES as u32) as usize;
         let mut pb = [0u8; 32];
         let p = path(&mut pb, id, k);
-        let fd = match open_mode(p, O_RDWR | O_CREAT, 0o644) {
+        let fd = match fds[k].map_or_else(|| open_mode(p, O_RDWR | O_CREAT, 0o644), Ok) {
             Ok(fd) => fd,
             Err(e) => {
                 println!("mapwriter {id}: open failed: errno {e}");
                 return 1;
             }
         };
+        if keepopen {
+            fds[k] = Some(fd);
+        }
         if fstat(fd).map(|s| s.2 as usize) != Ok(len) && ftruncate(fd, len as u32).is_err() {
             println!("mapwriter {id}: ftruncate failed");
             return 1;
@@ -86,7 +94,7 @@ fn main(args: Args) -> i32 {
                 *g = gen;
             }
         }
-        if munmap(base as *mut u8, len).is_err() || close(fd).is_err() {
+        if munmap(base as *mut u8, len).is_err() || (!keepopen && close(fd).is_err()) {
             println!("mapwriter {id}: munmap or close failed");
             return 1;
         }
