@@ -178,6 +178,37 @@ fn race_fixed2(exit: Exit, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The getblk self-deadlock of `test=persistbug` (OpenBSD's policies): the
+/// writer's own flush waits for the buffer its ffs_write holds.
+const PERSISTBUG_DEADLOCK: &[Check] = &[
+    Check::InOrder(&[
+        "persistbug: vnode ",
+        "deadlock: every thread sleeps and nothing can wake one",
+        "getblk() at ",
+        "ffs_write() at ",
+        "uvn_io() at ",
+        "uvn_put() at ",
+        "uvm_pager_put() at ",
+        "uvn_flush() at ",
+        "uvn_detach() at ",
+        "uvm_vnp_uncache() at ",
+        "ffs_write() at ",
+        "vn_rdwr() at ",
+    ]),
+    Check::Has(" getblk "),
+    Check::Lacks("persistbug: the write returned"),
+];
+
+/// `test=persistbug`: the deadlock, or (fixed-2) the write returning with
+/// the file right.
+const fn persistbug(name: &'static str, bootargs: &'static str, deadlocks: bool) -> QemuTest {
+    if deadlocks {
+        test(name, bootargs, 1, PERSISTBUG_DEADLOCK)
+    } else {
+        test(name, bootargs, 0, &[Check::LineStarts("persistbug: the write returned; the file holds the page and the write"), Check::LineStarts("halted")])
+    }
+}
+
 /// `fsstress` on an image: every byte checked in the guest, then the saved
 /// image checked and compared with what it reported.
 const fn fsstress(name: &'static str, image: Variant) -> QemuTest {
@@ -431,16 +462,20 @@ const TESTS: &[QemuTest] = &[
             "end trace frame: ",
         ])],
     ),
-    race("race-original", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original", 4, race_original),
-    race("race-vget-diff", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff", 4, race_vget_diff),
-    race("race-fixed", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
-    race("race-fixed-2", "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2", 6, race_fixed2),
+    persistbug("persistbug-original", "test=persistbug uvn.policy=original", true),
+    persistbug("persistbug-vget-diff", "test=persistbug uvn.policy=vget-diff", true),
+    persistbug("persistbug-fixed", "test=persistbug uvn.policy=fixed", true),
+    persistbug("persistbug-fixed-2", "test=persistbug uvn.policy=fixed-2", false),
+    race("race-original", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original", 4, race_original),
+    race("race-vget-diff", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff", 4, race_vget_diff),
+    race("race-fixed", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
+    race("race-fixed-2", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2", 6, race_fixed2),
     QemuTest {
         seed: 17,
         replay: true,
         ..test(
             "race-replay",
-            "workload=race physmem=32M kern.maxvnodes=32 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
+            "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
             1,
             &[Check::LineStarts("panic: uvn_flush: ")],
         )

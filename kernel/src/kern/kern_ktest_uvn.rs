@@ -162,3 +162,36 @@ pub fn ktest_uvn_pageout() {
         panic!("ktest: uvn-pageout: {e}");
     }
 }
+
+/// `test=persistbug`: with the mmap hack off, a write(2) into the block of
+/// a file whose object persists with a dirty page in that same block.
+/// OpenBSD's ffs_write holds the block's buffer busy across
+/// uvm_vnp_uncache, whose flush writes the dirty page through ffs_write
+/// again and sleeps in getblk on that buffer: the writer waits for itself
+/// (the "persistbug" of uvm_mmap.c's XXXCDC comment) under original,
+/// vget-diff and fixed, and the kernel's deadlock report shows it. Under
+/// fixed-2 the uncache comes before the buffer is taken: the write
+/// returns, and the file holds both the page and the write.
+#[inline(never)]
+pub fn ktest_persistbug() {
+    let run = || -> TestResult {
+        let path = "/persistbug";
+        let vp = make_file(path, 4 * PG)?;
+        leave_dirty_page(vp, 4, 1)?;
+        let tail = pattern(5, 100);
+        crate::printf!("persistbug: vnode {}: the object persists with page 1 dirty; write(2) of 100 bytes at {PG}, in the same block\n", vp.v_id);
+        let r = vn_rdwr(vp, Uio::Write(&tail), PG as u64);
+        vn_close(vp, O_RDWR);
+        check!(r == Ok(100), "the write gave {r:?}");
+        let got = contents(path, 4 * PG)?;
+        let mut want = pattern(1, 4 * PG);
+        want[PG..2 * PG].copy_from_slice(&pattern(9, PG));
+        want[PG..PG + 100].copy_from_slice(&tail);
+        check!(got == want, "the file lacks the dirty page's data or the write");
+        Ok(())
+    };
+    match run() {
+        Ok(()) => crate::printf!("persistbug: the write returned; the file holds the page and the write\n"),
+        Err(e) => panic!("ktest: persistbug: {e}"),
+    }
+}
