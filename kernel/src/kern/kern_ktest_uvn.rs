@@ -139,7 +139,7 @@ fn test_uvn_terminate_on_recycle() -> TestResult {
 /// persisting object whose vnode nobody references (P0): busy it and
 /// `uvm_pager_put` it, holding no reference. Under `uvn.policy=original`
 /// that is OpenBSD's first panic; the other policies answer the open
-/// question of race.md at this level.
+/// question of `fixed` at this level.
 #[inline(never)]
 pub fn ktest_uvn_pageout() {
     let run = || -> TestResult {

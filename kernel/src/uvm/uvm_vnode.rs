@@ -4,7 +4,9 @@
 //! (CANPERSIST), and how it is flushed and torn down — `uvm_vnp_uncache`
 //! from the write paths, `uvm_vnp_terminate` from vclean. The policy of
 //! `uvn_put`/`uvn_io` is chosen at boot (`uvn.policy=`): OpenBSD 1.130's,
-//! the first proposed diff, or the fix of 1.131 (see race.md).
+//! the first proposed diff, the fix of 1.131, or ppcbsd's fixed-2.
+//! Everything else follows uvm_vnode.c 1.130 and uvm_pager.c 1.89; what
+//! differs is in doc/fidelity.md.
 
 use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect, Prot};
 use crate::arch::powerpc::intr::Ipl;
@@ -839,7 +841,7 @@ fn uvn_io_vnode(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], size: u64,
                 break Ok(());
             }
         };
-        let r = r.and_then(|()| if wanted > 0 && got == 0 { Err(Errno::EIO) } else { Ok(()) });
+        let r = r.and(if wanted > 0 && got == 0 { Err(Errno::EIO) } else { Ok(()) });
         for (k, &(_, pg)) in pages.iter().enumerate() {
             uvm_page_write(pg, 0, &buf[k * PAGE_SIZE as usize..(k + 1) * PAGE_SIZE as usize]);
         }
