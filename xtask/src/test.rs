@@ -209,6 +209,36 @@ const fn persistbug(name: &'static str, bootargs: &'static str, deadlocks: bool)
     }
 }
 
+/// `test=dying-pageout`: the pagedaemon's write to a dying object beside
+/// vclean's, reported by ffs_write (OpenBSD's policies), or refused
+/// (fixed-2, whose file must then be right).
+const fn dying_pageout(name: &'static str, bootargs: &'static str, unlocked_write: bool) -> QemuTest {
+    if unlocked_write {
+        test(
+            name,
+            bootargs,
+            0,
+            &[
+                Check::InOrder(&["dying-pageout: vclean is writing page 0; the pagedaemon scans page 2", "is inside ffs_write; vnode lock write-locked by thread "]),
+                Check::LineStarts("ffs_write: vnode "),
+                Check::LineStarts("halted"),
+            ],
+        )
+    } else {
+        test(
+            name,
+            bootargs,
+            0,
+            &[
+                Check::LineStarts("dying-pageout: vclean is writing page 0; the pagedaemon scans page 2"),
+                Check::Lacks("is inside ffs_write"),
+                Check::LineStarts("dying-pageout: the file holds both dirty pages"),
+                Check::LineStarts("halted"),
+            ],
+        )
+    }
+}
+
 /// `fsstress` on an image: every byte checked in the guest, then the saved
 /// image checked and compared with what it reported.
 const fn fsstress(name: &'static str, image: Variant) -> QemuTest {
@@ -466,6 +496,9 @@ const TESTS: &[QemuTest] = &[
     persistbug("persistbug-vget-diff", "test=persistbug uvn.policy=vget-diff", true),
     persistbug("persistbug-fixed", "test=persistbug uvn.policy=fixed", true),
     persistbug("persistbug-fixed-2", "test=persistbug uvn.policy=fixed-2", false),
+    dying_pageout("dying-pageout-original", "test=dying-pageout uvn.policy=original", true),
+    dying_pageout("dying-pageout-fixed", "test=dying-pageout uvn.policy=fixed", true),
+    dying_pageout("dying-pageout-fixed-2", "test=dying-pageout uvn.policy=fixed-2", false),
     race("race-original", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original", 4, race_original),
     race("race-vget-diff", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff", 4, race_vget_diff),
     race("race-fixed", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),

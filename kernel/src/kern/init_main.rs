@@ -71,6 +71,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     uvm_page::uvm_page_init(&bi, args.physmem_pages);
     pmap::pmap_bootstrap();
     kern_sched::sched_init();
+    uvm_vnode::uvm_pager_init();
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
     uvm_vnode::uvn_setpolicy(args.uvn_policy);
     uvm_vnode::uvm_set_mmap_uncache(args.mmap_uncache);

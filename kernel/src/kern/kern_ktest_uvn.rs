@@ -11,7 +11,7 @@ use crate::kern::vfs_subr::{vfs_setmaxvnodes, vnode_counts, Vnode};
 use crate::kern::vfs_syscalls::doopenat;
 use crate::kern::vfs_vnops::{vn_close, vn_open, vn_rdwr, Uio};
 use crate::sys::syscalls::{O_CREAT, O_RDWR, O_WRONLY};
-use crate::uvm::uvm_page::{uvm_page_write, PgFlags, PAGE_SIZE};
+use crate::uvm::uvm_page::{uvm_page_write, uvm_pagealloc, uvm_pagefree, uvmexp, PgFlags, PAGE_SIZE};
 use crate::arch::powerpc::pmap::{pmap_page_protect, Prot};
 use crate::uvm::uvm_vnode::{uvm_pager_put, uvn_attach, uvn_detach, uvn_get, PgoFlags, UvnFlags};
 use alloc::format;
@@ -38,17 +38,19 @@ fn make_file(path: &str, len: usize) -> Result<&'static Vnode, alloc::string::St
     Ok(vp)
 }
 
-/// Maps the file's first pages into its object, dirties page `dirty`, and
-/// detaches: the object persists with that dirty page (P0 once the vnode
-/// is unreferenced).
-fn leave_dirty_page(vp: &'static Vnode, npages: u32, dirty: u32) -> TestResult {
+/// Maps the file's first pages into its object, dirties the pages in
+/// `dirty`, and detaches: the object persists with those dirty pages (P0
+/// once the vnode is unreferenced).
+fn leave_dirty_pages(vp: &'static Vnode, npages: u32, dirty: &[u32]) -> TestResult {
     uvn_attach(vp, true).map_err(|e| format!("uvn_attach: {e}"))?;
     for i in 0..npages {
         uvn_get(vp, i).map_err(|e| format!("uvn_get {i}: {e}"))?;
     }
-    let pg = uvn_get(vp, dirty).map_err(|e| format!("uvn_get {dirty}: {e}"))?;
-    uvm_page_write(pg, 0, &pattern(9, PG));
-    pg.clear_flags(PgFlags::PG_CLEAN);
+    for &d in dirty {
+        let pg = uvn_get(vp, d).map_err(|e| format!("uvn_get {d}: {e}"))?;
+        uvm_page_write(pg, 0, &pattern(9 + d as u8, PG));
+        pg.clear_flags(PgFlags::PG_CLEAN);
+    }
     uvn_detach(vp);
     let (flags, refs, npg) = vp.v_uvm.with(|u| (u.u_flags, u.uo_refs, u.pages.len()));
     check!(
@@ -56,6 +58,20 @@ fn leave_dirty_page(vp: &'static Vnode, npages: u32, dirty: u32) -> TestResult {
         "after the last detach: flags {flags:?}, {refs} references, {npg} pages; expected a persisting object"
     );
     Ok(())
+}
+
+fn leave_dirty_page(vp: &'static Vnode, npages: u32, dirty: u32) -> TestResult {
+    leave_dirty_pages(vp, npages, &[dirty])
+}
+
+/// What the file should hold after the dirty pages `dirty` reached it:
+/// `pattern(1, len)` with each such page's own pattern.
+fn with_dirty(len: usize, dirty: &[u32]) -> Vec<u8> {
+    let mut want = pattern(1, len);
+    for &d in dirty {
+        want[d as usize * PG..(d as usize + 1) * PG].copy_from_slice(&pattern(9 + d as u8, PG));
+    }
+    want
 }
 
 /// The file's bytes, read through the VFS.
@@ -81,10 +97,43 @@ fn test_uvn_persist_then_write() -> TestResult {
     check!(r == Ok(100), "write after persisting: {r:?}");
     check!(flags.is_empty() && npg == 0, "the write left the object alive: flags {flags:?}, {npg} pages");
     let got = contents(path, 3 * PG)?;
-    let mut want = pattern(1, 3 * PG);
-    want[PG..2 * PG].copy_from_slice(&pattern(9, PG));
+    let mut want = with_dirty(3 * PG, &[1]);
     want[2 * PG..2 * PG + 100].copy_from_slice(&tail);
     check!(got == want, "the file lacks the dirty page's data or the write");
+    Ok(())
+}
+
+/// Creates files until `vp`, unreferenced on the free list, is recycled
+/// (getnewvnode → vgonel → vclean): with every vnode in use, the next
+/// creates recycle from the free list, `vp` among the first few. The cache
+/// is emptied of clean buffers first: with more buffers than vnodes,
+/// getnewvnode would raise kern.maxvnodes instead.
+fn recycle(vp: &'static Vnode) -> TestResult {
+    crate::ufs::ffs::ffs_vfsops::ffs_sync().map_err(|e| format!("ffs_sync: {e}"))?;
+    crate::kern::vfs_bio::bufcache_release();
+    let old = vfs_setmaxvnodes(vnode_counts().0);
+    let mut made = 0;
+    let recycled = loop {
+        if !vp.v_uvm.with(|u| u.u_flags.contains(UvnFlags::UVM_VNODE_VALID)) {
+            break true;
+        }
+        if made > vnode_counts().0 + 4 {
+            break false;
+        }
+        let p = format!("/uvn-recycle-{}-{made}", vp.v_id);
+        match doopenat(0, p.as_bytes(), O_CREAT | O_WRONLY, 0o644) {
+            Ok(fd) => {
+                let _ = fdrelease(0, fd);
+            }
+            Err(e) => {
+                vfs_setmaxvnodes(old);
+                return Err(format!("create {p}: {e}"));
+            }
+        }
+        made += 1;
+    };
+    vfs_setmaxvnodes(old);
+    check!(recycled, "{made} creates did not recycle vnode {}", vp.v_id);
     Ok(())
 }
 
@@ -98,40 +147,11 @@ fn test_uvn_terminate_on_recycle() -> TestResult {
     leave_dirty_page(vp, 2, 0)?;
     vn_close(vp, O_RDWR);
     check!(vp.with(|v| v.v_usecount) == 0, "the vnode is still referenced after close");
-    // Every vnode in use: the next creates recycle from the free list,
-    // ours among the first few (with fewer buffers than vnodes, or
-    // getnewvnode raises kern.maxvnodes).
-    crate::ufs::ffs::ffs_vfsops::ffs_sync().map_err(|e| format!("ffs_sync: {e}"))?;
-    crate::kern::vfs_bio::bufcache_release();
-    let old = vfs_setmaxvnodes(vnode_counts().0);
-    let mut made = 0;
-    let recycled = loop {
-        if !vp.v_uvm.with(|u| u.u_flags.contains(UvnFlags::UVM_VNODE_VALID)) {
-            break true;
-        }
-        if made > vnode_counts().0 + 4 {
-            break false;
-        }
-        let p = format!("/uvn-recycle-{made}");
-        match doopenat(0, p.as_bytes(), O_CREAT | O_WRONLY, 0o644) {
-            Ok(fd) => {
-                let _ = fdrelease(0, fd);
-            }
-            Err(e) => {
-                vfs_setmaxvnodes(old);
-                return Err(format!("create {p}: {e}"));
-            }
-        }
-        made += 1;
-    };
-    vfs_setmaxvnodes(old);
-    check!(recycled, "{made} creates did not recycle the vnode");
+    recycle(vp)?;
     let npg = vp.v_uvm.with(|u| u.pages.len());
     check!(npg == 0, "the recycled vnode's object kept {npg} pages");
     let got = contents(path, 2 * PG)?;
-    let mut want = pattern(1, 2 * PG);
-    want[..PG].copy_from_slice(&pattern(9, PG));
-    check!(got == want, "the file lacks the dirty page written at recycle");
+    check!(got == with_dirty(2 * PG, &[0]), "the file lacks the dirty page written at recycle");
     Ok(())
 }
 
@@ -184,8 +204,7 @@ pub fn ktest_persistbug() {
         vn_close(vp, O_RDWR);
         check!(r == Ok(100), "the write gave {r:?}");
         let got = contents(path, 4 * PG)?;
-        let mut want = pattern(1, 4 * PG);
-        want[PG..2 * PG].copy_from_slice(&pattern(9, PG));
+        let mut want = with_dirty(4 * PG, &[1]);
         want[PG..PG + 100].copy_from_slice(&tail);
         check!(got == want, "the file lacks the dirty page's data or the write");
         Ok(())
@@ -193,5 +212,60 @@ pub fn ktest_persistbug() {
     match run() {
         Ok(()) => crate::printf!("persistbug: the write returned; the file holds the page and the write\n"),
         Err(e) => panic!("ktest: persistbug: {e}"),
+    }
+}
+
+/// `test=dying-pageout`: the pagedaemon looks at a dirty page of an object
+/// that vclean is terminating (DYING|VNISLOCKED) while vclean's own flush
+/// is inside ffs_write for another page of it, asleep on the disk. Pages 0
+/// and 2 are dirty, page 1 clean, so the flush writes page 0 alone first;
+/// a kernel thread standing in for the pagedaemon waits for that (object
+/// dying, page 0 busy) and then scans page 2 as uvmpd_scan_inactive would.
+/// Under original and fixed its uvn_put writes page 2 without the vnode
+/// lock — vclean's thread holds it — and ffs_write reports two writers
+/// inside the inode; under fixed-2 the put answers "try again" and the
+/// flush writes page 2 itself. Either way the file is then checked.
+#[inline(never)]
+pub fn ktest_dying_pageout() {
+    let run = || -> TestResult {
+        let path = "/dying-pageout";
+        let vp = make_file(path, 4 * PG)?;
+        leave_dirty_pages(vp, 4, &[0, 2])?;
+        vn_close(vp, O_RDWR);
+        check!(vp.with(|v| v.v_usecount) == 0, "the vnode is still referenced after close");
+        let (p0, p2) = vp.v_uvm.with(|u| (u.pages[&0], u.pages[&2]));
+        crate::kern::kern_kthread::kthread_create("pagedaemon", move || {
+            for _ in 0..1000 {
+                let dying = vp.v_uvm.with(|u| u.u_flags.contains(UvnFlags::UVM_VNODE_DYING));
+                if dying && p0.flags().contains(PgFlags::PG_BUSY) {
+                    crate::printf!("dying-pageout: vclean is writing page 0; the pagedaemon scans page 2\n");
+                    crate::uvm::uvm_pdaemon::uvmpd_scan_page(p2);
+                    return;
+                }
+                let _ = crate::kern::kern_synch::tsleep(p2 as *const _ as usize, "pdwait", 1);
+            }
+            crate::printf!("dying-pageout: vclean never wrote page 0\n");
+        })
+        .ok_or("cannot start the pagedaemon thread")?;
+        // Nothing cached, so vclean's write sleeps on rd; and memory short
+        // enough that the pagedaemon pages out (free under 4·freetarg).
+        crate::kern::vfs_bio::rd_invalbuf().map_err(|e| format!("rd_invalbuf: {e}"))?;
+        let mut hog = Vec::new();
+        while uvmexp().free >= 4 * uvmexp().freetarg {
+            match uvm_pagealloc() {
+                Some(pg) => hog.push(pg),
+                None => break,
+            }
+        }
+        let r = recycle(vp);
+        hog.into_iter().for_each(uvm_pagefree);
+        r?;
+        let got = contents(path, 4 * PG)?;
+        check!(got == with_dirty(4 * PG, &[0, 2]), "the file lacks a dirty page's data after the recycle");
+        Ok(())
+    };
+    match run() {
+        Ok(()) => crate::printf!("dying-pageout: the file holds both dirty pages\n"),
+        Err(e) => crate::printf!("dying-pageout: FAILED: {e}\n"),
     }
 }

@@ -10,6 +10,7 @@ use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele};
 use crate::kern::vfs_vnops::{fwrite, vn_close, vn_open, vn_rdwr, Uio, VFS_NSLOCK};
 use crate::kern::vfs_vops::{VOP_FSYNC, VOP_GETATTR_SIZE, VOP_MKDIR, VOP_READDIR, VOP_REMOVE, VOP_RENAME, VOP_RMDIR, VOP_SETATTR_SIZE};
 use crate::sys::errno::Errno;
+use crate::uvm::uvm_vnode::uvm_vnp_uncache;
 use crate::sys::syscalls::{O_ACCMODE, O_APPEND, O_CREAT, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET};
 use crate::sys::vnode::{LkFlags, RenameArgs, VType};
 use crate::ufs::ffs::ffs_vfsops::ffs_sync;
@@ -211,6 +212,8 @@ pub fn sys_unlink(path: &[u8]) -> Result<u32, Errno> {
     nschange(|| {
         let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
         let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
+        // As OpenBSD's dounlinkat: the file's pages may not persist.
+        uvm_vnp_uncache(vp);
         VOP_REMOVE(dvp, vp, &nd.ni_name).map(|_| 0)
     })
 }
@@ -264,6 +267,10 @@ pub fn sys_rename(from: &[u8], to: &[u8]) -> Result<u32, Errno> {
             vrele(fvp);
             vrele(fdvp);
             return Err(Errno::ENOTEMPTY);
+        }
+        // As OpenBSD's dorenameat: the replaced file's pages may not persist.
+        if let Some(tvp) = tnd.ni_vp {
+            uvm_vnp_uncache(tvp);
         }
         VOP_RENAME(&RenameArgs { fdvp, fvp, fname: &fnd.ni_name, tdvp, tvp: tnd.ni_vp, tname: &tnd.ni_name }).map(|_| 0)
     })

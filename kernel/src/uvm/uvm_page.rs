@@ -273,20 +273,15 @@ pub fn uvm_pagealloc() -> Option<&'static VmPage> {
     Some(pg)
 }
 
-/// The pages of queue `q`, head first, at most `max` (for the
-/// pagedaemon's scans).
-pub fn uvm_queue_pages(q: usize, max: usize) -> alloc::vec::Vec<&'static VmPage> {
-    let st = state().lock();
-    let mut out = alloc::vec::Vec::new();
-    let mut at = st.queues.first(q);
-    while let Some(i) = at {
-        if out.len() == max {
-            break;
-        }
-        out.push(&pages()[i as usize]);
-        at = st.queues.next(i);
-    }
-    out
+/// The first page of queue `q` (for the pagedaemon's scans, which walk
+/// the queues in place, allocating nothing).
+pub fn uvm_queue_first(q: usize) -> Option<&'static VmPage> {
+    state().lock().queues.first(q).map(|i| &pages()[i as usize])
+}
+
+/// The page after `pg` on its queue.
+pub fn uvm_queue_next(pg: &VmPage) -> Option<&'static VmPage> {
+    state().lock().queues.next(pg.index()).map(|i| &pages()[i as usize])
 }
 
 /// Recomputes the paging targets from the queues (uvmpd_tune).

@@ -14,7 +14,7 @@ use crate::kern::vfs_subr::{vnode_by_id, Vnode};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::VType;
 use crate::uvm::uvm_page::{
-    uvm_page_queue, uvm_pageactivate, uvm_pagedeactivate, uvm_queue_pages, uvmexp, uvmpd_retune,
+    uvm_page_queue, uvm_pageactivate, uvm_pagedeactivate, uvm_queue_first, uvm_queue_next, uvmexp, uvmpd_retune,
     PgFlags, VmPage, PQ_ACTIVE, PQ_INACTIVE,
 };
 use crate::uvm::uvm_vnode::{page_unbusy, uvm_pager_put, uvn_pagefree, PagerResult, PgoFlags};
@@ -92,10 +92,13 @@ fn uvmpd_scan() {
     }
     let e = uvmpd_retune();
     let want = e.inactarg.saturating_sub(e.inactive) as usize;
-    for pg in uvm_queue_pages(PQ_ACTIVE, e.active as usize).into_iter().take(want.max(1) * 2) {
+    let mut p = uvm_queue_first(PQ_ACTIVE);
+    for _ in 0..(want.max(1) * 2).min(e.active as usize) {
+        let Some(pg) = p else { break };
         if uvmexp().inactive >= uvmexp().inactarg {
             break;
         }
+        p = uvm_queue_next(pg);
         if pg.owner().is_none() || pg.flags().contains(PgFlags::PG_BUSY) {
             continue;
         }
@@ -122,25 +125,42 @@ fn page_vnode(pg: &'static VmPage) -> Option<(&'static Vnode, u32)> {
 /// OpenBSD does.
 #[inline(never)]
 fn uvmpd_scan_inactive(max: usize) {
-    for pg in uvm_queue_pages(PQ_INACTIVE, max) {
+    let mut p = uvm_queue_first(PQ_INACTIVE);
+    for _ in 0..max {
+        let Some(pg) = p else { return };
         let e = uvmexp();
         if e.free + e.paging >= 4 * e.freetarg {
             return;
         }
-        if uvm_page_queue(pg) != Some(PQ_INACTIVE) {
-            continue;
+        let next = uvm_queue_next(pg);
+        uvmpd_scan_page(pg);
+        // As OpenBSD: the page's successor now (it may have slept), or the
+        // one taken before if the page left the queue; from the head again
+        // if that one left it too.
+        p = if uvm_page_queue(pg) == Some(PQ_INACTIVE) { uvm_queue_next(pg) } else { next };
+        if p.is_some_and(|n| uvm_page_queue(n) != Some(PQ_INACTIVE)) {
+            p = uvm_queue_first(PQ_INACTIVE);
         }
-        let Some((vp, idx)) = page_vnode(pg) else { continue };
-        if vp.with(|v| v.v_type) != VType::VREG {
-            continue;
-        }
-        let uvn = &vp.v_uvm;
-        if uvn.vmobjlock.rw_enter(RwFlags::RW_WRITE | RwFlags::RW_NOSLEEP) == Err(Errno::EBUSY) {
-            continue;
-        }
-        uvmpd_page(vp, idx, pg);
-        uvn.vmobjlock.rw_exit();
     }
+}
+
+/// The pagedaemon's look at one page of the inactive queue: its object
+/// try-locked (left alone if that fails), then uvmpd_page. Public for the
+/// self-tests that set up one interleaving with it.
+pub fn uvmpd_scan_page(pg: &'static VmPage) {
+    if uvm_page_queue(pg) != Some(PQ_INACTIVE) {
+        return;
+    }
+    let Some((vp, idx)) = page_vnode(pg) else { return };
+    if vp.with(|v| v.v_type) != VType::VREG {
+        return;
+    }
+    let uvn = &vp.v_uvm;
+    if uvn.vmobjlock.rw_enter(RwFlags::RW_WRITE | RwFlags::RW_NOSLEEP) == Err(Errno::EBUSY) {
+        return;
+    }
+    uvmpd_page(vp, idx, pg);
+    uvn.vmobjlock.rw_exit();
 }
 
 /// What the pagedaemon does with one inactive object page, the object

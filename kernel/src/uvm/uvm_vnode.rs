@@ -125,8 +125,9 @@ fn uvn_put_takes_vget() -> bool {
 /// ppcbsd's fixed-2, on top of 1.131: the pager's own VOP_WRITE is marked
 /// (UVM_VNODE_PAGERIO) and uvm_vnp_uncache leaves that object alone; only
 /// the thread that holds a dying object's vnode lock (VNISLOCKED: vclean's)
-/// writes its pages; and ffs_write uncaches before it takes the block's
-/// buffer. OpenBSD has none of these.
+/// writes its pages; uvn_put's vrele runs without the object lock; and
+/// ffs_write uncaches before it takes the block's buffer
+/// (doc/fidelity.md). OpenBSD has none of these.
 pub fn uvn_fixed2() -> bool {
     uvn_policy() == UvnPolicy::Fixed2
 }
@@ -728,7 +729,8 @@ pub fn uvm_pager_put(vp: &'static Vnode, pg: &'static VmPage, flags: PgoFlags, f
 /// and calls vrele after the I/O with the object lock still held, as
 /// OpenBSD does. fixed-2 also answers "try again" for a dying object
 /// whose vnode lock another thread holds (VNISLOCKED: vclean's thread
-/// writes those pages itself).
+/// writes those pages itself), and lets the object lock go around its
+/// vrele.
 #[inline(never)]
 pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags) -> PagerResult {
     let uvn = &vp.v_uvm;
@@ -746,9 +748,60 @@ pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoF
     }
     let r = uvn_io(vp, pages, flags, true);
     if !dying {
-        vrele(vp);
+        if uvn_fixed2() {
+            // The last reference goes to VOP_INACTIVE, which may truncate
+            // an unlinked file and take this object's lock again.
+            uvn.vmobjlock.rw_exit();
+            vrele(vp);
+            uvn.vmobjlock.rw_enter_write();
+        } else {
+            vrele(vp);
+        }
     }
     r
+}
+
+/// One pager window: MAXBSIZE bytes where uvn_io gathers a cluster's
+/// pages for one VOP_WRITE, or receives one VOP_READ.
+type PagerWindow = alloc::boxed::Box<[u8]>;
+
+/// Windows at once (OpenBSD's pager_map is a few MB of kernel addresses;
+/// ppcbsd copies through windows of its own instead of mapping the pages).
+const PAGER_WINDOWS: usize = 8;
+
+/// The free windows, made once at boot (uvm_pager_init), so that paging
+/// out never needs the kernel heap.
+static PAGER_MAP: Mutex<Vec<PagerWindow>> = Mutex::new(Ipl::None, Vec::new());
+
+/// Makes the pager's windows (OpenBSD uvm_pager_init).
+pub fn uvm_pager_init() {
+    let mut m = PAGER_MAP.lock();
+    m.reserve_exact(PAGER_WINDOWS);
+    for _ in 0..PAGER_WINDOWS {
+        m.push(alloc::vec![0u8; (MAXBSIZE_PAGES * PAGE_SIZE as u64) as usize].into_boxed_slice());
+    }
+}
+
+/// A free window, or None (OpenBSD uvm_pagermapin without
+/// UVMPAGER_MAPIN_WAITOK: the caller may answer "try again").
+fn uvm_pagermapin() -> Option<PagerWindow> {
+    PAGER_MAP.lock().pop()
+}
+
+/// A window, sleeping until one is free ("pager_map").
+fn uvm_pagermapin_wait() -> PagerWindow {
+    loop {
+        if let Some(w) = uvm_pagermapin() {
+            return w;
+        }
+        let _ = tsleep(&PAGER_MAP as *const _ as usize, "pager_map", 0);
+    }
+}
+
+/// Gives a window back (uvm_pagermapout) and wakes a waiter.
+fn uvm_pagermapout(w: PagerWindow) {
+    PAGER_MAP.lock().push(w);
+    wakeup(&PAGER_MAP as *const _ as usize);
 }
 
 /// Moves pages to or from the file through VOP_READ/VOP_WRITE (OpenBSD
@@ -774,23 +827,32 @@ pub fn uvn_io(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFl
     if first >= size {
         return PagerResult::VM_PAGER_BAD;
     }
+    let win = uvm_pagermapin();
+    if win.is_none() && !flags.contains(PgoFlags::PGO_SYNCIO) {
+        return PagerResult::VM_PAGER_AGAIN;
+    }
     let vnislocked = uvn.with(|u| {
         u.u_nio += 1;
         u.u_flags.contains(UvnFlags::UVM_VNODE_VNISLOCKED)
     });
     uvn.vmobjlock.rw_exit();
+    let mut win = match win {
+        Some(w) => w,
+        None => uvm_pagermapin_wait(),
+    };
     let result = if uvn_io_takes_vget() {
         match vget(vp, LkFlags::LK_NOWAIT) {
             Ok(()) => {
-                let r = uvn_io_vnode(vp, pages, size, vnislocked, write);
+                let r = uvn_io_vnode(vp, pages, size, vnislocked, write, &mut win);
                 vrele(vp);
                 r
             }
             Err(e) => Err(e),
         }
     } else {
-        uvn_io_vnode(vp, pages, size, vnislocked, write)
+        uvn_io_vnode(vp, pages, size, vnislocked, write, &mut win)
     };
+    uvm_pagermapout(win);
     uvn.vmobjlock.rw_enter_write();
     let wake = uvn.with(|u| {
         u.u_nio -= 1;
@@ -809,13 +871,14 @@ pub fn uvn_io(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFl
 /// uvn_io's transfer, no object lock held: the vnode locked (unless
 /// VNISLOCKED), the pages' bytes up to the object's size written with one
 /// VOP_WRITE, or read with VOP_READ and the rest zeroed.
-fn uvn_io_vnode(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], size: u64, vnislocked: bool, write: bool) -> Result<(), Errno> {
+fn uvn_io_vnode(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], size: u64, vnislocked: bool, write: bool, win: &mut PagerWindow) -> Result<(), Errno> {
     if !vnislocked {
         vn_lock(vp, LkFlags::LK_EXCLUSIVE)?;
     }
     let off = pages[0].0 as u64 * PAGE_SIZE as u64;
     let wanted = ((pages.len() as u64 * PAGE_SIZE as u64).min(size - off)) as usize;
-    let mut buf = alloc::vec![0u8; pages.len() * PAGE_SIZE as usize];
+    let buf = &mut win[..pages.len() * PAGE_SIZE as usize];
+    buf.fill(0);
     let r = if write {
         for (k, &(_, pg)) in pages.iter().enumerate() {
             uvm_page_read(pg, 0, &mut buf[k * PAGE_SIZE as usize..(k + 1) * PAGE_SIZE as usize]);

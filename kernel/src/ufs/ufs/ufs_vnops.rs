@@ -9,7 +9,6 @@ use crate::sys::vnode::{LkFlags, RenameArgs, VType};
 use crate::ufs::ffs::ffs_alloc::ffs_inode_alloc;
 use crate::ufs::ffs::ffs_inode::ffs_update;
 use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, rootfs, vtoi, vtoino};
-use crate::uvm::uvm_vnode::uvm_vnp_uncache;
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_dirlookup, ufs_direnter, ufs_dirremove, ufs_dirrewrite};
 
 const IFDIR: u16 = 0o040000;
@@ -50,7 +49,6 @@ pub fn ufs_remove(dvp: &'static Vnode, vp: &'static Vnode, name: &[u8]) -> Resul
     let r = if vp.with(|v| v.v_type) == VType::VDIR {
         Err(Errno::EPERM)
     } else {
-        uvm_vnp_uncache(vp);
         ufs_dirremove(dvp, name).and_then(|_| ffs_update(vp, |ip| ip.nlink = ip.nlink.saturating_sub(1))).map(|_| ())
     };
     vput(vp);
@@ -173,7 +171,6 @@ pub fn ufs_rename(r: &RenameArgs) -> Result<(), Errno> {
         let ip = vtoi(r.fvp)?;
         match r.tvp {
             Some(tvp) => {
-                uvm_vnp_uncache(tvp);
                 ufs_dirrewrite(r.tdvp, r.tname, fino, dtype(ip.kind()))?;
                 if isdir {
                     ffs_update(tvp, |t| t.nlink = 0)?;
