@@ -167,6 +167,17 @@ fn race_fixed(exit: Exit, text: &str) -> Result<(), String> {
     }
 }
 
+/// 1.130 with the writers' files kept open (`race.keepopen=1`): the
+/// persisting object's vnode is referenced, so the pagedaemon's write does
+/// not panic in vref but reaches uvm_vnp_uncache's kill and waits for the
+/// page it holds busy — 1.131's self-deadlock, under 1.130.
+fn race_keepopen_original(exit: Exit, text: &str) -> Result<(), String> {
+    match (exit, outcome::deadlock_signature(text)) {
+        (Exit::Code(1), Some(sig)) if sig == "deadlock: pagedaemon waits in uvn_flsh" => Ok(()),
+        (e, sig) => Err(format!("exit {e}, {:?}", sig.or(outcome::parse_panic(text).map(|p| p.signature())))),
+    }
+}
+
 /// ppcbsd's fixed-2: every boot halts with every check passed.
 fn race_fixed2(exit: Exit, text: &str) -> Result<(), String> {
     if exit != Exit::Code(0) {
@@ -503,6 +514,18 @@ const TESTS: &[QemuTest] = &[
     race("race-vget-diff", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff", 4, race_vget_diff),
     race("race-fixed", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
     race("race-fixed-2", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2", 6, race_fixed2),
+    race(
+        "race-keepopen-original",
+        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 race.keepopen=1 uvn.policy=original",
+        4,
+        race_keepopen_original,
+    ),
+    race(
+        "race-keepopen-fixed-2",
+        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 race.keepopen=1 uvn.policy=fixed-2",
+        6,
+        race_fixed2,
+    ),
     QemuTest {
         seed: 17,
         replay: true,
