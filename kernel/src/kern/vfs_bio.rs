@@ -54,7 +54,8 @@ pub struct Buf {
     pub b_flags: BFlags,
     /// The id of the vnode the block belongs to (RDVP: the device).
     pub b_vp: u32,
-    /// The device block (RDVP), or the file's logical block (b_lblkno).
+    /// The device block (RDVP), or the file's logical block: a file's
+    /// buffer is mapped to the disk when its I/O starts.
     pub b_blkno: u64,
     pub b_data: Vec<u8>,
     pub b_error: Option<Errno>,
@@ -394,17 +395,33 @@ pub fn vflushbuf(vp: u32) -> Result<u32, Errno> {
             g.hash
                 .range((vp, from)..=(vp, u64::MAX))
                 .find(|(_, &bp)| g.bufs[bp.0].as_ref().is_some_and(|b| b.b_flags.contains(BFlags::B_DELWRI)))
-                .map(|(k, &bp)| (k.1, g.bufs[bp.0].as_ref().map_or(0, |b| b.b_data.len())))
+                .map(|(k, _)| k.1)
         };
-        let Some((blkno, size)) = next else { return Ok(written) };
-        let bp = getblk(vp, blkno, size);
-        if with_buf(bp, |b| b.b_flags.contains(BFlags::B_DELWRI)) {
-            bwrite(bp)?;
+        let Some(blkno) = next else { return Ok(written) };
+        if bflush(vp, blkno)? {
             written += 1;
-        } else {
-            brelse(bp);
         }
         from = blkno + 1;
+    }
+}
+
+/// Writes block `blkno` of `vp` now if the cache holds it as a delayed
+/// write, and waits; true if it did.
+pub fn bflush(vp: u32, blkno: u64) -> Result<bool, Errno> {
+    let size = {
+        let g = BCACHE.lock();
+        match g.hash.get(&(vp, blkno)).and_then(|&bp| g.bufs[bp.0].as_ref()) {
+            Some(b) if b.b_flags.contains(BFlags::B_DELWRI) => b.b_data.len(),
+            _ => return Ok(false),
+        }
+    };
+    let bp = getblk(vp, blkno, size);
+    if with_buf(bp, |b| b.b_flags.contains(BFlags::B_DELWRI)) {
+        bwrite(bp)?;
+        Ok(true)
+    } else {
+        brelse(bp);
+        Ok(false)
     }
 }
 

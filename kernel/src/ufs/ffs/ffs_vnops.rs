@@ -81,6 +81,13 @@ fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, E
         }
         let mut ip = vtoi(vp)?;
         let osize = ip.size;
+        // The allocation may grow or move the file's partial last block
+        // (ffs_realloccg), copying it on the disk: its delayed write goes
+        // out first, so the copy is of current data and the buffer is
+        // never written where the block no longer is.
+        if osize > 0 && fs.blksize(&ip, (osize - 1) / bsize) < bsize {
+            vfs_bio::bflush(vp.v_id, (osize - 1) / bsize)?;
+        }
         match ffs_modify(ip.ino, |fs| fs.balloc_write(&mut ip, at, n)) {
             Ok(_) => {}
             Err(_) if done > 0 => break,
