@@ -483,6 +483,15 @@ const TESTS: &[QemuTest] = &[
         ],
     ),
     test(
+        "uvn-pageout-fixed-2",
+        "test=uvn-pageout uvn.policy=fixed-2",
+        0,
+        &[
+            Check::InOrder(&["uvn-pageout: paging out page 0 of vnode", "uvn-pageout: uvm_pager_put returned VM_PAGER_OK"]),
+            Check::LineStarts("halted"),
+        ],
+    ),
+    test(
         "uvn-terminate-vget-diff",
         "test=uvn_terminate_on_recycle uvn.policy=vget-diff",
         1,
@@ -757,6 +766,9 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
         bail!("no QEMU test named '{n}' (there are: {})", names.join(", "));
     }
     if args.names.is_empty() {
+        // The ffs crate's tests make images with makefs: install or name
+        // what is missing before they run, not after they fail.
+        crate::deps::check(ctx)?;
         eprintln!("xtask: host unit tests");
         if let Err(e) = build::host_tests(ctx) {
             eprintln!("xtask: {e:#}");
