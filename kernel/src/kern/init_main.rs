@@ -84,6 +84,11 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     let want = exp.npages as usize * uvm_page::PAGE_SIZE as usize / 100 * args.bufcachepercent as usize;
     let bufbytes = want.min(vfs_bio::BUFCACHE_MAX);
     vfs_bio::bufcache_setlimit(bufbytes);
+    // The cache's buffers and the file system's working copies live in the
+    // kernel heap: room for them now, while memory is plentiful.
+    if !kern_malloc::kmem_reserve(bufbytes + KMEM_RESERVE_EXTRA) {
+        printf!("kmem: cannot reserve {} KB of heap for the buffer cache\n", (bufbytes + KMEM_RESERVE_EXTRA) / 1024);
+    }
     printf!(
         "vfs: buffer cache {} KB (kern.bufcachepercent {}{})\n",
         bufbytes / 1024,
@@ -130,6 +135,10 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     vfs_subr::vfs_shutdown();
     machdep::boot_halt();
 }
+
+/// Heap kept free at boot beyond the buffer cache's limit: the file
+/// system's per-operation copies (cylinder groups, blocks being moved).
+const KMEM_RESERVE_EXTRA: usize = 512 * 1024;
 
 /// Describes the machine and how long the boot took.
 fn identify(bi: &BootInfo, args: &BootArgs<'_>) {

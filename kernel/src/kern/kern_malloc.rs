@@ -46,6 +46,20 @@ pub fn heap_free() -> usize {
     HEAP.0.lock().chunks.iter().flatten().map(Heap::free).sum()
 }
 
+/// Grows the heap at boot until `bytes` are free in it, so that the
+/// buffer cache and the other steady users find their memory there later,
+/// when free pages are short and rarely contiguous. False if the page
+/// allocator ran out first.
+pub fn kmem_reserve(bytes: usize) -> bool {
+    let mut h = HEAP.0.lock();
+    while h.chunks.iter().flatten().map(Heap::free).sum::<usize>() < bytes {
+        if !h.grow(Layout::new::<u8>()) {
+            return false;
+        }
+    }
+    true
+}
+
 /// Bytes taken from the page allocator so far.
 pub fn heap_grown() -> usize {
     HEAP.0.lock().grown
