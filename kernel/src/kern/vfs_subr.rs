@@ -526,7 +526,7 @@ pub fn vfs_shutdown() {
     if scans > 0 {
         let e = crate::uvm::uvm_page::uvmexp();
         crate::printf!(
-            "uvm: pagedaemon: {scans} passes, {written} pages written, {freed} freed; free {}, active {}, inactive {}\n",
+            "uvm: pagedaemon: {scans} passes, {written} pageouts, {freed} pages freed; free {}, active {}, inactive {}\n",
             e.free,
             e.active,
             e.inactive

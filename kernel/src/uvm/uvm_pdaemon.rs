@@ -64,7 +64,7 @@ pub fn uvm_wait(wmesg: &'static str) {
     let _ = tsleep(mem_wchan(), wmesg, 1);
 }
 
-/// (passes, pages written, pages freed) so far.
+/// (passes, pageouts started, pages freed) so far.
 pub fn uvmpd_stats() -> (u32, u32, u32) {
     (SCANS.load(Ordering::Relaxed), PAGEOUTS.load(Ordering::Relaxed), FREED.load(Ordering::Relaxed))
 }

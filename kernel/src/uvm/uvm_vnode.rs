@@ -456,9 +456,6 @@ pub fn uvm_vnp_terminate(vp: &'static Vnode) {
             uvn,
             f - (UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED | UvnFlags::UVM_VNODE_WANTED | UvnFlags::UVM_VNODE_CANPERSIST),
         );
-        if f.contains(UvnFlags::UVM_VNODE_WANTED) {
-            wakeup(uvn.wchan());
-        }
     } else {
         assert!(!f.contains(UvnFlags::UVM_VNODE_IOSYNCWANTED), "uvm_vnp_terminate: io sync wanted bit set");
         uvn_setflags(uvn, UvnFlags::empty());
