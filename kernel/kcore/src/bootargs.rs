@@ -116,6 +116,15 @@ fn ranged<'a>(key: &'a str, value: &'a str, lo: u64, hi: u64, expected: &'static
     }
 }
 
+/// A switch: `0` or `1`.
+fn flag<'a>(key: &'a str, value: &'a str) -> Result<bool, BootArgError<'a>> {
+    match value {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(BootArgError::BadValue { key, value, expected: "0 or 1" }),
+    }
+}
+
 /// `physmem=`: a page count, or MiB with an `M` suffix; at least 1 MiB.
 fn physmem<'a>(key: &'a str, value: &'a str) -> Result<u32, BootArgError<'a>> {
     const EXPECTED: &str = "pages, or MiB as <n>M, at least 1M";
@@ -153,13 +162,7 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
                 });
                 Ok(())
             }
-            "ddb" => match value {
-                "0" | "1" => {
-                    args.ddb = value == "1";
-                    Ok(())
-                }
-                _ => Err(BootArgError::BadValue { key, value, expected: "0 or 1" }),
-            },
+            "ddb" => flag(key, value).map(|b| args.ddb = b),
             "halt" => ranged(key, value, 0, 86_400, "seconds, 0 to 86400").map(|n| args.halt = n),
             "hz" => ranged(key, value, 10, 1000, "10 to 1000").map(|n| args.hz = n),
             "physmem" => physmem(key, value).map(|n| args.physmem_pages = Some(n)),
@@ -178,20 +181,9 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
                 }
                 _ => Err(BootArgError::BadValue { key, value, expected: "walk, fsstress or race" }),
             },
-            "uvm.mmap_uncache" => match value {
-                "0" => Ok(false),
-                "1" => Ok(true),
-                _ => Err(BootArgError::BadValue { key, value, expected: "0 or 1" }),
-            }
-            .map(|b| args.mmap_uncache = b),
+            "uvm.mmap_uncache" => flag(key, value).map(|b| args.mmap_uncache = b),
             "race.secs" => ranged(key, value, 1, 3600, "1 to 3600").map(|n| args.race_secs = n),
-            "race.keepopen" => match value {
-                "0" | "1" => {
-                    args.race_keepopen = value == "1";
-                    Ok(())
-                }
-                _ => Err(BootArgError::BadValue { key, value, expected: "0 or 1" }),
-            },
+            "race.keepopen" => flag(key, value).map(|b| args.race_keepopen = b),
             "kern.bufcachepercent" => ranged(key, value, 1, 90, "1 to 90").map(|n| args.bufcachepercent = n),
             "uvn.policy" => match value {
                 "original" => Ok(UvnPolicy::Original),
@@ -250,6 +242,7 @@ mod tests {
         assert!(!parse_all("uvm.mmap_uncache=0").0.mmap_uncache);
         assert_eq!(parse_all("workload=race race.secs=5").0.race_secs, 5);
         assert!(parse_all("race.keepopen=1").0.race_keepopen);
+        assert_eq!(parse_all("race.keepopen=yes").1, ["bootarg: bad value 'yes' for 'race.keepopen': expected 0 or 1"]);
         assert_eq!(parse_all("kern.bufcachepercent=2").0.bufcachepercent, 2);
         assert_eq!(parse_all("kern.bufcachepercent=0").1, ["bootarg: bad value '0' for 'kern.bufcachepercent': expected 1 to 90"]);
         assert_eq!(parse_all("uvn.policy=x").1, ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff, fixed or fixed-2"]);
