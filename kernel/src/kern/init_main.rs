@@ -75,6 +75,10 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
     uvm_vnode::uvn_setpolicy(args.uvn_policy);
     uvm_vnode::uvm_set_mmap_uncache(args.mmap_uncache);
+    crate::kern::vfs_hist::vhist_set(args.vhist);
+    if !args.vhist {
+        printf!("vfs: vnode flight recorder off (kern.vhist=0)\n");
+    }
     printf!("uvm: vnode pager policy {:?}, mmap uncache hack {}\n", args.uvn_policy, if args.mmap_uncache { "on" } else { "off" });
     if let Some(n) = args.maxvnodes {
         vfs_subr::vfs_setmaxvnodes(n);

@@ -45,6 +45,9 @@ pub struct Proc {
     pub p_xstat: i32,
     /// The address space of a user process, loaded when it runs.
     pub p_pmap: Option<crate::arch::powerpc::pmap::Pmap>,
+    /// The vnode it works on while switched out (the flight recorder's
+    /// CUR_VID, kept across mi_switch).
+    pub p_vhvid: u32,
 }
 
 pub struct ProcTable {
@@ -171,4 +174,12 @@ pub fn proc_saved_sp(tid: u32) -> Option<u32> {
 /// Thread ids of everything asleep, in the order they went to sleep.
 pub fn sleeping_tids() -> Vec<u32> {
     SCHED.try_lock().and_then(|g| g.as_ref().map(|pt| pt.sleepq.clone())).unwrap_or_default()
+}
+
+/// Sleeping threads that work on a vnode: (tid, name, wait message,
+/// vnode id), for the deadlock report.
+pub fn sleepers_on_vnodes() -> Vec<(u32, String, &'static str, u32)> {
+    let Some(g) = SCHED.try_lock() else { return Vec::new() };
+    let Some(pt) = g.as_ref() else { return Vec::new() };
+    pt.sleepq.iter().filter_map(|t| pt.procs.get(t)).filter(|p| p.p_vhvid != 0).map(|p| (p.p_tid, p.p_comm.clone(), p.p_wmesg, p.p_vhvid)).collect()
 }

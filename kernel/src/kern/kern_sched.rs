@@ -69,6 +69,7 @@ pub fn new_proc(
     kstack: Option<uvm_km::KStack>,
     bottom: u32,
 ) -> Proc {
+    crate::kern::vfs_hist::vh_comm(tid, name);
     Proc {
         p_tid: tid,
         p_ppid: ppid,
@@ -83,6 +84,7 @@ pub fn new_proc(
         pcb_sp: 0,
         p_xstat: 0,
         p_pmap: None,
+        p_vhvid: 0,
     }
 }
 
@@ -139,6 +141,8 @@ pub fn mi_switch() {
             st.cur().p_stat = ProcStat::SIDL;
         }
         st.curproc = next;
+        let out_vid = crate::kern::vfs_hist::vh_switch(next, st.get(next).p_vhvid);
+        st.get(cur).p_vhvid = out_vid;
         let n = st.get(next);
         n.p_stat = ProcStat::SONPROC;
         let (new_sp, bottom) = (n.pcb_sp, n.p_stack_bottom);
@@ -258,6 +262,22 @@ fn deadlock_report() -> ! {
         if let Some(sp) = kern_proc::proc_saved_sp(tid) {
             let _ = writeln!(c, "trace of thread {tid}:");
             db_trace::db_stack_trace_from(sp, &[], &mut c);
+        }
+    }
+    // The vnodes the sleepers work on, each with its story.
+    let sleepers = kern_proc::sleepers_on_vnodes();
+    let mut vids: Vec<u32> = Vec::new();
+    for (tid, comm, wmesg, vid) in &sleepers {
+        let _ = writeln!(c, "deadlock: thread {tid} ({comm}) sleeps on \"{wmesg}\" working on vnode {vid}");
+        if !vids.contains(vid) {
+            vids.push(*vid);
+        }
+    }
+    for vid in vids {
+        if let Some(vp) = crate::kern::vfs_subr::vnode_by_id_try(vid) {
+            crate::kern::vfs_hist::vh(vp, crate::kern::vfs_hist::Vh::Deadlock, 0, 0);
+            crate::uvm::uvm_vnode::db_show_vnode_brief(&mut c, vp);
+            crate::kern::vfs_hist::vhist_print(&mut c, vid);
         }
     }
     machdep::boot_panicked();

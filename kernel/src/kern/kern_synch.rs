@@ -8,6 +8,7 @@ use crate::kern::kern_clock;
 use crate::kern::kern_mutex::MutexGuard;
 use crate::kern::kern_proc::{sched_lock, ProcStat};
 use crate::kern::kern_sched::{assertwaitok, mi_switch};
+use crate::kern::vfs_hist::{vh_sleep, Vh};
 use crate::sys::errno::Errno;
 
 /// Puts the running thread on the sleep queue. Interrupts must be off, so
@@ -45,8 +46,10 @@ fn sleep_finish() -> Result<(), Errno> {
 pub fn tsleep(ident: usize, wmesg: &'static str, timo: u32) -> Result<(), Errno> {
     assertwaitok("tsleep");
     let on = cpu::intr_disable();
+    vh_sleep(Vh::Tsleep, wmesg);
     sleep_setup(ident, wmesg, timo);
     let r = sleep_finish();
+    vh_sleep(Vh::Wakeup, wmesg);
     cpu::intr_restore(on);
     r
 }
@@ -63,10 +66,12 @@ pub fn msleep<'a, T>(
 ) -> (MutexGuard<'a, T>, Result<(), Errno>) {
     let m = mtx.mutex();
     let on = cpu::intr_disable();
+    vh_sleep(Vh::Tsleep, wmesg);
     sleep_setup(ident, wmesg, timo);
     drop(mtx);
     assertwaitok("msleep");
     let r = sleep_finish();
+    vh_sleep(Vh::Wakeup, wmesg);
     cpu::intr_restore(on);
     (m.lock(), r)
 }

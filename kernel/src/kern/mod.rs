@@ -33,6 +33,7 @@ pub mod kern_workload;
 pub mod kern_synch;
 pub mod subr_prf;
 pub mod vfs_bio;
+pub mod vfs_hist;
 pub mod vfs_lookup;
 pub mod vfs_subr;
 pub mod vfs_syscalls;

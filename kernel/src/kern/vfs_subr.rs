@@ -9,6 +9,7 @@ use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::{RwFlags, Rwlock};
 use crate::kern::kern_synch::{tsleep, wakeup, wakeup_one};
 use crate::kern::vfs_bio;
+use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VBioFlags, VLFlags, VType, VnodeOps, DOCLOSE};
 use crate::uvm::uvm_vnode::{uvm_vnp_terminate, UvmVnode};
@@ -198,6 +199,7 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
             ),
         }));
         VTABLE.lock().all.push(vp);
+        vh(vp, Vh::Getnewvnode, 0, 0);
         vp
     } else {
         let list = if from_hold { &mut t.hold } else { &mut t.free };
@@ -214,7 +216,9 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
             assert!(v.v_usecount == 0, "getnewvnode: free vnode {} has usecount {}", vp.v_id, v.v_usecount);
             v.v_type == VType::VBAD
         });
+        vh(vp, Vh::Getnewvnode, if from_hold { 2 } else { 1 }, 0);
         if !bad {
+            let _w = vh_working(vp);
             vgonel(vp);
         }
         vp
@@ -240,6 +244,7 @@ fn vputonfreelist(vp: &'static Vnode) {
     if on {
         return;
     }
+    vh(vp, Vh::Freelist, if held { 2 } else { bad as u32 }, 0);
     let mut t = VTABLE.lock();
     match (held, bad) {
         (true, _) => t.hold.push_back(vp),
@@ -249,6 +254,7 @@ fn vputonfreelist(vp: &'static Vnode) {
 }
 
 fn remove_from_lists(vp: &'static Vnode) {
+    vh(vp, Vh::Offlist, 0, 0);
     vp.with(|v| v.v_bioflag -= VBioFlags::VBIOONFREELIST);
     let mut t = VTABLE.lock();
     t.free.retain(|&x| !is(x, vp));
@@ -265,6 +271,13 @@ fn vxwait(vp: &'static Vnode, wmesg: &'static str) {
 /// sleeps and fails with ENOENT, if the vnode is being cleaned out; leaves
 /// the free list if this is the first reference; locks if asked to.
 pub fn vget(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
+    let _w = vh_working(vp);
+    let r = vget_inner(vp, flags);
+    vh(vp, Vh::Vget, r.err().map_or(0, |e| e as i32 as u32), flags.bits());
+    r
+}
+
+fn vget_inner(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
     if vp.with(|v| v.v_lflag.contains(VLFlags::VXLOCK)) {
         if flags.contains(LkFlags::LK_NOWAIT) {
             return Err(Errno::EBUSY);
@@ -304,6 +317,7 @@ pub fn vref(vp: &'static Vnode) {
         }
         was
     });
+    vh(vp, Vh::Vref, 0, 0);
     if was == 0 {
         crate::uvm::uvm_vnode::uvm_panic_vnode(vp);
         panic!("vref used where vget required");
@@ -364,9 +378,12 @@ pub fn vop_unlock(vp: &'static Vnode) {
 /// puts it on the free list (OpenBSD vrele).
 #[track_caller]
 pub fn vrele(vp: &'static Vnode) {
-    if drop_ref(vp) > 0 {
+    let left = drop_ref(vp);
+    vh(vp, Vh::Vrele, 0, 0);
+    if left > 0 {
         return;
     }
+    let _w = vh_working(vp);
     // Being cleaned out: vclean puts it on the list when done.
     if vn_lock(vp, LkFlags::LK_EXCLUSIVE).is_err() {
         return;
@@ -377,7 +394,10 @@ pub fn vrele(vp: &'static Vnode) {
 /// Like vrele for a vnode the caller has locked (OpenBSD vput).
 #[track_caller]
 pub fn vput(vp: &'static Vnode) {
-    if drop_ref(vp) > 0 {
+    let left = drop_ref(vp);
+    vh(vp, Vh::Vput, 0, 0);
+    let _w = vh_working(vp);
+    if left > 0 {
         vop_unlock(vp);
         return;
     }
@@ -449,6 +469,8 @@ pub fn vclean(vp: &'static Vnode, flags: u32) {
         v.v_lflag |= VLFlags::VXLOCK;
         (active, v.v_lockcount > 0)
     });
+    let _w = vh_working(vp);
+    vh(vp, Vh::Vclean, 0, 0);
     if waiters {
         let _ = tsleep(vp.lockcount_wchan(), "vop_lock", 0);
         assert!(vp.with(|v| v.v_lockcount) == 0, "vclean: vnode {}: vn_lock waiters left", vp.v_id);
@@ -483,6 +505,7 @@ pub fn vclean(vp: &'static Vnode, flags: u32) {
         v.v_lflag -= VLFlags::VXLOCK | VLFlags::VXWANT;
         wanted
     });
+    vh(vp, Vh::VcleanDone, 0, 0);
     if wanted {
         wakeup(vp.wchan());
     }
@@ -492,6 +515,8 @@ pub fn vclean(vp: &'static Vnode, flags: u32) {
 /// already cleaning it, waits for them instead.
 #[inline(never)]
 pub fn vgonel(vp: &'static Vnode) {
+    let _w = vh_working(vp);
+    vh(vp, Vh::Vgonel, 0, 0);
     if vp.with(|v| v.v_lflag.contains(VLFlags::VXLOCK)) {
         vxwait(vp, "vgone");
         return;

@@ -6,6 +6,7 @@
 //! free + paging reaches 4·freetarg, then refills the inactive queue from
 //! the active one. Anonymous pages have no swap to go to and stay.
 
+use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_referenced, pmap_page_protect, Prot};
 use crate::kern::kern_rwlock::RwFlags;
 use crate::kern::kern_kthread::kthread_create;
@@ -191,6 +192,8 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
     pg.set_flags(PgFlags::PG_BUSY);
     pmap_page_protect(pg, Prot::READ);
     PAGEOUTS.fetch_add(1, Ordering::Relaxed);
+    let _w = vh_working(vp);
+    vh(vp, Vh::Pageout, idx, pg.flags().bits());
     let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
     page_unbusy(pg);
     match r {

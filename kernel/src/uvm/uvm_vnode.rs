@@ -13,6 +13,7 @@ use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::kern_synch::{tsleep, wakeup};
+use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::uvm::uvm_pdaemon::uvm_wait;
 use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
@@ -165,6 +166,12 @@ impl UvmVnode {
         f(&mut self.st.lock())
     }
 
+    /// Like `with`, but None if the fields are locked (the recorder, the
+    /// debugger).
+    pub fn try_with<R>(&self, f: impl FnOnce(&mut UvnFields) -> R) -> Option<R> {
+        self.st.try_lock().map(|mut g| f(&mut g))
+    }
+
     fn flags(&self) -> UvnFlags {
         self.with(|u| u.u_flags)
     }
@@ -210,6 +217,7 @@ static PANIC_VNODE: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU3
 
 /// Names the vnode the coming panic is about.
 pub fn uvm_panic_vnode(vp: &'static Vnode) {
+    vh(vp, Vh::Panic, 0, 0);
     PANIC_VNODE.store(vp.v_id, Ordering::Relaxed);
 }
 
@@ -218,6 +226,13 @@ pub fn uvm_panic_vnode(vp: &'static Vnode) {
 pub fn db_show_panic_vnode(out: &mut dyn core::fmt::Write) {
     let id = PANIC_VNODE.load(Ordering::Relaxed);
     let Some(vp) = crate::kern::vfs_subr::vnode_by_id_try(id) else { return };
+    db_show_vnode_brief(out, vp);
+    crate::kern::vfs_hist::vhist_print(out, id);
+}
+
+/// The vnode's counts, flags and lock, and its object with every page.
+pub fn db_show_vnode_brief(out: &mut dyn core::fmt::Write, vp: &'static Vnode) {
+    let id = vp.v_id;
     let v = vp.try_with(|v| {
         (v.v_type, v.v_usecount, v.v_holdcnt, v.v_writecount, v.v_lflag, v.v_bioflag, v.v_op.name(), v.v_data)
     });
@@ -233,7 +248,7 @@ pub fn db_show_panic_vnode(out: &mut dyn core::fmt::Write) {
             let _ = writeln!(out, "vnode {id}: (fields locked)");
         }
     }
-    let u = vp.v_uvm.st.try_lock().map(|u| (u.u_flags, u.uo_refs, u.u_nio, u.u_size, u.pages.iter().map(|(&i, &p)| (i, p)).collect::<Vec<_>>()));
+    let u = vp.v_uvm.try_with(|u| (u.u_flags, u.uo_refs, u.u_nio, u.u_size, u.pages.iter().map(|(&i, &p)| (i, p)).collect::<Vec<_>>()));
     match u {
         Some((f, refs, nio, size, pages)) => {
             let _ = writeln!(out, "uvm_vnode {id}: flags {f:?}, uo_refs {refs}, u_nio {nio}, u_size {size}, {} pages, vmobjlock {}", pages.len(), vp.v_uvm.vmobjlock.rw_status());
@@ -306,13 +321,15 @@ pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVno
         return Err(Errno::EINVAL);
     }
     let uvn = &vp.v_uvm;
+    let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
     while uvn.flags().intersects(UvnFlags::UVM_VNODE_BLOCKED) {
         uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_WANTED);
         rwsleep(uvn.wchan(), &uvn.vmobjlock, "uvn_attach");
     }
     if uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
-        if uvn.with(|u| u.uo_refs) == 0 {
+        let persisting = uvn.with(|u| u.uo_refs) == 0;
+        if persisting {
             vref(vp);
         }
         uvn.with(|u| {
@@ -321,6 +338,7 @@ pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVno
                 u.u_flags |= UvnFlags::UVM_VNODE_WRITEABLE;
             }
         });
+        vh(vp, Vh::UvnAttach, if persisting { 2 } else { 0 }, 0);
         uvn.vmobjlock.rw_exit();
         return Ok(uvn);
     }
@@ -345,6 +363,7 @@ pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVno
         core::mem::replace(&mut u.u_flags, f)
     });
     vref(vp);
+    vh(vp, Vh::UvnAttach, 1, 0);
     if old.contains(UvnFlags::UVM_VNODE_WANTED) {
         wakeup(uvn.wchan());
     }
@@ -367,12 +386,20 @@ pub fn uvn_reference(vp: &'static Vnode) {
 /// finish, and so is the vnode reference.
 pub fn uvn_detach(vp: &'static Vnode) {
     let uvn = &vp.v_uvm;
+    let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
     let (left, persist) = uvn.with(|u| {
         assert!(u.uo_refs > 0, "uvn_detach: object of vnode {} has no references", vp.v_id);
         u.uo_refs -= 1;
         (u.uo_refs, u.u_flags.contains(UvnFlags::UVM_VNODE_CANPERSIST))
     });
+    // How many pages are dirty as the object persists: P0 if any.
+    let dirty = if left == 0 && persist {
+        uvn.with(|u| u.pages.values().filter(|p| !p.flags().contains(PgFlags::PG_CLEAN) || pmap_is_modified(p)).count() as u32)
+    } else {
+        0
+    };
+    vh(vp, Vh::UvnDetach, if left > 0 { 0 } else if persist { 1 } else { 2 }, dirty);
     if left > 0 {
         uvn.vmobjlock.rw_exit();
         return;
@@ -406,10 +433,14 @@ pub fn uvn_detach(vp: &'static Vnode) {
 #[inline(never)]
 pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
     let uvn = &vp.v_uvm;
+    let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
     let f = uvn.flags();
     let pagerio = uvn_fixed2() && f.contains(UvnFlags::UVM_VNODE_PAGERIO);
     if !f.contains(UvnFlags::UVM_VNODE_VALID) || f.intersects(UvnFlags::UVM_VNODE_BLOCKED) || pagerio {
+        if f.contains(UvnFlags::UVM_VNODE_VALID) {
+            vh(vp, Vh::Uncache, 0, 0);
+        }
         uvn.vmobjlock.rw_exit();
         return true;
     }
@@ -417,6 +448,7 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
         u.u_flags -= UvnFlags::UVM_VNODE_CANPERSIST;
         u.uo_refs
     });
+    vh(vp, Vh::Uncache, if refs > 0 { 1 } else { 2 }, 0);
     if refs > 0 {
         uvn.vmobjlock.rw_exit();
         return false;
@@ -439,11 +471,13 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
 #[inline(never)]
 pub fn uvm_vnp_terminate(vp: &'static Vnode) {
     let uvn = &vp.v_uvm;
+    let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
     if !uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
         uvn.vmobjlock.rw_exit();
         return;
     }
+    vh(vp, Vh::Terminate, 0, 0);
     uvn.with(|u| {
         u.u_flags -= UvnFlags::UVM_VNODE_RELKILL;
         u.u_flags |= UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED;
@@ -460,6 +494,7 @@ pub fn uvm_vnp_terminate(vp: &'static Vnode) {
         assert!(!f.contains(UvnFlags::UVM_VNODE_IOSYNCWANTED), "uvm_vnp_terminate: io sync wanted bit set");
         uvn_setflags(uvn, UvnFlags::empty());
     }
+    vh(vp, Vh::TerminateDone, 0, 0);
     uvn.vmobjlock.rw_exit();
 }
 
@@ -519,6 +554,8 @@ pub fn uvn_pagefree(uvn: &UvmVnode, idx: u32, pg: &'static VmPage) -> bool {
 pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> bool {
     let uvn = &vp.v_uvm;
     uvn.assert_locked("uvn_flush");
+    let _w = vh_working(vp);
+    vh(vp, Vh::Flush, flags.bits(), 0);
     let mut flags = flags;
     let mut retval = true;
     let mut need_iosync = false;
@@ -585,6 +622,7 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
             if r != PagerResult::VM_PAGER_AGAIN {
                 break (r, cluster);
             }
+            vh(vp, Vh::FlushAgain, idx as u32, 0);
             if flags.contains(PgoFlags::PGO_SYNCIO) {
                 uvm_panic_vnode(vp);
                 panic!("uvn_flush: PGO_SYNCIO return 'try again' error (impossible)");
@@ -630,6 +668,7 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
             wakeup(uvn.wchan_flags());
         }
     }
+    vh(vp, Vh::FlushDone, retval as u32, 0);
     retval
 }
 
@@ -702,6 +741,7 @@ pub fn uvm_pager_put(vp: &'static Vnode, pg: &'static VmPage, flags: PgoFlags, f
     let uvn = &vp.v_uvm;
     uvn.assert_locked("uvm_pager_put");
     let mut cluster = uvm_mk_pcluster(uvn, pg, flags, first, end);
+    vh(vp, Vh::PagerPut, cluster[0].0, cluster.len() as u32);
     loop {
         let r = uvn_put(vp, &cluster, flags);
         if r == PagerResult::VM_PAGER_OK {
@@ -732,6 +772,13 @@ pub fn uvm_pager_put(vp: &'static Vnode, pg: &'static VmPage, flags: PgoFlags, f
 pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags) -> PagerResult {
     let uvn = &vp.v_uvm;
     uvn.assert_locked("uvn_put");
+    let r = uvn_put_1(vp, pages, flags);
+    vh(vp, Vh::UvnPut, 0, r as u32);
+    r
+}
+
+fn uvn_put_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags) -> PagerResult {
+    let uvn = &vp.v_uvm;
     if !uvn_put_takes_vget() {
         return uvn_io(vp, pages, flags, true);
     }
@@ -813,6 +860,15 @@ fn uvm_pagermapout(w: PagerWindow) {
 pub fn uvn_io(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags, write: bool) -> PagerResult {
     let uvn = &vp.v_uvm;
     uvn.assert_locked("uvn_io");
+    let _w = vh_working(vp);
+    vh(vp, Vh::UvnIo, pages[0].0, write as u32);
+    let r = uvn_io_1(vp, pages, flags, write);
+    vh(vp, Vh::UvnIoDone, 0, r as u32);
+    r
+}
+
+fn uvn_io_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags, write: bool) -> PagerResult {
+    let uvn = &vp.v_uvm;
     while uvn.flags().contains(UvnFlags::UVM_VNODE_IOSYNC) {
         if !flags.contains(PgoFlags::PGO_SYNCIO) {
             return PagerResult::VM_PAGER_AGAIN;

@@ -1,0 +1,385 @@
+//! The vnode flight recorder: one global ring of events about vnodes and
+//! their objects, always on (`kern.vhist=0` turns it off), printed as a
+//! vnode's history when a panic or a deadlock report names that vnode, and
+//! by ddb's `show vnode history`. OpenBSD has no such thing; it is here so
+//! that a panic tells how the vnode got where it is (doc/explain.md).
+//!
+//! Each event carries the guest time, the thread, what happened, and the
+//! counts that matter at that moment. A thread's sleeps and wakeups are
+//! recorded while it works on a vnode (`vh_working`), with their wait
+//! channel's name. Recording never sleeps, never allocates and never
+//! waits for a lock: the vnode's and the object's fields are read with a
+//! try-lock, and shown as unknown if the recording code holds them.
+
+use crate::arch::powerpc::{clock, cpu};
+use crate::kern::vfs_subr::Vnode;
+use crate::sys::vnode::VLFlags;
+use crate::uvm::uvm_page::PgFlags;
+use crate::uvm::uvm_vnode::{PagerResult, PgoFlags, UvnFlags};
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// What happened (the OpenBSD function it happened in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Vh {
+    None,
+    /// getnewvnode handed the vnode out; arg: 0 new, 1 from the free list,
+    /// 2 from the hold list.
+    Getnewvnode,
+    /// arg: 0 or the errno it failed with.
+    Vget,
+    Vref,
+    Vrele,
+    Vput,
+    /// Put on the free list (arg 1: at its head) or the hold list (arg 2).
+    Freelist,
+    /// Taken off the free or hold list by vget.
+    Offlist,
+    Vgonel,
+    /// vclean sets VXLOCK (start) and clears it (VcleanDone).
+    Vclean,
+    VcleanDone,
+    /// arg: 0 another reference to a live object, 1 a new object, 2 a
+    /// persisting object taken up again.
+    UvnAttach,
+    /// arg: 0 references left, 1 the object persists (arg2: its dirty
+    /// pages), 2 it is killed.
+    UvnDetach,
+    /// arg: 0 left alone, 1 still in use (CANPERSIST cleared), 2 killed.
+    Uncache,
+    Terminate,
+    TerminateDone,
+    /// arg: the PGO_ flags.
+    Flush,
+    /// A put answered "try again": the page is retried with PGO_SYNCIO.
+    FlushAgain,
+    FlushDone,
+    /// arg: page index, arg2: pages in the cluster.
+    PagerPut,
+    /// arg2: the result.
+    UvnPut,
+    /// arg: first page, arg2: 1 write, 0 read.
+    UvnIo,
+    /// arg2: the result.
+    UvnIoDone,
+    /// The pagedaemon pages out an inactive page; arg: page index, arg2:
+    /// the page's flags.
+    Pageout,
+    Tsleep,
+    Wakeup,
+    Panic,
+    Deadlock,
+}
+
+impl Vh {
+    /// The name printed, and parsed by `cargo xtask explain`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Vh::None => "-",
+            Vh::Getnewvnode => "getnewvnode",
+            Vh::Vget => "vget",
+            Vh::Vref => "vref",
+            Vh::Vrele => "vrele",
+            Vh::Vput => "vput",
+            Vh::Freelist => "freelist",
+            Vh::Offlist => "offlist",
+            Vh::Vgonel => "vgonel",
+            Vh::Vclean => "vclean",
+            Vh::VcleanDone => "vclean.done",
+            Vh::UvnAttach => "uvn_attach",
+            Vh::UvnDetach => "uvn_detach",
+            Vh::Uncache => "uvm_vnp_uncache",
+            Vh::Terminate => "uvm_vnp_terminate",
+            Vh::TerminateDone => "uvm_vnp_terminate.done",
+            Vh::Flush => "uvn_flush",
+            Vh::FlushAgain => "uvn_flush.again",
+            Vh::FlushDone => "uvn_flush.done",
+            Vh::PagerPut => "uvm_pager_put",
+            Vh::UvnPut => "uvn_put",
+            Vh::UvnIo => "uvn_io",
+            Vh::UvnIoDone => "uvn_io.done",
+            Vh::Pageout => "pageout",
+            Vh::Tsleep => "tsleep",
+            Vh::Wakeup => "wakeup",
+            Vh::Panic => "panic",
+            Vh::Deadlock => "deadlock",
+        }
+    }
+}
+
+/// Counts read at the event; u8::MAX/u16::MAX: unknown (the recording
+/// code held the fields' lock).
+#[derive(Clone, Copy)]
+struct VhEvent {
+    /// Microseconds since boot (the time base): wraps after 71 minutes.
+    t_us: u32,
+    vid: u32,
+    arg: u32,
+    arg2: u32,
+    wmesg: &'static str,
+    tid: u16,
+    ev: Vh,
+    v_lflag: u8,
+    usecount: u8,
+    holdcnt: u8,
+    uo_refs: u8,
+    u_nio: u8,
+    u_flags: u16,
+}
+
+const EMPTY: VhEvent =
+    VhEvent { t_us: 0, vid: 0, arg: 0, arg2: 0, wmesg: "", tid: 0, ev: Vh::None, v_lflag: 0, usecount: 0, holdcnt: 0, uo_refs: 0, u_nio: 0, u_flags: 0 };
+
+/// Events the ring keeps: measured to hold a race panic's story from the
+/// object's last attach (doc/explain.md has the numbers).
+pub const VHIST_SIZE: usize = 16384;
+
+struct Ring {
+    ev: [VhEvent; VHIST_SIZE],
+    /// Events recorded since boot; the next goes to recorded % VHIST_SIZE.
+    recorded: u64,
+}
+
+/// Only touched with interrupts off (uniprocessor): the lock never spins.
+static RING: spin::Mutex<Ring> = spin::Mutex::new(Ring { ev: [EMPTY; VHIST_SIZE], recorded: 0 });
+static ON: AtomicBool = AtomicBool::new(true);
+/// The running thread and the vnode it works on; mi_switch swaps them.
+static CUR_TID: AtomicU32 = AtomicU32::new(0);
+static CUR_VID: AtomicU32 = AtomicU32::new(0);
+
+/// Thread names by tid (the slot's tid must match: a name outlives the
+/// thread, and a reused slot forgets the old one).
+const NCOMM: usize = 256;
+static COMM: spin::Mutex<[(u32, [u8; 12]); NCOMM]> = spin::Mutex::new([(u32::MAX, [0; 12]); NCOMM]);
+
+pub fn vhist_set(on: bool) {
+    ON.store(on, Ordering::Relaxed);
+}
+
+pub fn vhist_on() -> bool {
+    ON.load(Ordering::Relaxed)
+}
+
+/// Remembers thread `tid`'s name (at its creation and at exec).
+pub fn vh_comm(tid: u32, name: &str) {
+    let mut n = [0u8; 12];
+    let b = name.as_bytes();
+    let k = b.len().min(n.len());
+    n[..k].copy_from_slice(&b[..k]);
+    cpu::with_interrupts_disabled(|| COMM.lock()[tid as usize % NCOMM] = (tid, n));
+}
+
+fn comm_of(tid: u32, out: &mut [u8; 12]) -> usize {
+    let c = COMM.try_lock().map(|c| c[tid as usize % NCOMM]);
+    match c {
+        Some((t, n)) if t == tid => {
+            *out = n;
+            n.iter().position(|&b| b == 0).unwrap_or(n.len())
+        }
+        _ => 0,
+    }
+}
+
+/// mi_switch: the thread `tid` runs next, working on vnode `vid`; returns
+/// the vnode the outgoing thread worked on, to keep with it.
+pub fn vh_switch(tid: u32, vid: u32) -> u32 {
+    CUR_TID.store(tid, Ordering::Relaxed);
+    CUR_VID.swap(vid, Ordering::Relaxed)
+}
+
+/// Microseconds since boot, from the time base.
+pub fn uptime_us() -> u64 {
+    let f = clock::tbfreq().max(1) as u64;
+    let tb = cpu::mftb();
+    tb / f * 1_000_000 + tb % f * 1_000_000 / f
+}
+
+/// Marks the running thread as working on `vp` until the guard goes: its
+/// sleeps and wakeups are recorded in `vp`'s history meanwhile.
+pub struct Working(u32);
+
+#[must_use]
+pub fn vh_working(vp: &'static Vnode) -> Working {
+    Working(CUR_VID.swap(vp.v_id, Ordering::Relaxed))
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        CUR_VID.store(self.0, Ordering::Relaxed);
+    }
+}
+
+/// Records `ev` about `vp`.
+pub fn vh(vp: &'static Vnode, ev: Vh, arg: u32, arg2: u32) {
+    if !vhist_on() {
+        return;
+    }
+    let (lflag, usecount, holdcnt) = vp
+        .try_with(|v| {
+            let lf = (v.v_lflag.contains(VLFlags::VXLOCK) as u8) | (v.v_lflag.contains(VLFlags::VXWANT) as u8) << 1;
+            (lf, v.v_usecount.min(254) as u8, v.v_holdcnt.min(254) as u8)
+        })
+        .unwrap_or((u8::MAX, u8::MAX, u8::MAX));
+    let (uo_refs, u_nio, u_flags) =
+        vp.v_uvm.try_with(|u| (u.uo_refs.min(254) as u8, u.u_nio.min(254) as u8, u.u_flags.bits() as u16)).unwrap_or((u8::MAX, u8::MAX, u16::MAX));
+    put(VhEvent { t_us: uptime_us() as u32, vid: vp.v_id, arg, arg2, wmesg: "", tid: CUR_TID.load(Ordering::Relaxed) as u16, ev, v_lflag: lflag, usecount, holdcnt, uo_refs, u_nio, u_flags });
+}
+
+/// tsleep and its return: recorded when the thread works on a vnode.
+pub fn vh_sleep(ev: Vh, wmesg: &'static str) {
+    let vid = CUR_VID.load(Ordering::Relaxed);
+    if vid == 0 || !vhist_on() {
+        return;
+    }
+    let unknown = u8::MAX;
+    put(VhEvent {
+        t_us: uptime_us() as u32,
+        vid,
+        arg: 0,
+        arg2: 0,
+        wmesg,
+        tid: CUR_TID.load(Ordering::Relaxed) as u16,
+        ev,
+        v_lflag: unknown,
+        usecount: unknown,
+        holdcnt: unknown,
+        uo_refs: unknown,
+        u_nio: unknown,
+        u_flags: u16::MAX,
+    });
+}
+
+fn put(e: VhEvent) {
+    cpu::with_interrupts_disabled(|| {
+        let mut r = RING.lock();
+        let n = r.recorded;
+        r.ev[(n % VHIST_SIZE as u64) as usize] = e;
+        r.recorded = n + 1;
+    });
+}
+
+fn pager_result(r: u32) -> &'static str {
+    match r {
+        x if x == PagerResult::VM_PAGER_OK as u32 => "VM_PAGER_OK",
+        x if x == PagerResult::VM_PAGER_BAD as u32 => "VM_PAGER_BAD",
+        x if x == PagerResult::VM_PAGER_ERROR as u32 => "VM_PAGER_ERROR",
+        _ => "VM_PAGER_AGAIN",
+    }
+}
+
+/// Flag names without their common prefix, joined by '|' ("-" if none).
+fn names<I: Iterator<Item = (&'static str, bool)>>(out: &mut dyn Write, prefix: &str, it: I) -> fmt::Result {
+    let mut any = false;
+    for (n, set) in it {
+        if set {
+            write!(out, "{}{}", if any { "|" } else { "" }, n.strip_prefix(prefix).unwrap_or(n))?;
+            any = true;
+        }
+    }
+    if !any {
+        out.write_str("-")?;
+    }
+    Ok(())
+}
+
+/// What the event says beyond its name.
+fn detail(out: &mut dyn Write, e: &VhEvent) -> fmt::Result {
+    match e.ev {
+        Vh::Getnewvnode => write!(out, " {}", ["new", "from free list", "from hold list"][e.arg.min(2) as usize]),
+        Vh::Vget if e.arg != 0 => write!(out, " {}", match e.arg {
+            2 => "ENOENT",
+            16 => "EBUSY",
+            _ => "error",
+        }),
+        Vh::Vget => write!(out, " ok"),
+        Vh::Freelist => write!(out, " {}", ["tail", "head", "hold list"][e.arg.min(2) as usize]),
+        Vh::UvnAttach => write!(out, " {}", ["reference", "new object", "persisting object"][e.arg.min(2) as usize]),
+        Vh::UvnDetach if e.arg == 1 => write!(out, " persist dirty {}", e.arg2),
+        Vh::UvnDetach => write!(out, " {}", ["references left", "persist", "kill"][e.arg.min(2) as usize]),
+        Vh::Uncache => write!(out, " {}", ["left alone", "in use", "killed"][e.arg.min(2) as usize]),
+        Vh::Flush => {
+            out.write_char(' ')?;
+            names(out, "PGO_", PgoFlags::from_bits_truncate(e.arg).iter_names().map(|(n, _)| (n, true)))
+        }
+        Vh::FlushAgain | Vh::Pageout => {
+            write!(out, " page {}", e.arg)?;
+            if e.ev == Vh::Pageout {
+                out.write_str(" pflags ")?;
+                names(out, "PG_", PgFlags::from_bits_truncate(e.arg2).iter_names().map(|(n, _)| (n, true)))?;
+            }
+            Ok(())
+        }
+        Vh::PagerPut => write!(out, " page {} npages {}", e.arg, e.arg2),
+        Vh::UvnPut | Vh::UvnIoDone => write!(out, " {}", pager_result(e.arg2)),
+        Vh::UvnIo => write!(out, " page {} {}", e.arg, if e.arg2 == 1 { "write" } else { "read" }),
+        Vh::Tsleep | Vh::Wakeup => write!(out, " wmesg {}", e.wmesg),
+        _ => Ok(()),
+    }
+}
+
+fn print_event(out: &mut dyn Write, e: &VhEvent) -> fmt::Result {
+    let mut c = [0u8; 12];
+    let n = comm_of(e.tid as u32, &mut c);
+    let comm = core::str::from_utf8(&c[..n]).ok().filter(|s| !s.is_empty()).unwrap_or("?");
+    write!(out, "  {:4}.{:06} tid {} {} {}", e.t_us / 1_000_000, e.t_us % 1_000_000, e.tid, comm, e.ev.name())?;
+    detail(out, e)?;
+    if e.usecount == u8::MAX && e.uo_refs == u8::MAX {
+        return out.write_char('\n');
+    }
+    let num = |out: &mut dyn Write, name: &str, v: u8| if v == u8::MAX { write!(out, " {name} ?") } else { write!(out, " {name} {v}") };
+    out.write_str(" |")?;
+    num(out, "usecount", e.usecount)?;
+    num(out, "holdcnt", e.holdcnt)?;
+    num(out, "uo_refs", e.uo_refs)?;
+    num(out, "u_nio", e.u_nio)?;
+    out.write_str(" v_lflag ")?;
+    if e.v_lflag == u8::MAX {
+        out.write_char('?')?;
+    } else {
+        names(out, "", [("VXLOCK", e.v_lflag & 1 != 0), ("VXWANT", e.v_lflag & 2 != 0)].into_iter())?;
+    }
+    out.write_str(" u_flags ")?;
+    if e.u_flags == u16::MAX {
+        out.write_char('?')?;
+    } else {
+        names(out, "UVM_VNODE_", UvnFlags::from_bits_truncate(e.u_flags as u32).iter_names().map(|(n, _)| (n, true)))?;
+    }
+    out.write_char('\n')
+}
+
+/// Prints vnode `vid`'s events, oldest first, as `vnode N history:`, with
+/// how many of them came since its object's last attach (the story of a
+/// race) and how much the ring still holds.
+pub fn vhist_print(out: &mut dyn Write, vid: u32) {
+    let Some(ring) = RING.try_lock() else {
+        let _ = writeln!(out, "vnode {vid} history: (recorder locked)");
+        return;
+    };
+    if !vhist_on() {
+        let _ = writeln!(out, "vnode {vid} history: (recorder off: kern.vhist=0)");
+        return;
+    }
+    let recorded = ring.recorded;
+    let kept = recorded.min(VHIST_SIZE as u64);
+    let at = |k: u64| &ring.ev[((recorded - kept + k) % VHIST_SIZE as u64) as usize];
+    let mine = || (0..kept).map(at).filter(|e| e.vid == vid);
+    let total = mine().count();
+    let since = mine().enumerate().filter(|(_, e)| e.ev == Vh::UvnAttach && e.arg == 1).last().map(|(i, _)| total - i);
+    let oldest = if kept > 0 { at(0).t_us } else { 0 };
+    let _ = write!(out, "vnode {vid} history: {total} events");
+    let _ = match since {
+        Some(n) => write!(out, ", {n} since its object's last attach"),
+        None => write!(out, ", its object's last attach has left the ring"),
+    };
+    let _ = writeln!(
+        out,
+        " (ring: {kept} of {recorded} events kept, from {}.{:06} s)",
+        oldest / 1_000_000,
+        oldest % 1_000_000
+    );
+    for e in mine() {
+        let _ = print_event(out, e);
+    }
+    let _ = writeln!(out, "end of vnode {vid} history");
+}
