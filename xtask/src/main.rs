@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod deps;
+mod explain;
 mod image;
 mod outcome;
 mod qemu;
@@ -43,6 +44,8 @@ enum Cmd {
     Image(image::Cmd),
     /// Boot timings and the kernel's `bench:` lines.
     Bench,
+    /// Draw a panic's vnode history as a timeline (SVG and HTML).
+    Explain(explain::Args),
 }
 
 /// What every command needs: where the workspace is and how loud to be.
@@ -137,6 +140,7 @@ fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Stress(args) => stress::main(ctx, &args),
         Cmd::Image(cmd) => image::main(ctx, cmd),
         Cmd::Bench => bench::main(ctx),
+        Cmd::Explain(args) => explain::main(ctx, &args),
     }
 }
 
