@@ -117,13 +117,41 @@ fn panicked_with(exit: Exit, text: &str, msg: &str, frames: &[&str]) -> Result<(
     Ok(())
 }
 
+/// How P0 arises in a vnode's history (doc/race.md): a new object, let
+/// go by its last user with a dirty page while it may persist, and its
+/// vnode's last reference dropped (onto the free or hold list).
+const P0: &[&str] = &["uvn_attach new object", "uvn_detach persist dirty+", "freelist"];
+
+/// The history of the vnode the panic or deadlock report names contains
+/// `P0` and then `path`, in order (steps are prefixes of "name detail";
+/// "dirty+" asks for at least one dirty page).
+fn story_in_order(text: &str, path: &[&str]) -> Result<(), String> {
+    // A deadlock report may name several vnodes: the pagedaemon's is the story.
+    let pd = text.lines().find(|l| l.contains(" (pagedaemon) sleeps on ")).and_then(|l| l.rsplit_once("working on vnode ")?.1.trim().parse().ok());
+    let h = crate::explain::parse(text, pd).ok_or("no vnode history printed")?;
+    let labels: Vec<String> = h.events.iter().map(|e| format!("{} {}", e.name, e.detail)).collect();
+    let mut at = 0;
+    for step in P0.iter().chain(path) {
+        let hit = |l: &String| match step.strip_suffix("+") {
+            Some(pre) => l.strip_prefix(pre).and_then(|n| n.trim().parse::<u32>().ok()).is_some_and(|n| n > 0),
+            None => l.starts_with(step),
+        };
+        match labels[at..].iter().position(hit) {
+            Some(i) => at += i + 1,
+            None => return Err(format!("vnode {} history lacks '{step}' (in order after event {at} of {})", h.vnode, labels.len())),
+        }
+    }
+    Ok(())
+}
+
 fn race_original(exit: Exit, text: &str) -> Result<(), String> {
     panicked_with(
         exit,
         text,
         "vref used where vget required",
         &["vref", "uvm_vnp_uncache", "ffs_write", "VOP_WRITE", "uvn_io", "uvn_put", "uvm_pager_put", "uvmpd_scan_inactive"],
-    )
+    )?;
+    story_in_order(text, &["pageout page", "uvm_pager_put", "uvn_io page", "uvm_vnp_uncache killed", "vref", "panic"])
 }
 
 fn race_vget_diff(exit: Exit, text: &str) -> Result<(), String> {
@@ -145,6 +173,10 @@ fn race_vget_diff(exit: Exit, text: &str) -> Result<(), String> {
             "vn_open",
             "doopenat",
         ],
+    )?;
+    story_in_order(
+        text,
+        &["getnewvnode from", "vgonel", "vclean", "uvm_vnp_terminate", "uvn_flush CLEANIT|FREE", "uvn_io page", "vget EBUSY", "uvn_flush.again", "uvn_io page", "vget EBUSY", "panic"],
     )
 }
 
@@ -158,7 +190,10 @@ fn race_fixed(exit: Exit, text: &str) -> Result<(), String> {
         (Exit::Code(0), None) => Ok(()),
         (Exit::Code(1), Some(sig)) => {
             if sig.contains("pagedaemon") {
-                Ok(())
+                story_in_order(
+                    text,
+                    &["pageout page", "uvm_pager_put", "vget ok", "uvn_io page", "uvm_vnp_uncache killed", "uvn_detach kill", "uvn_flush CLEANIT|FREE", "tsleep wmesg uvn_flsh", "deadlock"],
+                )
             } else {
                 Err(format!("a deadlock without the pagedaemon: {sig}"))
             }
@@ -996,5 +1031,30 @@ mod tests {
         assert!(trace_count("panic: x\nf() at f+0x4\nend trace frame: 0x10, count: 1\n").is_ok());
         assert!(trace_count("panic: x\nend trace frame: 0x10, count: 0\n").is_err());
         assert!(trace_count("panic: x\n").is_err());
+    }
+}
+
+#[cfg(test)]
+mod story_tests {
+    use super::*;
+
+    fn log(name: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).replace('\r', "")
+    }
+
+    /// Real race boots (one per policy, recorded by the kernel): each
+    /// history tells P0 and then its policy's path, and the checks fail
+    /// when a step is missing or out of order.
+    #[test]
+    fn histories_of_recorded_race_boots() {
+        assert_eq!(race_original(Exit::Code(1), &log("race-original.log")), Ok(()));
+        assert_eq!(race_vget_diff(Exit::Code(1), &log("race-vget-diff.log")), Ok(()));
+        assert_eq!(race_fixed(Exit::Code(1), &log("race-fixed.log")), Ok(()));
+        let t = log("race-original.log");
+        assert!(story_in_order(&t, &["panic", "vref"]).is_err(), "out of order");
+        let no_p0 = t.replace("uvn_detach persist dirty 5", "uvn_detach persist dirty 0");
+        assert!(story_in_order(&no_p0, &["panic"]).is_err(), "no dirty page, no P0");
+        assert!(race_original(Exit::Code(1), &log("race-vget-diff.log")).is_err());
     }
 }
