@@ -228,9 +228,24 @@ pub fn check_order(text: &str, needles: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// Virtual milliseconds from boot to the end of the log, from the last
-/// `tick N (S s)` line and the `clock: hz H` line (tick granularity).
+/// Guest milliseconds from boot to a panic or a deadlock report, from the
+/// kernel's `panic at uptime S.mmm s` (or `deadlock at …`) line: the time
+/// base, the same on every machine under -icount.
+pub fn uptime_ms(text: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let r = l.strip_prefix("panic at uptime ").or_else(|| l.strip_prefix("deadlock at uptime "))?;
+        let (s, ms) = r.strip_suffix(" s")?.split_once('.')?;
+        Some(s.parse::<u64>().ok()? * 1000 + ms.parse::<u64>().ok()?)
+    })
+}
+
+/// Virtual milliseconds from boot to a panic or deadlock report
+/// (`uptime_ms`), else to the end of the log from the last `tick N (S s)`
+/// line and the `clock: hz H` line (tick granularity).
 pub fn virtual_ms(text: &str) -> Option<u64> {
+    if let Some(ms) = uptime_ms(text) {
+        return Some(ms);
+    }
     let hz: u64 = text.lines().find_map(|l| {
         l.strip_prefix("clock: hz ")?
             .split(',')
@@ -255,6 +270,14 @@ pub fn tail(text: &str, n: usize) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uptime_at_panic_and_deadlock() {
+        assert_eq!(uptime_ms("panic: x\npanic at uptime 1.262 s\n"), Some(1262));
+        assert_eq!(uptime_ms("deadlock: every thread sleeps\ndeadlock at uptime 10.872 s\n"), Some(10872));
+        assert_eq!(virtual_ms("clock: hz 100, 1\ntick 50 (0 s)\npanic at uptime 2.005 s\n"), Some(2005));
+        assert_eq!(uptime_ms("panic at uptime soon\n"), None);
+    }
 
     const PANIC_LOG: &str = "\
 ppcbsd kernel 0.1.0 (powerpc, mac99)

@@ -105,6 +105,9 @@ struct Signature {
     count: usize,
     first_seed: u64,
     replay: String,
+    /// The first boot's drawn history (`explain/seed-N.html`), if its log
+    /// has one.
+    explain: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -169,7 +172,13 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     results.sort_by_key(|r| r.seed);
 
     let wall = start.elapsed();
-    let summary = summarize(run_id, args, &bootargs, wall, results);
+    let mut summary = summarize(run_id, args, &bootargs, wall, results);
+    for g in &mut summary.signatures {
+        let log = dir.join(format!("seed-{}.log", g.first_seed));
+        if let Ok((_, html)) = crate::explain::explain_file(&log, None, &dir.join("explain")) {
+            g.explain = html.strip_prefix(&dir).ok().map(|p| p.display().to_string());
+        }
+    }
     let text = report(&summary, &dir, &ctx.root);
     print!("{text}");
     std::fs::write(dir.join("summary.md"), markdown(&summary))
@@ -320,6 +329,7 @@ fn summarize(
             count,
             first_seed,
             replay: replay_command(first_seed, bootargs),
+            explain: None,
         })
         .collect();
     signatures.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seed.cmp(&b.first_seed)));
@@ -423,6 +433,9 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
         for g in &s.signatures {
             let _ = writeln!(o, "  {}", g.replay);
         }
+        for g in s.signatures.iter().filter_map(|g| g.explain.as_ref()) {
+            let _ = writeln!(o, "explained: {}", dir.join(g).strip_prefix(root).unwrap_or(&dir.join(g)).display());
+        }
     }
     for r in s.results.iter().filter(|r| r.error.is_some()).take(3) {
         let _ = writeln!(
@@ -455,12 +468,13 @@ fn markdown(s: &Summary) -> String {
     if !s.signatures.is_empty() {
         let _ = writeln!(
             o,
-            "\n| count | first seed | signature | replay |\n| ---: | ---: | --- | --- |"
+            "\n| count | first seed | signature | replay | explanation |\n| ---: | ---: | --- | --- | --- |"
         );
         for g in &s.signatures {
+            let explain = g.explain.as_ref().map_or_else(|| "—".to_owned(), |p| format!("[seed {}]({p})", g.first_seed));
             let _ = writeln!(
                 o,
-                "| {} | {} | `{}` | `{}` |",
+                "| {} | {} | `{}` | `{}` | {explain} |",
                 g.count,
                 g.first_seed,
                 g.signature.replace('|', "\\|"),
