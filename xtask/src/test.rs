@@ -619,6 +619,46 @@ const TESTS: &[QemuTest] = &[
             ])],
         )
     },
+    QemuTest {
+        input: Some(("ddb> ", "show vnode /f\rshow object\rshow page .\rshow vnode history\rshow all vnodes /f\rshow all bufs\rshow buf 0\rshow vnode 0x10\rreboot\r")),
+        slow: true,
+        ..test(
+            "ddb-race",
+            "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 uvn.policy=original ddb=1",
+            1,
+            &[Check::InOrder(&[
+                "panic: vref used where vget required",
+                "ddb> show vnode /f",
+                "tag VT_UFS type VREG(1) ops ffs",
+                "usecount 0 writecount ",
+                "clean bufs:",
+                "dirty bufs:",
+                "ddb> show object",
+                "pgops=uvm_vnodeops",
+                "PAGES <pg,offset>:",
+                "ddb> show page .",
+                "PAGE 0x",
+                "uobject=vnode ",
+                "ddb> show vnode history",
+                " history: ",
+                "uvn_attach new object",
+                "uvn_detach persist dirty ",
+                "uvm_vnp_uncache killed",
+                "pagedaemon panic",
+                "ddb> show all vnodes /f",
+                " P0",
+                "on the lists with persisting objects",
+                "ddb> show all bufs",
+                " bytes of ",
+                " bp 0: ",
+                "ddb> show buf 0",
+                "  vp ",
+                "bufsize 0x",
+                "ddb> show vnode 0x10",
+                "no vnode '0x10'",
+            ])],
+        )
+    },
 ];
 
 /// The image saved after `test=rd-mark`: its last 4 KiB holds the marker

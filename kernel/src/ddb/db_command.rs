@@ -5,6 +5,7 @@ use crate::arch::powerpc::{db_trace, machdep, trap::TrapFrame};
 use crate::dev::escc;
 use crate::kern::subr_prf::{Cons, PANIC_FRAMES};
 use core::fmt::Write;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 fn readline(buf: &mut [u8]) -> &str {
     let mut n = 0;
@@ -50,11 +51,15 @@ pub fn db_command_loop(tf: Option<&TrapFrame>) {
                     let _ = writeln!(Cons, "no trap frame: this panic was not a trap");
                 }
             },
+            cmd if cmd.starts_with("show ") => db_show(&cmd["show ".len()..]),
             "continue" | "c" => return,
             "boot halt" | "halt" => machdep::boot_halt(),
             "boot reboot" | "reboot" => machdep::boot_panicked(),
             "help" => {
-                let _ = writeln!(Cons, "commands: trace, trace /t <tid>, ps, show registers, show uvmexp, continue, halt, reboot");
+                let _ = writeln!(
+                    Cons,
+                    "commands: trace, trace /t <tid>, ps, show registers, show uvmexp, show vnode [/f] [addr|n], show vnode history [n],\n  show object [vnode addr|n], show page <addr|.>, show buf <n>, show all vnodes [/f], show all bufs, continue, halt, reboot"
+                );
             }
             other => {
                 let _ = writeln!(Cons, "unknown command '{other}' (try help)");
@@ -92,5 +97,78 @@ fn db_show_uvmexp() {
         None => {
             let _ = writeln!(Cons, "uvmexp: page queues locked or not set up");
         }
+    }
+}
+
+/// ddb's dot: the last address examined (the first page `show object`
+/// listed), which `show page .` shows.
+static DOT: AtomicUsize = AtomicUsize::new(0);
+
+pub fn db_set_dot(addr: usize) {
+    DOT.store(addr, Ordering::Relaxed);
+}
+
+/// Splits an optional leading `/f` (OpenBSD's full-output modifier) off
+/// the arguments.
+fn modifier_f(args: &str) -> (bool, &str) {
+    match args.trim().strip_prefix("/f") {
+        Some(rest) => (true, rest.trim()),
+        None => (false, args.trim()),
+    }
+}
+
+/// The `show` commands about vnodes, objects, pages and buffers.
+fn db_show(what: &str) {
+    use crate::kern::{vfs_bio, vfs_hist, vfs_subr};
+    let out = &mut Cons;
+    // No argument, or ".": the vnode the panic named.
+    let panic_vid = crate::uvm::uvm_vnode::uvm_panic_vnode_id();
+    let dflt = |arg: &str| if arg.is_empty() || arg == "." { alloc::format!("{panic_vid}") } else { alloc::string::String::from(arg) };
+    let vnode = |arg: &str| {
+        let arg = &dflt(arg);
+        let vp = vfs_subr::db_vnode_arg(arg);
+        if vp.is_none() {
+            let _ = writeln!(Cons, "no vnode '{arg}' (a number, or an address as 0x…)");
+        }
+        vp
+    };
+    if let Some(arg) = what.strip_prefix("vnode history") {
+        match dflt(arg.trim()).parse::<u32>() {
+            Ok(n) => vfs_hist::vhist_print(out, n),
+            Err(_) => {
+                let _ = writeln!(out, "usage: show vnode history <n>");
+            }
+        }
+    } else if let Some(args) = what.strip_prefix("vnode") {
+        let (full, arg) = modifier_f(args);
+        if let Some(vp) = vnode(arg) {
+            vfs_subr::vfs_vnode_print(out, vp, full);
+        }
+    } else if let Some(arg) = what.strip_prefix("object") {
+        if let Some(vp) = vnode(arg.trim()) {
+            crate::uvm::uvm_vnode::uvm_object_printit(out, vp, true);
+        }
+    } else if let Some(arg) = what.strip_prefix("page ") {
+        let arg = arg.trim();
+        let addr = if arg == "." { Some(DOT.load(Ordering::Relaxed)) } else { arg.strip_prefix("0x").and_then(|h| usize::from_str_radix(h, 16).ok()) };
+        match addr.and_then(crate::uvm::uvm_page::db_page_lookup) {
+            Some(pg) => crate::uvm::uvm_page::uvm_page_printit(out, pg),
+            None => {
+                let _ = writeln!(out, "no page at '{arg}' (the address show object prints)");
+            }
+        }
+    } else if let Some(arg) = what.strip_prefix("buf ") {
+        match arg.trim().parse::<usize>() {
+            Ok(n) => vfs_bio::vfs_buf_print(out, n),
+            Err(_) => {
+                let _ = writeln!(out, "usage: show buf <n> (as show all bufs numbers them)");
+            }
+        }
+    } else if let Some(args) = what.strip_prefix("all vnodes") {
+        vfs_subr::db_show_all_vnodes(out, modifier_f(args).0);
+    } else if what == "all bufs" {
+        vfs_bio::db_show_all_bufs(out);
+    } else {
+        let _ = writeln!(out, "unknown command 'show {what}' (try help)");
     }
 }

@@ -436,3 +436,61 @@ pub fn vflushbuf_files() -> Result<u32, Errno> {
     }
     Ok(written)
 }
+
+/// A `%b`-style flag word: the value in hex, then the names set.
+fn bflags_fmt(out: &mut dyn core::fmt::Write, f: BFlags) -> core::fmt::Result {
+    write!(out, "{:#x}<", f.bits())?;
+    for (k, (n, _)) in f.iter_names().enumerate() {
+        write!(out, "{}{}", if k > 0 { "," } else { "" }, n.trim_start_matches("B_"))?;
+    }
+    out.write_char('>')
+}
+
+/// ddb `show buf N`, in OpenBSD vfs_buf_print's shape. A file's buffer
+/// names its logical block; the disk block is found when its I/O starts.
+pub fn vfs_buf_print(out: &mut dyn core::fmt::Write, n: usize) {
+    let Some(g) = BCACHE.try_lock() else {
+        let _ = writeln!(out, "buffer cache locked");
+        return;
+    };
+    let Some(b) = g.bufs.get(n).and_then(Option::as_ref) else {
+        let _ = writeln!(out, "no buffer {n}");
+        return;
+    };
+    let _ = if b.b_vp == RDVP {
+        write!(out, "  vp rd0 lblkno 0x{:x} blkno 0x{:x} dev rd0\n  error {} flags ", b.b_blkno, b.b_blkno, b.b_error.map_or(0, |e| e as i32))
+    } else {
+        write!(out, "  vp {} lblkno 0x{:x} blkno - dev rd0\n  error {} flags ", b.b_vp, b.b_blkno, b.b_error.map_or(0, |e| e as i32))
+    };
+    let _ = bflags_fmt(out, b.b_flags);
+    let _ = writeln!(out, "\n  bufsize 0x{:x} bcount 0x{:x} resid 0x0\n  data {:p}", b.b_data.capacity(), b.b_data.len(), b.b_data.as_ptr());
+}
+
+/// The buffers of vnode `vid` (RDVP: the device's), each with whether it
+/// is a delayed write; None if the cache is locked.
+pub fn db_bufs_of(vid: u32) -> Option<Vec<(usize, bool)>> {
+    let g = BCACHE.try_lock()?;
+    Some(
+        g.bufs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.as_ref().filter(|b| b.b_vp == vid).map(|b| (i, b.b_flags.contains(BFlags::B_DELWRI))))
+            .collect(),
+    )
+}
+
+/// ddb `show all bufs`: a line per buffer.
+pub fn db_show_all_bufs(out: &mut dyn core::fmt::Write) {
+    let Some(g) = BCACHE.try_lock() else {
+        let _ = writeln!(out, "buffer cache locked");
+        return;
+    };
+    let _ = writeln!(out, "{} buffers, {} bytes of {} allowed", g.numbufs(), g.bytes, g.limit);
+    for (i, b) in g.bufs.iter().enumerate() {
+        let Some(b) = b else { continue };
+        let vp = if b.b_vp == RDVP { alloc::string::String::from("rd0") } else { alloc::format!("vnode {}", b.b_vp) };
+        let _ = write!(out, " bp {i}: {vp} {} 0x{:x} size 0x{:x} flags ", if b.b_vp == RDVP { "blkno" } else { "lblkno" }, b.b_blkno, b.b_data.len());
+        let _ = bflags_fmt(out, b.b_flags);
+        let _ = writeln!(out);
+    }
+}

@@ -559,3 +559,117 @@ pub fn vfs_shutdown() {
     }
     crate::ufs::ffs::ffs_vfsops::ffs_unmount();
 }
+
+/// ddb: the vnode an argument names: `0x…` its address, else its number.
+pub fn db_vnode_arg(arg: &str) -> Option<&'static Vnode> {
+    let t = VTABLE.try_lock()?;
+    match arg.strip_prefix("0x") {
+        Some(hex) => {
+            let a = usize::from_str_radix(hex, 16).ok()?;
+            t.all.iter().copied().find(|vp| core::ptr::eq(*vp, a as *const Vnode))
+        }
+        None => t.all.get(arg.parse::<usize>().ok()?.checked_sub(1)?).copied(),
+    }
+}
+
+/// Where an unreferenced vnode waits: "free list", "hold list" or "-".
+fn db_onlist(v: &VnodeFields) -> &'static str {
+    match (v.v_bioflag.contains(VBioFlags::VBIOONFREELIST), v.v_holdcnt > 0) {
+        (false, _) => "-",
+        (true, false) => "free list",
+        (true, true) => "hold list",
+    }
+}
+
+/// ddb `show vnode [/f] ADDR|N`, in OpenBSD vfs_vnode_print's shape (the
+/// tag from the operations, no mount: ppcbsd has one file system), and
+/// with `/f` the vnode's clean and dirty buffers.
+pub fn vfs_vnode_print(out: &mut dyn core::fmt::Write, vp: &'static Vnode, full: bool) {
+    let Some((t, use_, hold, wr, lc, lf, op, data, list)) = vp.try_with(|v| (v.v_type, v.v_usecount, v.v_holdcnt, v.v_writecount, v.v_lockcount, v.v_lflag, v.v_op.name(), v.v_data, db_onlist(v))) else {
+        let _ = writeln!(out, "vnode {} at {:p}: fields locked", vp.v_id, vp);
+        return;
+    };
+    let tag = match op {
+        "ffs" => "VT_UFS",
+        _ => "VT_NON",
+    };
+    let _ = writeln!(out, "vnode {} at {:p}\ntag {tag} type {t:?}({}) ops {op}", vp.v_id, vp, t as u32);
+    let _ = writeln!(out, "data {data:#x} usecount {use_} writecount {wr} holdcnt {hold} lockcount {lc}");
+    let _ = writeln!(
+        out,
+        "lflag {}{} lock {} on {list}",
+        if lf.contains(VLFlags::VXLOCK) { "VXLOCK " } else { "" },
+        if lf.contains(VLFlags::VXWANT) { "VXWANT" } else if lf.contains(VLFlags::VXLOCK) { "" } else { "-" },
+        vp.v_lock.rw_status()
+    );
+    if !full {
+        return;
+    }
+    match vfs_bio::db_bufs_of(vp.v_id) {
+        Some(bufs) => {
+            for (title, dirty) in [("clean bufs:", false), ("dirty bufs:", true)] {
+                let _ = writeln!(out, "{title}");
+                for &(n, _) in bufs.iter().filter(|b| b.1 == dirty) {
+                    let _ = writeln!(out, " bp {n}");
+                    vfs_bio::vfs_buf_print(out, n);
+                }
+            }
+        }
+        None => {
+            let _ = writeln!(out, "(buffer cache locked)");
+        }
+    }
+}
+
+/// ddb `show all vnodes [/f]`: a line per vnode with its object; `/f`
+/// keeps only the unreferenced vnodes whose object persists (VALID, no
+/// references), marking P0 where such an object has a dirty page.
+pub fn db_show_all_vnodes(out: &mut dyn core::fmt::Write, persisting: bool) {
+    let Some(all) = VTABLE.try_lock().map(|t| t.all.clone()) else {
+        let _ = writeln!(out, "vnode table locked");
+        return;
+    };
+    let mut shown = 0;
+    for vp in all {
+        let Some((t, use_, hold, list)) = vp.try_with(|v| (v.v_type, v.v_usecount, v.v_holdcnt, db_onlist(v))) else {
+            let _ = writeln!(out, "vnode {} {:p}: fields locked", vp.v_id, vp);
+            continue;
+        };
+        let obj = vp.v_uvm.try_with(|u| (u.u_flags, u.uo_refs, u.pages.values().copied().collect::<alloc::vec::Vec<_>>()));
+        let (valid, refs, npages, dirty) = match &obj {
+            Some((f, refs, pages)) => (
+                f.contains(crate::uvm::uvm_vnode::UvnFlags::UVM_VNODE_VALID),
+                *refs,
+                pages.len(),
+                pages.iter().filter(|p| crate::uvm::uvm_vnode::db_page_dirty(p) == Some(true)).count(),
+            ),
+            None => (false, 0, 0, 0),
+        };
+        let persists = valid && refs == 0 && use_ == 0;
+        if persisting && !persists {
+            continue;
+        }
+        shown += 1;
+        let _ = write!(out, "vnode {} {:p}: {t:?} usecount {use_} holdcnt {hold} {list}", vp.v_id, vp);
+        match obj {
+            Some((f, ..)) if valid => {
+                let _ = write!(out, "; object ");
+                let mut any = false;
+                for (n, _) in f.iter_names() {
+                    let _ = write!(out, "{}{}", if any { "|" } else { "" }, n.trim_start_matches("UVM_VNODE_"));
+                    any = true;
+                }
+                let _ = write!(out, " refs {refs} npages {npages} dirty {dirty}");
+                if persists && dirty > 0 {
+                    let _ = write!(out, " P0");
+                }
+            }
+            None => {
+                let _ = write!(out, "; object locked");
+            }
+            _ => {}
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "{shown} vnodes{}", if persisting { " on the lists with persisting objects" } else { "" });
+}

@@ -416,3 +416,32 @@ pub fn uvm_pglistalloc_contig(npages: u32) -> Option<u32> {
     }
     None
 }
+
+/// ddb: the vm_page at kernel address `addr`, if it is one.
+pub fn db_page_lookup(addr: usize) -> Option<&'static VmPage> {
+    let all = PAGES.get()?;
+    let base = all.as_ptr() as usize;
+    let size = core::mem::size_of::<VmPage>();
+    let off = addr.checked_sub(base)?;
+    (off % size == 0).then(|| all.get(off / size)).flatten()
+}
+
+/// ddb `show page ADDR`, in OpenBSD uvm_page_printit's shape (flags as
+/// `%b`), with the queue the page is on.
+pub fn uvm_page_printit(out: &mut dyn core::fmt::Write, pg: &'static VmPage) {
+    let f = pg.flags();
+    let _ = write!(out, "PAGE {:p}:\n  flags={:#x}<", pg, f.bits());
+    for (k, (n, _)) in f.iter_names().enumerate() {
+        let _ = write!(out, "{}{}", if k > 0 { "," } else { "" }, n.trim_start_matches("PG_"));
+    }
+    let _ = writeln!(out, ">, wire_count={}, pa={:#x}", pg.wire_count.load(Ordering::Relaxed), pg.phys_addr());
+    match pg.owner() {
+        Some((vid, idx)) => {
+            let _ = writeln!(out, "  uobject=vnode {vid}, uanon=0x0, offset={:#x}", idx as u64 * PAGE_SIZE as u64);
+        }
+        None => {
+            let _ = writeln!(out, "  uobject=0x0, uanon=0x0, offset=0x0");
+        }
+    }
+    let _ = writeln!(out, "  page queue: {}", uvm_page_queue_try(pg));
+}

@@ -215,6 +215,11 @@ fn page_wchan(pg: &VmPage) -> usize {
 /// The vnode a panic is about, shown after the trace.
 static PANIC_VNODE: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 
+/// The vnode the panic named (0: none), ddb's default vnode.
+pub fn uvm_panic_vnode_id() -> u32 {
+    PANIC_VNODE.load(Ordering::Relaxed)
+}
+
 /// Names the vnode the coming panic is about.
 pub fn uvm_panic_vnode(vp: &'static Vnode) {
     vh(vp, Vh::Panic, 0, 0);
@@ -1012,4 +1017,47 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
         uvm_pageactivate(pg);
         return Ok(pg);
     }
+}
+
+/// Whether a page of an object is dirty, for the debugger: not PG_CLEAN,
+/// or modified through a mapping (None: the pmap is locked).
+pub fn db_page_dirty(pg: &VmPage) -> Option<bool> {
+    if !pg.flags().contains(PgFlags::PG_CLEAN) {
+        return Some(true);
+    }
+    crate::arch::powerpc::pmap::pmap_is_modified_try(pg)
+}
+
+/// ddb `show object ID` (the object of vnode ID), in OpenBSD
+/// uvm_object_printit's shape, with the uvm_vnode's own fields; `full`
+/// lists the pages as <page, offset>.
+pub fn uvm_object_printit(out: &mut dyn core::fmt::Write, vp: &'static Vnode, full: bool) {
+    let uvn = &vp.v_uvm;
+    let Some((f, refs, nio, size, pages)) = uvn.try_with(|u| (u.u_flags, u.uo_refs, u.u_nio, u.u_size, u.pages.iter().map(|(&i, &p)| (i, p)).collect::<Vec<_>>())) else {
+        let _ = writeln!(out, "OBJECT {:p}: (locked)", uvn);
+        return;
+    };
+    let _ = writeln!(out, "OBJECT {:p}: pgops=uvm_vnodeops, npages={}, refs={}", uvn, pages.len(), refs);
+    let _ = write!(out, "  vnode {} u_flags ", vp.v_id);
+    let mut any = false;
+    for (n, _) in f.iter_names() {
+        let _ = write!(out, "{}{}", if any { "|" } else { "" }, n.trim_start_matches("UVM_VNODE_"));
+        any = true;
+    }
+    let dirty = pages.iter().filter(|(_, p)| db_page_dirty(p) == Some(true)).count();
+    let _ = writeln!(out, "{} u_nio {nio} u_size {size:#x} dirty pages {dirty} vmobjlock {}", if any { "" } else { "-" }, uvn.vmobjlock.rw_status());
+    if !full {
+        return;
+    }
+    if let Some((_, p)) = pages.first() {
+        crate::ddb::db_command::db_set_dot(*p as *const VmPage as usize);
+    }
+    let _ = write!(out, "  PAGES <pg,offset>:\n  ");
+    for (k, (i, p)) in pages.iter().enumerate() {
+        let _ = write!(out, "<{:p},{:#x}> ", *p, *i as u64 * PAGE_SIZE as u64);
+        if k % 3 == 2 {
+            let _ = write!(out, "\n  ");
+        }
+    }
+    let _ = writeln!(out);
 }

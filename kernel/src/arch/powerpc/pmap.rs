@@ -431,6 +431,12 @@ pub fn pmap_is_modified(pg: &VmPage) -> bool {
     pg.flags().contains(PgFlags::PG_PMAP_MOD)
 }
 
+/// pmap_is_modified for the debugger: None if the pmap is locked.
+pub fn pmap_is_modified_try(pg: &VmPage) -> Option<bool> {
+    pmap_state().try_lock()?.sync_rc(pg);
+    Some(pg.flags().contains(PgFlags::PG_PMAP_MOD))
+}
+
 pub fn pmap_is_referenced(pg: &VmPage) -> bool {
     pmap_state().lock().sync_rc(pg);
     pg.flags().contains(PgFlags::PG_PMAP_REF)
