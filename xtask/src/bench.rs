@@ -76,12 +76,60 @@ pub fn main(ctx: &Ctx) -> Result<i32> {
         }
         bench.metrics.extend(bench_lines(&text));
     }
+    recorder_cost(ctx, &setup, &dir, &mut bench)?;
     let md = markdown(&bench);
     print!("{md}");
     let json = serde_json::to_string_pretty(&bench).context("cannot encode bench.json")?;
     std::fs::write(dir.join("bench.json"), json).context("cannot write bench.json")?;
     std::fs::write(dir.join("bench.md"), md).context("cannot write bench.md")?;
     Ok(0)
+}
+
+/// The race workload under fixed-2 (no panic ends it early).
+const RACE_FIXED2: &str = "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 uvn.policy=fixed-2";
+/// Seeds of the recorder-cost boots, each run with the recorder on and off.
+const RECORDER_SEEDS: [u64; 3] = [1, 2, 3];
+
+/// What the vnode flight recorder costs: guest time per create of the race
+/// workload with it on and off (same seeds), and how many events it takes.
+fn recorder_cost(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, bench: &mut Bench) -> Result<()> {
+    let mut per_create = [Vec::new(), Vec::new()];
+    let mut events_per_s = Vec::new();
+    for seed in RECORDER_SEEDS {
+        for (k, off) in [(0, ""), (1, " kern.vhist=0")] {
+            let bootargs = format!("{RACE_FIXED2}{off}");
+            let name = format!("race-recorder-{}-seed{seed}", if off.is_empty() { "on" } else { "off" });
+            let r = boot_seed(ctx, setup, dir, &name, &bootargs, seed)?;
+            let text = r.text();
+            match race_creates(&text) {
+                Some(n) if n > 0 => per_create[k].push(10e6 / n as f64),
+                _ => bench.notes.push(format!("{name}: no creator lines (exit {})", r.exit)),
+            }
+            if let Some(ev) = text.lines().find_map(|l| l.strip_prefix("vfs: flight recorder: ")?.strip_suffix(" events recorded")?.parse::<f64>().ok()) {
+                events_per_s.push(ev / 10.0);
+            }
+        }
+    }
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64).round());
+    if let (Some(on), Some(off)) = (mean(&per_create[0]), mean(&per_create[1])) {
+        bench.metrics.push(metric("race fixed-2, guest time per create, recorder on", on, "us"));
+        bench.metrics.push(metric("race fixed-2, guest time per create, recorder off", off, "us"));
+        bench.metrics.push(metric("recorder cost per create", ((on / off - 1.0) * 1000.0).round() / 10.0, "%"));
+    }
+    if let Some(e) = mean(&events_per_s) {
+        bench.metrics.push(metric("recorder events per guest second (race fixed-2)", e, "events/s"));
+    }
+    Ok(())
+}
+
+/// Files the race workload's creators made (their `creator N: M files
+/// created` lines).
+fn race_creates(text: &str) -> Option<u64> {
+    let counts: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("creator ")?.split_once(": ")?.1.split_once(" files created")?.0.parse().ok())
+        .collect();
+    (!counts.is_empty()).then(|| counts.iter().sum())
 }
 
 fn boot(
@@ -91,10 +139,21 @@ fn boot(
     name: &str,
     bootargs: &str,
 ) -> Result<BootResult> {
+    boot_seed(ctx, setup, dir, name, bootargs, 1)
+}
+
+fn boot_seed(
+    ctx: &Ctx,
+    setup: &Setup,
+    dir: &std::path::Path,
+    name: &str,
+    bootargs: &str,
+    seed: u64,
+) -> Result<BootResult> {
     let log = dir.join(format!("{name}.log"));
     let b = Boot {
         image: &setup.images.good,
-        seed: 1,
+        seed,
         bootargs,
         timeout: Some(Duration::from_secs(180)),
         gdb: false,
@@ -180,6 +239,13 @@ mod tests {
         assert_eq!(m[3], metric("firmware to first kernel line", 500.0, "ms"));
         assert_eq!(m[4].value, 1.25);
         assert_eq!(timing_metrics((0, 1, 1)).len(), 4);
+    }
+
+    #[test]
+    fn counts_race_creates() {
+        let text = "creator 0: 335 files created: ok\nmapwriter 1: 9 rounds\ncreator 1: 348 files created: ok\n";
+        assert_eq!(race_creates(text), Some(683));
+        assert_eq!(race_creates("creator 0: died\n"), None);
     }
 
     #[test]

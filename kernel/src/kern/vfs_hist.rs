@@ -366,10 +366,16 @@ pub fn vhist_print(out: &mut dyn Write, vid: u32) {
     let mine = || (0..kept).map(at).filter(|e| e.vid == vid);
     let total = mine().count();
     let since = mine().enumerate().filter(|(_, e)| e.ev == Vh::UvnAttach && e.arg == 1).last().map(|(i, _)| total - i);
+    // How far back in the ring (all vnodes' events) that attach lies: what
+    // the ring's size must cover.
+    let back = (0..kept).rev().find(|&k| {
+        let e = at(k);
+        e.vid == vid && e.ev == Vh::UvnAttach && e.arg == 1
+    });
     let oldest = if kept > 0 { at(0).t_us } else { 0 };
     let _ = write!(out, "vnode {vid} history: {total} events");
     let _ = match since {
-        Some(n) => write!(out, ", {n} since its object's last attach"),
+        Some(n) => write!(out, ", {n} since its object's last attach, {} ring events back", kept - back.unwrap_or(0)),
         None => write!(out, ", its object's last attach has left the ring"),
     };
     let _ = writeln!(
@@ -382,4 +388,9 @@ pub fn vhist_print(out: &mut dyn Write, vid: u32) {
         let _ = print_event(out, e);
     }
     let _ = writeln!(out, "end of vnode {vid} history");
+}
+
+/// Events recorded since boot.
+pub fn vhist_recorded() -> u64 {
+    cpu::with_interrupts_disabled(|| RING.lock().recorded)
 }

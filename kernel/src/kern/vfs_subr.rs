@@ -557,6 +557,9 @@ pub fn vfs_shutdown() {
             e.inactive
         );
     }
+    if crate::kern::vfs_hist::vhist_on() {
+        crate::printf!("vfs: flight recorder: {} events recorded\n", crate::kern::vfs_hist::vhist_recorded());
+    }
     crate::ufs::ffs::ffs_vfsops::ffs_unmount();
 }
 
