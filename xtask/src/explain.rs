@@ -424,15 +424,19 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The HTML page: the picture, scrollable, above the text history.
+/// The HTML page: the picture and, beside it, the history as the kernel
+/// printed it (below it when the window is narrow).
 fn page(h: &History, svg: &str, name: &str) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ppcbsd: {name}, vnode {}</title>\n\
-         <style>body{{font-family:sans-serif;margin:1em}} .pic{{overflow-x:auto;border:1px solid #ccc}} \
-         .row{{display:flex;gap:1em;align-items:flex-start}} pre{{font-size:12px;background:#f8f8f8;padding:.5em;overflow-x:auto}}</style></head><body>\n\
-         <h1>{name}: vnode {}</h1>\n<p>{}</p>\n<p>{}</p>\n<div class=\"row\"><div class=\"pic\">{svg}</div></div>\n<h2>History as the kernel printed it</h2>\n<pre>{}</pre>\n</body></html>\n",
+         <style>body{{font-family:sans-serif;margin:1em}} .row{{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}} \
+         .pic{{flex:0 1 auto;max-width:100%;overflow-x:auto;border:1px solid #ccc}} \
+         .hist{{flex:1 1 32em;min-width:24em;max-height:90vh;overflow:auto}} h2{{margin-top:0;font-size:1.1em}} \
+         pre{{font-size:11px;background:#f8f8f8;padding:.5em;margin:0}}</style></head><body>\n\
+         <h1>{name}: vnode {}</h1>\n<p>{}</p>\n<p>{}</p>\n<div class=\"row\"><div class=\"pic\">{svg}</div>\n\
+         <div class=\"hist\"><h2>History as the kernel printed it</h2><pre>{}</pre></div></div>\n</body></html>\n",
         h.vnode,
         h.vnode,
         escape(h.ending.as_deref().unwrap_or("The log has no panic or deadlock report.")),
