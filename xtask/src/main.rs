@@ -8,7 +8,9 @@ mod explain;
 mod image;
 mod outcome;
 mod qemu;
+mod report;
 mod run;
+mod stats;
 mod stress;
 mod test;
 

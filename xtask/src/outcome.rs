@@ -1,7 +1,7 @@
 //! Reading a boot's serial output: how it ended, the panic and its trace,
 //! and a signature that groups panics with the same cause.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::qemu::Exit;
 
@@ -13,7 +13,7 @@ pub const BOOT_ERROR: &str = "boot: error:";
 pub const DEADLOCK: &str = "deadlock: ";
 
 /// How one boot ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Outcome {
     #[serde(rename = "PASS")]
     Pass,

@@ -336,12 +336,14 @@ fn join(h: Option<thread::JoinHandle<io::Result<Vec<u8>>>>) -> Result<Vec<u8>> {
 }
 
 /// Runs `work` on every item, `jobs` at a time; `done` gets each result on
-/// the calling thread as it comes in, with the item's index.
+/// the calling thread as it comes in, with the item's index, and returns
+/// whether to go on: once it says no, no new item is started (those running
+/// finish and are still handed to `done`).
 pub fn parallel<T: Send, R: Send>(
     items: Vec<T>,
     jobs: usize,
     work: impl Fn(T) -> R + Sync,
-    mut done: impl FnMut(usize, R),
+    mut done: impl FnMut(usize, R) -> bool,
 ) {
     let queue = Mutex::new(items.into_iter().enumerate());
     let (tx, rx) = mpsc::channel();
@@ -362,7 +364,9 @@ pub fn parallel<T: Send, R: Send>(
         }
         drop(tx);
         for (i, r) in rx {
-            done(i, r);
+            if !done(i, r) {
+                lock(&queue).by_ref().for_each(drop);
+            }
         }
     });
 }
@@ -499,9 +503,29 @@ mod tests {
             |i, r| {
                 assert_eq!(r, i * 2);
                 seen[i] += 1;
+                true
             },
         );
         assert!(seen.iter().all(|&n| n == 1));
+    }
+
+    #[test]
+    fn parallel_stops_starting_when_told() {
+        let mut got = 0;
+        parallel(
+            (0..100).collect(),
+            2,
+            |x: usize| {
+                thread::sleep(Duration::from_millis(5));
+                x
+            },
+            |_, _| {
+                got += 1;
+                got < 5
+            },
+        );
+        // The fifth result stops it; the few already taken then finish.
+        assert!((5..=8).contains(&got), "{got}");
     }
 
     #[test]

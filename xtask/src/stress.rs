@@ -1,17 +1,22 @@
 //! `cargo xtask stress`: boot many times with consecutive seeds, classify
-//! each boot and group the panics by signature.
+//! each boot, group the panics by signature, and state the results with
+//! their uncertainty: rates with 95% Wilson intervals, guest time to panic
+//! as a distribution, a report page, a comparison of two runs, and runs
+//! split into shards that merge into one.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::outcome::{self, Outcome};
 use crate::qemu::{self, Boot};
+use crate::stats::{self, percentile, wilson};
 use crate::{shell_quote, Ctx, Setup};
 
 /// The race workload with P0 arising through real paths: small memory for
@@ -20,7 +25,7 @@ pub const RACE_BOOTARGS: &str = "workload=race physmem=32M kern.maxvnodes=32 ker
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Number of boots.
+    /// Number of boots (of the whole run, when --shard splits it).
     #[arg(long, default_value_t = 100)]
     boots: u64,
     /// Boots run at once.
@@ -40,162 +45,343 @@ pub struct Args {
     /// passed as `uvn.policy=P`.
     #[arg(long)]
     policy: Option<String>,
+    /// Run only the K-th of N disjoint slices of the seeds (1 ≤ K ≤ N),
+    /// e.g. one per machine or array job; `--merge` puts them together.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    /// Stop once this many boots failed: `N-panics` (PANIC) or
+    /// `N-failures` (PANIC, HANG or CHECK-FAILED).
+    #[arg(long, value_name = "N-panics|N-failures", value_parser = parse_until)]
+    until: Option<Until>,
+    /// Stop starting boots after this many minutes (those running finish).
+    #[arg(long, value_name = "M")]
+    minutes: Option<f64>,
     /// Boot nothing: combine these runs' summary.json (directories under
     /// target/stress) into one table, one row per run, printed and written
-    /// to target/stress/table.md ("other" counts CHECK-FAILED, NO-OUTPUT
-    /// and QEMU-ERROR boots).
-    #[arg(long, num_args = 1..)]
+    /// to target/stress/table.md.
+    #[arg(long, num_args = 1.., conflicts_with_all = ["compare", "merge"])]
     table: Vec<PathBuf>,
+    /// Boot nothing: compare two runs (failure and panic rates, guest time
+    /// to panic) and say which is worse.
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], conflicts_with = "merge")]
+    compare: Vec<PathBuf>,
+    /// Boot nothing: merge the shards of one run (their directories) into a
+    /// new run with one summary, table row and report.
+    #[arg(long, num_args = 1..)]
+    merge: Vec<PathBuf>,
 }
 
-/// One markdown table of several runs (the README's outcome table).
-fn table(ctx: &Ctx, runs: &[PathBuf]) -> Result<i32> {
-    let mut o = String::from(
-        "| policy | bootargs | boots | PASS | PANIC | HANG | other | signatures (count) | time to panic, median / p90 (wall) |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
-    );
-    for run in runs {
-        let dir = if run.is_absolute() || run.exists() { run.clone() } else { ctx.path("target/stress").join(run) };
-        let path = dir.join("summary.json");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not a stress summary", path.display()))?;
-        let n = |k: &str| v["counts"][k].as_u64().unwrap_or(0);
-        let bootargs = v["bootargs"].as_str().unwrap_or("");
-        let policy = bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or("fixed");
-        let rest: Vec<&str> = bootargs.split_whitespace().filter(|w| !w.starts_with("uvn.policy=")).collect();
-        let sigs: Vec<String> = v["signatures"]
-            .as_array()
-            .map(|a| a.iter().map(|g| format!("`{}` ({})", g["signature"].as_str().unwrap_or("?").replace('|', "\\|"), g["count"])).collect())
-            .unwrap_or_default();
-        let t = &v["wall_to_panic"];
-        let ttp = if t.is_null() { "—".to_owned() } else { format!("{} / {} ms", t["median_ms"], t["p90_ms"]) };
-        let _ = writeln!(
-            o,
-            "| {policy} | `{}` | {} | {} | {} | {} | {} | {} | {ttp} |",
-            rest.join(" "),
-            v["boots"],
-            n("PASS"),
-            n("PANIC"),
-            n("HANG"),
-            n("CHECK-FAILED") + n("NO-OUTPUT") + n("QEMU-ERROR"),
-            if sigs.is_empty() { "—".to_owned() } else { sigs.join("; ") }
-        );
+/// A stopping rule: stop after `n` boots of the kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Until {
+    n: u64,
+    failures: bool,
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("'{s}': expected K/N with 1 ≤ K ≤ N, e.g. 3/8");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n) = (k.parse::<u64>().map_err(|_| bad())?, n.parse::<u64>().map_err(|_| bad())?);
+    if k == 0 || k > n {
+        return Err(bad());
     }
-    print!("{o}");
-    let out = ctx.path("target/stress/table.md");
-    std::fs::write(&out, &o).with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(0)
+    Ok((k, n))
+}
+
+fn parse_until(s: &str) -> Result<Until, String> {
+    let bad = || format!("'{s}': expected N-panics or N-failures, e.g. 5-panics");
+    let (n, what) = s.split_once('-').ok_or_else(bad)?;
+    let n = n.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(bad)?;
+    match what {
+        "panics" | "panic" => Ok(Until { n, failures: false }),
+        "failures" | "failure" => Ok(Until { n, failures: true }),
+        _ => Err(bad()),
+    }
+}
+
+/// The seeds of shard `k` of `n` among `boots` seeds from `seed`: a
+/// contiguous slice; the shards together are every seed once.
+fn shard_seeds(seed: u64, boots: u64, shard: Option<(u64, u64)>) -> std::ops::Range<u64> {
+    match shard {
+        None => seed..seed + boots,
+        Some((k, n)) => seed + (k - 1) * boots / n..seed + k * boots / n,
+    }
+}
+
+/// A boot that found the bug: anything but a clean pass or QEMU's trouble.
+fn failed(o: Outcome) -> bool {
+    matches!(o, Outcome::Panic | Outcome::Hang | Outcome::CheckFailed)
 }
 
 /// One boot of the run.
-#[derive(Serialize)]
-struct Record {
-    seed: u64,
-    outcome: Outcome,
-    wall_ms: u64,
-    /// Virtual time at the end of the log, from the kernel's tick lines.
-    virtual_ms: Option<u64>,
-    signature: Option<String>,
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    pub seed: u64,
+    pub outcome: Outcome,
+    pub wall_ms: u64,
+    /// Guest milliseconds at the panic or deadlock report (the kernel's
+    /// `… at uptime` line), else at the log's last tick line.
+    pub virtual_ms: Option<u64>,
+    pub signature: Option<String>,
     /// Why a QEMU-ERROR happened (QEMU's messages or the spawn error).
-    error: Option<String>,
+    pub error: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Signature {
-    signature: String,
-    count: usize,
-    first_seed: u64,
-    replay: String,
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Signature {
+    pub signature: String,
+    pub count: usize,
+    pub first_seed: u64,
+    pub replay: String,
     /// The first boot's drawn history (`explain/seed-N.html`), if its log
     /// has one.
-    explain: Option<String>,
+    pub explain: Option<String>,
+    /// Guest milliseconds to the panic or deadlock, one per boot, sorted.
+    pub guest_ms: Vec<u64>,
 }
 
-#[derive(Serialize)]
-struct Percentiles {
-    /// "virtual" (from the kernel's tick lines) or "wall".
-    source: &'static str,
-    median_ms: u64,
-    p90_ms: u64,
+/// A rate with its 95% Wilson score interval.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Rate {
+    pub outcome: String,
+    pub count: u64,
+    pub boots: u64,
+    pub rate: f64,
+    pub lo: f64,
+    pub hi: f64,
 }
 
-#[derive(Serialize)]
-struct Summary {
-    run_id: String,
-    boots: u64,
-    jobs: usize,
-    first_seed: u64,
-    bootargs: String,
-    wall_s: f64,
-    boots_per_s: f64,
-    counts: BTreeMap<&'static str, usize>,
-    signatures: Vec<Signature>,
-    time_to_panic: Option<Percentiles>,
-    /// Wall time of the boots that panicked (QEMU start to exit).
-    wall_to_panic: Option<Percentiles>,
-    results: Vec<Record>,
+impl Rate {
+    fn new(outcome: &str, count: u64, boots: u64) -> Rate {
+        let (lo, hi) = wilson(count, boots);
+        Rate { outcome: outcome.to_owned(), count, boots, rate: count as f64 / boots.max(1) as f64, lo, hi }
+    }
+
+    /// `3/40 7.5% [2.6%, 19.9%]`
+    pub fn text(&self) -> String {
+        format!("{}/{} {:.1}% [{:.1}%, {:.1}%]", self.count, self.boots, 100.0 * self.rate, 100.0 * self.lo, 100.0 * self.hi)
+    }
+}
+
+/// A distribution of times in milliseconds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Dist {
+    /// "guest" (the kernel's uptime at the event) or "wall".
+    pub source: String,
+    pub n: usize,
+    pub median_ms: u64,
+    pub p10_ms: u64,
+    pub p90_ms: u64,
+    pub max_ms: u64,
+}
+
+impl Dist {
+    fn of(source: &str, mut v: Vec<u64>) -> Option<Dist> {
+        v.sort_unstable();
+        Some(Dist {
+            source: source.to_owned(),
+            n: v.len(),
+            median_ms: percentile(&v, 50)?,
+            p10_ms: percentile(&v, 10)?,
+            p90_ms: percentile(&v, 90)?,
+            max_ms: *v.last()?,
+        })
+    }
+
+    fn text(&self) -> String {
+        format!("median {} ms, p10 {} ms, p90 {} ms, max {} ms ({} boots)", self.median_ms, self.p10_ms, self.p90_ms, self.max_ms, self.n)
+    }
+}
+
+/// summary.json. Everything but `run_id`, `jobs`, the wall times and
+/// `shard` follows from the boots' logs, so shards merged equal one run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub run_id: String,
+    /// The kernel that booted: CRC-32 and size of its ELF, and the git
+    /// commit of the tree it was built from.
+    pub kernel: String,
+    pub bootargs: String,
+    /// The seeds planned (inclusive); fewer ran if a stopping rule ended
+    /// the run (`stopped`).
+    pub first_seed: u64,
+    pub last_seed: u64,
+    pub boots: u64,
+    pub jobs: usize,
+    /// "K/N" for a shard.
+    pub shard: Option<String>,
+    pub stopped: Option<String>,
+    pub wall_s: f64,
+    pub boots_per_s: f64,
+    pub counts: BTreeMap<String, usize>,
+    /// Each outcome's rate, and "FAILED" (PANIC, HANG or CHECK-FAILED).
+    pub rates: Vec<Rate>,
+    pub signatures: Vec<Signature>,
+    pub guest_to_panic: Option<Dist>,
+    pub guest_to_deadlock: Option<Dist>,
+    pub wall_to_panic: Option<Dist>,
+    pub results: Vec<Record>,
+}
+
+impl Summary {
+    pub fn rate(&self, outcome: &str) -> Option<&Rate> {
+        self.rates.iter().find(|r| r.outcome == outcome)
+    }
+
+    fn policy(&self) -> &str {
+        self.bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or("fixed")
+    }
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     if !args.table.is_empty() {
         return table(ctx, &args.table);
     }
+    if !args.compare.is_empty() {
+        let a = load(ctx, &args.compare[0])?;
+        let b = load(ctx, &args.compare[1])?;
+        print!("{}", compare(&a, &b));
+        return Ok(0);
+    }
+    if !args.merge.is_empty() {
+        return merge_dirs(ctx, &args.merge);
+    }
     let setup = crate::setup(ctx)?;
     let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
+    let kernel = kernel_id(ctx, &setup.art.kernel)?;
     let (run_id, dir) = run_dir(ctx)?;
     let timeout = Duration::from_secs(args.timeout);
+    let seeds: Vec<u64> = shard_seeds(args.seed, args.boots, args.shard).collect();
+    if seeds.is_empty() {
+        bail!("shard {:?} of {} boots has no seeds", args.shard, args.boots);
+    }
+    let planned = (seeds[0], *seeds.last().unwrap_or(&seeds[0]));
 
-    let pb = ProgressBar::new(args.boots);
-    pb.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
-            .context("bad progress bar template")?,
-    );
+    let mut progress = Progress::new(seeds.len() as u64);
     let start = Instant::now();
-    let mut counts: BTreeMap<Outcome, usize> = BTreeMap::new();
-    let mut results = Vec::with_capacity(args.boots as usize);
-    let seeds: Vec<u64> = (0..args.boots).map(|i| args.seed + i).collect();
+    let mut results: Vec<Record> = Vec::with_capacity(seeds.len());
+    let mut stopped: Option<String> = None;
     qemu::parallel(
         seeds,
         args.jobs,
         |seed| boot_one(ctx, &setup, &dir, seed, &bootargs, timeout),
         |_, r| {
-            *counts.entry(r.outcome).or_default() += 1;
-            let msg: Vec<String> = counts
-                .iter()
-                .map(|(o, n)| format!("{} {n}", o.name()))
-                .collect();
-            pb.set_message(msg.join(" "));
-            pb.inc(1);
             results.push(r);
+            progress.update(&results, start);
+            if stopped.is_none() {
+                stopped = stop_reason(args, &results, start);
+            }
+            stopped.is_none()
         },
     );
-    pb.finish();
+    progress.finish();
     results.sort_by_key(|r| r.seed);
 
-    let wall = start.elapsed();
-    let mut summary = summarize(run_id, args, &bootargs, wall, results);
-    for g in &mut summary.signatures {
-        let log = dir.join(format!("seed-{}.log", g.first_seed));
-        if let Ok((_, html)) = crate::explain::explain_file(&log, None, &dir.join("explain")) {
-            g.explain = html.strip_prefix(&dir).ok().map(|p| p.display().to_string());
-        }
-    }
-    let text = report(&summary, &dir, &ctx.root);
-    print!("{text}");
-    std::fs::write(dir.join("summary.md"), markdown(&summary))
-        .context("cannot write summary.md")?;
-    let json = serde_json::to_string_pretty(&summary).context("cannot encode summary.json")?;
-    std::fs::write(dir.join("summary.json"), json).context("cannot write summary.json")?;
+    let shard = args.shard.map(|(k, n)| format!("{k}/{n}"));
+    let run = RunInfo { run_id, kernel, bootargs, planned, jobs: args.jobs, shard, stopped, wall: start.elapsed() };
+    let summary = finish(&run, &dir, results)?;
+    print!("{}", report(&summary, &dir, &ctx.root));
     Ok(0)
 }
 
-fn boot_one(
-    ctx: &Ctx,
-    setup: &Setup,
-    dir: &Path,
-    seed: u64,
-    bootargs: &str,
-    timeout: Duration,
-) -> Record {
+/// What a run is, apart from its boots.
+#[derive(Debug)]
+struct RunInfo {
+    run_id: String,
+    kernel: String,
+    bootargs: String,
+    planned: (u64, u64),
+    jobs: usize,
+    shard: Option<String>,
+    stopped: Option<String>,
+    wall: Duration,
+}
+
+/// Summarizes, explains the first boot of each signature, and writes
+/// summary.json, summary.md and report.html into `dir`.
+fn finish(run: &RunInfo, dir: &Path, results: Vec<Record>) -> Result<Summary> {
+    let mut summary = summarize(run, results);
+    for g in &mut summary.signatures {
+        let log = dir.join(format!("seed-{}.log", g.first_seed));
+        if let Ok((_, html)) = crate::explain::explain_file(&log, None, &dir.join("explain")) {
+            g.explain = html.strip_prefix(dir).ok().map(|p| p.display().to_string());
+        }
+    }
+    std::fs::write(dir.join("summary.md"), markdown(&summary)).context("cannot write summary.md")?;
+    let json = serde_json::to_string_pretty(&summary).context("cannot encode summary.json")?;
+    std::fs::write(dir.join("summary.json"), json).context("cannot write summary.json")?;
+    std::fs::write(dir.join("report.html"), crate::report::html(&summary)).context("cannot write report.html")?;
+    Ok(summary)
+}
+
+/// Why the run should start no more boots, if it should stop.
+fn stop_reason(args: &Args, results: &[Record], start: Instant) -> Option<String> {
+    if let Some(u) = args.until {
+        let n = results.iter().filter(|r| if u.failures { failed(r.outcome) } else { r.outcome == Outcome::Panic }).count() as u64;
+        if n >= u.n {
+            return Some(format!("--until {}-{}: reached after {} boots", u.n, if u.failures { "failures" } else { "panics" }, results.len()));
+        }
+    }
+    if let Some(m) = args.minutes {
+        if start.elapsed().as_secs_f64() >= m * 60.0 {
+            return Some(format!("--minutes {m}: time up after {} boots", results.len()));
+        }
+    }
+    None
+}
+
+/// A bar on a terminal; plain lines (every tenth of the run, at most once
+/// a minute apart otherwise) when the output is not one, as in CI.
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    last_line: Instant,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let pb = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} ETA {eta} {msg}") {
+                pb.set_style(style);
+            }
+            pb
+        });
+        Progress { bar, total, last_line: Instant::now() }
+    }
+
+    fn update(&mut self, results: &[Record], start: Instant) {
+        let mut counts: BTreeMap<Outcome, usize> = BTreeMap::new();
+        for r in results {
+            *counts.entry(r.outcome).or_default() += 1;
+        }
+        let msg: Vec<String> = counts.iter().map(|(o, n)| format!("{} {n}", o.name())).collect();
+        let done = results.len() as u64;
+        match &self.bar {
+            Some(pb) => {
+                pb.set_message(msg.join(" "));
+                pb.set_position(done);
+            }
+            None => {
+                let step = (self.total / 10).max(1);
+                if done.is_multiple_of(step) || done == self.total || self.last_line.elapsed() >= Duration::from_secs(60) {
+                    let el = start.elapsed().as_secs_f64();
+                    let eta = el / done as f64 * (self.total - done) as f64;
+                    eprintln!("stress: {done}/{} boots, {}, {:.0} s, ETA {:.0} s", self.total, msg.join(" "), el, eta);
+                    self.last_line = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(pb) = &self.bar {
+            pb.finish();
+        }
+    }
+}
+
+fn boot_one(ctx: &Ctx, setup: &Setup, dir: &Path, seed: u64, bootargs: &str, timeout: Duration) -> Record {
     let log = dir.join(format!("seed-{seed}.log"));
     let b = Boot {
         image: &setup.images.good,
@@ -212,8 +398,7 @@ fn boot_one(
         Ok(r) => {
             let text = r.text();
             let outcome = outcome::classify(r.exit, &text);
-            let error = (outcome == Outcome::QemuError)
-                .then(|| format!("{}: {}", r.exit, String::from_utf8_lossy(&r.stderr).trim()));
+            let error = (outcome == Outcome::QemuError).then(|| format!("{}: {}", r.exit, String::from_utf8_lossy(&r.stderr).trim()));
             Record {
                 seed,
                 outcome,
@@ -227,44 +412,41 @@ fn boot_one(
                 error,
             }
         }
-        Err(e) => Record {
-            seed,
-            outcome: Outcome::QemuError,
-            wall_ms: 0,
-            virtual_ms: None,
-            signature: None,
-            error: Some(format!("{e:#}")),
-        },
+        Err(e) => Record { seed, outcome: Outcome::QemuError, wall_ms: 0, virtual_ms: None, signature: None, error: Some(format!("{e:#}")) },
     }
+}
+
+/// The kernel's identity: CRC-32 and size of the ELF, and the git commit
+/// of the tree (with "-dirty" if it has changes).
+fn kernel_id(ctx: &Ctx, kernel: &Path) -> Result<String> {
+    let bytes = std::fs::read(kernel).with_context(|| format!("cannot read {}", kernel.display()))?;
+    let git = std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty", "--abbrev=12"])
+        .current_dir(&ctx.root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(|| "no-git".to_owned(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    Ok(format!("crc32 {:08x} size {} git {git}", kcore::crc32::crc32(&bytes), bytes.len()))
 }
 
 /// `target/stress/<UTC timestamp>`, and `target/stress/latest` pointing at it.
 fn run_dir(ctx: &Ctx) -> Result<(String, PathBuf)> {
     let base = ctx.path("target/stress");
-    let secs = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let stamp = utc_stamp(secs);
     // Two runs in the same second get -2, -3, …
     let (id, dir) = (1..)
-        .map(|n| {
-            if n == 1 {
-                stamp.clone()
-            } else {
-                format!("{stamp}-{n}")
-            }
-        })
+        .map(|n| if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") })
         .map(|id| (id.clone(), base.join(id)))
         .find(|(_, d)| !d.exists())
         .context("no free run directory name")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let latest = base.join("latest");
     if latest.symlink_metadata().is_ok() {
-        std::fs::remove_file(&latest)
-            .with_context(|| format!("cannot replace {}", latest.display()))?;
+        std::fs::remove_file(&latest).with_context(|| format!("cannot replace {}", latest.display()))?;
     }
-    std::os::unix::fs::symlink(&id, &latest)
-        .with_context(|| format!("cannot create {}", latest.display()))?;
+    std::os::unix::fs::symlink(&id, &latest).with_context(|| format!("cannot create {}", latest.display()))?;
     Ok((id, dir))
 }
 
@@ -281,18 +463,7 @@ fn utc_stamp(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// The value at or below which `p` percent of `sorted` lie (nearest rank).
-fn percentile(sorted: &[u64], p: u64) -> Option<u64> {
-    let rank = (sorted.len() as u64 * p).div_ceil(100).max(1);
-    sorted.get(rank as usize - 1).copied()
+    format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rem / 3600, rem / 60 % 60, rem % 60)
 }
 
 fn replay_command(seed: u64, bootargs: &str) -> String {
@@ -303,80 +474,51 @@ fn replay_command(seed: u64, bootargs: &str) -> String {
     cmd
 }
 
-fn summarize(
-    run_id: String,
-    args: &Args,
-    bootargs: &str,
-    wall: Duration,
-    results: Vec<Record>,
-) -> Summary {
-    let counts = Outcome::ALL
-        .iter()
-        .map(|o| (o.name(), results.iter().filter(|r| r.outcome == *o).count()))
-        .collect();
-    let mut groups: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+fn summarize(run: &RunInfo, results: Vec<Record>) -> Summary {
+    let n = results.len() as u64;
+    let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+    let counts = Outcome::ALL.iter().map(|&o| (o.name().to_owned(), count(o))).collect();
+    let mut rates: Vec<Rate> = Outcome::ALL.iter().map(|&o| Rate::new(o.name(), count(o) as u64, n)).collect();
+    rates.push(Rate::new("FAILED", results.iter().filter(|r| failed(r.outcome)).count() as u64, n));
+
+    let mut groups: BTreeMap<&str, (usize, u64, Vec<u64>)> = BTreeMap::new();
     for r in &results {
         if let Some(sig) = &r.signature {
-            let g = groups.entry(sig).or_insert((0, r.seed));
+            let g = groups.entry(sig).or_insert((0, r.seed, Vec::new()));
             g.0 += 1;
             g.1 = g.1.min(r.seed);
+            g.2.extend(r.virtual_ms);
         }
     }
     let mut signatures: Vec<Signature> = groups
         .into_iter()
-        .map(|(sig, (count, first_seed))| Signature {
-            signature: sig.to_owned(),
-            count,
-            first_seed,
-            replay: replay_command(first_seed, bootargs),
-            explain: None,
+        .map(|(sig, (count, first_seed, mut guest_ms))| {
+            guest_ms.sort_unstable();
+            Signature { signature: sig.to_owned(), count, first_seed, replay: replay_command(first_seed, &run.bootargs), explain: None, guest_ms }
         })
         .collect();
     signatures.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seed.cmp(&b.first_seed)));
 
-    let panics: Vec<&Record> = results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Panic)
-        .collect();
-    let (source, mut times): (_, Vec<u64>) =
-        if !panics.is_empty() && panics.iter().all(|r| r.virtual_ms.is_some()) {
-            (
-                "virtual",
-                panics.iter().filter_map(|r| r.virtual_ms).collect(),
-            )
-        } else {
-            ("wall", panics.iter().map(|r| r.wall_ms).collect())
-        };
-    times.sort_unstable();
-    let time_to_panic =
-        percentile(&times, 50)
-            .zip(percentile(&times, 90))
-            .map(|(median_ms, p90_ms)| Percentiles {
-                source,
-                median_ms,
-                p90_ms,
-            });
-    let mut walls: Vec<u64> = panics.iter().map(|r| r.wall_ms).collect();
-    walls.sort_unstable();
-    let wall_to_panic = percentile(&walls, 50)
-        .zip(percentile(&walls, 90))
-        .map(|(median_ms, p90_ms)| Percentiles { source: "wall", median_ms, p90_ms });
-    let wall_s = wall.as_secs_f64();
+    let guest = |o: Outcome| Dist::of("guest", results.iter().filter(|r| r.outcome == o).filter_map(|r| r.virtual_ms).collect());
+    let wall_to_panic = Dist::of("wall", results.iter().filter(|r| r.outcome == Outcome::Panic).map(|r| r.wall_ms).collect());
+    let wall_s = run.wall.as_secs_f64();
     Summary {
-        run_id,
-        boots: args.boots,
-        jobs: args.jobs,
-        first_seed: args.seed,
-        bootargs: bootargs.to_owned(),
+        run_id: run.run_id.clone(),
+        kernel: run.kernel.clone(),
+        bootargs: run.bootargs.clone(),
+        first_seed: run.planned.0,
+        last_seed: run.planned.1,
+        boots: n,
+        jobs: run.jobs,
+        shard: run.shard.clone(),
+        stopped: run.stopped.clone(),
         wall_s,
-        boots_per_s: if wall_s > 0.0 {
-            results.len() as f64 / wall_s
-        } else {
-            0.0
-        },
+        boots_per_s: if wall_s > 0.0 { n as f64 / wall_s } else { 0.0 },
         counts,
+        rates,
         signatures,
-        time_to_panic,
+        guest_to_panic: guest(Outcome::Panic),
+        guest_to_deadlock: guest(Outcome::Hang),
         wall_to_panic,
         results,
     }
@@ -385,48 +527,49 @@ fn summarize(
 /// The terminal summary.
 fn report(s: &Summary, dir: &Path, root: &Path) -> String {
     let mut o = String::new();
-    let last = s.first_seed + s.boots.saturating_sub(1);
     let _ = writeln!(
         o,
-        "\nstress {}: {} boots, {} at a time, seeds {}..={}, bootargs \"{}\"",
-        s.run_id, s.boots, s.jobs, s.first_seed, last, s.bootargs
+        "\nstress {}: {} boots, {} at a time, seeds {}..={}{}, bootargs \"{}\"\n  kernel {}",
+        s.run_id,
+        s.boots,
+        s.jobs,
+        s.first_seed,
+        s.last_seed,
+        s.shard.as_deref().map(|k| format!(" (shard {k})")).unwrap_or_default(),
+        s.bootargs,
+        s.kernel
     );
-    for o_ in Outcome::ALL {
-        let n = s.counts.get(o_.name()).copied().unwrap_or(0);
-        let first = s
-            .results
-            .iter()
-            .find(|r| r.outcome == o_)
-            .map(|r| format!("  (first seed {})", r.seed));
+    if let Some(why) = &s.stopped {
+        let _ = writeln!(o, "  stopped early: {why}");
+    }
+    let _ = writeln!(o, "  {:<13}{:>6}  rate [95% Wilson interval]", "outcome", "boots");
+    for r in &s.rates {
+        let first = s.results.iter().find(|b| b.outcome.name() == r.outcome || (r.outcome == "FAILED" && failed(b.outcome))).map(|b| b.seed);
         let _ = writeln!(
             o,
-            "  {:<11}{n:>6}{}",
-            o_.name(),
-            if o_ == Outcome::Pass {
-                String::new()
-            } else {
-                first.unwrap_or_default()
+            "  {:<13}{:>6}  {:>5.1}% [{:.1}%, {:.1}%]{}",
+            r.outcome,
+            r.count,
+            100.0 * r.rate,
+            100.0 * r.lo,
+            100.0 * r.hi,
+            match first {
+                Some(seed) if r.outcome != "PASS" && r.count > 0 => format!("  (first seed {seed})"),
+                _ => String::new(),
             }
         );
     }
     if !s.signatures.is_empty() {
-        let _ = writeln!(
-            o,
-            "panic and deadlock signatures:\n  {:>5}  {:>10}  signature",
-            "count", "first seed"
-        );
+        let _ = writeln!(o, "panic and deadlock signatures:\n  {:>5}  {:>10}  signature", "count", "first seed");
         for g in &s.signatures {
             let _ = writeln!(o, "  {:>5}  {:>10}  {}", g.count, g.first_seed, g.signature);
         }
     }
     let _ = writeln!(o, "wall {:.1} s, {:.2} boots/s", s.wall_s, s.boots_per_s);
-    let wall_too = s.time_to_panic.as_ref().is_some_and(|t| t.source != "wall");
-    for t in [&s.time_to_panic, if wall_too { &s.wall_to_panic } else { &None }].into_iter().flatten() {
-        let _ = writeln!(
-            o,
-            "time to panic ({}): median {} ms, p90 {} ms",
-            t.source, t.median_ms, t.p90_ms
-        );
+    for (what, d) in [("time to panic", &s.guest_to_panic), ("time to deadlock report", &s.guest_to_deadlock), ("time to panic (wall)", &s.wall_to_panic)] {
+        if let Some(d) = d {
+            let _ = writeln!(o, "{what} ({}): {}", d.source, d.text());
+        }
     }
     if !s.signatures.is_empty() {
         let _ = writeln!(o, "replay:");
@@ -434,22 +577,14 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
             let _ = writeln!(o, "  {}", g.replay);
         }
         for g in s.signatures.iter().filter_map(|g| g.explain.as_ref()) {
-            let _ = writeln!(o, "explained: {}", dir.join(g).strip_prefix(root).unwrap_or(&dir.join(g)).display());
+            let p = dir.join(g);
+            let _ = writeln!(o, "explained: {}", p.strip_prefix(root).unwrap_or(&p).display());
         }
     }
     for r in s.results.iter().filter(|r| r.error.is_some()).take(3) {
-        let _ = writeln!(
-            o,
-            "QEMU error, seed {}: {}",
-            r.seed,
-            r.error.as_deref().unwrap_or_default()
-        );
+        let _ = writeln!(o, "QEMU error, seed {}: {}", r.seed, r.error.as_deref().unwrap_or_default());
     }
-    let _ = writeln!(
-        o,
-        "logs and summary: {}",
-        dir.strip_prefix(root).unwrap_or(dir).display()
-    );
+    let _ = writeln!(o, "logs, summary and report.html: {}", dir.strip_prefix(root).unwrap_or(dir).display());
     o
 }
 
@@ -458,39 +593,219 @@ fn markdown(s: &Summary) -> String {
     let _ = writeln!(o, "# Stress run {}\n", s.run_id);
     let _ = writeln!(
         o,
-        "{} boots, {} at a time, first seed {}, bootargs `{}`; wall {:.1} s, {:.2} boots/s.\n",
-        s.boots, s.jobs, s.first_seed, s.bootargs, s.wall_s, s.boots_per_s
+        "{} boots, {} at a time, seeds {}–{}{}, bootargs `{}`; kernel `{}`; wall {:.1} s, {:.2} boots/s.{}\n",
+        s.boots,
+        s.jobs,
+        s.first_seed,
+        s.last_seed,
+        s.shard.as_deref().map(|k| format!(" (shard {k})")).unwrap_or_default(),
+        s.bootargs,
+        s.kernel,
+        s.wall_s,
+        s.boots_per_s,
+        s.stopped.as_deref().map(|w| format!(" Stopped early: {w}.")).unwrap_or_default()
     );
-    let _ = writeln!(o, "| outcome | count |\n| --- | ---: |");
-    for name in Outcome::ALL.map(Outcome::name) {
-        let _ = writeln!(o, "| {name} | {} |", s.counts.get(name).copied().unwrap_or(0));
+    let _ = writeln!(o, "| outcome | boots | rate | 95% interval (Wilson) |\n| --- | ---: | ---: | --- |");
+    for r in &s.rates {
+        let _ = writeln!(o, "| {} | {} | {:.1}% | {:.1}% – {:.1}% |", r.outcome, r.count, 100.0 * r.rate, 100.0 * r.lo, 100.0 * r.hi);
     }
     if !s.signatures.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n| count | first seed | signature | replay | explanation |\n| ---: | ---: | --- | --- | --- |"
-        );
+        let _ = writeln!(o, "\n| count | first seed | signature | replay | explanation |\n| ---: | ---: | --- | --- | --- |");
         for g in &s.signatures {
             let explain = g.explain.as_ref().map_or_else(|| "—".to_owned(), |p| format!("[seed {}]({p})", g.first_seed));
-            let _ = writeln!(
-                o,
-                "| {} | {} | `{}` | `{}` | {explain} |",
-                g.count,
-                g.first_seed,
-                g.signature.replace('|', "\\|"),
-                g.replay
-            );
+            let _ = writeln!(o, "| {} | {} | `{}` | `{}` | {explain} |", g.count, g.first_seed, g.signature.replace('|', "\\|"), g.replay);
         }
     }
-    let wall_too = s.time_to_panic.as_ref().is_some_and(|t| t.source != "wall");
-    for t in [&s.time_to_panic, if wall_too { &s.wall_to_panic } else { &None }].into_iter().flatten() {
+    for (what, d) in [("Time to panic", &s.guest_to_panic), ("Time to the deadlock report", &s.guest_to_deadlock), ("Time to panic", &s.wall_to_panic)] {
+        if let Some(d) = d {
+            let _ = writeln!(o, "\n{what} ({} time): {}.", d.source, d.text());
+        }
+    }
+    let _ = writeln!(o, "\nThe report with plots: [report.html](report.html).");
+    o
+}
+
+/// A run's summary, by directory or by name under target/stress.
+fn load(ctx: &Ctx, run: &Path) -> Result<Summary> {
+    let dir = run_path(ctx, run);
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a summary of this version of xtask (re-run, or see its summary.md)", path.display()))
+}
+
+fn run_path(ctx: &Ctx, run: &Path) -> PathBuf {
+    if run.is_absolute() || run.exists() {
+        run.to_path_buf()
+    } else {
+        ctx.path("target/stress").join(run)
+    }
+}
+
+/// One markdown table of several runs (the README's outcome table):
+/// counts, the failure rate with its interval, signatures, guest time to
+/// panic. Older summaries without intervals get them from their counts.
+fn table(ctx: &Ctx, runs: &[PathBuf]) -> Result<i32> {
+    let mut o = String::from(
+        "| policy | bootargs | boots | PASS | PANIC | HANG | other | failed, 95% interval | signatures (count) | time to panic or deadlock, median / p90 |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |\n",
+    );
+    for run in runs {
+        let path = run_path(ctx, run).join("summary.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not a stress summary", path.display()))?;
+        let n = |k: &str| v["counts"][k].as_u64().unwrap_or(0);
+        let boots = v["boots"].as_u64().unwrap_or(0);
+        let bootargs = v["bootargs"].as_str().unwrap_or("");
+        let policy = bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or("fixed");
+        let rest: Vec<&str> = bootargs.split_whitespace().filter(|w| !w.starts_with("uvn.policy=")).collect();
+        let sigs: Vec<String> = v["signatures"]
+            .as_array()
+            .map(|a| a.iter().map(|g| format!("`{}` ({})", g["signature"].as_str().unwrap_or("?").replace('|', "\\|"), g["count"])).collect())
+            .unwrap_or_default();
+        let fails = n("PANIC") + n("HANG") + n("CHECK-FAILED");
+        let rate = Rate::new("FAILED", fails, boots);
+        let time = ["guest_to_panic", "guest_to_deadlock", "time_to_panic", "wall_to_panic"]
+            .iter()
+            .map(|k| &v[*k])
+            .find(|t| !t.is_null())
+            .map_or_else(|| "—".to_owned(), |t| format!("{} / {} ms ({})", t["median_ms"], t["p90_ms"], t["source"].as_str().unwrap_or("?")));
         let _ = writeln!(
             o,
-            "\nTime to panic ({}): median {} ms, p90 {} ms.",
-            t.source, t.median_ms, t.p90_ms
+            "| {policy} | `{}` | {boots} | {} | {} | {} | {} | {} | {} | {time} |",
+            rest.join(" "),
+            n("PASS"),
+            n("PANIC"),
+            n("HANG"),
+            n("CHECK-FAILED") + n("NO-OUTPUT") + n("QEMU-ERROR"),
+            rate.text(),
+            if sigs.is_empty() { "—".to_owned() } else { sigs.join("; ") }
         );
     }
+    print!("{o}");
+    let out = ctx.path("target/stress/table.md");
+    std::fs::write(&out, &o).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(0)
+}
+
+/// `--compare A B`: the failure and panic rates of two runs, their
+/// difference with Newcombe's interval and Fisher's exact test, the shift
+/// in guest time to panic (Mann–Whitney U, Hodges–Lehmann), in words.
+pub fn compare(a: &Summary, b: &Summary) -> String {
+    let name = |s: &Summary| format!("{} ({})", s.run_id, s.policy());
+    let (na, nb) = (name(a), name(b));
+    let mut o = format!("A: {na}, {} boots, bootargs \"{}\"\nB: {nb}, {} boots, bootargs \"{}\"\n", a.boots, a.bootargs, b.boots, b.bootargs);
+    for what in ["FAILED", "PANIC", "HANG"] {
+        let (Some(ra), Some(rb)) = (a.rate(what), b.rate(what)) else { continue };
+        let (lo, hi) = stats::diff_interval(ra.count, ra.boots, rb.count, rb.boots);
+        let p = stats::fisher_exact(ra.count, ra.boots - ra.count, rb.count, rb.boots - rb.count);
+        let _ = writeln!(
+            o,
+            "{what:<7} A {}  B {}  A−B {:+.1}% [{:.1}%, {:.1}%]  Fisher p = {}",
+            ra.text(),
+            rb.text(),
+            100.0 * (ra.rate - rb.rate),
+            100.0 * lo,
+            100.0 * hi,
+            pvalue(p)
+        );
+        if what == "FAILED" {
+            let verdict = if p < 0.05 {
+                let (worse, better) = if ra.rate > rb.rate { (&na, &nb) } else { (&nb, &na) };
+                format!("{worse} is worse: it fails more often than {better} (p {} {}).", if p < 0.001 { "<" } else { "=" }, if p < 0.001 { "0.001".to_owned() } else { pvalue(p) })
+            } else {
+                format!("no difference in failure rate shown (p = {}); neither run is shown to be worse.", pvalue(p))
+            };
+            let _ = writeln!(o, "{verdict}");
+        }
+    }
+    let times = |s: &Summary| s.results.iter().filter(|r| r.outcome == Outcome::Panic).filter_map(|r| r.virtual_ms.map(|t| t as f64)).collect::<Vec<f64>>();
+    let (ta, tb) = (times(a), times(b));
+    match (stats::mann_whitney(&ta, &tb), stats::hodges_lehmann(&ta, &tb)) {
+        (Some((u, p)), Some(shift)) => {
+            let _ = writeln!(
+                o,
+                "guest time to panic: A median {} ms ({} panics), B median {} ms ({} panics); B − A shift {:+.0} ms (Hodges–Lehmann), Mann–Whitney U = {u}, p = {}: {}",
+                a.guest_to_panic.as_ref().map_or(0, |d| d.median_ms),
+                ta.len(),
+                b.guest_to_panic.as_ref().map_or(0, |d| d.median_ms),
+                tb.len(),
+                shift,
+                pvalue(p),
+                if p < 0.05 { format!("B panics {} than A", if shift > 0.0 { "later" } else { "sooner" }) } else { "no shift shown".to_owned() }
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "guest time to panic: not compared ({} and {} panics with a time)", ta.len(), tb.len());
+        }
+    }
     o
+}
+
+fn pvalue(p: f64) -> String {
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+/// Puts shards together: the same kernel and bootargs, disjoint seeds.
+/// The result is summarized from the boots as a single run would be.
+fn merge(shards: &[Summary], run_id: String, wall: Duration) -> Result<(RunInfo, Vec<Record>)> {
+    let first = shards.first().context("no shards to merge")?;
+    for s in shards {
+        if s.bootargs != first.bootargs {
+            bail!("shard {} has bootargs \"{}\", shard {} \"{}\"", s.run_id, s.bootargs, first.run_id, first.bootargs);
+        }
+        if s.kernel != first.kernel {
+            bail!("shard {} booted kernel {}, shard {} kernel {}: shards must run the same build", s.run_id, s.kernel, first.run_id, first.kernel);
+        }
+    }
+    let mut results: Vec<Record> = shards.iter().flat_map(|s| s.results.iter().cloned()).collect();
+    results.sort_by_key(|r| r.seed);
+    if let Some(w) = results.windows(2).find(|w| w[0].seed == w[1].seed) {
+        bail!("seed {} is in more than one shard: the shards overlap", w[0].seed);
+    }
+    let mut ranges: Vec<(u64, u64, &str)> = shards.iter().map(|s| (s.first_seed, s.last_seed, s.run_id.as_str())).collect();
+    ranges.sort_unstable();
+    if let Some(w) = ranges.windows(2).find(|w| w[1].0 <= w[0].1) {
+        bail!("shards {} (seeds {}–{}) and {} (seeds {}–{}) overlap", w[0].2, w[0].0, w[0].1, w[1].2, w[1].0, w[1].1);
+    }
+    let stopped: Vec<String> = shards.iter().filter_map(|s| s.stopped.as_ref().map(|w| format!("shard {}: {w}", s.run_id))).collect();
+    Ok((
+        RunInfo {
+            run_id,
+            kernel: first.kernel.clone(),
+            bootargs: first.bootargs.clone(),
+            planned: (ranges[0].0, ranges.iter().map(|r| r.1).max().unwrap_or(ranges[0].1)),
+            jobs: shards.iter().map(|s| s.jobs).max().unwrap_or(1),
+            shard: None,
+            stopped: (!stopped.is_empty()).then(|| stopped.join("; ")),
+            wall,
+        },
+        results,
+    ))
+}
+
+/// `--merge DIR…`: a new run directory with the shards' logs and one
+/// summary and report.
+fn merge_dirs(ctx: &Ctx, dirs: &[PathBuf]) -> Result<i32> {
+    let shards: Vec<Summary> = dirs.iter().map(|d| load(ctx, d)).collect::<Result<_>>()?;
+    let wall = Duration::from_secs_f64(shards.iter().map(|s| s.wall_s).fold(0.0, f64::max));
+    let (run_id, dir) = run_dir(ctx)?;
+    let (run, results) = merge(&shards, run_id, wall)?;
+    for (d, s) in dirs.iter().zip(&shards) {
+        let from = run_path(ctx, d);
+        for r in &s.results {
+            let name = format!("seed-{}.log", r.seed);
+            let (src, dst) = (from.join(&name), dir.join(&name));
+            if src.exists() && std::fs::hard_link(&src, &dst).is_err() {
+                std::fs::copy(&src, &dst).with_context(|| format!("cannot copy {}", src.display()))?;
+            }
+        }
+    }
+    let summary = finish(&run, &dir, results)?;
+    print!("{}", report(&summary, &dir, &ctx.root));
+    Ok(0)
 }
 
 #[cfg(test)]
@@ -507,75 +822,141 @@ mod tests {
     }
 
     #[test]
-    fn percentiles() {
-        let v: Vec<u64> = (1..=10).collect();
-        assert_eq!(percentile(&v, 50), Some(5));
-        assert_eq!(percentile(&v, 90), Some(9));
-        assert_eq!(percentile(&[7], 90), Some(7));
-        assert_eq!(percentile(&[], 50), None);
-    }
-
-    #[test]
     fn replay_commands() {
         assert_eq!(replay_command(3, ""), "cargo xtask run --seed 3");
-        assert_eq!(
-            replay_command(3, "test=panic-random uvn.policy=fixed"),
-            "cargo xtask run --seed 3 --bootargs 'test=panic-random uvn.policy=fixed'"
-        );
+        assert_eq!(replay_command(3, "test=panic-random uvn.policy=fixed"), "cargo xtask run --seed 3 --bootargs 'test=panic-random uvn.policy=fixed'");
     }
 
     #[test]
-    fn grouping() {
-        let rec = |seed, sig: Option<&str>| Record {
+    fn shards_and_stopping_rules_parse() {
+        assert_eq!(parse_shard("3/8"), Ok((3, 8)));
+        assert!(parse_shard("0/8").is_err() && parse_shard("9/8").is_err() && parse_shard("x").is_err());
+        assert_eq!(parse_until("5-panics"), Ok(Until { n: 5, failures: false }));
+        assert_eq!(parse_until("2-failures"), Ok(Until { n: 2, failures: true }));
+        assert!(parse_until("0-panics").is_err() && parse_until("5-hangs").is_err());
+        // Shards are disjoint and cover every seed once.
+        let mut all: Vec<u64> = (1..=7).flat_map(|k| shard_seeds(100, 50, Some((k, 7)))).collect();
+        all.sort_unstable();
+        assert_eq!(all, (100..150).collect::<Vec<_>>());
+        assert_eq!(shard_seeds(5, 3, None), 5..8);
+    }
+
+    fn rec(seed: u64, sig: Option<&str>, guest: u64) -> Record {
+        Record {
             seed,
-            outcome: if sig.is_some() {
-                Outcome::Panic
-            } else {
-                Outcome::Pass
-            },
-            wall_ms: seed * 100,
-            virtual_ms: None,
+            outcome: if sig.is_some() { Outcome::Panic } else { Outcome::Pass },
+            wall_ms: seed * 100 + 7,
+            virtual_ms: Some(guest),
             signature: sig.map(str::to_owned),
             error: None,
-        };
-        let args = Args {
-            boots: 5,
+        }
+    }
+
+    fn info(id: &str, planned: (u64, u64), shard: Option<&str>) -> RunInfo {
+        RunInfo {
+            run_id: id.into(),
+            kernel: "crc32 0 size 1 git x".into(),
+            bootargs: "test=x".into(),
+            planned,
             jobs: 2,
-            seed: 1,
-            timeout: 60,
-            bootargs: String::new(),
-            policy: None,
-            table: Vec::new(),
-        };
-        let results = vec![
-            rec(5, Some("b")),
-            rec(2, Some("a")),
-            rec(4, Some("b")),
-            rec(1, None),
-            rec(3, Some("b")),
-        ];
-        let s = summarize(
-            "id".into(),
-            &args,
-            "test=x",
-            Duration::from_secs(2),
-            results,
-        );
-        assert_eq!(s.counts["PANIC"], 4);
-        assert_eq!(s.counts["PASS"], 1);
-        assert_eq!(
-            (
-                s.signatures[0].signature.as_str(),
-                s.signatures[0].count,
-                s.signatures[0].first_seed
-            ),
-            ("b", 3, 3)
-        );
-        assert_eq!(
-            s.signatures[1].replay,
-            "cargo xtask run --seed 2 --bootargs test=x"
-        );
-        let t = s.time_to_panic.expect("panics");
-        assert_eq!((t.source, t.median_ms, t.p90_ms), ("wall", 300, 500));
+            shard: shard.map(str::to_owned),
+            stopped: None,
+            wall: Duration::from_secs(2),
+        }
+    }
+
+    fn boots() -> Vec<Record> {
+        (1..=10).map(|s| rec(s, [Some("a"), None, Some("b"), Some("b")][(s % 4) as usize], 1000 + s * 37 % 11)).collect()
+    }
+
+    #[test]
+    fn grouping_rates_and_times() {
+        let s = summarize(&info("id", (1, 10), None), boots());
+        assert_eq!(s.counts["PANIC"], 7);
+        assert_eq!(s.counts["PASS"], 3);
+        assert_eq!((s.signatures[0].signature.as_str(), s.signatures[0].count, s.signatures[0].first_seed), ("b", 5, 2));
+        assert_eq!(s.signatures[0].replay, "cargo xtask run --seed 2 --bootargs test=x");
+        let panic = s.rate("PANIC").unwrap();
+        assert_eq!((panic.count, panic.boots), (7, 10));
+        assert!((panic.lo - 0.3968).abs() < 1e-3 && (panic.hi - 0.8922).abs() < 1e-3, "{panic:?}");
+        assert_eq!(s.rate("FAILED").unwrap().count, 7);
+        let d = s.guest_to_panic.as_ref().unwrap();
+        assert_eq!((d.n, d.source.as_str()), (7, "guest"));
+        assert!(d.p10_ms <= d.median_ms && d.median_ms <= d.p90_ms && d.p90_ms <= d.max_ms);
+        assert_eq!(s.signatures[0].guest_ms.len(), 5);
+    }
+
+    #[test]
+    fn the_report_page_parses_and_holds_the_numbers() {
+        let s = summarize(&info("id", (1, 10), None), boots());
+        let page = crate::report::html(&s);
+        let opts = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
+        let doc = roxmltree::Document::parse_with_options(&page, opts).expect("report.html is well-formed");
+        let svgs = doc.descendants().filter(|n| n.tag_name().name() == "svg").count();
+        assert_eq!(svgs, 2, "the ECDF and the outcomes over seeds");
+        let json: serde_json::Value = serde_json::to_value(&s).unwrap();
+        for r in json["rates"].as_array().unwrap() {
+            let row = format!("<td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}%</td><td>{:.1}% – {:.1}%</td>", r["outcome"].as_str().unwrap(), r["count"], 100.0 * r["rate"].as_f64().unwrap(), 100.0 * r["lo"].as_f64().unwrap(), 100.0 * r["hi"].as_f64().unwrap());
+            assert!(page.contains(&row), "{row}");
+        }
+        let d = &json["guest_to_panic"];
+        assert!(page.contains(&format!("median {} ms, p10 {} ms, p90 {} ms, max {} ms over 7 boots", d["median_ms"], d["p10_ms"], d["p90_ms"], d["max_ms"])));
+        assert!(page.contains("<a href=\"seed-2.log\">2</a>"));
+        assert!(page.contains("70.0%") && page.contains("39.7% – 89.2%"));
+        // The ECDF has a line per signature and names them in its legend.
+        let ecdf = doc.descendants().find(|n| n.attribute("id") == Some("ecdf")).expect("the ECDF");
+        let text: String = ecdf.descendants().filter_map(|n| n.text()).collect();
+        assert!(text.contains("b (5)") && text.contains("a (2)"), "{text}");
+    }
+
+    /// Summary JSON without what may differ between a run and its shards
+    /// merged: run_id, jobs, wall times, the shard.
+    fn comparable(s: &Summary) -> serde_json::Value {
+        let mut v = serde_json::to_value(s).unwrap();
+        for k in ["run_id", "jobs", "wall_s", "boots_per_s", "wall_to_panic", "shard"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        for r in v["results"].as_array_mut().unwrap() {
+            r.as_object_mut().unwrap().remove("wall_ms");
+        }
+        v
+    }
+
+    #[test]
+    fn shards_merged_equal_the_single_run() {
+        let all = boots();
+        let single = summarize(&info("single", (1, 10), None), all.clone());
+        let shards: Vec<Summary> = (1..=3)
+            .map(|k| {
+                let seeds = shard_seeds(1, 10, Some((k, 3)));
+                let part: Vec<Record> = all.iter().filter(|r| seeds.contains(&r.seed)).cloned().collect();
+                summarize(&info(&format!("s{k}"), (seeds.start, seeds.end - 1), Some(&format!("{k}/3"))), part)
+            })
+            .collect();
+        let (run, results) = merge(&[shards[2].clone(), shards[0].clone(), shards[1].clone()], "merged".into(), Duration::from_secs(1)).unwrap();
+        let merged = summarize(&run, results);
+        assert_eq!(serde_json::to_string_pretty(&comparable(&merged)).unwrap(), serde_json::to_string_pretty(&comparable(&single)).unwrap());
+
+        // Refused: overlapping seeds, other bootargs, another kernel.
+        assert!(merge(&[shards[0].clone(), shards[0].clone()], "x".into(), Duration::ZERO).is_err());
+        let mut other = shards[1].clone();
+        other.bootargs = "test=y".into();
+        assert!(merge(&[shards[0].clone(), other], "x".into(), Duration::ZERO).unwrap_err().to_string().contains("bootargs"));
+        let mut other = shards[1].clone();
+        other.kernel = "crc32 1 size 1 git y".into();
+        assert!(merge(&[shards[0].clone(), other], "x".into(), Duration::ZERO).unwrap_err().to_string().contains("same build"));
+    }
+
+    #[test]
+    fn compare_says_which_is_worse() {
+        let bad = summarize(&info("a", (1, 40), None), (1..=40).map(|s| rec(s, Some("vref"), 1200 + s)).collect());
+        let good = summarize(&info("b", (1, 40), None), (1..=40).map(|s| rec(s, None, 0)).collect());
+        let text = compare(&bad, &good);
+        assert!(text.contains("a (fixed) is worse: it fails more often than b (fixed) (p < 0.001)"), "{text}");
+        assert!(text.contains("Fisher p = "), "{text}");
+        let same = compare(&good, &good);
+        assert!(same.contains("no difference in failure rate shown"), "{same}");
+        let later = summarize(&info("c", (1, 40), None), (1..=40).map(|s| rec(s, Some("vref"), 5000 + s)).collect());
+        assert!(compare(&bad, &later).contains("B panics later than A"), "{}", compare(&bad, &later));
     }
 }

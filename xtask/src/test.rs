@@ -877,6 +877,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
                 print_report(tests[next].name, &r);
                 next += 1;
             }
+            true
         },
     );
     println!("{passed} passed, {failed} failed");
