@@ -56,6 +56,10 @@ pub struct Args {
     /// Stop starting boots after this many minutes (those running finish).
     #[arg(long, value_name = "M")]
     minutes: Option<f64>,
+    /// The run directory's name under target/stress (default: the UTC
+    /// time), e.g. shard-3 for a batch job; it must not exist yet.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
     /// Boot nothing: combine these runs' summary.json (directories under
     /// target/stress) into one table, one row per run, printed and written
     /// to target/stress/table.md.
@@ -249,7 +253,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     let setup = crate::setup(ctx)?;
     let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
     let kernel = kernel_id(ctx, &setup.art.kernel)?;
-    let (run_id, dir) = run_dir(ctx)?;
+    let (run_id, dir) = run_dir(ctx, args.name.as_deref())?;
     let timeout = Duration::from_secs(args.timeout);
     let seeds: Vec<u64> = shard_seeds(args.seed, args.boots, args.shard).collect();
     if seeds.is_empty() {
@@ -430,9 +434,21 @@ fn kernel_id(ctx: &Ctx, kernel: &Path) -> Result<String> {
     Ok(format!("crc32 {:08x} size {} git {git}", kcore::crc32::crc32(&bytes), bytes.len()))
 }
 
-/// `target/stress/<UTC timestamp>`, and `target/stress/latest` pointing at it.
-fn run_dir(ctx: &Ctx) -> Result<(String, PathBuf)> {
+/// `target/stress/<UTC timestamp>` (or `<name>`), and `target/stress/latest`
+/// pointing at it.
+fn run_dir(ctx: &Ctx, name: Option<&str>) -> Result<(String, PathBuf)> {
     let base = ctx.path("target/stress");
+    if let Some(n) = name {
+        if n.is_empty() || n.contains('/') || n == "latest" || n.starts_with('.') {
+            bail!("--name {n:?}: a plain directory name is needed");
+        }
+        let dir = base.join(n);
+        if dir.exists() {
+            bail!("{} exists already: pick another --name", dir.display());
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        return Ok((n.to_owned(), dir));
+    }
     let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let stamp = utc_stamp(secs);
     // Two runs in the same second get -2, -3, …
@@ -791,7 +807,7 @@ fn merge(shards: &[Summary], run_id: String, wall: Duration) -> Result<(RunInfo,
 fn merge_dirs(ctx: &Ctx, dirs: &[PathBuf]) -> Result<i32> {
     let shards: Vec<Summary> = dirs.iter().map(|d| load(ctx, d)).collect::<Result<_>>()?;
     let wall = Duration::from_secs_f64(shards.iter().map(|s| s.wall_s).fold(0.0, f64::max));
-    let (run_id, dir) = run_dir(ctx)?;
+    let (run_id, dir) = run_dir(ctx, None)?;
     let (run, results) = merge(&shards, run_id, wall)?;
     for (d, s) in dirs.iter().zip(&shards) {
         let from = run_path(ctx, d);
