@@ -24,6 +24,13 @@ pub fn bootinfo() -> &'static BootInfo {
 /// Where the kernel first printed, in time-base ticks since power-on.
 static FIRST_LINE_TB: Once<u64> = Once::new();
 
+/// The time base when the kernel started: uptime counts from here, so
+/// that the firmware's time before it (seen to vary by half a millisecond
+/// between runs of one seed) is not counted.
+pub fn boottime_tb() -> u64 {
+    FIRST_LINE_TB.get().copied().unwrap_or(0)
+}
+
 fn usage_name(u: u32) -> &'static str {
     match u {
         x if x == Usage::Firmware as u32 => "firmware",

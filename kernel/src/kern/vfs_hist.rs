@@ -112,7 +112,8 @@ impl Vh {
 /// code held the fields' lock).
 #[derive(Clone, Copy)]
 struct VhEvent {
-    /// Microseconds since boot (the time base): wraps after 71 minutes.
+    /// Microseconds since the kernel started (the time base): wraps after
+    /// 71 minutes.
     t_us: u32,
     vid: u32,
     arg: u32,
@@ -188,10 +189,10 @@ pub fn vh_switch(tid: u32, vid: u32) -> u32 {
     CUR_VID.swap(vid, Ordering::Relaxed)
 }
 
-/// Microseconds since boot, from the time base.
+/// Microseconds since the kernel started, from the time base.
 pub fn uptime_us() -> u64 {
     let f = clock::tbfreq().max(1) as u64;
-    let tb = cpu::mftb();
+    let tb = cpu::mftb().saturating_sub(crate::kern::init_main::boottime_tb());
     tb / f * 1_000_000 + tb % f * 1_000_000 / f
 }
 
