@@ -40,7 +40,11 @@ fn short(s: &str, n: usize) -> String {
 /// CDF, one step line per signature.
 fn ecdf_svg(s: &Summary) -> Result<String, String> {
     let sigs: Vec<_> = s.signatures.iter().filter(|g| !g.guest_ms.is_empty()).collect();
-    let xmax = sigs.iter().filter_map(|g| g.guest_ms.last()).max().copied().unwrap_or(1) as f64 / 1000.0 * 1.05;
+    // From a little before the first time to a little after the last.
+    let tmax = sigs.iter().filter_map(|g| g.guest_ms.last()).max().copied().unwrap_or(1) as f64 / 1000.0;
+    let tmin = sigs.iter().filter_map(|g| g.guest_ms.first()).min().copied().unwrap_or(0) as f64 / 1000.0;
+    let pad = ((tmax - tmin) * 0.05).max(0.01);
+    let (xmin, xmax) = ((tmin - pad).max(0.0), tmax + pad);
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (820, 380)).into_drawing_area();
@@ -50,17 +54,17 @@ fn ecdf_svg(s: &Summary) -> Result<String, String> {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(52)
-            .build_cartesian_2d(0f64..xmax.max(0.001), 0f64..1.0f64)
+            .build_cartesian_2d(xmin..xmax, 0f64..1.0f64)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
-            .x_desc("guest seconds since boot")
+            .x_desc("guest seconds since the kernel started")
             .y_desc("fraction of the signature's boots")
             .draw()
             .map_err(|e| e.to_string())?;
         for (i, g) in sigs.iter().enumerate() {
             let n = g.guest_ms.len() as f64;
-            let mut pts = vec![(0.0, 0.0)];
+            let mut pts = vec![(xmin, 0.0)];
             for (k, &t) in g.guest_ms.iter().enumerate() {
                 let x = t as f64 / 1000.0;
                 pts.push((x, k as f64 / n));
@@ -110,7 +114,14 @@ fn seeds_svg(s: &Summary) -> Result<String, String> {
             .y_label_area_size(52)
             .build_cartesian_2d(lo as f64..hi as f64, 0f64..ymax as f64 * 1.15)
             .map_err(|e| e.to_string())?;
-        chart.configure_mesh().x_desc("seed").y_desc("boots").draw().map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("seed")
+            .y_desc("boots")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()
+            .map_err(|e| e.to_string())?;
         for (k, o) in Outcome::ALL.iter().enumerate() {
             if !counts.iter().any(|c| c[k] > 0) {
                 continue;
@@ -184,7 +195,7 @@ pub fn html(s: &Summary) -> String {
     o.push_str("</table>\n<p>FAILED counts PANIC, HANG and CHECK-FAILED boots.</p>\n");
 
     o.push_str("<h2>Time to panic</h2>\n");
-    for (what, d) in [("Panic", &s.guest_to_panic), ("Deadlock report", &s.guest_to_deadlock), ("Panic, wall clock", &s.wall_to_panic)] {
+    for (what, d) in [("Panic", &s.guest_to_panic), ("Deadlock report", &s.guest_to_deadlock), ("Panic", &s.wall_to_panic)] {
         if let Some(d) = d {
             let _ = writeln!(
                 o,

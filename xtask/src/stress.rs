@@ -582,7 +582,7 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
         }
     }
     let _ = writeln!(o, "wall {:.1} s, {:.2} boots/s", s.wall_s, s.boots_per_s);
-    for (what, d) in [("time to panic", &s.guest_to_panic), ("time to deadlock report", &s.guest_to_deadlock), ("time to panic (wall)", &s.wall_to_panic)] {
+    for (what, d) in [("time to panic", &s.guest_to_panic), ("time to deadlock report", &s.guest_to_deadlock), ("time to panic", &s.wall_to_panic)] {
         if let Some(d) = d {
             let _ = writeln!(o, "{what} ({}): {}", d.source, d.text());
         }
