@@ -210,7 +210,7 @@ fn read_all(fs: &ffs::Fs<&[u8]>, ip: &ffs::Inode) -> Result<Vec<u8>, ffs::Error>
 /// The files of a user's FFS image (read with the `ffs` crate), for
 /// `run --image`: directories, regular files and symlinks with their modes.
 fn import(image: &Path) -> Result<Vec<ImageFile>> {
-    let bytes = fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
+    let bytes = load(image)?;
     let fail = |e: ffs::Error| anyhow::anyhow!("{}: {e}", image.display());
     let fs = ffs::Fs::mount(&bytes[..]).map_err(fail)?;
     let root = fs.inode(ffs::ROOTINO).map_err(fail)?;
@@ -454,8 +454,20 @@ fn makefs(
     Ok(())
 }
 
-/// Reads the whole image (ramdisks are small) for the `ffs` crate.
+/// The most an image may hold: the ramdisk must fit the guest's 256 MB.
+const IMAGE_MAX: u64 = 256 << 20;
+
+/// Reads the whole image (ramdisks are small) for the `ffs` crate: a
+/// regular file of at most IMAGE_MAX bytes, so that a device or a pipe
+/// (`/dev/zero`) is refused by name instead of read forever.
 fn load(image: &Path) -> Result<Vec<u8>> {
+    let md = fs::metadata(image).with_context(|| format!("cannot read {}", image.display()))?;
+    if !md.is_file() {
+        bail!("{} is not a regular file (an FFS image is one)", image.display());
+    }
+    if md.len() > IMAGE_MAX {
+        bail!("{} is {} bytes: more than an image for a 256 MB machine can be ({} MB at most)", image.display(), md.len(), IMAGE_MAX >> 20);
+    }
     fs::read(image).with_context(|| format!("cannot read {}", image.display()))
 }
 
@@ -565,6 +577,14 @@ fn cat(image: &Path, path: &str) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_and_huge_files_are_refused() {
+        let e = load(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = load(Path::new("/nonexistent/x.ffs")).unwrap_err().to_string();
+        assert!(e.contains("cannot read"), "{e}");
+    }
 
     #[test]
     fn import_reads_a_users_image() {

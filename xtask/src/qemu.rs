@@ -170,6 +170,18 @@ impl Machine {
                 .stderr(Stdio::piped())
                 .process_group(0);
         }
+        // SAFETY: prctl is async-signal-safe and touches only the child's
+        // own state between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                // The child dies with the thread that started it, whatever
+                // ends xtask (even SIGKILL, which no handler sees).
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         ctx.show(&cmd);
         if let Some(dir) = b.log.parent() {
             std::fs::create_dir_all(dir)
@@ -442,7 +454,9 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// On Ctrl-C: stop every QEMU, then exit 130 like a shell would.
+/// On Ctrl-C, SIGTERM or SIGHUP (ctrlc's `termination`): stop every QEMU,
+/// then exit 130 like a shell would. A SIGKILL no handler sees is covered
+/// by each QEMU's PR_SET_PDEATHSIG.
 pub fn install_interrupt_handler() -> Result<(), ctrlc::Error> {
     ctrlc::set_handler(|| {
         // Take the list out so no lock is held while waiting for children.

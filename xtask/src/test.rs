@@ -1,6 +1,8 @@
 //! `cargo xtask test`: host unit tests, then boots that check the kernel's
 //! output and exit status. Add a QEMU test by adding a row to `TESTS`.
 
+use std::fmt::Write as _;
+use std::fs::File;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -835,9 +837,10 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     if let Some(n) = args
         .names
         .iter()
-        .find(|n| !TESTS.iter().any(|t| t.name == *n))
+        .find(|n| *n != SIGNALS_TEST && !TESTS.iter().any(|t| t.name == *n))
     {
-        let names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
+        let mut names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
+        names.push(SIGNALS_TEST);
         bail!("no QEMU test named '{n}' (there are: {})", names.join(", "));
     }
     if args.names.is_empty() {
@@ -880,8 +883,95 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
             true
         },
     );
+    // After the QEMU tests: it runs `cargo xtask run`, whose build would
+    // restage the images under tests still booting.
+    if args.names.is_empty() || args.names.iter().any(|n| n == SIGNALS_TEST) {
+        let r = xtask_signals(ctx);
+        if r.failures.is_empty() {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+        print_report(SIGNALS_TEST, &r);
+    }
     println!("{passed} passed, {failed} failed");
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+const SIGNALS_TEST: &str = "xtask-signals";
+
+/// The pids of running QEMUs whose command line has `seed=N` (xtask puts
+/// the seed first in -append).
+fn qemu_pids_with_seed(seed: u64) -> Vec<i32> {
+    let want = format!("seed={seed} ");
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c).replace('\0', " ");
+                c.contains("qemu-system-ppc") && c.contains(&want)
+            })
+        })
+        .collect()
+}
+
+/// `cargo xtask run` killed by SIGTERM, SIGHUP and SIGKILL while the
+/// guest runs: its QEMU must be gone within a few seconds each time.
+fn xtask_signals(ctx: &Ctx) -> Report {
+    let log = ctx.path("target/test/xtask-signals.log");
+    let mut failures = Vec::new();
+    let mut text = String::new();
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return Report { failures: vec![format!("no xtask binary: {e}")], text, stderr: String::new(), log },
+    };
+    for (k, (sig, name)) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP"), (libc::SIGKILL, "SIGKILL")].into_iter().enumerate() {
+        // A seed no other test uses, to find this QEMU by.
+        let seed = 990_001 + k as u64;
+        let out = match File::create(&log) {
+            Ok(f) => f,
+            Err(e) => return Report { failures: vec![format!("cannot create {}: {e}", log.display())], text, stderr: String::new(), log },
+        };
+        let child = std::process::Command::new(&exe)
+            .args(["run", "--seed", &seed.to_string(), "--bootargs", "halt=0", "--timeout", "300"])
+            .current_dir(&ctx.root)
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().map(std::process::Stdio::from).unwrap_or_else(|_| std::process::Stdio::null()))
+            .stderr(std::process::Stdio::from(out))
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{name}: cannot start {}: {e}", exe.display()));
+                continue;
+            }
+        };
+        // Wait for the guest's clock: QEMU is up and the kernel runs.
+        let up = (0..600).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::read_to_string(&log).is_ok_and(|t| t.contains("tick "))
+        });
+        let before = qemu_pids_with_seed(seed);
+        // SAFETY: kill(2) on the pid of a child this function started and
+        // has not reaped.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let _ = child.wait();
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            qemu_pids_with_seed(seed).is_empty()
+        });
+        let _ = writeln!(text, "{name}: guest up {up}, QEMU pids before {before:?}, gone after xtask died: {gone}");
+        if !up || before.is_empty() {
+            failures.push(format!("{name}: the guest never ran (see {})", log.display()));
+        } else if !gone {
+            failures.push(format!("{name}: QEMU {:?} still runs after xtask died", qemu_pids_with_seed(seed)));
+            for pid in qemu_pids_with_seed(seed) {
+                // SAFETY: kill(2) of a leftover QEMU found by its command line.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    Report { failures, text, stderr: String::new(), log }
 }
 
 /// A short stress: the boots one after another, each judged by `rc.ok`.
