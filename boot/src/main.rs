@@ -153,11 +153,8 @@ fn boot(o: &Ofw, bi: &mut BootInfo, initrd: u32, initrd_size: u32) -> Result<u32
 /// Fills the boot-info record from the device tree.
 fn probe_machine(o: &Ofw, bi: &mut BootInfo) -> Result<(), BootError> {
     let chosen = o.finddevice(c"/chosen").ok_or_else(|| err!("no /chosen node"))?;
-    let mut args = [0u8; 256];
-    if let Some(n) = o.getprop(chosen, c"bootargs", &mut args) {
-        let n = args[..n.min(args.len())].iter().position(|&b| b == 0).unwrap_or(n.min(args.len()));
-        bi.set_bootargs(&args[..n]);
-    }
+    let mut args = [0u8; kcore::bootinfo::BOOTARGS_LEN];
+    let args_len = o.getprop(chosen, c"bootargs", &mut args).map(|n| args[..n.min(args.len())].iter().position(|&b| b == 0).unwrap_or(n));
 
     let mem = o.finddevice(c"/memory").ok_or_else(|| err!("no /memory node"))?;
     let mut cells = [0u32; 32];
@@ -223,6 +220,15 @@ fn probe_machine(o: &Ofw, bi: &mut BootInfo) -> Result<(), BootError> {
         ">> tbfreq {} macio {:#x} escc {:#x}/{:#x} cuda {:#x} openpic {:#x} pvpanic {:#x}",
         bi.tbfreq, bi.macio_base, bi.escc_ctrl, bi.escc_data, bi.cuda, bi.openpic, bi.pvpanic
     );
+    // Checked last, so that the failure goes out through pvpanic (found
+    // above). getprop says how long the property is even when the buffer
+    // is shorter: a cut would run a different experiment than asked for.
+    if let Some(len) = args_len {
+        if len >= args.len() {
+            return Err(err!("bootargs are {} bytes; at most {} fit", len, args.len() - 1));
+        }
+        bi.set_bootargs(&args[..len]);
+    }
     Ok(())
 }
 

@@ -25,6 +25,14 @@ pub struct Args {
     timeout: u64,
 }
 
+/// `s` sixty times over (a literal, for long boot arguments).
+macro_rules! x60 {
+    ($s:literal) => {
+        concat!($s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s,
+                $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s)
+    };
+}
+
 /// One in-QEMU test.
 struct QemuTest {
     name: &'static str,
@@ -601,6 +609,25 @@ const TESTS: &[QemuTest] = &[
             &[Check::LineStarts("rd-mark: wrote block "), Check::LineStarts("halted")],
         )
     },
+    // The least physmem= the parser takes boots every mode; less is refused.
+    test("physmem-min", "physmem=3M test=all", 0, &[Check::Has("uvm: 768 pages (3 MB) managed"), Check::Custom(selftest_summary)]),
+    test(
+        "physmem-too-small",
+        "physmem=2M",
+        1,
+        &[Check::InOrder(&["bootarg: bad value '2M' for 'physmem': expected pages, or MiB as <n>M, at least 3M (768 pages)", "panic: bad boot arguments"])],
+    ),
+    // 790 bytes of boot arguments, the last word test=panic: the kernel
+    // sees all of them (the stub's buffer was 256 bytes and cut silently).
+    test("long-bootargs", concat!(x60!("kern.vhist=1 "), "test=panic"), 1, &[Check::Has("test=panic\""), Check::LineStarts("panic: ktest: deliberate panic")]),
+    // Longer than the 1023 bytes the boot-info record holds: refused by
+    // name, through pvpanic.
+    test(
+        "too-long-bootargs",
+        concat!(x60!("kern.vhist=1 "), x60!("kern.vhist=1 "), "test=panic"),
+        1,
+        &[Check::LineStarts("boot: error: bootargs are 1578 bytes; at most 1023 fit"), Check::Lacks(BANNER)],
+    ),
     QemuTest {
         input: Some(("ddb> ", "ps\rtrace /t 1\rtrace /t 0\rshow uvmexp\rtrace\rreboot\r")),
         ..test(

@@ -128,15 +128,19 @@ fn flag<'a>(key: &'a str, value: &'a str) -> Result<bool, BootArgError<'a>> {
     }
 }
 
-/// `physmem=`: a page count, or MiB with an `M` suffix; at least 1 MiB.
+/// The least `physmem=` in pages: 3 MiB, what every boot mode needs (the
+/// demo boots in 2 MiB; the self-tests need 3).
+pub const PHYSMEM_MIN_PAGES: u64 = 768;
+
+/// `physmem=`: a page count, or MiB with an `M` suffix; at least 3 MiB.
 fn physmem<'a>(key: &'a str, value: &'a str) -> Result<u32, BootArgError<'a>> {
-    const EXPECTED: &str = "pages, or MiB as <n>M, at least 1M";
+    const EXPECTED: &str = "pages, or MiB as <n>M, at least 3M (768 pages)";
     let pages = match value.strip_suffix('M') {
         Some(mb) => number(key, mb, EXPECTED)?.saturating_mul(256),
         None => number(key, value, EXPECTED)?,
     };
     match pages {
-        256..=0x10_0000 => Ok(pages as u32),
+        PHYSMEM_MIN_PAGES..=0x10_0000 => Ok(pages as u32),
         _ => Err(BootArgError::BadValue { key, value, expected: EXPECTED }),
     }
 }
@@ -256,7 +260,9 @@ mod tests {
         assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));
         assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk, fsstress or race"]);
         assert_eq!(parse_all("kern.maxvnodes=2").1, ["bootarg: bad value '2' for 'kern.maxvnodes': expected 4 to 1048576"]);
-        assert_eq!(parse_all("physmem=12").1, ["bootarg: bad value '12' for 'physmem': expected pages, or MiB as <n>M, at least 1M"]);
+        assert_eq!(parse_all("physmem=12").1, ["bootarg: bad value '12' for 'physmem': expected pages, or MiB as <n>M, at least 3M (768 pages)"]);
+        assert_eq!(parse_all("physmem=2M").1.len(), 1);
+        assert_eq!(parse_all("physmem=3M").0.physmem_pages, Some(768));
     }
 
     #[test]

@@ -6,10 +6,12 @@
 /// "PPCB": tells the kernel that r3 really points at a boot-info record.
 pub const BOOTINFO_MAGIC: u32 = 0x5050_4342;
 /// Bumped whenever the layout changes.
-pub const BOOTINFO_VERSION: u32 = 1;
+pub const BOOTINFO_VERSION: u32 = 2;
 /// Room for memory ranges; mac99 has one bank, OF reserves a handful.
 pub const MAXRANGES: usize = 16;
-pub const BOOTARGS_LEN: usize = 256;
+/// Bytes of `/chosen bootargs` passed on, with the terminating NUL; the
+/// stub refuses longer ones by name rather than cut them.
+pub const BOOTARGS_LEN: usize = 1024;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -175,7 +177,7 @@ mod tests {
         let mut bi = BootInfo::empty();
         bi.set_bootargs(b"seed=3 test=all");
         assert_eq!(bi.bootargs(), "seed=3 test=all");
-        bi.set_bootargs(&[b'x'; 400]);
+        bi.set_bootargs(&[b'x'; BOOTARGS_LEN + 100]);
         assert_eq!(bi.bootargs().len(), BOOTARGS_LEN - 1);
     }
 
