@@ -609,6 +609,10 @@ const TESTS: &[QemuTest] = &[
             &[Check::LineStarts("rd-mark: wrote block "), Check::LineStarts("halted")],
         )
     },
+    // The user-mode self-test under the policies the default selftest
+    // (fixed) does not boot: the unlinked-mapped-file and msync checks.
+    test("utest-original", "test=user_programs uvn.policy=original", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
+    test("utest-fixed-2", "test=user_programs uvn.policy=fixed-2", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
     // The least physmem= the parser takes boots every mode; less is refused.
     test("physmem-min", "physmem=3M test=all", 0, &[Check::Has("uvm: 768 pages (3 MB) managed"), Check::Custom(selftest_summary)]),
     test(

@@ -189,6 +189,61 @@ fn unlink_open_file() -> Check {
     close(fd).map_err(|_| "close failed")
 }
 
+/// Issue 13's five unprivileged calls: open a file read-write, unlink it,
+/// map it shared read-only (and once with a mapping that fails), unmap,
+/// close. The last close makes the unlinked file inactive, and ffs_truncate
+/// to 0 must not uncache its object (OpenBSD does not): it used to panic in
+/// vref under every policy.
+fn unlinked_mapped_file() -> Check {
+    let path = b"/utest-map.tmp\0";
+    for fail_the_map in [false, true] {
+        let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create /utest-map.tmp failed")?;
+        write_all(fd, &[7u8; 8192]).map_err(|_| "write failed")?;
+        unlink(path).map_err(|_| "unlink failed")?;
+        if fail_the_map {
+            // An offset that is not page aligned: EINVAL, nothing mapped.
+            if mmap_file(4096, sys::PROT_READ, sys::MAP_SHARED, fd, 100).is_ok() {
+                return Err("mmap at an unaligned offset succeeded");
+            }
+        } else {
+            let p = mmap_file(8192, sys::PROT_READ, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap of the unlinked file failed")?;
+            // SAFETY: the mapping is 8192 readable bytes.
+            if unsafe { p.add(4096).read_volatile() } != 7 {
+                munmap(p, 8192).map_err(|_| "munmap failed")?;
+                return Err("the mapping does not show the file's data");
+            }
+            munmap(p, 8192).map_err(|_| "munmap failed")?;
+        }
+        close(fd).map_err(|_| "close failed")?;
+    }
+    Ok(())
+}
+
+/// Issue 13's msync hang: a shared read-write mapping stored to, synced,
+/// then unmapped and the file closed: the flush must leave no page busy.
+fn msync_then_munmap() -> Check {
+    let path = b"/utest-msync.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create /utest-msync.tmp failed")?;
+    write_all(fd, &[0u8; 16384]).map_err(|_| "write failed")?;
+    let p = mmap_file(16384, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    for page in 0..4 {
+        // SAFETY: the mapping is 16384 writable bytes.
+        unsafe { p.add(page * 4096 + 8).write_volatile(0x5a) };
+    }
+    msync(p, 16384).map_err(|_| "msync failed")?;
+    // SAFETY: as above.
+    unsafe { p.add(12).write_volatile(0xa5) };
+    munmap(p, 16384).map_err(|_| "munmap failed")?;
+    let mut b = [0u8; 16];
+    let r = lseek(fd, 4096, sys::SEEK_SET).and_then(|_| read(fd, &mut b));
+    close(fd).map_err(|_| "close failed")?;
+    unlink(path).map_err(|_| "unlink failed")?;
+    if r != Ok(16) || b[8] != 0x5a {
+        return Err("the synced store did not reach the file");
+    }
+    Ok(())
+}
+
 /// A forked child shares its parent's open files, offset included.
 fn fork_shares_offset() -> Check {
     let fd = open(b"/etc/motd\0", 0).map_err(|_| "open /etc/motd failed")?;
@@ -262,6 +317,8 @@ const CHECKS: &[NamedCheck] = &[
     ("fork_shares_offset", fork_shares_offset),
     ("getdents_lists_bin", getdents_lists_bin),
     ("unlink_open_file", unlink_open_file),
+    ("unlinked_mapped_file", unlinked_mapped_file),
+    ("msync_then_munmap", msync_then_munmap),
 ];
 
 fn main(_: Args) -> i32 {
