@@ -132,9 +132,11 @@ struct VhEvent {
 const EMPTY: VhEvent =
     VhEvent { t_us: 0, vid: 0, arg: 0, arg2: 0, wmesg: "", tid: 0, ev: Vh::None, v_lflag: 0, usecount: 0, holdcnt: 0, uo_refs: 0, u_nio: 0, u_flags: 0 };
 
-/// Events the ring keeps: measured to hold a race panic's story from the
-/// object's last attach (doc/explain.md has the numbers).
-pub const VHIST_SIZE: usize = 16384;
+/// Events the ring keeps (2 MiB): the race workload records about a
+/// thousand a second, and fixed's deadlock is reported only when the run
+/// ends (up to 30 s after the story began), so the ring holds a minute of
+/// it; doc/explain.md has the measurements.
+pub const VHIST_SIZE: usize = 65536;
 
 struct Ring {
     ev: [VhEvent; VHIST_SIZE],
