@@ -118,7 +118,9 @@ struct VhEvent {
     vid: u32,
     arg: u32,
     arg2: u32,
-    wmesg: &'static str,
+    /// None (a null pointer) rather than "", so that the empty ring is all
+    /// zeroes and lives in .bss, not in the kernel image.
+    wmesg: Option<&'static str>,
     tid: u16,
     ev: Vh,
     v_lflag: u8,
@@ -130,7 +132,7 @@ struct VhEvent {
 }
 
 const EMPTY: VhEvent =
-    VhEvent { t_us: 0, vid: 0, arg: 0, arg2: 0, wmesg: "", tid: 0, ev: Vh::None, v_lflag: 0, usecount: 0, holdcnt: 0, uo_refs: 0, u_nio: 0, u_flags: 0 };
+    VhEvent { t_us: 0, vid: 0, arg: 0, arg2: 0, wmesg: None, tid: 0, ev: Vh::None, v_lflag: 0, usecount: 0, holdcnt: 0, uo_refs: 0, u_nio: 0, u_flags: 0 };
 
 /// Events the ring keeps (2 MiB): the race workload records about a
 /// thousand a second, and fixed's deadlock is reported only when the run
@@ -226,7 +228,7 @@ pub fn vh(vp: &'static Vnode, ev: Vh, arg: u32, arg2: u32) {
         .unwrap_or((u8::MAX, u8::MAX, u8::MAX));
     let (uo_refs, u_nio, u_flags) =
         vp.v_uvm.try_with(|u| (u.uo_refs.min(254) as u8, u.u_nio.min(254) as u8, u.u_flags.bits() as u16)).unwrap_or((u8::MAX, u8::MAX, u16::MAX));
-    put(VhEvent { t_us: uptime_us() as u32, vid: vp.v_id, arg, arg2, wmesg: "", tid: CUR_TID.load(Ordering::Relaxed) as u16, ev, v_lflag: lflag, usecount, holdcnt, uo_refs, u_nio, u_flags });
+    put(VhEvent { t_us: uptime_us() as u32, vid: vp.v_id, arg, arg2, wmesg: None, tid: CUR_TID.load(Ordering::Relaxed) as u16, ev, v_lflag: lflag, usecount, holdcnt, uo_refs, u_nio, u_flags });
 }
 
 /// tsleep and its return: recorded when the thread works on a vnode.
@@ -241,7 +243,7 @@ pub fn vh_sleep(ev: Vh, wmesg: &'static str) {
         vid,
         arg: 0,
         arg2: 0,
-        wmesg,
+        wmesg: Some(wmesg),
         tid: CUR_TID.load(Ordering::Relaxed) as u16,
         ev,
         v_lflag: unknown,
@@ -316,7 +318,7 @@ fn detail(out: &mut dyn Write, e: &VhEvent) -> fmt::Result {
         Vh::PagerPut => write!(out, " page {} npages {}", e.arg, e.arg2),
         Vh::UvnPut | Vh::UvnIoDone => write!(out, " {}", pager_result(e.arg2)),
         Vh::UvnIo => write!(out, " page {} {}", e.arg, if e.arg2 == 1 { "write" } else { "read" }),
-        Vh::Tsleep | Vh::Wakeup => write!(out, " wmesg {}", e.wmesg),
+        Vh::Tsleep | Vh::Wakeup => write!(out, " wmesg {}", e.wmesg.unwrap_or("?")),
         _ => Ok(()),
     }
 }
