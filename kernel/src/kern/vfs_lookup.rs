@@ -15,6 +15,8 @@ use alloc::vec::Vec;
 /// Most components followed (bounds the work on a looping image).
 const MAXCOMPONENTS: usize = 64;
 pub const MAXPATHLEN: usize = 1024;
+/// The longest file name (a path component).
+pub const NAME_MAX: usize = 255;
 
 /// cn_nameiop: what the caller will do with the last component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +37,8 @@ bitflags::bitflags! {
         const LOCKPARENT = 0x0008;
         /// Return the parent directory, referenced but unlocked.
         const WANTPARENT = 0x0010;
+        /// Trailing slashes do not ask for a directory (mkdir's new name).
+        const STRIPSLASHES = 0x0010_0000;
     }
 }
 
@@ -82,9 +86,12 @@ pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno
         return Err(Errno::ENAMETOOLONG);
     }
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
-    if comps.len() > MAXCOMPONENTS {
+    if comps.len() > MAXCOMPONENTS || comps.iter().any(|c| c.len() > NAME_MAX) {
         return Err(Errno::ENAMETOOLONG);
     }
+    // A trailing slash asks that the last component be a directory
+    // (OpenBSD's REQUIREDIR), unless the caller strips it (mkdir).
+    let requiredir = path.trim_end_matches('/').len() < path.len() && !flags.contains(CnFlags::STRIPSLASHES);
     let wants_parent = flags.intersects(CnFlags::LOCKPARENT | CnFlags::WANTPARENT);
     let mut dvp = ffs_vget(ffs::ROOTINO)?;
     let Some((last, walk)) = comps.split_last() else {
@@ -115,8 +122,14 @@ pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno
         return Err(Errno::ENOTDIR);
     }
     let found = match VOP_LOOKUP(dvp, name) {
+        Ok(vp) if requiredir && vp.with(|v| v.v_type) != VType::VDIR => {
+            vrele(vp);
+            vput(dvp);
+            return Err(Errno::ENOTDIR);
+        }
         Ok(vp) => Some(vp),
-        Err(Errno::ENOENT) if matches!(op, NameiOp::CREATE | NameiOp::RENAME) => None,
+        // With a trailing slash the name must exist.
+        Err(Errno::ENOENT) if matches!(op, NameiOp::CREATE | NameiOp::RENAME) && !requiredir => None,
         Err(e) => {
             vput(dvp);
             return Err(e);

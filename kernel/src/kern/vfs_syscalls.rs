@@ -222,7 +222,7 @@ pub fn sys_unlink(path: &[u8]) -> Result<u32, Errno> {
 pub fn sys_mkdir(path: &[u8], mode: u32) -> Result<u32, Errno> {
     let path = path_str(path)?;
     nschange(|| {
-        let nd = namei(path, NameiOp::CREATE, CnFlags::LOCKPARENT)?;
+        let nd = namei(path, NameiOp::CREATE, CnFlags::LOCKPARENT | CnFlags::STRIPSLASHES)?;
         if nd.ni_vp.is_some() {
             nd.release(CnFlags::LOCKPARENT);
             return Err(Errno::EEXIST);

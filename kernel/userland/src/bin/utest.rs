@@ -244,6 +244,37 @@ fn msync_then_munmap() -> Check {
     Ok(())
 }
 
+/// Issue 13's names: a component over NAME_MAX (255) is ENAMETOOLONG,
+/// 255 is fine; a trailing slash asks for a directory (ENOTDIR for a
+/// file, ENOENT for a name to create), except for mkdir's new name.
+fn names_and_slashes() -> Check {
+    let mut long = [b'n'; 258];
+    long[0] = b'/';
+    long[257] = 0;
+    if open_mode(&long, sys::O_CREAT | sys::O_RDWR, 0o644) != Err(Errno::ENAMETOOLONG as i32) {
+        return Err("a 256-byte name did not give ENAMETOOLONG");
+    }
+    long[256] = 0;
+    let fd = open_mode(&long[..257], sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "a 255-byte name could not be created")?;
+    close(fd).map_err(|_| "close failed")?;
+    unlink(&long[..257]).map_err(|_| "unlink of the 255-byte name failed")?;
+
+    let fd = open_mode(b"/utest-slash.tmp\0", sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create /utest-slash.tmp failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    let r = (unlink(b"/utest-slash.tmp/\0"), open(b"/utest-slash.tmp/\0", sys::O_RDONLY), open_mode(b"/utest-slash.tmp/\0", sys::O_CREAT | sys::O_RDWR, 0o644));
+    unlink(b"/utest-slash.tmp\0").map_err(|_| "unlink failed")?;
+    let enotdir = Err(Errno::ENOTDIR as i32);
+    if r.0 != Err(Errno::ENOTDIR as i32) || r.1.map(|_| ()) != enotdir || r.2.map(|_| ()) != enotdir {
+        return Err("a trailing slash after a regular file's name did not give ENOTDIR");
+    }
+    if open_mode(b"/utest-new.tmp/\0", sys::O_CREAT | sys::O_RDWR, 0o644) != Err(Errno::ENOENT as i32) {
+        return Err("open(O_CREAT) of a new name with a trailing slash did not give ENOENT");
+    }
+    mkdir(b"/utest-dir.tmp/\0", 0o755).map_err(|_| "mkdir with a trailing slash failed")?;
+    rmdir(b"/utest-dir.tmp/\0").map_err(|_| "rmdir with a trailing slash failed")?;
+    Ok(())
+}
+
 /// A forked child shares its parent's open files, offset included.
 fn fork_shares_offset() -> Check {
     let fd = open(b"/etc/motd\0", 0).map_err(|_| "open /etc/motd failed")?;
@@ -319,6 +350,7 @@ const CHECKS: &[NamedCheck] = &[
     ("unlink_open_file", unlink_open_file),
     ("unlinked_mapped_file", unlinked_mapped_file),
     ("msync_then_munmap", msync_then_munmap),
+    ("names_and_slashes", names_and_slashes),
 ];
 
 fn main(_: Args) -> i32 {
