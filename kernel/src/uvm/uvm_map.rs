@@ -286,8 +286,11 @@ pub fn uvm_fault(pid: u32, va: u32, access: Prot) -> Result<(), Errno> {
     loop {
         match with_vmspace(pid, |vs| vs.fault_step(va, access)).unwrap_or(Err(Errno::EFAULT)) {
             Ok(FaultStep::Done) => return Ok(()),
+            // The object has no such page (past the end of the file) or
+            // cannot read it: EIO, which the trap turns into SIGBUS, as
+            // OpenBSD's uvm_fault and trap do.
             Ok(FaultStep::NeedPage(vp, idx)) => {
-                uvn_get(vp, idx)?;
+                uvn_get(vp, idx).map_err(|_| Errno::EIO)?;
             }
             // No free page: wait for the pagedaemon (uvm_wait), for a
             // while; memory that nothing can free ends the process.

@@ -274,8 +274,10 @@ fn user_trap(tf: &mut TrapFrame) {
         EXC_SC => crate::kern::init_sysent::syscall(tf),
         EXC_DSI => {
             let access = if tf.dsisr & DSISR_STORE != 0 { Prot::WRITE } else { Prot::READ };
-            if fault(tf.dar, access).is_err() {
-                user_kill(tf, SIGSEGV, "segmentation fault", tf.dar);
+            match fault(tf.dar, access) {
+                Ok(()) => {}
+                Err(crate::sys::errno::Errno::EIO) => user_kill(tf, SIGBUS, "bus error (no such page of the mapped object)", tf.dar),
+                Err(_) => user_kill(tf, SIGSEGV, "segmentation fault", tf.dar),
             }
         }
         EXC_ISI => {

@@ -107,6 +107,38 @@ fn bad_address_kills() -> Check {
     Ok(())
 }
 
+/// A shared mapping reaching past the end of its file: touching the page
+/// beyond it is SIGBUS (OpenBSD: the pager's error is EIO, which the trap
+/// makes SIGBUS), touching the file's last page is fine.
+fn mmap_past_eof_sigbus() -> Check {
+    let path = b"/utest-eof.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create /utest-eof.tmp failed")?;
+    write_all(fd, &[3u8; 100]).map_err(|_| "write failed")?;
+    let p = mmap_file(8192, sys::PROT_READ, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    let _ = close(fd);
+    let _ = unlink(path);
+    // SAFETY: the first page is the file's (100 bytes, the rest zeroes).
+    if unsafe { p.add(99).read_volatile() } != 3 || unsafe { p.add(200).read_volatile() } != 0 {
+        return Err("the file's page does not hold its data and zeroes");
+    }
+    let pid = match fork() {
+        Ok(0) => {
+            // SAFETY: none: the page past the end of the file is meant to
+            // fault and kill this child.
+            let _ = unsafe { p.add(4096).read_volatile() };
+            exit(0)
+        }
+        Ok(pid) => pid,
+        Err(_) => return Err("fork failed"),
+    };
+    let (_, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
+    let _ = munmap(p, 8192);
+    if wifexited(st) || wtermsig(st) != SIGBUS {
+        return Err("touching the page past the end of the file did not kill with SIGBUS");
+    }
+    Ok(())
+}
+
 fn clock_preempts() -> Check {
     let mut buf = [0u8; 24];
     let arg = fmt_u64(&mut buf, uptime_ms() + 600);
@@ -351,6 +383,7 @@ const CHECKS: &[NamedCheck] = &[
     ("unlinked_mapped_file", unlinked_mapped_file),
     ("msync_then_munmap", msync_then_munmap),
     ("names_and_slashes", names_and_slashes),
+    ("mmap_past_eof_sigbus", mmap_past_eof_sigbus),
 ];
 
 fn main(_: Args) -> i32 {
