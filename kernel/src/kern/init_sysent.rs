@@ -30,6 +30,40 @@ fn vm<R>(f: impl FnOnce(&mut VmSpace) -> Result<R, Errno>) -> Result<R, Errno> {
     with_vmspace(curpid(), f).unwrap_or(Err(Errno::EFAULT))
 }
 
+/// Runs a copy between the kernel and the current process's `len` bytes at
+/// `uva`. A page that is not resident (a file page not read in yet) fails
+/// the copy, since reading it sleeps and the address space is locked during
+/// the copy: it is faulted in with nothing locked, as OpenBSD's copyin and
+/// copyout fault, and the copy tried again. An address no fault can
+/// resolve is EFAULT.
+fn user_copy(uva: u32, len: usize, access: Prot, mut f: impl FnMut(&mut VmSpace) -> Result<(), Errno>) -> Result<(), Errno> {
+    const TRIES: usize = 4;
+    for _ in 0..TRIES {
+        match vm(&mut f) {
+            Err(Errno::EFAULT) => {}
+            r => return r,
+        }
+        let end = uva.checked_add(len as u32).ok_or(Errno::EFAULT)?;
+        let mut va = uva & !(PAGE_SIZE - 1);
+        while va < end {
+            crate::uvm::uvm_map::uvm_fault(curpid(), va, access).map_err(|_| Errno::EFAULT)?;
+            va += PAGE_SIZE;
+        }
+    }
+    // Faulted in each time and gone again before the copy: memory that
+    // the pagedaemon takes faster than this can use it.
+    Err(Errno::EFAULT)
+}
+
+fn copyout(buf: &[u8], uva: u32) -> Result<(), Errno> {
+    user_copy(uva, buf.len(), Prot::WRITE, |vs| vs.copyout(buf, uva))
+}
+
+fn copyin(uva: u32, buf: &mut [u8]) -> Result<(), Errno> {
+    let len = buf.len();
+    user_copy(uva, len, Prot::READ, |vs| vs.copyin(uva, buf))
+}
+
 /// Runs the system call in `tf` and stores its result there.
 pub fn syscall(tf: &mut TrapFrame) {
     // System calls may run long and sleep; the clock must keep going.
@@ -40,10 +74,10 @@ pub fn syscall(tf: &mut TrapFrame) {
         SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
         SYS_FORK => sys_fork(tf),
         SYS_WRITE if a[0] < 3 => sys_write(a[0], a[1], a[2]),
-        SYS_WRITE => vfs_syscalls::sys_write_file(curpid(), a[0], a[1], a[2], |at, b| vm(|vs| vs.copyin(at, b))),
+        SYS_WRITE => vfs_syscalls::sys_write_file(curpid(), a[0], a[1], a[2], copyin),
         SYS_READ => {
             let pid = curpid();
-            vfs_syscalls::sys_read_file(pid, a[0], a[1], a[2], |b, at| vm(|vs| vs.copyout(b, at)))
+            vfs_syscalls::sys_read_file(pid, a[0], a[1], a[2], copyout)
         }
         SYS_OPEN => path_in(a[0]).and_then(|path| vfs_syscalls::doopenat(curpid(), &path, a[1], a[2])),
         SYS_OPENAT if a[0] as i32 != AT_FDCWD => Err(Errno::EBADF),
@@ -59,14 +93,14 @@ pub fn syscall(tf: &mut TrapFrame) {
         SYS_FTRUNCATE => vfs_syscalls::sys_ftruncate(curpid(), a[0], a[3]),
         SYS_CLOSE => vfs_syscalls::sys_close(curpid(), a[0]),
         SYS_GETDENTS => vfs_syscalls::sys_getdents(curpid(), a[0], a[2].min(64 * 1024))
-            .and_then(|b| vm(|vs| vs.copyout(&b, a[1])).map(|_| b.len() as u32)),
+            .and_then(|b| copyout(&b, a[1]).map(|_| b.len() as u32)),
         SYS_LSEEK => vfs_syscalls::sys_lseek(curpid(), a[0], a[1] as i32, a[2]),
         SYS_FSTAT => vfs_syscalls::sys_fstat(curpid(), a[0]).and_then(|st| {
             let mut b = [0u8; 12];
             for (i, w) in st.iter().enumerate() {
                 b[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
             }
-            vm(|vs| vs.copyout(&b, a[1])).map(|_| 0)
+            copyout(&b, a[1]).map(|_| 0)
         }),
         SYS_WAIT4 => sys_wait4(a[0] as i32, a[1]),
         SYS_GETPID => Ok(curpid()),
@@ -119,7 +153,7 @@ fn sys_write(fd: u32, buf: u32, len: u32) -> Result<u32, Errno> {
     let mut done = 0;
     while done < len {
         let n = (len - done).min(chunk.len() as u32) as usize;
-        vm(|vs| vs.copyin(buf.wrapping_add(done), &mut chunk[..n]))?;
+        copyin(buf.wrapping_add(done), &mut chunk[..n])?;
         subr_prf::cons_write_bytes(&chunk[..n]);
         done += n as u32;
     }
@@ -129,7 +163,7 @@ fn sys_write(fd: u32, buf: u32, len: u32) -> Result<u32, Errno> {
 fn sys_wait4(pid: i32, status: u32) -> Result<u32, Errno> {
     let (child, xstat) = dowait4(pid)?;
     if status != 0 {
-        vm(|vs| vs.copyout(&xstat.to_be_bytes(), status))?;
+        copyout(&xstat.to_be_bytes(), status)?;
     }
     Ok(child)
 }
@@ -245,7 +279,7 @@ fn sys_sysctl(mib: u32, miblen: u32, out: u32) -> Result<u32, Errno> {
         return Err(Errno::EINVAL);
     }
     let mut m = [0u8; 8];
-    vm(|vs| vs.copyin(mib, &mut m))?;
+    copyin(mib, &mut m)?;
     if m != [0, 0, 0, CTL_VM as u8, 0, 0, 0, VM_UVMEXP as u8] {
         return Err(Errno::EINVAL);
     }
@@ -255,7 +289,7 @@ fn sys_sysctl(mib: u32, miblen: u32, out: u32) -> Result<u32, Errno> {
     for (i, w) in words.iter().enumerate() {
         b[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
     }
-    vm(|vs| vs.copyout(&b, out)).map(|_| 0)
+    copyout(&b, out).map(|_| 0)
 }
 
 /// nanosleep(2), ppcbsd's form: the argument is milliseconds, rounded up
@@ -280,5 +314,5 @@ fn sys_clock_gettime(tsp: u32) -> Result<u32, Errno> {
     let mut b = [0u8; 8];
     b[..4].copy_from_slice(&secs.to_be_bytes());
     b[4..].copy_from_slice(&nsec.to_be_bytes());
-    vm(|vs| vs.copyout(&b, tsp)).map(|_| 0)
+    copyout(&b, tsp).map(|_| 0)
 }

@@ -183,8 +183,12 @@ impl VmSpace {
         while done < len {
             let va = uva + done as u32;
             // A file page not read in yet is EFAULT here: reading it would
-            // sleep with the address space locked.
+            // sleep with the address space locked (the system call faults
+            // it in and tries again).
             let (pg, _) = self.page_for(va, access).map_err(|_| Errno::EFAULT)?;
+            if access.contains(Prot::WRITE) && pg.owner().is_some() {
+                pmap::pmap_set_modify(pg);
+            }
             let off = va & (PAGE_SIZE - 1);
             let n = ((PAGE_SIZE - off) as usize).min(len - done);
             f((pg.phys_addr() + off) as *mut u8, done, n);
@@ -201,6 +205,9 @@ impl VmSpace {
         })
     }
 
+    /// Writes `buf` at `uva`. The kernel writes the page through its own
+    /// mapping, which no MMU changed bit records: a file page written so is
+    /// marked modified by hand, so that its object writes it back.
     pub fn copyout(&mut self, buf: &[u8], uva: u32) -> Result<(), Errno> {
         self.copy(uva, buf.len(), Prot::WRITE, |p, at, n| {
             // SAFETY: as in copyin, in the other direction.

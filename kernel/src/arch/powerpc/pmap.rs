@@ -431,6 +431,12 @@ pub fn pmap_is_modified(pg: &VmPage) -> bool {
     pg.flags().contains(PgFlags::PG_PMAP_MOD)
 }
 
+/// Records that the kernel wrote `pg` for a process (copyout through the
+/// kernel's own mapping, which sets no changed bit in a PTE).
+pub fn pmap_set_modify(pg: &VmPage) {
+    pg.set_flags(PgFlags::PG_PMAP_MOD);
+}
+
 /// pmap_is_modified for the debugger: None if the pmap is locked.
 pub fn pmap_is_modified_try(pg: &VmPage) -> Option<bool> {
     pmap_state().try_lock()?.sync_rc(pg);

@@ -307,6 +307,46 @@ fn names_and_slashes() -> Check {
     Ok(())
 }
 
+/// Issue 13's copies through mapped file pages: read(2) into a shared
+/// file mapping must reach the file (the kernel's copyout marks the page
+/// modified), and read(2)/write(2) whose buffer is a file page not read in
+/// yet must fault it in rather than fail with EFAULT.
+fn copies_through_mapped_files() -> Check {
+    let (src, dst) = (b"/utest-src.tmp\0", b"/utest-dst.tmp\0");
+    let fs = open_mode(src, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create /utest-src.tmp failed")?;
+    let mut pattern = [0u8; 8192];
+    for (i, b) in pattern.iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    write_all(fs, &pattern).map_err(|_| "write failed")?;
+    let fd = open_mode(dst, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create /utest-dst.tmp failed")?;
+    write_all(fd, &[0u8; 8192]).map_err(|_| "write failed")?;
+    let p = mmap_file(8192, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    // Page 0 resident (touched), page 1 not yet.
+    // SAFETY: the mapping is 8192 bytes.
+    let _ = unsafe { p.read_volatile() };
+    let buf = |off: usize, n: usize| {
+        // SAFETY: off + n <= 8192, inside the mapping.
+        unsafe { core::slice::from_raw_parts_mut(p.add(off), n) }
+    };
+    let r0 = lseek(fs, 0, sys::SEEK_SET).and_then(|_| read(fs, buf(0, 8192)));
+    let r1 = lseek(fs, 0, sys::SEEK_SET).and_then(|_| write(fs, buf(4096, 4096)));
+    let _ = munmap(p, 8192);
+    let mut back = [0u8; 8192];
+    let r2 = lseek(fd, 0, sys::SEEK_SET).and_then(|_| read(fd, &mut back));
+    let _ = (close(fs), close(fd), unlink(src), unlink(dst));
+    if r0 != Ok(8192) {
+        return Err("read(2) into a shared file mapping failed (EFAULT on the page not read in yet?)");
+    }
+    if r1 != Ok(4096) {
+        return Err("write(2) from a file page not read in yet failed");
+    }
+    if r2 != Ok(8192) || back != pattern {
+        return Err("what read(2) put in the shared mapping did not reach the file");
+    }
+    Ok(())
+}
+
 /// A forked child shares its parent's open files, offset included.
 fn fork_shares_offset() -> Check {
     let fd = open(b"/etc/motd\0", 0).map_err(|_| "open /etc/motd failed")?;
@@ -384,6 +424,7 @@ const CHECKS: &[NamedCheck] = &[
     ("msync_then_munmap", msync_then_munmap),
     ("names_and_slashes", names_and_slashes),
     ("mmap_past_eof_sigbus", mmap_past_eof_sigbus),
+    ("copies_through_mapped_files", copies_through_mapped_files),
 ];
 
 fn main(_: Args) -> i32 {
