@@ -82,7 +82,7 @@ impl UserEntry {
 pub fn exec_image(path: &str, argv: &[Vec<u8>]) -> Result<(VmSpace, UserEntry), Errno> {
     let file = read_file(path)?;
     let eh = Ehdr::parse(file.get(..EHDR_SIZE).ok_or(Errno::ENOEXEC)?).map_err(|_| Errno::ENOEXEC)?;
-    let mut vs = VmSpace::new();
+    let mut vs = VmSpace::new()?;
     let r = load_segments(&mut vs, &file, &eh).and_then(|_| setup_stack(&mut vs, argv));
     match r {
         Ok((sp, argc, argvp)) => Ok((vs, UserEntry { pc: eh.entry, sp, argc, argv: argvp })),

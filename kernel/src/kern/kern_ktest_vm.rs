@@ -16,6 +16,7 @@ pub const SUITE: &[KTest] = &[
     ("pmap_enter_rc", test_pmap_enter_rc),
     ("pmap_protect_fault", test_pmap_protect_fault),
     ("pmap_htab_overflow", test_pmap_htab_overflow),
+    ("pmap_ctx_reuse", test_pmap_ctx_reuse),
 ];
 
 /// Kernel virtual addresses the tests map (segment 14, unused otherwise).
@@ -177,5 +178,30 @@ fn test_pmap_htab_overflow() -> TestResult {
     }
     check!(bad.is_none(), "page read back wrong (round, page, value) {:?}", bad);
     check!(evicted > 0, "17 colliding mappings caused no eviction");
+    Ok(())
+}
+
+/// A destroyed pmap's context is used again (it used to be counted up
+/// forever and assert at 2^20 after that many processes).
+fn test_pmap_ctx_reuse() -> TestResult {
+    let a = pmap::pmap_create().ok_or("no context")?;
+    let ctx = pmap::pmap_ctx(a);
+    pmap::pmap_destroy(a);
+    let b = pmap::pmap_create().ok_or("no context")?;
+    let again = pmap::pmap_ctx(b);
+    let mut many = Vec::new();
+    for _ in 0..2000 {
+        many.push(pmap::pmap_create().ok_or("no context")?);
+    }
+    let top = many.iter().map(|&p| pmap::pmap_ctx(p)).max().unwrap_or(0);
+    for p in many {
+        pmap::pmap_destroy(p);
+    }
+    let c = pmap::pmap_create().ok_or("no context")?;
+    let after = pmap::pmap_ctx(c);
+    pmap::pmap_destroy(b);
+    pmap::pmap_destroy(c);
+    check!(again == ctx, "context {ctx} destroyed, the next pmap got {again}");
+    check!(after <= top, "after 2000 pmaps came and went the next got context {after}, above {top}");
     Ok(())
 }

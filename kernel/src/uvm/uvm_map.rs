@@ -73,8 +73,11 @@ pub struct VmSpace {
 static VMSPACES: Mutex<BTreeMap<u32, VmSpace>> = Mutex::new(Ipl::Vm, BTreeMap::new());
 
 impl VmSpace {
-    pub fn new() -> VmSpace {
-        VmSpace { pmap: pmap::pmap_create(), map: VmMapEntries::new(USER_MIN, USER_MAX), anon: BTreeMap::new() }
+    /// An empty address space; EAGAIN when no pmap context is left (2^20
+    /// address spaces alive), as fork answers at a process limit.
+    pub fn new() -> Result<VmSpace, Errno> {
+        let pmap = pmap::pmap_create().ok_or(Errno::EAGAIN)?;
+        Ok(VmSpace { pmap, map: VmMapEntries::new(USER_MIN, USER_MAX), anon: BTreeMap::new() })
     }
 
     /// Adds an anonymous entry (OpenBSD uvm_map with no object).
@@ -242,7 +245,7 @@ impl VmSpace {
     /// A copy for a child (fork): same entries, and a private copy of every
     /// page touched so far.
     pub fn uvmspace_fork(&self) -> Result<VmSpace, Errno> {
-        let mut child = VmSpace::new();
+        let mut child = VmSpace::new()?;
         for e in self.map.iter() {
             child.map.insert(e.start, e.end, e.data).map_err(|_| Errno::ENOMEM)?;
             if let Some(o) = e.data.obj {
@@ -276,12 +279,6 @@ impl VmSpace {
                 uvn_detach(o.vp);
             }
         }
-    }
-}
-
-impl Default for VmSpace {
-    fn default() -> Self {
-        VmSpace::new()
     }
 }
 

@@ -126,6 +126,9 @@ struct PmapState {
     /// pv lists: the (ctx, va) mappings of each managed page, by page index.
     pv: BTreeMap<u32, Vec<(u32, u32)>>,
     next_ctx: u32,
+    /// Contexts of destroyed pmaps, to be used again: every mapping of
+    /// theirs is gone from the table and the TLB (pmap_destroy).
+    free_ctx: Vec<u32>,
     /// The process address space loaded into segments 1–11.
     active: u32,
     victim: u32,
@@ -151,7 +154,7 @@ pub fn pmap_bootstrap() {
     PMAP.call_once(|| {
         Mutex::new(
             Ipl::Vm,
-            PmapState { pmaps, pv: BTreeMap::new(), next_ctx: 1, active: KERNEL_CTX, victim: 0, evictions: 0 },
+            PmapState { pmaps, pv: BTreeMap::new(), next_ctx: 1, free_ctx: Vec::new(), active: KERNEL_CTX, victim: 0, evictions: 0 },
         )
     });
     let htab = core::ptr::addr_of!(HTAB) as u32;
@@ -173,13 +176,24 @@ pub fn pmap_bootstrap() {
     }
 }
 
-pub fn pmap_create() -> Pmap {
+/// Most contexts: a VSID is 24 bits, four of them the segment number.
+const NCTX: u32 = 1 << 20;
+
+/// A new address space: a destroyed one's context if there is one (as
+/// OpenBSD's pmap reuses its VSIDs), else a fresh one; None when 2^20
+/// address spaces are alive at once.
+pub fn pmap_create() -> Option<Pmap> {
     let mut st = pmap_state().lock();
-    let ctx = st.next_ctx;
-    assert!(ctx < 1 << 20, "pmap_create: out of contexts");
-    st.next_ctx += 1;
+    let ctx = match st.free_ctx.pop() {
+        Some(c) => c,
+        None if st.next_ctx < NCTX => {
+            st.next_ctx += 1;
+            st.next_ctx - 1
+        }
+        None => return None,
+    };
     st.pmaps.insert(ctx, PmapData::default());
-    Pmap(ctx)
+    Some(Pmap(ctx))
 }
 
 /// Removes every mapping and forgets the context.
@@ -187,10 +201,17 @@ pub fn pmap_destroy(pm: Pmap) {
     assert_ne!(pm, PMAP_KERNEL, "pmap_destroy of the kernel pmap");
     pmap_remove(pm, 0, u32::MAX);
     let mut st = pmap_state().lock();
-    st.pmaps.remove(&pm.0);
+    let gone = st.pmaps.remove(&pm.0);
+    assert!(gone.is_some_and(|d| d.ptes.is_empty()), "pmap_destroy: context {} still has mappings", pm.0);
     if st.active == pm.0 {
         st.active = KERNEL_CTX;
     }
+    st.free_ctx.push(pm.0);
+}
+
+/// The context number of `pm` (for the self-tests).
+pub fn pmap_ctx(pm: Pmap) -> u32 {
+    pm.0
 }
 
 /// Loads `pm`'s segments 1–11 (a process about to run).
