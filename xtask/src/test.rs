@@ -613,6 +613,8 @@ const TESTS: &[QemuTest] = &[
     // (fixed) does not boot: the unlinked-mapped-file and msync checks.
     test("utest-original", "test=user_programs uvn.policy=original", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
     test("utest-fixed-2", "test=user_programs uvn.policy=fixed-2", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
+    // Memory truly out: processes go with OpenBSD's line, the kernel stays.
+    test("user-oom", "physmem=16M test=user-oom", 0, &[Check::Has("), uid 0 killed: out of swap"), Check::Has("utest: out_of_memory ok"), Check::Custom(selftest_summary)]),
     // The least physmem= the parser takes boots every mode; less is refused.
     test("physmem-min", "physmem=3M test=all", 0, &[Check::Has("uvm: 768 pages (3 MB) managed"), Check::Custom(selftest_summary)]),
     test(

@@ -99,6 +99,7 @@ pub const RB_HALT: u32 = 0x8;
 pub const CLOCK_MONOTONIC: u32 = 3;
 
 pub const SIGILL: i32 = 4;
+pub const SIGKILL: i32 = 9;
 pub const SIGBUS: i32 = 10;
 pub const SIGSEGV: i32 = 11;
 

@@ -167,6 +167,16 @@ fn test_rwlock() -> TestResult {
     Ok(())
 }
 
+/// `test=user-oom` (not in test=all: it runs memory out on purpose):
+/// `/bin/utest oom`, whose children touch twice the machine's memory. The
+/// kernel must survive, killing with OpenBSD's "out of swap" line.
+pub fn test_user_oom() -> TestResult {
+    let pid = kern_exec::proc_spawn("/bin/utest", &["utest", "oom"]).ok_or("no memory for a process")?;
+    let (_, status) = dowait4(pid as i32).map_err(|e| format!("wait4: {e}"))?;
+    check!(status == 0, "utest oom ended with status {status:#x}");
+    Ok(())
+}
+
 /// Runs /bin/utest (the user-mode checks: system calls, fork, exec, wait,
 /// zero-fill memory, EFAULT from copyin, a faulting child killed, two
 /// CPU-bound processes sharing the CPU) and, meanwhile, traces it while it

@@ -7,7 +7,7 @@
 use core::fmt::{self, Write};
 
 pub use kcore::errno::Errno;
-pub use kcore::syscalls::{self as sys, wexitstatus, wifexited, wtermsig, RB_HALT, SIGBUS, SIGSEGV};
+pub use kcore::syscalls::{self as sys, wexitstatus, wifexited, wtermsig, RB_HALT, SIGBUS, SIGKILL, SIGSEGV};
 use kcore::syscalls::{CLOCK_MONOTONIC, CR0_SO, MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE};
 
 /// Raw system call: Ok(r3) or Err(errno).

@@ -277,6 +277,7 @@ fn user_trap(tf: &mut TrapFrame) {
             match fault(tf.dar, access) {
                 Ok(()) => {}
                 Err(crate::sys::errno::Errno::EIO) => user_kill(tf, SIGBUS, "bus error (no such page of the mapped object)", tf.dar),
+                Err(crate::sys::errno::Errno::ENOMEM) => out_of_swap(),
                 Err(_) => user_kill(tf, SIGSEGV, "segmentation fault", tf.dar),
             }
         }
@@ -304,6 +305,20 @@ fn user_kill(tf: &TrapFrame, sig: i32, what: &str, addr: u32) -> ! {
     crate::printf!("pid {pid} ({name}): {what} at pc {:#x}, address {addr:#x}; killed\n", tf.srr0);
     drop(name);
     exit1(w_exitcode(0, sig))
+}
+
+/// A fault that found no free page however long it waited: with no swap
+/// there is nothing to page anonymous memory out to, so the process goes,
+/// with OpenBSD's console line, and the kernel carries on.
+fn out_of_swap() -> ! {
+    let (pid, name) = {
+        let mut st = crate::kern::kern_proc::sched_lock();
+        let p = st.cur();
+        (p.p_tid, p.p_comm.clone())
+    };
+    crate::printf!("UVM: pid {pid} ({name}), uid 0 killed: out of swap\n");
+    drop(name);
+    crate::kern::kern_exit::exit1(crate::sys::syscalls::w_exitcode(0, crate::sys::syscalls::SIGKILL))
 }
 
 /// On the way back to user mode: give the CPU away if the clock asked.

@@ -427,7 +427,70 @@ const CHECKS: &[NamedCheck] = &[
     ("copies_through_mapped_files", copies_through_mapped_files),
 ];
 
-fn main(_: Args) -> i32 {
+/// `utest oom`: two children each touch as much anonymous memory as the
+/// machine has. With no swap the kernel must kill at least one ("out of
+/// swap") and live on; afterwards memory is back for a new process.
+fn out_of_memory() -> Check {
+    let npages = uvmexp().map_err(|_| "sysctl vm.uvmexp failed")?[0] as usize;
+    let len = npages * 4096;
+    let mut pids = [0u32; 2];
+    for p in &mut pids {
+        *p = match fork() {
+            Ok(0) => {
+                let Ok(m) = mmap_anon(len) else { exit(2) };
+                for i in (0..len).step_by(4096) {
+                    // SAFETY: inside the anonymous mapping just made.
+                    unsafe { m.add(i).write_volatile(1) };
+                }
+                exit(0)
+            }
+            Ok(pid) => pid,
+            Err(_) => return Err("fork failed"),
+        };
+    }
+    let mut killed = 0;
+    for &pid in &pids {
+        let (_, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
+        if !wifexited(st) && wtermsig(st) == SIGKILL {
+            killed += 1;
+        }
+    }
+    if killed == 0 {
+        return Err("twice the machine's memory touched and no process killed");
+    }
+    // The memory came back: a new process can touch a quarter of it.
+    let pid = match fork() {
+        Ok(0) => {
+            let Ok(m) = mmap_anon(len / 4) else { exit(2) };
+            for i in (0..len / 4).step_by(4096) {
+                // SAFETY: inside the anonymous mapping just made.
+                unsafe { m.add(i).write_volatile(1) };
+            }
+            exit(0)
+        }
+        Ok(pid) => pid,
+        Err(_) => return Err("fork after the kill failed"),
+    };
+    let (_, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
+    if !wifexited(st) || wexitstatus(st) != 0 {
+        return Err("after the kill a process could not touch a quarter of memory");
+    }
+    Ok(())
+}
+
+fn main(args: Args) -> i32 {
+    if args.get(1) == Some("oom") {
+        return match out_of_memory() {
+            Ok(()) => {
+                println!("utest: out_of_memory ok");
+                0
+            }
+            Err(why) => {
+                println!("utest: out_of_memory FAILED: {why}");
+                1
+            }
+        };
+    }
     let mut failed = 0;
     for (name, f) in CHECKS {
         match f() {
