@@ -1,14 +1,13 @@
 //! Loading a program (OpenBSD kern_exec.c, exec_elf.c): a static ELF read
-//! through the VFS (namei, VOP_READ), into a fresh address space with its
-//! arguments on the stack.
+//! through the VFS (namei, VOP_READ) a header and a chunk at a time, into
+//! a fresh address space with its arguments on the stack.
 
 use crate::arch::powerpc::pmap::{Prot, USER_MAX, USER_MIN};
 use crate::arch::powerpc::trap::TrapFrame;
 use crate::arch::powerpc::vm_machdep;
 use crate::kern::vfs_lookup::namei_lookup;
 use crate::kern::vfs_vnops::{vn_rdwr, Uio};
-use crate::kern::vfs_vops::VOP_GETATTR_SIZE;
-use crate::kern::vfs_subr::vrele;
+use crate::kern::vfs_subr::{vrele, Vnode};
 use crate::kern::kern_exit::exit1;
 use crate::sys::syscalls::w_exitcode;
 use crate::kern::kern_kthread::kthread_create;
@@ -36,26 +35,19 @@ const PF_R: u32 = 4;
 /// MSR of user mode: problem state, translation, interrupts, recoverable.
 pub const PSL_USER: u32 = 0xd032;
 
-/// Reads a whole program through the VFS (namei, VOP_READ).
-fn read_file(path: &str) -> Result<Vec<u8>, Errno> {
-    let vp = namei_lookup(path)?;
-    let r = (|| {
-        if vp.with(|v| v.v_type) != VType::VREG {
-            return Err(Errno::EACCES);
-        }
-        let size = VOP_GETATTR_SIZE(vp)?;
-        if size > 16 << 20 {
-            return Err(Errno::E2BIG);
-        }
-        let mut data = alloc::vec![0u8; size as usize];
-        if vn_rdwr(vp, Uio::Read(&mut data), 0)? != data.len() {
-            return Err(Errno::EIO);
-        }
-        Ok(data)
-    })();
-    vrele(vp);
-    r
+/// Reads `buf.len()` bytes of the program at `off`; a file too short for
+/// what its headers say is not an executable.
+fn read_at(vp: &'static Vnode, off: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    let want = buf.len();
+    if vn_rdwr(vp, Uio::Read(buf), off)? != want {
+        return Err(Errno::ENOEXEC);
+    }
+    Ok(())
 }
+
+/// How much of a segment one read brings in: the program is streamed into
+/// the new address space, never held whole in the kernel heap.
+const EXEC_CHUNK: usize = 16 * 1024;
 
 /// Where a loaded program starts: pc, stack pointer, argc and argv.
 pub struct UserEntry {
@@ -80,10 +72,18 @@ impl UserEntry {
 /// exec_elf_makecmds + the stack set-up of sys_execve). Nothing of the
 /// calling process is touched, so a failure leaves it as it was.
 pub fn exec_image(path: &str, argv: &[Vec<u8>]) -> Result<(VmSpace, UserEntry), Errno> {
-    let file = read_file(path)?;
-    let eh = Ehdr::parse(file.get(..EHDR_SIZE).ok_or(Errno::ENOEXEC)?).map_err(|_| Errno::ENOEXEC)?;
+    let vp = namei_lookup(path)?;
+    let r = if vp.with(|v| v.v_type) != VType::VREG { Err(Errno::EACCES) } else { exec_vnode(vp, argv) };
+    vrele(vp);
+    r
+}
+
+fn exec_vnode(vp: &'static Vnode, argv: &[Vec<u8>]) -> Result<(VmSpace, UserEntry), Errno> {
+    let mut hdr = [0u8; EHDR_SIZE];
+    read_at(vp, 0, &mut hdr)?;
+    let eh = Ehdr::parse(&hdr).map_err(|_| Errno::ENOEXEC)?;
     let mut vs = VmSpace::new()?;
-    let r = load_segments(&mut vs, &file, &eh).and_then(|_| setup_stack(&mut vs, argv));
+    let r = load_segments(&mut vs, vp, &eh).and_then(|_| setup_stack(&mut vs, argv));
     match r {
         Ok((sp, argc, argvp)) => Ok((vs, UserEntry { pc: eh.entry, sp, argc, argv: argvp })),
         Err(e) => {
@@ -93,12 +93,13 @@ pub fn exec_image(path: &str, argv: &[Vec<u8>]) -> Result<(VmSpace, UserEntry), 
     }
 }
 
-fn load_segments(vs: &mut VmSpace, file: &[u8], eh: &Ehdr) -> Result<(), Errno> {
+fn load_segments(vs: &mut VmSpace, vp: &'static Vnode, eh: &Ehdr) -> Result<(), Errno> {
     let mut entry_ok = false;
-    for i in 0..eh.phnum as usize {
-        let off = eh.phoff as usize + i * PHDR_SIZE;
-        let b: &[u8; PHDR_SIZE] = file.get(off..off + PHDR_SIZE).and_then(|s| s.try_into().ok()).ok_or(Errno::ENOEXEC)?;
-        let ph = Phdr::parse(b);
+    let mut chunk = alloc::vec![0u8; EXEC_CHUNK];
+    for i in 0..eh.phnum as u64 {
+        let mut b = [0u8; PHDR_SIZE];
+        read_at(vp, eh.phoff as u64 + i * PHDR_SIZE as u64, &mut b)?;
+        let ph = Phdr::parse(&b);
         if ph.ptype != PT_LOAD || ph.memsz == 0 {
             continue;
         }
@@ -106,7 +107,6 @@ fn load_segments(vs: &mut VmSpace, file: &[u8], eh: &Ehdr) -> Result<(), Errno> 
         if ph.vaddr < USER_MIN || end > USRSTACK - MAXSSIZ || ph.filesz > ph.memsz {
             return Err(Errno::ENOEXEC);
         }
-        let data = file.get(ph.offset as usize..(ph.offset as usize).saturating_add(ph.filesz as usize)).ok_or(Errno::ENOEXEC)?;
         let mut prot = Prot::NONE;
         if ph.flags & (PF_R | PF_X) != 0 {
             prot |= Prot::READ;
@@ -119,7 +119,13 @@ fn load_segments(vs: &mut VmSpace, file: &[u8], eh: &Ehdr) -> Result<(), Errno> 
         }
         let start = trunc_page(ph.vaddr);
         vs.uvm_map_anon(start, round_page(end as u64) as u32, prot).map_err(|_| Errno::ENOEXEC)?;
-        vs.uvm_fill(ph.vaddr, data)?;
+        let mut done = 0u32;
+        while done < ph.filesz {
+            let n = (ph.filesz - done).min(EXEC_CHUNK as u32) as usize;
+            read_at(vp, ph.offset as u64 + done as u64, &mut chunk[..n])?;
+            vs.uvm_fill(ph.vaddr + done, &chunk[..n])?;
+            done += n as u32;
+        }
         entry_ok |= eh.entry >= ph.vaddr && eh.entry < end;
     }
     if entry_ok {

@@ -347,6 +347,38 @@ fn copies_through_mapped_files() -> Check {
     Ok(())
 }
 
+/// Issue 13's exec of big files: a 4 MB file that is not a program is
+/// ENOEXEC, read no further than its header (exec streams a program
+/// instead of reading it whole into the kernel heap), and twenty tries
+/// leave free memory where it was.
+fn exec_big_nonelf() -> Check {
+    let path = b"/utest-big.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o755).map_err(|_| "create /utest-big.tmp failed")?;
+    let block = [0x5au8; 4096];
+    for _ in 0..1024 {
+        write_all(fd, &block).map_err(|_| "write failed")?;
+    }
+    let _ = close(fd);
+    let free0 = uvmexp().map_err(|_| "sysctl failed")?[1];
+    let mut bad = None;
+    for _ in 0..20 {
+        let e = execve(path, &[b"big\0"]);
+        if e != Errno::ENOEXEC as i32 {
+            bad = Some(e);
+        }
+    }
+    let free1 = uvmexp().map_err(|_| "sysctl failed")?[1];
+    let _ = unlink(path);
+    if bad.is_some() {
+        return Err("execve of a 4 MB non-program did not give ENOEXEC");
+    }
+    // Pages the file's own cache may take aside, nothing like 4 MB a try.
+    if free1 + 256 < free0 {
+        return Err("twenty failed execs of a 4 MB file took free memory away");
+    }
+    Ok(())
+}
+
 /// A forked child shares its parent's open files, offset included.
 fn fork_shares_offset() -> Check {
     let fd = open(b"/etc/motd\0", 0).map_err(|_| "open /etc/motd failed")?;
@@ -425,6 +457,7 @@ const CHECKS: &[NamedCheck] = &[
     ("names_and_slashes", names_and_slashes),
     ("mmap_past_eof_sigbus", mmap_past_eof_sigbus),
     ("copies_through_mapped_files", copies_through_mapped_files),
+    ("exec_big_nonelf", exec_big_nonelf),
 ];
 
 /// `utest oom`: two children each touch as much anonymous memory as the
