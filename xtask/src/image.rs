@@ -63,6 +63,9 @@ pub struct Images {
     pub ufs1: PathBuf,
     /// The same tree as UFS2 with 32 KiB blocks and 4 KiB fragments.
     pub big: PathBuf,
+    /// The good image with its first file's inode (in use) marked free in
+    /// its group's inode map: the next inode allocation meets it.
+    pub dupalloc: PathBuf,
 }
 
 /// Which image a boot uses.
@@ -72,6 +75,7 @@ pub enum Variant {
     Corrupt,
     Ufs1,
     Big,
+    DupAlloc,
 }
 
 impl Images {
@@ -81,6 +85,7 @@ impl Images {
             Variant::Corrupt => &self.corrupt,
             Variant::Ufs1 => &self.ufs1,
             Variant::Big => &self.big,
+            Variant::DupAlloc => &self.dupalloc,
         }
     }
 }
@@ -283,7 +288,26 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
             .fill(0);
     }
     fs::write(&corrupt, bytes).with_context(|| format!("cannot write {}", corrupt.display()))?;
-    Ok(Images { good, corrupt, ufs1, big })
+    let dupalloc = dir.join("ppcbsd-dupalloc.ffs");
+    let mut bytes = fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?;
+    mark_first_inode_free(&mut bytes).with_context(|| format!("cannot damage a copy of {}", good.display()))?;
+    fs::write(&dupalloc, bytes).with_context(|| format!("cannot write {}", dupalloc.display()))?;
+    Ok(Images { good, corrupt, ufs1, big, dupalloc })
+}
+
+/// Clears the inode-map bit of the first inode in use after the root's, so
+/// that it is the first free one an allocation finds; returns its number.
+fn mark_first_inode_free(img: &mut [u8]) -> Result<u32> {
+    let (ino, iu) = {
+        let fs = ffs::Fs::mount(&img[..]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ino = (ffs::ROOTINO + 1..fs.sb().ipg)
+            .find(|&i| fs.inode(i).is_ok_and(|ip| ip.mode != 0))
+            .context("no inode in use in group 0")?;
+        (ino, fs.cg_maps(0).map_err(|e| anyhow::anyhow!("{e}"))?.0)
+    };
+    let at = (iu + ino as u64 / 8) as usize;
+    *img.get_mut(at).context("inode map outside the image")? &= !(1 << (ino % 8));
+    Ok(ino)
 }
 
 /// Room for the files plus FREE_MIB for FFS's own structures and for the

@@ -613,6 +613,22 @@ const TESTS: &[QemuTest] = &[
     // (fixed) does not boot: the unlinked-mapped-file and msync checks.
     test("utest-original", "test=user_programs uvn.policy=original", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
     test("utest-fixed-2", "test=user_programs uvn.policy=fixed-2", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
+    // A damaged inode map (a live inode marked free): allocation refuses
+    // the live inode with a named error, and the unmount leaves the file
+    // system unclean for fsck.
+    QemuTest {
+        image: Variant::DupAlloc,
+        ..test(
+            "dup-alloc",
+            "test=user_programs",
+            0,
+            &[
+                Check::Has("(dup alloc)"),
+                Check::LineStarts("ffs: rd0 unmounted, left unclean: damage was reported"),
+                Check::Lacks("unmounted clean"),
+            ],
+        )
+    },
     // Memory truly out: processes go with OpenBSD's line, the kernel stays.
     test("user-oom", "physmem=16M test=user-oom", 0, &[Check::Has("), uid 0 killed: out of swap"), Check::Has("utest: out_of_memory ok"), Check::Custom(selftest_summary)]),
     // The least physmem= the parser takes boots every mode; less is refused.

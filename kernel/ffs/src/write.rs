@@ -274,6 +274,16 @@ impl<D: DeviceMut> Fs<D> {
             if ino < ROOTINO {
                 return Err(Error::BadInode { ino, field: "reserved inode free in its map", value: 0 });
             }
+            // An inode in use but free in its map (a damaged map): never
+            // hand it out again (OpenBSD's ffs_valloc panics "dup alloc").
+            // The map change is dropped with `c`.
+            let written = sb.version != Version::Ufs2 || i < be32(&c.b, CG_INITEDIBLK);
+            if written {
+                let old = self.inode(ino)?;
+                if old.mode != 0 {
+                    return Err(Error::BadInode { ino, field: "mode of an inode free in its map (dup alloc)", value: old.mode as u64 });
+                }
+            }
             if sb.version == Version::Ufs2 {
                 // Inodes past cg_initediblk were never written: zero their block.
                 let inited = be32(&c.b, CG_INITEDIBLK);

@@ -215,3 +215,27 @@ fn full_file_system_is_an_error() {
     let img = fs_bytes(fs);
     assert_eq!(ffs::fsck::check(&img).unwrap().problems, Vec::<String>::new());
 }
+
+/// A damaged inode map (an inode in use marked free) must not make ialloc
+/// hand the live inode out again: it is an error naming the inode, and
+/// the file keeps its inode.
+#[test]
+fn an_inode_in_use_but_free_in_its_map_is_not_handed_out() {
+    for version in [1, 2] {
+        let s = Scratch::new(&format!("dupalloc{version}"));
+        let root = s.0.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("f"), b"live data").unwrap();
+        let mut img = makefs_with(&root, version, 8192, 2, &[]);
+        let (ino, iu) = {
+            let fs = Fs::mount(&img[..]).unwrap();
+            (fs.lookup("/f").unwrap(), fs.cg_maps(0).unwrap().0)
+        };
+        img[(iu + ino as u64 / 8) as usize] &= !(1 << (ino % 8));
+        let fs = Fs::mount(Mem(RefCell::new(img))).unwrap();
+        let err = fs.ialloc(0, S_IFREG).unwrap_err();
+        assert!(matches!(err, Error::BadInode { ino: i, field, .. } if i == ino && field.contains("dup alloc")), "UFS{version}: {err:?}");
+        let ip = fs.inode(ino).unwrap();
+        assert_eq!(read_all(&fs, &ip), b"live data");
+    }
+}

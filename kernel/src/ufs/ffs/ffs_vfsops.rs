@@ -93,10 +93,15 @@ pub fn ffs_error(ino: u32, e: ffs::Error) -> Errno {
         ffs::Error::FileTooBig { .. } => Errno::EFBIG,
         e => {
             crate::printf!("ffs: inode {ino}: {e}\n");
+            FS_DAMAGED.store(true, core::sync::atomic::Ordering::Relaxed);
             Errno::EIO
         }
     }
 }
+
+/// Set once damage was reported: the unmount then leaves the file system
+/// unclean, so that fsck looks at it (OpenBSD's FS_UNCLEAN).
+static FS_DAMAGED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Runs a change to the file system (allocation, a write, a directory
 /// change) under the allocation lock.
@@ -139,11 +144,15 @@ pub fn ffs_sync() -> Result<u32, Errno> {
 /// ffs_unmount), at halt.
 pub fn ffs_unmount() {
     let Some(fs) = ROOTFS.get() else { return };
+    let damaged = || FS_DAMAGED.load(core::sync::atomic::Ordering::Relaxed);
     let r = ffs_sync().and_then(|n| {
-        fs.set_clean(true).map_err(|e| ffs_error(0, e))?;
+        if !damaged() {
+            fs.set_clean(true).map_err(|e| ffs_error(0, e))?;
+        }
         Ok(n + ffs_sync()?)
     });
     match r {
+        Ok(n) if damaged() => crate::printf!("ffs: rd0 unmounted, left unclean: damage was reported ({n} buffers written)\n"),
         Ok(n) => crate::printf!("ffs: rd0 unmounted clean ({n} buffers written)\n"),
         Err(e) => crate::printf!("ffs: rd0: unmount failed: {e}\n"),
     }
