@@ -613,6 +613,8 @@ const TESTS: &[QemuTest] = &[
     // (fixed) does not boot: the unlinked-mapped-file and msync checks.
     test("utest-original", "test=user_programs uvn.policy=original", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
     test("utest-fixed-2", "test=user_programs uvn.policy=fixed-2", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
+    // kern.maxproc: fork is EAGAIN at the limit, and works again after.
+    test("user-maxproc", "kern.maxproc=24 test=user-maxproc", 0, &[Check::Has("utest: maxproc ok"), Check::Custom(selftest_summary)]),
     // A damaged inode map (a live inode marked free): allocation refuses
     // the live inode with a named error, and the unmount leaves the file
     // system unclean for fsck.
@@ -630,7 +632,7 @@ const TESTS: &[QemuTest] = &[
         )
     },
     // Memory truly out: processes go with OpenBSD's line, the kernel stays.
-    test("user-oom", "physmem=16M test=user-oom", 0, &[Check::Has("), uid 0 killed: out of swap"), Check::Has("utest: out_of_memory ok"), Check::Custom(selftest_summary)]),
+    test("user-oom", "physmem=16M test=user-oom", 0, &[Check::Has("), uid 0 killed: out of swap"), Check::Has("utest: oom ok"), Check::Custom(selftest_summary)]),
     // The least physmem= the parser takes boots every mode; less is refused.
     test("physmem-min", "physmem=3M test=all", 0, &[Check::Has("uvm: 768 pages (3 MB) managed"), Check::Custom(selftest_summary)]),
     test(

@@ -50,6 +50,9 @@ pub struct BootArgs<'a> {
     /// `kern.bufcachepercent=`: the share of memory the buffer cache may
     /// use (OpenBSD's BUFCACHEPERCENT, 20 by default).
     pub bufcachepercent: u32,
+    /// `kern.maxproc=`: the most processes at once; fork is EAGAIN beyond
+    /// (OpenBSD's default for a small machine).
+    pub maxproc: u32,
     /// `kern.vhist=0`: turns the vnode flight recorder off (for measuring
     /// what it costs); on by default.
     pub vhist: bool,
@@ -81,7 +84,7 @@ pub enum Workload {
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20, vhist: true }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20, maxproc: 1310, vhist: true }
     }
 }
 
@@ -192,6 +195,7 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             "race.secs" => ranged(key, value, 1, 3600, "1 to 3600").map(|n| args.race_secs = n),
             "race.keepopen" => flag(key, value).map(|b| args.race_keepopen = b),
             "kern.vhist" => flag(key, value).map(|b| args.vhist = b),
+            "kern.maxproc" => ranged(key, value, 8, 1 << 20, "8 to 1048576").map(|n| args.maxproc = n),
             "kern.bufcachepercent" => ranged(key, value, 1, 90, "1 to 90").map(|n| args.bufcachepercent = n),
             "uvn.policy" => match value {
                 "original" => Ok(UvnPolicy::Original),
@@ -252,6 +256,9 @@ mod tests {
         assert!(parse_all("race.keepopen=1").0.race_keepopen);
         assert!(parse_all("").0.vhist);
         assert!(!parse_all("kern.vhist=0").0.vhist);
+        assert_eq!(parse_all("kern.maxproc=20").0.maxproc, 20);
+        assert_eq!(parse_all("").0.maxproc, 1310);
+        assert_eq!(parse_all("kern.maxproc=2").1, ["bootarg: bad value '2' for 'kern.maxproc': expected 8 to 1048576"]);
         assert_eq!(parse_all("race.keepopen=yes").1, ["bootarg: bad value 'yes' for 'race.keepopen': expected 0 or 1"]);
         assert_eq!(parse_all("kern.bufcachepercent=2").0.bufcachepercent, 2);
         assert_eq!(parse_all("kern.bufcachepercent=0").1, ["bootarg: bad value '0' for 'kern.bufcachepercent': expected 1 to 90"]);

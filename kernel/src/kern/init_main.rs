@@ -83,6 +83,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     uvm_vnode::uvn_setpolicy(args.uvn_policy);
     uvm_vnode::uvm_set_mmap_uncache(args.mmap_uncache);
     crate::kern::vfs_hist::vhist_set(args.vhist);
+    crate::kern::kern_fork::set_maxproc(args.maxproc);
     if !args.vhist {
         printf!("vfs: vnode flight recorder off (kern.vhist=0)\n");
     }

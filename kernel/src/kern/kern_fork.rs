@@ -9,6 +9,7 @@ use crate::sys::errno::Errno;
 use crate::sys::syscalls::CR0_SO;
 use crate::uvm::uvm_map;
 use alloc::boxed::Box;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 extern "C" fn fork_return(arg: usize) {
     // SAFETY: `arg` is the Box::into_raw of sys_fork below, consumed once.
@@ -17,10 +18,21 @@ extern "C" fn fork_return(arg: usize) {
     vm_machdep::cpu_enter_user(&tf)
 }
 
-/// Creates the child; returns its pid to the parent.
+/// kern.maxproc: the most threads and processes at once.
+static MAXPROC: AtomicU32 = AtomicU32::new(1310);
+
+pub fn set_maxproc(n: u32) {
+    MAXPROC.store(n, Ordering::Relaxed);
+}
+
+/// Creates the child; returns its pid to the parent. EAGAIN at
+/// kern.maxproc, as OpenBSD's fork1 answers at its process limit.
 pub fn sys_fork(tf: &TrapFrame) -> Result<u32, Errno> {
     let (me, name) = {
         let mut st = sched_lock();
+        if st.procs.len() >= MAXPROC.load(Ordering::Relaxed) as usize {
+            return Err(Errno::EAGAIN);
+        }
         let p = st.cur();
         (p.p_tid, p.p_comm.clone())
     };

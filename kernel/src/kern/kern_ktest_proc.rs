@@ -171,9 +171,19 @@ fn test_rwlock() -> TestResult {
 /// `/bin/utest oom`, whose children touch twice the machine's memory. The
 /// kernel must survive, killing with OpenBSD's "out of swap" line.
 pub fn test_user_oom() -> TestResult {
-    let pid = kern_exec::proc_spawn("/bin/utest", &["utest", "oom"]).ok_or("no memory for a process")?;
+    utest_alone("oom")
+}
+
+/// `test=user-maxproc` (with a low kern.maxproc): `/bin/utest maxproc`
+/// forks until fork says EAGAIN.
+pub fn test_user_maxproc() -> TestResult {
+    utest_alone("maxproc")
+}
+
+fn utest_alone(check: &str) -> TestResult {
+    let pid = kern_exec::proc_spawn("/bin/utest", &["utest", check]).ok_or("no memory for a process")?;
     let (_, status) = dowait4(pid as i32).map_err(|e| format!("wait4: {e}"))?;
-    check!(status == 0, "utest oom ended with status {status:#x}");
+    check!(status == 0, "utest {check} ended with status {status:#x}");
     Ok(())
 }
 

@@ -379,6 +379,38 @@ fn exec_big_nonelf() -> Check {
     Ok(())
 }
 
+/// kern.maxproc: forking without waiting ends in EAGAIN, not a kernel
+/// out of memory; the children reaped, fork works again. (The limit's
+/// value is the boot's; with the default this forks a few hundred.)
+fn fork_limit() -> Check {
+    let mut kids = 0u32;
+    let mut last = Ok(0);
+    for _ in 0..2000 {
+        match fork() {
+            Ok(0) => {
+                sleep_ms(50);
+                exit(0)
+            }
+            Ok(_) => kids += 1,
+            Err(e) => {
+                last = Err(e);
+                break;
+            }
+        }
+    }
+    for _ in 0..kids {
+        wait4(-1).map_err(|_| "wait4 failed")?;
+    }
+    if last != Err(Errno::EAGAIN as i32) {
+        return Err("2000 forks without a wait did not meet EAGAIN");
+    }
+    match fork() {
+        Ok(0) => exit(0),
+        Ok(pid) => wait4(pid as i32).map(|_| ()).map_err(|_| "wait4 failed"),
+        Err(_) => Err("fork failed after the children were reaped"),
+    }
+}
+
 /// A forked child shares its parent's open files, offset included.
 fn fork_shares_offset() -> Check {
     let fd = open(b"/etc/motd\0", 0).map_err(|_| "open /etc/motd failed")?;
@@ -511,15 +543,19 @@ fn out_of_memory() -> Check {
     Ok(())
 }
 
+/// The checks run alone, by name (`utest oom`, `utest maxproc`): each
+/// needs a boot of its own (little memory, a low kern.maxproc).
+const ALONE: &[NamedCheck] = &[("oom", out_of_memory), ("maxproc", fork_limit)];
+
 fn main(args: Args) -> i32 {
-    if args.get(1) == Some("oom") {
-        return match out_of_memory() {
+    if let Some((name, f)) = args.get(1).and_then(|a| ALONE.iter().find(|(n, _)| *n == a)) {
+        return match f() {
             Ok(()) => {
-                println!("utest: out_of_memory ok");
+                println!("utest: {name} ok");
                 0
             }
             Err(why) => {
-                println!("utest: out_of_memory FAILED: {why}");
+                println!("utest: {name} FAILED: {why}");
                 1
             }
         };
