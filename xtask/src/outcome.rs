@@ -81,7 +81,7 @@ fn check_failed(l: &str) -> bool {
 }
 
 /// A signature for a deadlock report: the pagedaemon's wait if it is
-/// asleep in one (the open question of race.md), else the first sleeping
+/// asleep in one (the open question of doc/race.md), else the first sleeping
 /// thread's, from the report's `ps`.
 pub fn deadlock_signature(text: &str) -> Option<String> {
     let at = text.lines().position(|l| l.starts_with(DEADLOCK))?;

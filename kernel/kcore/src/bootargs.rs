@@ -37,7 +37,7 @@ pub struct BootArgs<'a> {
     /// Vnodes before getnewvnode recycles (`kern.maxvnodes=`); small values
     /// force recycling.
     pub maxvnodes: Option<u32>,
-    /// `uvn.policy=`: the vnode pager's behaviour (race.md).
+    /// `uvn.policy=`: the vnode pager's behaviour (doc/race.md).
     pub uvn_policy: UvnPolicy,
     /// `uvm.mmap_uncache=`: OpenBSD's mmap hack (shared-writable objects
     /// do not persist); on unless 0.
@@ -61,7 +61,7 @@ pub struct BootArgs<'a> {
 }
 
 /// `workload=`: what the kernel runs instead of the demo.
-/// The vnode pager's policies (race.md): OpenBSD's uvm_vnode.c 1.130, the
+/// The vnode pager's policies (doc/race.md): OpenBSD's uvm_vnode.c 1.130, the
 /// first proposed diff, 1.131's fix, and ppcbsd's fix of the pagedaemon
 /// self-deadlock that 1.131 leaves (README, "Reproducing the race").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
