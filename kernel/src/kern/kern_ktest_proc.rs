@@ -180,6 +180,21 @@ pub fn test_user_maxproc() -> TestResult {
     utest_alone("maxproc")
 }
 
+/// `test=user-forks`: the kernel heap around 500 fork/exit/wait cycles
+/// and again around 500 more, which must not grow it (a leak per process
+/// ran the heap out after ~99,000).
+pub fn test_user_forks() -> TestResult {
+    utest_alone("forks")?;
+    let h0 = crate::kern::kern_malloc::heap_free();
+    let g0 = crate::kern::kern_malloc::heap_grown();
+    utest_alone("forks")?;
+    let h1 = crate::kern::kern_malloc::heap_free();
+    let g1 = crate::kern::kern_malloc::heap_grown();
+    crate::printf!("user_forks: heap free {h0} -> {h1} bytes, grown {g0} -> {g1} over 500 forks\n");
+    check!(g1 == g0 && h1 + 4096 >= h0, "500 fork/exit/wait cycles took {} bytes of heap", (h0 + (g1 - g0)).saturating_sub(h1));
+    Ok(())
+}
+
 fn utest_alone(check: &str) -> TestResult {
     let pid = kern_exec::proc_spawn("/bin/utest", &["utest", check]).ok_or("no memory for a process")?;
     let (_, status) = dowait4(pid as i32).map_err(|e| format!("wait4: {e}"))?;

@@ -543,9 +543,23 @@ fn out_of_memory() -> Check {
     Ok(())
 }
 
+/// 500 fork/exit/wait cycles (the kernel measures its heap around them).
+fn fork_cycles() -> Check {
+    for _ in 0..500 {
+        match fork() {
+            Ok(0) => exit(0),
+            Ok(pid) => {
+                wait4(pid as i32).map_err(|_| "wait4 failed")?;
+            }
+            Err(_) => return Err("fork failed"),
+        }
+    }
+    Ok(())
+}
+
 /// The checks run alone, by name (`utest oom`, `utest maxproc`): each
 /// needs a boot of its own (little memory, a low kern.maxproc).
-const ALONE: &[NamedCheck] = &[("oom", out_of_memory), ("maxproc", fork_limit)];
+const ALONE: &[NamedCheck] = &[("oom", out_of_memory), ("maxproc", fork_limit), ("forks", fork_cycles)];
 
 fn main(args: Args) -> i32 {
     if let Some((name, f)) = args.get(1).and_then(|a| ALONE.iter().find(|(n, _)| *n == a)) {
