@@ -110,15 +110,18 @@ fn seeds_svg(s: &Summary) -> Result<String, String> {
         let mut chart = ChartBuilder::on(&root)
             .caption("Outcomes over the seeds", ("sans-serif", 16))
             .margin(12)
+            .margin_right(36)
             .x_label_area_size(40)
             .y_label_area_size(52)
-            .build_cartesian_2d(lo as f64..hi as f64, 0f64..ymax as f64 * 1.15)
+            .build_cartesian_2d(lo as f64..hi as f64, 0f64..(ymax + 1) as f64)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc("seed")
             .y_desc("boots")
             .x_label_formatter(&|x| format!("{x:.0}"))
+            // Whole boots: one label per count, at most ten.
+            .y_labels((ymax as usize + 2).min(10))
             .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()
             .map_err(|e| e.to_string())?;

@@ -73,6 +73,10 @@ pub struct Args {
     /// new run with one summary, table row and report.
     #[arg(long, num_args = 1..)]
     merge: Vec<PathBuf>,
+    /// Boot nothing: write these runs' summary.md and report.html again
+    /// from their summary.json (after an update of xtask).
+    #[arg(long, num_args = 1.., conflicts_with_all = ["table", "compare", "merge"])]
+    report: Vec<PathBuf>,
 }
 
 /// A stopping rule: stop after `n` boots of the kind.
@@ -249,6 +253,16 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     }
     if !args.merge.is_empty() {
         return merge_dirs(ctx, &args.merge);
+    }
+    for run in &args.report {
+        let s = load(ctx, run)?;
+        let dir = run_path(ctx, run);
+        std::fs::write(dir.join("summary.md"), markdown(&s)).context("cannot write summary.md")?;
+        std::fs::write(dir.join("report.html"), crate::report::html(&s)).context("cannot write report.html")?;
+        println!("{}", dir.join("report.html").display());
+    }
+    if !args.report.is_empty() {
+        return Ok(0);
     }
     let setup = crate::setup(ctx)?;
     let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
