@@ -118,6 +118,11 @@ fn recorder_cost(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, bench: &mut Be
     }
     if let Some(e) = mean(&events_per_s) {
         bench.metrics.push(metric("recorder events per guest second (race fixed-2)", e, "events/s"));
+        // With one instruction a guest nanosecond (-icount shift=0): the
+        // share of the guest's time the recorder takes in this workload.
+        if let Some(per) = bench.metrics.iter().find(|m| m.name == "vhist_event").map(|m| m.value) {
+            bench.metrics.push(metric("recorder share of guest time (race fixed-2)", (e * per / 1e9 * 100.0 * 1000.0).round() / 1000.0, "%"));
+        }
     }
     Ok(())
 }

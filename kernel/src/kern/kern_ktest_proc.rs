@@ -300,6 +300,18 @@ pub fn ktest_bench() {
     let tbfreq = crate::kern::init_main::bootinfo().tbfreq.max(1) as u64;
     let ns = (crate::arch::powerpc::cpu::mftb() - t0) * 1_000_000_000 / tbfreq;
     crate::printf!("bench: kthread_switch {} instructions\n", ns / (2 * N as u64));
+    // The flight recorder's cost: one event about the root vnode, counts
+    // read and all (guest time under -icount shift=0 is instructions).
+    if let Ok(vp) = crate::kern::vfs_lookup::namei_lookup("/") {
+        const E: u64 = 10_000;
+        let t0 = crate::arch::powerpc::cpu::mftb();
+        for i in 0..E {
+            crate::kern::vfs_hist::vh(vp, crate::kern::vfs_hist::Vh::Vref, i as u32, 0);
+        }
+        let ns = (crate::arch::powerpc::cpu::mftb() - t0) * 1_000_000_000 / tbfreq;
+        crate::kern::vfs_subr::vrele(vp);
+        crate::printf!("bench: vhist_event {} instructions\n", ns / E);
+    }
     let arg = alloc::format!("{tbfreq}");
     match kern_exec::proc_spawn("/bin/ubench", &["ubench", &arg]) {
         Some(pid) => {
