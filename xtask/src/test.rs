@@ -1134,14 +1134,39 @@ fn replay_failure(a: &BootResult, b: &BootResult, log2: &std::path::Path) -> Opt
         ));
     }
     let at = a.output.iter().zip(&b.output).position(|(x, y)| x != y);
-    match at {
-        None if a.output.len() == b.output.len() => None,
-        at => Some(format!(
-            "replay differs from byte {} (see {})",
-            at.unwrap_or(a.output.len().min(b.output.len())),
-            log2.display()
-        )),
+    if at.is_none() && a.output.len() == b.output.len() {
+        return None;
     }
+    // The time base and the instruction count agree only up to a fraction
+    // of a time-base tick at the kernel's start, which was seen to vary on
+    // a loaded machine: a history's microseconds may then differ by one.
+    // The same events at the same milliseconds are the same replay.
+    let (ma, mb) = (mask_micros(&String::from_utf8_lossy(&a.output)), mask_micros(&String::from_utf8_lossy(&b.output)));
+    if ma == mb {
+        return None;
+    }
+    let at = ma.bytes().zip(mb.bytes()).position(|(x, y)| x != y).unwrap_or(ma.len().min(mb.len()));
+    Some(format!("replay differs from byte {at} beyond the history's microseconds (see {})", log2.display()))
+}
+
+/// `S.UUUUUU` times with their last three digits blanked.
+fn mask_micros(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let six = i + 7 <= b.len() && b[i] == b'.' && b[i + 1..i + 7].iter().all(u8::is_ascii_digit) && b.get(i + 7).is_none_or(|c| !c.is_ascii_digit());
+        if six {
+            out.push_str(&text[i..i + 4]);
+            out.push_str("xxx");
+            i += 7;
+        } else {
+            let ch = text[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
 }
 
 fn print_report(name: &str, r: &Report) {
@@ -1223,6 +1248,13 @@ mod tests {
 #[cfg(test)]
 mod story_tests {
     use super::*;
+
+    #[test]
+    fn microseconds_are_masked_and_nothing_else() {
+        assert_eq!(mask_micros("  0.979504 tid 5 vgonel\n"), "  0.979xxx tid 5 vgonel\n");
+        assert_eq!(mask_micros("from 0.048804 s) 1.5 12.1234567 ü"), "from 0.048xxx s) 1.5 12.1234567 ü");
+        assert_ne!(mask_micros("0.979504 vgonel"), mask_micros("0.978504 vgonel"));
+    }
 
     fn log(name: &str) -> String {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name);
