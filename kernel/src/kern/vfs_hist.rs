@@ -32,7 +32,8 @@ pub enum Vh {
     Vref,
     Vrele,
     Vput,
-    /// Put on the free list (arg 1: at its head) or the hold list (arg 2).
+    /// Put on the free list (arg 1: at its head) or the hold list (arg 2),
+    /// or moved between them as its first hold comes or its last goes.
     Freelist,
     /// Taken off the free or hold list by vget.
     Offlist,

@@ -432,6 +432,7 @@ pub fn vhold(vp: &'static Vnode) {
         v.v_holdcnt == 1 && v.v_usecount == 0 && v.v_bioflag.contains(VBioFlags::VBIOONFREELIST)
     });
     if move_it {
+        vh(vp, Vh::Freelist, 2, 0);
         let mut t = VTABLE.lock();
         t.free.retain(|&x| !is(x, vp));
         t.hold.push_back(vp);
@@ -445,6 +446,7 @@ pub fn vdrop(vp: &'static Vnode) {
         v.v_holdcnt == 0 && v.v_usecount == 0 && v.v_bioflag.contains(VBioFlags::VBIOONFREELIST)
     });
     if move_it {
+        vh(vp, Vh::Freelist, 0, 0);
         let mut t = VTABLE.lock();
         t.hold.retain(|&x| !is(x, vp));
         t.free.push_back(vp);
