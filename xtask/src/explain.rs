@@ -124,8 +124,13 @@ pub struct History {
     pub text: String,
 }
 
-/// The history of `vnode` (default: the first printed) in a console log.
+/// The history of `vnode` in a console log; by default the one the story
+/// is about: in a deadlock report the pagedaemon's vnode if it sleeps
+/// working on one, else the first printed.
 pub fn parse(log: &str, vnode: Option<u32>) -> Option<History> {
+    let vnode = vnode.or_else(|| {
+        log.lines().find(|l| l.contains(" (pagedaemon) sleeps on ")).and_then(|l| l.rsplit_once("working on vnode ")?.1.trim().parse().ok())
+    });
     let ending = log.lines().find(|l| l.starts_with("panic: ") || l.starts_with("deadlock: every")).map(str::to_owned);
     let lines: Vec<&str> = log.lines().collect();
     let start = lines.iter().position(|l| {
@@ -497,6 +502,13 @@ end of vnode 11 history
         assert!(svg.contains("panic: vref used where vget required"));
         // The read and its completion are one routine column.
         assert_eq!(columns(story(&h)).len(), 8);
+    }
+
+    #[test]
+    fn a_deadlock_is_drawn_for_the_pagedaemons_vnode() {
+        let log = "deadlock: every thread sleeps and nothing can wake one\ndeadlock: thread 7 (creator) sleeps on \"vnlock\" working on vnode 2\ndeadlock: thread 2 (pagedaemon) sleeps on \"uvn_flsh\" working on vnode 9\nvnode 2 history: 1 events\n  1.000000 tid 7 creator vget ok | usecount 1 holdcnt 0 uo_refs 0 u_nio 0 v_lflag - u_flags -\nend of vnode 2 history\nvnode 9 history: 1 events\n  1.000000 tid 2 pagedaemon tsleep wmesg uvn_flsh\nend of vnode 9 history\n";
+        assert_eq!(parse(log, None).map(|h| h.vnode), Some(9));
+        assert_eq!(parse(log, Some(2)).map(|h| h.vnode), Some(2));
     }
 
     #[test]

@@ -136,9 +136,8 @@ const P0: &[&str] = &["uvn_attach new object", "uvn_detach persist dirty+", "fre
 /// `P0` and then `path`, in order (steps are prefixes of "name detail";
 /// "dirty+" asks for at least one dirty page).
 fn story_in_order(text: &str, path: &[&str]) -> Result<(), String> {
-    // A deadlock report may name several vnodes: the pagedaemon's is the story.
-    let pd = text.lines().find(|l| l.contains(" (pagedaemon) sleeps on ")).and_then(|l| l.rsplit_once("working on vnode ")?.1.trim().parse().ok());
-    let h = crate::explain::parse(text, pd).ok_or("no vnode history printed")?;
+    // A deadlock report may name several vnodes: parse picks the story's.
+    let h = crate::explain::parse(text, None).ok_or("no vnode history printed")?;
     let labels: Vec<String> = h.events.iter().map(|e| format!("{} {}", e.name, e.detail)).collect();
     let mut at = 0;
     for step in P0.iter().chain(path) {
