@@ -80,8 +80,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     kern_sched::sched_init();
     uvm_vnode::uvm_pager_init();
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
-    uvm_vnode::uvn_setpolicy(args.uvn_policy);
-    uvm_vnode::uvm_set_mmap_uncache(args.mmap_uncache);
+    uvm_vnode::uvm_config_init(args.uvn_policy, args.mmap_uncache);
     crate::kern::vfs_hist::vhist_set(args.vhist);
     crate::kern::kern_fork::set_maxproc(args.maxproc);
     if !args.vhist {

@@ -25,7 +25,7 @@ use crate::uvm::uvm_page::{
 };
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::Ordering;
 
 bitflags::bitflags! {
     /// u_flags.
@@ -85,30 +85,36 @@ pub enum PagerResult {
 /// never writes through VOP_WRITE at all.
 pub use kcore::bootargs::UvnPolicy;
 
-static UVN_POLICY: AtomicU8 = AtomicU8::new(2);
-/// `uvm.mmap_uncache=`: the mmap hack that keeps shared-writable objects
-/// from persisting (on by default, as in OpenBSD).
-static MMAP_UNCACHE: AtomicBool = AtomicBool::new(true);
+/// The vnode pager's policy and OpenBSD's mmap hack (`uvm.mmap_uncache=`,
+/// on by default: shared-writable objects do not persist), set once at
+/// boot from the boot arguments.
+struct UvmConfig {
+    policy: UvnPolicy,
+    mmap_uncache: bool,
+}
 
-pub fn uvm_set_mmap_uncache(on: bool) {
-    MMAP_UNCACHE.store(on, Ordering::Relaxed);
+static UVM_CONFIG: spin::Once<UvmConfig> = spin::Once::new();
+
+/// Before it is set (early self-tests), OpenBSD's defaults: 1.131's fix
+/// and the mmap hack on.
+const UVM_CONFIG_DEFAULT: UvmConfig = UvmConfig { policy: UvnPolicy::Fixed, mmap_uncache: true };
+
+fn uvm_config() -> &'static UvmConfig {
+    UVM_CONFIG.get().unwrap_or(&UVM_CONFIG_DEFAULT)
+}
+
+/// Sets the policy and the mmap hack, once (init_main).
+pub fn uvm_config_init(policy: UvnPolicy, mmap_uncache: bool) {
+    let set = UVM_CONFIG.call_once(|| UvmConfig { policy, mmap_uncache });
+    assert!(set.policy == policy && set.mmap_uncache == mmap_uncache, "uvm_config_init: set twice, differently");
 }
 
 pub fn uvm_mmap_uncache() -> bool {
-    MMAP_UNCACHE.load(Ordering::Relaxed)
-}
-
-pub fn uvn_setpolicy(p: UvnPolicy) {
-    UVN_POLICY.store(p as u8, Ordering::Relaxed);
+    uvm_config().mmap_uncache
 }
 
 pub fn uvn_policy() -> UvnPolicy {
-    match UVN_POLICY.load(Ordering::Relaxed) {
-        0 => UvnPolicy::Original,
-        1 => UvnPolicy::VgetDiff,
-        2 => UvnPolicy::Fixed,
-        _ => UvnPolicy::Fixed2,
-    }
+    uvm_config().policy
 }
 
 /// The first proposed diff: uvn_io takes vget(LK_NOWAIT) and answers
