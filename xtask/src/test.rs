@@ -667,6 +667,7 @@ const TESTS: &[QemuTest] = &[
                 "no switched-out thread 0",
                 "npages ",
                 "freemin ",
+                "pdrevs ",
                 "ktest_panic_leaf() at ",
             ])],
         )

@@ -84,13 +84,15 @@ fn db_trace_thread(arg: &str) {
     }
 }
 
-/// `show uvmexp`: page counts and paging targets.
+/// `show uvmexp`: page counts, paging targets, and the pagedaemon's
+/// counters (OpenBSD's pdrevs, pdpageouts, pdfreed).
 fn db_show_uvmexp() {
     match crate::uvm::uvm_page::uvmexp_try() {
         Some(e) => {
+            let (revs, pageouts, freed) = crate::uvm::uvm_pdaemon::uvmpd_stats();
             let _ = writeln!(
                 Cons,
-                "npages {} free {} active {} inactive {} wired {} paging {}\nfreemin {} freetarg {} inactarg {}",
+                "npages {} free {} active {} inactive {} wired {} paging {}\nfreemin {} freetarg {} inactarg {}\npdrevs {revs} pdpageouts {pageouts} pdfreed {freed}",
                 e.npages, e.free, e.active, e.inactive, e.wired, e.paging, e.freemin, e.freetarg, e.inactarg
             );
         }
