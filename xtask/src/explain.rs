@@ -14,6 +14,7 @@ use svg::node::element::{Circle, Group, Line, Rectangle, Text, Title};
 use svg::Document;
 
 use crate::qemu::{self, Boot};
+use crate::report::esc;
 use crate::{Ctx, Setup};
 
 #[derive(clap::Args)]
@@ -425,10 +426,6 @@ pub fn draw(h: &History) -> String {
     doc.to_string()
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
 /// The HTML page: the picture and, beside it, the history as the kernel
 /// printed it (below it when the window is narrow).
 fn page(h: &History, svg: &str, name: &str) -> String {
@@ -444,9 +441,9 @@ fn page(h: &History, svg: &str, name: &str) -> String {
          <div class=\"hist\"><h2>History as the kernel printed it</h2><pre>{}</pre></div></div>\n</body></html>\n",
         h.vnode,
         h.vnode,
-        escape(h.ending.as_deref().unwrap_or("The log has no panic or deadlock report.")),
-        escape(&h.header),
-        escape(&h.text)
+        esc(h.ending.as_deref().unwrap_or("The log has no panic or deadlock report.")),
+        esc(&h.header),
+        esc(&h.text)
     );
     o
 }

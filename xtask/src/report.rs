@@ -12,7 +12,8 @@ use plotters::prelude::*;
 use crate::outcome::Outcome;
 use crate::stress::Summary;
 
-fn esc(s: &str) -> String {
+/// Text for HTML (element content and attribute values).
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

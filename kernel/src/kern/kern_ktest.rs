@@ -52,10 +52,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("uvn-pageout") => kern_ktest_uvn::ktest_uvn_pageout(),
         TestSel::Named("persistbug") => kern_ktest_uvn::ktest_persistbug(),
         TestSel::Named("dying-pageout") => kern_ktest_uvn::ktest_dying_pageout(),
-        TestSel::Named("user-oom") => run_suite(core::iter::once(&("user_oom", kern_ktest_proc::test_user_oom as fn() -> kern_ktest_proc::TestResult))),
-        TestSel::Named("user-forks") => run_suite(core::iter::once(&("user_forks", kern_ktest_proc::test_user_forks as fn() -> kern_ktest_proc::TestResult))),
-        TestSel::Named("user-maxproc") => run_suite(core::iter::once(&("user_maxproc", kern_ktest_proc::test_user_maxproc as fn() -> kern_ktest_proc::TestResult))),
-        TestSel::Named(name) => match all_tests().find(|(n, _)| *n == name) {
+        TestSel::Named(name) => match all_tests().chain(kern_ktest_proc::ALONE).find(|(n, _)| *n == name) {
             Some(t) => run_suite(core::iter::once(t)),
             None => panic!("ktest: no test named '{name}'"),
         },

@@ -167,23 +167,27 @@ fn test_rwlock() -> TestResult {
     Ok(())
 }
 
-/// `test=user-oom` (not in test=all: it runs memory out on purpose):
-/// `/bin/utest oom`, whose children touch twice the machine's memory. The
-/// kernel must survive, killing with OpenBSD's "out of swap" line.
-pub fn test_user_oom() -> TestResult {
+/// Tests run only by name (`test=NAME`), never by test=all: each needs a
+/// boot of its own (memory run out, a low kern.maxproc, a heap measure).
+pub const ALONE: &[KTest] = &[("user-oom", test_user_oom), ("user-maxproc", test_user_maxproc), ("user-forks", test_user_forks)];
+
+/// `test=user-oom`: `/bin/utest oom`, whose children touch twice the
+/// machine's memory. The kernel must survive, killing with OpenBSD's "out
+/// of swap" line.
+fn test_user_oom() -> TestResult {
     utest_alone("oom")
 }
 
 /// `test=user-maxproc` (with a low kern.maxproc): `/bin/utest maxproc`
 /// forks until fork says EAGAIN.
-pub fn test_user_maxproc() -> TestResult {
+fn test_user_maxproc() -> TestResult {
     utest_alone("maxproc")
 }
 
 /// `test=user-forks`: the kernel heap around 500 fork/exit/wait cycles
 /// and again around 500 more, which must not grow it (a leak per process
 /// ran the heap out after ~99,000).
-pub fn test_user_forks() -> TestResult {
+fn test_user_forks() -> TestResult {
     utest_alone("forks")?;
     let h0 = crate::kern::kern_malloc::heap_free();
     let g0 = crate::kern::kern_malloc::heap_grown();

@@ -257,8 +257,7 @@ fn deadlocked(st: &ProcTable) -> bool {
 fn deadlock_report() -> ! {
     let mut c = Cons;
     let _ = writeln!(c, "deadlock: every thread sleeps and nothing can wake one");
-    let us = crate::kern::vfs_hist::uptime_us();
-    let _ = writeln!(c, "deadlock at uptime {}.{:03} s", us / 1_000_000, us % 1_000_000 / 1000);
+    crate::kern::vfs_hist::print_uptime(&mut c, "deadlock");
     kern_proc::db_show_procs(&mut c);
     for tid in kern_proc::sleeping_tids() {
         if let Some(sp) = kern_proc::proc_saved_sp(tid) {

@@ -101,8 +101,7 @@ pub fn panic_common(msg: &dyn fmt::Display, tf: Option<&TrapFrame>) -> ! {
         machdep::boot_panicked();
     }
     let _ = writeln!(c, "panic: {msg}");
-    let us = crate::kern::vfs_hist::uptime_us();
-    let _ = writeln!(c, "panic at uptime {}.{:03} s", us / 1_000_000, us % 1_000_000 / 1000);
+    crate::kern::vfs_hist::print_uptime(&mut c, "panic");
     if let Some(tf) = tf {
         dump_registers(tf);
     }

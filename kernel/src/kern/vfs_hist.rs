@@ -201,6 +201,13 @@ pub fn uptime_us() -> u64 {
     tb / f * 1_000_000 + tb % f * 1_000_000 / f
 }
 
+/// Prints `WHAT at uptime S.mmm s` (a panic, a deadlock report), the line
+/// stress takes its guest times from.
+pub fn print_uptime(out: &mut dyn Write, what: &str) {
+    let us = uptime_us();
+    let _ = writeln!(out, "{what} at uptime {}.{:03} s", us / 1_000_000, us % 1_000_000 / 1000);
+}
+
 /// Marks the running thread as working on `vp` until the guard goes: its
 /// sleeps and wakeups are recorded in `vp`'s history meanwhile.
 pub struct Working(u32);

@@ -293,32 +293,29 @@ fn user_trap(tf: &mut TrapFrame) {
     userret();
 }
 
-/// Ends a process whose trap cannot be served, saying why (its "signal").
-fn user_kill(tf: &TrapFrame, sig: i32, what: &str, addr: u32) -> ! {
-    use crate::kern::kern_exit::exit1;
-    use crate::sys::syscalls::w_exitcode;
+/// Ends the running process with `sig`, after `say(pid, name)` printed
+/// why on the console.
+fn exit_killed(sig: i32, say: impl FnOnce(u32, &str)) -> ! {
     let (pid, name) = {
         let mut st = crate::kern::kern_proc::sched_lock();
         let p = st.cur();
         (p.p_tid, p.p_comm.clone())
     };
-    crate::printf!("pid {pid} ({name}): {what} at pc {:#x}, address {addr:#x}; killed\n", tf.srr0);
+    say(pid, &name);
     drop(name);
-    exit1(w_exitcode(0, sig))
+    crate::kern::kern_exit::exit1(crate::sys::syscalls::w_exitcode(0, sig))
+}
+
+/// Ends a process whose trap cannot be served, saying why (its "signal").
+fn user_kill(tf: &TrapFrame, sig: i32, what: &str, addr: u32) -> ! {
+    exit_killed(sig, |pid, name| crate::printf!("pid {pid} ({name}): {what} at pc {:#x}, address {addr:#x}; killed\n", tf.srr0))
 }
 
 /// A fault that found no free page however long it waited: with no swap
 /// there is nothing to page anonymous memory out to, so the process goes,
 /// with OpenBSD's console line, and the kernel carries on.
 fn out_of_swap() -> ! {
-    let (pid, name) = {
-        let mut st = crate::kern::kern_proc::sched_lock();
-        let p = st.cur();
-        (p.p_tid, p.p_comm.clone())
-    };
-    crate::printf!("UVM: pid {pid} ({name}), uid 0 killed: out of swap\n");
-    drop(name);
-    crate::kern::kern_exit::exit1(crate::sys::syscalls::w_exitcode(0, crate::sys::syscalls::SIGKILL))
+    exit_killed(crate::sys::syscalls::SIGKILL, |pid, name| crate::printf!("UVM: pid {pid} ({name}), uid 0 killed: out of swap\n"))
 }
 
 /// On the way back to user mode: give the CPU away if the clock asked.
