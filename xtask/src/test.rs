@@ -456,6 +456,15 @@ const TESTS: &[QemuTest] = &[
             "end trace frame: ",
         ])],
     ),
+    // The flight recorder: on by default, the vnode's history after the
+    // panic; off with kern.vhist=0, which the kernel and the dump say.
+    test("vhist-on", "test=vref-panic", 1, &[Check::InOrder(&["panic: vref used where vget required", "panic at uptime ", "history: ", " vref ", "end of vnode "])]),
+    test(
+        "vhist-off",
+        "kern.vhist=0 test=vref-panic",
+        1,
+        &[Check::InOrder(&["vfs: vnode flight recorder off (kern.vhist=0)", "panic: vref used where vget required", "history: (recorder off: kern.vhist=0)"]), Check::Lacks("end of vnode ")],
+    ),
     test(
         "physmem",
         "physmem=8M kern.maxvnodes=16 test=uvm_page_exhaust",
