@@ -14,7 +14,7 @@ const OUT_DIR: &str = "target/powerpc-none/release";
 
 /// The user programs (binaries of the `userland` package) and where they go
 /// in the ramdisk.
-pub const USER_PROGRAMS: [(&str, &str); 9] = [
+pub const USER_PROGRAMS: [(&str, &str); 10] = [
     ("init", "/sbin/init"),
     ("hello", "/bin/hello"),
     ("hog", "/bin/hog"),
@@ -24,6 +24,7 @@ pub const USER_PROGRAMS: [(&str, &str); 9] = [
     ("mapwriter", "/bin/mapwriter"),
     ("creator", "/bin/creator"),
     ("memhog", "/bin/memhog"),
+    ("scfuzz", "/bin/scfuzz"),
 ];
 
 /// What a build produces.

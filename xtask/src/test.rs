@@ -233,6 +233,34 @@ fn race_fixed2(exit: Exit, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A fuzz boot (`workload=fuzz`): a clean halt after the fuzzer's report,
+/// at least the calls asked for, and every system call of its table made.
+fn fuzz_ok(exit: Exit, text: &str) -> Result<(), String> {
+    if exit != Exit::Code(0) {
+        return Err(format!("exit {exit}: {:?}", outcome::parse_panic(text).map(|p| p.signature()).or(outcome::deadlock_signature(text))));
+    }
+    if !text.lines().any(|l| l == "scfuzz: the kernel survived") {
+        return Err("no `scfuzz: the kernel survived` line".into());
+    }
+    let calls: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("scfuzz: done: ")?.split_whitespace().next()?.parse().ok())
+        .ok_or("no `scfuzz: done:` line")?;
+    if calls < FUZZ_OPS {
+        return Err(format!("{calls} calls, fewer than the {FUZZ_OPS} asked for"));
+    }
+    let line = text.lines().find_map(|l| l.strip_prefix("scfuzz: calls: ")).ok_or("no `scfuzz: calls:` line")?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let never: Vec<&str> = words.chunks(2).filter(|w| w.get(1) == Some(&"0")).map(|w| w[0]).collect();
+    if words.len() < 2 * 29 || !never.is_empty() {
+        return Err(format!("system calls never made: {never:?} (of `{line}`)"));
+    }
+    Ok(())
+}
+
+/// The calls each boot of the `fuzz` test makes.
+const FUZZ_OPS: u64 = 1500;
+
 /// The getblk self-deadlock of `test=persistbug` (OpenBSD's policies): the
 /// writer's own flush waits for the buffer its ffs_write holds.
 const PERSISTBUG_DEADLOCK: &[Check] = &[
@@ -588,6 +616,7 @@ const TESTS: &[QemuTest] = &[
         6,
         race_fixed2,
     ),
+    QemuTest { race: Some(RaceCheck { boots: 3, need: 3, ok: fuzz_ok }), slow: true, ..test("fuzz", "workload=fuzz fuzz.ops=1500", 0, &[]) },
     QemuTest {
         seed: 17,
         replay: true,
@@ -1273,6 +1302,19 @@ mod story_tests {
     /// Real race boots (one per policy, recorded by the kernel): each
     /// history tells P0 and then its policy's path, and the checks fail
     /// when a step is missing or out of order.
+    /// The fuzz test's check passes a clean report and fails a panic, a
+    /// short run and a call never made.
+    #[test]
+    fn fuzz_check() {
+        let calls: String = (0..29).map(|i| format!(" c{i} {}", i + 1)).collect();
+        let good = format!("scfuzz: done: 1600 calls in 9 ms\nscfuzz: calls:{calls}\nscfuzz: the kernel survived\n");
+        assert_eq!(fuzz_ok(Exit::Code(0), &good), Ok(()));
+        assert!(fuzz_ok(Exit::Code(1), &good).is_err());
+        assert!(fuzz_ok(Exit::Code(0), &good.replace("1600 calls", "100 calls")).unwrap_err().contains("fewer"));
+        assert!(fuzz_ok(Exit::Code(0), &good.replace(" c3 4", " c3 0")).unwrap_err().contains("c3"));
+        assert!(fuzz_ok(Exit::Code(0), &good.replace("the kernel survived", "")).is_err());
+    }
+
     #[test]
     fn histories_of_recorded_race_boots() {
         assert_eq!(race_original(Exit::Code(1), &log("race-original.log")), Ok(()));

@@ -56,6 +56,8 @@ pub struct BootArgs<'a> {
     /// `kern.vhist=0`: turns the vnode flight recorder off (for measuring
     /// what it costs); on by default.
     pub vhist: bool,
+    /// `fuzz.ops=`: system calls the fuzzer (`workload=fuzz`) makes.
+    pub fuzz_ops: u32,
     /// A workload to run instead of the demo (`workload=`).
     pub workload: Option<Workload>,
 }
@@ -80,11 +82,13 @@ pub enum Workload {
     Fsstress,
     /// /sbin/init runs the race workload for `race.secs`, then halts.
     Race,
+    /// /bin/scfuzz, as init, makes `fuzz.ops` seeded system calls, then halts.
+    Fuzz,
 }
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20, maxproc: 1310, vhist: true }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20, maxproc: 1310, vhist: true, fuzz_ops: 10_000 }
     }
 }
 
@@ -189,10 +193,15 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
                     args.workload = Some(Workload::Race);
                     Ok(())
                 }
-                _ => Err(BootArgError::BadValue { key, value, expected: "walk, fsstress or race" }),
+                "fuzz" => {
+                    args.workload = Some(Workload::Fuzz);
+                    Ok(())
+                }
+                _ => Err(BootArgError::BadValue { key, value, expected: "walk, fsstress, race or fuzz" }),
             },
             "uvm.mmap_uncache" => flag(key, value).map(|b| args.mmap_uncache = b),
             "race.secs" => ranged(key, value, 1, 3600, "1 to 3600").map(|n| args.race_secs = n),
+            "fuzz.ops" => ranged(key, value, 1, 100_000_000, "1 to 100000000").map(|n| args.fuzz_ops = n),
             "race.keepopen" => flag(key, value).map(|b| args.race_keepopen = b),
             "kern.vhist" => flag(key, value).map(|b| args.vhist = b),
             "kern.maxproc" => ranged(key, value, 8, 1 << 20, "8 to 1048576").map(|n| args.maxproc = n),
@@ -265,7 +274,10 @@ mod tests {
         assert_eq!(parse_all("uvn.policy=x").1, ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff, fixed or fixed-2"]);
         assert_eq!(parse_all("workload=walk").0.workload, Some(Workload::Walk));
         assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));
-        assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk, fsstress or race"]);
+        let (a, errs) = parse_all("workload=fuzz fuzz.ops=500");
+        assert_eq!((a.workload, a.fuzz_ops, errs.len()), (Some(Workload::Fuzz), 500, 0));
+        assert_eq!(parse_all("fuzz.ops=0").1, ["bootarg: bad value '0' for 'fuzz.ops': expected 1 to 100000000"]);
+        assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk, fsstress, race or fuzz"]);
         assert_eq!(parse_all("kern.maxvnodes=2").1, ["bootarg: bad value '2' for 'kern.maxvnodes': expected 4 to 1048576"]);
         assert_eq!(parse_all("physmem=12").1, ["bootarg: bad value '12' for 'physmem': expected pages, or MiB as <n>M, at least 3M (768 pages)"]);
         assert_eq!(parse_all("physmem=2M").1.len(), 1);

@@ -39,10 +39,33 @@ pub enum Errno {
 impl Errno {
     /// tsleep's "timed out" (EWOULDBLOCK is EAGAIN on OpenBSD).
     pub const EWOULDBLOCK: Errno = Errno::EAGAIN;
+
+    /// Every error number, in order.
+    pub const ALL: [Errno; 30] = [Errno::EPERM, Errno::ENOENT, Errno::ESRCH, Errno::EINTR, Errno::EIO, Errno::ENXIO, Errno::E2BIG, Errno::ENOEXEC, Errno::EBADF, Errno::ECHILD, Errno::EDEADLK, Errno::ENOMEM, Errno::EACCES, Errno::EFAULT, Errno::EBUSY, Errno::EEXIST, Errno::ENODEV, Errno::ENOTDIR, Errno::EISDIR, Errno::EINVAL, Errno::ENFILE, Errno::EMFILE, Errno::EFBIG, Errno::ENOSPC, Errno::EROFS, Errno::ERANGE, Errno::EAGAIN, Errno::ENAMETOOLONG, Errno::ENOTEMPTY, Errno::ENOSYS];
+
+    /// The error with this number, if there is one.
+    pub fn from_i32(n: i32) -> Option<Errno> {
+        Errno::ALL.iter().copied().find(|e| *e as i32 == n)
+    }
 }
 
 impl core::fmt::Display for Errno {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{:?} ({})", self, *self as i32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Errno;
+
+    #[test]
+    fn from_i32_finds_every_error_and_nothing_else() {
+        for e in Errno::ALL {
+            assert_eq!(Errno::from_i32(e as i32), Some(e));
+        }
+        assert_eq!(Errno::from_i32(14), Some(Errno::EFAULT));
+        assert_eq!(Errno::from_i32(0), None);
+        assert_eq!(Errno::from_i32(15), None);
     }
 }

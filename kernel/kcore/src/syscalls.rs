@@ -93,6 +93,12 @@ pub const PROT_WRITE: u32 = 2;
 pub const MAP_SHARED: u32 = 0x1;
 pub const MAP_PRIVATE: u32 = 0x2;
 pub const MAP_ANON: u32 = 0x1000;
+/// wait4(2) options (OpenBSD's values): return 0 instead of sleeping when
+/// no child has exited; the other two are accepted and, with no job control
+/// here, change nothing.
+pub const WNOHANG: u32 = 0x1;
+pub const WUNTRACED: u32 = 0x2;
+pub const WCONTINUED: u32 = 0x8;
 /// reboot(2): halt instead of restarting.
 pub const RB_HALT: u32 = 0x8;
 /// clock_gettime(2): time since boot.

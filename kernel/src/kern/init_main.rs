@@ -135,11 +135,16 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
             Some(Workload::Fsstress) => kern_workload::workload_fsstress(args.seed),
             Some(Workload::Race) => {
                 let (seed, secs) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.race_secs));
-                start_init(&["init", "race", &seed, &secs, if args.race_keepopen { "keepopen" } else { "close" }]);
+                start_init("/sbin/init", &["init", "race", &seed, &secs, if args.race_keepopen { "keepopen" } else { "close" }]);
+            }
+            // The fuzzer runs as init: it reaps the children its workers leave.
+            Some(Workload::Fuzz) => {
+                let (seed, ops) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.fuzz_ops));
+                start_init("/bin/scfuzz", &["scfuzz", &seed, &ops, "driver"]);
             }
             None => {
                 demo(&args);
-                start_init(&["init"]);
+                start_init("/sbin/init", &["init"]);
             }
         },
     }
@@ -178,17 +183,17 @@ fn identify(bi: &BootInfo, args: &BootArgs<'_>) {
     );
 }
 
-/// Runs /sbin/init and waits for it; init ends the demo by halting the
-/// machine, so its exit is worth a word.
-fn start_init(argv: &[&str]) {
-    printf!("init: starting /sbin/init\n");
+/// Runs `path` as init (/sbin/init, or the fuzzer) and waits for it; init
+/// ends by halting the machine, so its exit is worth a word.
+fn start_init(path: &str, argv: &[&str]) {
+    printf!("init: starting {path}\n");
     uvm_pdaemon::uvm_pagedaemon_start();
-    let Some(pid) = kern_exec::proc_spawn("/sbin/init", argv) else {
+    let Some(pid) = kern_exec::proc_spawn(path, argv) else {
         panic!("init: no memory for the init process");
     };
     kern_proc::sched_lock().initproc = pid;
     match kern_exit::dowait4(pid as i32) {
-        Ok((_, status)) => printf!("init: /sbin/init exited with status {status:#x}\n"),
+        Ok((_, status)) => printf!("init: {path} exited with status {status:#x}\n"),
         Err(e) => printf!("init: wait: {e}\n"),
     }
 }

@@ -5,7 +5,7 @@
 use crate::arch::powerpc::trap::TrapFrame;
 use crate::arch::powerpc::{cpu, machdep, pmap::Prot};
 use crate::kern::kern_exec::{self, ARG_MAX, ARG_MAX_COUNT};
-use crate::kern::kern_exit::{dowait4, exit1};
+use crate::kern::kern_exit::{dowait4_opts, exit1};
 use crate::kern::kern_fork::sys_fork;
 use crate::kern::kern_proc::sched_lock;
 use crate::kern::kern_sched::yield_cpu;
@@ -102,7 +102,7 @@ pub fn syscall(tf: &mut TrapFrame) {
             }
             copyout(&b, a[1]).map(|_| 0)
         }),
-        SYS_WAIT4 => sys_wait4(a[0] as i32, a[1]),
+        SYS_WAIT4 => sys_wait4(a[0] as i32, a[1], a[2]),
         SYS_GETPID => Ok(curpid()),
         SYS_GETPPID => {
             let mut st = sched_lock();
@@ -160,8 +160,17 @@ fn sys_write(fd: u32, buf: u32, len: u32) -> Result<u32, Errno> {
     Ok(len)
 }
 
-fn sys_wait4(pid: i32, status: u32) -> Result<u32, Errno> {
-    let (child, xstat) = dowait4(pid)?;
+/// wait4(pid, status, options, rusage). Options other than OpenBSD's
+/// WNOHANG, WUNTRACED and WCONTINUED are EINVAL; with no job control the
+/// last two change nothing. There is no resource accounting, so `rusage`
+/// is not written.
+fn sys_wait4(pid: i32, status: u32, options: u32) -> Result<u32, Errno> {
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let Some((child, xstat)) = dowait4_opts(pid, options & WNOHANG != 0)? else {
+        return Ok(0);
+    };
     if status != 0 {
         copyout(&xstat.to_be_bytes(), status)?;
     }

@@ -43,6 +43,12 @@ pub fn exit1(xstat: i32) -> ! {
 /// with -1), sleeping until there is one: (pid, status). ECHILD when there
 /// is no such child at all.
 pub fn dowait4(pid: i32) -> Result<(u32, i32), Errno> {
+    dowait4_opts(pid, false).map(|r| r.expect("dowait4: a wait that sleeps returned nothing"))
+}
+
+/// dowait4 that, with `nohang` (WNOHANG), returns None instead of sleeping
+/// when the children it may collect are all still running.
+pub fn dowait4_opts(pid: i32, nohang: bool) -> Result<Option<(u32, i32)>, Errno> {
     let me = sched_lock().curproc;
     loop {
         {
@@ -61,10 +67,13 @@ pub fn dowait4(pid: i32) -> Result<(u32, i32), Errno> {
             }
             if let Some((t, x)) = zombie {
                 st.procs.remove(&t);
-                return Ok((t, x));
+                return Ok(Some((t, x)));
             }
             if !any {
                 return Err(Errno::ECHILD);
+            }
+            if nohang {
+                return Ok(None);
             }
         }
         // The exiting child's stack is freed (sched_reap) before this
