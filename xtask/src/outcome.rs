@@ -9,6 +9,8 @@ use crate::qemu::Exit;
 pub const BANNER: &str = "ppcbsd kernel ";
 /// The boot stub's error line (the stub then halts with status 1).
 pub const BOOT_ERROR: &str = "boot: error:";
+/// The P0 detector's report (the kernel then halts: QEMU's exit is 0).
+pub const P0_LINE: &str = "p0: vnode ";
 /// The kernel's deadlock report (it then exits with the panic status).
 pub const DEADLOCK: &str = "deadlock: ";
 
@@ -17,6 +19,10 @@ pub const DEADLOCK: &str = "deadlock: ";
 pub enum Outcome {
     #[serde(rename = "PASS")]
     Pass,
+    /// Halted by the P0 detector (`p0.watch=1`): a vnode reached the race's
+    /// precondition. Not a kernel failure; the finding of a P0 hunt.
+    #[serde(rename = "P0")]
+    P0,
     /// Halted, but a user program's data check failed.
     #[serde(rename = "CHECK-FAILED")]
     CheckFailed,
@@ -31,8 +37,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Pass,
+        Outcome::P0,
         Outcome::CheckFailed,
         Outcome::Panic,
         Outcome::Hang,
@@ -43,6 +50,7 @@ impl Outcome {
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Pass => "PASS",
+            Outcome::P0 => "P0",
             Outcome::CheckFailed => "CHECK-FAILED",
             Outcome::Panic => "PANIC",
             Outcome::Hang => "HANG",
@@ -64,6 +72,7 @@ pub fn classify(exit: Exit, text: &str) -> Outcome {
         Exit::Code(c) if c != 0 && c != 1 => Outcome::QemuError,
         _ if !has(BANNER) && !panicked => Outcome::NoOutput,
         Exit::Timeout => Outcome::Hang,
+        Exit::Code(0) if text.lines().any(|l| l.starts_with(P0_LINE)) => Outcome::P0,
         Exit::Code(0) if text.lines().any(check_failed) => Outcome::CheckFailed,
         Exit::Code(0) => Outcome::Pass,
         // A hang the kernel saw itself: every thread asleep.
@@ -309,6 +318,8 @@ end trace frame: 0x13fff0, count: 4
     fn classification() {
         let banner = "ppcbsd kernel 0.1.0 (powerpc, mac99)\nhalted\n";
         assert_eq!(classify(Exit::Code(0), banner), Outcome::Pass);
+        let p0 = format!("{banner}p0: vnode 9 reached P0 at Vputonfreelist: usecount 0\nhalted\n");
+        assert_eq!(classify(Exit::Code(0), &p0), Outcome::P0);
         assert_eq!(classify(Exit::Code(1), PANIC_LOG), Outcome::Panic);
         assert_eq!(
             classify(

@@ -21,6 +21,7 @@ pub fn esc(s: &str) -> String {
 fn colour(o: &str) -> RGBColor {
     match o {
         "PASS" => RGBColor(46, 125, 50),
+        "P0" => RGBColor(21, 101, 192),
         "CHECK-FAILED" => RGBColor(230, 145, 0),
         "PANIC" => RGBColor(198, 40, 40),
         "HANG" => RGBColor(106, 27, 154),
@@ -98,7 +99,7 @@ fn seeds_svg(s: &Summary) -> Result<String, String> {
     let (lo, hi) = (s.first_seed, s.last_seed + 1);
     let bins = (hi - lo).clamp(1, 40);
     let width = (hi - lo) as f64 / bins as f64;
-    let mut counts = vec![[0u32; 6]; bins as usize];
+    let mut counts = vec![[0u32; Outcome::ALL.len()]; bins as usize];
     for r in &s.results {
         let b = (((r.seed - lo) as f64 / width) as usize).min(bins as usize - 1);
         counts[b][Outcome::ALL.iter().position(|&o| o == r.outcome).unwrap_or(0)] += 1;

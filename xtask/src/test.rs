@@ -467,6 +467,14 @@ const TESTS: &[QemuTest] = &[
             Check::Lacks("panic: ktest"),
         ],
     ),
+    // A lock waited for while its holder naps in a loop: never "every
+    // thread asleep", so only the hang watchdog can tell.
+    test(
+        "hang-watchdog",
+        "test=hang kern.hangsecs=2",
+        1,
+        &[Check::InOrder(&["deadlock: thread 3 has slept on \"hanglock\" for 2 s with no timeout (kern.hangsecs 2)", "ktwaiter", "trace of thread 3:", "rw_enter() at "])],
+    ),
     test(
         "walk",
         "workload=walk",

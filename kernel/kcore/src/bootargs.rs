@@ -56,8 +56,16 @@ pub struct BootArgs<'a> {
     /// `kern.vhist=0`: turns the vnode flight recorder off (for measuring
     /// what it costs); on by default.
     pub vhist: bool,
+    /// `kern.hangsecs=`: the hang watchdog reports a thread asleep this long
+    /// on a lock, busy page or I/O with no timeout (0: off).
+    pub hangsecs: u32,
+    /// `p0.watch=1`: halt at the first vnode in P0 (doc/p0-hunt.md).
+    pub p0_watch: bool,
     /// `fuzz.ops=`: system calls the fuzzer (`workload=fuzz`) makes.
     pub fuzz_ops: u32,
+    /// `fuzz.mode=p0`: the fuzzer biased to vnode objects, with a memory
+    /// hog (the P0 search); `fuzz.mode=all` (default): every call alike.
+    pub fuzz_p0: bool,
     /// A workload to run instead of the demo (`workload=`).
     pub workload: Option<Workload>,
 }
@@ -88,7 +96,7 @@ pub enum Workload {
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20, maxproc: 1310, vhist: true, fuzz_ops: 10_000 }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20, maxproc: 1310, vhist: true, fuzz_ops: 10_000, fuzz_p0: false, p0_watch: false, hangsecs: 30 }
     }
 }
 
@@ -201,6 +209,14 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             },
             "uvm.mmap_uncache" => flag(key, value).map(|b| args.mmap_uncache = b),
             "race.secs" => ranged(key, value, 1, 3600, "1 to 3600").map(|n| args.race_secs = n),
+            "fuzz.mode" => match value {
+                "all" => Ok(false),
+                "p0" => Ok(true),
+                _ => Err(BootArgError::BadValue { key, value, expected: "all or p0" }),
+            }
+            .map(|b| args.fuzz_p0 = b),
+            "kern.hangsecs" => ranged(key, value, 0, 86_400, "seconds, 0 to 86400").map(|n| args.hangsecs = n),
+            "p0.watch" => flag(key, value).map(|b| args.p0_watch = b),
             "fuzz.ops" => ranged(key, value, 1, 100_000_000, "1 to 100000000").map(|n| args.fuzz_ops = n),
             "race.keepopen" => flag(key, value).map(|b| args.race_keepopen = b),
             "kern.vhist" => flag(key, value).map(|b| args.vhist = b),
@@ -276,6 +292,10 @@ mod tests {
         assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));
         let (a, errs) = parse_all("workload=fuzz fuzz.ops=500");
         assert_eq!((a.workload, a.fuzz_ops, errs.len()), (Some(Workload::Fuzz), 500, 0));
+        assert!(parse_all("p0.watch=1").0.p0_watch);
+        assert_eq!(parse_all("kern.hangsecs=0").0.hangsecs, 0);
+        assert!(parse_all("fuzz.mode=p0").0.fuzz_p0);
+        assert_eq!(parse_all("fuzz.mode=x").1, ["bootarg: bad value 'x' for 'fuzz.mode': expected all or p0"]);
         assert_eq!(parse_all("fuzz.ops=0").1, ["bootarg: bad value '0' for 'fuzz.ops': expected 1 to 100000000"]);
         assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk, fsstress, race or fuzz"]);
         assert_eq!(parse_all("kern.maxvnodes=2").1, ["bootarg: bad value '2' for 'kern.maxvnodes': expected 4 to 1048576"]);

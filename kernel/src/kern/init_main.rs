@@ -82,6 +82,8 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
     uvm_vnode::uvm_config_init(args.uvn_policy, args.mmap_uncache);
     crate::kern::vfs_hist::vhist_set(args.vhist);
+    crate::uvm::uvm_p0::p0_watch_init(args.p0_watch);
+    kern_sched::set_hangsecs(args.hangsecs);
     crate::kern::kern_fork::set_maxproc(args.maxproc);
     if !args.vhist {
         printf!("vfs: vnode flight recorder off (kern.vhist=0)\n");
@@ -140,7 +142,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
             // The fuzzer runs as init: it reaps the children its workers leave.
             Some(Workload::Fuzz) => {
                 let (seed, ops) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.fuzz_ops));
-                start_init("/bin/scfuzz", &["scfuzz", &seed, &ops, "driver"]);
+                start_init("/bin/scfuzz", &["scfuzz", &seed, &ops, "driver", if args.fuzz_p0 { "p0" } else { "all" }]);
             }
             None => {
                 demo(&args);

@@ -9,7 +9,7 @@ use crate::kern::kern_exit::{dowait4_opts, exit1};
 use crate::kern::kern_fork::sys_fork;
 use crate::kern::kern_proc::sched_lock;
 use crate::kern::kern_sched::yield_cpu;
-use crate::kern::{init_main, subr_prf, vfs_lookup, vfs_subr, vfs_syscalls, vfs_vnops};
+use crate::kern::{init_main, kern_ktrace, subr_prf, vfs_lookup, vfs_subr, vfs_syscalls, vfs_vnops};
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
@@ -70,6 +70,7 @@ pub fn syscall(tf: &mut TrapFrame) {
     cpu::intr_restore(true);
     let code = tf.fixreg[0];
     let a = [tf.fixreg[3], tf.fixreg[4], tf.fixreg[5], tf.fixreg[6], tf.fixreg[7], tf.fixreg[8]];
+    let ktr = kern_ktrace::ktrsyscall(curpid(), code, &a);
     let r = match code {
         SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
         SYS_FORK => sys_fork(tf),
@@ -126,6 +127,7 @@ pub fn syscall(tf: &mut TrapFrame) {
         SYS_SYSCTL => sys_sysctl(a[0], a[1], a[2]),
         _ => Err(Errno::ENOSYS),
     };
+    kern_ktrace::ktrsysret(ktr, r);
     match r {
         Ok(v) => {
             tf.fixreg[3] = v;
@@ -234,14 +236,18 @@ fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -> Re
     if vp.with(|v| v.v_type) != VType::VREG {
         return Err(Errno::ENODEV);
     }
-    let writeable = shared && prot.contains(Prot::WRITE);
-    if writeable && !vfs_vnops::fwrite(fflag) {
+    if shared && prot.contains(Prot::WRITE) && !vfs_vnops::fwrite(fflag) {
         return Err(Errno::EACCES);
     }
+    // maxprot: a shared window on a descriptor open for writing may be
+    // made writable later, so OpenBSD's uvm_mmapfile treats it as writable
+    // whatever `prot` says (uvn_attach's WRITEABLE list, and the hack).
+    let writeable = shared && vfs_vnops::fwrite(fflag);
     uvm_vnode::uvn_attach(vp, writeable)?;
     if writeable && uvm_vnode::uvm_mmap_uncache() {
-        // OpenBSD's "XXXCDC hack": a shared-writable object may not
-        // persist, so its last unmap writes and frees its pages.
+        // OpenBSD's "XXXCDC hack": an object mapped shared with write in
+        // its prot or maxprot may not persist, so its last unmap writes
+        // and frees its pages.
         if vfs_subr::vn_lock(vp, LkFlags::LK_EXCLUSIVE).is_ok() {
             uvm_vnode::uvm_vnp_uncache(vp);
             vfs_subr::vop_unlock(vp);

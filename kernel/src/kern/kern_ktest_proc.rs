@@ -276,6 +276,29 @@ pub fn ktest_deadlock() {
     panic!("ktest: the deadlock went unnoticed");
 }
 
+/// The hang watchdog (`test=hang kern.hangsecs=2`): one thread holds a lock
+/// and naps in a loop (a timed sleep, so the machine never looks
+/// deadlocked), another waits for the lock with no timeout.
+pub fn ktest_hang() {
+    static L: Rwlock = Rwlock::new("hanglock");
+    fn nap() {
+        let _ = tsleep(&L as *const Rwlock as usize, "ktnap", 1);
+    }
+    kthread_create("ktholder", || {
+        L.rw_enter_write();
+        loop {
+            nap();
+        }
+    });
+    kthread_create("ktwaiter", || {
+        yield_cpu();
+        L.rw_enter_write();
+    });
+    loop {
+        nap();
+    }
+}
+
 /// Sleeping at a raised IPL must be caught, not allowed to hang.
 pub fn ktest_sleep_spl() {
     let _s = intr::splbio();

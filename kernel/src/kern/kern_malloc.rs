@@ -14,9 +14,13 @@ use core::ptr::NonNull;
 use linked_list_allocator::Heap;
 
 const ARENA_SIZE: usize = 256 * 1024;
-/// Pages per chunk added when the heap runs out (256 KiB).
+/// Pages per chunk added when the heap runs out (256 KiB), when that many
+/// contiguous pages can be had; else just enough for the allocation, since
+/// user memory may have left only short runs of free pages.
 const CHUNK_PAGES: u32 = 64;
-const MAXCHUNKS: usize = 64;
+/// Chunks the heap may have: short ones come when memory is fragmented, so
+/// this is well above what RAM divided by CHUNK_PAGES needs.
+const MAXCHUNKS: usize = 1024;
 
 #[repr(C, align(4096))]
 struct Arena([u8; ARENA_SIZE]);
@@ -74,8 +78,9 @@ impl Heaps {
     fn grow(&mut self, layout: Layout) -> bool {
         let Some(slot) = self.chunks.iter().position(Option::is_none) else { return false };
         let need = (layout.size() + layout.align() + 64).div_ceil(PAGE_SIZE as usize) as u32;
-        let npages = need.max(CHUNK_PAGES);
-        let Some(pa) = uvm_pglistalloc_contig(npages) else { return false };
+        let Some((pa, npages)) = [need.max(CHUNK_PAGES), need].into_iter().find_map(|n| uvm_pglistalloc_contig(n).map(|pa| (pa, n))) else {
+            return false;
+        };
         let mut h = Heap::empty();
         // SAFETY: the pages were just taken off the free list for good; they
         // are RAM, mapped 1:1 by BAT0, and nothing else refers to them.

@@ -34,6 +34,8 @@ pub struct Proc {
     pub p_wmesg: &'static str,
     /// The tick at which a timed sleep ends.
     pub p_deadline: Option<u32>,
+    /// The tick it went to sleep at (the hang watchdog's clock).
+    pub p_slptick: u32,
     pub p_timedout: bool,
     /// Its kernel stack; None for proc0, which runs on the boot stack.
     pub p_kstack: Option<KStack>,

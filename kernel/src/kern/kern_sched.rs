@@ -78,6 +78,7 @@ pub fn new_proc(
         p_wchan: 0,
         p_wmesg: "",
         p_deadline: None,
+        p_slptick: 0,
         p_timedout: false,
         p_kstack: kstack,
         p_stack_bottom: bottom,
@@ -252,11 +253,55 @@ fn deadlocked(st: &ProcTable) -> bool {
         })
 }
 
+/// The hang watchdog's limit in seconds (`kern.hangsecs=`, 0: off).
+static HANGSECS: AtomicU32 = AtomicU32::new(30);
+
+pub fn set_hangsecs(secs: u32) {
+    HANGSECS.store(secs, Ordering::Relaxed);
+}
+
+/// Waits that may last for ever without anything being wrong: a parent's
+/// wait4, the idle pagedaemon, the self-tests' own channels.
+fn event_wait(wmesg: &str) -> bool {
+    matches!(wmesg, "wait" | "pgdaemon" | "join") || wmesg.starts_with("kt")
+}
+
+/// The hang watchdog: a thread asleep with no timeout on a lock, a busy
+/// page or buffer, or I/O for longer than kern.hangsecs, while the rest of
+/// the machine goes on (a process that sleeps in a loop with a timeout
+/// keeps `deadlocked` from ever seeing every thread asleep). A ppcbsd
+/// diagnostic; OpenBSD has none.
+fn hung(st: &ProcTable) -> Option<(u32, &'static str, u32)> {
+    let secs = HANGSECS.load(Ordering::Relaxed);
+    if secs == 0 {
+        return None;
+    }
+    let now = crate::kern::kern_clock::ticks();
+    let limit = secs.saturating_mul(crate::kern::kern_clock::hz());
+    st.sleepq.iter().find_map(|t| {
+        let p = &st.procs[t];
+        let slept = now.wrapping_sub(p.p_slptick);
+        (p.p_deadline.is_none() && !event_wait(p.p_wmesg) && !st.intr_wchans.contains(&p.p_wchan) && slept > limit).then_some((*t, p.p_wmesg, slept))
+    })
+}
+
 /// Reports a deadlock like a panic: `ps` and every sleeper's trace, then
-/// the "panicked" exit.
-fn deadlock_report() -> ! {
+/// the "panicked" exit. `hung`: the watchdog's thread, wait and ticks.
+fn deadlock_report(hung: Option<(u32, &'static str, u32)>) -> ! {
     let mut c = Cons;
-    let _ = writeln!(c, "deadlock: every thread sleeps and nothing can wake one");
+    match hung {
+        None => {
+            let _ = writeln!(c, "deadlock: every thread sleeps and nothing can wake one");
+        }
+        Some((tid, wmesg, ticks)) => {
+            let _ = writeln!(
+                c,
+                "deadlock: thread {tid} has slept on \"{wmesg}\" for {} s with no timeout (kern.hangsecs {})",
+                ticks / crate::kern::kern_clock::hz().max(1),
+                HANGSECS.load(Ordering::Relaxed)
+            );
+        }
+    }
     crate::kern::vfs_hist::print_uptime(&mut c, "deadlock");
     kern_proc::db_show_procs(&mut c);
     for tid in kern_proc::sleeping_tids() {
@@ -287,14 +332,14 @@ fn deadlock_report() -> ! {
 extern "C" fn sched_idle_entry(_: usize) {
     loop {
         cpu::intr_disable();
-        let (runnable, dead) = {
+        let (runnable, dead, hung) = {
             let st = sched_lock();
-            (!st.runq.is_empty(), deadlocked(&st))
+            (!st.runq.is_empty(), deadlocked(&st), hung(&st))
         };
         if runnable {
             mi_switch();
-        } else if dead {
-            deadlock_report();
+        } else if dead || hung.is_some() {
+            deadlock_report(if dead { None } else { hung });
         } else {
             cpu::idle();
         }

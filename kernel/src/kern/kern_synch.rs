@@ -24,6 +24,7 @@ fn sleep_setup(ident: usize, wmesg: &'static str, timo: u32) {
     p.p_wmesg = wmesg;
     p.p_timedout = false;
     p.p_deadline = (timo > 0).then(|| kern_clock::ticks().wrapping_add(timo));
+    p.p_slptick = kern_clock::ticks();
     st.sleepq.push(cur);
 }
 

@@ -18,6 +18,7 @@ pub mod kern_exec;
 pub mod kern_exit;
 pub mod kern_fork;
 pub mod kern_kthread;
+pub mod kern_ktrace;
 pub mod kern_ktest;
 pub mod kern_ktest_bio;
 pub mod kern_ktest_vfs;

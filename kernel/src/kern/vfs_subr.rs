@@ -12,6 +12,7 @@ use crate::kern::vfs_bio;
 use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VBioFlags, VLFlags, VType, VnodeOps, DOCLOSE};
+use crate::uvm::uvm_p0::{p0_check, P0Point};
 use crate::uvm::uvm_vnode::{uvm_vnp_terminate, UvmVnode};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -421,6 +422,7 @@ fn inactive(vp: &'static Vnode) {
     let _ = vp.op().vop_inactive(vp);
     if vp.with(|v| v.v_usecount == 0) {
         vputonfreelist(vp);
+        p0_check(vp, P0Point::Vputonfreelist);
     }
 }
 
@@ -561,6 +563,7 @@ pub fn vfs_shutdown() {
     }
     if crate::kern::vfs_hist::vhist_on() {
         crate::printf!("vfs: flight recorder: {} events recorded\n", crate::kern::vfs_hist::vhist_recorded());
+        crate::uvm::uvm_p0::p0_report(&mut crate::kern::subr_prf::Cons);
     }
     crate::ufs::ffs::ffs_vfsops::ffs_unmount();
 }

@@ -3,6 +3,7 @@
 
 pub mod uvm_km;
 pub mod uvm_map;
+pub mod uvm_p0;
 pub mod uvm_page;
 pub mod uvm_pdaemon;
 pub mod uvm_vnode;

@@ -189,6 +189,7 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
     if e.free + e.paging > 4 * e.freetarg {
         return;
     }
+    crate::uvm::uvm_p0::p0_check(vp, crate::uvm::uvm_p0::P0Point::Pagedaemon);
     pg.set_flags(PgFlags::PG_BUSY);
     pmap_page_protect(pg, Prot::READ);
     PAGEOUTS.fetch_add(1, Ordering::Relaxed);

@@ -419,6 +419,7 @@ pub fn uvn_detach(vp: &'static Vnode) {
         uvn_flush(vp, 0, 0, PgoFlags::PGO_DEACTIVATE | PgoFlags::PGO_ALLPAGES);
         uvn.vmobjlock.rw_exit();
         vrele(vp);
+        crate::uvm::uvm_p0::p0_check(vp, crate::uvm::uvm_p0::P0Point::UvnDetach);
         return;
     }
     uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_DYING);

@@ -8,6 +8,14 @@
 //! memory exhaustion. Its rule: the kernel never panics or hangs; a process
 //! may die.
 //!
+//! `fuzz.mode=p0` (argument `p0`) biases it toward the calls that make and
+//! drop vnode objects, with valid arguments mostly (open with every access
+//! mode, mmap shared and private with every prot, munmap of parts, msync,
+//! stores and loads through the mappings, read/write into mapped pages,
+//! truncate, rename and unlink while mapped, fork with inherited mappings,
+//! exec of the files being written), while /bin/memhog keeps the pagedaemon
+//! busy: the search for the race's precondition (doc/p0-hunt.md).
+//!
 //! The driver (this program, run as init) forks one worker per batch of
 //! `BATCH` calls, seeded from SEED and the batch number, so a worker that
 //! kills itself costs one batch, not the run. Calls that may kill or block
@@ -117,6 +125,8 @@ struct Fuzz {
     kids: u32,
     /// May fork: false in a forked fuzzer, so forks stay bounded.
     root: bool,
+    /// fuzz.mode=p0: mostly the object calls, with valid arguments.
+    p0: bool,
 }
 
 /// Paths the fuzzer may change (create, truncate, unlink, rename).
@@ -149,8 +159,8 @@ const MUTABLE: [&[u8]; 22] = [
 const READONLY: [&[u8]; 4] = [b"/bin/hello\0", b"/bin\0", b"/sbin/init\0", b"/bin/scfuzz\0"];
 
 impl Fuzz {
-    fn new(seed: u64, root: bool) -> Fuzz {
-        Fuzz { rng: Rng::new(seed), fds: [0; 16], nfds: 0, maps: [(0, 0); 16], nmaps: 0, kids: 0, root }
+    fn new(seed: u64, root: bool, p0: bool) -> Fuzz {
+        Fuzz { rng: Rng::new(seed), fds: [0; 16], nfds: 0, maps: [(0, 0); 16], nmaps: 0, kids: 0, root, p0 }
     }
 
     fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
@@ -304,7 +314,7 @@ impl Fuzz {
         stats().forks.fetch_add(1, Relaxed);
         match call(sys::SYS_FORK, [0; 6]) {
             Ok(0) => {
-                let mut c = Fuzz { rng: Rng::new(seed), fds: self.fds, nfds: self.nfds, maps: self.maps, nmaps: self.nmaps, kids: 0, root: false };
+                let mut c = Fuzz { rng: Rng::new(seed), fds: self.fds, nfds: self.nfds, maps: self.maps, nmaps: self.nmaps, kids: 0, root: false, p0: self.p0 };
                 f(&mut c);
                 exit(0)
             }
@@ -318,6 +328,11 @@ impl Fuzz {
 
     /// One fuzzed call.
     fn step(&mut self) {
+        if self.p0 && !self.chance(10) {
+            self.step_p0();
+            self.hazard();
+            return;
+        }
         let n = self.pick(&CALLS);
         let a = match n {
             sys::SYS_EXIT => {
@@ -419,6 +434,69 @@ impl Fuzz {
             _ => {}
         }
         self.hazard();
+    }
+
+    /// One call of the P0 search: valid arguments on the files under /fz.
+    fn step_p0(&mut self) {
+        let file = self.pick(&MUTABLE[..4]).as_ptr() as u32;
+        let (n, a) = match self.rng.below(16) {
+            0 | 1 => {
+                let mode = self.pick(&[O_RDONLY, O_WRONLY, O_RDWR, O_RDWR | O_CREAT, O_RDWR | O_CREAT | O_TRUNC, O_WRONLY | O_APPEND | O_CREAT]);
+                (sys::SYS_OPEN, [file, mode, 0o644, 0, 0, 0])
+            }
+            2 => {
+                let fd = self.fd();
+                self.forget_fd(fd);
+                (sys::SYS_CLOSE, [fd, 0, 0, 0, 0, 0])
+            }
+            3 | 4 => {
+                let len = (self.rng.below(16) + 1) * 4096 - self.pick(&[0, 0, 1, 4095]);
+                let prot = self.pick(&[PROT_READ, PROT_READ | PROT_WRITE, PROT_WRITE, 0]);
+                let flags = self.pick(&[MAP_SHARED, MAP_SHARED, MAP_PRIVATE]);
+                let off = self.pick(&[0, 0, 4096, 8192]);
+                let fd = self.fd();
+                if let Ok(at) = call(sys::SYS_MMAP, [0, len, prot, flags, fd, off]) {
+                    if (ARENA.0..ARENA.1).contains(&at) && self.nmaps < self.maps.len() {
+                        self.maps[self.nmaps] = (at, len);
+                        self.nmaps += 1;
+                    }
+                }
+                return;
+            }
+            5 => (sys::SYS_MUNMAP, self.munmap_args()),
+            6 => match self.map_addr() {
+                Some(at) => (sys::SYS_MSYNC, [at & !0xfff, self.rng.below(8) * 4096 + 1, 0, 0, 0, 0]),
+                None => (sys::SYS_SYNC, [0; 6]),
+            },
+            // read(2)/write(2) with a buffer in a mapped file page.
+            7 | 8 => {
+                let buf = self.map_addr().unwrap_or(SCRATCH);
+                let len = self.rng.below(8192) + 1;
+                let n = if self.chance(2) { sys::SYS_READ } else { sys::SYS_WRITE };
+                (n, [self.fd(), buf, len, 0, 0, 0])
+            }
+            9 => {
+                let len = self.rng.below(20) * 4096 + self.pick(&[0, 0, 1, 512, 4095]);
+                (sys::SYS_FTRUNCATE, [self.fd(), 0, 0, len, 0, 0])
+            }
+            10 => (sys::SYS_RENAME, [file, self.pick(&MUTABLE[..4]).as_ptr() as u32, 0, 0, 0, 0]),
+            11 => (sys::SYS_UNLINK, [file, 0, 0, 0, 0, 0]),
+            12 => {
+                let len = self.rng.below(16384) + 1;
+                (sys::SYS_WRITE, [self.fd(), self.scratch(len), len, 0, 0, 0])
+            }
+            13 => (sys::SYS_LSEEK, [self.fd(), self.rng.below(80_000), self.rng.below(3), 0, 0, 0]),
+            14 => (sys::SYS_FSYNC, [self.fd(), 0, 0, 0, 0, 0]),
+            // Fork with the mappings inherited: the child stores and loads
+            // through them, makes a few calls, and exits.
+            _ => {
+                self.child(|c| c.hazard_kind(0));
+                return;
+            }
+        };
+        if let (sys::SYS_OPEN, Ok(fd)) = (n, call(n, a)) {
+            self.remember_fd(fd);
+        }
     }
 
     fn wait4_args(&mut self) -> [u32; 6] {
@@ -667,9 +745,9 @@ fn count_death(st: i32) {
 }
 
 /// The worker of batch `b`: a fresh /fz, then BATCH calls.
-fn worker(seed: u64) -> ! {
+fn worker(seed: u64, p0: bool) -> ! {
     let _ = mkdir(b"/fz\0", 0o755);
-    let mut f = Fuzz::new(seed, true);
+    let mut f = Fuzz::new(seed, true, p0);
     for _ in 0..BATCH {
         f.step();
     }
@@ -696,21 +774,25 @@ fn main(args: Args) -> i32 {
     let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
     let ops: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     if args.get(3) != Some("driver") {
-        println!("usage: scfuzz SEED OPS driver (started by workload=fuzz)");
+        println!("usage: scfuzz SEED OPS driver [p0] (started by workload=fuzz)");
         return 2;
     }
+    let p0 = args.get(4) == Some("p0");
     if let Err(e) = setup() {
         println!("scfuzz: {e}");
         return 1;
     }
     let batches = ops.div_ceil(BATCH);
-    println!("scfuzz: seed {seed}, {ops} calls in {batches} workers of {BATCH}");
+    println!("scfuzz: seed {seed}, {ops} calls in {batches} workers of {BATCH}{}", if p0 { ", biased to vnode objects (fuzz.mode=p0), with /bin/memhog" } else { "" });
+    if p0 {
+        hog();
+    }
     let t0 = uptime_ms();
     let mut workers_died = 0;
     for b in 0..batches {
         let wseed = seed.wrapping_mul(0x1_0000_0001).wrapping_add(b as u64);
         let pid = match fork() {
-            Ok(0) => worker(wseed),
+            Ok(0) => worker(wseed, p0),
             Ok(pid) => pid,
             Err(e) => {
                 println!("scfuzz: fork of worker {b} failed: errno {e}");
@@ -739,6 +821,23 @@ fn main(args: Args) -> i32 {
     let stragglers = drain();
     report(workers_died, stragglers, uptime_ms() - t0);
     reboot(RB_HALT)
+}
+
+/// Starts /bin/memhog for the whole run, so the pagedaemon has work.
+fn hog() {
+    let mut deadline = [0u8; 24];
+    let d = userland::fmt_u64(&mut deadline, uptime_ms() + 24 * 3600 * 1000);
+    let mut arg = [0u8; 25];
+    arg[..d.len()].copy_from_slice(d);
+    match fork() {
+        Ok(0) => {
+            let e = userland::execve(b"/bin/memhog\0", &[b"memhog\0", &arg[..=d.len()]]);
+            println!("scfuzz: exec /bin/memhog failed: errno {e}");
+            exit(1)
+        }
+        Ok(_) => {}
+        Err(e) => println!("scfuzz: fork of memhog failed: errno {e}"),
+    }
 }
 
 /// Waits up to 2 s for the children still running, then leaves them.

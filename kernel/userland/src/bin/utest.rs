@@ -276,6 +276,41 @@ fn msync_then_munmap() -> Check {
     Ok(())
 }
 
+/// OpenBSD's mmap hack looks at maxprot: a read-only shared window on a
+/// descriptor open for writing kills its object at the last unmap (the
+/// pages are freed then), while one on a read-only descriptor lets the
+/// object persist (its pages stay). Run with uvm.mmap_uncache=1.
+fn mmap_hack_maxprot() -> Check {
+    const N: usize = 32;
+    let path = b"/utest-maxprot.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create /utest-maxprot.tmp failed")?;
+    write_all(fd, &[1u8; 4096]).and_then(|_| ftruncate(fd, (N * 4096) as u32)).map_err(|_| "write failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    let freed_at_unmap = |flags: u32| -> Result<i64, &'static str> {
+        let fd = open(path, flags).map_err(|_| "open failed")?;
+        let p = mmap_file(N * 4096, sys::PROT_READ, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+        for pg in 0..N {
+            // SAFETY: the mapping is N readable pages of a file that long.
+            unsafe { p.add(pg * 4096).read_volatile() };
+        }
+        let before = uvmexp().map_err(|_| "sysctl failed")?[1];
+        munmap(p, N * 4096).map_err(|_| "munmap failed")?;
+        close(fd).map_err(|_| "close failed")?;
+        let after = uvmexp().map_err(|_| "sysctl failed")?[1];
+        Ok(after as i64 - before as i64)
+    };
+    let rw = freed_at_unmap(sys::O_RDWR)?;
+    let ro = freed_at_unmap(sys::O_RDONLY)?;
+    unlink(path).map_err(|_| "unlink failed")?;
+    if rw < N as i64 {
+        return Err("a read-only shared window on an O_RDWR descriptor let its object persist");
+    }
+    if ro >= (N / 2) as i64 {
+        return Err("a read-only shared window on an O_RDONLY descriptor did not let its object persist");
+    }
+    Ok(())
+}
+
 /// Issue 13's names: a component over NAME_MAX (255) is ENAMETOOLONG,
 /// 255 is fine; a trailing slash asks for a directory (ENOTDIR for a
 /// file, ENOENT for a name to create), except for mkdir's new name.
@@ -490,6 +525,7 @@ const CHECKS: &[NamedCheck] = &[
     ("mmap_past_eof_sigbus", mmap_past_eof_sigbus),
     ("copies_through_mapped_files", copies_through_mapped_files),
     ("exec_big_nonelf", exec_big_nonelf),
+    ("mmap_hack_maxprot", mmap_hack_maxprot),
 ];
 
 /// `utest oom`: two children each touch as much anonymous memory as the

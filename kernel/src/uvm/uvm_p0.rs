@@ -1,0 +1,110 @@
+//! The P0 detector (`p0.watch=1`; doc/p0-hunt.md). P0 is the race's
+//! precondition: a vnode with no users (usecount 0) whose object persists
+//! (VALID|CANPERSIST, uo_refs 0) with a modified page (PG_CLEAN clear, or
+//! the pmap's changed bit set). Only the pagedaemon can then write that
+//! page, through a vnode nobody holds, and a recycle of the vnode meets it.
+//!
+//! The kernel looks where P0 can arise: the last uvn_detach that lets an
+//! object persist, a vnode reaching the free list, and the pagedaemon taking
+//! a dirty vnode page. The first P0 is reported (the vnode, its history,
+//! the last system calls) and the machine halts with a `p0:` line that
+//! stress counts as its own outcome. OpenBSD has no such detector.
+
+use crate::arch::powerpc::machdep;
+use crate::arch::powerpc::pmap::pmap_is_modified;
+use crate::kern::subr_prf::Cons;
+use crate::kern::vfs_subr::Vnode;
+use crate::kern::{kern_ktrace, vfs_hist};
+use crate::uvm::uvm_page::PgFlags;
+use crate::uvm::uvm_vnode::UvnFlags;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+static WATCH: AtomicBool = AtomicBool::new(false);
+/// Checks made, and how many found an unused, persisting object (P0 but
+/// for a dirty page).
+static CHECKS: AtomicU32 = AtomicU32::new(0);
+static PERSISTING: AtomicU32 = AtomicU32::new(0);
+
+pub fn p0_watch_init(on: bool) {
+    WATCH.store(on, Ordering::Relaxed);
+}
+
+pub fn p0_watching() -> bool {
+    WATCH.load(Ordering::Relaxed)
+}
+
+/// Where a check is made.
+#[derive(Clone, Copy, Debug)]
+pub enum P0Point {
+    /// The last uvn_detach let the object persist.
+    UvnDetach,
+    /// The vnode went on the free list.
+    Vputonfreelist,
+    /// The pagedaemon is about to page out one of the object's pages.
+    Pagedaemon,
+}
+
+/// Checks `vp` for P0 at `at`; reports and halts on the first. Takes only
+/// the vnode's and the object's field locks (and the pmap's), so the caller
+/// must hold none of them.
+pub fn p0_check(vp: &'static Vnode, at: P0Point) {
+    if !p0_watching() {
+        return;
+    }
+    CHECKS.fetch_add(1, Ordering::Relaxed);
+    let (usecount, holdcnt) = vp.with(|v| (v.v_usecount, v.v_holdcnt));
+    let persist = UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST;
+    let (flags, refs, npages) = vp.v_uvm.with(|u| (u.u_flags, u.uo_refs, u.pages.len()));
+    if usecount != 0 || refs != 0 || !flags.contains(persist) || flags.contains(UvnFlags::UVM_VNODE_DYING) {
+        return;
+    }
+    PERSISTING.fetch_add(1, Ordering::Relaxed);
+    let mut dirty: alloc::vec::Vec<(u32, bool, bool)> = alloc::vec::Vec::new();
+    vp.v_uvm.with(|u| {
+        for (&idx, pg) in &u.pages {
+            let unclean = !pg.flags().contains(PgFlags::PG_CLEAN);
+            let changed = pmap_is_modified(pg);
+            if unclean || changed {
+                dirty.push((idx, unclean, changed));
+            }
+        }
+    });
+    if dirty.is_empty() {
+        return;
+    }
+    let mut out = Cons;
+    let _ = writeln!(
+        out,
+        "p0: vnode {} reached P0 at {at:?}: usecount 0, holdcnt {holdcnt}, object {flags:?}, uo_refs 0, {} of {npages} pages modified",
+        vp.v_id,
+        dirty.len()
+    );
+    for (idx, unclean, changed) in &dirty {
+        let _ = writeln!(out, "p0:   page {idx}: {}{}", if *unclean { "PG_CLEAN clear " } else { "" }, if *changed { "pmap changed bit set" } else { "" });
+    }
+    vfs_hist::vhist_print(&mut out, vp.v_id);
+    let (pid, comm) = {
+        let mut st = crate::kern::kern_proc::sched_lock();
+        let p = st.cur();
+        (p.p_tid, p.p_comm.clone())
+    };
+    let _ = writeln!(out, "p0: made by thread {pid} ({comm}); its last system calls, oldest first:");
+    let _ = kern_ktrace::ktrace_print(&mut out, Some(pid), 32);
+    let _ = writeln!(out, "p0: the last system calls of all processes:");
+    let _ = kern_ktrace::ktrace_print(&mut out, None, 16);
+    let _ = writeln!(out, "p0: halting at the first P0 (the file system is not unmounted)");
+    machdep::boot_halt()
+}
+
+/// The halt line of a boot that watched and found no P0.
+pub fn p0_report(out: &mut dyn Write) {
+    if p0_watching() {
+        let _ = writeln!(
+            out,
+            "p0: no vnode reached P0 ({} checks, {} found an unused persisting object with no modified page)",
+            CHECKS.load(Ordering::Relaxed),
+            PERSISTING.load(Ordering::Relaxed)
+        );
+    }
+}
