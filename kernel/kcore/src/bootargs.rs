@@ -63,9 +63,12 @@ pub struct BootArgs<'a> {
     pub p0_watch: bool,
     /// `fuzz.ops=`: system calls the fuzzer (`workload=fuzz`) makes.
     pub fuzz_ops: u32,
-    /// `fuzz.mode=p0`: the fuzzer biased to vnode objects, with a memory
-    /// hog (the P0 search); `fuzz.mode=all` (default): every call alike.
+    /// `fuzz.mode=p0`: the fuzzer biased to vnode objects (the P0 search);
+    /// `fuzz.mode=all` (default): every call alike.
     pub fuzz_p0: bool,
+    /// `fuzz.hog=1`: /bin/memhog runs beside the fuzzer, keeping free
+    /// memory at the pagedaemon's target.
+    pub fuzz_hog: bool,
     /// A workload to run instead of the demo (`workload=`).
     pub workload: Option<Workload>,
 }
@@ -96,7 +99,7 @@ pub enum Workload {
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20, maxproc: 1310, vhist: true, fuzz_ops: 10_000, fuzz_p0: false, p0_watch: false, hangsecs: 30 }
+        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20, maxproc: 1310, vhist: true, fuzz_ops: 10_000, fuzz_p0: false, fuzz_hog: false, p0_watch: false, hangsecs: 30 }
     }
 }
 
@@ -216,6 +219,7 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             }
             .map(|b| args.fuzz_p0 = b),
             "kern.hangsecs" => ranged(key, value, 0, 86_400, "seconds, 0 to 86400").map(|n| args.hangsecs = n),
+            "fuzz.hog" => flag(key, value).map(|b| args.fuzz_hog = b),
             "p0.watch" => flag(key, value).map(|b| args.p0_watch = b),
             "fuzz.ops" => ranged(key, value, 1, 100_000_000, "1 to 100000000").map(|n| args.fuzz_ops = n),
             "race.keepopen" => flag(key, value).map(|b| args.race_keepopen = b),

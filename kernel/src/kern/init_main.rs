@@ -142,7 +142,8 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
             // The fuzzer runs as init: it reaps the children its workers leave.
             Some(Workload::Fuzz) => {
                 let (seed, ops) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.fuzz_ops));
-                start_init("/bin/scfuzz", &["scfuzz", &seed, &ops, "driver", if args.fuzz_p0 { "p0" } else { "all" }]);
+                let mode = if args.fuzz_p0 { "p0" } else { "all" };
+                start_init("/bin/scfuzz", &["scfuzz", &seed, &ops, "driver", mode, if args.fuzz_hog { "hog" } else { "nohog" }]);
             }
             None => {
                 demo(&args);

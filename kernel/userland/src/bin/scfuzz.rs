@@ -13,8 +13,9 @@
 //! mode, mmap shared and private with every prot, munmap of parts, msync,
 //! stores and loads through the mappings, read/write into mapped pages,
 //! truncate, rename and unlink while mapped, fork with inherited mappings,
-//! exec of the files being written), while /bin/memhog keeps the pagedaemon
-//! busy: the search for the race's precondition (doc/p0-hunt.md).
+//! exec of the files being written): the search for the race's precondition
+//! (doc/p0-hunt.md). With `fuzz.hog=1` (argument `hog`) /bin/memhog runs
+//! beside it and keeps the pagedaemon busy.
 //!
 //! The driver (this program, run as init) forks one worker per batch of
 //! `BATCH` calls, seeded from SEED and the batch number, so a worker that
@@ -774,17 +775,22 @@ fn main(args: Args) -> i32 {
     let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
     let ops: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     if args.get(3) != Some("driver") {
-        println!("usage: scfuzz SEED OPS driver [p0] (started by workload=fuzz)");
+        println!("usage: scfuzz SEED OPS driver all|p0 hog|nohog (started by workload=fuzz)");
         return 2;
     }
     let p0 = args.get(4) == Some("p0");
+    let with_hog = args.get(5) == Some("hog");
     if let Err(e) = setup() {
         println!("scfuzz: {e}");
         return 1;
     }
     let batches = ops.div_ceil(BATCH);
-    println!("scfuzz: seed {seed}, {ops} calls in {batches} workers of {BATCH}{}", if p0 { ", biased to vnode objects (fuzz.mode=p0), with /bin/memhog" } else { "" });
-    if p0 {
+    println!(
+        "scfuzz: seed {seed}, {ops} calls in {batches} workers of {BATCH}{}{}",
+        if p0 { ", biased to vnode objects (fuzz.mode=p0)" } else { "" },
+        if with_hog { ", with /bin/memhog" } else { "" }
+    );
+    if with_hog {
         hog();
     }
     let t0 = uptime_ms();
