@@ -440,7 +440,11 @@ impl Fuzz {
     /// One call of the P0 search: valid arguments on the files under /fz.
     fn step_p0(&mut self) {
         let file = self.pick(&MUTABLE[..4]).as_ptr() as u32;
-        let (n, a) = match self.rng.below(16) {
+        let (n, a) = match self.rng.below(19) {
+            16..=18 => {
+                self.lifecycle(file);
+                return;
+            }
             0 | 1 => {
                 let mode = self.pick(&[O_RDONLY, O_WRONLY, O_RDWR, O_RDWR | O_CREAT, O_RDWR | O_CREAT | O_TRUNC, O_WRONLY | O_APPEND | O_CREAT]);
                 (sys::SYS_OPEN, [file, mode, 0o644, 0, 0, 0])
@@ -498,6 +502,45 @@ impl Fuzz {
         if let (sys::SYS_OPEN, Ok(fd)) = (n, call(n, a)) {
             self.remember_fd(fd);
         }
+    }
+
+    /// A whole life of an object, as programs live it: open with some
+    /// access mode, size the file, map it shared or private with some prot,
+    /// load and store through the mapping, perhaps msync, unmap, close —
+    /// the path by which objects come to persist.
+    fn lifecycle(&mut self, file: u32) {
+        let mode = self.pick(&[O_RDONLY, O_RDWR, O_RDWR | O_CREAT, O_WRONLY | O_CREAT]);
+        let Ok(fd) = call(sys::SYS_OPEN, [file, mode, 0o644, 0, 0, 0]) else { return };
+        if mode & O_ACCMODE_W != 0 && self.chance(2) {
+            let _ = call(sys::SYS_FTRUNCATE, [fd, 0, 0, (self.rng.below(8) + 1) * 4096 - self.rng.below(2) * 100, 0, 0]);
+        }
+        let mut st = [0u32; 3];
+        let size = match call(sys::SYS_FSTAT, [fd, st.as_mut_ptr() as u32, 0, 0, 0, 0]) {
+            Ok(_) => st[2],
+            Err(_) => 0,
+        };
+        let prot = self.pick(&[PROT_READ, PROT_READ, PROT_READ | PROT_WRITE]);
+        let flags = self.pick(&[MAP_SHARED, MAP_PRIVATE]);
+        let len = size.clamp(1, 16 * 4096);
+        if let Ok(at) = call(sys::SYS_MMAP, [0, len, prot, flags, fd, 0]) {
+            for off in (0..size.min(len)).step_by(4096) {
+                let p = (at + off) as *mut u8;
+                // SAFETY: inside the file's size as fstat gave it, in a
+                // mapping with these rights; a truncate by another process
+                // meanwhile kills only this one.
+                unsafe {
+                    let v = p.read_volatile();
+                    if prot & PROT_WRITE != 0 && self.chance(2) {
+                        p.write_volatile(v.wrapping_add(1));
+                    }
+                }
+            }
+            if self.chance(3) {
+                let _ = call(sys::SYS_MSYNC, [at, len, 0, 0, 0, 0]);
+            }
+            let _ = call(sys::SYS_MUNMAP, [at, len, 0, 0, 0, 0]);
+        }
+        let _ = call(sys::SYS_CLOSE, [fd, 0, 0, 0, 0, 0]);
     }
 
     fn wait4_args(&mut self) -> [u32; 6] {
