@@ -236,16 +236,7 @@ fn race_fixed2(exit: Exit, text: &str) -> Result<(), String> {
 /// A fuzz boot (`workload=fuzz`): a clean halt after the fuzzer's report,
 /// at least the calls asked for, and every system call of its table made.
 fn fuzz_ok(exit: Exit, text: &str) -> Result<(), String> {
-    if exit != Exit::Code(0) {
-        return Err(format!("exit {exit}: {:?}", outcome::parse_panic(text).map(|p| p.signature()).or(outcome::deadlock_signature(text))));
-    }
-    if !text.lines().any(|l| l == "scfuzz: the kernel survived") {
-        return Err("no `scfuzz: the kernel survived` line".into());
-    }
-    let calls: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("scfuzz: done: ")?.split_whitespace().next()?.parse().ok())
-        .ok_or("no `scfuzz: done:` line")?;
+    let calls = fuzz_survived(exit, text)?;
     if calls < FUZZ_OPS {
         return Err(format!("{calls} calls, fewer than the {FUZZ_OPS} asked for"));
     }
@@ -254,6 +245,50 @@ fn fuzz_ok(exit: Exit, text: &str) -> Result<(), String> {
     let never: Vec<&str> = words.chunks(2).filter(|w| w.get(1) == Some(&"0")).map(|w| w[0]).collect();
     if words.len() < 2 * 29 || !never.is_empty() {
         return Err(format!("system calls never made: {never:?} (of `{line}`)"));
+    }
+    Ok(())
+}
+
+/// A clean halt after the fuzzer's report: the calls it made.
+fn fuzz_survived(exit: Exit, text: &str) -> Result<u64, String> {
+    if exit != Exit::Code(0) {
+        return Err(format!("exit {exit}: {:?}", outcome::parse_panic(text).map(|p| p.signature()).or(outcome::deadlock_signature(text))));
+    }
+    if !text.lines().any(|l| l == "scfuzz: the kernel survived") {
+        return Err("no `scfuzz: the kernel survived` line".into());
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("scfuzz: done: ")?.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| "no `scfuzz: done:` line".into())
+}
+
+/// A P0 report: the halt, the vnode, the history, the system calls.
+fn p0_found(exit: Exit, text: &str) -> Result<(), String> {
+    if exit != Exit::Code(0) || outcome::classify(exit, text) != outcome::Outcome::P0 {
+        return Err(format!("exit {exit}, outcome {:?}; not halted by the P0 detector", outcome::classify(exit, text)));
+    }
+    let line = text.lines().find(|l| l.starts_with(outcome::P0_LINE)).unwrap_or_default();
+    let vid = line.strip_prefix(outcome::P0_LINE).and_then(|r| r.split_whitespace().next()).ok_or("no vnode in the p0 line")?;
+    for want in [format!("vnode {vid} history: "), "p0: made by thread ".into(), "p0: halting at the first P0".into()] {
+        if !text.contains(&want) {
+            return Err(format!("the report lacks `{want}`"));
+        }
+    }
+    if !line.contains("uo_refs 0") || !text.lines().any(|l| l.starts_with("p0:   page ")) {
+        return Err(format!("the p0 line names no modified page: `{line}`"));
+    }
+    Ok(())
+}
+
+/// A watched boot that found no P0 and said how much it checked.
+fn p0_none(exit: Exit, text: &str) -> Result<(), String> {
+    fuzz_survived(exit, text)?;
+    let checks: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("p0: no vnode reached P0 (")?.split_whitespace().next()?.parse().ok())
+        .ok_or("no `p0: no vnode reached P0` line")?;
+    if checks == 0 {
+        return Err("the detector made no check".into());
     }
     Ok(())
 }
@@ -467,6 +502,31 @@ const TESTS: &[QemuTest] = &[
             Check::Lacks("panic: ktest"),
         ],
     ),
+    // OpenBSD's fault-versus-truncate lock order (doc/p0-hunt.md): the
+    // fault waits for the vnode lock with its page busy, the truncate holds
+    // the lock and waits for the page.
+    test(
+        "fault-truncate",
+        "test=fault-truncate",
+        1,
+        &[
+            Check::InOrder(&[
+                "fault-truncate: the fault waits for the vnode lock",
+                "deadlock: every thread sleeps and nothing can wake one",
+                "trace of thread 2:",
+                "vn_lock() at ",
+                "uvn_io() at ",
+                "uvn_get() at ",
+                "trace of thread 0:",
+                "uvm_pagewait() at ",
+                "uvn_flush() at ",
+                "uvm_vnp_setsize() at ",
+                "deadlock: thread 2 (ktfault) sleeps on \"vnlock\" working on vnode",
+                "deadlock: thread 0 (swapper) sleeps on \"uvn_flsh\" working on vnode",
+            ]),
+            Check::Lacks("panic: ktest"),
+        ],
+    ),
     // A lock waited for while its holder naps in a loop: never "every
     // thread asleep", so only the hang watchdog can tell.
     test(
@@ -625,6 +685,11 @@ const TESTS: &[QemuTest] = &[
         race_fixed2,
     ),
     QemuTest { race: Some(RaceCheck { boots: 3, need: 3, ok: fuzz_ok }), slow: true, ..test("fuzz", "workload=fuzz fuzz.ops=1500", 0, &[]) },
+    // The P0 detector: with the mmap hack off the P0 search reaches P0 (the
+    // known path: a shared-writable mapping's object persists dirty) and
+    // the kernel halts with the report; with stock settings it does not.
+    race("p0-detector", "workload=fuzz fuzz.mode=p0 fuzz.ops=400 uvm.mmap_uncache=0 p0.watch=1 kern.maxvnodes=32", 2, p0_found),
+    race("p0-stock", "workload=fuzz fuzz.mode=p0 fuzz.ops=400 uvn.policy=original p0.watch=1 kern.maxvnodes=32", 2, p0_none),
     QemuTest {
         seed: 17,
         replay: true,

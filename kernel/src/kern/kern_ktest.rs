@@ -52,6 +52,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("getnewvnode-panic") => kern_ktest_vfs::ktest_getnewvnode_panic(),
         TestSel::Named("uvn-pageout") => kern_ktest_uvn::ktest_uvn_pageout(),
         TestSel::Named("persistbug") => kern_ktest_uvn::ktest_persistbug(),
+        TestSel::Named("fault-truncate") => kern_ktest_uvn::ktest_fault_truncate(),
         TestSel::Named("dying-pageout") => kern_ktest_uvn::ktest_dying_pageout(),
         TestSel::Named(name) => match all_tests().chain(kern_ktest_proc::ALONE).find(|(n, _)| *n == name) {
             Some(t) => run_suite(core::iter::once(t)),

@@ -13,7 +13,11 @@ use crate::kern::vfs_vnops::{vn_close, vn_open, vn_rdwr, Uio};
 use crate::sys::syscalls::{O_CREAT, O_RDWR, O_WRONLY};
 use crate::uvm::uvm_page::{uvm_page_write, uvm_pagealloc, uvm_pagefree, uvmexp, PgFlags, PAGE_SIZE};
 use crate::arch::powerpc::pmap::{pmap_page_protect, Prot};
-use crate::uvm::uvm_vnode::{uvm_pager_put, uvn_attach, uvn_detach, uvn_get, PgoFlags, UvnFlags};
+use crate::uvm::uvm_vnode::{uvm_pager_put, uvm_vnp_setsize, uvn_attach, uvn_detach, uvn_get, PgoFlags, UvnFlags};
+use crate::kern::kern_kthread::kthread_create;
+use crate::kern::kern_sched::yield_cpu;
+use crate::kern::vfs_subr::vn_lock;
+use crate::sys::vnode::LkFlags;
 use alloc::format;
 use alloc::vec::Vec;
 
@@ -268,4 +272,35 @@ pub fn ktest_dying_pageout() {
         Ok(()) => crate::printf!("dying-pageout: the file holds both dirty pages\n"),
         Err(e) => crate::printf!("dying-pageout: FAILED: {e}\n"),
     }
+}
+
+/// `test=fault-truncate`: a page fault and a truncate that wait for each
+/// other, in OpenBSD's own order (uvm_vnode.c 1.130, ffs_inode.c 1.81;
+/// doc/p0-hunt.md). The truncating thread holds the vnode lock (as
+/// sys_ftruncate does around dotruncate); the faulting thread's uvn_get
+/// makes the missing page busy and waits in uvn_io for that lock; then the
+/// truncate's uvm_vnp_setsize frees the pages past the new end with a
+/// PGO_FREE flush, which waits for the busy page ("uvn_flsh"). Nothing can
+/// wake either: the deadlock report follows. scfuzz found it (seed 5 of
+/// `fuzz.mode=p0 fuzz.hog=1 physmem=32M`).
+#[inline(never)]
+pub fn ktest_fault_truncate() {
+    let vp = match make_file("/fault-truncate", 4 * PG) {
+        Ok(vp) => vp,
+        Err(e) => panic!("ktest: fault-truncate: {e}"),
+    };
+    if let Err(e) = uvn_attach(vp, false) {
+        panic!("ktest: fault-truncate: uvn_attach: {e}");
+    }
+    if let Err(e) = vn_lock(vp, LkFlags::LK_EXCLUSIVE) {
+        panic!("ktest: fault-truncate: vn_lock: {e}");
+    }
+    crate::printf!("fault-truncate: vnode {}: the truncating thread holds the vnode lock; a fault on page 2 starts\n", vp.v_id);
+    kthread_create("ktfault", move || {
+        let _ = uvn_get(vp, 2);
+    });
+    yield_cpu();
+    crate::printf!("fault-truncate: the fault waits for the vnode lock; truncating to one page\n");
+    uvm_vnp_setsize(vp, PG as u64);
+    panic!("ktest: fault-truncate: the truncate did not wait for the faulting page");
 }
