@@ -12,9 +12,11 @@ use alloc::boxed::Box;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 extern "C" fn fork_return(arg: usize) {
+    // The frame is moved out and its box freed within this statement:
+    // cpu_enter_user never returns, so a box still alive at the call would
+    // never be freed (164 bytes lost per fork).
     // SAFETY: `arg` is the Box::into_raw of sys_fork below, consumed once.
-    let tf = unsafe { Box::from_raw(arg as *mut TrapFrame) };
-    let tf = *tf;
+    let tf: TrapFrame = *unsafe { Box::from_raw(arg as *mut TrapFrame) };
     vm_machdep::cpu_enter_user(&tf)
 }
 
