@@ -151,14 +151,20 @@ fn files(art: &Artifacts) -> Vec<ImageFile> {
         sized("/usr/share/misc/one", 1),
         sized("/usr/share/misc/page", 4096),
         sized("/usr/share/misc/big", 100_000),
-        ImageFile {
-            path: "/usr/share/misc/link".into(),
-            mode: 0o777,
-            source: Source::Symlink("big".into()),
-        },
+        link("/usr/share/misc/link", "big"),
+        // For namei's symbolic links: absolute, through a directory, a loop,
+        // and one to nothing.
+        link("/etc/motdlink", "/etc/motd"),
+        link("/usr/share/lnk", "misc"),
+        link("/usr/share/misc/loop", "loop"),
+        link("/usr/share/misc/dangling", "nosuch"),
     ];
     files.extend(programs);
     files
+}
+
+fn link(path: &str, target: &str) -> ImageFile {
+    ImageFile { path: path.into(), mode: 0o777, source: Source::Symlink(target.into()) }
 }
 
 /// `len` bytes of lines that each say which file and offset they are at,

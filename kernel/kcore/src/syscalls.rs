@@ -82,6 +82,8 @@ pub const O_APPEND: u32 = 0x0008;
 pub const O_CREAT: u32 = 0x0200;
 pub const O_TRUNC: u32 = 0x0400;
 pub const O_EXCL: u32 = 0x0800;
+/// Fail with ELOOP instead of following a final symbolic link.
+pub const O_NOFOLLOW: u32 = 0x0100;
 /// openat(2): relative to the current directory (here: the root).
 pub const AT_FDCWD: i32 = -100;
 pub const SEEK_SET: u32 = 0;

@@ -18,6 +18,7 @@ pub const SUITE: &[KTest] = &[
     ("vnode_vxlock", test_vnode_vxlock),
     ("vnode_hold", test_vnode_hold),
     ("vfs_namei_read", test_vfs_namei_read),
+    ("vfs_namei_symlinks", test_vfs_namei_symlinks),
 ];
 
 static INACTIVE: AtomicU32 = AtomicU32::new(0);
@@ -186,6 +187,37 @@ fn test_vfs_namei_read() -> TestResult {
     let dir = root.with(|v| v.v_type);
     vrele(root);
     check!(dir == VType::VDIR, "/ has type {dir:?}");
+    Ok(())
+}
+
+/// Symbolic links in the image (xtask's image.rs): followed at the end of
+/// a path (absolute and relative targets) and in its middle; a loop is
+/// ELOOP after MAXSYMLINKS, a link to nothing ENOENT, a trailing slash
+/// after a link to a file ENOTDIR; open with O_NOFOLLOW is ELOOP; unlink's
+/// DELETE lookup does not follow (it finds the link itself).
+fn test_vfs_namei_symlinks() -> TestResult {
+    use crate::kern::vfs_lookup::{namei, CnFlags, NameiOp};
+    let same = |a: &str, b: &str| -> Result<bool, alloc::string::String> {
+        let x = namei_lookup(a).map_err(|e| alloc::format!("namei {a}: {e}"))?;
+        let y = namei_lookup(b).map_err(|e| alloc::format!("namei {b}: {e}"))?;
+        let eq = core::ptr::eq(x, y);
+        vrele(x);
+        vrele(y);
+        Ok(eq)
+    };
+    check!(same("/etc/motdlink", "/etc/motd")?, "/etc/motdlink (-> /etc/motd) is another file");
+    check!(same("/usr/share/misc/link", "/usr/share/misc/big")?, "/usr/share/misc/link (-> big) is another file");
+    check!(same("/usr/share/lnk/big", "/usr/share/misc/big")?, "/usr/share/lnk/big (through lnk -> misc) is another file");
+    check!(same("/usr/share/lnk/", "/usr/share/misc")?, "/usr/share/lnk/ is not the directory misc");
+    check!(namei_lookup("/usr/share/misc/loop").err() == Some(Errno::ELOOP), "a link to itself did not give ELOOP");
+    check!(namei_lookup("/usr/share/misc/dangling").err() == Some(Errno::ENOENT), "a link to nothing did not give ENOENT");
+    check!(namei_lookup("/usr/share/misc/link/").err() == Some(Errno::ENOTDIR), "a trailing slash after a link to a file did not give ENOTDIR");
+    let r = crate::kern::vfs_vnops::vn_open("/etc/motdlink", crate::sys::syscalls::O_RDONLY | crate::sys::syscalls::O_NOFOLLOW, 0);
+    check!(r.err() == Some(Errno::ELOOP), "open(O_NOFOLLOW) of a link did not give ELOOP");
+    let nd = namei("/etc/motdlink", NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF).map_err(|e| alloc::format!("namei DELETE: {e}"))?;
+    let kind = nd.ni_vp.map(|v| v.with(|v| v.v_type));
+    nd.release(CnFlags::LOCKPARENT | CnFlags::LOCKLEAF);
+    check!(kind == Some(VType::VLNK), "a DELETE lookup of a link found {kind:?}, not the link");
     Ok(())
 }
 

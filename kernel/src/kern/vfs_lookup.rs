@@ -3,10 +3,12 @@
 //! file system's directories hold it). For CREATE, DELETE and RENAME the
 //! last component's directory comes back as `ni_dvp` (locked with
 //! LOCKPARENT) and the vnode it names, if any, as `ni_vp` (locked with
-//! LOCKLEAF).
+//! LOCKLEAF). A symbolic link met on the way is followed — always in the
+//! middle of a path, at its end with FOLLOW or a trailing slash — by
+//! looking its target up in its place, at most MAXSYMLINKS times (ELOOP).
 
 use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele, Vnode};
-use crate::kern::vfs_vops::VOP_LOOKUP;
+use crate::kern::vfs_vops::{VOP_LOOKUP, VOP_READ};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VType};
 use crate::ufs::ffs::ffs_vfsops::ffs_vget;
@@ -17,6 +19,8 @@ const MAXCOMPONENTS: usize = 64;
 pub const MAXPATHLEN: usize = 1024;
 /// The longest file name (a path component).
 pub const NAME_MAX: usize = 255;
+/// Most symbolic links followed in one lookup (OpenBSD's MAXSYMLINKS).
+pub const MAXSYMLINKS: usize = 32;
 
 /// cn_nameiop: what the caller will do with the last component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +41,8 @@ bitflags::bitflags! {
         const LOCKPARENT = 0x0008;
         /// Return the parent directory, referenced but unlocked.
         const WANTPARENT = 0x0010;
+        /// Follow a symbolic link that is the last component.
+        const FOLLOW = 0x0040;
         /// Trailing slashes do not ask for a directory (mkdir's new name).
         const STRIPSLASHES = 0x0010_0000;
     }
@@ -82,6 +88,82 @@ fn lock_leaf(vp: &'static Vnode, flags: CnFlags) -> Result<(), Errno> {
 
 /// Looks `path` up for operation `op` (OpenBSD namei).
 pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno> {
+    let mut path = alloc::string::String::from(path);
+    for _ in 0..=MAXSYMLINKS {
+        match namei_walk(&path, op, flags)? {
+            Walk::Done(nd) => return Ok(nd),
+            Walk::Link(next) => path = next,
+        }
+    }
+    Err(Errno::ELOOP)
+}
+
+/// How one walk of a path ended: looked up, or at a symbolic link, with
+/// the path to walk instead (its target put in its place).
+enum Walk {
+    Done(Nameidata),
+    Link(alloc::string::String),
+}
+
+/// The target of symbolic link `vp` (referenced), which is released.
+fn readlink(vp: &'static Vnode) -> Result<Vec<u8>, Errno> {
+    let mut buf = alloc::vec![0u8; MAXPATHLEN];
+    let r = vn_lock(vp, LkFlags::LK_EXCLUSIVE).and_then(|()| {
+        let mut n = 0;
+        let r = loop {
+            match VOP_READ(vp, n as u64, &mut buf[n..]) {
+                Ok(0) => break Ok(n),
+                Ok(k) => n += k,
+                Err(e) => break Err(e),
+            }
+            if n == buf.len() {
+                break Err(Errno::ENAMETOOLONG);
+            }
+        };
+        vop_unlock(vp);
+        r
+    });
+    vrele(vp);
+    let n = r?;
+    if n == 0 {
+        return Err(Errno::ENOENT);
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// The path to walk when component `at` of `comps` is a link to `target`:
+/// the target (from the root if absolute, else from the link's directory)
+/// and the components after it.
+fn splice(comps: &[&str], at: usize, target: &[u8], trailing: bool) -> Result<alloc::string::String, Errno> {
+    let target = core::str::from_utf8(target).map_err(|_| Errno::ENOENT)?;
+    let mut p = alloc::string::String::new();
+    if !target.starts_with('/') {
+        for c in &comps[..at] {
+            p.push('/');
+            p.push_str(c);
+        }
+    }
+    p.push('/');
+    p.push_str(target);
+    for c in &comps[at + 1..] {
+        p.push('/');
+        p.push_str(c);
+    }
+    if trailing {
+        p.push('/');
+    }
+    if p.len() >= MAXPATHLEN {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    Ok(p)
+}
+
+fn is_link(vp: &'static Vnode) -> bool {
+    vp.with(|v| v.v_type) == VType::VLNK
+}
+
+fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
     if path.len() >= MAXPATHLEN {
         return Err(Errno::ENAMETOOLONG);
     }
@@ -91,7 +173,8 @@ pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno
     }
     // A trailing slash asks that the last component be a directory
     // (OpenBSD's REQUIREDIR), unless the caller strips it (mkdir).
-    let requiredir = path.trim_end_matches('/').len() < path.len() && !flags.contains(CnFlags::STRIPSLASHES);
+    let trailing = path.trim_end_matches('/').len() < path.len();
+    let requiredir = trailing && !flags.contains(CnFlags::STRIPSLASHES);
     let wants_parent = flags.intersects(CnFlags::LOCKPARENT | CnFlags::WANTPARENT);
     let mut dvp = ffs_vget(ffs::ROOTINO)?;
     let Some((last, walk)) = comps.split_last() else {
@@ -101,12 +184,16 @@ pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno
             return Err(if op == NameiOp::CREATE { Errno::EEXIST } else { Errno::EBUSY });
         }
         lock_leaf(dvp, flags)?;
-        return Ok(Nameidata { ni_dvp: None, ni_vp: Some(dvp), ni_name: Vec::new() });
+        return Ok(Walk::Done(Nameidata { ni_dvp: None, ni_vp: Some(dvp), ni_name: Vec::new() }));
     };
-    for comp in walk {
+    for (i, comp) in walk.iter().enumerate() {
         let next = lookup_locked(dvp, comp.as_bytes());
         vrele(dvp);
         dvp = next?;
+        if is_link(dvp) {
+            let target = readlink(dvp)?;
+            return splice(&comps, i, &target, trailing).map(Walk::Link);
+        }
     }
     let name = last.as_bytes();
     if op != NameiOp::LOOKUP && *last == ".." {
@@ -122,7 +209,7 @@ pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno
         return Err(Errno::ENOTDIR);
     }
     let found = match VOP_LOOKUP(dvp, name) {
-        Ok(vp) if requiredir && vp.with(|v| v.v_type) != VType::VDIR => {
+        Ok(vp) if requiredir && !matches!(vp.with(|v| v.v_type), VType::VDIR | VType::VLNK) => {
             vrele(vp);
             vput(dvp);
             return Err(Errno::ENOTDIR);
@@ -137,6 +224,14 @@ pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno
     };
     if !flags.contains(CnFlags::LOCKPARENT) {
         vop_unlock(dvp);
+    }
+    if let Some(vp) = found.filter(|&vp| is_link(vp) && (flags.contains(CnFlags::FOLLOW) || requiredir)) {
+        if flags.contains(CnFlags::LOCKPARENT) {
+            vop_unlock(dvp);
+        }
+        vrele(dvp);
+        let target = readlink(vp)?;
+        return splice(&comps, comps.len() - 1, &target, requiredir).map(Walk::Link);
     }
     if let Some(vp) = found {
         if core::ptr::eq(vp, dvp) {
@@ -157,7 +252,7 @@ pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno
         vrele(dvp);
         None
     };
-    Ok(Nameidata { ni_dvp, ni_vp: found, ni_name: name.to_vec() })
+    Ok(Walk::Done(Nameidata { ni_dvp, ni_vp: found, ni_name: name.to_vec() }))
 }
 
 /// VOP_LOOKUP with the directory locked for it.
@@ -168,8 +263,9 @@ fn lookup_locked(dvp: &'static Vnode, name: &[u8]) -> Result<&'static Vnode, Err
     r
 }
 
-/// The vnode `path` names, referenced and unlocked (a LOOKUP).
+/// The vnode `path` names, referenced and unlocked (a LOOKUP that
+/// follows a final symbolic link).
 pub fn namei_lookup(path: &str) -> Result<&'static Vnode, Errno> {
-    let nd = namei(path, NameiOp::LOOKUP, CnFlags::empty())?;
+    let nd = namei(path, NameiOp::LOOKUP, CnFlags::FOLLOW)?;
     nd.ni_vp.ok_or(Errno::ENOENT)
 }

@@ -7,7 +7,7 @@ use crate::kern::vfs_lookup::{namei, CnFlags, NameiOp};
 use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_CREATE, VOP_READ, VOP_SETATTR_SIZE, VOP_WRITE};
 use crate::sys::errno::Errno;
-use crate::sys::syscalls::{O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_TRUNC};
+use crate::sys::syscalls::{O_ACCMODE, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC};
 use crate::sys::vnode::{LkFlags, VType};
 
 /// Serializes changes to the name space (create, remove, mkdir, rmdir,
@@ -24,8 +24,11 @@ pub fn fwrite(fmode: u32) -> bool {
 /// under O_TRUNC. Returns the vnode referenced and unlocked.
 #[inline(never)]
 pub fn vn_open(path: &str, fmode: u32, cmode: u16) -> Result<&'static Vnode, Errno> {
+    // As OpenBSD: a final symbolic link is followed unless O_NOFOLLOW, or
+    // O_CREAT|O_EXCL (which must make a new name); one not followed is ELOOP.
+    let follow = if fmode & O_NOFOLLOW == 0 && fmode & (O_CREAT | O_EXCL) != O_CREAT | O_EXCL { CnFlags::FOLLOW } else { CnFlags::empty() };
     let vp = if fmode & O_CREAT != 0 {
-        let nd = namei(path, NameiOp::CREATE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
+        let nd = namei(path, NameiOp::CREATE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF | follow)?;
         let dvp = nd.ni_dvp.expect("namei CREATE gives the parent");
         match nd.ni_vp {
             None => VOP_CREATE(dvp, &nd.ni_name, cmode)?,
@@ -39,11 +42,13 @@ pub fn vn_open(path: &str, fmode: u32, cmode: u16) -> Result<&'static Vnode, Err
             }
         }
     } else {
-        let nd = namei(path, NameiOp::LOOKUP, CnFlags::LOCKLEAF)?;
+        let nd = namei(path, NameiOp::LOOKUP, CnFlags::LOCKLEAF | follow)?;
         nd.ni_vp.ok_or(Errno::ENOENT)?
     };
     let kind = vp.with(|v| v.v_type);
-    let r = if kind == VType::VDIR && fwrite(fmode) {
+    let r = if kind == VType::VLNK {
+        Err(Errno::ELOOP)
+    } else if kind == VType::VDIR && fwrite(fmode) {
         Err(Errno::EISDIR)
     } else if kind != VType::VREG && kind != VType::VDIR && kind != VType::VLNK {
         Err(Errno::ENXIO)

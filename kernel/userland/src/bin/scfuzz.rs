@@ -156,8 +156,17 @@ const MUTABLE: [&[u8]; 22] = [
     b"/fz/.\0",
 ];
 
-/// Paths read but never changed: the programs the run needs.
-const READONLY: [&[u8]; 4] = [b"/bin/hello\0", b"/bin\0", b"/sbin/init\0", b"/bin/scfuzz\0"];
+/// Paths read but never changed: the programs the run needs, and the
+/// image's symbolic links (one a loop).
+const READONLY: [&[u8]; 7] = [
+    b"/bin/hello\0",
+    b"/bin\0",
+    b"/sbin/init\0",
+    b"/bin/scfuzz\0",
+    b"/etc/motdlink\0",
+    b"/usr/share/misc/loop\0",
+    b"/usr/share/lnk/big\0",
+];
 
 impl Fuzz {
     fn new(seed: u64, root: bool, p0: bool) -> Fuzz {
