@@ -169,7 +169,23 @@ fn test_rwlock() -> TestResult {
 
 /// Tests run only by name (`test=NAME`), never by test=all: each needs a
 /// boot of its own (memory run out, a low kern.maxproc, a heap measure).
-pub const ALONE: &[KTest] = &[("user-oom", test_user_oom), ("user-maxproc", test_user_maxproc), ("user-forks", test_user_forks)];
+pub const ALONE: &[KTest] =
+    &[("user-oom", test_user_oom), ("user-maxproc", test_user_maxproc), ("user-forks", test_user_forks), ("user-pmap", test_user_pmap)];
+
+/// `test=user-pmap p0.watch=1`: the macppc hypothesis of doc/p0-hunt.md —
+/// a changed bit kept across a hashed-page-table eviction and credited to
+/// the wrong page would leave a persisting object that was only read with
+/// a "modified" page. `/bin/utest pmap` crowds the PTEGs of a read-only
+/// file mapping with written anonymous pages until they evict each other,
+/// then lets the object persist; the P0 detector is the oracle.
+fn test_user_pmap() -> TestResult {
+    let before = crate::arch::powerpc::pmap::pmap_evictions();
+    utest_alone("pmap")?;
+    let evictions = crate::arch::powerpc::pmap::pmap_evictions() - before;
+    crate::printf!("user_pmap: {evictions} hashed-page-table evictions, and no P0\n");
+    check!(evictions > 0, "the probe evicted nothing from the hashed page table");
+    Ok(())
+}
 
 /// `test=user-oom`: `/bin/utest oom`, whose children touch twice the
 /// machine's memory. The kernel must survive, killing with OpenBSD's "out

@@ -593,9 +593,61 @@ fn fork_cycles() -> Check {
     Ok(())
 }
 
+/// `utest pmap` (test=user-pmap): a read-only shared window on 16 file
+/// pages and, in the same segment, written anonymous pages whose page
+/// numbers match theirs modulo the hashed page table's 4096 PTEGs, or their
+/// complement (whose primary PTEG is the file page's secondary), so that
+/// twice as many mappings as slots share the file pages' PTEGs and evict
+/// each other; the file pages are read again between
+/// rounds (reloaded after eviction). Then the file is unmapped and closed:
+/// its object persists, and must have no modified page.
+fn pmap_probe() -> Check {
+    const NPTEG: u32 = 4096;
+    const FILEPAGES: u32 = 16;
+    let path = b"/utest-pmap.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_TRUNC | sys::O_RDWR, 0o644).map_err(|_| "create /utest-pmap.tmp failed")?;
+    write_all(fd, &[7u8; 4096]).and_then(|_| ftruncate(fd, FILEPAGES * 4096)).map_err(|_| "write failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    let anon_len = 0x0ff0_0000u32;
+    let anon = mmap_anon(anon_len as usize).map_err(|_| "mmap of the anonymous region failed")? as u32;
+    let fd = open(path, sys::O_RDONLY).map_err(|_| "open failed")?;
+    let file = mmap_file((FILEPAGES * 4096) as usize, sys::PROT_READ, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap of the file failed")? as u32;
+    if file >> 28 != anon >> 28 {
+        return Err("the file and the anonymous region are not in one segment");
+    }
+    let mut sum = 0u32;
+    for round in 0..4u8 {
+        for j in 0..FILEPAGES {
+            let fpage = (file >> 12) + j;
+            // SAFETY: a page of the file's read-only window.
+            sum = sum.wrapping_add(unsafe { ((fpage << 12) as *const u8).read_volatile() } as u32);
+            // Pages with the file page's PTEG as their primary, and pages
+            // whose primary is its secondary (the complement of the hash).
+            let first = anon >> 12;
+            for class in [fpage % NPTEG, (NPTEG - 1) ^ (fpage % NPTEG)] {
+                let mut p = first + (class.wrapping_sub(first) % NPTEG);
+                while p < first + (anon_len >> 12) {
+                    // SAFETY: a page of the private anonymous region.
+                    unsafe { ((p << 12) as *mut u8).write_volatile(round) };
+                    p += NPTEG;
+                }
+            }
+        }
+    }
+    munmap(file as *mut u8, (FILEPAGES * 4096) as usize).map_err(|_| "munmap of the file failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    munmap(anon as *mut u8, anon_len as usize).map_err(|_| "munmap of the anonymous region failed")?;
+    unlink(path).map_err(|_| "unlink failed")?;
+    // Page 0 starts with 7, the others are zeros: read four times.
+    if sum != 4 * 7 {
+        return Err("the file did not read back through its window");
+    }
+    Ok(())
+}
+
 /// The checks run alone, by name (`utest oom`, `utest maxproc`): each
 /// needs a boot of its own (little memory, a low kern.maxproc).
-const ALONE: &[NamedCheck] = &[("oom", out_of_memory), ("maxproc", fork_limit), ("forks", fork_cycles)];
+const ALONE: &[NamedCheck] = &[("oom", out_of_memory), ("maxproc", fork_limit), ("forks", fork_cycles), ("pmap", pmap_probe)];
 
 fn main(args: Args) -> i32 {
     if let Some((name, f)) = args.get(1).and_then(|a| ALONE.iter().find(|(n, _)| *n == a)) {
