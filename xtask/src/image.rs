@@ -66,6 +66,8 @@ pub struct Images {
     /// The good image with its first file's inode (in use) marked free in
     /// its group's inode map: the next inode allocation meets it.
     pub dupalloc: PathBuf,
+    /// The good image marked not cleanly unmounted (fs_clean 0).
+    pub unclean: PathBuf,
 }
 
 /// Which image a boot uses.
@@ -76,6 +78,7 @@ pub enum Variant {
     Ufs1,
     Big,
     DupAlloc,
+    Unclean,
 }
 
 impl Images {
@@ -86,6 +89,7 @@ impl Images {
             Variant::Ufs1 => &self.ufs1,
             Variant::Big => &self.big,
             Variant::DupAlloc => &self.dupalloc,
+            Variant::Unclean => &self.unclean,
         }
     }
 }
@@ -298,11 +302,19 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
     let mut bytes = fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?;
     mark_first_inode_free(&mut bytes).with_context(|| format!("cannot damage a copy of {}", good.display()))?;
     fs::write(&dupalloc, bytes).with_context(|| format!("cannot write {}", dupalloc.display()))?;
-    Ok(Images { good, corrupt, ufs1, big, dupalloc })
+    let unclean = dir.join("ppcbsd-unclean.ffs");
+    let mut bytes = fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?;
+    let at = ffs::Fs::mount(&bytes[..]).map_err(|e| anyhow::anyhow!("{e}"))?.sb().location + FS_CLEAN_OFF;
+    *bytes.get_mut(at as usize).context("superblock outside the image")? = 0;
+    fs::write(&unclean, bytes).with_context(|| format!("cannot write {}", unclean.display()))?;
+    Ok(Images { good, corrupt, ufs1, big, dupalloc, unclean })
 }
 
 /// Clears the inode-map bit of the first inode in use after the root's, so
 /// that it is the first free one an allocation finds; returns its number.
+/// fs_clean's byte in the superblock (struct fs).
+const FS_CLEAN_OFF: u64 = 209;
+
 fn mark_first_inode_free(img: &mut [u8]) -> Result<u32> {
     let (ino, iu) = {
         let fs = ffs::Fs::mount(&img[..]).map_err(|e| anyhow::anyhow!("{e}"))?;

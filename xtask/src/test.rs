@@ -538,6 +538,24 @@ const TESTS: &[QemuTest] = &[
             Check::Lacks("panic: ktest"),
         ],
     ),
+    // An image not cleanly unmounted: the root is mounted read-only (as
+    // OpenBSD denies a read-write mount), writes are EROFS, and the image
+    // is left as it was.
+    QemuTest {
+        image: Variant::Unclean,
+        saved_image: Some(still_unclean),
+        ..test(
+            "unclean-image",
+            "test=rdonly-root",
+            0,
+            &[Check::InOrder(&[
+                "WARNING: R/W mount of / denied.  Filesystem is not clean - run fsck",
+                "ffs: root on rd0 mounted read-only",
+                "rdonly-root: writes EROFS, reads work",
+                "ffs: rd0 unmounted (read-only, left as it was)",
+            ])],
+        )
+    },
     // A lock waited for while its holder naps in a loop: never "every
     // thread asleep", so only the hang watchdog can tell.
     test(
@@ -850,6 +868,16 @@ const TESTS: &[QemuTest] = &[
 
 /// The image saved after `test=rd-mark`: its last 4 KiB holds the marker
 /// the kernel wrote through rd, and it still mounts and checks clean.
+/// The saved image is still marked unclean: the read-only root wrote nothing.
+fn still_unclean(_: &str, img: &[u8]) -> Result<(), String> {
+    let fs = ffs::Fs::mount(img).map_err(|e| format!("the saved image does not mount: {e}"))?;
+    match fs.is_clean() {
+        Ok(false) => Ok(()),
+        Ok(true) => Err("the saved image was marked clean: the read-only root wrote to it".into()),
+        Err(e) => Err(format!("fs_clean: {e}")),
+    }
+}
+
 fn rd_marked(_: &str, img: &[u8]) -> Result<(), String> {
     const MARK: &[u8] = b"ppcbsd rd0 write\n";
     let tail = img.get(img.len().saturating_sub(4096)..).unwrap_or_default();

@@ -45,6 +45,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("stack-overflow") => kern_ktest_proc::ktest_stack_overflow(),
         TestSel::Named("deadlock") => kern_ktest_proc::ktest_deadlock(),
         TestSel::Named("hang") => kern_ktest_proc::ktest_hang(),
+        TestSel::Named("rdonly-root") => kern_ktest_vfs::ktest_rdonly_root(),
         TestSel::Named("sleep-spl") => kern_ktest_proc::ktest_sleep_spl(),
         TestSel::Named("bench") => kern_ktest_proc::ktest_bench(),
         TestSel::Named("rd-mark") => kern_ktest_bio::ktest_rd_mark(),

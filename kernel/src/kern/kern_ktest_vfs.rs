@@ -221,6 +221,29 @@ fn test_vfs_namei_symlinks() -> TestResult {
     Ok(())
 }
 
+/// `test=rdonly-root` on an image not cleanly unmounted: the root is
+/// mounted read-only, so opening for writing, creating and removing are
+/// EROFS, and reading works.
+pub fn ktest_rdonly_root() {
+    use crate::kern::vfs_vnops::{vn_close, vn_open};
+    use crate::sys::syscalls::{O_CREAT, O_RDONLY, O_RDWR};
+    let run = || -> TestResult {
+        check!(vn_open("/etc/motd", O_RDWR, 0).err() == Some(Errno::EROFS), "open(O_RDWR) was not EROFS");
+        check!(vn_open("/rdonly-new", O_CREAT | O_RDWR, 0o644).err() == Some(Errno::EROFS), "open(O_CREAT) was not EROFS");
+        check!(crate::kern::vfs_syscalls::sys_unlink(b"/etc/hosts").err() == Some(Errno::EROFS), "unlink was not EROFS");
+        let vp = vn_open("/etc/motd", O_RDONLY, 0).map_err(|e| alloc::format!("open(O_RDONLY): {e}"))?;
+        let mut buf = [0u8; 6];
+        let n = crate::kern::vfs_vnops::vn_rdwr(vp, crate::kern::vfs_vnops::Uio::Read(&mut buf), 0);
+        vn_close(vp, O_RDONLY);
+        check!(n == Ok(6) && &buf == b"ppcbsd", "/etc/motd did not read back: {n:?}");
+        Ok(())
+    };
+    match run() {
+        Ok(()) => crate::printf!("rdonly-root: writes EROFS, reads work\n"),
+        Err(e) => panic!("ktest: rdonly-root: {e}"),
+    }
+}
+
 /// `test=vref-panic`: vref on an unreferenced vnode, OpenBSD's first panic
 /// from the field.
 #[inline(never)]

@@ -48,6 +48,8 @@ pub fn vn_open(path: &str, fmode: u32, cmode: u16) -> Result<&'static Vnode, Err
     let kind = vp.with(|v| v.v_type);
     let r = if kind == VType::VLNK {
         Err(Errno::ELOOP)
+    } else if fwrite(fmode) && vp.op().mnt_rdonly() {
+        Err(Errno::EROFS)
     } else if kind == VType::VDIR && fwrite(fmode) {
         Err(Errno::EISDIR)
     } else if kind != VType::VREG && kind != VType::VDIR && kind != VType::VLNK {

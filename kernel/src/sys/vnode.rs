@@ -108,6 +108,10 @@ pub trait VnodeOps: Sync {
     fn vop_truncate(&self, _vp: &'static Vnode, _len: u64) -> Result<(), Errno> {
         Err(Errno::EROFS)
     }
+    /// Whether the vnode's file system is mounted read-only (MNT_RDONLY).
+    fn mnt_rdonly(&self) -> bool {
+        false
+    }
     /// Writes the file's dirty data and metadata to the device.
     fn vop_fsync(&self, _vp: &'static Vnode) -> Result<(), Errno> {
         Ok(())

@@ -103,9 +103,20 @@ pub fn ffs_error(ino: u32, e: ffs::Error) -> Errno {
 /// unclean, so that fsck looks at it (OpenBSD's FS_UNCLEAN).
 static FS_DAMAGED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
+/// MNT_RDONLY: the root was not clean, so it is mounted read-only, as
+/// OpenBSD's ffs_mountfs denies a read-write mount of an unclean file system.
+static FS_RDONLY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+pub fn ffs_rdonly() -> bool {
+    FS_RDONLY.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs a change to the file system (allocation, a write, a directory
-/// change) under the allocation lock.
+/// change) under the allocation lock; EROFS on a read-only mount.
 pub fn ffs_modify<R>(ino: u32, f: impl FnOnce(&ffs::Fs<BufDevice>) -> Result<R, ffs::Error>) -> Result<R, Errno> {
+    if ffs_rdonly() {
+        return Err(Errno::EROFS);
+    }
     let fs = rootfs()?;
     FFS_ALLOCLOCK.rw_enter_write();
     let r = f(fs);
@@ -126,7 +137,16 @@ pub fn ffs_mountroot() -> Result<(), ffs::Error> {
         sb.size,
         sb.ninodes()
     );
+    let clean = fs.is_clean()?;
     ROOTFS.call_once(|| fs);
+    if !clean {
+        // OpenBSD's words (ffs_mountfs); its root is mounted read-only
+        // first anyway, and so is this one.
+        crate::printf!("WARNING: R/W mount of / denied.  Filesystem is not clean - run fsck\n");
+        crate::printf!("ffs: root on rd0 mounted read-only\n");
+        FS_RDONLY.store(true, core::sync::atomic::Ordering::Relaxed);
+        return Ok(());
+    }
     // Mounted read-write: not clean until ffs_unmount says so.
     if let Some(fs) = ROOTFS.get() {
         fs.set_clean(false)?;
@@ -144,6 +164,10 @@ pub fn ffs_sync() -> Result<u32, Errno> {
 /// ffs_unmount), at halt.
 pub fn ffs_unmount() {
     let Some(fs) = ROOTFS.get() else { return };
+    if ffs_rdonly() {
+        crate::printf!("ffs: rd0 unmounted (read-only, left as it was)\n");
+        return;
+    }
     let damaged = || FS_DAMAGED.load(core::sync::atomic::Ordering::Relaxed);
     let r = ffs_sync().and_then(|n| {
         if !damaged() {

@@ -247,6 +247,10 @@ impl VnodeOps for FfsVnodeOps {
         ffs_fsync(vp)
     }
 
+    fn mnt_rdonly(&self) -> bool {
+        crate::ufs::ffs::ffs_vfsops::ffs_rdonly()
+    }
+
     fn vop_strategy(&self, vp: &'static Vnode, bp: BufId) {
         ffs_strategy(vp, bp)
     }
