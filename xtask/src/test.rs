@@ -556,6 +556,17 @@ const TESTS: &[QemuTest] = &[
             ])],
         )
     },
+    // fixed-2's fault tries for the vnode lock and waits for it holding
+    // no page: the truncate returns, the fault finds its page gone.
+    test(
+        "fault-truncate-fixed-2",
+        "test=fault-truncate uvn.policy=fixed-2",
+        0,
+        &[
+            Check::InOrder(&["fault-truncate: the fault waits for the vnode lock", "fault-truncate: the truncate returned; the fault, tried again, ended with errno 22"]),
+            Check::Lacks("deadlock:"),
+        ],
+    ),
     // A lock waited for while its holder naps in a loop: never "every
     // thread asleep", so only the hang watchdog can tell.
     test(

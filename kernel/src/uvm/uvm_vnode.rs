@@ -61,6 +61,9 @@ bitflags::bitflags! {
         /// The pagedaemon's put: a written cluster's other pages are left
         /// clean and unbusied (uvm_pager_dropcluster).
         const PGO_PDFREECLUST = 0x080;
+        /// Do not sleep for the vnode lock: "try again" instead (uvn_io's
+        /// LK_NOWAIT).
+        const PGO_NOWAIT = 0x200;
     }
 }
 
@@ -905,17 +908,18 @@ fn uvn_io_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlag
         Some(w) => w,
         None => uvm_pagermapin_wait(),
     };
+    let nowait = flags.contains(PgoFlags::PGO_NOWAIT);
     let result = if uvn_io_takes_vget() {
         match vget(vp, LkFlags::LK_NOWAIT) {
             Ok(()) => {
-                let r = uvn_io_vnode(vp, pages, size, vnislocked, write, &mut win);
+                let r = uvn_io_vnode(vp, pages, size, vnislocked, nowait, write, &mut win);
                 vrele(vp);
                 r
             }
             Err(e) => Err(e),
         }
     } else {
-        uvn_io_vnode(vp, pages, size, vnislocked, write, &mut win)
+        uvn_io_vnode(vp, pages, size, vnislocked, nowait, write, &mut win)
     };
     uvm_pagermapout(win);
     uvn.vmobjlock.rw_enter_write();
@@ -936,9 +940,17 @@ fn uvn_io_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlag
 /// uvn_io's transfer, no object lock held: the vnode locked (unless
 /// VNISLOCKED), the pages' bytes up to the object's size written with one
 /// VOP_WRITE, or read with VOP_READ and the rest zeroed.
-fn uvn_io_vnode(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], size: u64, vnislocked: bool, write: bool, win: &mut PagerWindow) -> Result<(), Errno> {
+fn uvn_io_vnode(
+    vp: &'static Vnode,
+    pages: &[(u32, &'static VmPage)],
+    size: u64,
+    vnislocked: bool,
+    nowait: bool,
+    write: bool,
+    win: &mut PagerWindow,
+) -> Result<(), Errno> {
     if !vnislocked {
-        vn_lock(vp, LkFlags::LK_EXCLUSIVE)?;
+        vn_lock(vp, if nowait { LkFlags::LK_EXCLUSIVE | LkFlags::LK_NOWAIT } else { LkFlags::LK_EXCLUSIVE })?;
     }
     let off = pages[0].0 as u64 * PAGE_SIZE as u64;
     let wanted = ((pages.len() as u64 * PAGE_SIZE as u64).min(size - off)) as usize;
@@ -1010,13 +1022,25 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
         pg.set_flags(PgFlags::PG_BUSY | PgFlags::PG_FAKE);
         pg.set_owner(vp.v_id, idx);
         uvn.with(|u| u.pages.insert(idx, pg));
+        // fixed-2: the new page is busy, so waiting for the vnode lock here
+        // waits in the wrong order against a truncate that holds the lock
+        // and waits for the page (doc/p0-hunt.md); try for the lock, and
+        // if it is held, drop the page, wait for the lock holding nothing,
+        // and start again.
+        let flags = if uvn_fixed2() { PgoFlags::PGO_SYNCIO | PgoFlags::PGO_NOWAIT } else { PgoFlags::PGO_SYNCIO };
         uvn.vmobjlock.rw_enter_write();
-        let r = uvn_io(vp, &[(idx, pg)], PgoFlags::PGO_SYNCIO, false);
+        let r = uvn_io(vp, &[(idx, pg)], flags, false);
         uvn.vmobjlock.rw_exit();
         pg.clear_flags(PgFlags::PG_FAKE);
         pg.set_flags(PgFlags::PG_CLEAN);
         pmap_clear_modify(pg);
         page_unbusy(pg);
+        if r == PagerResult::VM_PAGER_AGAIN && flags.contains(PgoFlags::PGO_NOWAIT) {
+            uvn_pagefree(uvn, idx, pg);
+            vn_lock(vp, LkFlags::LK_EXCLUSIVE).map_err(|_| Errno::EIO)?;
+            vop_unlock(vp);
+            continue;
+        }
         if r != PagerResult::VM_PAGER_OK {
             uvn_pagefree(uvn, idx, pg);
             return Err(Errno::EIO);
