@@ -44,14 +44,7 @@ fn check_free(bi: &BootInfo, r: MemRange, what: &str) -> Result<(), BootError> {
         return Err(err!("/bsd: {what} {:#x}-{:#x} is outside physical memory", r.start, r.end()));
     }
     if let Some(u) = bi.overlapping(&r) {
-        return Err(err!(
-            "/bsd: {what} {:#x}-{:#x} overlaps the {} at {:#x}-{:#x}",
-            r.start,
-            r.end(),
-            usage_name(u.usage),
-            u.range.start,
-            u.range.end()
-        ));
+        return Err(err!("/bsd: {what} {:#x}-{:#x} overlaps the {} at {:#x}-{:#x}", r.start, r.end(), usage_name(u.usage), u.range.start, u.range.end()));
     }
     Ok(())
 }

@@ -191,9 +191,7 @@ fn probe_machine(o: &Ofw, bi: &mut BootInfo) -> Result<(), BootError> {
         }
     }
 
-    bi.tbfreq = first_cpu(o)
-        .and_then(|cpu| o.getprop_u32(cpu, c"timebase-frequency"))
-        .ok_or_else(|| err!("no timebase-frequency on the cpu node"))?;
+    bi.tbfreq = first_cpu(o).and_then(|cpu| o.getprop_u32(cpu, c"timebase-frequency")).ok_or_else(|| err!("no timebase-frequency on the cpu node"))?;
 
     let macio = o.finddevice(c"mac-io").ok_or_else(|| err!("no mac-io node"))?;
     let n = o.getprop_cells(macio, c"assigned-addresses", &mut cells).unwrap_or(0);
@@ -218,7 +216,13 @@ fn probe_machine(o: &Ofw, bi: &mut BootInfo) -> Result<(), BootError> {
     say!(
         o,
         ">> tbfreq {} macio {:#x} escc {:#x}/{:#x} cuda {:#x} openpic {:#x} pvpanic {:#x}",
-        bi.tbfreq, bi.macio_base, bi.escc_ctrl, bi.escc_data, bi.cuda, bi.openpic, bi.pvpanic
+        bi.tbfreq,
+        bi.macio_base,
+        bi.escc_ctrl,
+        bi.escc_data,
+        bi.cuda,
+        bi.openpic,
+        bi.pvpanic
     );
     // Checked last, so that the failure goes out through pvpanic (found
     // above). getprop says how long the property is even when the buffer

@@ -32,47 +32,25 @@ struct Bench {
 }
 
 /// The boots measured: (name, bootargs).
-const BOOTS: [(&str, &str); 4] = [
-    ("demo", ""),
-    ("selftest", "test=all"),
-    ("bench", "test=bench"),
-    ("fsstress", "workload=fsstress kern.maxvnodes=16"),
-];
+const BOOTS: [(&str, &str); 4] = [("demo", ""), ("selftest", "test=all"), ("bench", "test=bench"), ("fsstress", "workload=fsstress kern.maxvnodes=16")];
 
 pub fn main(ctx: &Ctx) -> Result<i32> {
     let setup = crate::setup(ctx)?;
     let dir = ctx.path("target/bench");
-    let mut bench = Bench {
-        boots: Vec::new(),
-        metrics: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut bench = Bench { boots: Vec::new(), metrics: Vec::new(), notes: Vec::new() };
     for (name, bootargs) in BOOTS {
         let r = boot(ctx, &setup, &dir, name, bootargs)?;
         let text = r.text();
-        bench.boots.push(BootRun {
-            name,
-            bootargs,
-            exit: r.exit.to_string(),
-            wall_ms: r.wall.as_millis() as u64,
-        });
-        bench.metrics.push(metric(
-            &format!("{name} boot, wall"),
-            r.wall.as_millis() as f64,
-            "ms",
-        ));
+        bench.boots.push(BootRun { name, bootargs, exit: r.exit.to_string(), wall_ms: r.wall.as_millis() as u64 });
+        bench.metrics.push(metric(&format!("{name} boot, wall"), r.wall.as_millis() as f64, "ms"));
         if name == "demo" {
             match boot_times(&text) {
                 Some(t) => bench.metrics.extend(timing_metrics(t)),
-                None => bench
-                    .notes
-                    .push("the demo boot printed no 'boot: firmware to stub …' line".into()),
+                None => bench.notes.push("the demo boot printed no 'boot: firmware to stub …' line".into()),
             }
         }
         if name == "bench" && (text.contains("no test named") || text.contains("bootarg: ")) {
-            bench
-                .notes
-                .push("the kernel has no test=bench yet; no bench: lines".into());
+            bench.notes.push("the kernel has no test=bench yet; no bench: lines".into());
         }
         bench.metrics.extend(bench_lines(&text));
     }
@@ -130,31 +108,15 @@ fn recorder_cost(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, bench: &mut Be
 /// Files the race workload's creators made (their `creator N: M files
 /// created` lines).
 fn race_creates(text: &str) -> Option<u64> {
-    let counts: Vec<u64> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("creator ")?.split_once(": ")?.1.split_once(" files created")?.0.parse().ok())
-        .collect();
+    let counts: Vec<u64> = text.lines().filter_map(|l| l.strip_prefix("creator ")?.split_once(": ")?.1.split_once(" files created")?.0.parse().ok()).collect();
     (!counts.is_empty()).then(|| counts.iter().sum())
 }
 
-fn boot(
-    ctx: &Ctx,
-    setup: &Setup,
-    dir: &std::path::Path,
-    name: &str,
-    bootargs: &str,
-) -> Result<BootResult> {
+fn boot(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, name: &str, bootargs: &str) -> Result<BootResult> {
     boot_seed(ctx, setup, dir, name, bootargs, 1)
 }
 
-fn boot_seed(
-    ctx: &Ctx,
-    setup: &Setup,
-    dir: &std::path::Path,
-    name: &str,
-    bootargs: &str,
-    seed: u64,
-) -> Result<BootResult> {
+fn boot_seed(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, name: &str, bootargs: &str, seed: u64) -> Result<BootResult> {
     let log = dir.join(format!("{name}.log"));
     let b = Boot {
         image: &setup.images.good,
@@ -171,18 +133,12 @@ fn boot_seed(
 }
 
 fn metric(name: &str, value: f64, unit: &str) -> Metric {
-    Metric {
-        name: name.to_owned(),
-        value,
-        unit: unit.to_owned(),
-    }
+    Metric { name: name.to_owned(), value, unit: unit.to_owned() }
 }
 
 /// (firmware to stub, stub to kernel, kernel to first line) in ms.
 fn boot_times(text: &str) -> Option<(u64, u64, u64)> {
-    let rest = text
-        .lines()
-        .find_map(|l| l.strip_prefix("boot: firmware to stub "))?;
+    let rest = text.lines().find_map(|l| l.strip_prefix("boot: firmware to stub "))?;
     let (x, rest) = rest.split_once(" ms, stub to kernel ")?;
     let (y, rest) = rest.split_once(" ms, kernel to first line ")?;
     let z = rest.strip_suffix(" ms")?;
@@ -200,11 +156,7 @@ fn timing_metrics((x, y, z): (u64, u64, u64)) -> Vec<Metric> {
         metric("firmware to first kernel line", total as f64, "ms"),
     ];
     if x > 0 {
-        m.push(metric(
-            "first kernel line / firmware to stub",
-            (total as f64 / x as f64 * 100.0).round() / 100.0,
-            "x",
-        ));
+        m.push(metric("first kernel line / firmware to stub", (total as f64 / x as f64 * 100.0).round() / 100.0, "x"));
     }
     m
 }
@@ -256,9 +208,6 @@ mod tests {
     #[test]
     fn parses_bench_lines() {
         let text = "bench: syscall_rtt 1.5 us\nbench: broken\nbench: x notanumber us\nbench: a 1 b extra\nbench: fork 20 us\n";
-        assert_eq!(
-            bench_lines(text),
-            [metric("syscall_rtt", 1.5, "us"), metric("fork", 20.0, "us")]
-        );
+        assert_eq!(bench_lines(text), [metric("syscall_rtt", 1.5, "us"), metric("fork", 20.0, "us")]);
     }
 }

@@ -55,10 +55,7 @@ pub fn cargo() -> Command {
         let outer = (key.starts_with("CARGO") && key != "CARGO_HOME")
             || key.starts_with("__CARGO")
             || key.starts_with("RUSTC")
-            || matches!(
-                key,
-                "RUSTFLAGS" | "RUSTDOCFLAGS" | "RUSTUP_TOOLCHAIN" | "RUST_RECURSION_COUNT"
-            );
+            || matches!(key, "RUSTFLAGS" | "RUSTDOCFLAGS" | "RUSTUP_TOOLCHAIN" | "RUST_RECURSION_COUNT");
         if outer {
             cmd.env_remove(key);
         }
@@ -90,6 +87,53 @@ pub fn powerpc(ctx: &Ctx) -> Result<Artifacts> {
     Ok(art)
 }
 
+/// `cargo xtask fmt [--check]`: rustfmt over the whole workspace, in the
+/// style rustfmt.toml records; with `--check`, exit 1 and show the diff if
+/// anything is not in it.
+pub fn fmt(ctx: &Ctx, check: bool) -> Result<i32> {
+    let mut cmd = cargo();
+    cmd.current_dir(&ctx.root).args(["fmt", "--all"]);
+    if check {
+        cmd.args(["--", "--check"]);
+    }
+    ctx.show(&cmd);
+    let status = cmd.status().context("cannot run cargo fmt (rustup component add rustfmt)")?;
+    if !status.success() {
+        eprintln!("xtask: fmt: {}", if check { "the tree is not formatted: run `cargo xtask fmt`" } else { "cargo fmt failed" });
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// `cargo xtask clippy`: clippy with warnings as errors on the host crates,
+/// then the boot stub, then the kernel and user programs (the target JSON
+/// and build-std, two runs for the reason `powerpc` gives).
+pub fn clippy(ctx: &Ctx) -> Result<i32> {
+    let mut runs: Vec<Command> = Vec::new();
+    let mut host = cargo();
+    host.current_dir(&ctx.root).args(["clippy", "--all-targets", "-p", "xtask", "-p", "ffs", "-p", "kcore", "-p", "vmcore"]);
+    runs.push(host);
+    for pkgs in [&["boot"][..], &["kernel", "userland"][..]] {
+        let mut cmd = cargo();
+        cmd.current_dir(&ctx.root).args(["clippy", "--release"]);
+        for p in pkgs {
+            cmd.args(["-p", p]);
+        }
+        cmd.args(["--target", TARGET_JSON, "-Zbuild-std=core,alloc", "-Zbuild-std-features=compiler-builtins-mem"]);
+        runs.push(cmd);
+    }
+    for mut cmd in runs {
+        cmd.args(["--", "-D", "warnings"]);
+        ctx.show(&cmd);
+        let status = cmd.status().context("cannot run cargo clippy (rustup component add clippy)")?;
+        if !status.success() {
+            eprintln!("xtask: clippy: `{}` found something (above)", crate::command_line(&cmd));
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
 /// `cargo test` in the root: the workspace's default members are exactly
 /// the host-testable crates.
 pub fn host_tests(ctx: &Ctx) -> Result<()> {
@@ -100,9 +144,7 @@ pub fn host_tests(ctx: &Ctx) -> Result<()> {
 
 fn run_cargo(ctx: &Ctx, cmd: &mut Command, what: &str) -> Result<()> {
     ctx.show(cmd);
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run cargo for the {what}"))?;
+    let status = cmd.status().with_context(|| format!("cannot run cargo for the {what}"))?;
     if !status.success() {
         bail!("{what} failed ({status}); cargo's errors are above");
     }

@@ -22,17 +22,11 @@ pub fn check(ctx: &Ctx) -> Result<Tools> {
     let tools = match (find(QEMU), find(MAKEFS)) {
         (Some(qemu), Some(makefs)) => Tools { qemu, makefs },
         (qemu, makefs) => {
-            let missing: Vec<&str> = [(QEMU, qemu.is_none()), (MAKEFS, makefs.is_none())]
-                .iter()
-                .filter(|m| m.1)
-                .map(|m| m.0)
-                .collect();
+            let missing: Vec<&str> = [(QEMU, qemu.is_none()), (MAKEFS, makefs.is_none())].iter().filter(|m| m.1).map(|m| m.0).collect();
             install(ctx, &missing)?;
             Tools {
-                qemu: find(QEMU)
-                    .with_context(|| format!("{QEMU} still missing after apt-get install"))?,
-                makefs: find(MAKEFS)
-                    .with_context(|| format!("{MAKEFS} still missing after apt-get install"))?,
+                qemu: find(QEMU).with_context(|| format!("{QEMU} still missing after apt-get install"))?,
+                makefs: find(MAKEFS).with_context(|| format!("{MAKEFS} still missing after apt-get install"))?,
             }
         }
     };
@@ -44,32 +38,21 @@ pub fn check(ctx: &Ctx) -> Result<Tools> {
 /// (Debian's makefs is /usr/sbin/makefs).
 fn find(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).chain(["/usr/sbin", "/sbin"].map(PathBuf::from)).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
 fn install(ctx: &Ctx, missing: &[&str]) -> Result<()> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     if !root || !Path::new("/etc/debian_version").exists() {
-        bail!(
-            "missing {}; install with: sudo apt-get install {}",
-            missing.join(", "),
-            missing.join(" ")
-        );
+        bail!("missing {}; install with: sudo apt-get install {}", missing.join(", "), missing.join(" "));
     }
     eprintln!("xtask: installing {} with apt-get", missing.join(", "));
     let mut update = Command::new("apt-get");
-    update
-        .arg("update")
-        .env("DEBIAN_FRONTEND", "noninteractive");
+    update.arg("update").env("DEBIAN_FRONTEND", "noninteractive");
     run(ctx, &mut update)?;
     let mut inst = Command::new("apt-get");
-    inst.args(["install", "-y", "--no-install-recommends"])
-        .args(missing)
-        .env("DEBIAN_FRONTEND", "noninteractive");
+    inst.args(["install", "-y", "--no-install-recommends"]).args(missing).env("DEBIAN_FRONTEND", "noninteractive");
     run(ctx, &mut inst)
 }
 
@@ -83,17 +66,11 @@ fn rust_src(ctx: &Ctx) -> Result<()> {
     let out = match list.output() {
         Ok(out) => out,
         Err(_) => {
-            eprintln!(
-                "xtask: warning: rustup not found; the build needs rust-src: rustup {}",
-                ADD.join(" ")
-            );
+            eprintln!("xtask: warning: rustup not found; the build needs rust-src: rustup {}", ADD.join(" "));
             return Ok(());
         }
     };
-    if String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .any(|l| l.trim().starts_with("rust-src"))
-    {
+    if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim().starts_with("rust-src")) {
         return Ok(());
     }
     let mut add = Command::new("rustup");

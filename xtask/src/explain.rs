@@ -129,9 +129,8 @@ pub struct History {
 /// is about: in a deadlock report the pagedaemon's vnode if it sleeps
 /// working on one, else the first printed.
 pub fn parse(log: &str, vnode: Option<u32>) -> Option<History> {
-    let vnode = vnode.or_else(|| {
-        log.lines().find(|l| l.contains(" (pagedaemon) sleeps on ")).and_then(|l| l.rsplit_once("working on vnode ")?.1.trim().parse().ok())
-    });
+    let vnode =
+        vnode.or_else(|| log.lines().find(|l| l.contains(" (pagedaemon) sleeps on ")).and_then(|l| l.rsplit_once("working on vnode ")?.1.trim().parse().ok()));
     let ending = log.lines().find(|l| l.starts_with("panic: ") || l.starts_with("deadlock: every")).map(str::to_owned);
     let lines: Vec<&str> = log.lines().collect();
     let start = lines.iter().position(|l| {
@@ -376,7 +375,16 @@ pub fn draw(h: &History) -> String {
             .set("class", if ending { "ending" } else { "event" })
             .set("cx", x)
             .set("cy", y)
-            .set("r", if ending { 7 } else if c.count > 1 { 3 } else { 5 })
+            .set(
+                "r",
+                if ending {
+                    7
+                } else if c.count > 1 {
+                    3
+                } else {
+                    5
+                },
+            )
             .set("fill", col)
             .add(Title::new(format!("tid {} {}: {}", c.first.tid, c.first.comm, c.label())));
         doc = doc.add(mark);
@@ -407,7 +415,9 @@ pub fn draw(h: &History) -> String {
     for (r, key) in rows.iter().enumerate().filter(|(_, k)| !k.is_empty()) {
         let y = state_top + STATE_ROW * r as f64;
         doc = doc.add(text(10.0, y + 14.0, *key).set("font-size", 11).set("fill", "#333"));
-        doc = doc.add(Line::new().set("x1", LEFT).set("y1", y + STATE_ROW).set("x2", LEFT + STEP * cols.len() as f64).set("y2", y + STATE_ROW).set("stroke", "#eee"));
+        doc = doc.add(
+            Line::new().set("x1", LEFT).set("y1", y + STATE_ROW).set("x2", LEFT + STEP * cols.len() as f64).set("y2", y + STATE_ROW).set("stroke", "#eee"),
+        );
         let mut last: Option<&str> = None;
         let mut changes = 0;
         for (i, c) in cols.iter().enumerate() {

@@ -126,27 +126,11 @@ struct ImageFile {
 
 /// Everything in the image (user programs: `build::USER_PROGRAMS`).
 fn files(art: &Artifacts) -> Vec<ImageFile> {
-    let text = |path: &str, s: &str| ImageFile {
-        path: path.into(),
-        mode: 0o644,
-        source: Source::Bytes(s.as_bytes().to_vec()),
-    };
-    let sized = |path: &str, len| ImageFile {
-        path: path.into(),
-        mode: 0o644,
-        source: Source::Bytes(pattern(path, len)),
-    };
-    let programs = USER_PROGRAMS.map(|(bin, path)| ImageFile {
-        path: path.into(),
-        mode: 0o755,
-        source: Source::Copy(art.dir.join(bin)),
-    });
+    let text = |path: &str, s: &str| ImageFile { path: path.into(), mode: 0o644, source: Source::Bytes(s.as_bytes().to_vec()) };
+    let sized = |path: &str, len| ImageFile { path: path.into(), mode: 0o644, source: Source::Bytes(pattern(path, len)) };
+    let programs = USER_PROGRAMS.map(|(bin, path)| ImageFile { path: path.into(), mode: 0o755, source: Source::Copy(art.dir.join(bin)) });
     let mut files = vec![
-        ImageFile {
-            path: "/bsd".into(),
-            mode: 0o644,
-            source: Source::Copy(art.kernel.clone()),
-        },
+        ImageFile { path: "/bsd".into(), mode: 0o644, source: Source::Copy(art.kernel.clone()) },
         // The kernel's ramdisk_ffs self-test expects this to start "ppcbsd".
         text("/etc/motd", "ppcbsd: a BSD-style kernel for PowerPC Macs\n"),
         text("/etc/hosts", "127.0.0.1\tlocalhost\n::1\t\tlocalhost\n"),
@@ -185,12 +169,7 @@ fn pattern(name: &str, len: usize) -> Vec<u8> {
 
 /// Calls `f(path, inode)` for everything under `dir`, depth first, in
 /// directory order (directories before their contents).
-fn tree(
-    fs: &ffs::Fs<&[u8]>,
-    dir: &ffs::Inode,
-    path: &str,
-    f: &mut dyn FnMut(&str, &ffs::Inode) -> Result<(), ffs::Error>,
-) -> Result<(), ffs::Error> {
+fn tree(fs: &ffs::Fs<&[u8]>, dir: &ffs::Inode, path: &str, f: &mut dyn FnMut(&str, &ffs::Inode) -> Result<(), ffs::Error>) -> Result<(), ffs::Error> {
     let mut entries = Vec::new();
     fs.readdir(dir, &mut |e| {
         if e.name != b"." && e.name != b".." {
@@ -281,8 +260,7 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
     let files = files(art);
     let size = stage(&root, &files)?;
     let spec_file = dir.join("ppcbsd.mtree");
-    fs::write(&spec_file, spec(&files)?)
-        .with_context(|| format!("cannot write {}", spec_file.display()))?;
+    fs::write(&spec_file, spec(&files)?).with_context(|| format!("cannot write {}", spec_file.display()))?;
     let good = dir.join("ppcbsd.ffs");
     makefs(ctx, tools, &root, &spec_file, &good, image_size(size), FORMAT)?;
     let ufs1 = dir.join("ppcbsd-ufs1.ffs");
@@ -292,10 +270,7 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
     let corrupt = dir.join("ppcbsd-corrupt.ffs");
     let mut bytes = fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?;
     for r in CORRUPT {
-        bytes
-            .get_mut(r)
-            .context("image too small to corrupt")?
-            .fill(0);
+        bytes.get_mut(r).context("image too small to corrupt")?.fill(0);
     }
     fs::write(&corrupt, bytes).with_context(|| format!("cannot write {}", corrupt.display()))?;
     let dupalloc = dir.join("ppcbsd-dupalloc.ffs");
@@ -318,9 +293,7 @@ const FS_CLEAN_OFF: u64 = 209;
 fn mark_first_inode_free(img: &mut [u8]) -> Result<u32> {
     let (ino, iu) = {
         let fs = ffs::Fs::mount(&img[..]).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let ino = (ffs::ROOTINO + 1..fs.sb().ipg)
-            .find(|&i| fs.inode(i).is_ok_and(|ip| ip.mode != 0))
-            .context("no inode in use in group 0")?;
+        let ino = (ffs::ROOTINO + 1..fs.sb().ipg).find(|&i| fs.inode(i).is_ok_and(|ip| ip.mode != 0)).context("no inode in use in group 0")?;
         (ino, fs.cg_maps(0).map_err(|e| anyhow::anyhow!("{e}"))?.0)
     };
     let at = (iu + ino as u64 / 8) as usize;
@@ -350,22 +323,17 @@ fn stage(root: &Path, files: &[ImageFile]) -> Result<u64> {
     for f in files {
         let dst = root.join(f.path.trim_start_matches('/'));
         let parent = dst.parent().context("file without a parent directory")?;
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         match &f.source {
             Source::Bytes(b) => {
                 fs::write(&dst, b).with_context(|| format!("cannot write {}", dst.display()))?;
                 total += b.len() as u64;
             }
             Source::Copy(src) => {
-                total += fs::copy(src, &dst).with_context(|| {
-                    format!("cannot copy {} to {}", src.display(), dst.display())
-                })?;
+                total += fs::copy(src, &dst).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
             }
-            Source::Symlink(target) => std::os::unix::fs::symlink(target, &dst)
-                .with_context(|| format!("cannot make symlink {}", dst.display()))?,
-            Source::Dir => fs::create_dir_all(&dst)
-                .with_context(|| format!("cannot create {}", dst.display()))?,
+            Source::Symlink(target) => std::os::unix::fs::symlink(target, &dst).with_context(|| format!("cannot make symlink {}", dst.display()))?,
+            Source::Dir => fs::create_dir_all(&dst).with_context(|| format!("cannot create {}", dst.display()))?,
         }
     }
     Ok(total)
@@ -388,22 +356,14 @@ fn spec(files: &[ImageFile]) -> Result<String> {
     let mut top = SpecDir::default();
     for f in files {
         let mut parts: Vec<&str> = f.path.split('/').filter(|p| !p.is_empty()).collect();
-        let name = parts
-            .pop()
-            .with_context(|| format!("bad image path '{}'", f.path))?;
-        if let Some(bad) = parts.iter().chain([&name]).find(|p| {
-            !p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
-        }) {
+        let name = parts.pop().with_context(|| format!("bad image path '{}'", f.path))?;
+        if let Some(bad) = parts.iter().chain([&name]).find(|p| !p.chars().all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))) {
             // mtree would need these escaped; no file needs that yet.
             bail!("image path '{}': unsupported characters in '{bad}'", f.path);
         }
         let mut dir = &mut top;
         for p in parts {
-            let node = dir
-                .0
-                .entry(p.to_owned())
-                .or_insert_with(|| SpecNode::Dir(SpecDir::default()));
+            let node = dir.0.entry(p.to_owned()).or_insert_with(|| SpecNode::Dir(SpecDir::default()));
             dir = match node {
                 SpecNode::Dir(d) => d,
                 SpecNode::Leaf(_) => bail!("image path '{}': '{p}' is a file", f.path),
@@ -417,11 +377,7 @@ fn spec(files: &[ImageFile]) -> Result<String> {
             }
             _ => format!("type=file mode={:04o}", f.mode),
         };
-        if dir
-            .0
-            .insert(name.to_owned(), SpecNode::Leaf(keywords))
-            .is_some()
-        {
+        if dir.0.insert(name.to_owned(), SpecNode::Leaf(keywords)).is_some() {
             bail!("image path '{}' listed twice", f.path);
         }
     }
@@ -444,15 +400,7 @@ fn render(dir: &SpecDir, depth: usize, out: &mut String) {
     }
 }
 
-fn makefs(
-    ctx: &Ctx,
-    tools: &Tools,
-    root: &Path,
-    spec: &Path,
-    image: &Path,
-    size: u64,
-    format: &str,
-) -> Result<()> {
+fn makefs(ctx: &Ctx, tools: &Tools, root: &Path, spec: &Path, image: &Path, size: u64, format: &str) -> Result<()> {
     if image.exists() {
         fs::remove_file(image).with_context(|| format!("cannot remove {}", image.display()))?;
     }
@@ -460,15 +408,15 @@ fn makefs(
     // Big-endian, in `format`; -T fixes the superblock's times, the spec
     // every inode's.
     cmd.args(["-t", "ffs", "-B", "be", "-o", format, "-T"])
-    .arg(EPOCH.to_string())
-    .arg("-F")
-    .arg(spec)
-    .arg("-f")
-    .arg(FREE_INODES.to_string())
-    .arg("-s")
-    .arg(size.to_string())
-    .arg(image)
-    .arg(root);
+        .arg(EPOCH.to_string())
+        .arg("-F")
+        .arg(spec)
+        .arg("-f")
+        .arg(FREE_INODES.to_string())
+        .arg("-s")
+        .arg(size.to_string())
+        .arg(image)
+        .arg(root);
     // makefs writes some of its in-memory pointers into the superblock's
     // unused fields; without address randomisation they are the same each
     // run, and so is the image.
@@ -483,9 +431,7 @@ fn makefs(
         });
     }
     ctx.show(&cmd);
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot run {}", tools.makefs.display()))?;
+    let out = cmd.output().with_context(|| format!("cannot run {}", tools.makefs.display()))?;
     if ctx.verbose || !out.status.success() {
         std::io::stderr().write_all(&out.stdout).ok();
         std::io::stderr().write_all(&out.stderr).ok();
@@ -583,14 +529,7 @@ fn check(image: &Path) -> Result<i32> {
     for p in &r.problems {
         println!("{}: {p}", image.display());
     }
-    println!(
-        "{}: {} files, {} directories, {} fragments in use; {} problems",
-        image.display(),
-        r.files,
-        r.dirs,
-        r.frags_used,
-        r.problems.len()
-    );
+    println!("{}: {} files, {} directories, {} fragments in use; {} problems", image.display(), r.files, r.dirs, r.frags_used, r.problems.len());
     Ok(i32::from(!r.problems.is_empty()))
 }
 
@@ -672,20 +611,12 @@ mod tests {
 
     #[test]
     fn spec_nests_directories() {
-        let f = |path: &str, source| ImageFile {
-            path: path.into(),
-            mode: 0o644,
-            source,
-        };
+        let f = |path: &str, source| ImageFile { path: path.into(), mode: 0o644, source };
         let files = [
             f("/bsd", Source::Bytes(Vec::new())),
             f("/etc/motd", Source::Bytes(Vec::new())),
             f("/usr/share/misc/big", Source::Bytes(Vec::new())),
-            ImageFile {
-                path: "/usr/share/misc/link".into(),
-                mode: 0o777,
-                source: Source::Symlink("big".into()),
-            },
+            ImageFile { path: "/usr/share/misc/link".into(), mode: 0o777, source: Source::Symlink("big".into()) },
             f("/etc/hosts", Source::Bytes(Vec::new())),
         ];
         let expect = format!(
@@ -706,16 +637,8 @@ mod tests {
         );
         assert_eq!(spec(&files).expect("spec"), expect);
         assert!(spec(&[f("/a b", Source::Bytes(Vec::new()))]).is_err());
-        assert!(spec(&[
-            f("/x", Source::Bytes(Vec::new())),
-            f("/x/y", Source::Bytes(Vec::new()))
-        ])
-        .is_err());
-        assert!(spec(&[
-            f("/x", Source::Bytes(Vec::new())),
-            f("/x", Source::Bytes(Vec::new()))
-        ])
-        .is_err());
+        assert!(spec(&[f("/x", Source::Bytes(Vec::new())), f("/x/y", Source::Bytes(Vec::new()))]).is_err());
+        assert!(spec(&[f("/x", Source::Bytes(Vec::new())), f("/x", Source::Bytes(Vec::new()))]).is_err());
     }
 
     #[test]

@@ -21,10 +21,7 @@ use std::process::Command;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "cargo xtask",
-    about = "Build, boot, test and stress ppcbsd under QEMU mac99"
-)]
+#[command(name = "cargo xtask", about = "Build, boot, test and stress ppcbsd under QEMU mac99")]
 struct Cli {
     /// Print every command line run (cargo, makefs, the full QEMU command).
     #[arg(short, long, global = true)]
@@ -48,6 +45,13 @@ enum Cmd {
     Bench,
     /// Draw a panic's vnode history as a timeline (SVG and HTML).
     Explain(explain::Args),
+    /// Format the tree as rustfmt.toml says (--check: only check).
+    Fmt {
+        #[arg(long)]
+        check: bool,
+    },
+    /// Clippy, warnings as errors, on the host crates, the stub, the kernel and the user programs.
+    Clippy,
 }
 
 /// What every command needs: where the workspace is and how loud to be.
@@ -84,21 +88,12 @@ pub fn setup(ctx: &Ctx) -> anyhow::Result<Setup> {
     let art = build::powerpc(ctx)?;
     let images = image::build(ctx, &tools, &art)?;
     let machine = qemu::Machine::load(ctx, &tools, &art)?;
-    Ok(Setup {
-        tools,
-        art,
-        images,
-        machine,
-    })
+    Ok(Setup { tools, art, images, machine })
 }
 
 /// `cmd` as one shell-quoted line, for -v and for error messages.
 pub fn command_line(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(shell_quote)
-        .collect::<Vec<_>>()
-        .join(" ")
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(shell_quote).collect::<Vec<_>>().join(" ")
 }
 
 /// Quotes `s` for a POSIX shell when it needs it.
@@ -116,9 +111,7 @@ fn main() {
     let cli = Cli::parse();
     let ctx = Ctx {
         // xtask lives one level below the workspace root.
-        root: Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        root: Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         verbose: cli.verbose,
     };
     if let Err(e) = qemu::install_interrupt_handler() {
@@ -143,6 +136,8 @@ fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Image(cmd) => image::main(ctx, cmd),
         Cmd::Bench => bench::main(ctx),
         Cmd::Explain(args) => explain::main(ctx, &args),
+        Cmd::Fmt { check } => build::fmt(ctx, check),
+        Cmd::Clippy => build::clippy(ctx),
     }
 }
 

@@ -37,15 +37,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
-        Outcome::Pass,
-        Outcome::P0,
-        Outcome::CheckFailed,
-        Outcome::Panic,
-        Outcome::Hang,
-        Outcome::NoOutput,
-        Outcome::QemuError,
-    ];
+    pub const ALL: [Outcome; 7] = [Outcome::Pass, Outcome::P0, Outcome::CheckFailed, Outcome::Panic, Outcome::Hang, Outcome::NoOutput, Outcome::QemuError];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -131,24 +123,15 @@ pub struct Panic {
 /// The first panic (or boot-stub error) in `text` and the trace after it.
 pub fn parse_panic(text: &str) -> Option<Panic> {
     let mut lines = text.lines();
-    let message = lines.by_ref().find_map(|l| {
-        l.strip_prefix("panic: ")
-            .map(str::to_owned)
-            .or_else(|| l.starts_with(BOOT_ERROR).then(|| l.to_owned()))
-    })?;
+    let message = lines.by_ref().find_map(|l| l.strip_prefix("panic: ").map(str::to_owned).or_else(|| l.starts_with(BOOT_ERROR).then(|| l.to_owned())))?;
     let mut frames = Vec::new();
     let mut count = None;
     for l in lines {
         if let Some(rest) = l.strip_prefix("end trace frame: ") {
-            count = rest
-                .rsplit_once("count: ")
-                .and_then(|(_, n)| n.trim().parse().ok());
+            count = rest.rsplit_once("count: ").and_then(|(_, n)| n.trim().parse().ok());
             break;
         }
-        if let Some(ty) = l
-            .strip_prefix("--- trap (type ")
-            .and_then(|r| r.strip_suffix(") ---"))
-        {
+        if let Some(ty) = l.strip_prefix("--- trap (type ").and_then(|r| r.strip_suffix(") ---")) {
             frames.push(Frame::Trap(ty.to_owned()));
         } else if let Some((name, _)) = l.split_once("() at ") {
             if !name.is_empty() && !name.contains(char::is_whitespace) {
@@ -156,11 +139,7 @@ pub fn parse_panic(text: &str) -> Option<Panic> {
             }
         }
     }
-    Some(Panic {
-        message,
-        frames,
-        count,
-    })
+    Some(Panic { message, frames, count })
 }
 
 impl Panic {
@@ -193,10 +172,7 @@ pub fn normalize(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let starts_word = i == 0 || !word(b[i - 1]);
-        if starts_word
-            && b[i..].starts_with(b"0x")
-            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
-        {
+        if starts_word && b[i..].starts_with(b"0x") && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) {
             i += 2;
             while b.get(i).is_some_and(u8::is_ascii_hexdigit) {
                 i += 1;
@@ -227,11 +203,7 @@ pub fn check_order(text: &str, needles: &[&str]) -> Result<(), String> {
     let mut lines = text.lines();
     for (i, n) in needles.iter().enumerate() {
         if !lines.by_ref().any(|l| l.contains(n)) {
-            return Err(if i == 0 {
-                format!("no line contains '{n}'")
-            } else {
-                format!("no line contains '{n}' after '{}'", needles[i - 1])
-            });
+            return Err(if i == 0 { format!("no line contains '{n}'") } else { format!("no line contains '{n}' after '{}'", needles[i - 1]) });
         }
     }
     Ok(())
@@ -255,18 +227,8 @@ pub fn virtual_ms(text: &str) -> Option<u64> {
     if let Some(ms) = uptime_ms(text) {
         return Some(ms);
     }
-    let hz: u64 = text.lines().find_map(|l| {
-        l.strip_prefix("clock: hz ")?
-            .split(',')
-            .next()?
-            .trim()
-            .parse()
-            .ok()
-    })?;
-    let ticks: u64 = text
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("tick ")?.split(' ').next()?.parse().ok())?;
+    let hz: u64 = text.lines().find_map(|l| l.strip_prefix("clock: hz ")?.split(',').next()?.trim().parse().ok())?;
+    let ticks: u64 = text.lines().rev().find_map(|l| l.strip_prefix("tick ")?.split(' ').next()?.parse().ok())?;
     (hz > 0).then(|| ticks * 1000 / hz)
 }
 
@@ -321,17 +283,8 @@ end trace frame: 0x13fff0, count: 4
         let p0 = format!("{banner}p0: vnode 9 reached P0 at Vputonfreelist: usecount 0\nhalted\n");
         assert_eq!(classify(Exit::Code(0), &p0), Outcome::P0);
         assert_eq!(classify(Exit::Code(1), PANIC_LOG), Outcome::Panic);
-        assert_eq!(
-            classify(
-                Exit::Code(1),
-                ">> ppcbsd boot\nboot: error: no superblock\nboot: halted\n"
-            ),
-            Outcome::Panic
-        );
-        assert_eq!(
-            classify(Exit::Timeout, "ppcbsd kernel 0.1.0\ntick 100 (1 s)\n"),
-            Outcome::Hang
-        );
+        assert_eq!(classify(Exit::Code(1), ">> ppcbsd boot\nboot: error: no superblock\nboot: halted\n"), Outcome::Panic);
+        assert_eq!(classify(Exit::Timeout, "ppcbsd kernel 0.1.0\ntick 100 (1 s)\n"), Outcome::Hang);
         assert_eq!(classify(Exit::Timeout, ""), Outcome::NoOutput);
         assert_eq!(classify(Exit::Code(0), ">> OpenBIOS\n"), Outcome::NoOutput);
         assert_eq!(classify(Exit::Code(1), ""), Outcome::NoOutput);
@@ -339,10 +292,7 @@ end trace frame: 0x13fff0, count: 4
         assert_eq!(classify(Exit::Code(2), PANIC_LOG), Outcome::QemuError);
         assert_eq!(classify(Exit::Signal(9), banner), Outcome::QemuError);
         assert_eq!(classify(Exit::Code(1), DEADLOCK_LOG), Outcome::Hang);
-        assert_eq!(
-            classify(Exit::Code(0), "ppcbsd kernel 0.1.0\ninit: race workload: 1 processes failed\nhalted\n"),
-            Outcome::CheckFailed
-        );
+        assert_eq!(classify(Exit::Code(0), "ppcbsd kernel 0.1.0\ninit: race workload: 1 processes failed\nhalted\n"), Outcome::CheckFailed);
     }
 
     const DEADLOCK_LOG: &str = "ppcbsd kernel 0.1.0\ndeadlock: every thread sleeps and nothing can wake one
@@ -364,10 +314,7 @@ trace of thread 0:
     #[test]
     fn parses_panic_and_trace() {
         let p = parse_panic(PANIC_LOG).expect("panic");
-        assert_eq!(
-            p.message,
-            "ktest: panic at depth 3 (seed 42) addr 0xdeadbeef"
-        );
+        assert_eq!(p.message, "ktest: panic at depth 3 (seed 42) addr 0xdeadbeef");
         assert_eq!(p.frames.len(), 4);
         assert_eq!(p.frames[0], Frame::Func("ktest_panic_leaf".into()));
         assert_eq!(p.count, Some(4));
@@ -383,22 +330,11 @@ trace of thread 0:
     #[test]
     fn signatures_ignore_numbers_not_names() {
         let p = parse_panic(PANIC_LOG).expect("panic");
-        assert_eq!(
-            p.signature(),
-            "ktest: panic at depth N (seed N) addr 0x… @ ktest_panic_leaf < ktest_panic_mid < ktest_panic_top"
-        );
-        let other_seed = PANIC_LOG
-            .replace("seed 42", "seed 7")
-            .replace("0xdeadbeef", "0x10");
-        assert_eq!(
-            parse_panic(&other_seed).expect("panic").signature(),
-            p.signature()
-        );
+        assert_eq!(p.signature(), "ktest: panic at depth N (seed N) addr 0x… @ ktest_panic_leaf < ktest_panic_mid < ktest_panic_top");
+        let other_seed = PANIC_LOG.replace("seed 42", "seed 7").replace("0xdeadbeef", "0x10");
+        assert_eq!(parse_panic(&other_seed).expect("panic").signature(), p.signature());
         let other_chain = PANIC_LOG.replace("ktest_panic_mid()", "ktest_random_b()");
-        assert_ne!(
-            parse_panic(&other_chain).expect("panic").signature(),
-            p.signature()
-        );
+        assert_ne!(parse_panic(&other_chain).expect("panic").signature(), p.signature());
         // Trap markers are not frames; the three innermost functions are.
         assert_eq!(
             parse_panic(FAULT_LOG).expect("fault").signature(),
@@ -408,14 +344,8 @@ trace of thread 0:
 
     #[test]
     fn normalization() {
-        assert_eq!(
-            normalize("r31 = 0x1f, 12 items in ktest_random_a2"),
-            "r31 = 0x…, N items in ktest_random_a2"
-        );
-        assert_eq!(
-            normalize("count: 6; 0x (not hex)"),
-            "count: N; Nx (not hex)"
-        );
+        assert_eq!(normalize("r31 = 0x1f, 12 items in ktest_random_a2"), "r31 = 0x…, N items in ktest_random_a2");
+        assert_eq!(normalize("count: 6; 0x (not hex)"), "count: N; Nx (not hex)");
         assert_eq!(normalize("héllo 5"), "héllo N");
         assert_eq!(normalize(""), "");
     }
@@ -425,31 +355,15 @@ trace of thread 0:
         let order = ["ktest_panic_leaf", "ktest_panic_mid", "ktest_panic_top"];
         assert_eq!(check_order(PANIC_LOG, &order), Ok(()));
         let err = check_order(PANIC_LOG, &["ktest_panic_top", "ktest_panic_leaf"]).unwrap_err();
-        assert!(
-            err.contains("'ktest_panic_leaf' after 'ktest_panic_top'"),
-            "{err}"
-        );
-        assert!(check_order(
-            FAULT_LOG,
-            &[
-                "--- trap (type 0x300) ---",
-                "ktest_fault_leaf",
-                "ktest_fault_top"
-            ]
-        )
-        .is_ok());
-        assert!(check_order("", &["x"])
-            .unwrap_err()
-            .contains("no line contains 'x'"));
+        assert!(err.contains("'ktest_panic_leaf' after 'ktest_panic_top'"), "{err}");
+        assert!(check_order(FAULT_LOG, &["--- trap (type 0x300) ---", "ktest_fault_leaf", "ktest_fault_top"]).is_ok());
+        assert!(check_order("", &["x"]).unwrap_err().contains("no line contains 'x'"));
     }
 
     #[test]
     fn virtual_time() {
         assert_eq!(virtual_ms(PANIC_LOG), Some(2000));
-        assert_eq!(
-            virtual_ms("clock: hz 1000, 100000 time-base ticks per tick\ntick 1500 (1 s)\n"),
-            Some(1500)
-        );
+        assert_eq!(virtual_ms("clock: hz 1000, 100000 time-base ticks per tick\ntick 1500 (1 s)\n"), Some(1500));
         assert_eq!(virtual_ms(FAULT_LOG), None);
     }
 

@@ -93,41 +93,27 @@ impl BootResult {
 /// The -append string: the seed always comes first, so every log says how
 /// to replay it.
 pub fn append_line(seed: u64, bootargs: &str) -> String {
-    std::iter::once(format!("seed={seed}"))
-        .chain(bootargs.split_whitespace().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join(" ")
+    std::iter::once(format!("seed={seed}")).chain(bootargs.split_whitespace().map(str::to_owned)).collect::<Vec<_>>().join(" ")
 }
 
 /// User boot arguments plus `uvn.policy=P` when --policy was given.
 pub fn with_policy(bootargs: &str, policy: Option<&str>) -> String {
     match policy {
-        Some(p) => format!("{} uvn.policy={p}", bootargs.trim())
-            .trim_start()
-            .to_owned(),
+        Some(p) => format!("{} uvn.policy={p}", bootargs.trim()).trim_start().to_owned(),
         None => bootargs.trim().to_owned(),
     }
 }
 
 /// One argument per line; blank lines and lines starting with '#' skipped.
 pub fn parse_args_file(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect()
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
 }
 
 impl Machine {
     pub fn load(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Self> {
         let file = ctx.path(MACHINE_FILE);
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        Ok(Machine {
-            qemu: tools.qemu.clone(),
-            args: parse_args_file(&text),
-            stub: art.boot.clone(),
-        })
+        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        Ok(Machine { qemu: tools.qemu.clone(), args: parse_args_file(&text), stub: art.boot.clone() })
     }
 
     pub fn command(&self, b: &Boot<'_>) -> Command {
@@ -166,9 +152,7 @@ impl Machine {
             // Its own process group: a Ctrl-C at the terminal reaches only
             // xtask, whose handler stops the QEMUs; none of them must see the
             // signal first and exit 0 as if halted.
-            cmd.stdin(if b.input.is_some() { Stdio::piped() } else { Stdio::null() })
-                .stderr(Stdio::piped())
-                .process_group(0);
+            cmd.stdin(if b.input.is_some() { Stdio::piped() } else { Stdio::null() }).stderr(Stdio::piped()).process_group(0);
         }
         // SAFETY: prctl is async-signal-safe and touches only the child's
         // own state between fork and exec.
@@ -184,15 +168,11 @@ impl Machine {
         }
         ctx.show(&cmd);
         if let Some(dir) = b.log.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let log =
-            File::create(b.log).with_context(|| format!("cannot create {}", b.log.display()))?;
+        let log = File::create(b.log).with_context(|| format!("cannot create {}", b.log.display()))?;
         let start = Instant::now();
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", self.qemu.display()))?;
+        let mut child = cmd.spawn().with_context(|| format!("cannot start {}", self.qemu.display()))?;
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         if let (Some(stdin), Some(input)) = (child.stdin.take(), b.input) {
             let log = b.log.to_path_buf();
@@ -223,15 +203,9 @@ impl Machine {
         };
         let wall = start.elapsed();
         drop(guard);
-        let output = join(out)
-            .with_context(|| format!("cannot read QEMU's output or write {}", b.log.display()))?;
+        let output = join(out).with_context(|| format!("cannot read QEMU's output or write {}", b.log.display()))?;
         let stderr = join(err).context("cannot read QEMU's error output")?;
-        Ok(BootResult {
-            exit,
-            output,
-            stderr,
-            wall,
-        })
+        Ok(BootResult { exit, output, stderr, wall })
     }
 }
 
@@ -341,9 +315,7 @@ fn pump(mut src: impl Read, mut log: Option<File>, tee: bool) -> io::Result<Vec<
 fn join(h: Option<thread::JoinHandle<io::Result<Vec<u8>>>>) -> Result<Vec<u8>> {
     match h {
         None => Ok(Vec::new()),
-        Some(h) => Ok(h
-            .join()
-            .map_err(|_| anyhow::anyhow!("output reader thread panicked"))??),
+        Some(h) => Ok(h.join().map_err(|_| anyhow::anyhow!("output reader thread panicked"))??),
     }
 }
 
@@ -351,12 +323,7 @@ fn join(h: Option<thread::JoinHandle<io::Result<Vec<u8>>>>) -> Result<Vec<u8>> {
 /// the calling thread as it comes in, with the item's index, and returns
 /// whether to go on: once it says no, no new item is started (those running
 /// finish and are still handed to `done`).
-pub fn parallel<T: Send, R: Send>(
-    items: Vec<T>,
-    jobs: usize,
-    work: impl Fn(T) -> R + Sync,
-    mut done: impl FnMut(usize, R) -> bool,
-) {
+pub fn parallel<T: Send, R: Send>(items: Vec<T>, jobs: usize, work: impl Fn(T) -> R + Sync, mut done: impl FnMut(usize, R) -> bool) {
     let queue = Mutex::new(items.into_iter().enumerate());
     let (tx, rx) = mpsc::channel();
     thread::scope(|s| {
@@ -481,12 +448,8 @@ mod tests {
 
     #[test]
     fn args_file() {
-        let text =
-            "# machine\n-M\nmac99\n\n  # indented comment\n-m\n256\n-append\nsome words here  \n";
-        assert_eq!(
-            parse_args_file(text),
-            ["-M", "mac99", "-m", "256", "-append", "some words here"]
-        );
+        let text = "# machine\n-M\nmac99\n\n  # indented comment\n-m\n256\n-append\nsome words here  \n";
+        assert_eq!(parse_args_file(text), ["-M", "mac99", "-m", "256", "-append", "some words here"]);
         assert!(parse_args_file("# only comments\n\n").is_empty());
     }
 
@@ -501,10 +464,7 @@ mod tests {
     #[test]
     fn seed_comes_first() {
         assert_eq!(append_line(7, ""), "seed=7");
-        assert_eq!(
-            append_line(1, "  test=all   halt=1 "),
-            "seed=1 test=all halt=1"
-        );
+        assert_eq!(append_line(1, "  test=all   halt=1 "), "seed=1 test=all halt=1");
     }
 
     #[test]

@@ -36,12 +36,7 @@ pub struct Args {
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
-    let Setup {
-        tools,
-        art,
-        images,
-        machine,
-    } = crate::setup(ctx)?;
+    let Setup { tools, art, images, machine } = crate::setup(ctx)?;
     let user_image = match &args.image {
         Some(f) => Some(crate::image::build_user(ctx, &tools, &art, f)?),
         None => None,

@@ -401,17 +401,7 @@ impl Progress {
 
 fn boot_one(ctx: &Ctx, setup: &Setup, dir: &Path, seed: u64, bootargs: &str, timeout: Duration) -> Record {
     let log = dir.join(format!("seed-{seed}.log"));
-    let b = Boot {
-        image: &setup.images.good,
-        seed,
-        bootargs,
-        timeout: Some(timeout),
-        gdb: false,
-        console: false,
-        input: None,
-        save_image: None,
-        log: &log,
-    };
+    let b = Boot { image: &setup.images.good, seed, bootargs, timeout: Some(timeout), gdb: false, console: false, input: None, save_image: None, log: &log };
     match setup.machine.boot(ctx, &b) {
         Ok(r) => {
             let text = r.text();
@@ -740,7 +730,11 @@ pub fn compare(a: &Summary, b: &Summary) -> String {
         if what == "FAILED" {
             let verdict = if p < 0.05 {
                 let (worse, better) = if ra.rate > rb.rate { (&na, &nb) } else { (&nb, &na) };
-                format!("{worse} is worse: it fails more often than {better} (p {} {}).", if p < 0.001 { "<" } else { "=" }, if p < 0.001 { "0.001".to_owned() } else { pvalue(p) })
+                format!(
+                    "{worse} is worse: it fails more often than {better} (p {} {}).",
+                    if p < 0.001 { "<" } else { "=" },
+                    if p < 0.001 { "0.001".to_owned() } else { pvalue(p) }
+                )
             } else {
                 format!("no difference in failure rate shown (p = {}); neither run is shown to be worse.", pvalue(p))
             };
@@ -926,7 +920,14 @@ mod tests {
         assert_eq!(svgs, 2, "the ECDF and the outcomes over seeds");
         let json: serde_json::Value = serde_json::to_value(&s).unwrap();
         for r in json["rates"].as_array().unwrap() {
-            let row = format!("<td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}%</td><td>{:.1}% – {:.1}%</td>", r["outcome"].as_str().unwrap(), r["count"], 100.0 * r["rate"].as_f64().unwrap(), 100.0 * r["lo"].as_f64().unwrap(), 100.0 * r["hi"].as_f64().unwrap());
+            let row = format!(
+                "<td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}%</td><td>{:.1}% – {:.1}%</td>",
+                r["outcome"].as_str().unwrap(),
+                r["count"],
+                100.0 * r["rate"].as_f64().unwrap(),
+                100.0 * r["lo"].as_f64().unwrap(),
+                100.0 * r["hi"].as_f64().unwrap()
+            );
             assert!(page.contains(&row), "{row}");
         }
         let d = &json["guest_to_panic"];

@@ -28,8 +28,10 @@ pub struct Args {
 /// `s` sixty times over (a literal, for long boot arguments).
 macro_rules! x60 {
     ($s:literal) => {
-        concat!($s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s,
-                $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s)
+        concat!(
+            $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s,
+            $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s
+        )
     };
 }
 
@@ -81,25 +83,8 @@ enum Check {
     Custom(fn(&str) -> Result<(), String>),
 }
 
-const fn test(
-    name: &'static str,
-    bootargs: &'static str,
-    exit: i32,
-    checks: &'static [Check],
-) -> QemuTest {
-    QemuTest {
-        name,
-        seed: 1,
-        bootargs,
-        image: Variant::Good,
-        exit,
-        checks,
-        replay: false,
-        input: None,
-        saved_image: None,
-        slow: false,
-        race: None,
-    }
+const fn test(name: &'static str, bootargs: &'static str, exit: i32, checks: &'static [Check]) -> QemuTest {
+    QemuTest { name, seed: 1, bootargs, image: Variant::Good, exit, checks, replay: false, input: None, saved_image: None, slow: false, race: None }
 }
 
 /// The race workload's boot arguments for a short stress of `policy`.
@@ -185,7 +170,19 @@ fn race_vget_diff(exit: Exit, text: &str) -> Result<(), String> {
     )?;
     story_in_order(
         text,
-        &["getnewvnode from", "vgonel", "vclean", "uvm_vnp_terminate", "uvn_flush CLEANIT|FREE", "uvn_io page", "vget EBUSY", "uvn_flush.again", "uvn_io page", "vget EBUSY", "panic"],
+        &[
+            "getnewvnode from",
+            "vgonel",
+            "vclean",
+            "uvm_vnp_terminate",
+            "uvn_flush CLEANIT|FREE",
+            "uvn_io page",
+            "vget EBUSY",
+            "uvn_flush.again",
+            "uvn_io page",
+            "vget EBUSY",
+            "panic",
+        ],
     )
 }
 
@@ -201,7 +198,17 @@ fn race_fixed(exit: Exit, text: &str) -> Result<(), String> {
             if sig.contains("pagedaemon") {
                 story_in_order(
                     text,
-                    &["pageout page", "uvm_pager_put", "vget ok", "uvn_io page", "uvm_vnp_uncache killed", "uvn_detach kill", "uvn_flush CLEANIT|FREE", "tsleep wmesg uvn_flsh", "deadlock"],
+                    &[
+                        "pageout page",
+                        "uvm_pager_put",
+                        "vget ok",
+                        "uvn_io page",
+                        "uvm_vnp_uncache killed",
+                        "uvn_detach kill",
+                        "uvn_flush CLEANIT|FREE",
+                        "tsleep wmesg uvn_flsh",
+                        "deadlock",
+                    ],
                 )
             } else {
                 Err(format!("a deadlock without the pagedaemon: {sig}"))
@@ -268,9 +275,7 @@ fn fuzz_survived(exit: Exit, text: &str) -> Result<u64, String> {
     if !text.lines().any(|l| l == "scfuzz: the kernel survived") {
         return Err("no `scfuzz: the kernel survived` line".into());
     }
-    text.lines()
-        .find_map(|l| l.strip_prefix("scfuzz: done: ")?.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| "no `scfuzz: done:` line".into())
+    text.lines().find_map(|l| l.strip_prefix("scfuzz: done: ")?.split_whitespace().next()?.parse().ok()).ok_or_else(|| "no `scfuzz: done:` line".into())
 }
 
 /// A P0 report: the halt, the vnode, the history, the system calls.
@@ -348,7 +353,10 @@ const fn dying_pageout(name: &'static str, bootargs: &'static str, unlocked_writ
             bootargs,
             0,
             &[
-                Check::InOrder(&["dying-pageout: vclean is writing page 0; the pagedaemon scans page 2", "is inside ffs_write; vnode lock write-locked by thread "]),
+                Check::InOrder(&[
+                    "dying-pageout: vclean is writing page 0; the pagedaemon scans page 2",
+                    "is inside ffs_write; vnode lock write-locked by thread ",
+                ]),
                 Check::LineStarts("ffs_write: vnode "),
                 Check::LineStarts("halted"),
             ],
@@ -391,24 +399,13 @@ const fn fsstress(name: &'static str, image: Variant) -> QemuTest {
 }
 
 const TESTS: &[QemuTest] = &[
-    test(
-        "selftest",
-        "test=all",
-        0,
-        &[Check::Custom(selftest_summary), Check::Lacks("FAILED")],
-    ),
+    test("selftest", "test=all", 0, &[Check::Custom(selftest_summary), Check::Lacks("FAILED")]),
     test(
         "panic-trace",
         "test=panic",
         1,
         &[
-            Check::InOrder(&[
-                "panic: ",
-                "ktest_panic_leaf() at ",
-                "ktest_panic_mid() at ",
-                "ktest_panic_top() at ",
-                "end trace frame: ",
-            ]),
+            Check::InOrder(&["panic: ", "ktest_panic_leaf() at ", "ktest_panic_mid() at ", "ktest_panic_top() at ", "end trace frame: "]),
             Check::Custom(trace_count),
         ],
     ),
@@ -417,50 +414,14 @@ const TESTS: &[QemuTest] = &[
         "test=fault",
         1,
         &[
-            Check::InOrder(&[
-                "panic: ",
-                "--- trap (type 0x300) ---",
-                "ktest_fault_leaf() at ",
-                "ktest_fault_top() at ",
-                "end trace frame: ",
-            ]),
+            Check::InOrder(&["panic: ", "--- trap (type 0x300) ---", "ktest_fault_leaf() at ", "ktest_fault_top() at ", "end trace frame: "]),
             Check::Custom(trace_count),
         ],
     ),
-    test(
-        "recursive-panic",
-        "test=panic-recursive",
-        1,
-        &[Check::Has("panic: recursive panic:")],
-    ),
-    test(
-        "unknown-bootarg",
-        "bogus=1",
-        1,
-        &[Check::InOrder(&[
-            "bootarg: unknown option 'bogus'",
-            "panic: bad boot arguments",
-        ])],
-    ),
-    QemuTest {
-        image: Variant::Corrupt,
-        ..test(
-            "bad-image",
-            "",
-            1,
-            &[Check::Custom(ramdisk_error), Check::Lacks(BANNER)],
-        )
-    },
-    QemuTest {
-        seed: 7,
-        replay: true,
-        ..test(
-            "replay",
-            "test=panic-random",
-            1,
-            &[Check::LineStarts("panic: ")],
-        )
-    },
+    test("recursive-panic", "test=panic-recursive", 1, &[Check::Has("panic: recursive panic:")]),
+    test("unknown-bootarg", "bogus=1", 1, &[Check::InOrder(&["bootarg: unknown option 'bogus'", "panic: bad boot arguments"])]),
+    QemuTest { image: Variant::Corrupt, ..test("bad-image", "", 1, &[Check::Custom(ramdisk_error), Check::Lacks(BANNER)]) },
+    QemuTest { seed: 7, replay: true, ..test("replay", "test=panic-random", 1, &[Check::LineStarts("panic: ")]) },
     QemuTest {
         input: Some(("demo: ", "hello ppcbsd\r")),
         ..test(
@@ -470,13 +431,7 @@ const TESTS: &[QemuTest] = &[
             &[
                 Check::LineStarts("tick "),
                 Check::Has("echo: \"hello ppcbsd\""),
-                Check::InOrder(&[
-                    "init: starting /sbin/init",
-                    "hello: pid ",
-                    "init: two CPU-bound processes",
-                    "init: demo done; halting",
-                    "halted",
-                ]),
+                Check::InOrder(&["init: starting /sbin/init", "hello: pid ", "init: two CPU-bound processes", "init: demo done; halting", "halted"]),
                 Check::LineStarts("hog A: "),
                 Check::LineStarts("hog B: "),
             ],
@@ -486,12 +441,7 @@ const TESTS: &[QemuTest] = &[
         "stack-overflow",
         "test=stack-overflow",
         1,
-        &[Check::InOrder(&[
-            "panic: kernel stack overflow: ",
-            "--- trap (type 0x300) ---",
-            "ktest_recurse() at ",
-            "end trace frame: ",
-        ])],
+        &[Check::InOrder(&["panic: kernel stack overflow: ", "--- trap (type 0x300) ---", "ktest_recurse() at ", "end trace frame: "])],
     ),
     test(
         "deadlock",
@@ -563,7 +513,10 @@ const TESTS: &[QemuTest] = &[
         "test=fault-truncate uvn.policy=fixed-2",
         0,
         &[
-            Check::InOrder(&["fault-truncate: the fault waits for the vnode lock", "fault-truncate: the truncate returned; the fault, tried again, ended with errno 22"]),
+            Check::InOrder(&[
+                "fault-truncate: the fault waits for the vnode lock",
+                "fault-truncate: the truncate returned; the fault, tried again, ended with errno 22",
+            ]),
             Check::Lacks("deadlock:"),
         ],
     ),
@@ -573,50 +526,44 @@ const TESTS: &[QemuTest] = &[
         "hang-watchdog",
         "test=hang kern.hangsecs=2",
         1,
-        &[Check::InOrder(&["deadlock: thread 3 has slept on \"hanglock\" for 2 s with no timeout (kern.hangsecs 2)", "ktwaiter", "trace of thread 3:", "rw_enter() at "])],
+        &[Check::InOrder(&[
+            "deadlock: thread 3 has slept on \"hanglock\" for 2 s with no timeout (kern.hangsecs 2)",
+            "ktwaiter",
+            "trace of thread 3:",
+            "rw_enter() at ",
+        ])],
     ),
-    test(
-        "walk",
-        "workload=walk",
-        0,
-        &[Check::Custom(walk_matches_image), Check::LineStarts("halted")],
-    ),
+    test("walk", "workload=walk", 0, &[Check::Custom(walk_matches_image), Check::LineStarts("halted")]),
     test(
         "vref-panic",
         "test=vref-panic",
         1,
-        &[Check::InOrder(&[
-            "panic: vref used where vget required",
-            "vref() at ",
-            "ktest_vref_panic() at ",
-            "end trace frame: ",
-        ])],
+        &[Check::InOrder(&["panic: vref used where vget required", "vref() at ", "ktest_vref_panic() at ", "end trace frame: "])],
     ),
     // The flight recorder: on by default, the vnode's history after the
     // panic; off with kern.vhist=0, which the kernel and the dump say.
-    test("vhist-on", "test=vref-panic", 1, &[Check::InOrder(&["panic: vref used where vget required", "panic at uptime ", "history: ", " vref ", "end of vnode "])]),
+    test(
+        "vhist-on",
+        "test=vref-panic",
+        1,
+        &[Check::InOrder(&["panic: vref used where vget required", "panic at uptime ", "history: ", " vref ", "end of vnode "])],
+    ),
     test(
         "vhist-off",
         "kern.vhist=0 test=vref-panic",
         1,
-        &[Check::InOrder(&["vfs: vnode flight recorder off (kern.vhist=0)", "panic: vref used where vget required", "history: (recorder off: kern.vhist=0)"]), Check::Lacks("end of vnode ")],
+        &[
+            Check::InOrder(&["vfs: vnode flight recorder off (kern.vhist=0)", "panic: vref used where vget required", "history: (recorder off: kern.vhist=0)"]),
+            Check::Lacks("end of vnode "),
+        ],
     ),
     test(
         "physmem",
         "physmem=8M kern.maxvnodes=16 test=uvm_page_exhaust",
         0,
-        &[
-            Check::Has("uvm: 2048 pages (8 MB) managed"),
-            Check::LineStarts("vfs: kern.maxvnodes 16"),
-            Check::Has("test uvm_page_exhaust ... ok"),
-        ],
+        &[Check::Has("uvm: 2048 pages (8 MB) managed"), Check::LineStarts("vfs: kern.maxvnodes 16"), Check::Has("test uvm_page_exhaust ... ok")],
     ),
-    test(
-        "sleep-spl",
-        "test=sleep-spl",
-        1,
-        &[Check::InOrder(&["panic: tsleep: sleeping at Bio", "ktest_sleep_spl() at "])],
-    ),
+    test("sleep-spl", "test=sleep-spl", 1, &[Check::InOrder(&["panic: tsleep: sleeping at Bio", "ktest_sleep_spl() at "])]),
     test(
         "create-trace",
         "test=getnewvnode-panic",
@@ -675,10 +622,7 @@ const TESTS: &[QemuTest] = &[
         "uvn-pageout-fixed-2",
         "test=uvn-pageout uvn.policy=fixed-2",
         0,
-        &[
-            Check::InOrder(&["uvn-pageout: paging out page 0 of vnode", "uvn-pageout: uvm_pager_put returned VM_PAGER_OK"]),
-            Check::LineStarts("halted"),
-        ],
+        &[Check::InOrder(&["uvn-pageout: paging out page 0 of vnode", "uvn-pageout: uvm_pager_put returned VM_PAGER_OK"]), Check::LineStarts("halted")],
     ),
     test(
         "uvn-terminate-vget-diff",
@@ -708,10 +652,25 @@ const TESTS: &[QemuTest] = &[
     dying_pageout("dying-pageout-original", "test=dying-pageout uvn.policy=original", true),
     dying_pageout("dying-pageout-fixed", "test=dying-pageout uvn.policy=fixed", true),
     dying_pageout("dying-pageout-fixed-2", "test=dying-pageout uvn.policy=fixed-2", false),
-    race("race-original", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original", 4, race_original),
-    race("race-vget-diff", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff", 4, race_vget_diff),
+    race(
+        "race-original",
+        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original",
+        4,
+        race_original,
+    ),
+    race(
+        "race-vget-diff",
+        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
+        4,
+        race_vget_diff,
+    ),
     race("race-fixed", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
-    race("race-fixed-2", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2", 6, race_fixed2),
+    race(
+        "race-fixed-2",
+        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2",
+        6,
+        race_fixed2,
+    ),
     race(
         "race-keepopen-original",
         "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 race.keepopen=1 uvn.policy=original",
@@ -742,27 +701,26 @@ const TESTS: &[QemuTest] = &[
     },
     fsstress("fsstress", Variant::Good),
     fsstress("fsstress-ufs1", Variant::Ufs1),
-    QemuTest {
-        image: Variant::Ufs1,
-        ..test("walk-ufs1", "workload=walk", 0, &[Check::Custom(walk_matches_ufs1), Check::LineStarts("halted")])
-    },
-    QemuTest {
-        image: Variant::Big,
-        ..test("walk-32k", "workload=walk", 0, &[Check::Custom(walk_matches_big), Check::LineStarts("halted")])
-    },
+    QemuTest { image: Variant::Ufs1, ..test("walk-ufs1", "workload=walk", 0, &[Check::Custom(walk_matches_ufs1), Check::LineStarts("halted")]) },
+    QemuTest { image: Variant::Big, ..test("walk-32k", "workload=walk", 0, &[Check::Custom(walk_matches_big), Check::LineStarts("halted")]) },
     QemuTest {
         saved_image: Some(rd_marked),
-        ..test(
-            "save-image",
-            "test=rd-mark",
-            0,
-            &[Check::LineStarts("rd-mark: wrote block "), Check::LineStarts("halted")],
-        )
+        ..test("save-image", "test=rd-mark", 0, &[Check::LineStarts("rd-mark: wrote block "), Check::LineStarts("halted")])
     },
     // The user-mode self-test under the policies the default selftest
     // (fixed) does not boot: the unlinked-mapped-file and msync checks.
-    test("utest-original", "test=user_programs uvn.policy=original", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
-    test("utest-fixed-2", "test=user_programs uvn.policy=fixed-2", 0, &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)]),
+    test(
+        "utest-original",
+        "test=user_programs uvn.policy=original",
+        0,
+        &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)],
+    ),
+    test(
+        "utest-fixed-2",
+        "test=user_programs uvn.policy=fixed-2",
+        0,
+        &[Check::Has("utest: unlinked_mapped_file ok"), Check::Has("utest: msync_then_munmap ok"), Check::Custom(selftest_summary)],
+    ),
     // kern.maxproc: fork is EAGAIN at the limit, and works again after.
     test("user-maxproc", "kern.maxproc=24 test=user-maxproc", 0, &[Check::Has("utest: maxproc ok"), Check::Custom(selftest_summary)]),
     // 500 more fork/exit/wait cycles leave the kernel heap as it was (the
@@ -775,7 +733,12 @@ const TESTS: &[QemuTest] = &[
         "user-pmap",
         "test=user-pmap p0.watch=1",
         0,
-        &[Check::Has("utest: pmap ok"), Check::Has(" hashed-page-table evictions, and no P0"), Check::Custom(selftest_summary), Check::Custom(p0_saw_persisting)],
+        &[
+            Check::Has("utest: pmap ok"),
+            Check::Has(" hashed-page-table evictions, and no P0"),
+            Check::Custom(selftest_summary),
+            Check::Custom(p0_saw_persisting),
+        ],
     ),
     // A damaged inode map (a live inode marked free): allocation refuses
     // the live inode with a named error, and the unmount leaves the file
@@ -786,15 +749,16 @@ const TESTS: &[QemuTest] = &[
             "dup-alloc",
             "test=user_programs",
             0,
-            &[
-                Check::Has("(dup alloc)"),
-                Check::LineStarts("ffs: rd0 unmounted, left unclean: damage was reported"),
-                Check::Lacks("unmounted clean"),
-            ],
+            &[Check::Has("(dup alloc)"), Check::LineStarts("ffs: rd0 unmounted, left unclean: damage was reported"), Check::Lacks("unmounted clean")],
         )
     },
     // Memory truly out: processes go with OpenBSD's line, the kernel stays.
-    test("user-oom", "physmem=16M test=user-oom", 0, &[Check::Has("), uid 0 killed: out of swap"), Check::Has("utest: oom ok"), Check::Custom(selftest_summary)]),
+    test(
+        "user-oom",
+        "physmem=16M test=user-oom",
+        0,
+        &[Check::Has("), uid 0 killed: out of swap"), Check::Has("utest: oom ok"), Check::Custom(selftest_summary)],
+    ),
     // The least physmem= the parser takes boots every mode; less is refused.
     test("physmem-min", "physmem=3M test=all", 0, &[Check::Has("uvm: 768 pages (3 MB) managed"), Check::Custom(selftest_summary)]),
     test(
@@ -836,7 +800,10 @@ const TESTS: &[QemuTest] = &[
         )
     },
     QemuTest {
-        input: Some(("ddb> ", "show vnode /f\rshow object\rshow page .\rshow vnode history\rshow all vnodes /f\rshow all bufs\rshow buf 0\rshow vnode 0x10\rreboot\r")),
+        input: Some((
+            "ddb> ",
+            "show vnode /f\rshow object\rshow page .\rshow vnode history\rshow all vnodes /f\rshow all bufs\rshow buf 0\rshow vnode 0x10\rreboot\r",
+        )),
         slow: true,
         ..test(
             "ddb-race",
@@ -922,21 +889,14 @@ fn fsstress_round_trip(text: &str, img: &[u8]) -> Result<(), String> {
     if let Some(p) = r.problems.first() {
         return Err(format!("saved image fails the check ({} problems), first: {p}", r.problems.len()));
     }
-    let mut host: Vec<String> = crate::image::walk(img)
-        .map_err(|e| format!("host walk of the saved image: {e}"))?
-        .into_iter()
-        .filter(|l| l.starts_with("/fss/"))
-        .collect();
+    let mut host: Vec<String> =
+        crate::image::walk(img).map_err(|e| format!("host walk of the saved image: {e}"))?.into_iter().filter(|l| l.starts_with("/fss/")).collect();
     let mut guest: Vec<String> = text.lines().filter_map(|l| l.strip_prefix("fsstress: file ")).map(String::from).collect();
     host.sort();
     guest.sort();
     if guest.is_empty() || host != guest {
         let first = host.iter().zip(&guest).find(|(h, g)| h != g);
-        return Err(format!(
-            "fsstress listed {} files, the saved image holds {}; first difference (image, guest): {first:?}",
-            guest.len(),
-            host.len()
-        ));
+        return Err(format!("fsstress listed {} files, the saved image holds {}; first difference (image, guest): {first:?}", guest.len(), host.len()));
     }
     Ok(())
 }
@@ -959,18 +919,10 @@ fn walk_matches(text: &str, file: &str) -> Result<(), String> {
     let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/image").join(file);
     let img = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
     let host = crate::image::walk(&img).map_err(|e| format!("host walk: {e}"))?;
-    let kernel: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("walk: "))
-        .filter(|l| !l.contains(" files, "))
-        .collect();
+    let kernel: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("walk: ")).filter(|l| !l.contains(" files, ")).collect();
     if host.is_empty() || kernel != host {
         let first = host.iter().zip(&kernel).find(|(h, k)| h != k);
-        return Err(format!(
-            "the kernel saw {} files, the host {}; first difference: {first:?}",
-            kernel.len(),
-            host.len()
-        ));
+        return Err(format!("the kernel saw {} files, the host {}; first difference: {first:?}", kernel.len(), host.len()));
     }
     Ok(())
 }
@@ -978,9 +930,7 @@ fn walk_matches(text: &str, file: &str) -> Result<(), String> {
 fn selftest_summary(text: &str) -> Result<(), String> {
     match summary_line(text) {
         Some((passed, 0)) if passed > 0 => Ok(()),
-        Some((passed, failed)) => Err(format!(
-            "kernel self-tests: {passed} passed, {failed} failed"
-        )),
+        Some((passed, failed)) => Err(format!("kernel self-tests: {passed} passed, {failed} failed")),
         None => Err("no 'N passed, N failed' line".into()),
     }
 }
@@ -1002,43 +952,28 @@ fn trace_count(text: &str) -> Result<(), String> {
 }
 
 fn ramdisk_error(text: &str) -> Result<(), String> {
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(BOOT_ERROR))
-        .ok_or(format!("no '{BOOT_ERROR}' line"))?;
+    let line = text.lines().find(|l| l.starts_with(BOOT_ERROR)).ok_or(format!("no '{BOOT_ERROR}' line"))?;
     let l = line.to_ascii_lowercase();
     if l.contains("ramdisk") || l.contains("superblock") {
         Ok(())
     } else {
-        Err(format!(
-            "'{line}' mentions neither the ramdisk nor a superblock"
-        ))
+        Err(format!("'{line}' mentions neither the ramdisk nor a superblock"))
     }
 }
 
 /// The kernel's own `test NAME ... ok|FAILED` lines.
 fn kernel_results(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|l| l.starts_with("test ") && l.contains(" ... "))
-        .collect()
+    text.lines().filter(|l| l.starts_with("test ") && l.contains(" ... ")).collect()
 }
 
 fn check(c: &Check, text: &str) -> Result<(), String> {
     match c {
-        Check::Has(s) => text
-            .lines()
-            .any(|l| l.contains(s))
-            .then_some(())
-            .ok_or(format!("no line contains '{s}'")),
+        Check::Has(s) => text.lines().any(|l| l.contains(s)).then_some(()).ok_or(format!("no line contains '{s}'")),
         Check::Lacks(s) => match text.lines().find(|l| l.contains(s)) {
             Some(l) => Err(format!("unexpected line '{l}'")),
             None => Ok(()),
         },
-        Check::LineStarts(s) => text
-            .lines()
-            .any(|l| l.starts_with(s))
-            .then_some(())
-            .ok_or(format!("no line starts with '{s}'")),
+        Check::LineStarts(s) => text.lines().any(|l| l.starts_with(s)).then_some(()).ok_or(format!("no line starts with '{s}'")),
         Check::InOrder(needles) => outcome::check_order(text, needles),
         Check::Custom(f) => f(text),
     }
@@ -1054,15 +989,8 @@ struct Report {
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
-    let tests: Vec<&QemuTest> = TESTS
-        .iter()
-        .filter(|t| args.names.is_empty() || args.names.iter().any(|n| n == t.name))
-        .collect();
-    if let Some(n) = args
-        .names
-        .iter()
-        .find(|n| *n != SIGNALS_TEST && !TESTS.iter().any(|t| t.name == *n))
-    {
+    let tests: Vec<&QemuTest> = TESTS.iter().filter(|t| args.names.is_empty() || args.names.iter().any(|n| n == t.name)).collect();
+    if let Some(n) = args.names.iter().find(|n| *n != SIGNALS_TEST && !TESTS.iter().any(|t| t.name == *n)) {
         let mut names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
         names.push(SIGNALS_TEST);
         bail!("no QEMU test named '{n}' (there are: {})", names.join(", "));
@@ -1079,11 +1007,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     }
     let setup = crate::setup(ctx)?;
     let timeout = Duration::from_secs(args.timeout);
-    println!(
-        "\nrunning {} QEMU tests, {} at a time",
-        tests.len(),
-        args.jobs.max(1)
-    );
+    println!("\nrunning {} QEMU tests, {} at a time", tests.len(), args.jobs.max(1));
 
     // Results come in any order; print them in table order.
     let mut pending: Vec<Option<Report>> = tests.iter().map(|_| None).collect();
@@ -1260,22 +1184,12 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
     };
     let first = match boot(&log) {
         Ok(r) => r,
-        Err(e) => {
-            return Report {
-                failures: vec![format!("{e:#}")],
-                text: String::new(),
-                stderr: String::new(),
-                log,
-            }
-        }
+        Err(e) => return Report { failures: vec![format!("{e:#}")], text: String::new(), stderr: String::new(), log },
     };
     let text = first.text();
     let mut failures = Vec::new();
     if first.exit != Exit::Code(t.exit) {
-        failures.push(format!(
-            "expected exit status {}, got {}",
-            t.exit, first.exit
-        ));
+        failures.push(format!("expected exit status {}, got {}", t.exit, first.exit));
     }
     failures.extend(t.checks.iter().filter_map(|c| check(c, &text).err()));
     if let Some(f) = t.saved_image {
@@ -1291,20 +1205,12 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
             Err(e) => failures.push(format!("second boot: {e:#}")),
         }
     }
-    Report {
-        failures,
-        text,
-        stderr: String::from_utf8_lossy(&first.stderr).into_owned(),
-        log,
-    }
+    Report { failures, text, stderr: String::from_utf8_lossy(&first.stderr).into_owned(), log }
 }
 
 fn replay_failure(a: &BootResult, b: &BootResult, log2: &std::path::Path) -> Option<String> {
     if a.exit != b.exit {
-        return Some(format!(
-            "replay ended differently: {} then {}",
-            a.exit, b.exit
-        ));
+        return Some(format!("replay ended differently: {} then {}", a.exit, b.exit));
     }
     let at = a.output.iter().zip(&b.output).position(|(x, y)| x != y);
     if at.is_none() && a.output.len() == b.output.len() {
@@ -1345,11 +1251,7 @@ fn mask_micros(text: &str) -> String {
 fn print_report(name: &str, r: &Report) {
     let sub = kernel_results(&r.text);
     if r.failures.is_empty() {
-        let note = if sub.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} kernel tests)", sub.len())
-        };
+        let note = if sub.is_empty() { String::new() } else { format!(" ({} kernel tests)", sub.len()) };
         println!("test {name} ... ok{note}");
     } else {
         println!("test {name} ... FAILED: {}", r.failures.join("; "));
@@ -1386,10 +1288,7 @@ mod tests {
 
     #[test]
     fn selftest_summary_needs_passes_and_no_failures() {
-        assert_eq!(
-            summary_line("test a ... ok\n12 passed, 0 failed\n"),
-            Some((12, 0))
-        );
+        assert_eq!(summary_line("test a ... ok\n12 passed, 0 failed\n"), Some((12, 0)));
         assert!(selftest_summary("12 passed, 0 failed\n").is_ok());
         assert!(selftest_summary("0 passed, 0 failed\n").is_err());
         assert!(selftest_summary("11 passed, 1 failed\n").is_err());
@@ -1404,10 +1303,7 @@ mod tests {
         assert!(check(&Check::Lacks(BANNER), text).is_ok());
         assert!(check(&Check::Has("no FFS"), text).is_ok());
         assert!(check(&Check::LineStarts("halted"), text).is_err());
-        assert_eq!(
-            kernel_results("test heap ... ok\ntest x ... FAILED: y\ntests ... no\n").len(),
-            2
-        );
+        assert_eq!(kernel_results("test heap ... ok\ntest x ... FAILED: y\ntests ... no\n").len(), 2);
     }
 
     #[test]

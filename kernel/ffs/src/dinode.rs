@@ -109,19 +109,7 @@ fn be64(b: &[u8], o: usize) -> u64 {
 
 /// Decodes a dinode of `b.len()` bytes (the version's size).
 pub fn parse(version: Version, ino: u32, b: &[u8]) -> Inode {
-    let mut ip = Inode {
-        ino,
-        mode: be16(b, 0),
-        nlink: be16(b, 2),
-        size: 0,
-        uid: 0,
-        gid: 0,
-        mtime: 0,
-        flags: 0,
-        blocks: 0,
-        db: [0; NDADDR],
-        ib: [0; NIADDR],
-    };
+    let mut ip = Inode { ino, mode: be16(b, 0), nlink: be16(b, 2), size: 0, uid: 0, gid: 0, mtime: 0, flags: 0, blocks: 0, db: [0; NDADDR], ib: [0; NIADDR] };
     match version {
         Version::Ufs1 => {
             ip.size = be64(b, 8);

@@ -18,13 +18,7 @@ pub struct DirEntry<'a> {
 
 /// Calls `f` on each live entry of one chunk at directory offset `base`;
 /// false once `f` asked to stop.
-pub fn walk_chunk(
-    sb: &Superblock,
-    dir: u32,
-    base: u64,
-    chunk: &[u8],
-    f: &mut dyn FnMut(&DirEntry) -> bool,
-) -> Result<bool, Error> {
+pub fn walk_chunk(sb: &Superblock, dir: u32, base: u64, chunk: &[u8], f: &mut dyn FnMut(&DirEntry) -> bool) -> Result<bool, Error> {
     let mut at = 0usize;
     while at + DIRHDR <= chunk.len() {
         let off = base + at as u64;

@@ -5,33 +5,69 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
     /// A read outside the device.
-    DeviceRange { off: u64, len: u64, size: u64 },
+    DeviceRange {
+        off: u64,
+        len: u64,
+        size: u64,
+    },
     /// No superblock magic at any of the standard offsets.
     NoSuperblock,
     /// A superblock field that makes no sense.
-    BadSuperblock { field: &'static str, value: u64 },
+    BadSuperblock {
+        field: &'static str,
+        value: u64,
+    },
     /// The file system claims more space than the image holds.
-    Truncated { fs_bytes: u64, dev_bytes: u64 },
+    Truncated {
+        fs_bytes: u64,
+        dev_bytes: u64,
+    },
     /// An inode number outside the file system.
-    BadInodeNumber { ino: u32, max: u32 },
+    BadInodeNumber {
+        ino: u32,
+        max: u32,
+    },
     /// An inode field that makes no sense.
-    BadInode { ino: u32, field: &'static str, value: u64 },
+    BadInode {
+        ino: u32,
+        field: &'static str,
+        value: u64,
+    },
     /// A block pointer outside the file system.
-    BadBlockPointer { ino: u32, blk: u64, fs_frags: u64 },
+    BadBlockPointer {
+        ino: u32,
+        blk: u64,
+        fs_frags: u64,
+    },
     /// A file offset beyond what the inode's block tree can address.
-    FileTooBig { ino: u32 },
+    FileTooBig {
+        ino: u32,
+    },
     /// A directory entry that makes no sense.
-    BadDirEntry { dir: u32, off: u64, what: &'static str, value: u64 },
-    NotADirectory { ino: u32 },
+    BadDirEntry {
+        dir: u32,
+        off: u64,
+        what: &'static str,
+        value: u64,
+    },
+    NotADirectory {
+        ino: u32,
+    },
     /// Freeing a fragment or inode that is already free.
-    DoubleFree { frag: u64 },
+    DoubleFree {
+        frag: u64,
+    },
     /// A name that cannot go into a directory (empty, too long, or with '/'
     /// or NUL in it).
-    BadName { len: usize },
+    BadName {
+        len: usize,
+    },
     NotFound,
     PathTooLong,
     /// No free fragments (or inodes) left for an allocation.
-    NoSpace { what: &'static str },
+    NoSpace {
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for Error {

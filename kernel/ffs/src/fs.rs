@@ -103,12 +103,7 @@ fn parse(b: &[u8], version: Version, location: u64) -> Result<Superblock, Error>
     let cstotal = if ufs2 {
         Csum { ndir: be64(b, 1008), nbfree: be64(b, 1016), nifree: be64(b, 1024), nffree: be64(b, 1032) }
     } else {
-        Csum {
-            ndir: be32(b, 192) as u64,
-            nbfree: be32(b, 196) as u64,
-            nifree: be32(b, 200) as u64,
-            nffree: be32(b, 204) as u64,
-        }
+        Csum { ndir: be32(b, 192) as u64, nbfree: be32(b, 196) as u64, nifree: be32(b, 200) as u64, nffree: be32(b, 204) as u64 }
     };
     let sb = Superblock {
         version,
@@ -318,11 +313,6 @@ impl<D: Device> crate::Fs<D> {
         }
         let mut b = [0u8; 16];
         self.device_read(sb.frag_offset(sb.csaddr)? + cg as u64 * 16, &mut b)?;
-        Ok(Csum {
-            ndir: be32(&b, 0) as u64,
-            nbfree: be32(&b, 4) as u64,
-            nifree: be32(&b, 8) as u64,
-            nffree: be32(&b, 12) as u64,
-        })
+        Ok(Csum { ndir: be32(&b, 0) as u64, nbfree: be32(&b, 4) as u64, nifree: be32(&b, 8) as u64, nffree: be32(&b, 12) as u64 })
     }
 }

@@ -10,14 +10,14 @@
 extern crate alloc;
 
 pub mod cgalloc;
-#[cfg(feature = "alloc")]
-pub mod fsck;
-#[cfg(feature = "alloc")]
-mod write;
 mod dinode;
 mod dir;
 mod error;
 mod fs;
+#[cfg(feature = "alloc")]
+pub mod fsck;
+#[cfg(feature = "alloc")]
+mod write;
 
 pub use dinode::{FileType, Inode};
 pub use dir::{dirblock_init, direnter, dirremove, dirrewrite, dirsiz, DirEntry, DIRBLKSIZ};

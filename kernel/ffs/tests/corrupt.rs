@@ -73,10 +73,7 @@ fn truncated_images() {
         let img = image(v);
         for cut in [0, 100, 8192 + 100, 8192 + 1380, img.len() / 2, img.len() - 1] {
             let e = walk(&img[..cut]).unwrap_err();
-            assert!(
-                matches!(e, Error::NoSuperblock | Error::Truncated { .. } | Error::DeviceRange { .. }),
-                "v{v} cut at {cut}: {e}"
-            );
+            assert!(matches!(e, Error::NoSuperblock | Error::Truncated { .. } | Error::DeviceRange { .. }), "v{v} cut at {cut}: {e}");
         }
         let e = Fs::mount(&img[..img.len() / 2]).err().unwrap();
         assert!(e.to_string().contains("truncated"), "{e}");

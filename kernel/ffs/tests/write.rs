@@ -140,9 +140,9 @@ fn run(version: u32, bsize: u32, seed: u64, ops: usize) {
             }
             8 => {
                 // rmdir of an empty directory other than the root.
-                let Some(pos) = m.dirs.iter().position(|&x| {
-                    x != ROOTINO && !m.files.keys().any(|k| k.0 == x) && fs.dir_isempty(&fs.inode(x).unwrap()).unwrap()
-                }) else {
+                let Some(pos) =
+                    m.dirs.iter().position(|&x| x != ROOTINO && !m.files.keys().any(|k| k.0 == x) && fs.dir_isempty(&fs.inode(x).unwrap()).unwrap())
+                else {
                     continue;
                 };
                 let x = m.dirs.remove(pos);

@@ -99,7 +99,28 @@ pub enum Workload {
 
 impl Default for BootArgs<'_> {
     fn default() -> Self {
-        BootArgs { seed: 0, test: None, ddb: false, halt: 3, hz: 100, physmem_pages: None, maxvnodes: None, workload: None, uvn_policy: UvnPolicy::Fixed, mmap_uncache: true, race_secs: 20, race_keepopen: false, bufcachepercent: 20, maxproc: 1310, vhist: true, fuzz_ops: 10_000, fuzz_p0: false, fuzz_hog: false, p0_watch: false, hangsecs: 30 }
+        BootArgs {
+            seed: 0,
+            test: None,
+            ddb: false,
+            halt: 3,
+            hz: 100,
+            physmem_pages: None,
+            maxvnodes: None,
+            workload: None,
+            uvn_policy: UvnPolicy::Fixed,
+            mmap_uncache: true,
+            race_secs: 20,
+            race_keepopen: false,
+            bufcachepercent: 20,
+            maxproc: 1310,
+            vhist: true,
+            fuzz_ops: 10_000,
+            fuzz_p0: false,
+            fuzz_hog: false,
+            p0_watch: false,
+            hangsecs: 30,
+        }
     }
 }
 

@@ -105,15 +105,7 @@ pub struct Phdr {
 
 impl Phdr {
     pub fn parse(b: &[u8; PHDR_SIZE]) -> Phdr {
-        Phdr {
-            ptype: be32(b, 0),
-            offset: be32(b, 4),
-            vaddr: be32(b, 8),
-            paddr: be32(b, 12),
-            filesz: be32(b, 16),
-            memsz: be32(b, 20),
-            flags: be32(b, 24),
-        }
+        Phdr { ptype: be32(b, 0), offset: be32(b, 4), vaddr: be32(b, 8), paddr: be32(b, 12), filesz: be32(b, 16), memsz: be32(b, 20), flags: be32(b, 24) }
     }
 }
 

@@ -42,7 +42,39 @@ impl Errno {
     pub const EWOULDBLOCK: Errno = Errno::EAGAIN;
 
     /// Every error number, in order.
-    pub const ALL: [Errno; 31] = [Errno::EPERM, Errno::ENOENT, Errno::ESRCH, Errno::EINTR, Errno::EIO, Errno::ENXIO, Errno::E2BIG, Errno::ENOEXEC, Errno::EBADF, Errno::ECHILD, Errno::EDEADLK, Errno::ENOMEM, Errno::EACCES, Errno::EFAULT, Errno::EBUSY, Errno::EEXIST, Errno::ENODEV, Errno::ENOTDIR, Errno::EISDIR, Errno::EINVAL, Errno::ENFILE, Errno::EMFILE, Errno::EFBIG, Errno::ENOSPC, Errno::EROFS, Errno::ERANGE, Errno::EAGAIN, Errno::ELOOP, Errno::ENAMETOOLONG, Errno::ENOTEMPTY, Errno::ENOSYS];
+    pub const ALL: [Errno; 31] = [
+        Errno::EPERM,
+        Errno::ENOENT,
+        Errno::ESRCH,
+        Errno::EINTR,
+        Errno::EIO,
+        Errno::ENXIO,
+        Errno::E2BIG,
+        Errno::ENOEXEC,
+        Errno::EBADF,
+        Errno::ECHILD,
+        Errno::EDEADLK,
+        Errno::ENOMEM,
+        Errno::EACCES,
+        Errno::EFAULT,
+        Errno::EBUSY,
+        Errno::EEXIST,
+        Errno::ENODEV,
+        Errno::ENOTDIR,
+        Errno::EISDIR,
+        Errno::EINVAL,
+        Errno::ENFILE,
+        Errno::EMFILE,
+        Errno::EFBIG,
+        Errno::ENOSPC,
+        Errno::EROFS,
+        Errno::ERANGE,
+        Errno::EAGAIN,
+        Errno::ELOOP,
+        Errno::ENAMETOOLONG,
+        Errno::ENOTEMPTY,
+        Errno::ENOSYS,
+    ];
 
     /// The error with this number, if there is one.
     pub fn from_i32(n: i32) -> Option<Errno> {

@@ -140,7 +140,11 @@ fn tail(full: &str) -> &str {
         i += 1;
     }
     let last = &full[cuts[1]..];
-    if last.starts_with('{') { &full[cuts[0]..] } else { last }
+    if last.starts_with('{') {
+        &full[cuts[0]..]
+    } else {
+        last
+    }
 }
 
 #[cfg(test)]
@@ -166,11 +170,8 @@ mod tests {
 
     #[test]
     fn lookup_finds_the_containing_function() {
-        let (s, t) = table(&[
-            ("_ZN6kernel3uvm9uvm_vnode9uvn_flush17h0123456789abcdefE", 0x1000, 0x900, 2),
-            ("trap_entry", 0x3000, 0, 2),
-            ("some_object", 0x1100, 4, 1),
-        ]);
+        let (s, t) =
+            table(&[("_ZN6kernel3uvm9uvm_vnode9uvn_flush17h0123456789abcdefE", 0x1000, 0x900, 2), ("trap_entry", 0x3000, 0, 2), ("some_object", 0x1100, 4, 1)]);
         let st = SymTab::new(&s, &t);
         let (n, off) = st.lookup(0x1820).unwrap();
         assert_eq!(off, 0x820);
@@ -198,13 +199,7 @@ mod tests {
         assert_eq!(short_name("_ZN6kernel4kern8vfs_subr6vgonel17h0000000000000000E", &mut b), "vgonel");
         // v0 mangling: kernel::ktest::run
         assert_eq!(short_name("_RNvNtCs1234_6kernel5ktest3run", &mut b), "run");
-        assert_eq!(
-            short_name("_ZN6kernel5ktest3run28_$u7b$$u7b$closure$u7d$$u7d$17h0000000000000000E", &mut b),
-            "run::{{closure}}"
-        );
-        assert_eq!(
-            short_name("_ZN57_$LT$kernel..dev..Console$u20$as$u20$core..fmt..Write$GT$9write_str17h0000000000000000E", &mut b),
-            "write_str"
-        );
+        assert_eq!(short_name("_ZN6kernel5ktest3run28_$u7b$$u7b$closure$u7d$$u7d$17h0000000000000000E", &mut b), "run::{{closure}}");
+        assert_eq!(short_name("_ZN57_$LT$kernel..dev..Console$u20$as$u20$core..fmt..Write$GT$9write_str17h0000000000000000E", &mut b), "write_str");
     }
 }

@@ -13,10 +13,10 @@ use crate::kern::{init_main, kern_ktrace, subr_prf, vfs_lookup, vfs_subr, vfs_sy
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
-use crate::uvm::uvm_map::{with_vmspace, MapObj, VmSpace};
-use crate::uvm::uvm_vnode;
 use crate::sys::vnode::{LkFlags, VType};
+use crate::uvm::uvm_map::{with_vmspace, MapObj, VmSpace};
 use crate::uvm::uvm_page::{round_page, PAGE_SIZE};
+use crate::uvm::uvm_vnode;
 use alloc::vec::Vec;
 
 /// Where mmap looks for space when given no address.
@@ -93,8 +93,7 @@ pub fn syscall(tf: &mut TrapFrame) {
         SYS_FTRUNCATE if a[2] != 0 => Err(Errno::EFBIG),
         SYS_FTRUNCATE => vfs_syscalls::sys_ftruncate(curpid(), a[0], a[3]),
         SYS_CLOSE => vfs_syscalls::sys_close(curpid(), a[0]),
-        SYS_GETDENTS => vfs_syscalls::sys_getdents(curpid(), a[0], a[2].min(64 * 1024))
-            .and_then(|b| copyout(&b, a[1]).map(|_| b.len() as u32)),
+        SYS_GETDENTS => vfs_syscalls::sys_getdents(curpid(), a[0], a[2].min(64 * 1024)).and_then(|b| copyout(&b, a[1]).map(|_| b.len() as u32)),
         SYS_LSEEK => vfs_syscalls::sys_lseek(curpid(), a[0], a[1] as i32, a[2]),
         SYS_FSTAT => vfs_syscalls::sys_fstat(curpid(), a[0]).and_then(|st| {
             let mut b = [0u8; 12];

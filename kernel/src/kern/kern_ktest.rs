@@ -32,7 +32,13 @@ const SUITE: &[KTest] = &[
 
 /// Every self-test, in the order `test=all` runs them.
 fn all_tests() -> impl Iterator<Item = &'static KTest> {
-    SUITE.iter().chain(kern_ktest_proc::SUITE).chain(kern_ktest_vm::SUITE).chain(kern_ktest_bio::SUITE).chain(kern_ktest_vfs::SUITE).chain(kern_ktest_uvn::SUITE)
+    SUITE
+        .iter()
+        .chain(kern_ktest_proc::SUITE)
+        .chain(kern_ktest_vm::SUITE)
+        .chain(kern_ktest_bio::SUITE)
+        .chain(kern_ktest_vfs::SUITE)
+        .chain(kern_ktest_uvn::SUITE)
 }
 
 pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {

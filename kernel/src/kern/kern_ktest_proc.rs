@@ -4,12 +4,12 @@
 
 use crate::arch::powerpc::db_trace;
 use crate::arch::powerpc::intr::{self, Ipl};
+use crate::kern::kern_clock::ticks;
 use crate::kern::kern_exec;
 use crate::kern::kern_exit::dowait4;
-use crate::kern::kern_proc::{proc_saved_sp, sched_lock, ProcStat};
-use crate::kern::kern_clock::ticks;
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_mutex::Mutex;
+use crate::kern::kern_proc::{proc_saved_sp, sched_lock, ProcStat};
 use crate::kern::kern_rwlock::{RwFlags, Rwlock};
 use crate::kern::kern_sched::{nswitch, yield_cpu};
 use crate::kern::kern_synch::{msleep, tsleep, wakeup, wakeup_one};
@@ -169,8 +169,7 @@ fn test_rwlock() -> TestResult {
 
 /// Tests run only by name (`test=NAME`), never by test=all: each needs a
 /// boot of its own (memory run out, a low kern.maxproc, a heap measure).
-pub const ALONE: &[KTest] =
-    &[("user-oom", test_user_oom), ("user-maxproc", test_user_maxproc), ("user-forks", test_user_forks), ("user-pmap", test_user_pmap)];
+pub const ALONE: &[KTest] = &[("user-oom", test_user_oom), ("user-maxproc", test_user_maxproc), ("user-forks", test_user_forks), ("user-pmap", test_user_pmap)];
 
 /// `test=user-pmap p0.watch=1`: the macppc hypothesis of doc/p0-hunt.md —
 /// a changed bit kept across a hashed-page-table eviction and credited to

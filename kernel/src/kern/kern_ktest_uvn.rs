@@ -4,28 +4,25 @@
 //! (uvm_vnp_terminate from vclean). The dirty page is made here by writing
 //! to the page directly, standing in for a store through a shared mapping.
 
+use crate::arch::powerpc::pmap::{pmap_page_protect, Prot};
 use crate::kern::kern_descrip::fdrelease;
 use crate::kern::kern_ktest_proc::{KTest, TestResult};
+use crate::kern::kern_kthread::kthread_create;
+use crate::kern::kern_sched::yield_cpu;
 use crate::kern::vfs_lookup::namei_lookup;
+use crate::kern::vfs_subr::vn_lock;
 use crate::kern::vfs_subr::{vfs_setmaxvnodes, vnode_counts, Vnode};
 use crate::kern::vfs_syscalls::doopenat;
 use crate::kern::vfs_vnops::{vn_close, vn_open, vn_rdwr, Uio};
 use crate::sys::syscalls::{O_CREAT, O_RDWR, O_WRONLY};
-use crate::uvm::uvm_page::{uvm_page_write, uvm_pagealloc, uvm_pagefree, uvmexp, PgFlags, PAGE_SIZE};
-use crate::arch::powerpc::pmap::{pmap_page_protect, Prot};
-use crate::uvm::uvm_vnode::{uvm_pager_put, uvm_vnp_setsize, uvn_attach, uvn_detach, uvn_get, PgoFlags, UvnFlags};
-use crate::kern::kern_kthread::kthread_create;
-use crate::kern::kern_sched::yield_cpu;
-use crate::kern::vfs_subr::vn_lock;
 use crate::sys::vnode::LkFlags;
+use crate::uvm::uvm_page::{uvm_page_write, uvm_pagealloc, uvm_pagefree, uvmexp, PgFlags, PAGE_SIZE};
+use crate::uvm::uvm_vnode::{uvm_pager_put, uvm_vnp_setsize, uvn_attach, uvn_detach, uvn_get, PgoFlags, UvnFlags};
 use alloc::format;
-use core::sync::atomic::{AtomicU32, Ordering};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 
-pub const SUITE: &[KTest] = &[
-    ("uvn_persist_then_write", test_uvn_persist_then_write),
-    ("uvn_terminate_on_recycle", test_uvn_terminate_on_recycle),
-];
+pub const SUITE: &[KTest] = &[("uvn_persist_then_write", test_uvn_persist_then_write), ("uvn_terminate_on_recycle", test_uvn_terminate_on_recycle)];
 
 const PG: usize = PAGE_SIZE as usize;
 

@@ -61,14 +61,7 @@ pub fn sched_init() {
     sched_lock().idleproc = idle;
 }
 
-pub fn new_proc(
-    tid: u32,
-    ppid: u32,
-    name: &str,
-    stat: ProcStat,
-    kstack: Option<uvm_km::KStack>,
-    bottom: u32,
-) -> Proc {
+pub fn new_proc(tid: u32, ppid: u32, name: &str, stat: ProcStat, kstack: Option<uvm_km::KStack>, bottom: u32) -> Proc {
     crate::kern::vfs_hist::vh_comm(tid, name);
     Proc {
         p_tid: tid,
@@ -207,12 +200,7 @@ pub fn sched_reap() {
 pub fn sched_tick(now: u32, hz: u32) {
     let Some(mut g) = SCHED.try_lock() else { return };
     let Some(st) = g.as_mut() else { return };
-    let due: Vec<u32> = st
-        .sleepq
-        .iter()
-        .copied()
-        .filter(|t| st.procs[t].p_deadline.is_some_and(|d| (now.wrapping_sub(d) as i32) >= 0))
-        .collect();
+    let due: Vec<u32> = st.sleepq.iter().copied().filter(|t| st.procs[t].p_deadline.is_some_and(|d| (now.wrapping_sub(d) as i32) >= 0)).collect();
     for tid in due {
         st.get(tid).p_timedout = true;
         st.setrunnable(tid);

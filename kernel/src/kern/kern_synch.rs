@@ -59,12 +59,7 @@ pub fn tsleep(ident: usize, wmesg: &'static str, timo: u32) -> Result<(), Errno>
 /// (OpenBSD msleep): a wakeup issued by whoever takes the mutex next cannot
 /// be lost.
 #[track_caller]
-pub fn msleep<'a, T>(
-    ident: usize,
-    mtx: MutexGuard<'a, T>,
-    wmesg: &'static str,
-    timo: u32,
-) -> (MutexGuard<'a, T>, Result<(), Errno>) {
+pub fn msleep<'a, T>(ident: usize, mtx: MutexGuard<'a, T>, wmesg: &'static str, timo: u32) -> (MutexGuard<'a, T>, Result<(), Errno>) {
     let m = mtx.mutex();
     let on = cpu::intr_disable();
     vh_sleep(Vh::Tsleep, wmesg);

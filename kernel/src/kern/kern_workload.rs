@@ -4,9 +4,9 @@
 //! `fsstress` runs /bin/fsstress with the boot's seed.
 
 use crate::kern::vfs_lookup::namei_lookup;
+use crate::kern::vfs_subr::{vrele, Vnode};
 use crate::kern::vfs_vnops::{vn_rdwr, Uio};
 use crate::kern::vfs_vops::VOP_READDIR;
-use crate::kern::vfs_subr::{vrele, Vnode};
 use crate::kern::{kern_exec, kern_exit};
 use crate::printf;
 use crate::sys::errno::Errno;

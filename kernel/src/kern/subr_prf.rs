@@ -66,11 +66,7 @@ pub const PANIC_FRAMES: &[&str] = &[
 
 fn dump_registers(tf: &TrapFrame) {
     let mut c = Cons;
-    let _ = writeln!(
-        c,
-        "srr0 {:#010x} srr1 {:#010x} lr {:#010x} ctr {:#010x} cr {:#010x} xer {:#010x}",
-        tf.srr0, tf.srr1, tf.lr, tf.ctr, tf.cr, tf.xer
-    );
+    let _ = writeln!(c, "srr0 {:#010x} srr1 {:#010x} lr {:#010x} ctr {:#010x} cr {:#010x} xer {:#010x}", tf.srr0, tf.srr1, tf.lr, tf.ctr, tf.cr, tf.xer);
     let _ = writeln!(c, "dar {:#010x} dsisr {:#010x}", tf.dar, tf.dsisr);
     for row in 0..8 {
         let r = row * 4;
@@ -135,11 +131,7 @@ pub fn panic_stack_overflow(tf: &mut TrapFrame) -> ! {
     struct Msg(u32, u32, u32, u32);
     impl fmt::Display for Msg {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(
-                f,
-                "kernel stack overflow: r1 {:#x}, stack bottom {:#x} (trap type {:#x} at pc {:#x})",
-                self.0, self.1, self.2, self.3
-            )
+            write!(f, "kernel stack overflow: r1 {:#x}, stack bottom {:#x} (trap type {:#x} at pc {:#x})", self.0, self.1, self.2, self.3)
         }
     }
     let bottom = crate::arch::powerpc::vm_machdep::stack_bottom();

@@ -189,8 +189,7 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
         }
         let slot = g.free_slot();
         let bp = BufId(slot);
-        g.bufs[slot] =
-            Some(Buf { b_flags: BFlags::B_BUSY, b_vp: vp, b_blkno: blkno, b_data: alloc::vec![0; size], b_error: None });
+        g.bufs[slot] = Some(Buf { b_flags: BFlags::B_BUSY, b_vp: vp, b_blkno: blkno, b_data: alloc::vec![0; size], b_error: None });
         g.hash.insert((vp, blkno), bp);
         g.bytes += size;
         drop(g);
@@ -470,13 +469,7 @@ pub fn vfs_buf_print(out: &mut dyn core::fmt::Write, n: usize) {
 /// is a delayed write; None if the cache is locked.
 pub fn db_bufs_of(vid: u32) -> Option<Vec<(usize, bool)>> {
     let g = BCACHE.try_lock()?;
-    Some(
-        g.bufs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, b)| b.as_ref().filter(|b| b.b_vp == vid).map(|b| (i, b.b_flags.contains(BFlags::B_DELWRI))))
-            .collect(),
-    )
+    Some(g.bufs.iter().enumerate().filter_map(|(i, b)| b.as_ref().filter(|b| b.b_vp == vid).map(|b| (i, b.b_flags.contains(BFlags::B_DELWRI)))).collect())
 }
 
 /// ddb `show all bufs`: a line per buffer.

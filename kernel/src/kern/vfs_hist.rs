@@ -236,7 +236,21 @@ pub fn vh(vp: &'static Vnode, ev: Vh, arg: u32, arg2: u32) {
         .unwrap_or((u8::MAX, u8::MAX, u8::MAX));
     let (uo_refs, u_nio, u_flags) =
         vp.v_uvm.try_with(|u| (u.uo_refs.min(254) as u8, u.u_nio.min(254) as u8, u.u_flags.bits() as u16)).unwrap_or((u8::MAX, u8::MAX, u16::MAX));
-    put(VhEvent { t_us: uptime_us() as u32, vid: vp.v_id, arg, arg2, wmesg: None, tid: CUR_TID.load(Ordering::Relaxed) as u16, ev, v_lflag: lflag, usecount, holdcnt, uo_refs, u_nio, u_flags });
+    put(VhEvent {
+        t_us: uptime_us() as u32,
+        vid: vp.v_id,
+        arg,
+        arg2,
+        wmesg: None,
+        tid: CUR_TID.load(Ordering::Relaxed) as u16,
+        ev,
+        v_lflag: lflag,
+        usecount,
+        holdcnt,
+        uo_refs,
+        u_nio,
+        u_flags,
+    });
 }
 
 /// tsleep and its return: recorded when the thread works on a vnode.
@@ -300,11 +314,15 @@ fn names<I: Iterator<Item = (&'static str, bool)>>(out: &mut dyn Write, prefix: 
 fn detail(out: &mut dyn Write, e: &VhEvent) -> fmt::Result {
     match e.ev {
         Vh::Getnewvnode => write!(out, " {}", ["new", "from free list", "from hold list"][e.arg.min(2) as usize]),
-        Vh::Vget if e.arg != 0 => write!(out, " {}", match e.arg {
-            2 => "ENOENT",
-            16 => "EBUSY",
-            _ => "error",
-        }),
+        Vh::Vget if e.arg != 0 => write!(
+            out,
+            " {}",
+            match e.arg {
+                2 => "ENOENT",
+                16 => "EBUSY",
+                _ => "error",
+            }
+        ),
         Vh::Vget => write!(out, " ok"),
         Vh::Freelist => write!(out, " {}", ["tail", "head", "hold list"][e.arg.min(2) as usize]),
         Vh::UvnAttach => write!(out, " {}", ["reference", "new object", "persisting object"][e.arg.min(2) as usize]),
@@ -391,12 +409,7 @@ pub fn vhist_print(out: &mut dyn Write, vid: u32) {
         Some(n) => write!(out, ", {n} since its object's last attach, {} ring events back", kept - back.unwrap_or(0)),
         None => write!(out, ", its object's last attach has left the ring"),
     };
-    let _ = writeln!(
-        out,
-        " (ring: {kept} of {recorded} events kept, from {}.{:06} s)",
-        oldest / 1_000_000,
-        oldest % 1_000_000
-    );
+    let _ = writeln!(out, " (ring: {kept} of {recorded} events kept, from {}.{:06} s)", oldest / 1_000_000, oldest % 1_000_000);
     for e in mine() {
         let _ = print_event(out, e);
     }

@@ -593,7 +593,9 @@ fn db_onlist(v: &VnodeFields) -> &'static str {
 /// tag from the operations, no mount: ppcbsd has one file system), and
 /// with `/f` the vnode's clean and dirty buffers.
 pub fn vfs_vnode_print(out: &mut dyn core::fmt::Write, vp: &'static Vnode, full: bool) {
-    let Some((t, use_, hold, wr, lc, lf, op, data, list)) = vp.try_with(|v| (v.v_type, v.v_usecount, v.v_holdcnt, v.v_writecount, v.v_lockcount, v.v_lflag, v.v_op.name(), v.v_data, db_onlist(v))) else {
+    let Some((t, use_, hold, wr, lc, lf, op, data, list)) =
+        vp.try_with(|v| (v.v_type, v.v_usecount, v.v_holdcnt, v.v_writecount, v.v_lockcount, v.v_lflag, v.v_op.name(), v.v_data, db_onlist(v)))
+    else {
         let _ = writeln!(out, "vnode {} at {:p}: fields locked", vp.v_id, vp);
         return;
     };
@@ -607,7 +609,13 @@ pub fn vfs_vnode_print(out: &mut dyn core::fmt::Write, vp: &'static Vnode, full:
         out,
         "lflag {}{} lock {} on {list}",
         if lf.contains(VLFlags::VXLOCK) { "VXLOCK " } else { "" },
-        if lf.contains(VLFlags::VXWANT) { "VXWANT" } else if lf.contains(VLFlags::VXLOCK) { "" } else { "-" },
+        if lf.contains(VLFlags::VXWANT) {
+            "VXWANT"
+        } else if lf.contains(VLFlags::VXLOCK) {
+            ""
+        } else {
+            "-"
+        },
         vp.v_lock.rw_status()
     );
     if !full {

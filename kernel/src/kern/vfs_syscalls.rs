@@ -10,10 +10,10 @@ use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele};
 use crate::kern::vfs_vnops::{fwrite, vn_close, vn_open, vn_rdwr, Uio, VFS_NSLOCK};
 use crate::kern::vfs_vops::{VOP_FSYNC, VOP_GETATTR_SIZE, VOP_MKDIR, VOP_READDIR, VOP_REMOVE, VOP_RENAME, VOP_RMDIR, VOP_SETATTR_SIZE};
 use crate::sys::errno::Errno;
-use crate::uvm::uvm_vnode::uvm_vnp_uncache;
 use crate::sys::syscalls::{O_ACCMODE, O_APPEND, O_CREAT, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET};
 use crate::sys::vnode::{LkFlags, RenameArgs, VType};
 use crate::ufs::ffs::ffs_vfsops::ffs_sync;
+use crate::uvm::uvm_vnode::uvm_vnp_uncache;
 
 /// Largest transfer of one read or write call.
 const MAXIO: u32 = 64 * 1024;
@@ -42,11 +42,7 @@ pub fn doopenat(pid: u32, path: &[u8], flags: u32, mode: u32) -> Result<u32, Err
     if flags & O_ACCMODE == O_ACCMODE {
         return Err(Errno::EINVAL);
     }
-    let vp = if flags & O_CREAT != 0 {
-        nschange(|| vn_open(path, flags, mode as u16))?
-    } else {
-        vn_open(path, flags, 0)?
-    };
+    let vp = if flags & O_CREAT != 0 { nschange(|| vn_open(path, flags, mode as u16))? } else { vn_open(path, flags, 0)? };
     match fdalloc(pid, File { f_vp: vp, f_offset: 0, f_flag: flags }) {
         Ok(fd) => Ok(fd),
         Err(e) => {
@@ -58,13 +54,7 @@ pub fn doopenat(pid: u32, path: &[u8], flags: u32, mode: u32) -> Result<u32, Err
 
 /// read(2) from an open file into user memory, through a kernel bounce
 /// buffer (a VOP_READ may sleep, and user pages are reached by copyout).
-pub fn sys_read_file(
-    pid: u32,
-    fd: u32,
-    buf: u32,
-    len: u32,
-    mut copyout: impl FnMut(&[u8], u32) -> Result<(), Errno>,
-) -> Result<u32, Errno> {
+pub fn sys_read_file(pid: u32, fd: u32, buf: u32, len: u32, mut copyout: impl FnMut(&[u8], u32) -> Result<(), Errno>) -> Result<u32, Errno> {
     let (vp, off, flag) = with_file(pid, fd, |f| (f.f_vp, f.f_offset, f.f_flag))?;
     if flag & O_ACCMODE == O_WRONLY {
         return Err(Errno::EBADF);
@@ -82,13 +72,7 @@ pub fn sys_read_file(
 
 /// write(2) to an open file from user memory (copied in first, outside
 /// the vnode lock). O_APPEND writes at the end.
-pub fn sys_write_file(
-    pid: u32,
-    fd: u32,
-    buf: u32,
-    len: u32,
-    copyin: impl FnOnce(u32, &mut [u8]) -> Result<(), Errno>,
-) -> Result<u32, Errno> {
+pub fn sys_write_file(pid: u32, fd: u32, buf: u32, len: u32, copyin: impl FnOnce(u32, &mut [u8]) -> Result<(), Errno>) -> Result<u32, Errno> {
     let (vp, off, flag) = with_file(pid, fd, |f| (f.f_vp, f.f_offset, f.f_flag))?;
     if !fwrite(flag) {
         return Err(Errno::EBADF);
@@ -275,7 +259,6 @@ pub fn sys_rename(from: &[u8], to: &[u8]) -> Result<u32, Errno> {
         VOP_RENAME(&RenameArgs { fdvp, fvp, fname: &fnd.ni_name, tdvp, tvp: tnd.ni_vp, tname: &tnd.ni_name }).map(|_| 0)
     })
 }
-
 
 /// The vnode and open flags of descriptor `fd` (for mmap).
 pub fn file_vnode(pid: u32, fd: u32) -> Result<(&'static crate::kern::vfs_subr::Vnode, u32), Errno> {

@@ -58,9 +58,7 @@ pub fn uvm_km_kstack_alloc() -> Option<KStack> {
 pub fn uvm_km_kstack_free(st: KStack) {
     let mut va = st.bottom;
     while va < st.top {
-        if let Some(pg) = crate::arch::powerpc::pmap::pmap_extract(crate::arch::powerpc::pmap::PMAP_KERNEL, va)
-            .and_then(phys_to_vm_page)
-        {
+        if let Some(pg) = crate::arch::powerpc::pmap::pmap_extract(crate::arch::powerpc::pmap::PMAP_KERNEL, va).and_then(phys_to_vm_page) {
             pmap_kremove(va, PAGE_SIZE);
             uvm_pagefree(pg);
         }

@@ -11,8 +11,8 @@
 use crate::arch::powerpc::intr::Ipl;
 use crate::arch::powerpc::pmap::{self, Pmap, Prot, USER_MAX, USER_MIN};
 use crate::kern::kern_mutex::Mutex;
-use crate::sys::errno::Errno;
 use crate::kern::vfs_subr::Vnode;
+use crate::sys::errno::Errno;
 use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagezero, PgFlags, VmPage, PAGE_SIZE};
 use crate::uvm::uvm_pdaemon::uvm_wait;
 use crate::uvm::uvm_vnode::{uvn_detach, uvn_get, uvn_reference};
@@ -258,9 +258,7 @@ impl VmSpace {
                 return Err(Errno::ENOMEM);
             };
             // SAFETY: both pages are RAM mapped 1:1 by BAT0; the new one is ours.
-            unsafe {
-                core::ptr::copy_nonoverlapping(pg.phys_addr() as *const u8, npg.phys_addr() as *mut u8, PAGE_SIZE as usize)
-            };
+            unsafe { core::ptr::copy_nonoverlapping(pg.phys_addr() as *const u8, npg.phys_addr() as *mut u8, PAGE_SIZE as usize) };
             uvm_pageactivate(npg);
             child.anon.insert(va, npg);
         }

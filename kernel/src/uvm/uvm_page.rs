@@ -164,10 +164,7 @@ pub fn uvm_page_init(bi: &BootInfo, limit: Option<u32>) {
     let total: u32 = ranges[..nr].iter().map(|r| r.size / PAGE_SIZE).sum();
     let want = limit.map_or(total, |l| l.min(total));
     let meta = round_page(want as u64 * (core::mem::size_of::<VmPage>() + core::mem::size_of::<Link>()) as u64) as u32;
-    let steal = ranges[..nr]
-        .iter_mut()
-        .find(|r| r.size > meta)
-        .expect("uvm_page_init: no room for the page array");
+    let steal = ranges[..nr].iter_mut().find(|r| r.size > meta).expect("uvm_page_init: no room for the page array");
     let meta_pa = steal.start;
     steal.start += meta;
     steal.size -= meta;
@@ -206,10 +203,7 @@ pub fn uvm_page_init(bi: &BootInfo, limit: Option<u32>) {
         for j in 0..npages as usize {
             linkp.add(j).write(Link::UNLINKED);
         }
-        (
-            core::slice::from_raw_parts(pgp, npages as usize),
-            core::slice::from_raw_parts_mut(linkp, npages as usize),
-        )
+        (core::slice::from_raw_parts(pgp, npages as usize), core::slice::from_raw_parts_mut(linkp, npages as usize))
     };
     PAGES.call_once(|| pg_slice);
     SEGS.call_once(|| (segs, nsegs));

@@ -8,21 +8,21 @@
 //! Everything else follows uvm_vnode.c 1.130 and uvm_pager.c 1.89; what
 //! differs is in doc/fidelity.md.
 
-use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect, Prot};
 use crate::arch::powerpc::intr::Ipl;
+use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect, Prot};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::kern_synch::{tsleep, wakeup};
 use crate::kern::vfs_hist::{vh, vh_working, Vh};
-use crate::uvm::uvm_pdaemon::uvm_wait;
 use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VType};
 use crate::uvm::uvm_page::{
-    round_page, uvm_page_queue, uvm_page_read, uvm_page_write, uvm_pagealloc, uvm_pageactivate, uvm_pagedeactivate, uvm_pagefree, uvm_pagezero, PgFlags,
+    round_page, uvm_page_queue, uvm_page_read, uvm_page_write, uvm_pageactivate, uvm_pagealloc, uvm_pagedeactivate, uvm_pagefree, uvm_pagezero, PgFlags,
     VmPage, PAGE_SIZE, PQ_ACTIVE, PQ_INACTIVE,
 };
+use crate::uvm::uvm_pdaemon::uvm_wait;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -164,10 +164,7 @@ impl UvmVnode {
     pub const fn new() -> UvmVnode {
         UvmVnode {
             vmobjlock: Rwlock::new("vmobjlk"),
-            st: Mutex::new(
-                Ipl::None,
-                UvnFields { u_flags: UvnFlags::empty(), uo_refs: 0, u_nio: 0, u_size: 0, pages: BTreeMap::new() },
-            ),
+            st: Mutex::new(Ipl::None, UvnFields { u_flags: UvnFlags::empty(), uo_refs: 0, u_nio: 0, u_size: 0, pages: BTreeMap::new() }),
         }
     }
 
@@ -247,9 +244,7 @@ pub fn db_show_panic_vnode(out: &mut dyn core::fmt::Write) {
 /// The vnode's counts, flags and lock, and its object with every page.
 pub fn db_show_vnode_brief(out: &mut dyn core::fmt::Write, vp: &'static Vnode) {
     let id = vp.v_id;
-    let v = vp.try_with(|v| {
-        (v.v_type, v.v_usecount, v.v_holdcnt, v.v_writecount, v.v_lflag, v.v_bioflag, v.v_op.name(), v.v_data)
-    });
+    let v = vp.try_with(|v| (v.v_type, v.v_usecount, v.v_holdcnt, v.v_writecount, v.v_lflag, v.v_bioflag, v.v_op.name(), v.v_data));
     match v {
         Some((t, use_, hold, wr, lf, bf, op, data)) => {
             let _ = writeln!(
@@ -265,7 +260,12 @@ pub fn db_show_vnode_brief(out: &mut dyn core::fmt::Write, vp: &'static Vnode) {
     let u = vp.v_uvm.try_with(|u| (u.u_flags, u.uo_refs, u.u_nio, u.u_size, u.pages.iter().map(|(&i, &p)| (i, p)).collect::<Vec<_>>()));
     match u {
         Some((f, refs, nio, size, pages)) => {
-            let _ = writeln!(out, "uvm_vnode {id}: flags {f:?}, uo_refs {refs}, u_nio {nio}, u_size {size}, {} pages, vmobjlock {}", pages.len(), vp.v_uvm.vmobjlock.rw_status());
+            let _ = writeln!(
+                out,
+                "uvm_vnode {id}: flags {f:?}, uo_refs {refs}, u_nio {nio}, u_size {size}, {} pages, vmobjlock {}",
+                pages.len(),
+                vp.v_uvm.vmobjlock.rw_status()
+            );
             for (i, p) in pages {
                 let q = crate::uvm::uvm_page::uvm_page_queue_try(p);
                 let _ = writeln!(out, "  page {i}: pa {:#x}, flags {:?}, queue {q}", p.phys_addr(), p.flags());
@@ -413,7 +413,18 @@ pub fn uvn_detach(vp: &'static Vnode) {
     } else {
         0
     };
-    vh(vp, Vh::UvnDetach, if left > 0 { 0 } else if persist { 1 } else { 2 }, dirty);
+    vh(
+        vp,
+        Vh::UvnDetach,
+        if left > 0 {
+            0
+        } else if persist {
+            1
+        } else {
+            2
+        },
+        dirty,
+    );
     if left > 0 {
         uvn.vmobjlock.rw_exit();
         return;
@@ -501,10 +512,7 @@ pub fn uvm_vnp_terminate(vp: &'static Vnode) {
     uvn_wait_nopages(uvn, |_| true);
     let (refs, f) = uvn.with(|u| (u.uo_refs, u.u_flags));
     if refs > 0 {
-        uvn_setflags(
-            uvn,
-            f - (UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED | UvnFlags::UVM_VNODE_WANTED | UvnFlags::UVM_VNODE_CANPERSIST),
-        );
+        uvn_setflags(uvn, f - (UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED | UvnFlags::UVM_VNODE_WANTED | UvnFlags::UVM_VNODE_CANPERSIST));
     } else {
         assert!(!f.contains(UvnFlags::UVM_VNODE_IOSYNCWANTED), "uvm_vnp_terminate: io sync wanted bit set");
         uvn_setflags(uvn, UvnFlags::empty());
@@ -518,8 +526,7 @@ pub fn uvm_vnp_terminate(vp: &'static Vnode) {
 pub fn uvm_vnp_sync(vp: &'static Vnode) -> bool {
     let uvn = &vp.v_uvm;
     uvn.vmobjlock.rw_enter_write();
-    let ok = !uvn.flags().contains(UvnFlags::UVM_VNODE_VALID)
-        || uvn_flush(vp, 0, 0, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_SYNCIO | PgoFlags::PGO_ALLPAGES);
+    let ok = !uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) || uvn_flush(vp, 0, 0, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_SYNCIO | PgoFlags::PGO_ALLPAGES);
     uvn.vmobjlock.rw_exit();
     ok
 }
@@ -1064,7 +1071,9 @@ pub fn db_page_dirty(pg: &VmPage) -> Option<bool> {
 /// lists the pages as <page, offset>.
 pub fn uvm_object_printit(out: &mut dyn core::fmt::Write, vp: &'static Vnode, full: bool) {
     let uvn = &vp.v_uvm;
-    let Some((f, refs, nio, size, pages)) = uvn.try_with(|u| (u.u_flags, u.uo_refs, u.u_nio, u.u_size, u.pages.iter().map(|(&i, &p)| (i, p)).collect::<Vec<_>>())) else {
+    let Some((f, refs, nio, size, pages)) =
+        uvn.try_with(|u| (u.u_flags, u.uo_refs, u.u_nio, u.u_size, u.pages.iter().map(|(&i, &p)| (i, p)).collect::<Vec<_>>()))
+    else {
         let _ = writeln!(out, "OBJECT {:p}: (locked)", uvn);
         return;
     };

@@ -183,10 +183,7 @@ mod tests {
         let gone = m.remove(0x1000_0000 + P, 0x1000_0000 + 2 * P).unwrap();
         assert_eq!(gone, [MapEntry { start: 0x1000_0000 + P, end: 0x1000_0000 + 2 * P, data: 't' }]);
         let left: Vec<_> = m.iter().map(|e| (e.start, e.end)).collect();
-        assert_eq!(
-            left,
-            [(0x1000_0000, 0x1000_0000 + P), (0x1000_0000 + 2 * P, 0x1000_0000 + 4 * P), (0x2000_0000, 0x2000_0000 + 2 * P)]
-        );
+        assert_eq!(left, [(0x1000_0000, 0x1000_0000 + P), (0x1000_0000 + 2 * P, 0x1000_0000 + 4 * P), (0x2000_0000, 0x2000_0000 + 2 * P)]);
         let gone = m.remove(0x1000_0000, 0x3000_0000).unwrap();
         assert_eq!(gone.len(), 3);
         assert!(m.is_empty());

@@ -7,8 +7,8 @@
 
 use super::pmap;
 use super::trap::{trap_return_addr, TrapFrame, EXC_SC, TRAPFRAME_OFFSET};
-use crate::sys::syscalls::syscall_name;
 use crate::ddb::db_sym;
+use crate::sys::syscalls::syscall_name;
 use core::fmt::Write;
 
 const MAXFRAMES: usize = 64;
@@ -16,9 +16,7 @@ const MAXFRAMES: usize = 64;
 /// A plausible frame address: word-aligned and in RAM or a mapped kernel
 /// stack, so reading it cannot fault.
 fn valid(addr: u32) -> bool {
-    addr & 3 == 0
-        && ((0x4000..0x1000_0000).contains(&addr)
-            || (addr >= pmap::KVA_MIN && pmap::pmap_kernel_mapped(addr)))
+    addr & 3 == 0 && ((0x4000..0x1000_0000).contains(&addr) || (addr >= pmap::KVA_MIN && pmap::pmap_kernel_mapped(addr)))
 }
 
 fn read(addr: u32) -> u32 {

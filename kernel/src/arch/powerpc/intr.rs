@@ -27,8 +27,7 @@ pub enum Ipl {
 
 impl Ipl {
     fn from_u32(v: u32) -> Ipl {
-        [Ipl::None, Ipl::SoftClock, Ipl::SoftNet, Ipl::SoftTty, Ipl::Bio, Ipl::Net, Ipl::Tty, Ipl::Vm, Ipl::Clock, Ipl::Sched, Ipl::High]
-            [v.min(10) as usize]
+        [Ipl::None, Ipl::SoftClock, Ipl::SoftNet, Ipl::SoftTty, Ipl::Bio, Ipl::Net, Ipl::Tty, Ipl::Vm, Ipl::Clock, Ipl::Sched, Ipl::High][v.min(10) as usize]
     }
 }
 
@@ -56,11 +55,7 @@ pub fn softintr_schedule(sir: usize) {
 fn dosoftint(ipl: Ipl) {
     // A handler may be scheduled again while it runs (by a nested
     // interrupt, which cannot run it at this level): go round until none is.
-    while let Some((i, si)) = SOFTINTRS
-        .iter()
-        .enumerate()
-        .find(|(i, si)| si.ipl > ipl && SOFT_PENDING.load(Ordering::Relaxed) & (1 << i) != 0)
-    {
+    while let Some((i, si)) = SOFTINTRS.iter().enumerate().find(|(i, si)| si.ipl > ipl && SOFT_PENDING.load(Ordering::Relaxed) & (1 << i) != 0) {
         SOFT_PENDING.fetch_and(!(1 << i), Ordering::Relaxed);
         set_cpl(si.ipl);
         super::cpu::intr_restore(true);

@@ -25,7 +25,6 @@ core::arch::global_asm!(
     "stw 0, 4(1)",
     "bl main",
     "b .",
-
     ".section .bss.bootstack, \"aw\", @nobits",
     ".balign 16",
     ".globl boot_stack_bottom",

@@ -152,10 +152,7 @@ pub fn pmap_bootstrap() {
     let mut pmaps = BTreeMap::new();
     pmaps.insert(KERNEL_CTX, PmapData::default());
     PMAP.call_once(|| {
-        Mutex::new(
-            Ipl::Vm,
-            PmapState { pmaps, pv: BTreeMap::new(), next_ctx: 1, free_ctx: Vec::new(), active: KERNEL_CTX, victim: 0, evictions: 0 },
-        )
+        Mutex::new(Ipl::Vm, PmapState { pmaps, pv: BTreeMap::new(), next_ctx: 1, free_ctx: Vec::new(), active: KERNEL_CTX, victim: 0, evictions: 0 })
     });
     let htab = core::ptr::addr_of!(HTAB) as u32;
     // SAFETY: the table is zeroed .bss, 256 KiB aligned as SDR1 requires;

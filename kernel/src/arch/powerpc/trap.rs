@@ -259,9 +259,9 @@ extern "C" fn trap(tf: &mut TrapFrame) {
 /// A trap from user mode: system calls, page faults that uvm_fault may
 /// resolve, interrupts; anything else kills the process, never the kernel.
 fn user_trap(tf: &mut TrapFrame) {
-    use crate::sys::syscalls::{SIGBUS, SIGILL, SIGSEGV};
-    use crate::kern::kern_proc::sched_lock;
     use super::pmap::Prot;
+    use crate::kern::kern_proc::sched_lock;
+    use crate::sys::syscalls::{SIGBUS, SIGILL, SIGSEGV};
     let fault = |va: u32, access: Prot| {
         let pid = sched_lock().curproc;
         // Reading a file page in sleeps: the clock and rd must run.

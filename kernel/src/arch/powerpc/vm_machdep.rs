@@ -44,7 +44,6 @@ global_asm!(
     "mtlr 0",
     "addi 1, 1, 96",
     "blr",
-
     ".globl proc_trampoline",
     ".type proc_trampoline, @function",
     "proc_trampoline:",

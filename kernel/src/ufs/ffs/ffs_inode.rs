@@ -1,8 +1,8 @@
 //! Inode updates and truncation (OpenBSD ffs_inode.c).
 
+use crate::kern::vfs_bio::vinvalbuf;
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
-use crate::kern::vfs_bio::vinvalbuf;
 use crate::ufs::ffs::ffs_vfsops::{ffs_modify, rootfs, vtoi};
 use crate::uvm::uvm_vnode::{uvm_vnp_setsize, uvm_vnp_uncache};
 

@@ -130,13 +130,7 @@ static IHASH: Mutex<BTreeMap<u32, &'static Vnode>> = Mutex::new(Ipl::None, BTree
 pub fn ffs_mountroot() -> Result<(), ffs::Error> {
     let fs = ffs::Fs::mount(BufDevice)?;
     let sb = fs.sb();
-    crate::printf!(
-        "ffs: root on rd0, {:?}, {} byte blocks, {} fragments, {} inodes\n",
-        sb.version,
-        sb.bsize,
-        sb.size,
-        sb.ninodes()
-    );
+    crate::printf!("ffs: root on rd0, {:?}, {} byte blocks, {} fragments, {} inodes\n", sb.version, sb.bsize, sb.size, sb.ninodes());
     let clean = fs.is_clean()?;
     ROOTFS.call_once(|| fs);
     if !clean {

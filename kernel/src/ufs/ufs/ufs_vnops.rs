@@ -9,7 +9,7 @@ use crate::sys::vnode::{LkFlags, RenameArgs, VType};
 use crate::ufs::ffs::ffs_alloc::ffs_inode_alloc;
 use crate::ufs::ffs::ffs_inode::ffs_update;
 use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, rootfs, vtoi, vtoino};
-use crate::ufs::ufs::ufs_lookup::{dtype, ufs_dirlookup, ufs_direnter, ufs_dirremove, ufs_dirrewrite};
+use crate::ufs::ufs::ufs_lookup::{dtype, ufs_direnter, ufs_dirlookup, ufs_dirremove, ufs_dirrewrite};
 
 const IFDIR: u16 = 0o040000;
 const IFREG: u16 = 0o100000;
@@ -152,9 +152,7 @@ pub fn ufs_rename(r: &RenameArgs) -> Result<(), Errno> {
             match (isdir, tdir) {
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
-                (true, true) if !rootfs()?.dir_isempty(&vtoi(tvp)?).map_err(|e| ffs_error(vtoino(tvp), e))? => {
-                    return Err(Errno::ENOTEMPTY)
-                }
+                (true, true) if !rootfs()?.dir_isempty(&vtoi(tvp)?).map_err(|e| ffs_error(vtoino(tvp), e))? => return Err(Errno::ENOTEMPTY),
                 _ => {}
             }
         }

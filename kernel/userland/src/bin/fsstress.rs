@@ -13,8 +13,8 @@ use kcore::crc32::Crc32;
 use kcore::random::Rng;
 use kcore::syscalls::{O_CREAT, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY, SEEK_SET};
 use userland::{
-    close, for_each_dirent, fstat, ftruncate, getdents, lseek, mkdir, open, open_mode, openat, println, read, rename, rmdir, sync,
-    unlink, uptime_ms, write, Args, Errno,
+    close, for_each_dirent, fstat, ftruncate, getdents, lseek, mkdir, open, open_mode, openat, println, read, rename, rmdir, sync, unlink, uptime_ms, write,
+    Args, Errno,
 };
 
 /// Directories: /fss, three below it, and four below those.

@@ -7,7 +7,7 @@
 #![no_std]
 #![no_main]
 
-use userland::{execve, exit, fork, fmt_u64, getpid, mkdir, println, reboot, uptime_ms, wait4, wexitstatus, Args, RB_HALT};
+use userland::{execve, exit, fmt_u64, fork, getpid, mkdir, println, reboot, uptime_ms, wait4, wexitstatus, Args, RB_HALT};
 
 fn spawn(path: &[u8], argv: &[&[u8]]) -> u32 {
     match fork() {

@@ -29,8 +29,7 @@
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use kcore::random::Rng;
 use kcore::syscalls::{
-    syscall_name, AT_FDCWD, MAP_ANON, MAP_PRIVATE, MAP_SHARED, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC,
-    O_WRONLY, PROT_READ, PROT_WRITE, WNOHANG,
+    syscall_name, AT_FDCWD, MAP_ANON, MAP_PRIVATE, MAP_SHARED, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, PROT_READ, PROT_WRITE, WNOHANG,
 };
 use userland::{close, exit, fork, ftruncate, mkdir, open_mode, println, reboot, sys, syscall, uptime_ms, wexitstatus, wifexited, wtermsig, Args, RB_HALT};
 
@@ -158,15 +157,8 @@ const MUTABLE: [&[u8]; 22] = [
 
 /// Paths read but never changed: the programs the run needs, and the
 /// image's symbolic links (one a loop).
-const READONLY: [&[u8]; 7] = [
-    b"/bin/hello\0",
-    b"/bin\0",
-    b"/sbin/init\0",
-    b"/bin/scfuzz\0",
-    b"/etc/motdlink\0",
-    b"/usr/share/misc/loop\0",
-    b"/usr/share/lnk/big\0",
-];
+const READONLY: [&[u8]; 7] =
+    [b"/bin/hello\0", b"/bin\0", b"/sbin/init\0", b"/bin/scfuzz\0", b"/etc/motdlink\0", b"/usr/share/misc/loop\0", b"/usr/share/lnk/big\0"];
 
 impl Fuzz {
     fn new(seed: u64, root: bool, p0: bool) -> Fuzz {
@@ -808,9 +800,7 @@ fn worker(seed: u64, p0: bool) -> ! {
 }
 
 fn setup() -> Result<(), &'static str> {
-    let map = |addr: u32, len: u32, fd: u32, flags: u32| {
-        syscall(sys::SYS_MMAP, [addr, len, PROT_READ | PROT_WRITE, flags, fd, 0]).map_err(|_| "mmap failed")
-    };
+    let map = |addr: u32, len: u32, fd: u32, flags: u32| syscall(sys::SYS_MMAP, [addr, len, PROT_READ | PROT_WRITE, flags, fd, 0]).map_err(|_| "mmap failed");
     if map(SCRATCH, SCRATCH_LEN, u32::MAX, MAP_ANON | MAP_PRIVATE)? != SCRATCH {
         return Err("scratch not at its address");
     }
