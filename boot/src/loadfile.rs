@@ -10,17 +10,6 @@ use kcore::elf::{Ehdr, Phdr, Shdr, EHDR_SIZE, PHDR_SIZE, PT_LOAD, SHDR_SIZE, SHT
 
 const PAGE: u32 = 4096;
 
-fn usage_name(u: u32) -> &'static str {
-    match u {
-        x if x == Usage::Firmware as u32 => "firmware",
-        x if x == Usage::BootStub as u32 => "boot stub",
-        x if x == Usage::Kernel as u32 => "kernel",
-        x if x == Usage::Symbols as u32 => "symbol table",
-        x if x == Usage::Ramdisk as u32 => "ramdisk",
-        _ => "reserved memory",
-    }
-}
-
 fn read_exact<D: Device>(fs: &Fs<D>, ip: &Inode, off: u64, buf: &mut [u8], what: &str) -> Result<(), BootError> {
     let end = off.checked_add(buf.len() as u64).filter(|&e| e <= ip.size);
     if end.is_none() {
@@ -44,7 +33,7 @@ fn check_free(bi: &BootInfo, r: MemRange, what: &str) -> Result<(), BootError> {
         return Err(err!("/bsd: {what} {:#x}-{:#x} is outside physical memory", r.start, r.end()));
     }
     if let Some(u) = bi.overlapping(&r) {
-        return Err(err!("/bsd: {what} {:#x}-{:#x} overlaps the {} at {:#x}-{:#x}", r.start, r.end(), usage_name(u.usage), u.range.start, u.range.end()));
+        return Err(err!("/bsd: {what} {:#x}-{:#x} overlaps the {} at {:#x}-{:#x}", r.start, r.end(), Usage::name(u.usage), u.range.start, u.range.end()));
     }
     Ok(())
 }

@@ -42,6 +42,22 @@ pub enum Usage {
     Vectors = 6,
 }
 
+impl Usage {
+    /// The name of a `UsedRange::usage` value, for the stub's errors and the
+    /// kernel's boot lines.
+    pub fn name(usage: u32) -> &'static str {
+        match usage {
+            x if x == Usage::Firmware as u32 => "firmware",
+            x if x == Usage::BootStub as u32 => "boot stub",
+            x if x == Usage::Kernel as u32 => "kernel",
+            x if x == Usage::Symbols as u32 => "symbols",
+            x if x == Usage::Ramdisk as u32 => "ramdisk",
+            x if x == Usage::Vectors as u32 => "vectors",
+            _ => "reserved",
+        }
+    }
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct UsedRange {

@@ -31,17 +31,6 @@ pub fn boottime_tb() -> u64 {
     FIRST_LINE_TB.get().copied().unwrap_or(0)
 }
 
-fn usage_name(u: u32) -> &'static str {
-    match u {
-        x if x == Usage::Firmware as u32 => "firmware",
-        x if x == Usage::BootStub as u32 => "boot stub",
-        x if x == Usage::Kernel as u32 => "kernel",
-        x if x == Usage::Symbols as u32 => "symbols",
-        x if x == Usage::Ramdisk as u32 => "ramdisk",
-        _ => "reserved",
-    }
-}
-
 #[no_mangle]
 extern "C" fn main(bip: *const BootInfo) -> ! {
     // SAFETY: the boot stub passes a pointer to its boot-info record in r3;
@@ -165,7 +154,7 @@ fn identify(bi: &BootInfo, args: &BootArgs<'_>) {
     let total: u64 = bi.memory().iter().map(|m| m.size as u64).sum();
     printf!("real mem = {} MB, tbfreq {} Hz, seed {}\n", mb(total), bi.tbfreq, args.seed);
     for u in bi.used() {
-        printf!("  in use {:#010x}-{:#010x} {}\n", u.range.start, u.range.end(), usage_name(u.usage));
+        printf!("  in use {:#010x}-{:#010x} {}\n", u.range.start, u.range.end(), Usage::name(u.usage));
     }
     printf!(
         "mainbus: mac-io {:#x}, escc {:#x}, openpic {:#x}, cuda {:#x}, pvpanic {}\n",
