@@ -112,8 +112,6 @@ enum Source {
     Bytes(Vec<u8>),
     Copy(PathBuf),
     Symlink(String),
-    /// A directory (only needed for empty ones; files make their parents).
-    Dir,
 }
 
 /// One file of the image tree.
@@ -201,50 +199,118 @@ fn read_all(fs: &ffs::Fs<&[u8]>, ip: &ffs::Inode) -> Result<Vec<u8>, ffs::Error>
     Ok(v)
 }
 
-/// The files of a user's FFS image (read with the `ffs` crate), for
-/// `run --image`: directories, regular files and symlinks with their modes.
-fn import(image: &Path) -> Result<Vec<ImageFile>> {
-    let bytes = load(image)?;
-    let fail = |e: ffs::Error| anyhow::anyhow!("{}: {e}", image.display());
-    let fs = ffs::Fs::mount(&bytes[..]).map_err(fail)?;
-    let root = fs.inode(ffs::ROOTINO).map_err(fail)?;
-    let mut out = Vec::new();
-    tree(&fs, &root, "", &mut |p, ip| {
-        let mode = (ip.mode & 0o7777) as u32;
-        let source = match ip.kind() {
-            ffs::FileType::Dir => Source::Dir,
-            ffs::FileType::Regular => Source::Bytes(read_all(&fs, ip)?),
-            ffs::FileType::Symlink => Source::Symlink(String::from_utf8_lossy(&read_all(&fs, ip)?).into_owned()),
-            _ => return Ok(()),
-        };
-        out.push(ImageFile { path: p.to_owned(), mode, source });
-        Ok(())
-    })
-    .map_err(fail)?;
-    Ok(out)
+/// A user's image in memory, writable through the `ffs` crate's write side.
+struct MemImage(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl ffs::Device for MemImage {
+    fn len(&self) -> u64 {
+        self.0.borrow().len() as u64
+    }
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> std::result::Result<(), ffs::Error> {
+        self.0.borrow().as_slice().read_at(off, buf)
+    }
 }
 
-/// A copy of the user's image with the kernel and the programs added (ours
-/// replace theirs at the same path): `target/image/user.ffs`.
-pub fn build_user(ctx: &Ctx, tools: &Tools, art: &Artifacts, image: &Path) -> Result<PathBuf> {
-    let dir = ctx.path(DIR);
-    let mut files = import(image)?;
-    let ours = files_of(art);
-    files.retain(|f| !ours.iter().any(|o| o.path == f.path) || matches!(f.source, Source::Dir));
-    for o in ours {
-        if !files.iter().any(|f| f.path == o.path) {
-            files.push(o);
+impl ffs::DeviceMut for MemImage {
+    fn write_at(&self, off: u64, buf: &[u8]) -> std::result::Result<(), ffs::Error> {
+        let mut v = self.0.borrow_mut();
+        let size = v.len() as u64;
+        let range = usize::try_from(off).ok().and_then(|s| Some(s..s.checked_add(buf.len())?)).filter(|r| r.end <= v.len());
+        let Some(r) = range else { return Err(ffs::Error::DeviceRange { off, len: buf.len() as u64, size }) };
+        v[r].copy_from_slice(buf);
+        Ok(())
+    }
+}
+
+const S_IFREG: u16 = 0o100000;
+const S_IFDIR: u16 = 0o040000;
+const DT_DIR: u8 = 4;
+const DT_REG: u8 = 8;
+
+/// Puts `data` at `path` in the image: missing directories are made (0755),
+/// an existing regular file is rewritten, anything else in the way is an
+/// error.
+fn put_file(fs: &ffs::Fs<MemImage>, path: &str, mode: u16, data: &[u8]) -> Result<()> {
+    let fail = |e: ffs::Error| match e {
+        ffs::Error::NoSpace { what } => anyhow::anyhow!("no room for {path}: the image has no free {what} (make it bigger)"),
+        e => anyhow::anyhow!("{path}: {e}"),
+    };
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    let (name, dirs) = comps.split_last().with_context(|| format!("{path}: not a file path"))?;
+    let mut dir = ffs::ROOTINO;
+    for (k, c) in dirs.iter().enumerate() {
+        let dp = fs.inode(dir).map_err(fail)?;
+        dir = match fs.dirlookup(&dp, c.as_bytes()).map_err(fail)? {
+            Some(ino) if fs.inode(ino).map_err(fail)?.is_dir() => ino,
+            Some(_) => bail!("{path}: /{} is not a directory in the image", dirs[..=k].join("/")),
+            None => {
+                let mut ip = fs.ialloc(dir / fs.sb().ipg, S_IFDIR | 0o755).map_err(fail)?;
+                ip.nlink = 2;
+                fs.dir_init(&mut ip, dir).map_err(fail)?;
+                let mut dp = fs.inode(dir).map_err(fail)?;
+                fs.dir_enter(&mut dp, c.as_bytes(), ip.ino, DT_DIR).map_err(fail)?;
+                dp.nlink += 1;
+                fs.write_inode(&dp).map_err(fail)?;
+                ip.ino
+            }
+        };
+    }
+    let dp = fs.inode(dir).map_err(fail)?;
+    let mut ip = match fs.dirlookup(&dp, name.as_bytes()).map_err(fail)? {
+        Some(ino) => {
+            let mut ip = fs.inode(ino).map_err(fail)?;
+            if ip.kind() != ffs::FileType::Regular {
+                bail!("{path}: the image has something other than a regular file there");
+            }
+            fs.truncate(&mut ip, 0).map_err(fail)?;
+            ip.mode = S_IFREG | (mode & 0o7777);
+            ip
+        }
+        None => {
+            let mut ip = fs.ialloc(dir / fs.sb().ipg, S_IFREG | (mode & 0o7777)).map_err(fail)?;
+            ip.nlink = 1;
+            fs.write_inode(&ip).map_err(fail)?;
+            let mut dp = fs.inode(dir).map_err(fail)?;
+            fs.dir_enter(&mut dp, name.as_bytes(), ip.ino, DT_REG).map_err(fail)?;
+            ip
+        }
+    };
+    let mut off = 0;
+    while off < data.len() {
+        off += fs.write(&mut ip, off as u64, &data[off..]).map_err(fail)?;
+    }
+    fs.write_inode(&ip).map_err(fail)
+}
+
+/// A copy of the user's image in its own format (UFS1 or UFS2, its block
+/// and fragment sizes), with the kernel and the programs written into it by
+/// the `ffs` crate's write side (ours replace theirs at the same path):
+/// `target/image/user.ffs`. The copy must check no worse than the original.
+pub fn build_user(ctx: &Ctx, art: &Artifacts, image: &Path) -> Result<PathBuf> {
+    let bytes = load(image)?;
+    let problems = |b: &[u8]| ffs::fsck::check(b).map(|r| r.problems).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()));
+    let before = problems(&bytes)?;
+    if !before.is_empty() {
+        eprintln!("xtask: warning: {} has {} problems (cargo xtask image check); booting a copy anyway", image.display(), before.len());
+    }
+    let cell = std::rc::Rc::new(std::cell::RefCell::new(bytes));
+    {
+        let fs = ffs::Fs::mount(MemImage(cell.clone())).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+        for f in files_of(art) {
+            let Source::Copy(from) = &f.source else { bail!("{}: not a file to copy", f.path) };
+            let data = fs::read(from).with_context(|| format!("cannot read {}", from.display()))?;
+            put_file(&fs, &f.path, f.mode as u16, &data).with_context(|| format!("cannot add {} to a copy of {}", f.path, image.display()))?;
         }
     }
-    // Directories the user's image has and ours also needs appear once.
-    let mut seen = std::collections::BTreeSet::new();
-    files.retain(|f| seen.insert(f.path.clone()));
-    let root = dir.join("user-root");
-    let size = stage(&root, &files)?;
-    let spec_file = dir.join("user.mtree");
-    fs::write(&spec_file, spec(&files)?).with_context(|| format!("cannot write {}", spec_file.display()))?;
-    let out = dir.join("user.ffs");
-    makefs(ctx, tools, &root, &spec_file, &out, image_size(size), FORMAT)?;
+    let bytes = cell.take();
+    let after = problems(&bytes)?;
+    let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
+    if !new.is_empty() {
+        bail!("adding the kernel and programs to a copy of {} broke it: {}", image.display(), new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; "));
+    }
+    let out = ctx.path(DIR).join("user.ffs");
+    fs::create_dir_all(ctx.path(DIR)).with_context(|| format!("cannot make {}", ctx.path(DIR).display()))?;
+    fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(out)
 }
 
@@ -333,7 +399,6 @@ fn stage(root: &Path, files: &[ImageFile]) -> Result<u64> {
                 total += fs::copy(src, &dst).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
             }
             Source::Symlink(target) => std::os::unix::fs::symlink(target, &dst).with_context(|| format!("cannot make symlink {}", dst.display()))?,
-            Source::Dir => fs::create_dir_all(&dst).with_context(|| format!("cannot create {}", dst.display()))?,
         }
     }
     Ok(total)
@@ -371,10 +436,6 @@ fn spec(files: &[ImageFile]) -> Result<String> {
         }
         let keywords = match &f.source {
             Source::Symlink(target) => format!("type=link mode={:04o} link={target}", f.mode),
-            Source::Dir => {
-                dir.0.entry(name.to_owned()).or_insert_with(|| SpecNode::Dir(SpecDir::default()));
-                continue;
-            }
             _ => format!("type=file mode={:04o}", f.mode),
         };
         if dir.0.insert(name.to_owned(), SpecNode::Leaf(keywords)).is_some() {
@@ -567,30 +628,47 @@ mod tests {
         assert!(e.contains("cannot read"), "{e}");
     }
 
+    /// A user's UFS1 image with 4 KiB blocks and 512-byte fragments keeps
+    /// its format: a new file in a new directory, a file of theirs replaced,
+    /// the rest left, and the copy checks clean; an image with no room says so.
     #[test]
-    fn import_reads_a_users_image() {
-        let dir = std::env::temp_dir().join(format!("xtask-import-{}", std::process::id()));
+    fn user_image_keeps_its_format() {
+        let dir = std::env::temp_dir().join(format!("xtask-userimg-{}", std::process::id()));
         let root = dir.join("root");
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(root.join("a/empty")).unwrap();
         fs::write(root.join("a/f"), b"contents").unwrap();
+        fs::write(root.join("keep"), b"theirs").unwrap();
         std::os::unix::fs::symlink("a/f", root.join("l")).unwrap();
-        let img = dir.join("u.ffs");
-        let makefs = ["/usr/sbin/makefs", "/usr/bin/makefs"].into_iter().find(|p| Path::new(p).exists());
-        let st = Command::new(makefs.expect("makefs not found: apt-get install makefs"))
-            .args(["-t", "ffs", "-B", "be", "-o", "version=1", "-s", "4m"])
-            .arg(&img)
-            .arg(&root)
-            .output()
-            .unwrap();
-        assert!(st.status.success());
-        let files = import(&img).unwrap();
+        let makefs = ["/usr/sbin/makefs", "/usr/bin/makefs"].into_iter().find(|p| Path::new(p).exists()).expect("makefs not found: apt-get install makefs");
+        let make = |img: &Path, size: &str| {
+            let st =
+                Command::new(makefs).args(["-t", "ffs", "-B", "be", "-o", "version=1,bsize=4096,fsize=512", "-s", size]).arg(img).arg(&root).output().unwrap();
+            assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+            fs::read(img).unwrap()
+        };
+        let bytes = make(&dir.join("u.ffs"), "4m");
+        let cell = std::rc::Rc::new(std::cell::RefCell::new(bytes));
+        {
+            let fs = ffs::Fs::mount(MemImage(cell.clone())).unwrap();
+            put_file(&fs, "/bin/new", 0o755, &vec![7u8; 100_000]).unwrap();
+            put_file(&fs, "/a/f", 0o644, b"ours").unwrap();
+        }
+        let bytes = cell.take();
+        assert_eq!(ffs::fsck::check(&bytes).unwrap().problems, Vec::<String>::new());
+        let fs = ffs::Fs::mount(&bytes[..]).unwrap();
+        assert_eq!((fs.sb().version, fs.sb().bsize, fs.sb().fsize), (ffs::Version::Ufs1, 4096, 512));
+        let read = |p: &str| read_all(&fs, &fs.inode(fs.lookup(p).unwrap()).unwrap()).unwrap();
+        assert_eq!(read("/bin/new"), vec![7u8; 100_000]);
+        assert_eq!(read("/a/f"), b"ours");
+        assert_eq!(read("/keep"), b"theirs");
+        assert!(fs.inode(fs.lookup("/a/empty").unwrap()).unwrap().is_dir());
+        let small = make(&dir.join("s.ffs"), "256k");
+        let cell = std::rc::Rc::new(std::cell::RefCell::new(small));
+        let fs = ffs::Fs::mount(MemImage(cell)).unwrap();
+        let err = put_file(&fs, "/bsd", 0o644, &vec![1u8; 1 << 20]).unwrap_err().to_string();
+        assert!(err.contains("no room for /bsd"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
-        let find = |p: &str| files.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("{p} not imported"));
-        assert!(matches!(&find("/a/f").source, Source::Bytes(b) if b == b"contents"));
-        assert!(matches!(&find("/l").source, Source::Symlink(t) if t == "a/f"));
-        assert!(matches!(find("/a/empty").source, Source::Dir));
-        assert!(matches!(find("/a").source, Source::Dir));
     }
 
     #[test]

@@ -36,9 +36,9 @@ pub struct Args {
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
-    let Setup { tools, art, images, machine } = crate::setup(ctx)?;
+    let Setup { art, images, machine, .. } = crate::setup(ctx)?;
     let user_image = match &args.image {
-        Some(f) => Some(crate::image::build_user(ctx, &tools, &art, f)?),
+        Some(f) => Some(crate::image::build_user(ctx, &art, f)?),
         None => None,
     };
     let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
