@@ -313,7 +313,7 @@ fn sys_nanosleep(ms: u32) -> Result<u32, Errno> {
     let ticks = (ms as u64 * hz as u64).div_ceil(1000).max(1) as u32;
     // A channel nothing wakes: only the timeout ends the sleep.
     static NAP: u8 = 0;
-    match crate::kern::kern_synch::tsleep(&NAP as *const u8 as usize, "nanosleep", ticks) {
+    match crate::kern::kern_synch::tsleep(crate::kern::kern_synch::wchan(&NAP), "nanosleep", ticks) {
         Err(Errno::EWOULDBLOCK) | Ok(()) => Ok(0),
         Err(e) => Err(e),
     }

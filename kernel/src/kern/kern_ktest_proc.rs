@@ -12,7 +12,7 @@ use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_proc::{proc_saved_sp, sched_lock, ProcStat};
 use crate::kern::kern_rwlock::{RwFlags, Rwlock};
 use crate::kern::kern_sched::{nswitch, yield_cpu};
-use crate::kern::kern_synch::{msleep, tsleep, wakeup, wakeup_one};
+use crate::kern::kern_synch::{msleep, tsleep, wakeup, wakeup_one, wchan};
 use crate::sys::errno::Errno;
 use alloc::format;
 use alloc::string::String;
@@ -37,7 +37,7 @@ pub const SUITE: &[KTest] = &[
 fn join(done: &AtomicU32, n: u32) -> TestResult {
     let start = ticks();
     while done.load(Ordering::Relaxed) < n {
-        let _ = tsleep(done as *const AtomicU32 as usize, "join", 1);
+        let _ = tsleep(wchan(done), "join", 1);
         check!(ticks().wrapping_sub(start) < 100, "threads did not finish: {} of {n}", done.load(Ordering::Relaxed));
     }
     Ok(())
@@ -50,13 +50,13 @@ fn test_kthread_run() -> TestResult {
         let d = done.clone();
         kthread_create("ktest", move || {
             d.fetch_add(i + 1, Ordering::Relaxed);
-            wakeup(&*d as *const AtomicU32 as usize);
+            wakeup(wchan(&*d));
         })
         .ok_or("no memory for a thread")?;
     }
     let start = ticks();
     while done.load(Ordering::Relaxed) < 6 {
-        let _ = tsleep(&*done as *const AtomicU32 as usize, "join", 10);
+        let _ = tsleep(wchan(&*done), "join", 10);
         check!(ticks().wrapping_sub(start) < 100, "threads did not run");
     }
     check!(nswitch() - before >= 3, "only {} switches", nswitch() - before);
@@ -70,7 +70,7 @@ fn test_sleep_wakeup_order() -> TestResult {
     for i in 0..4u32 {
         let (o, d) = (order.clone(), done.clone());
         kthread_create("sleeper", move || {
-            let r = tsleep(&CHAN as *const u32 as usize, "ktchan", 0);
+            let r = tsleep(wchan(&CHAN), "ktchan", 0);
             o.lock().push((i, r.is_ok()));
             d.fetch_add(1, Ordering::Relaxed);
         })
@@ -79,10 +79,10 @@ fn test_sleep_wakeup_order() -> TestResult {
     // Let all four go to sleep, in creation order.
     yield_cpu();
     check!(order.lock().is_empty(), "a sleeper ran before any wakeup");
-    wakeup_one(&CHAN as *const u32 as usize);
+    wakeup_one(wchan(&CHAN));
     yield_cpu();
     check!(*order.lock() == [(0, true)], "wakeup_one woke {:?}", *order.lock());
-    wakeup(&CHAN as *const u32 as usize);
+    wakeup(wchan(&CHAN));
     join(&done, 4)?;
     check!(*order.lock() == [(0, true), (1, true), (2, true), (3, true)], "woken in order {:?}", *order.lock());
     Ok(())
@@ -91,11 +91,11 @@ fn test_sleep_wakeup_order() -> TestResult {
 fn test_tsleep_timeout() -> TestResult {
     static CHAN: u32 = 0;
     let t0 = ticks();
-    let r = tsleep(&CHAN as *const u32 as usize, "ktimo", 5);
+    let r = tsleep(wchan(&CHAN), "ktimo", 5);
     let dt = ticks().wrapping_sub(t0);
     check!(r == Err(Errno::EWOULDBLOCK), "tsleep with nobody to wake it returned {r:?}");
     check!((5..=6).contains(&dt), "a 5-tick timeout took {dt} ticks");
-    let chan = &CHAN as *const u32 as usize;
+    let chan = wchan(&CHAN);
     kthread_create("waker", move || wakeup(chan)).ok_or("no memory for a thread")?;
     let r = tsleep(chan, "ktimo", 50);
     check!(r.is_ok(), "woken sleep returned {r:?}");
@@ -113,7 +113,7 @@ fn test_msleep_mutex() -> TestResult {
         let mut g = qc.lock();
         while g.1 < 20 {
             while g.0 == 0 {
-                g = msleep(&*qc as *const _ as *const u8 as usize, g, "ktcons", 0).0;
+                g = msleep(wchan(&*qc), g, "ktcons", 0).0;
             }
             g.0 -= 1;
             g.1 += 1;
@@ -127,7 +127,7 @@ fn test_msleep_mutex() -> TestResult {
             let mut g = q.lock();
             g.0 += 1;
         }
-        wakeup(&*q as *const _ as *const u8 as usize);
+        wakeup(wchan(&*q));
         if i % 3 == 0 {
             yield_cpu();
         }
@@ -244,7 +244,7 @@ fn test_user_programs() -> TestResult {
                 }
                 break;
             }
-            let _ = tsleep(&*d as *const AtomicU32 as usize, "ktobs", 1);
+            let _ = tsleep(wchan(&*d), "ktobs", 1);
         }
         d.fetch_add(1, Ordering::Relaxed);
     })
@@ -297,7 +297,7 @@ pub fn ktest_deadlock() {
 pub fn ktest_hang() {
     static L: Rwlock = Rwlock::new("hanglock");
     fn nap() {
-        let _ = tsleep(&L as *const Rwlock as usize, "ktnap", 1);
+        let _ = tsleep(wchan(&L), "ktnap", 1);
     }
     kthread_create("ktholder", || {
         L.rw_enter_write();

@@ -244,7 +244,7 @@ pub fn ktest_dying_pageout() {
                     crate::uvm::uvm_pdaemon::uvmpd_scan_page(p2);
                     return;
                 }
-                let _ = crate::kern::kern_synch::tsleep(p2 as *const _ as usize, "pdwait", 1);
+                let _ = crate::kern::kern_synch::tsleep(crate::kern::kern_synch::wchan(p2), "pdwait", 1);
             }
             crate::printf!("dying-pageout: vclean never wrote page 0\n");
         })

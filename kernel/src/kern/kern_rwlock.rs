@@ -4,7 +4,7 @@
 use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_proc::curproc;
-use crate::kern::kern_synch::{msleep, wakeup};
+use crate::kern::kern_synch::{msleep, wakeup, wchan};
 use crate::sys::errno::Errno;
 
 bitflags::bitflags! {
@@ -33,7 +33,7 @@ impl Rwlock {
     }
 
     fn ident(&self) -> usize {
-        self as *const Rwlock as usize
+        wchan(self)
     }
 
     /// Takes the lock as RW_WRITE or RW_READ, sleeping until it is free

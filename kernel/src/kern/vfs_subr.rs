@@ -7,7 +7,7 @@
 use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::{RwFlags, Rwlock};
-use crate::kern::kern_synch::{tsleep, wakeup, wakeup_one};
+use crate::kern::kern_synch::{tsleep, wakeup, wakeup_one, wchan};
 use crate::kern::vfs_bio;
 use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::sys::errno::Errno;
@@ -61,7 +61,7 @@ impl Vnode {
     }
 
     fn wchan(&'static self) -> usize {
-        self as *const Vnode as usize
+        wchan(self)
     }
 
     /// &v_lockcount: where vclean waits for vn_lock's threads.

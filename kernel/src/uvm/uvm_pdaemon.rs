@@ -9,7 +9,7 @@
 use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_referenced, pmap_page_protect, Prot};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_rwlock::RwFlags;
-use crate::kern::kern_synch::{tsleep, wakeup};
+use crate::kern::kern_synch::{tsleep, wakeup, wchan};
 use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::vfs_subr::{vnode_by_id, Vnode};
 use crate::sys::errno::Errno;
@@ -31,11 +31,11 @@ static SCANS: AtomicU32 = AtomicU32::new(0);
 static FREED: AtomicU32 = AtomicU32::new(0);
 
 fn pd_wchan() -> usize {
-    &PAGEDAEMON as *const _ as usize
+    wchan(&PAGEDAEMON)
 }
 
 fn mem_wchan() -> usize {
-    &MEMORY as *const _ as usize
+    wchan(&MEMORY)
 }
 
 /// Starts the pagedaemon thread (with the first user process: the

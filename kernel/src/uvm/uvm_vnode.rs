@@ -12,7 +12,7 @@ use crate::arch::powerpc::intr::Ipl;
 use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect, Prot};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
-use crate::kern::kern_synch::{tsleep, wakeup};
+use crate::kern::kern_synch::{tsleep, wakeup, wchan};
 use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
@@ -183,7 +183,7 @@ impl UvmVnode {
     }
 
     fn wchan(&self) -> usize {
-        self as *const UvmVnode as usize
+        wchan(self)
     }
 
     /// &u_nio: where threads draining the object's I/O sleep
@@ -215,7 +215,7 @@ impl Default for UvmVnode {
 }
 
 fn page_wchan(pg: &VmPage) -> usize {
-    pg as *const VmPage as usize
+    wchan(pg)
 }
 
 /// The vnode a panic is about, shown after the trace.
@@ -860,14 +860,14 @@ fn uvm_pagermapin_wait() -> PagerWindow {
         if let Some(w) = uvm_pagermapin() {
             return w;
         }
-        let _ = tsleep(&PAGER_MAP as *const _ as usize, "pager_map", 0);
+        let _ = tsleep(wchan(&PAGER_MAP), "pager_map", 0);
     }
 }
 
 /// Gives a window back (uvm_pagermapout) and wakes a waiter.
 fn uvm_pagermapout(w: PagerWindow) {
     PAGER_MAP.lock().push(w);
-    wakeup(&PAGER_MAP as *const _ as usize);
+    wakeup(wchan(&PAGER_MAP));
 }
 
 /// Moves pages to or from the file through VOP_READ/VOP_WRITE (OpenBSD
