@@ -1,7 +1,7 @@
 //! A small ddb prompt, entered on panic with `ddb=1`. It polls the console
 //! since interrupts stay off after a panic.
 
-use crate::arch::powerpc::{db_trace, machdep, trap::TrapFrame};
+use crate::arch::{db_trace, machdep, trap::TrapFrame};
 use crate::dev::escc;
 use crate::kern::subr_prf::{Cons, PANIC_FRAMES};
 use core::fmt::Write;

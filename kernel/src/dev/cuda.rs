@@ -2,7 +2,7 @@
 //! power the machine off, which makes QEMU exit with status 0.
 
 use super::mmio::Mmio;
-use crate::arch::powerpc::{clock, cpu};
+use crate::arch::{clock, cpu};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// VIA registers are 0x200 apart.

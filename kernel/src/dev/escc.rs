@@ -3,7 +3,7 @@
 //! drains.
 
 use super::mmio::Mmio;
-use crate::arch::powerpc::intr::Ipl;
+use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Once;
@@ -110,7 +110,7 @@ fn set_wr1(bits: Wr1) {
 /// Turns on the receive interrupt through the OpenPIC.
 pub fn cnattach_intr() {
     let Some(e) = CONS.get() else { return };
-    crate::arch::powerpc::intr::intr_establish(ESCC_A_IRQ, Ipl::Tty, "escc0", esccintr);
+    crate::arch::intr::intr_establish(ESCC_A_IRQ, Ipl::Tty, "escc0", esccintr);
     set_wr1(Wr1::RX_ALL);
     e.write_reg(9, WR9_MIE);
 }

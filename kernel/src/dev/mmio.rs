@@ -30,7 +30,7 @@ impl Mmio {
 
     pub fn write8(&self, off: usize, v: u8) {
         self.ptr::<u8>(off).write(v);
-        crate::arch::powerpc::cpu::eieio();
+        crate::arch::cpu::eieio();
     }
 
     /// Little-endian 32-bit register (PCI devices such as the OpenPIC).
@@ -40,6 +40,6 @@ impl Mmio {
 
     pub fn write32le(&self, off: usize, v: u32) {
         self.ptr::<u32>(off).write(v.to_le());
-        crate::arch::powerpc::cpu::eieio();
+        crate::arch::cpu::eieio();
     }
 }

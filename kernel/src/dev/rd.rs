@@ -5,7 +5,7 @@
 //! interrupt would, so `biowait` really sleeps and the delays replay from
 //! the seed.
 
-use crate::arch::powerpc::intr::{self, Ipl};
+use crate::arch::intr::{self, Ipl};
 use crate::kern::kern_clock;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_bio::{self, BFlags, BufId, DEV_BSIZE};

@@ -2,7 +2,7 @@
 //! Firmware, bring up the console, interrupts and the clock, then run the
 //! self-tests or the demo the bootargs ask for.
 
-use crate::arch::powerpc::{clock, cpu, intr, machdep, mmu, pmap, trap};
+use crate::arch::{clock, cpu, intr, machdep, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
 use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_bio, vfs_subr};

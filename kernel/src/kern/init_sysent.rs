@@ -2,8 +2,8 @@
 //! entry in trap.c): number in r0, arguments in r3–r8, the result in r3,
 //! and on failure CR0[SO] set with the errno in r3.
 
-use crate::arch::powerpc::trap::TrapFrame;
-use crate::arch::powerpc::{cpu, machdep, pmap::Prot};
+use crate::arch::trap::TrapFrame;
+use crate::arch::{cpu, machdep, pmap::Prot};
 use crate::kern::kern_exec::{self, ARG_MAX, ARG_MAX_COUNT};
 use crate::kern::kern_exit::{dowait4_opts, exit1};
 use crate::kern::kern_fork::sys_fork;

@@ -4,7 +4,7 @@
 //! descriptors fork copies, offset included, and holds one reference on its
 //! vnode until the last descriptor goes.
 
-use crate::arch::powerpc::intr::Ipl;
+use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_subr::Vnode;
 use crate::kern::vfs_vnops::vn_close;

@@ -2,9 +2,9 @@
 //! through the VFS (namei, VOP_READ) a header and a chunk at a time, into
 //! a fresh address space with its arguments on the stack.
 
-use crate::arch::powerpc::pmap::{Prot, USER_MAX, USER_MIN};
-use crate::arch::powerpc::trap::TrapFrame;
-use crate::arch::powerpc::vm_machdep;
+use crate::arch::pmap::{Prot, USER_MAX, USER_MIN};
+use crate::arch::trap::TrapFrame;
+use crate::arch::vm_machdep;
 use crate::kern::kern_exit::exit1;
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_proc::sched_lock;
@@ -175,7 +175,7 @@ pub fn exec_install(path: &str, vs: VmSpace) {
     if let Some(old) = uvm_map::vmspace_replace(me, vs) {
         old.uvmspace_free();
     }
-    crate::arch::powerpc::pmap::pmap_activate(pmap);
+    crate::arch::pmap::pmap_activate(pmap);
 }
 
 /// Starts a user process running `path` as a child of the running thread

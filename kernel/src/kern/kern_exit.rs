@@ -1,6 +1,6 @@
 //! Process exit and wait (OpenBSD kern_exit.c).
 
-use crate::arch::powerpc::cpu;
+use crate::arch::cpu;
 use crate::kern::kern_proc::{proc_wchan, sched_lock, ProcStat};
 use crate::kern::kern_sched::mi_switch;
 use crate::kern::kern_synch::{tsleep, wakeup};

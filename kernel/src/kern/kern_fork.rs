@@ -1,8 +1,8 @@
 //! fork (OpenBSD kern_fork.c): a child with a copy of the parent's address
 //! space that returns to user mode from the same system call with 0.
 
-use crate::arch::powerpc::trap::TrapFrame;
-use crate::arch::powerpc::vm_machdep;
+use crate::arch::trap::TrapFrame;
+use crate::arch::vm_machdep;
 use crate::kern::kern_proc::sched_lock;
 use crate::kern::kern_sched::kthread_create_raw;
 use crate::sys::errno::Errno;

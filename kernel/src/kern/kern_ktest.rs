@@ -2,8 +2,8 @@
 //! line per test and a closing `N passed, N failed`, and the deliberate
 //! panics whose traces the host checks.
 
-use crate::arch::powerpc::trap::{self, TrapFrame, EXC_DSI, EXC_PGM, EXC_SC};
-use crate::arch::powerpc::{clock, cpu, intr};
+use crate::arch::trap::{self, TrapFrame, EXC_DSI, EXC_PGM, EXC_SC};
+use crate::arch::{clock, cpu, intr};
 use crate::ddb::db_sym;
 use crate::dev::escc;
 use crate::kern::{init_main, kern_clock, kern_malloc};

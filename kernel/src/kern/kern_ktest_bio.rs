@@ -3,7 +3,7 @@
 //! make others wait, the size limit writing delayed writes, and splbio
 //! holding completions back.
 
-use crate::arch::powerpc::{clock, cpu, intr};
+use crate::arch::{clock, cpu, intr};
 use crate::dev::rd;
 use crate::kern::init_main;
 use crate::kern::kern_clock::ticks;

@@ -2,8 +2,8 @@
 //! (stack overflow, deadlock, sleeping with a mutex) whose reports the
 //! host checks.
 
-use crate::arch::powerpc::db_trace;
-use crate::arch::powerpc::intr::{self, Ipl};
+use crate::arch::db_trace;
+use crate::arch::intr::{self, Ipl};
 use crate::kern::kern_clock::ticks;
 use crate::kern::kern_exec;
 use crate::kern::kern_exit::dowait4;
@@ -178,9 +178,9 @@ pub const ALONE: &[KTest] = &[("user-oom", test_user_oom), ("user-maxproc", test
 /// file mapping with written anonymous pages until they evict each other,
 /// then lets the object persist; the P0 detector is the oracle.
 fn test_user_pmap() -> TestResult {
-    let before = crate::arch::powerpc::pmap::pmap_evictions();
+    let before = crate::arch::pmap::pmap_evictions();
     utest_alone("pmap")?;
-    let evictions = crate::arch::powerpc::pmap::pmap_evictions() - before;
+    let evictions = crate::arch::pmap::pmap_evictions() - before;
     crate::printf!("user_pmap: {evictions} hashed-page-table evictions, and no P0\n");
     check!(evictions > 0, "the probe evicted nothing from the hashed page table");
     Ok(())
@@ -326,7 +326,7 @@ pub fn ktest_sleep_spl() {
 pub fn ktest_bench() {
     const N: u32 = 1000;
     let done = Arc::new(AtomicU32::new(0));
-    let t0 = crate::arch::powerpc::cpu::mftb();
+    let t0 = crate::arch::cpu::mftb();
     for _ in 0..2 {
         let d = done.clone();
         kthread_create("ktbench", move || {
@@ -340,17 +340,17 @@ pub fn ktest_bench() {
         yield_cpu();
     }
     let tbfreq = crate::kern::init_main::bootinfo().tbfreq.max(1) as u64;
-    let ns = (crate::arch::powerpc::cpu::mftb() - t0) * 1_000_000_000 / tbfreq;
+    let ns = (crate::arch::cpu::mftb() - t0) * 1_000_000_000 / tbfreq;
     crate::printf!("bench: kthread_switch {} instructions\n", ns / (2 * N as u64));
     // The flight recorder's cost: one event about the root vnode, counts
     // read and all (guest time under -icount shift=0 is instructions).
     if let Ok(vp) = crate::kern::vfs_lookup::namei_lookup("/") {
         const E: u64 = 10_000;
-        let t0 = crate::arch::powerpc::cpu::mftb();
+        let t0 = crate::arch::cpu::mftb();
         for i in 0..E {
             crate::kern::vfs_hist::vh(vp, crate::kern::vfs_hist::Vh::Vref, i as u32, 0);
         }
-        let ns = (crate::arch::powerpc::cpu::mftb() - t0) * 1_000_000_000 / tbfreq;
+        let ns = (crate::arch::cpu::mftb() - t0) * 1_000_000_000 / tbfreq;
         crate::kern::vfs_subr::vrele(vp);
         crate::printf!("bench: vhist_event {} instructions\n", ns / E);
     }

@@ -4,7 +4,7 @@
 //! (uvm_vnp_terminate from vclean). The dirty page is made here by writing
 //! to the page directly, standing in for a store through a shared mapping.
 
-use crate::arch::powerpc::pmap::{pmap_page_protect, Prot};
+use crate::arch::pmap::{pmap_page_protect, Prot};
 use crate::kern::kern_descrip::fdrelease;
 use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_kthread::kthread_create;

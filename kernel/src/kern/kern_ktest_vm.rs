@@ -2,8 +2,8 @@
 //! and refilled, and mappings, protections and referenced/changed bits
 //! observed through real accesses.
 
-use crate::arch::powerpc::pmap::{self, Prot, PMAP_KERNEL};
-use crate::arch::powerpc::trap::{self, TrapFrame, DSISR_NOTRANS, DSISR_PROT, EXC_DSI};
+use crate::arch::pmap::{self, Prot, PMAP_KERNEL};
+use crate::arch::trap::{self, TrapFrame, DSISR_NOTRANS, DSISR_PROT, EXC_DSI};
 use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_malloc;
 use crate::uvm::uvm_page::{uvm_pagealloc, uvm_pagefree, uvmexp, VmPage, PAGE_SIZE};

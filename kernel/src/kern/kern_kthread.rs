@@ -30,7 +30,7 @@ pub fn kthread_create(name: &str, f: impl FnOnce() + Send + 'static) -> Option<u
 /// to run. proc_trampoline calls this when a thread's function returns.
 #[no_mangle]
 pub extern "C" fn kthread_exit() -> ! {
-    crate::arch::powerpc::cpu::intr_disable();
+    crate::arch::cpu::intr_disable();
     {
         let mut st = sched_lock();
         let cur = st.curproc;

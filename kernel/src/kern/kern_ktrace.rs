@@ -3,7 +3,7 @@
 //! the P0 detector can print what the processes did just before a vnode
 //! reached P0. Recording never sleeps or allocates.
 
-use crate::arch::powerpc::cpu;
+use crate::arch::cpu;
 use crate::sys::errno::Errno;
 use core::fmt::{self, Write};
 

@@ -6,7 +6,7 @@
 //! no chunk can be had the allocation fails and Rust reports it as a panic
 //! naming the size.
 
-use crate::arch::powerpc::intr::Ipl;
+use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::uvm::uvm_page::{uvm_pglistalloc_contig, PAGE_SIZE};
 use core::alloc::{GlobalAlloc, Layout};

@@ -3,7 +3,7 @@
 //! mutex can run while it is held. On a uniprocessor, finding one already
 //! held can only be a bug, so it panics instead of spinning forever.
 
-use crate::arch::powerpc::intr::{splraise, Ipl, Spl};
+use crate::arch::intr::{splraise, Ipl, Spl};
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU32, Ordering};
 

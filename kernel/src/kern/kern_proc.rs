@@ -4,7 +4,7 @@
 //! Entries are boxed so the saved stack pointer of a switched-out thread
 //! stays put while the table changes around it.
 
-use crate::arch::powerpc::intr::Ipl;
+use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::{Mutex, MutexGuard};
 use crate::uvm::uvm_km::KStack;
 use alloc::boxed::Box;
@@ -46,7 +46,7 @@ pub struct Proc {
     /// Exit status for the parent's wait (W_EXITCODE).
     pub p_xstat: i32,
     /// The address space of a user process, loaded when it runs.
-    pub p_pmap: Option<crate::arch::powerpc::pmap::Pmap>,
+    pub p_pmap: Option<crate::arch::pmap::Pmap>,
     /// The vnode it works on while switched out (the flight recorder's
     /// CUR_VID, kept across mi_switch).
     pub p_vhvid: u32,

@@ -1,7 +1,7 @@
 //! Sleepable reader/writer locks (OpenBSD rwlock(9)): waiting for one
 //! sleeps, so they may be held across sleeps, unlike spin mutexes.
 
-use crate::arch::powerpc::intr::Ipl;
+use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_proc::curproc;
 use crate::kern::kern_synch::{msleep, wakeup, wchan};

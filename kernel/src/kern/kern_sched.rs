@@ -5,8 +5,8 @@
 //! yield or exit. The clock asks for a switch (`want_resched`) that is
 //! honoured only on the way back to user mode.
 
-use crate::arch::powerpc::intr::{self, Ipl};
-use crate::arch::powerpc::{cpu, db_trace, machdep, pmap, vm_machdep};
+use crate::arch::intr::{self, Ipl};
+use crate::arch::{cpu, db_trace, machdep, pmap, vm_machdep};
 use crate::kern::kern_mutex::mutex_level;
 use crate::kern::kern_proc::{self, sched_lock, Proc, ProcStat, ProcTable, SCHED};
 use crate::kern::subr_prf::Cons;

@@ -3,7 +3,7 @@
 //! ticks; `wakeup` makes every sleeper on the channel runnable, in the
 //! order they went to sleep.
 
-use crate::arch::powerpc::cpu;
+use crate::arch::cpu;
 use crate::kern::kern_clock;
 use crate::kern::kern_mutex::MutexGuard;
 use crate::kern::kern_proc::{sched_lock, ProcStat};

@@ -1,7 +1,7 @@
 //! Console output (`printf!`) and `panic`.
 
-use crate::arch::powerpc::trap::{exc_name, TrapFrame};
-use crate::arch::powerpc::{cpu, db_trace, intr::Ipl, machdep};
+use crate::arch::trap::{exc_name, TrapFrame};
+use crate::arch::{cpu, db_trace, intr::Ipl, machdep};
 use crate::dev::escc;
 use crate::kern::kern_mutex::Mutex;
 use core::fmt::{self, Write};
@@ -134,7 +134,7 @@ pub fn panic_stack_overflow(tf: &mut TrapFrame) -> ! {
             write!(f, "kernel stack overflow: r1 {:#x}, stack bottom {:#x} (trap type {:#x} at pc {:#x})", self.0, self.1, self.2, self.3)
         }
     }
-    let bottom = crate::arch::powerpc::vm_machdep::stack_bottom();
+    let bottom = crate::arch::vm_machdep::stack_bottom();
     panic_common(&Msg(tf.fixreg[1], bottom, tf.exc, tf.srr0), Some(tf))
 }
 

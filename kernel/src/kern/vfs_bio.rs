@@ -10,7 +10,7 @@
 //! buffers. A size limit (`kern.bufcachepercent`) makes old clean buffers
 //! go and old delayed writes get written first.
 
-use crate::arch::powerpc::intr::Ipl;
+use crate::arch::intr::Ipl;
 use crate::dev::rd;
 use crate::kern::kern_mutex::{Mutex, MutexGuard};
 use crate::kern::kern_synch::{msleep, wakeup};

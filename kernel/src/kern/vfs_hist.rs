@@ -11,7 +11,7 @@
 //! waits for a lock: the vnode's and the object's fields are read with a
 //! try-lock, and shown as unknown if the recording code holds them.
 
-use crate::arch::powerpc::{clock, cpu};
+use crate::arch::{clock, cpu};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::vnode::VLFlags;
 use crate::uvm::uvm_page::PgFlags;

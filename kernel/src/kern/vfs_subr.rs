@@ -4,7 +4,7 @@
 //! (`vgonel` → `vclean`) under VXLOCK, with OpenBSD's semantics exactly,
 //! since the race this kernel rebuilds is made of them.
 
-use crate::arch::powerpc::intr::Ipl;
+use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::{RwFlags, Rwlock};
 use crate::kern::kern_synch::{tsleep, wakeup, wakeup_one, wchan};

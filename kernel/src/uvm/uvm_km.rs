@@ -2,8 +2,8 @@
 //! unmapped guard page below it so an overflow faults instead of
 //! overwriting whatever lies beneath.
 
-use crate::arch::powerpc::intr::Ipl;
-use crate::arch::powerpc::pmap::{pmap_kenter_pa, pmap_kremove, Prot, KVA_MIN};
+use crate::arch::intr::Ipl;
+use crate::arch::pmap::{pmap_kenter_pa, pmap_kremove, Prot, KVA_MIN};
 use crate::kern::kern_mutex::Mutex;
 use crate::uvm::uvm_page::{phys_to_vm_page, uvm_pagealloc, uvm_pagefree, PAGE_SIZE};
 use alloc::vec::Vec;
@@ -58,7 +58,7 @@ pub fn uvm_km_kstack_alloc() -> Option<KStack> {
 pub fn uvm_km_kstack_free(st: KStack) {
     let mut va = st.bottom;
     while va < st.top {
-        if let Some(pg) = crate::arch::powerpc::pmap::pmap_extract(crate::arch::powerpc::pmap::PMAP_KERNEL, va).and_then(phys_to_vm_page) {
+        if let Some(pg) = crate::arch::pmap::pmap_extract(crate::arch::pmap::PMAP_KERNEL, va).and_then(phys_to_vm_page) {
             pmap_kremove(va, PAGE_SIZE);
             uvm_pagefree(pg);
         }

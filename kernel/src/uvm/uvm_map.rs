@@ -8,8 +8,8 @@
 //! made on the first write. Shared file pages are the object's; the pmap's
 //! modified bit tells the pagedaemon which are dirty.
 
-use crate::arch::powerpc::intr::Ipl;
-use crate::arch::powerpc::pmap::{self, Pmap, Prot, USER_MAX, USER_MIN};
+use crate::arch::intr::Ipl;
+use crate::arch::pmap::{self, Pmap, Prot, USER_MAX, USER_MIN};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;

@@ -10,8 +10,8 @@
 //! the last system calls) and the machine halts with a `p0:` line that
 //! stress counts as its own outcome. OpenBSD has no such detector.
 
-use crate::arch::powerpc::machdep;
-use crate::arch::powerpc::pmap::pmap_is_modified;
+use crate::arch::machdep;
+use crate::arch::pmap::pmap_is_modified;
 use crate::kern::subr_prf::Cons;
 use crate::kern::vfs_subr::Vnode;
 use crate::kern::{kern_ktrace, vfs_hist};

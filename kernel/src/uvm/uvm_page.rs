@@ -3,7 +3,7 @@
 //! counters. What firmware, the boot stub, the kernel, its symbols and the
 //! ramdisk occupy is never managed.
 
-use crate::arch::powerpc::intr::Ipl;
+use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use core::sync::atomic::{AtomicU32, Ordering};
 use kcore::bootinfo::{BootInfo, MemRange};
@@ -348,8 +348,8 @@ pub fn uvm_pageactivate(pg: &VmPage) {
 /// pagedaemon trusts PG_CLEAN alone (OpenBSD uvm_page.c).
 pub fn uvm_pagedeactivate(pg: &VmPage) {
     if uvm_page_queue(pg) != Some(PQ_INACTIVE) {
-        crate::arch::powerpc::pmap::pmap_clear_reference(pg);
-        if pg.flags().contains(PgFlags::PG_CLEAN) && crate::arch::powerpc::pmap::pmap_is_modified(pg) {
+        crate::arch::pmap::pmap_clear_reference(pg);
+        if pg.flags().contains(PgFlags::PG_CLEAN) && crate::arch::pmap::pmap_is_modified(pg) {
             pg.clear_flags(PgFlags::PG_CLEAN);
         }
     }

@@ -6,7 +6,7 @@
 //! free + paging reaches 4·freetarg, then refills the inactive queue from
 //! the active one. Anonymous pages have no swap to go to and stay.
 
-use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_referenced, pmap_page_protect, Prot};
+use crate::arch::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_referenced, pmap_page_protect, Prot};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_rwlock::RwFlags;
 use crate::kern::kern_synch::{tsleep, wakeup, wchan};

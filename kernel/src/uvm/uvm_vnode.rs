@@ -8,8 +8,8 @@
 //! Everything else follows uvm_vnode.c 1.130 and uvm_pager.c 1.89; what
 //! differs is in doc/fidelity.md.
 
-use crate::arch::powerpc::intr::Ipl;
-use crate::arch::powerpc::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect, Prot};
+use crate::arch::intr::Ipl;
+use crate::arch::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect, Prot};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::kern_synch::{tsleep, wakeup, wchan};
@@ -1063,7 +1063,7 @@ pub fn db_page_dirty(pg: &VmPage) -> Option<bool> {
     if !pg.flags().contains(PgFlags::PG_CLEAN) {
         return Some(true);
     }
-    crate::arch::powerpc::pmap::pmap_is_modified_try(pg)
+    crate::arch::pmap::pmap_is_modified_try(pg)
 }
 
 /// ddb `show object ID` (the object of vnode ID), in OpenBSD

@@ -4,7 +4,7 @@
 //! and writing through the buffer cache, so every block read sleeps in
 //! biowait like a disk's would.
 
-use crate::arch::powerpc::intr::Ipl;
+use crate::arch::intr::Ipl;
 use crate::dev::rd;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
