@@ -3,7 +3,7 @@
 //! and on failure CR0[SO] set with the errno in r3.
 
 use crate::arch::trap::TrapFrame;
-use crate::arch::{cpu, machdep, pmap::Prot};
+use crate::arch::{cpu, machdep};
 use crate::kern::kern_exec::{self, ARG_MAX, ARG_MAX_COUNT};
 use crate::kern::kern_exit::{dowait4_opts, exit1};
 use crate::kern::kern_fork::sys_fork;
@@ -14,6 +14,7 @@ use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
 use crate::sys::vnode::{LkFlags, VType};
+use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_map::{with_vmspace, MapObj, VmSpace};
 use crate::uvm::uvm_page::{round_page, PAGE_SIZE};
 use crate::uvm::uvm_vnode;

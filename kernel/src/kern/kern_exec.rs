@@ -2,7 +2,7 @@
 //! through the VFS (namei, VOP_READ) a header and a chunk at a time, into
 //! a fresh address space with its arguments on the stack.
 
-use crate::arch::pmap::{Prot, USER_MAX, USER_MIN};
+use crate::arch::pmap::{USER_MAX, USER_MIN};
 use crate::arch::trap::TrapFrame;
 use crate::arch::vm_machdep;
 use crate::kern::kern_exit::exit1;
@@ -15,6 +15,7 @@ use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::w_exitcode;
 use crate::sys::vnode::VType;
+use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_map::{self, VmSpace};
 use crate::uvm::uvm_page::{round_page, trunc_page};
 use alloc::string::String;

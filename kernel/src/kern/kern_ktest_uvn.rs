@@ -4,7 +4,7 @@
 //! (uvm_vnp_terminate from vclean). The dirty page is made here by writing
 //! to the page directly, standing in for a store through a shared mapping.
 
-use crate::arch::pmap::{pmap_page_protect, Prot};
+use crate::arch::pmap::pmap_page_protect;
 use crate::kern::kern_descrip::fdrelease;
 use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_kthread::kthread_create;
@@ -16,6 +16,7 @@ use crate::kern::vfs_syscalls::doopenat;
 use crate::kern::vfs_vnops::{vn_close, vn_open, vn_rdwr, Uio};
 use crate::sys::syscalls::{O_CREAT, O_RDWR, O_WRONLY};
 use crate::sys::vnode::LkFlags;
+use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{uvm_page_write, uvm_pagealloc, uvm_pagefree, uvmexp, PgFlags, PAGE_SIZE};
 use crate::uvm::uvm_vnode::{uvm_pager_put, uvm_vnp_setsize, uvn_attach, uvn_detach, uvn_get, PgoFlags, UvnFlags};
 use alloc::format;

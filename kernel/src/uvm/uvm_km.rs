@@ -3,8 +3,9 @@
 //! overwriting whatever lies beneath.
 
 use crate::arch::intr::Ipl;
-use crate::arch::pmap::{pmap_kenter_pa, pmap_kremove, Prot, KVA_MIN};
+use crate::arch::pmap::{pmap_kenter_pa, pmap_kremove, KVA_MIN};
 use crate::kern::kern_mutex::Mutex;
+use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{phys_to_vm_page, uvm_pagealloc, uvm_pagefree, PAGE_SIZE};
 use alloc::vec::Vec;
 

@@ -9,10 +9,11 @@
 //! modified bit tells the pagedaemon which are dirty.
 
 use crate::arch::intr::Ipl;
-use crate::arch::pmap::{self, Pmap, Prot, USER_MAX, USER_MIN};
+use crate::arch::pmap::{self, Pmap, USER_MAX, USER_MIN};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
+use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagezero, PgFlags, VmPage, PAGE_SIZE};
 use crate::uvm::uvm_pdaemon::uvm_wait;
 use crate::uvm::uvm_vnode::{uvn_detach, uvn_get, uvn_reference};

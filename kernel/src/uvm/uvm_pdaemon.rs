@@ -6,7 +6,7 @@
 //! free + paging reaches 4·freetarg, then refills the inactive queue from
 //! the active one. Anonymous pages have no swap to go to and stay.
 
-use crate::arch::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_referenced, pmap_page_protect, Prot};
+use crate::arch::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_referenced, pmap_page_protect};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_rwlock::RwFlags;
 use crate::kern::kern_synch::{tsleep, wakeup, wchan};
@@ -14,6 +14,7 @@ use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::vfs_subr::{vnode_by_id, Vnode};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::VType;
+use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{
     uvm_page_queue, uvm_pageactivate, uvm_pagedeactivate, uvm_queue_first, uvm_queue_next, uvmexp, uvmpd_retune, PgFlags, VmPage, PQ_ACTIVE, PQ_INACTIVE,
 };

@@ -9,7 +9,7 @@
 //! differs is in doc/fidelity.md.
 
 use crate::arch::intr::Ipl;
-use crate::arch::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect, Prot};
+use crate::arch::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::kern_synch::{tsleep, wakeup, wchan};
@@ -18,6 +18,7 @@ use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VType};
+use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{
     round_page, uvm_page_queue, uvm_page_read, uvm_page_write, uvm_pageactivate, uvm_pagealloc, uvm_pagedeactivate, uvm_pagefree, uvm_pagezero, PgFlags,
     VmPage, PAGE_SIZE, PQ_ACTIVE, PQ_INACTIVE,

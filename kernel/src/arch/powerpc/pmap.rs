@@ -13,6 +13,7 @@
 
 use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
+pub use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{phys_to_vm_page, PgFlags, VmPage, PAGE_SIZE};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -49,22 +50,6 @@ pub const USER_MIN: u32 = USER_SR_FIRST << 28;
 pub const USER_MAX: u32 = (USER_SR_LAST + 1) << 28;
 /// Kernel virtual memory (stacks, temporary mappings).
 pub const KVA_MIN: u32 = 0xc000_0000;
-
-bitflags::bitflags! {
-    /// vm_prot_t.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct Prot: u32 {
-        const READ = 1;
-        const WRITE = 2;
-        const EXECUTE = 4;
-    }
-}
-
-impl Prot {
-    pub const NONE: Prot = Prot::empty();
-    pub const RW: Prot = Prot::READ.union(Prot::WRITE);
-    pub const ALL: Prot = Prot::all();
-}
 
 #[repr(C, align(262144))]
 struct Htab([[u32; 2]; NSLOTS]);
