@@ -81,9 +81,12 @@ fn check_failed(l: &str) -> bool {
     l.contains("MISMATCH") || l.contains(" FAILED") || l.contains("processes failed")
 }
 
-/// A signature for a deadlock report: the pagedaemon's wait if it is
-/// asleep in one (the open question of doc/race.md), else the first sleeping
-/// thread's, from the report's `ps`.
+/// A signature for a deadlock report, from the report's `ps`: the
+/// pagedaemon's wait if it is stuck in one (the open question of
+/// doc/race.md), else the first thread stuck on a lock, page or buffer —
+/// not one waiting for an event that may never come by design (a parent's
+/// `wait`, the idle pagedaemon's `pgdaemon`, a `nanosleep`, the self-tests'
+/// own) — else the first sleeper.
 pub fn deadlock_signature(text: &str) -> Option<String> {
     let at = text.lines().position(|l| l.starts_with(DEADLOCK))?;
     let sleepers: Vec<(String, String)> = text
@@ -96,7 +99,9 @@ pub fn deadlock_signature(text: &str) -> Option<String> {
             (w.len() >= 8 && w[3] == "sleep").then(|| (w[7].to_owned(), w[5].to_owned()))
         })
         .collect();
-    let (comm, wait) = sleepers.iter().find(|(c, _)| c == "pagedaemon").or(sleepers.first())?;
+    let event = |w: &str| matches!(w, "wait" | "pgdaemon" | "nanosleep" | "join") || w.starts_with("kt");
+    let (comm, wait) =
+        sleepers.iter().find(|(c, w)| c == "pagedaemon" && !event(w)).or_else(|| sleepers.iter().find(|(_, w)| !event(w))).or(sleepers.first())?;
     Some(format!("deadlock: {comm} waits in {wait}"))
 }
 
@@ -307,7 +312,13 @@ trace of thread 0:
     fn deadlock_signatures() {
         assert_eq!(deadlock_signature(DEADLOCK_LOG).as_deref(), Some("deadlock: pagedaemon waits in uvn_flsh"));
         let no_pd = DEADLOCK_LOG.replace("pagedaemon", "creator");
-        assert_eq!(deadlock_signature(&no_pd).as_deref(), Some("deadlock: swapper waits in wait"));
+        assert_eq!(deadlock_signature(&no_pd).as_deref(), Some("deadlock: creator waits in uvn_flsh"));
+        // The idle pagedaemon is not the story; the thread stuck on a page is.
+        let idle_pd =
+            DEADLOCK_LOG.replace("uvn_flsh -       pagedaemon", "pgdaemon -       pagedaemon\n     4     3 3 sleep    0x00011188 uvn_flsh -       scfuzz");
+        assert_eq!(deadlock_signature(&idle_pd).as_deref(), Some("deadlock: scfuzz waits in uvn_flsh"));
+        let events_only = DEADLOCK_LOG.replace("uvn_flsh", "pgdaemon");
+        assert_eq!(deadlock_signature(&events_only).as_deref(), Some("deadlock: swapper waits in wait"));
         assert_eq!(deadlock_signature("panic: x\n"), None);
     }
 
