@@ -305,7 +305,11 @@ mod tests {
 
     /// A makefs image of a small tree (files up to double-indirect size).
     fn image(version: u32, bsize: u32) -> Vec<u8> {
-        let dir = std::env::temp_dir().join(format!("xtask-fsck-{}-{version}-{bsize}", std::process::id()));
+        // One directory per call: tests run in parallel and two may ask for
+        // the same geometry.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("xtask-fsck-{}-{version}-{bsize}-{n}", std::process::id()));
         let root = dir.join("root");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(root.join("a/b")).unwrap();
