@@ -9,6 +9,9 @@ use crate::Ctx;
 
 /// The target JSON the PowerPC crates are built for, relative to the root.
 const TARGET_JSON: &str = "targets/powerpc-none.json";
+/// The cargo arguments of every PowerPC build and lint: the target JSON and
+/// the core library built from source for it.
+const PPC_ARGS: [&str; 4] = ["--target", TARGET_JSON, "-Zbuild-std=core,alloc", "-Zbuild-std-features=compiler-builtins-mem"];
 /// Where cargo puts them (named after the target JSON).
 const OUT_DIR: &str = "target/powerpc-none/release";
 
@@ -74,7 +77,7 @@ pub fn powerpc(ctx: &Ctx) -> Result<Artifacts> {
         for p in pkgs {
             cmd.args(["-p", p]);
         }
-        cmd.args(["--target", TARGET_JSON, "-Zbuild-std=core,alloc", "-Zbuild-std-features=compiler-builtins-mem"]);
+        cmd.args(PPC_ARGS);
         run_cargo(ctx, &mut cmd, what)?;
     }
     let art = Artifacts::paths(ctx);
@@ -119,7 +122,7 @@ pub fn clippy(ctx: &Ctx) -> Result<i32> {
         for p in pkgs {
             cmd.args(["-p", p]);
         }
-        cmd.args(["--target", TARGET_JSON, "-Zbuild-std=core,alloc", "-Zbuild-std-features=compiler-builtins-mem"]);
+        cmd.args(PPC_ARGS);
         runs.push(cmd);
     }
     for mut cmd in runs {

@@ -344,18 +344,14 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
     mark_first_inode_free(&mut bytes).with_context(|| format!("cannot damage a copy of {}", good.display()))?;
     fs::write(&dupalloc, bytes).with_context(|| format!("cannot write {}", dupalloc.display()))?;
     let unclean = dir.join("ppcbsd-unclean.ffs");
-    let mut bytes = fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?;
-    let at = ffs::Fs::mount(&bytes[..]).map_err(|e| anyhow::anyhow!("{e}"))?.sb().location + FS_CLEAN_OFF;
-    *bytes.get_mut(at as usize).context("superblock outside the image")? = 0;
-    fs::write(&unclean, bytes).with_context(|| format!("cannot write {}", unclean.display()))?;
+    let bytes = std::rc::Rc::new(std::cell::RefCell::new(fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?));
+    ffs::Fs::mount(MemImage(bytes.clone())).and_then(|f| f.set_clean(false)).map_err(|e| anyhow::anyhow!("{}: {e}", good.display()))?;
+    fs::write(&unclean, bytes.take()).with_context(|| format!("cannot write {}", unclean.display()))?;
     Ok(Images { good, corrupt, ufs1, big, dupalloc, unclean })
 }
 
 /// Clears the inode-map bit of the first inode in use after the root's, so
 /// that it is the first free one an allocation finds; returns its number.
-/// fs_clean's byte in the superblock (struct fs).
-const FS_CLEAN_OFF: u64 = 209;
-
 fn mark_first_inode_free(img: &mut [u8]) -> Result<u32> {
     let (ino, iu) = {
         let fs = ffs::Fs::mount(&img[..]).map_err(|e| anyhow::anyhow!("{e}"))?;

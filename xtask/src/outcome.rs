@@ -99,7 +99,7 @@ pub fn deadlock_signature(text: &str) -> Option<String> {
             (w.len() >= 8 && w[3] == "sleep").then(|| (w[7].to_owned(), w[5].to_owned()))
         })
         .collect();
-    let event = |w: &str| matches!(w, "wait" | "pgdaemon" | "nanosleep" | "join") || w.starts_with("kt");
+    let event = kcore::wmesg::is_event_wait;
     let (comm, wait) =
         sleepers.iter().find(|(c, w)| c == "pagedaemon" && !event(w)).or_else(|| sleepers.iter().find(|(_, w)| !event(w))).or(sleepers.first())?;
     Some(format!("deadlock: {comm} waits in {wait}"))

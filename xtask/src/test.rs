@@ -259,12 +259,21 @@ fn fuzz_ok(exit: Exit, text: &str) -> Result<(), String> {
 /// The detector's halt line counts at least one unused persisting object
 /// (so the object under test reached a check).
 fn p0_saw_persisting(text: &str) -> Result<(), String> {
-    let line = text.lines().find(|l| l.starts_with("p0: no vnode reached P0 (")).ok_or("no `p0: no vnode reached P0` line")?;
-    let persisting: u64 = line.split(", ").nth(1).and_then(|w| w.split_whitespace().next()).and_then(|n| n.parse().ok()).ok_or("cannot read the line")?;
-    if persisting == 0 {
-        return Err(format!("no unused persisting object reached a check: `{line}`"));
+    if p0_counts(text)?.1 == 0 {
+        return Err("no unused persisting object reached a check".into());
     }
     Ok(())
+}
+
+/// The detector's halt line, `p0: no vnode reached P0 (N checks, M found
+/// …)`: (N, M).
+fn p0_counts(text: &str) -> Result<(u64, u64), String> {
+    let rest = text.lines().find_map(|l| l.strip_prefix("p0: no vnode reached P0 (")).ok_or("no `p0: no vnode reached P0` line")?;
+    let mut nums = rest.split(", ").map(|w| w.split_whitespace().next().and_then(|n| n.parse().ok()));
+    match (nums.next().flatten(), nums.next().flatten()) {
+        (Some(checks), Some(persisting)) => Ok((checks, persisting)),
+        _ => Err(format!("cannot read `p0: no vnode reached P0 ({rest}`")),
+    }
 }
 
 /// A clean halt after the fuzzer's report: the calls it made.
@@ -299,11 +308,7 @@ fn p0_found(exit: Exit, text: &str) -> Result<(), String> {
 /// A watched boot that found no P0 and said how much it checked.
 fn p0_none(exit: Exit, text: &str) -> Result<(), String> {
     fuzz_survived(exit, text)?;
-    let checks: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("p0: no vnode reached P0 (")?.split_whitespace().next()?.parse().ok())
-        .ok_or("no `p0: no vnode reached P0` line")?;
-    if checks == 0 {
+    if p0_counts(text)?.0 == 0 {
         return Err("the detector made no check".into());
     }
     Ok(())
@@ -1333,6 +1338,17 @@ mod story_tests {
     /// Real race boots (one per policy, recorded by the kernel): each
     /// history tells P0 and then its policy's path, and the checks fail
     /// when a step is missing or out of order.
+    /// The detector's halt line is read as (checks, persisting objects).
+    #[test]
+    fn p0_halt_line() {
+        let t = "x\np0: no vnode reached P0 (499 checks, 33 found an unused persisting object with no modified page)\nhalted\n";
+        assert_eq!(p0_counts(t), Ok((499, 33)));
+        assert!(p0_saw_persisting(t).is_ok());
+        assert!(p0_saw_persisting(&t.replace("33 found", "0 found")).is_err());
+        assert!(p0_counts("p0: no vnode reached P0 (x)\n").is_err());
+        assert!(p0_counts("halted\n").is_err());
+    }
+
     /// The fuzz test's check passes a clean report and fails a panic, a
     /// short run and a call never made.
     #[test]

@@ -12,3 +12,4 @@ pub mod ksyms;
 pub mod pglist;
 pub mod random;
 pub mod syscalls;
+pub mod wmesg;

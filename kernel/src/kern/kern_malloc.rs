@@ -78,7 +78,8 @@ impl Heaps {
     fn grow(&mut self, layout: Layout) -> bool {
         let Some(slot) = self.chunks.iter().position(Option::is_none) else { return false };
         let need = (layout.size() + layout.align() + 64).div_ceil(PAGE_SIZE as usize) as u32;
-        let Some((pa, npages)) = [need.max(CHUNK_PAGES), need].into_iter().find_map(|n| uvm_pglistalloc_contig(n).map(|pa| (pa, n))) else {
+        let mut sizes = core::iter::once(need.max(CHUNK_PAGES)).chain((need < CHUNK_PAGES).then_some(need));
+        let Some((pa, npages)) = sizes.find_map(|n| uvm_pglistalloc_contig(n).map(|pa| (pa, n))) else {
             return false;
         };
         let mut h = Heap::empty();

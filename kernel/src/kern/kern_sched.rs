@@ -248,12 +248,6 @@ pub fn set_hangsecs(secs: u32) {
     HANGSECS.store(secs, Ordering::Relaxed);
 }
 
-/// Waits that may last for ever without anything being wrong: a parent's
-/// wait4, the idle pagedaemon, the self-tests' own channels.
-fn event_wait(wmesg: &str) -> bool {
-    matches!(wmesg, "wait" | "pgdaemon" | "join") || wmesg.starts_with("kt")
-}
-
 /// The hang watchdog: a thread asleep with no timeout on a lock, a busy
 /// page or buffer, or I/O for longer than kern.hangsecs, while the rest of
 /// the machine goes on (a process that sleeps in a loop with a timeout
@@ -269,7 +263,8 @@ fn hung(st: &ProcTable) -> Option<(u32, &'static str, u32)> {
     st.sleepq.iter().find_map(|t| {
         let p = &st.procs[t];
         let slept = now.wrapping_sub(p.p_slptick);
-        (p.p_deadline.is_none() && !event_wait(p.p_wmesg) && !st.intr_wchans.contains(&p.p_wchan) && slept > limit).then_some((*t, p.p_wmesg, slept))
+        (p.p_deadline.is_none() && !kcore::wmesg::is_event_wait(p.p_wmesg) && !st.intr_wchans.contains(&p.p_wchan) && slept > limit)
+            .then_some((*t, p.p_wmesg, slept))
     })
 }
 

@@ -447,6 +447,35 @@ fn fork_limit() -> Check {
 }
 
 /// A forked child shares its parent's open files, offset included.
+/// wait4's options, as OpenBSD's: WNOHANG gives 0 while the child runs
+/// (and does not reap it), an unknown option bit is EINVAL, and a plain
+/// wait then collects the child.
+fn wait4_options() -> Check {
+    let pid = match fork() {
+        Ok(0) => {
+            sleep_ms(50);
+            exit(7)
+        }
+        Ok(pid) => pid,
+        Err(_) => return Err("fork failed"),
+    };
+    let mut st = 0i32;
+    let wait = |opts: u32, st: &mut i32| syscall(sys::SYS_WAIT4, [pid, st as *mut i32 as u32, opts, 0, 0, 0]);
+    let nohang = wait(sys::WNOHANG, &mut st);
+    let bad = wait(0x100, &mut st);
+    let done = wait(0, &mut st);
+    if nohang != Ok(0) {
+        return Err("WNOHANG with the child running did not give 0");
+    }
+    if bad != Err(Errno::EINVAL as i32) {
+        return Err("an unknown option bit was not EINVAL");
+    }
+    if done != Ok(pid) || wexitstatus(st) != 7 {
+        return Err("the plain wait did not collect the child and its status");
+    }
+    Ok(())
+}
+
 fn fork_shares_offset() -> Check {
     let fd = open(b"/etc/motd\0", 0).map_err(|_| "open /etc/motd failed")?;
     match fork() {
@@ -526,6 +555,7 @@ const CHECKS: &[NamedCheck] = &[
     ("copies_through_mapped_files", copies_through_mapped_files),
     ("exec_big_nonelf", exec_big_nonelf),
     ("mmap_hack_maxprot", mmap_hack_maxprot),
+    ("wait4_options", wait4_options),
 ];
 
 /// `utest oom`: two children each touch as much anonymous memory as the
