@@ -56,26 +56,32 @@ fn install(ctx: &Ctx, missing: &[&str]) -> Result<()> {
     run(ctx, &mut inst)
 }
 
+/// The toolchain rust-toolchain.toml pins, the one place that names it.
+pub fn toolchain() -> &'static str {
+    const TOML: &str = include_str!("../../rust-toolchain.toml");
+    TOML.lines().find_map(|l| l.trim().strip_prefix("channel = \"")?.strip_suffix('"')).expect("rust-toolchain.toml has a channel line")
+}
+
 /// -Zbuild-std needs the standard library's source. This machine sets
 /// RUSTUP_AUTO_INSTALL=0, so rust-toolchain.toml alone does not add it.
 fn rust_src(ctx: &Ctx) -> Result<()> {
-    const ADD: [&str; 5] = ["component", "add", "rust-src", "--toolchain", "nightly"];
+    let add = ["component", "add", "rust-src", "--toolchain", toolchain()];
     let mut list = Command::new("rustup");
-    list.args(["component", "list", "--toolchain", "nightly", "--installed"]);
+    list.args(["component", "list", "--toolchain", toolchain(), "--installed"]);
     ctx.show(&list);
     let out = match list.output() {
         Ok(out) => out,
         Err(_) => {
-            eprintln!("xtask: warning: rustup not found; the build needs rust-src: rustup {}", ADD.join(" "));
+            eprintln!("xtask: warning: rustup not found; the build needs rust-src: rustup {}", add.join(" "));
             return Ok(());
         }
     };
     if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim().starts_with("rust-src")) {
         return Ok(());
     }
-    let mut add = Command::new("rustup");
-    add.args(ADD);
-    run(ctx, &mut add)
+    let mut cmd = Command::new("rustup");
+    cmd.args(add);
+    run(ctx, &mut cmd)
 }
 
 fn run(ctx: &Ctx, cmd: &mut Command) -> Result<()> {
@@ -86,4 +92,17 @@ fn run(ctx: &Ctx, cmd: &mut Command) -> Result<()> {
         bail!("{line} failed ({status})");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// A dated nightly: plain `nightly` would move with `rustup update` to
+    /// one that rejects the soft-float target (README, "Toolchain").
+    #[test]
+    fn toolchain_is_a_dated_nightly() {
+        let t = super::toolchain();
+        let date = t.strip_prefix("nightly-").expect("a nightly");
+        assert_eq!(date.len(), 10, "{t}");
+        assert!(date.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())), "{t}");
+    }
 }
