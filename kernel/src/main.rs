@@ -9,6 +9,7 @@ pub mod arch;
 pub mod ddb;
 pub mod dev;
 pub mod kern;
+pub mod ktest;
 pub mod sys;
 pub mod ufs;
 pub mod uvm;

@@ -5,4 +5,4 @@
 
 pub mod powerpc;
 
-pub use powerpc::{clock, cpu, db_trace, intr, machdep, mmu, pmap, trap, vm_machdep};
+pub use powerpc::{clock, conf, cpu, db_trace, intr, machdep, mmu, pmap, trap, vm_machdep};

@@ -1,18 +1,21 @@
 //! rd, the ramdisk (OpenBSD dev/rd.c): a block device over the FFS image
 //! the boot stub handed over. A transfer is not done when `rdstrategy`
-//! returns: it completes one or more clock ticks later (a seeded, bounded
-//! delay) from a soft interrupt at IPL_BIO, as a disk's completion
-//! interrupt would, so `biowait` really sleeps and the delays replay from
-//! the seed.
+//! returns: it completes at a later clock tick (a seeded, bounded delay),
+//! when a clockintr event asks for the completion soft interrupt at
+//! IPL_BIO, as a disk's completion interrupt would, so `biowait` really
+//! sleeps and the delays replay from the seed.
 
-use crate::arch::intr::{self, Ipl};
-use crate::kern::kern_clock;
+use crate::arch::clock;
+use crate::arch::intr::{self, Ipl, Sir};
+use crate::kern::kern_clockintr::{self, ClockIntr};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_bio::{self, BFlags, BufId, DEV_BSIZE};
+use crate::sys::conf::Dev;
 use crate::sys::errno::Errno;
 use alloc::collections::VecDeque;
 use core::sync::atomic::{AtomicU32, Ordering};
 use kcore::random::Rng;
+use spin::Once;
 
 /// Most ticks a transfer waits beyond the next one.
 const MAXDELAY: u32 = 2;
@@ -21,23 +24,27 @@ struct RdSoftc {
     base: u32,
     size: u32,
     rng: Rng,
-    /// Transfers in progress, in the order they complete: (buffer, tick due).
-    queue: VecDeque<(BufId, u32)>,
+    /// Transfers in progress, in the order they complete: (buffer, time
+    /// base at which it is due).
+    queue: VecDeque<(BufId, u64)>,
 }
 
-/// IPL_CLOCK: the clock interrupt looks at the queue.
+/// IPL_CLOCK: the clockintr event and strategy both arm the timer.
 static RD: Mutex<Option<RdSoftc>> = Mutex::new(Ipl::Clock, None);
+/// The completion interrupt and the event that asks for it.
+static RD_INTR: Once<(Sir, ClockIntr)> = Once::new();
 static READS: AtomicU32 = AtomicU32::new(0);
 static WRITES: AtomicU32 = AtomicU32::new(0);
 
 /// Attaches rd0 to the image at [base, base + size).
 pub fn rd_attach(base: u32, size: u32, seed: u64) {
+    RD_INTR.call_once(|| (intr::softintr_establish(Ipl::Bio, rdintr), kern_clockintr::clockintr_establish(rd_clockintr)));
     *RD.lock() = Some(RdSoftc { base, size, rng: Rng::new(seed ^ 0x7264_7264), queue: VecDeque::new() });
 }
 
-/// Bytes in rd0.
-pub fn rd_size() -> u32 {
-    RD.lock().as_ref().map_or(0, |sc| sc.size)
+/// d_psize: bytes in the unit (rd has one, rd0).
+pub fn rdsize(_dev: Dev) -> u64 {
+    RD.lock().as_ref().map_or(0, |sc| sc.size as u64)
 }
 
 /// (reads, writes) done since boot.
@@ -45,42 +52,54 @@ pub fn rd_counts() -> (u32, u32) {
     (READS.load(Ordering::Relaxed), WRITES.load(Ordering::Relaxed))
 }
 
-/// Starts the transfer a busy buffer describes; biodone ends it later.
+/// d_strategy: starts the transfer a busy buffer describes; it completes
+/// at the next tick or up to MAXDELAY ticks later, after the transfers
+/// queued before it.
 pub fn rdstrategy(bp: BufId) {
-    let now = kern_clock::ticks();
     let mut g = RD.lock();
     let Some(sc) = g.as_mut() else {
         drop(g);
         return vfs_bio::biodone(bp, Err(Errno::ENXIO));
     };
-    let last = sc.queue.back().map_or(now, |&(_, due)| due);
-    let due = last.max(now).wrapping_add(1 + sc.rng.below(MAXDELAY + 1));
+    let per = clock::tb_per_tick() as u64;
+    let next = clock::next_tick_tb();
+    let extra = sc.rng.below(MAXDELAY + 1) as u64;
+    let due = match sc.queue.back() {
+        Some(&(_, last)) if last >= next => last + (1 + extra) * per,
+        _ => next + extra * per,
+    };
     sc.queue.push_back((bp, due));
+    if sc.queue.len() == 1 {
+        kern_clockintr::clockintr_schedule(rd_intr().1, due);
+    }
     crate::kern::kern_sched::io_start();
 }
 
-/// From hardclock: asks for the completion interrupt when a transfer is due.
-pub fn rd_tick(now: u32) {
-    let Some(g) = RD.try_lock() else { return };
-    if g.as_ref().and_then(|sc| sc.queue.front()).is_some_and(|&(_, due)| (now.wrapping_sub(due) as i32) >= 0) {
-        intr::softintr_schedule(intr::SIR_BIO);
-    }
+fn rd_intr() -> (Sir, ClockIntr) {
+    *RD_INTR.get().expect("rd not attached")
+}
+
+/// The clockintr event: the first queued transfer is due.
+fn rd_clockintr() {
+    intr::softintr_schedule(rd_intr().0);
 }
 
 /// The completion interrupt (IPL_BIO): moves the data of every transfer
-/// that is due between the image and its buffer, and calls biodone.
+/// that is due between the image and its buffer, calls biodone, and arms
+/// the event for the next.
 pub fn rdintr() {
-    let now = kern_clock::ticks();
+    let now = crate::arch::cpu::mftb();
     loop {
         let (bp, base, size) = {
             let mut g = RD.lock();
             let Some(sc) = g.as_mut() else { return };
             match sc.queue.front() {
-                Some(&(bp, due)) if (now.wrapping_sub(due) as i32) >= 0 => {
+                Some(&(bp, due)) if due <= now => {
                     sc.queue.pop_front();
                     (bp, sc.base, sc.size)
                 }
-                _ => return,
+                Some(&(_, due)) => return kern_clockintr::clockintr_schedule(rd_intr().1, due),
+                None => return,
             }
         };
         let r = vfs_bio::with_buf(bp, |b| {

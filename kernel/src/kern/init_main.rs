@@ -5,9 +5,9 @@
 use crate::arch::{clock, cpu, intr, machdep, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
-use crate::kern::{kern_clock, kern_exec, kern_exit, kern_ktest, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_bio, vfs_subr};
+use crate::kern::{kern_clock, kern_exec, kern_exit, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_bio, vfs_subr};
 use crate::printf;
-use crate::ufs::ffs::ffs_vfsops;
+use crate::sys::conf;
 use crate::uvm::{uvm_page, uvm_pdaemon, uvm_vnode};
 use kcore::bootargs::{self, BootArgs, Workload};
 use kcore::bootinfo::{BootInfo, Usage};
@@ -69,6 +69,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     kern_sched::sched_init();
     uvm_vnode::uvm_pager_init();
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
+    conf::setroot(conf::makedev(crate::arch::conf::RD_MAJOR, 0));
     uvm_vnode::uvm_config_init(args.uvn_policy, args.mmap_uncache);
     crate::kern::vfs_hist::vhist_set(args.vhist);
     crate::uvm::uvm_p0::p0_watch_init(args.p0_watch);
@@ -115,12 +116,10 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     // handlers and the clock are set up above.
     unsafe { cpu::mtmsr(cpu::mfmsr() | cpu::Msr::EE | cpu::Msr::ME | cpu::Msr::RI) };
     printf!("clock: hz {}, {} time-base ticks per tick\n", args.hz, clock::tb_per_tick());
-    if let Err(e) = ffs_vfsops::ffs_mountroot() {
-        printf!("ffs: cannot mount root from rd0: {e}\n");
-    }
+    let _ = crate::kern::vfs_init::vfs_mountroot();
 
     match args.test {
-        Some(sel) => kern_ktest::run(sel, &args),
+        Some(sel) => crate::ktest::run(sel, &args),
         None => match args.workload {
             Some(Workload::Walk) => kern_workload::workload_walk(),
             Some(Workload::Fsstress) => kern_workload::workload_fsstress(args.seed),

@@ -21,5 +21,4 @@ pub fn ticks() -> u32 {
 pub fn hardclock() {
     let now = TICKS.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
     crate::kern::kern_sched::sched_tick(now, hz());
-    crate::dev::rd::rd_tick(now);
 }

@@ -3,6 +3,7 @@
 //! reachable from the root through the VFS as `walk: PATH SIZE CRC32`;
 //! `fsstress` runs /bin/fsstress with the boot's seed.
 
+use crate::kern::vfs_init::vfs_vget;
 use crate::kern::vfs_lookup::namei_lookup;
 use crate::kern::vfs_subr::{vrele, Vnode};
 use crate::kern::vfs_vnops::{vn_rdwr, Uio};
@@ -11,7 +12,6 @@ use crate::kern::{kern_exec, kern_exit};
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::VType;
-use crate::ufs::ffs::ffs_vfsops::ffs_vget;
 use alloc::string::String;
 use alloc::vec::Vec;
 use kcore::crc32::Crc32;
@@ -75,7 +75,7 @@ fn walk_dir(dvp: &'static Vnode, path: &mut String, depth: usize, counts: &mut (
         let len = path.len();
         path.push('/');
         path.push_str(&String::from_utf8_lossy(&name));
-        match ffs_vget(ino) {
+        match vfs_vget(ino) {
             Ok(vp) => {
                 match vp.with(|v| v.v_type) {
                     VType::VDIR if depth < MAXDEPTH => walk_dir(vp, path, depth + 1, counts),

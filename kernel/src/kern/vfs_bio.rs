@@ -2,19 +2,19 @@
 //! found by (vnode, block number), each owned by one thread at a time
 //! (B_BUSY; others sleep with B_WANTED). A regular file's data lives in
 //! buffers of its own vnode, by logical block number, as in OpenBSD; the
-//! file system's metadata (and directories) in buffers of the rd device,
-//! by device block. A buffer names its vnode with a hold (bgetvp/brelvp:
+//! file system's metadata (and directories) in buffers of the root device
+//! (rootvp), by device block. A buffer names its vnode with a hold (bgetvp/brelvp:
 //! vhold/vdrop), so an unreferenced vnode with buffers sits on the hold
-//! list. I/O goes through the vnode's strategy routine: rd's completes by
-//! interrupt (`biodone`), a file's moves its block through the device's
-//! buffers. A size limit (`kern.bufcachepercent`) makes old clean buffers
+//! list. I/O goes through the vnode's strategy routine: the device's
+//! driver (found through bdevsw) completes by interrupt (`biodone`), a
+//! file's moves its block through the device's buffers. A size limit (`kern.bufcachepercent`) makes old clean buffers
 //! go and old delayed writes get written first.
 
 use crate::arch::intr::Ipl;
-use crate::dev::rd;
 use crate::kern::kern_mutex::{Mutex, MutexGuard};
 use crate::kern::kern_synch::{msleep, wakeup};
 use crate::kern::vfs_subr::{vdrop, vhold, vnode_by_id, Vnode};
+use crate::sys::conf::{self, DevName};
 use crate::sys::errno::Errno;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -52,17 +52,18 @@ pub struct BufId(usize);
 
 pub struct Buf {
     pub b_flags: BFlags,
-    /// The id of the vnode the block belongs to (RDVP: the device).
+    /// The id of the vnode the block belongs to (ROOTVP: the device).
     pub b_vp: u32,
-    /// The device block (RDVP), or the file's logical block: a file's
+    /// The device block (ROOTVP), or the file's logical block: a file's
     /// buffer is mapped to the disk when its I/O starts.
     pub b_blkno: u64,
     pub b_data: Vec<u8>,
     pub b_error: Option<Errno>,
 }
 
-/// The rd device's vnode (its blocks are the file system's metadata).
-pub const RDVP: u32 = 0;
+/// rootvp: the root device's vnode, whose buffers hold the file system's
+/// metadata by device block; its I/O goes to the device's strategy routine.
+pub const ROOTVP: u32 = 0;
 
 struct BufCache {
     bufs: Vec<Option<Buf>>,
@@ -105,7 +106,7 @@ impl BufCache {
         let b = self.bufs[bp.0].take()?;
         self.hash.remove(&(b.b_vp, b.b_blkno));
         self.bytes -= b.b_data.len();
-        (b.b_vp != RDVP).then_some(b.b_vp)
+        (b.b_vp != ROOTVP).then_some(b.b_vp)
     }
 
     fn numbufs(&self) -> usize {
@@ -193,7 +194,7 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
         g.hash.insert((vp, blkno), bp);
         g.bytes += size;
         drop(g);
-        if vp != RDVP {
+        if vp != ROOTVP {
             bgetvp(vp);
         }
         return bp;
@@ -221,13 +222,13 @@ fn make_room(mut g: MutexGuard<'static, BufCache>) -> Option<MutexGuard<'static,
     Some(g)
 }
 
-/// Starts I/O on a busy buffer (VOP_STRATEGY): the device's, or the file
-/// system's for a file's block.
+/// Starts I/O on a busy buffer (VOP_STRATEGY): the file system's for a
+/// file's block, the root device's driver (bdevsw) for the device's.
 fn strategy(bp: BufId) {
     let vid = with_buf(bp, |b| b.b_vp);
-    match vnode_by_id(vid).filter(|_| vid != RDVP) {
+    match vnode_by_id(vid).filter(|_| vid != ROOTVP) {
         Some(vp) => crate::kern::vfs_vops::VOP_STRATEGY(vp, bp),
-        None => rd::rdstrategy(bp),
+        None => conf::bdev_strategy(conf::rootdev(), bp),
     }
 }
 
@@ -349,9 +350,9 @@ pub fn vinvalbuf(vp: &'static Vnode, save: bool) -> Result<(), Errno> {
     invalbuf(vid, save)
 }
 
-/// vinvalbuf of the rd device's buffers, delayed writes written.
-pub fn rd_invalbuf() -> Result<(), Errno> {
-    invalbuf(RDVP, true)
+/// vinvalbuf of the root device's buffers, delayed writes written.
+pub fn rootvp_invalbuf() -> Result<(), Errno> {
+    invalbuf(ROOTVP, true)
 }
 
 fn invalbuf(vid: u32, save: bool) -> Result<(), Errno> {
@@ -427,7 +428,7 @@ pub fn bflush(vp: u32, blkno: u64) -> Result<bool, Errno> {
 /// Writes the delayed writes of every file's buffers (the first half of
 /// sync: the file system's metadata in the device's buffers comes after).
 pub fn vflushbuf_files() -> Result<u32, Errno> {
-    let mut vids: Vec<u32> = BCACHE.lock().hash.keys().map(|k| k.0).filter(|&v| v != RDVP).collect();
+    let mut vids: Vec<u32> = BCACHE.lock().hash.keys().map(|k| k.0).filter(|&v| v != ROOTVP).collect();
     vids.dedup();
     let mut written = 0;
     for vid in vids {
@@ -456,16 +457,17 @@ pub fn vfs_buf_print(out: &mut dyn core::fmt::Write, n: usize) {
         let _ = writeln!(out, "no buffer {n}");
         return;
     };
-    let _ = if b.b_vp == RDVP {
-        write!(out, "  vp rd0 lblkno 0x{:x} blkno 0x{:x} dev rd0\n  error {} flags ", b.b_blkno, b.b_blkno, b.b_error.map_or(0, |e| e as i32))
+    let dev = DevName(conf::rootdev());
+    let _ = if b.b_vp == ROOTVP {
+        write!(out, "  vp {dev} lblkno 0x{:x} blkno 0x{:x} dev {dev}\n  error {} flags ", b.b_blkno, b.b_blkno, b.b_error.map_or(0, |e| e as i32))
     } else {
-        write!(out, "  vp {} lblkno 0x{:x} blkno - dev rd0\n  error {} flags ", b.b_vp, b.b_blkno, b.b_error.map_or(0, |e| e as i32))
+        write!(out, "  vp {} lblkno 0x{:x} blkno - dev {dev}\n  error {} flags ", b.b_vp, b.b_blkno, b.b_error.map_or(0, |e| e as i32))
     };
     let _ = bflags_fmt(out, b.b_flags);
     let _ = writeln!(out, "\n  bufsize 0x{:x} bcount 0x{:x} resid 0x0\n  data {:p}", b.b_data.capacity(), b.b_data.len(), b.b_data.as_ptr());
 }
 
-/// The buffers of vnode `vid` (RDVP: the device's), each with whether it
+/// The buffers of vnode `vid` (ROOTVP: the device's), each with whether it
 /// is a delayed write; None if the cache is locked.
 pub fn db_bufs_of(vid: u32) -> Option<Vec<(usize, bool)>> {
     let g = BCACHE.try_lock()?;
@@ -481,8 +483,8 @@ pub fn db_show_all_bufs(out: &mut dyn core::fmt::Write) {
     let _ = writeln!(out, "{} buffers, {} bytes of {} allowed", g.numbufs(), g.bytes, g.limit);
     for (i, b) in g.bufs.iter().enumerate() {
         let Some(b) = b else { continue };
-        let vp = if b.b_vp == RDVP { alloc::string::String::from("rd0") } else { alloc::format!("vnode {}", b.b_vp) };
-        let _ = write!(out, " bp {i}: {vp} {} 0x{:x} size 0x{:x} flags ", if b.b_vp == RDVP { "blkno" } else { "lblkno" }, b.b_blkno, b.b_data.len());
+        let vp = if b.b_vp == ROOTVP { alloc::format!("{}", DevName(conf::rootdev())) } else { alloc::format!("vnode {}", b.b_vp) };
+        let _ = write!(out, " bp {i}: {vp} {} 0x{:x} size 0x{:x} flags ", if b.b_vp == ROOTVP { "blkno" } else { "lblkno" }, b.b_blkno, b.b_data.len());
         let _ = bflags_fmt(out, b.b_flags);
         let _ = writeln!(out);
     }

@@ -11,7 +11,6 @@ use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_LOOKUP, VOP_READ};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VType};
-use crate::ufs::ffs::ffs_vfsops::ffs_vget;
 use alloc::vec::Vec;
 
 /// Most components followed (bounds the work on a looping image).
@@ -176,7 +175,7 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
     let trailing = path.trim_end_matches('/').len() < path.len();
     let requiredir = trailing && !flags.contains(CnFlags::STRIPSLASHES);
     let wants_parent = flags.intersects(CnFlags::LOCKPARENT | CnFlags::WANTPARENT);
-    let mut dvp = ffs_vget(ffs::ROOTINO)?;
+    let mut dvp = crate::kern::vfs_init::vfs_rootvnode()?;
     let Some((last, walk)) = comps.split_last() else {
         // The root itself: nothing to create or remove.
         if op != NameiOp::LOOKUP || wants_parent {

@@ -565,7 +565,7 @@ pub fn vfs_shutdown() {
         crate::printf!("vfs: flight recorder: {} events recorded\n", crate::kern::vfs_hist::vhist_recorded());
         crate::uvm::uvm_p0::p0_report(&mut crate::kern::subr_prf::Cons);
     }
-    crate::ufs::ffs::ffs_vfsops::ffs_unmount();
+    crate::kern::vfs_init::vfs_unmountall();
 }
 
 /// ddb: the vnode an argument names: `0x…` its address, else its number.

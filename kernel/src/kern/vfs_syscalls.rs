@@ -12,7 +12,6 @@ use crate::kern::vfs_vops::{VOP_FSYNC, VOP_GETATTR_SIZE, VOP_MKDIR, VOP_READDIR,
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::{O_ACCMODE, O_APPEND, O_CREAT, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET};
 use crate::sys::vnode::{LkFlags, RenameArgs, VType};
-use crate::ufs::ffs::ffs_vfsops::ffs_sync;
 use crate::uvm::uvm_vnode::uvm_vnp_uncache;
 
 /// Largest transfer of one read or write call.
@@ -187,7 +186,7 @@ pub fn sys_fsync(pid: u32, fd: u32) -> Result<u32, Errno> {
 
 /// sync(2): every delayed write of the file system.
 pub fn sys_sync() -> Result<u32, Errno> {
-    ffs_sync().map(|_| 0)
+    crate::kern::vfs_init::vfs_syncall().map(|_| 0)
 }
 
 /// unlink(2).

@@ -3,4 +3,6 @@
 
 pub use kcore::errno;
 pub use kcore::syscalls;
+pub mod conf;
+pub mod mount;
 pub mod vnode;

@@ -39,8 +39,27 @@ pub fn decr_reload() -> u32 {
         *next += per;
         n += 1;
     }
-    cpu::set_dec((*next - now).min(u32::MAX as u64 >> 1) as u32);
+    program(now, *next);
     n
+}
+
+/// Programs the decrementer for the nearer of the next tick and the
+/// earliest clockintr event. Interrupts must be off.
+fn program(now: u64, next_tick: u64) {
+    let target = crate::kern::kern_clockintr::clockintr_next_after(now).map_or(next_tick, |e| e.min(next_tick));
+    cpu::set_dec(target.saturating_sub(now).clamp(1, u32::MAX as u64 >> 1) as u32);
+}
+
+/// Programs the decrementer again after an event was scheduled.
+/// Interrupts must be off.
+pub fn cpu_rearm() {
+    let next = *NEXT_TICK.lock();
+    program(cpu::mftb(), next);
+}
+
+/// The time base at which the next hardclock falls due.
+pub fn next_tick_tb() -> u64 {
+    cpu::with_interrupts_disabled(|| *NEXT_TICK.lock())
 }
 
 /// Busy-waits `us` microseconds on the time base (no interrupts needed).

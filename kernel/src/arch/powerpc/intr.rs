@@ -7,6 +7,7 @@
 
 use super::trap::TrapFrame;
 use crate::dev::openpic;
+use crate::kern::kern_clockintr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 #[repr(u32)]
@@ -35,19 +36,36 @@ static CPL: AtomicU32 = AtomicU32::new(Ipl::High as u32);
 
 /// A soft interrupt (OpenBSD softintr): work an interrupt handler defers to
 /// run at a lower level as soon as the level allows.
+#[derive(Clone, Copy)]
 struct SoftIntr {
     ipl: Ipl,
     func: fn(),
 }
 
-/// The soft interrupts, by number (SIR_*).
-pub const SIR_BIO: usize = 0;
-static SOFTINTRS: [SoftIntr; 1] = [SoftIntr { ipl: Ipl::Bio, func: crate::dev::rd::rdintr }];
+/// Soft interrupts a boot may establish; a bit each in SOFT_PENDING.
+const NSOFTINTR: usize = 8;
+/// Filled by softintr_establish; only touched with interrupts off.
+static SOFTINTRS: spin::Mutex<[Option<SoftIntr>; NSOFTINTR]> = spin::Mutex::new([None; NSOFTINTR]);
 static SOFT_PENDING: AtomicU32 = AtomicU32::new(0);
 
+/// A handle on an established soft interrupt.
+#[derive(Clone, Copy, Debug)]
+pub struct Sir(usize);
+
+/// Establishes `func` as a soft interrupt run at `ipl` (OpenBSD
+/// softintr_establish).
+pub fn softintr_establish(ipl: Ipl, func: fn()) -> Sir {
+    super::cpu::with_interrupts_disabled(|| {
+        let mut t = SOFTINTRS.lock();
+        let i = t.iter().position(Option::is_none).expect("softintr_establish: no free soft interrupt");
+        t[i] = Some(SoftIntr { ipl, func });
+        Sir(i)
+    })
+}
+
 /// Asks for soft interrupt `sir` to run once the level drops below its own.
-pub fn softintr_schedule(sir: usize) {
-    SOFT_PENDING.fetch_or(1 << sir, Ordering::Relaxed);
+pub fn softintr_schedule(sir: Sir) {
+    SOFT_PENDING.fetch_or(1 << sir.0, Ordering::Relaxed);
 }
 
 /// Runs the pending soft interrupts that `ipl` does not block, each at its
@@ -55,7 +73,10 @@ pub fn softintr_schedule(sir: usize) {
 fn dosoftint(ipl: Ipl) {
     // A handler may be scheduled again while it runs (by a nested
     // interrupt, which cannot run it at this level): go round until none is.
-    while let Some((i, si)) = SOFTINTRS.iter().enumerate().find(|(i, si)| si.ipl > ipl && SOFT_PENDING.load(Ordering::Relaxed) & (1 << i) != 0) {
+    loop {
+        let pending = SOFT_PENDING.load(Ordering::Relaxed);
+        let next = SOFTINTRS.lock().iter().enumerate().find_map(|(i, si)| si.filter(|si| si.ipl > ipl && pending & (1 << i) != 0).map(|si| (i, si)));
+        let Some((i, si)) = next else { break };
         SOFT_PENDING.fetch_and(!(1 << i), Ordering::Relaxed);
         set_cpl(si.ipl);
         super::cpu::intr_restore(true);
@@ -130,11 +151,12 @@ pub fn splx(ipl: Ipl) {
     set_cpl(ipl);
     if ipl < Ipl::Clock {
         let owed = CLOCK_PENDING.swap(0, Ordering::Relaxed);
-        if owed > 0 {
+        if owed > 0 || kern_clockintr::clockintr_owed() {
             set_cpl(Ipl::Clock);
             for _ in 0..owed {
                 crate::kern::kern_clock::hardclock();
             }
+            kern_clockintr::clockintr_dispatch();
             set_cpl(ipl);
         }
     }
@@ -213,6 +235,7 @@ pub fn decr_intr(_tf: &mut TrapFrame) {
     let n = super::clock::decr_reload();
     if cpl() >= Ipl::Clock {
         CLOCK_PENDING.fetch_add(n, Ordering::Relaxed);
+        kern_clockintr::clockintr_owe();
         return;
     }
     let old = cpl();
@@ -220,6 +243,7 @@ pub fn decr_intr(_tf: &mut TrapFrame) {
     for _ in 0..n {
         crate::kern::kern_clock::hardclock();
     }
+    kern_clockintr::clockintr_dispatch();
     set_cpl(old);
     dosoftint(old);
 }

@@ -5,6 +5,7 @@
 //! `intr` (spl), `clock` (the hardclock source) and `db_trace` (stack walk).
 
 pub mod clock;
+pub mod conf;
 pub mod cpu;
 pub mod db_trace;
 pub mod intr;

@@ -1,16 +1,17 @@
-//! Mounting FFS on rd0 and getting vnodes for its inodes (OpenBSD
+//! Mounting FFS on the root device and getting vnodes for its inodes (OpenBSD
 //! ffs_vfsops.c: ffs_mountroot, ffs_vget with the inode hash, ffs_sync,
 //! ffs_unmount). The on-disk format is the shared `ffs` crate's, reading
 //! and writing through the buffer cache, so every block read sleeps in
 //! biowait like a disk's would.
 
 use crate::arch::intr::Ipl;
-use crate::dev::rd;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
-use crate::kern::vfs_bio::{self, RDVP};
+use crate::kern::vfs_bio::{self, ROOTVP};
 use crate::kern::vfs_subr::{getnewvnode, vget, vrele, Vnode};
+use crate::sys::conf::{self, Dev, DevName};
 use crate::sys::errno::Errno;
+use crate::sys::mount::VfsOps;
 use crate::sys::vnode::{LkFlags, VType};
 use crate::ufs::ffs::ffs_vnops::FFS_VNODEOPS;
 use alloc::collections::BTreeMap;
@@ -20,7 +21,8 @@ use spin::Once;
 /// every transfer takes at least a clock tick to complete.
 const DEVBLK: u64 = 32 * 1024;
 
-/// rd0 as the `ffs` crate's device, read in DEVBLK buffers.
+/// The root device as the `ffs` crate's device, read in DEVBLK buffers
+/// of rootvp.
 pub struct BufDevice;
 
 /// Splits the device range [off, off + len) into DEVBLK buffers: calls
@@ -29,7 +31,7 @@ pub struct BufDevice;
 /// `blkno`). A range outside the device, or any piece failing, is the
 /// device-range error.
 fn for_each_devblk(off: u64, len: usize, mut f: impl FnMut(usize, u64, usize, usize) -> Result<(), ()>) -> Result<(), ffs::Error> {
-    let size = rd::rd_size() as u64;
+    let size = conf::bdev_size(conf::rootdev());
     let err = ffs::Error::DeviceRange { off, len: len as u64, size };
     if off.checked_add(len as u64).is_none_or(|e| e > size) {
         return Err(err);
@@ -47,12 +49,12 @@ fn for_each_devblk(off: u64, len: usize, mut f: impl FnMut(usize, u64, usize, us
 
 impl ffs::Device for BufDevice {
     fn len(&self) -> u64 {
-        rd::rd_size() as u64
+        conf::bdev_size(conf::rootdev())
     }
 
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<(), ffs::Error> {
         for_each_devblk(off, buf.len(), |done, blkno, within, n| {
-            let bp = vfs_bio::bread(RDVP, blkno, DEVBLK as usize).map_err(|_| ())?;
+            let bp = vfs_bio::bread(ROOTVP, blkno, DEVBLK as usize).map_err(|_| ())?;
             vfs_bio::with_buf(bp, |b| buf[done..done + n].copy_from_slice(&b.b_data[within..within + n]));
             vfs_bio::brelse(bp);
             Ok(())
@@ -67,9 +69,9 @@ impl ffs::DeviceMut for BufDevice {
         for_each_devblk(off, buf.len(), |done, blkno, within, n| {
             // A whole block needs no read first.
             let bp = if n == DEVBLK as usize {
-                vfs_bio::getblk(RDVP, blkno, DEVBLK as usize)
+                vfs_bio::getblk(ROOTVP, blkno, DEVBLK as usize)
             } else {
-                vfs_bio::bread(RDVP, blkno, DEVBLK as usize).map_err(|_| ())?
+                vfs_bio::bread(ROOTVP, blkno, DEVBLK as usize).map_err(|_| ())?
             };
             vfs_bio::with_buf(bp, |b| b.b_data[within..within + n].copy_from_slice(&buf[done..done + n]));
             vfs_bio::bdwrite(bp);
@@ -126,18 +128,36 @@ pub fn ffs_modify<R>(ino: u32, f: impl FnOnce(&ffs::Fs<BufDevice>) -> Result<R, 
 /// The inode hash (OpenBSD ufs_ihash): the vnode of each inode in use.
 static IHASH: Mutex<BTreeMap<u32, &'static Vnode>> = Mutex::new(Ipl::None, BTreeMap::new());
 
-/// Mounts the root file system from rd0 (OpenBSD ffs_mountroot).
-pub fn ffs_mountroot() -> Result<(), ffs::Error> {
+/// FFS as the generic VFS sees it (OpenBSD ffs_vfsops).
+pub static FFS_VFSOPS: VfsOps = VfsOps {
+    vfs_name: "ffs",
+    vfs_mountroot: ffs_mountroot,
+    vfs_root: || ffs_vget(ffs::ROOTINO),
+    vfs_vget: ffs_vget,
+    vfs_sync: ffs_sync,
+    vfs_unmount: ffs_unmount,
+};
+
+/// Mounts the root file system from `dev` (OpenBSD ffs_mountroot).
+pub fn ffs_mountroot(dev: Dev) -> Result<(), Errno> {
+    ffs_mountfs(dev).map_err(|e| {
+        crate::printf!("ffs: cannot mount root from {}: {e}\n", DevName(dev));
+        Errno::EINVAL
+    })
+}
+
+fn ffs_mountfs(dev: Dev) -> Result<(), ffs::Error> {
     let fs = ffs::Fs::mount(BufDevice)?;
     let sb = fs.sb();
-    crate::printf!("ffs: root on rd0, {:?}, {} byte blocks, {} fragments, {} inodes\n", sb.version, sb.bsize, sb.size, sb.ninodes());
+    let name = DevName(dev);
+    crate::printf!("ffs: root on {name}, {:?}, {} byte blocks, {} fragments, {} inodes\n", sb.version, sb.bsize, sb.size, sb.ninodes());
     let clean = fs.is_clean()?;
     ROOTFS.call_once(|| fs);
     if !clean {
         // OpenBSD's words (ffs_mountfs); its root is mounted read-only
         // first anyway, and so is this one.
         crate::printf!("WARNING: R/W mount of / denied.  Filesystem is not clean - run fsck\n");
-        crate::printf!("ffs: root on rd0 mounted read-only\n");
+        crate::printf!("ffs: root on {name} mounted read-only\n");
         FS_RDONLY.store(true, core::sync::atomic::Ordering::Relaxed);
         return Ok(());
     }
@@ -151,15 +171,16 @@ pub fn ffs_mountroot() -> Result<(), ffs::Error> {
 /// Writes every delayed write of the file system (OpenBSD ffs_sync): the
 /// files' buffers, then the metadata in the device's.
 pub fn ffs_sync() -> Result<u32, Errno> {
-    Ok(vfs_bio::vflushbuf_files()? + vfs_bio::vflushbuf(RDVP)?)
+    Ok(vfs_bio::vflushbuf_files()? + vfs_bio::vflushbuf(ROOTVP)?)
 }
 
 /// Syncs, marks the file system clean and syncs that (OpenBSD
-/// ffs_unmount), at halt.
+/// ffs_unmount), at halt (vfs_unmountall).
 pub fn ffs_unmount() {
     let Some(fs) = ROOTFS.get() else { return };
+    let name = DevName(conf::rootdev());
     if ffs_rdonly() {
-        crate::printf!("ffs: rd0 unmounted (read-only, left as it was)\n");
+        crate::printf!("ffs: {name} unmounted (read-only, left as it was)\n");
         return;
     }
     let damaged = || FS_DAMAGED.load(core::sync::atomic::Ordering::Relaxed);
@@ -170,9 +191,9 @@ pub fn ffs_unmount() {
         Ok(n + ffs_sync()?)
     });
     match r {
-        Ok(n) if damaged() => crate::printf!("ffs: rd0 unmounted, left unclean: damage was reported ({n} buffers written)\n"),
-        Ok(n) => crate::printf!("ffs: rd0 unmounted clean ({n} buffers written)\n"),
-        Err(e) => crate::printf!("ffs: rd0: unmount failed: {e}\n"),
+        Ok(n) if damaged() => crate::printf!("ffs: {name} unmounted, left unclean: damage was reported ({n} buffers written)\n"),
+        Ok(n) => crate::printf!("ffs: {name} unmounted clean ({n} buffers written)\n"),
+        Err(e) => crate::printf!("ffs: {name}: unmount failed: {e}\n"),
     }
 }
 

@@ -1,4 +1,4 @@
-//! FFS: the root file system on rd0, through the buffer cache.
+//! FFS: the root file system on the root device, through the buffer cache.
 
 pub mod ffs_alloc;
 pub mod ffs_inode;

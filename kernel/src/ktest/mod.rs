@@ -2,6 +2,21 @@
 //! line per test and a closing `N passed, N failed`, and the deliberate
 //! panics whose traces the host checks.
 
+/// For the self-tests: fail with a formatted message unless `cond` holds.
+macro_rules! check {
+    ($cond:expr, $($msg:tt)*) => {
+        if !$cond {
+            return Err(alloc::format!($($msg)*));
+        }
+    };
+}
+
+pub mod bio;
+pub mod proc;
+pub mod uvn;
+pub mod vfs;
+pub mod vm;
+
 use crate::arch::trap::{self, TrapFrame, EXC_DSI, EXC_PGM, EXC_SC};
 use crate::arch::{clock, cpu, intr};
 use crate::ddb::db_sym;
@@ -14,8 +29,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kcore::bootargs::{BootArgs, TestSel};
 use kcore::random::Rng;
 
-use crate::kern::kern_ktest_proc::{self, KTest, TestResult};
-use crate::kern::{kern_ktest_bio, kern_ktest_uvn, kern_ktest_vfs, kern_ktest_vm};
+use proc::{KTest, TestResult};
 
 const SUITE: &[KTest] = &[
     ("bootinfo", test_bootinfo),
@@ -32,13 +46,7 @@ const SUITE: &[KTest] = &[
 
 /// Every self-test, in the order `test=all` runs them.
 fn all_tests() -> impl Iterator<Item = &'static KTest> {
-    SUITE
-        .iter()
-        .chain(kern_ktest_proc::SUITE)
-        .chain(kern_ktest_vm::SUITE)
-        .chain(kern_ktest_bio::SUITE)
-        .chain(kern_ktest_vfs::SUITE)
-        .chain(kern_ktest_uvn::SUITE)
+    SUITE.iter().chain(proc::SUITE).chain(vm::SUITE).chain(bio::SUITE).chain(vfs::SUITE).chain(uvn::SUITE)
 }
 
 pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
@@ -48,20 +56,20 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Fault => ktest_fault_top(),
         TestSel::PanicRandom => ktest_panic_random(args.seed),
         TestSel::Named("panic-recursive") => ktest_panic_recursive(),
-        TestSel::Named("stack-overflow") => kern_ktest_proc::ktest_stack_overflow(),
-        TestSel::Named("deadlock") => kern_ktest_proc::ktest_deadlock(),
-        TestSel::Named("hang") => kern_ktest_proc::ktest_hang(),
-        TestSel::Named("rdonly-root") => kern_ktest_vfs::ktest_rdonly_root(),
-        TestSel::Named("sleep-spl") => kern_ktest_proc::ktest_sleep_spl(),
-        TestSel::Named("bench") => kern_ktest_proc::ktest_bench(),
-        TestSel::Named("rd-mark") => kern_ktest_bio::ktest_rd_mark(),
-        TestSel::Named("vref-panic") => kern_ktest_vfs::ktest_vref_panic(),
-        TestSel::Named("getnewvnode-panic") => kern_ktest_vfs::ktest_getnewvnode_panic(),
-        TestSel::Named("uvn-pageout") => kern_ktest_uvn::ktest_uvn_pageout(),
-        TestSel::Named("persistbug") => kern_ktest_uvn::ktest_persistbug(),
-        TestSel::Named("fault-truncate") => kern_ktest_uvn::ktest_fault_truncate(),
-        TestSel::Named("dying-pageout") => kern_ktest_uvn::ktest_dying_pageout(),
-        TestSel::Named(name) => match all_tests().chain(kern_ktest_proc::ALONE).find(|(n, _)| *n == name) {
+        TestSel::Named("stack-overflow") => proc::ktest_stack_overflow(),
+        TestSel::Named("deadlock") => proc::ktest_deadlock(),
+        TestSel::Named("hang") => proc::ktest_hang(),
+        TestSel::Named("rdonly-root") => vfs::ktest_rdonly_root(),
+        TestSel::Named("sleep-spl") => proc::ktest_sleep_spl(),
+        TestSel::Named("bench") => proc::ktest_bench(),
+        TestSel::Named("rd-mark") => bio::ktest_rd_mark(),
+        TestSel::Named("vref-panic") => vfs::ktest_vref_panic(),
+        TestSel::Named("getnewvnode-panic") => vfs::ktest_getnewvnode_panic(),
+        TestSel::Named("uvn-pageout") => uvn::ktest_uvn_pageout(),
+        TestSel::Named("persistbug") => uvn::ktest_persistbug(),
+        TestSel::Named("fault-truncate") => uvn::ktest_fault_truncate(),
+        TestSel::Named("dying-pageout") => uvn::ktest_dying_pageout(),
+        TestSel::Named(name) => match all_tests().chain(proc::ALONE).find(|(n, _)| *n == name) {
             Some(t) => run_suite(core::iter::once(t)),
             None => panic!("ktest: no test named '{name}'"),
         },

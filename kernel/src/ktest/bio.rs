@@ -7,10 +7,10 @@ use crate::arch::{clock, cpu, intr};
 use crate::dev::rd;
 use crate::kern::init_main;
 use crate::kern::kern_clock::ticks;
-use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_synch::{tsleep, wakeup};
-use crate::kern::vfs_bio::{self, BFlags, RDVP};
+use crate::kern::vfs_bio::{self, BFlags, ROOTVP};
+use crate::ktest::proc::{KTest, TestResult};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -27,7 +27,7 @@ const SECTORS: u64 = (BSIZE / 512) as u64;
 
 /// A block number near the end of the image, past what makefs filled.
 fn scratch_blkno(i: u64) -> u64 {
-    rd::rd_size() as u64 / 512 - SECTORS * (i + 1)
+    crate::sys::conf::bdev_size(crate::sys::conf::rootdev()) / 512 - SECTORS * (i + 1)
 }
 
 /// The image's bytes of a block, read straight from memory.
@@ -40,17 +40,17 @@ fn image_block(blkno: u64) -> &'static mut [u8] {
 
 fn test_rd_bread_sleeps() -> TestResult {
     // Forget what the mounted file system has cached, so this reads.
-    vfs_bio::rd_invalbuf().map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
+    vfs_bio::rootvp_invalbuf().map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
     let s0 = vfs_bio::biowait_sleeps();
     let (r0, _) = rd::rd_counts();
-    let bp = vfs_bio::bread(RDVP, 16, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
+    let bp = vfs_bio::bread(ROOTVP, 16, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
     let magic = vfs_bio::with_buf(bp, |b| u32::from_be_bytes([b.b_data[1372], b.b_data[1373], b.b_data[1374], b.b_data[1375]]));
     vfs_bio::brelse(bp);
     check!(magic == 0x1954_0119, "superblock magic read through rd is {magic:#x}");
     check!(vfs_bio::biowait_sleeps() > s0, "bread did not sleep in biowait");
     check!(rd::rd_counts().0 == r0 + 1, "rd did one read? {} -> {}", r0, rd::rd_counts().0);
     let s1 = vfs_bio::biowait_sleeps();
-    let bp = vfs_bio::bread(RDVP, 16, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
+    let bp = vfs_bio::bread(ROOTVP, 16, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
     vfs_bio::brelse(bp);
     check!(vfs_bio::biowait_sleeps() == s1 && rd::rd_counts().0 == r0 + 1, "a cached block was read again");
     Ok(())
@@ -59,12 +59,12 @@ fn test_rd_bread_sleeps() -> TestResult {
 fn test_bwrite_reaches_image() -> TestResult {
     let blk = scratch_blkno(0);
     let orig = image_block(blk).to_vec();
-    let bp = vfs_bio::bread(RDVP, blk, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
+    let bp = vfs_bio::bread(ROOTVP, blk, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
     vfs_bio::with_buf(bp, |b| b.b_data.iter_mut().enumerate().for_each(|(i, x)| *x = (i * 7) as u8));
     vfs_bio::bwrite(bp).map_err(|e| alloc::format!("bwrite: {e}"))?;
     let landed = image_block(blk).iter().enumerate().all(|(i, &x)| x == (i * 7) as u8);
-    vfs_bio::rd_invalbuf().map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
-    let bp = vfs_bio::bread(RDVP, blk, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
+    vfs_bio::rootvp_invalbuf().map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
+    let bp = vfs_bio::bread(ROOTVP, blk, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
     let back = vfs_bio::with_buf(bp, |b| b.b_data.iter().enumerate().all(|(i, &x)| x == (i * 7) as u8));
     vfs_bio::with_buf(bp, |b| b.b_data.copy_from_slice(&orig));
     vfs_bio::bwrite(bp).map_err(|e| alloc::format!("bwrite: {e}"))?;
@@ -80,7 +80,7 @@ fn test_getblk_busy_waits() -> TestResult {
     let s = step.clone();
     let chan = Arc::as_ptr(&step) as usize;
     kthread_create("ktholder", move || {
-        let bp = vfs_bio::getblk(RDVP, blk, BSIZE);
+        let bp = vfs_bio::getblk(ROOTVP, blk, BSIZE);
         s.store(1, Ordering::Relaxed);
         wakeup(chan);
         let _ = tsleep(chan + 1, "kthold", 3);
@@ -91,7 +91,7 @@ fn test_getblk_busy_waits() -> TestResult {
     while step.load(Ordering::Relaxed) == 0 {
         let _ = tsleep(chan, "ktwait", 10);
     }
-    let bp = vfs_bio::getblk(RDVP, blk, BSIZE);
+    let bp = vfs_bio::getblk(ROOTVP, blk, BSIZE);
     let seen = step.load(Ordering::Relaxed);
     let busy = vfs_bio::with_buf(bp, |b| b.b_flags.contains(BFlags::B_BUSY));
     vfs_bio::with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
@@ -107,12 +107,12 @@ fn test_bufcache_limit() -> TestResult {
     let old = vfs_bio::bufcache_setlimit(2 * BSIZE);
     let (_, w0) = rd::rd_counts();
     for i in 0..N {
-        let bp = vfs_bio::getblk(RDVP, scratch_blkno(2 + i), BSIZE);
+        let bp = vfs_bio::getblk(ROOTVP, scratch_blkno(2 + i), BSIZE);
         vfs_bio::with_buf(bp, |b| b.b_data.fill(0xa0 + i as u8));
         vfs_bio::bdwrite(bp);
     }
     let (_, w1) = rd::rd_counts();
-    let r = vfs_bio::rd_invalbuf();
+    let r = vfs_bio::rootvp_invalbuf();
     let (_, w2) = rd::rd_counts();
     vfs_bio::bufcache_setlimit(old);
     let ok = (0..N).all(|i| image_block(scratch_blkno(2 + i)).iter().all(|&x| x == 0xa0 + i as u8));
@@ -129,7 +129,7 @@ fn test_bufcache_limit() -> TestResult {
 fn test_splbio_holds_completion() -> TestResult {
     let blk = scratch_blkno(9);
     let orig = image_block(blk).to_vec();
-    let bp = vfs_bio::getblk(RDVP, blk, BSIZE);
+    let bp = vfs_bio::getblk(ROOTVP, blk, BSIZE);
     vfs_bio::with_buf(bp, |b| b.b_data.copy_from_slice(&orig));
     let (_, w0) = rd::rd_counts();
     let held;
@@ -154,7 +154,7 @@ fn test_splbio_holds_completion() -> TestResult {
 pub fn ktest_rd_mark() {
     const MARK: &[u8] = b"ppcbsd rd0 write\n";
     let blk = scratch_blkno(0);
-    let bp = match vfs_bio::bread(RDVP, blk, BSIZE) {
+    let bp = match vfs_bio::bread(ROOTVP, blk, BSIZE) {
         Ok(bp) => bp,
         Err(e) => panic!("rd-mark: bread: {e}"),
     };

@@ -4,8 +4,8 @@
 
 use crate::arch::pmap::{self, PMAP_KERNEL};
 use crate::arch::trap::{self, TrapFrame, DSISR_NOTRANS, DSISR_PROT, EXC_DSI};
-use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_malloc;
+use crate::ktest::proc::{KTest, TestResult};
 use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{uvm_pagealloc, uvm_pagefree, uvmexp, VmPage, PAGE_SIZE};
 use alloc::vec::Vec;

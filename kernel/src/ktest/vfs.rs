@@ -2,11 +2,11 @@
 //! ("ktestfs") whose reclaim sleeps, so the VXLOCK windows are real.
 
 use crate::kern::kern_clock::ticks;
-use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_synch::tsleep;
 use crate::kern::vfs_lookup::namei_lookup;
 use crate::kern::vfs_subr::{self, getnewvnode, vdrop, vget, vgonel, vhold, vn_lock, vop_unlock, vput, vref, vrele, Vnode};
+use crate::ktest::proc::{KTest, TestResult};
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::{O_CREAT, O_WRONLY};
 use crate::sys::vnode::{LkFlags, VType, VnodeOps};

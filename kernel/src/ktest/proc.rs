@@ -2,9 +2,10 @@
 //! (stack overflow, deadlock, sleeping with a mutex) whose reports the
 //! host checks.
 
-use crate::arch::db_trace;
 use crate::arch::intr::{self, Ipl};
+use crate::arch::{clock, cpu, db_trace};
 use crate::kern::kern_clock::ticks;
+use crate::kern::kern_clockintr::{clockintr_establish, clockintr_schedule};
 use crate::kern::kern_exec;
 use crate::kern::kern_exit::dowait4;
 use crate::kern::kern_kthread::kthread_create;
@@ -30,8 +31,47 @@ pub const SUITE: &[KTest] = &[
     ("tsleep_timeout", test_tsleep_timeout),
     ("msleep_mutex", test_msleep_mutex),
     ("rwlock", test_rwlock),
+    ("clockintr_between_ticks", test_clockintr),
     ("user_programs", test_user_programs),
 ];
+
+static CI_COUNT: AtomicU32 = AtomicU32::new(0);
+/// The time base at which the test's event last ran.
+static CI_AT: spin::Mutex<u64> = spin::Mutex::new(0);
+
+fn ci_event() {
+    *CI_AT.lock() = cpu::mftb();
+    CI_COUNT.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A clockintr event runs at its deadline, between ticks, not at the next
+/// tick; one that falls due while the level holds the clock back runs at
+/// the splx that lowers it.
+fn test_clockintr() -> TestResult {
+    let ev = clockintr_establish(ci_event);
+    let per = clock::tb_per_tick() as u64;
+    let t0 = ticks();
+    let deadline = cpu::mftb() + per / 4;
+    clockintr_schedule(ev, deadline);
+    while CI_COUNT.load(Ordering::Relaxed) == 0 && ticks() < t0 + 3 {
+        core::hint::spin_loop();
+    }
+    check!(CI_COUNT.load(Ordering::Relaxed) == 1, "the event did not run within 3 ticks");
+    let at = *CI_AT.lock();
+    check!(at >= deadline && at - deadline < per / 10, "ran {} time-base units after its deadline (a tick is {per})", at as i64 - deadline as i64);
+
+    let s = intr::splclock();
+    let deadline = cpu::mftb() + per / 4;
+    clockintr_schedule(ev, deadline);
+    while cpu::mftb() < deadline + per / 2 {
+        core::hint::spin_loop();
+    }
+    let held = CI_COUNT.load(Ordering::Relaxed) == 1;
+    drop(s);
+    check!(held, "the event ran at IPL_CLOCK");
+    check!(CI_COUNT.load(Ordering::Relaxed) == 2, "splx did not run the event that fell due");
+    Ok(())
+}
 
 /// Waits (sleeping) until `n` threads have bumped `done`, at most 100 ticks.
 fn join(done: &AtomicU32, n: u32) -> TestResult {

@@ -6,7 +6,6 @@
 
 use crate::arch::pmap::pmap_page_protect;
 use crate::kern::kern_descrip::fdrelease;
-use crate::kern::kern_ktest_proc::{KTest, TestResult};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_sched::yield_cpu;
 use crate::kern::vfs_lookup::namei_lookup;
@@ -14,6 +13,7 @@ use crate::kern::vfs_subr::vn_lock;
 use crate::kern::vfs_subr::{vfs_setmaxvnodes, vnode_counts, Vnode};
 use crate::kern::vfs_syscalls::doopenat;
 use crate::kern::vfs_vnops::{vn_close, vn_open, vn_rdwr, Uio};
+use crate::ktest::proc::{KTest, TestResult};
 use crate::sys::syscalls::{O_CREAT, O_RDWR, O_WRONLY};
 use crate::sys::vnode::LkFlags;
 use crate::uvm::uvm_extern::Prot;
@@ -252,7 +252,7 @@ pub fn ktest_dying_pageout() {
         .ok_or("cannot start the pagedaemon thread")?;
         // Nothing cached, so vclean's write sleeps on rd; and memory short
         // enough that the pagedaemon pages out (free under 4·freetarg).
-        crate::kern::vfs_bio::rd_invalbuf().map_err(|e| format!("rd_invalbuf: {e}"))?;
+        crate::kern::vfs_bio::rootvp_invalbuf().map_err(|e| format!("rootvp_invalbuf: {e}"))?;
         let mut hog = Vec::new();
         while uvmexp().free >= 4 * uvmexp().freetarg {
             match uvm_pagealloc() {
