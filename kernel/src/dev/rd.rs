@@ -59,6 +59,7 @@ pub fn rdstrategy(bp: BufId) {
     let mut g = RD.lock();
     let Some(sc) = g.as_mut() else {
         drop(g);
+        let _s = intr::splbio();
         return vfs_bio::biodone(bp, Err(Errno::ENXIO));
     };
     let per = clock::tb_per_tick() as u64;
@@ -88,6 +89,7 @@ fn rd_clockintr() {
 /// that is due between the image and its buffer, calls biodone, and arms
 /// the event for the next.
 pub fn rdintr() {
+    intr::splassert(Ipl::Bio);
     let now = crate::arch::cpu::mftb();
     loop {
         let (bp, base, size) = {

@@ -19,6 +19,7 @@ pub fn ticks() -> u32 {
 
 /// Runs at IPL_CLOCK once per tick.
 pub fn hardclock() {
+    crate::arch::intr::splassert(crate::arch::intr::Ipl::Clock);
     let now = TICKS.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
     crate::kern::kern_sched::sched_tick(now, hz());
 }

@@ -70,6 +70,7 @@ pub fn clockintr_owed() -> bool {
 /// Runs every event whose deadline has passed, at IPL_CLOCK with
 /// interrupts off. A callback may schedule its event again.
 pub fn clockintr_dispatch() {
+    crate::arch::intr::splassert(crate::arch::intr::Ipl::Clock);
     OWED.store(false, Ordering::Relaxed);
     let now = cpu::mftb();
     for i in 0..NEVENTS {

@@ -80,6 +80,23 @@ impl Rwlock {
         self.st.lock().writer == Some(curproc())
     }
 
+    /// Whether anyone holds the lock, for reading or writing (what
+    /// OpenBSD's VOP_ISLOCKED reports for a vnode lock).
+    pub fn rw_lock_held(&self) -> bool {
+        let st = self.st.lock();
+        st.writer.is_some() || st.readers > 0
+    }
+
+    /// Panics unless the calling thread holds the lock for writing
+    /// (OpenBSD rw_assert_wrlock): for functions whose contract is "called
+    /// with the lock held".
+    #[track_caller]
+    pub fn rw_assert_wrlock(&self) {
+        if !self.rw_write_held() {
+            panic!("rw_assert_wrlock: {} not write-locked by this thread ({})", self.name, self.rw_status());
+        }
+    }
+
     /// "unlocked", "write-locked by N", "N readers" (for the debugger).
     pub fn rw_status(&self) -> alloc::string::String {
         match self.st.try_lock() {

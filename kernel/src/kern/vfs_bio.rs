@@ -243,8 +243,11 @@ pub fn biowait(bp: BufId) -> Result<(), Errno> {
 }
 
 /// Ends I/O (from the device's interrupt): the buffer holds its data, and
-/// whoever waits for it is woken; an asynchronous write is released.
+/// whoever waits for it is woken; an asynchronous write is released. At
+/// IPL_BIO, as OpenBSD's: a strategy routine that ends a transfer at once
+/// raises to splbio first.
 pub fn biodone(bp: BufId, r: Result<(), Errno>) {
+    crate::arch::intr::splassert(Ipl::Bio);
     let asynch = {
         let mut g = BCACHE.lock();
         let b = g.buf(bp);
@@ -345,7 +348,7 @@ pub fn vinvalbuf(vp: &'static Vnode, save: bool) -> Result<(), Errno> {
         g.hash.range((vid, 0)..=(vid, u64::MAX)).any(|(_, &bp)| g.bufs[bp.0].as_ref().is_some_and(|b| b.b_flags.contains(BFlags::B_DELWRI)))
     };
     if save && dirty {
-        vp.op().vop_fsync(vp)?;
+        crate::kern::vfs_vops::VOP_FSYNC(vp)?;
     }
     invalbuf(vid, save)
 }

@@ -419,7 +419,7 @@ fn drop_ref(vp: &'static Vnode) -> u32 {
 /// VOP_INACTIVE on a locked, unreferenced vnode, then onto the free list
 /// unless someone took a reference while it slept.
 fn inactive(vp: &'static Vnode) {
-    let _ = vp.op().vop_inactive(vp);
+    let _ = crate::kern::vfs_vops::VOP_INACTIVE(vp);
     if vp.with(|v| v.v_usecount == 0) {
         vputonfreelist(vp);
         p0_check(vp, P0Point::Vputonfreelist);
@@ -486,7 +486,7 @@ pub fn vclean(vp: &'static Vnode, flags: u32) {
     }
     let op = vp.op();
     if active && flags & DOCLOSE != 0 {
-        let _ = op.vop_inactive(vp);
+        let _ = crate::kern::vfs_vops::VOP_INACTIVE(vp);
     } else {
         vop_unlock(vp);
     }

@@ -40,7 +40,10 @@ pub fn bdevsw(dev: Dev) -> Option<&'static Bdevsw> {
 pub fn bdev_strategy(dev: Dev, bp: BufId) {
     match bdevsw(dev) {
         Some(d) => (d.d_strategy)(bp),
-        None => crate::kern::vfs_bio::biodone(bp, Err(crate::sys::errno::Errno::ENXIO)),
+        None => {
+            let _s = crate::arch::intr::splbio();
+            crate::kern::vfs_bio::biodone(bp, Err(crate::sys::errno::Errno::ENXIO))
+        }
     }
 }
 

@@ -118,6 +118,7 @@ pub trait VnodeOps: Sync {
     }
     /// Starts the I/O a busy buffer of `vp` describes; `biodone` ends it.
     fn vop_strategy(&self, _vp: &'static Vnode, bp: BufId) {
+        let _s = crate::arch::intr::splbio();
         biodone(bp, Err(Errno::ENXIO));
     }
 }

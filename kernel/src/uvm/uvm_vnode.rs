@@ -34,7 +34,6 @@ bitflags::bitflags! {
     pub struct UvnFlags: u32 {
         const UVM_VNODE_VALID = 0x001;
         const UVM_VNODE_CANPERSIST = 0x002;
-        const UVM_VNODE_ALOCK = 0x004;
         const UVM_VNODE_DYING = 0x008;
         const UVM_VNODE_RELKILL = 0x010;
         const UVM_VNODE_WANTED = 0x020;
@@ -45,8 +44,9 @@ bitflags::bitflags! {
         /// ppcbsd (policy fixed-2): the pager is writing the object's pages
         /// through VOP_WRITE, under the vnode lock.
         const UVM_VNODE_PAGERIO = 0x400;
-        /// Attaching, dying or being killed: no new users.
-        const UVM_VNODE_BLOCKED = Self::UVM_VNODE_ALOCK.bits() | Self::UVM_VNODE_DYING.bits() | Self::UVM_VNODE_RELKILL.bits();
+        /// Dying or being killed: no new users (1.130 has no ALOCK: an
+        /// attach reads the size before it takes the object lock).
+        const UVM_VNODE_BLOCKED = Self::UVM_VNODE_DYING.bits() | Self::UVM_VNODE_RELKILL.bits();
     }
 
     /// Pager operation flags (PGO_*).
@@ -173,6 +173,14 @@ impl UvmVnode {
         f(&mut self.st.lock())
     }
 
+    /// Like `with`, for a change to a [v] field (the legend above
+    /// UvnFields): asserts the object lock.
+    #[track_caller]
+    pub fn locked<R>(&self, f: impl FnOnce(&mut UvnFields) -> R) -> R {
+        self.assert_locked();
+        self.with(f)
+    }
+
     /// Like `with`, but None if the fields are locked (the recorder, the
     /// debugger).
     pub fn try_with<R>(&self, f: impl FnOnce(&mut UvnFields) -> R) -> Option<R> {
@@ -198,8 +206,9 @@ impl UvmVnode {
         self.wchan() + 2
     }
 
-    fn assert_locked(&self, f: &str) {
-        assert!(self.vmobjlock.rw_write_held(), "{f}: object lock not held");
+    #[track_caller]
+    fn assert_locked(&self) {
+        self.vmobjlock.rw_assert_wrlock();
     }
 
     /// Whether `pg` is the object's page `idx` (it may have been freed,
@@ -308,7 +317,7 @@ pub fn page_unbusy(pg: &'static VmPage) {
 /// Sets the object's flags to `f` (all of them) and wakes WANTED sleepers
 /// if the old flags had it.
 fn uvn_setflags(uvn: &UvmVnode, f: UvnFlags) {
-    let wanted = uvn.with(|u| core::mem::replace(&mut u.u_flags, f)).contains(UvnFlags::UVM_VNODE_WANTED);
+    let wanted = uvn.locked(|u| core::mem::replace(&mut u.u_flags, f)).contains(UvnFlags::UVM_VNODE_WANTED);
     if wanted {
         wakeup(uvn.wchan());
     }
@@ -322,24 +331,26 @@ fn uvn_npages(uvn: &UvmVnode) -> usize {
 /// I/O of others to drain (IOSYNC makes uvn_io wake &u_nio at its end).
 fn uvn_wait_nopages(uvn: &UvmVnode, while_also: impl Fn(UvnFlags) -> bool) {
     while uvn_npages(uvn) > 0 && while_also(uvn.flags()) {
-        uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNC);
+        uvn.locked(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNC);
         rwsleep(uvn.wchan_nio(), &uvn.vmobjlock, "uvn_term");
     }
 }
 
-/// The object of a regular file's vnode, referenced (OpenBSD uvn_attach):
-/// waits while it is being attached, killed or terminated ("uvn_attach");
-/// the first attach makes it VALID|CANPERSIST and takes a vnode reference
+/// The object of a regular file's vnode, referenced (OpenBSD uvn_attach,
+/// 1.130): the file's size first, with no lock; then, under the object
+/// lock, waits while the object is dying or being killed ("uvn_attach").
+/// The first attach makes it VALID|CANPERSIST and takes a vnode reference
 /// with vref; attaching to a persisting object (no users) takes one again.
 pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVnode, Errno> {
     if vp.with(|v| v.v_type) != VType::VREG {
         return Err(Errno::EINVAL);
     }
+    let size = VOP_GETATTR_SIZE(vp)?;
     let uvn = &vp.v_uvm;
     let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
     while uvn.flags().intersects(UvnFlags::UVM_VNODE_BLOCKED) {
-        uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_WANTED);
+        uvn.locked(|u| u.u_flags |= UvnFlags::UVM_VNODE_WANTED);
         rwsleep(uvn.wchan(), &uvn.vmobjlock, "uvn_attach");
     }
     if uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
@@ -347,41 +358,29 @@ pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVno
         if persisting {
             vref(vp);
         }
-        uvn.with(|u| {
-            u.uo_refs += 1;
-            if writeable {
-                u.u_flags |= UvnFlags::UVM_VNODE_WRITEABLE;
-            }
-        });
+        uvn.locked(|u| u.uo_refs += 1);
         vh(vp, Vh::UvnAttach, if persisting { 2 } else { 0 }, 0);
-        uvn.vmobjlock.rw_exit();
-        return Ok(uvn);
+    } else {
+        uvn.locked(|u| {
+            assert!(u.uo_refs == 0, "uvn_attach: vnode {} has {} object references while attaching", vp.v_id, u.uo_refs);
+            u.uo_refs = 1;
+            u.u_flags = UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST;
+            u.u_nio = 0;
+            u.u_size = size;
+        });
+        vref(vp);
+        vh(vp, Vh::UvnAttach, 1, 0);
     }
-    uvn.with(|u| u.u_flags = UvnFlags::UVM_VNODE_ALOCK);
-    uvn.vmobjlock.rw_exit();
-    let size = match VOP_GETATTR_SIZE(vp) {
-        Ok(s) => s,
-        Err(e) => {
-            uvn_setflags(uvn, UvnFlags::empty());
-            return Err(e);
-        }
-    };
-    let old = uvn.with(|u| {
-        assert!(u.uo_refs == 0, "uvn_attach: vnode {} has {} object references while attaching", vp.v_id, u.uo_refs);
-        u.uo_refs = 1;
-        u.u_nio = 0;
-        u.u_size = size;
-        let mut f = UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST;
+    let wanted = uvn.locked(|u| {
         if writeable {
-            f |= UvnFlags::UVM_VNODE_WRITEABLE;
+            u.u_flags |= UvnFlags::UVM_VNODE_WRITEABLE;
         }
-        core::mem::replace(&mut u.u_flags, f)
+        u.u_flags.contains(UvnFlags::UVM_VNODE_WANTED)
     });
-    vref(vp);
-    vh(vp, Vh::UvnAttach, 1, 0);
-    if old.contains(UvnFlags::UVM_VNODE_WANTED) {
+    if wanted {
         wakeup(uvn.wchan());
     }
+    uvn.vmobjlock.rw_exit();
     Ok(uvn)
 }
 
@@ -403,7 +402,7 @@ pub fn uvn_detach(vp: &'static Vnode) {
     let uvn = &vp.v_uvm;
     let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
-    let (left, persist) = uvn.with(|u| {
+    let (left, persist) = uvn.locked(|u| {
         assert!(u.uo_refs > 0, "uvn_detach: object of vnode {} has no references", vp.v_id);
         u.uo_refs -= 1;
         (u.uo_refs, u.u_flags.contains(UvnFlags::UVM_VNODE_CANPERSIST))
@@ -437,9 +436,9 @@ pub fn uvn_detach(vp: &'static Vnode) {
         crate::uvm::uvm_p0::p0_check(vp, crate::uvm::uvm_p0::P0Point::UvnDetach);
         return;
     }
-    uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_DYING);
+    uvn.locked(|u| u.u_flags |= UvnFlags::UVM_VNODE_DYING);
     uvn_flush(vp, 0, 0, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_FREE | PgoFlags::PGO_ALLPAGES);
-    uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_RELKILL);
+    uvn.locked(|u| u.u_flags |= UvnFlags::UVM_VNODE_RELKILL);
     uvn_wait_nopages(uvn, |f| f.contains(UvnFlags::UVM_VNODE_RELKILL));
     if !uvn.flags().contains(UvnFlags::UVM_VNODE_RELKILL) {
         uvn.vmobjlock.rw_exit();
@@ -459,6 +458,7 @@ pub fn uvn_detach(vp: &'static Vnode) {
 /// object is still in use.
 #[inline(never)]
 pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
+    crate::kern::vfs_vops::ASSERT_VP_ISLOCKED(vp);
     let uvn = &vp.v_uvm;
     let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
@@ -471,7 +471,7 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
         uvn.vmobjlock.rw_exit();
         return true;
     }
-    let refs = uvn.with(|u| {
+    let refs = uvn.locked(|u| {
         u.u_flags -= UvnFlags::UVM_VNODE_CANPERSIST;
         u.uo_refs
     });
@@ -481,7 +481,7 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
         return false;
     }
     vref(vp);
-    uvn.with(|u| u.uo_refs += 1);
+    uvn.locked(|u| u.uo_refs += 1);
     uvn.vmobjlock.rw_exit();
     vop_unlock(vp);
     uvn_detach(vp);
@@ -542,7 +542,7 @@ pub fn uvm_vnp_setsize(vp: &'static Vnode, size: u64) {
         if old > size {
             uvn_flush(vp, size, old, PgoFlags::PGO_FREE);
         }
-        uvn.with(|u| u.u_size = size);
+        uvn.locked(|u| u.u_size = size);
     }
     uvn.vmobjlock.rw_exit();
 }
@@ -551,7 +551,7 @@ pub fn uvm_vnp_setsize(vp: &'static Vnode, size: u64) {
 /// it was no longer the object's.
 pub fn uvn_pagefree(uvn: &UvmVnode, idx: u32, pg: &'static VmPage) -> bool {
     pmap_page_protect(pg, Prot::NONE);
-    let mine = uvn.with(|u| {
+    let mine = uvn.locked(|u| {
         let mine = u.pages.get(&idx).is_some_and(|&p| core::ptr::eq(p, pg));
         if mine {
             u.pages.remove(&idx);
@@ -576,7 +576,7 @@ pub fn uvn_pagefree(uvn: &UvmVnode, idx: u32, pg: &'static VmPage) -> bool {
 #[inline(never)]
 pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> bool {
     let uvn = &vp.v_uvm;
-    uvn.assert_locked("uvn_flush");
+    uvn.assert_locked();
     let _w = vh_working(vp);
     vh(vp, Vh::Flush, flags.bits(), 0);
     let mut flags = flags;
@@ -679,10 +679,10 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
     }
     if need_iosync {
         while uvn.with(|u| u.u_nio) != 0 {
-            uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNC);
+            uvn.locked(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNC);
             rwsleep(uvn.wchan_nio(), &uvn.vmobjlock, "uvn_flush");
         }
-        let wanted = uvn.with(|u| {
+        let wanted = uvn.locked(|u| {
             let w = u.u_flags.contains(UvnFlags::UVM_VNODE_IOSYNCWANTED);
             u.u_flags -= UvnFlags::UVM_VNODE_IOSYNC | UvnFlags::UVM_VNODE_IOSYNCWANTED;
             w
@@ -762,7 +762,7 @@ fn uvm_pager_dropcluster(pg: &'static VmPage, cluster: &[(u32, &'static VmPage)]
 #[inline(never)]
 pub fn uvm_pager_put(vp: &'static Vnode, pg: &'static VmPage, flags: PgoFlags, first: u64, end: u64) -> (PagerResult, Vec<(u32, &'static VmPage)>) {
     let uvn = &vp.v_uvm;
-    uvn.assert_locked("uvm_pager_put");
+    uvn.assert_locked();
     let mut cluster = uvm_mk_pcluster(uvn, pg, flags, first, end);
     vh(vp, Vh::PagerPut, cluster[0].0, cluster.len() as u32);
     loop {
@@ -794,7 +794,7 @@ pub fn uvm_pager_put(vp: &'static Vnode, pg: &'static VmPage, flags: PgoFlags, f
 #[inline(never)]
 pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags) -> PagerResult {
     let uvn = &vp.v_uvm;
-    uvn.assert_locked("uvn_put");
+    uvn.assert_locked();
     let r = uvn_put_1(vp, pages, flags);
     vh(vp, Vh::UvnPut, 0, r as u32);
     r
@@ -882,7 +882,7 @@ fn uvm_pagermapout(w: PagerWindow) {
 #[inline(never)]
 pub fn uvn_io(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags, write: bool) -> PagerResult {
     let uvn = &vp.v_uvm;
-    uvn.assert_locked("uvn_io");
+    uvn.assert_locked();
     let _w = vh_working(vp);
     vh(vp, Vh::UvnIo, pages[0].0, write as u32);
     let r = uvn_io_1(vp, pages, flags, write);
@@ -896,7 +896,7 @@ fn uvn_io_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlag
         if !flags.contains(PgoFlags::PGO_SYNCIO) {
             return PagerResult::VM_PAGER_AGAIN;
         }
-        uvn.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNCWANTED);
+        uvn.locked(|u| u.u_flags |= UvnFlags::UVM_VNODE_IOSYNCWANTED);
         rwsleep(uvn.wchan_flags(), &uvn.vmobjlock, "uvn_iosync");
     }
     let (first, size) = (pages[0].0 as u64 * PAGE_SIZE as u64, uvn.with(|u| u.u_size));
@@ -907,7 +907,7 @@ fn uvn_io_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlag
     if win.is_none() && !flags.contains(PgoFlags::PGO_SYNCIO) {
         return PagerResult::VM_PAGER_AGAIN;
     }
-    let vnislocked = uvn.with(|u| {
+    let vnislocked = uvn.locked(|u| {
         u.u_nio += 1;
         u.u_flags.contains(UvnFlags::UVM_VNODE_VNISLOCKED)
     });
@@ -931,7 +931,7 @@ fn uvn_io_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlag
     };
     uvm_pagermapout(win);
     uvn.vmobjlock.rw_enter_write();
-    let wake = uvn.with(|u| {
+    let wake = uvn.locked(|u| {
         u.u_nio -= 1;
         u.u_nio == 0 && u.u_flags.contains(UvnFlags::UVM_VNODE_IOSYNC)
     });
@@ -1007,53 +1007,53 @@ fn uvn_io_vnode(
 pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
     let uvn = &vp.v_uvm;
     loop {
+        uvn.vmobjlock.rw_enter_write();
         if let Some(pg) = uvn.with(|u| u.pages.get(&idx).copied()) {
             if pg.flags().contains(PgFlags::PG_BUSY) {
-                uvm_pagewait(pg, None, "uvn_get");
+                uvm_pagewait(pg, Some(&uvn.vmobjlock), "uvn_get");
                 continue;
             }
+            uvn.vmobjlock.rw_exit();
             return Ok(pg);
         }
         if idx as u64 * PAGE_SIZE as u64 >= uvn.with(|u| u.u_size) {
+            uvn.vmobjlock.rw_exit();
             return Err(Errno::EINVAL);
         }
         let Some(pg) = uvm_pagealloc() else {
+            uvn.vmobjlock.rw_exit();
             uvm_wait("uvn_get");
             continue;
         };
-        // Someone may have read it in while this waited.
-        if uvn.with(|u| u.pages.contains_key(&idx)) {
-            uvm_pagefree(pg);
-            continue;
-        }
         uvm_pagezero(pg);
         pg.set_flags(PgFlags::PG_BUSY | PgFlags::PG_FAKE);
         pg.set_owner(vp.v_id, idx);
-        uvn.with(|u| u.pages.insert(idx, pg));
+        uvn.locked(|u| u.pages.insert(idx, pg));
         // fixed-2: the new page is busy, so waiting for the vnode lock here
         // waits in the wrong order against a truncate that holds the lock
         // and waits for the page (doc/p0-hunt.md); try for the lock, and
         // if it is held, drop the page, wait for the lock holding nothing,
         // and start again.
         let flags = if uvn_fixed2() { PgoFlags::PGO_SYNCIO | PgoFlags::PGO_NOWAIT } else { PgoFlags::PGO_SYNCIO };
-        uvn.vmobjlock.rw_enter_write();
         let r = uvn_io(vp, &[(idx, pg)], flags, false);
-        uvn.vmobjlock.rw_exit();
         pg.clear_flags(PgFlags::PG_FAKE);
         pg.set_flags(PgFlags::PG_CLEAN);
         pmap_clear_modify(pg);
         page_unbusy(pg);
         if r == PagerResult::VM_PAGER_AGAIN && flags.contains(PgoFlags::PGO_NOWAIT) {
             uvn_pagefree(uvn, idx, pg);
+            uvn.vmobjlock.rw_exit();
             vn_lock(vp, LkFlags::LK_EXCLUSIVE).map_err(|_| Errno::EIO)?;
             vop_unlock(vp);
             continue;
         }
         if r != PagerResult::VM_PAGER_OK {
             uvn_pagefree(uvn, idx, pg);
+            uvn.vmobjlock.rw_exit();
             return Err(Errno::EIO);
         }
         uvm_pageactivate(pg);
+        uvn.vmobjlock.rw_exit();
         return Ok(pg);
     }
 }

@@ -173,6 +173,7 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
             ffs::DeviceMut::write_at(&BufDevice, dev, &data).map_err(|e| ffs_error(ip.ino, e))
         }
     })();
+    let _s = crate::arch::intr::splbio();
     vfs_bio::biodone(bp, r);
 }
 
