@@ -5,13 +5,13 @@
 
 use crate::kern::vfs_init::vfs_vget;
 use crate::kern::vfs_lookup::namei_lookup;
-use crate::kern::vfs_subr::{vrele, Vnode};
+use crate::kern::vfs_subr::{vn_lock, vop_unlock, vrele, Vnode};
 use crate::kern::vfs_vnops::{vn_rdwr, Uio};
 use crate::kern::vfs_vops::VOP_READDIR;
 use crate::kern::{kern_exec, kern_exit};
 use crate::printf;
 use crate::sys::errno::Errno;
-use crate::sys::vnode::VType;
+use crate::sys::vnode::{LkFlags, VType};
 use alloc::string::String;
 use alloc::vec::Vec;
 use kcore::crc32::Crc32;
@@ -62,12 +62,17 @@ fn file_crc(vp: &'static Vnode) -> Result<(u64, u32), Errno> {
 fn walk_dir(dvp: &'static Vnode, path: &mut String, depth: usize, counts: &mut (u32, u32)) {
     counts.1 += 1;
     let mut entries: Vec<(u32, Vec<u8>)> = Vec::new();
-    if let Err(e) = VOP_READDIR(dvp, &mut |ino, _, name| {
-        if name != b"." && name != b".." {
-            entries.push((ino, name.to_vec()));
-        }
-        true
-    }) {
+    let r = vn_lock(dvp, LkFlags::LK_SHARED).and_then(|()| {
+        let r = VOP_READDIR(dvp, &mut |ino, _, name| {
+            if name != b"." && name != b".." {
+                entries.push((ino, name.to_vec()));
+            }
+            true
+        });
+        vop_unlock(dvp);
+        r
+    });
+    if let Err(e) = r {
         printf!("walk: {path}/: {e}\n");
         return;
     }

@@ -50,14 +50,25 @@ bitflags::bitflags! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct BufId(usize);
 
+/// A buffer (struct buf).
+///
+/// Locks (OpenBSD's buf.h legend uses splbio and B_BUSY the same way):
+///   [c] the cache mutex, `BCACHE`, at IPL_BIO (OpenBSD: splbio), held for
+///       every access, since `biodone` runs from the completion interrupt;
+///   [b] B_BUSY: the one thread that owns the buffer (getblk to brelse),
+///       or the device while its I/O is in flight;
+///   [I] fixed while the buffer is in the hash under (b_vp, b_blkno).
 pub struct Buf {
+    /// [c]
     pub b_flags: BFlags,
-    /// The id of the vnode the block belongs to (ROOTVP: the device).
+    /// The id of the vnode the block belongs to (ROOTVP: the device). [c, I]
     pub b_vp: u32,
     /// The device block (ROOTVP), or the file's logical block: a file's
-    /// buffer is mapped to the disk when its I/O starts.
+    /// buffer is mapped to the disk when its I/O starts. [c, I]
     pub b_blkno: u64,
+    /// [c, b]
     pub b_data: Vec<u8>,
+    /// Set by biodone. [c, b]
     pub b_error: Option<Errno>,
 }
 
@@ -134,9 +145,14 @@ pub fn numbufs() -> usize {
     BCACHE.lock().numbufs()
 }
 
-/// Runs `f` on a buffer (its owner, or the completion interrupt).
+/// Runs `f` on a buffer (its owner, or the completion interrupt): it must
+/// be busy, as the [b] fields of Buf's legend say.
+#[track_caller]
 pub fn with_buf<R>(bp: BufId, f: impl FnOnce(&mut Buf) -> R) -> R {
-    f(BCACHE.lock().buf(bp))
+    let mut g = BCACHE.lock();
+    let b = g.buf(bp);
+    assert!(b.b_flags.contains(BFlags::B_BUSY), "with_buf: buffer {} is not busy", bp.0);
+    f(b)
 }
 
 /// Sets the cache's size limit in bytes; returns the old one.

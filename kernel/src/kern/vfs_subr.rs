@@ -21,31 +21,49 @@ use core::sync::atomic::{AtomicBool, Ordering};
 /// Vnodes before getnewvnode starts recycling (`kern.maxvnodes`).
 pub const MAXVNODES_DEFAULT: u32 = 1024;
 
+/// A vnode's changing state.
+///
+/// Locks (OpenBSD's vnode.h legend has the kernel lock [K] for most of
+/// these; with no kernel lock here, one mutex stands in for it):
+///   [s] `Vnode::st`, taken for every access, never held across a sleep;
+///   [I] set while the vnode is being made (getnewvnode, the file system's
+///       vget) or cleaned out (vclean), when no one else can use it;
+///   [l] the vnode lock, `v_lock`, held by whoever changes it.
 pub struct VnodeFields {
+    /// [s, I]
     pub v_type: VType,
+    /// [s]
     pub v_usecount: u32,
+    /// [s]
     pub v_holdcnt: u32,
+    /// [s]
     pub v_writecount: u32,
     /// Threads inside vn_lock's VOP_LOCK: vclean waits for them to see
-    /// VXLOCK before it drains the lock.
+    /// VXLOCK before it drains the lock. [s]
     pub v_lockcount: u32,
+    /// VXLOCK, VXWANT. [s]
     pub v_lflag: VLFlags,
+    /// On the free or hold list. [s]
     pub v_bioflag: VBioFlags,
     /// The thread inside ffs_write, if any (a diagnostic: two at once means
-    /// a write without the vnode lock).
+    /// a write without the vnode lock). [s, l]
     pub v_writer: Option<u32>,
+    /// [s, I]
     pub v_op: &'static dyn VnodeOps,
-    /// The file system's own data (an inode number).
+    /// The file system's own data (an inode number). [s, I]
     pub v_data: u64,
 }
 
+/// A vnode (struct vnode). Vnodes are never freed, only recycled.
 pub struct Vnode {
-    /// Its number, which buffers use to name it.
+    /// Its number, which buffers use to name it. Immutable.
     pub v_id: u32,
-    /// The vnode lock (the inode lock of OpenBSD's ufs).
+    /// The vnode lock (the inode lock of OpenBSD's ufs): serializes the
+    /// file's operations (the VOP_* wrappers assert it where OpenBSD does).
     pub v_lock: Rwlock,
-    /// The file's pages (v_uvm).
+    /// The file's pages (v_uvm): locked as UvnFields' legend says.
     pub v_uvm: UvmVnode,
+    /// [s] of VnodeFields' legend.
     st: Mutex<VnodeFields>,
 }
 

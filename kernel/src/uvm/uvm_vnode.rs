@@ -143,14 +143,26 @@ pub fn uvn_fixed2() -> bool {
     uvn_policy() == UvnPolicy::Fixed2
 }
 
+/// The object's state (struct uvm_vnode with its uvm_object).
+///
+/// Locks, as in OpenBSD's uvm_vnode.h legend:
+///   [v] the object lock, `vmobjlock`, held for writing to change the
+///       field (`UvmVnode::locked` asserts it);
+///   [m] `UvmVnode::st`, a mutex every access takes, so that a reader
+///       without the object lock (the pagedaemon before its try-lock, the
+///       fault's resident-page check, the flight recorder, ddb) sees a
+///       consistent value.
 pub struct UvnFields {
+    /// [v, m]; fixed-2's UVM_VNODE_PAGERIO alone is set and cleared by the
+    /// transfer itself, which holds the vnode lock instead.
     pub u_flags: UvnFlags,
+    /// [v, m]
     pub uo_refs: u32,
-    /// I/O operations in flight.
+    /// I/O operations in flight. [v, m]
     pub u_nio: u32,
-    /// The file's size as the object knows it.
+    /// The file's size as the object knows it. [v, m]
     pub u_size: u64,
-    /// The object's pages by page index (uo_memt).
+    /// The object's pages by page index (uo_memt). [v, m]
     pub pages: BTreeMap<u32, &'static VmPage>,
 }
 
@@ -158,6 +170,7 @@ pub struct UvnFields {
 pub struct UvmVnode {
     /// The object lock: sleepable, and the pagedaemon only try-locks it.
     pub vmobjlock: Rwlock,
+    /// [m] of UvnFields' legend.
     st: Mutex<UvnFields>,
 }
 
@@ -386,10 +399,13 @@ pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVno
 
 /// Another reference to an object in use (OpenBSD uvn_reference).
 pub fn uvn_reference(vp: &'static Vnode) {
-    vp.v_uvm.with(|u| {
+    let uvn = &vp.v_uvm;
+    uvn.vmobjlock.rw_enter_write();
+    uvn.locked(|u| {
         assert!(u.uo_refs > 0, "uvn_reference: object of vnode {} has no references", vp.v_id);
         u.uo_refs += 1;
     });
+    uvn.vmobjlock.rw_exit();
 }
 
 /// Drops a reference (OpenBSD uvn_detach). The last one either lets the
@@ -505,7 +521,7 @@ pub fn uvm_vnp_terminate(vp: &'static Vnode) {
         return;
     }
     vh(vp, Vh::Terminate, 0, 0);
-    uvn.with(|u| {
+    uvn.locked(|u| {
         u.u_flags -= UvnFlags::UVM_VNODE_RELKILL;
         u.u_flags |= UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED;
     });
