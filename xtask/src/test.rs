@@ -545,6 +545,12 @@ const TESTS: &[QemuTest] = &[
         1,
         &[Check::InOrder(&["panic: vref used where vget required", "vref() at ", "ktest_vref_panic() at ", "end trace frame: "])],
     ),
+    test(
+        "unlocked-vop",
+        "test=unlocked-vop",
+        1,
+        &[Check::InOrder(&["panic: vnode 1 not locked", "VOP_READDIR() at ", "ktest_unlocked_vop() at ", "end trace frame: "])],
+    ),
     // The flight recorder: on by default, the vnode's history after the
     // panic; off with kern.vhist=0, which the kernel and the dump say.
     test(

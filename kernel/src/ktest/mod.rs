@@ -64,6 +64,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("bench") => proc::ktest_bench(),
         TestSel::Named("rd-mark") => bio::ktest_rd_mark(),
         TestSel::Named("vref-panic") => vfs::ktest_vref_panic(),
+        TestSel::Named("unlocked-vop") => vfs::ktest_unlocked_vop(),
         TestSel::Named("getnewvnode-panic") => vfs::ktest_getnewvnode_panic(),
         TestSel::Named("uvn-pageout") => uvn::ktest_uvn_pageout(),
         TestSel::Named("persistbug") => uvn::ktest_persistbug(),

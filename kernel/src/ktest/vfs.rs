@@ -256,6 +256,18 @@ pub fn ktest_vref_panic() {
     vref(vp);
 }
 
+/// `test=unlocked-vop`: VOP_READDIR on the root directory without its
+/// lock, which ASSERT_VP_ISLOCKED turns into a panic.
+#[inline(never)]
+pub fn ktest_unlocked_vop() {
+    let root = match namei_lookup("/") {
+        Ok(root) => root,
+        Err(e) => panic!("ktest: namei /: {e}"),
+    };
+    let r = crate::kern::vfs_vops::VOP_READDIR(root, &mut |_, _, _| true);
+    panic!("ktest: VOP_READDIR of an unlocked directory returned {r:?}");
+}
+
 /// `test=getnewvnode-panic`: open(O_CREAT) of a new file with the next
 /// getnewvnode set to panic, to show the create path down to it.
 #[inline(never)]
