@@ -6,10 +6,10 @@
 
 use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
+use crate::kern::kern_proc::sched_lock;
 use crate::kern::vfs_subr::Vnode;
 use crate::kern::vfs_vnops::vn_close;
 use crate::sys::errno::Errno;
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -29,13 +29,31 @@ pub struct File {
 /// Arc's count).
 type FileRef = Arc<Mutex<File>>;
 
-/// Descriptor tables by process id.
-static FILEDESC: Mutex<BTreeMap<u32, Vec<Option<FileRef>>>> = Mutex::new(Ipl::None, BTreeMap::new());
+/// A process's descriptor table (struct filedesc): open files by
+/// descriptor number less NCONSFD.
+#[derive(Default)]
+pub struct FileDesc {
+    fd_ofiles: Vec<Option<FileRef>>,
+}
+
+/// The descriptor table of `pid`, made empty first if it has none and
+/// `create` says so.
+fn fdp(pid: u32, create: bool) -> Option<Arc<Mutex<FileDesc>>> {
+    // Allocated before the process table's spin lock is taken.
+    let new = create.then(|| Arc::new(Mutex::new(Ipl::None, FileDesc::default())));
+    let mut st = sched_lock();
+    let p = st.procs.get_mut(&pid)?;
+    if let Some(new) = new {
+        p.p_fd.get_or_insert(new);
+    }
+    p.p_fd.clone()
+}
 
 /// Installs `f` at the lowest free descriptor of `pid` (fdalloc).
 pub fn fdalloc(pid: u32, f: File) -> Result<u32, Errno> {
-    let mut t = FILEDESC.lock();
-    let fds = t.entry(pid).or_default();
+    let fdp = fdp(pid, true).ok_or(Errno::ESRCH)?;
+    let mut t = fdp.lock();
+    let fds = &mut t.fd_ofiles;
     let slot = match fds.iter().position(Option::is_none) {
         Some(i) => i,
         None if fds.len() + NCONSFD < NOFILE => {
@@ -51,7 +69,8 @@ pub fn fdalloc(pid: u32, f: File) -> Result<u32, Errno> {
 /// Runs `f` on open file `fd` of `pid`; EBADF if there is none.
 pub fn with_file<R>(pid: u32, fd: u32, f: impl FnOnce(&mut File) -> R) -> Result<R, Errno> {
     let i = (fd as usize).checked_sub(NCONSFD).ok_or(Errno::EBADF)?;
-    let file = FILEDESC.lock().get(&pid).and_then(|fds| fds.get(i)).and_then(Option::clone).ok_or(Errno::EBADF)?;
+    let fdp = fdp(pid, false).ok_or(Errno::EBADF)?;
+    let file = fdp.lock().fd_ofiles.get(i).and_then(Option::clone).ok_or(Errno::EBADF)?;
     let r = f(&mut file.lock());
     Ok(r)
 }
@@ -71,22 +90,22 @@ fn closef(file: FileRef) {
 /// Closes `fd` of `pid`, dropping its vnode reference.
 pub fn fdrelease(pid: u32, fd: u32) -> Result<(), Errno> {
     let i = (fd as usize).checked_sub(NCONSFD).ok_or(Errno::EBADF)?;
-    let file = {
-        let mut t = FILEDESC.lock();
-        t.get_mut(&pid).and_then(|fds| fds.get_mut(i)).and_then(Option::take).ok_or(Errno::EBADF)?
-    };
+    let fdp = fdp(pid, false).ok_or(Errno::EBADF)?;
+    let file = fdp.lock().fd_ofiles.get_mut(i).and_then(Option::take).ok_or(Errno::EBADF)?;
     closef(file);
     Ok(())
 }
 
 /// A child's copy of its parent's table (fork): the same open files.
 pub fn fdcopy(parent: u32, child: u32) {
-    let fds = FILEDESC.lock().get(&parent).cloned().unwrap_or_default();
-    FILEDESC.lock().insert(child, fds);
+    let fds = fdp(parent, false).map(|f| f.lock().fd_ofiles.clone()).unwrap_or_default();
+    let new = Arc::new(Mutex::new(Ipl::None, FileDesc { fd_ofiles: fds }));
+    sched_lock().get(child).p_fd = Some(new);
 }
 
 /// Closes every file of an exiting process.
 pub fn fdfree(pid: u32) {
-    let fds = FILEDESC.lock().remove(&pid).unwrap_or_default();
+    let Some(fdp) = sched_lock().get(pid).p_fd.take() else { return };
+    let fds = core::mem::take(&mut fdp.lock().fd_ofiles);
     fds.into_iter().flatten().for_each(closef);
 }

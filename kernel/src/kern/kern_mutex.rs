@@ -40,6 +40,11 @@ impl<T> Mutex<T> {
         }
     }
 
+    /// The value, for a mutex no one else can reach any more.
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner()
+    }
+
     /// The lock, or None if it is held (for code that may run inside a
     /// panic or the debugger, where the holder will never let go).
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {

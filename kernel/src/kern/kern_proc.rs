@@ -5,11 +5,14 @@
 //! stays put while the table changes around it.
 
 use crate::arch::intr::Ipl;
+use crate::kern::kern_descrip::FileDesc;
 use crate::kern::kern_mutex::{Mutex, MutexGuard};
 use crate::uvm::uvm_km::KStack;
+use crate::uvm::uvm_map::VmSpace;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
@@ -47,6 +50,12 @@ pub struct Proc {
     pub p_xstat: i32,
     /// The address space of a user process, loaded when it runs.
     pub p_pmap: Option<crate::arch::pmap::Pmap>,
+    /// Its address space (OpenBSD p_vmspace); None for a kernel thread.
+    /// Behind a mutex of its own, taken after the process table's lock is
+    /// let go: the table's lock is a spin lock held only briefly.
+    pub p_vmspace: Option<Arc<Mutex<VmSpace>>>,
+    /// Its descriptor table (p_fd); None until it opens a file.
+    pub p_fd: Option<Arc<Mutex<FileDesc>>>,
     /// The vnode it works on while switched out (the flight recorder's
     /// CUR_VID, kept across mi_switch).
     pub p_vhvid: u32,

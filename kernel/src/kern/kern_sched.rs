@@ -78,6 +78,8 @@ pub fn new_proc(tid: u32, ppid: u32, name: &str, stat: ProcStat, kstack: Option<
         pcb_sp: 0,
         p_xstat: 0,
         p_pmap: None,
+        p_vmspace: None,
+        p_fd: None,
         p_vhvid: 0,
     }
 }

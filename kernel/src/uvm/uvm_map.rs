@@ -11,6 +11,7 @@
 use crate::arch::intr::Ipl;
 use crate::arch::pmap::{self, Pmap, USER_MAX, USER_MIN};
 use crate::kern::kern_mutex::Mutex;
+use crate::kern::kern_proc::sched_lock;
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
 use crate::uvm::uvm_extern::Prot;
@@ -18,6 +19,7 @@ use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_page
 use crate::uvm::uvm_pdaemon::uvm_wait;
 use crate::uvm::uvm_vnode::{uvn_detach, uvn_get, uvn_reference};
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use vmcore::vm_map::VmMapEntries;
 
@@ -68,10 +70,6 @@ pub struct VmSpace {
     pub map: VmMapEntries<MapData>,
     pub anon: BTreeMap<u32, &'static VmPage>,
 }
-
-/// Address spaces by process id. IPL_VM: the fault path allocates pages
-/// and enters mappings under it.
-static VMSPACES: Mutex<BTreeMap<u32, VmSpace>> = Mutex::new(Ipl::Vm, BTreeMap::new());
 
 impl VmSpace {
     /// An empty address space; EAGAIN when no pmap context is left (2^20
@@ -309,16 +307,37 @@ pub fn uvm_fault(pid: u32, va: u32, access: Prot) -> Result<(), Errno> {
 /// Ticks a fault waits for a free page before giving up.
 const MAXFAULTWAITS: u32 = 1000;
 
+/// The address space of process `pid` (its p_vmspace).
+fn vmspace_of(pid: u32) -> Option<Arc<Mutex<VmSpace>>> {
+    sched_lock().procs.get(&pid).and_then(|p| p.p_vmspace.clone())
+}
+
 /// Runs `f` on the address space of process `pid`.
 pub fn with_vmspace<R>(pid: u32, f: impl FnOnce(&mut VmSpace) -> R) -> Option<R> {
-    VMSPACES.lock().get_mut(&pid).map(f)
+    let vs = vmspace_of(pid)?;
+    let r = f(&mut vs.lock());
+    Some(r)
+}
+
+/// The space a process gave up, for uvmspace_free: no one else holds it
+/// (only the process itself works on its own space).
+fn vmspace_unshare(pid: u32, old: Arc<Mutex<VmSpace>>) -> VmSpace {
+    match Arc::into_inner(old) {
+        Some(m) => m.into_inner(),
+        None => panic!("vmspace of process {pid} is still in use"),
+    }
 }
 
 /// Installs `vs` as the address space of `pid`, returning the old one.
 pub fn vmspace_replace(pid: u32, vs: VmSpace) -> Option<VmSpace> {
-    VMSPACES.lock().insert(pid, vs)
+    // IPL_VM: the fault path allocates pages and enters mappings under it.
+    let new = Arc::new(Mutex::new(Ipl::Vm, vs));
+    let old = sched_lock().get(pid).p_vmspace.replace(new);
+    old.map(|o| vmspace_unshare(pid, o))
 }
 
+/// Takes the address space away from `pid` (exit).
 pub fn vmspace_remove(pid: u32) -> Option<VmSpace> {
-    VMSPACES.lock().remove(&pid)
+    let old = sched_lock().get(pid).p_vmspace.take();
+    old.map(|o| vmspace_unshare(pid, o))
 }
