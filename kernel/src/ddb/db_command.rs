@@ -89,11 +89,10 @@ fn db_trace_thread(arg: &str) {
 fn db_show_uvmexp() {
     match crate::uvm::uvm_page::uvmexp_try() {
         Some(e) => {
-            let (revs, pageouts, freed) = crate::uvm::uvm_pdaemon::uvmpd_stats();
             let _ = writeln!(
                 Cons,
-                "npages {} free {} active {} inactive {} wired {} paging {}\nfreemin {} freetarg {} inactarg {}\npdrevs {revs} pdpageouts {pageouts} pdfreed {freed}",
-                e.npages, e.free, e.active, e.inactive, e.wired, e.paging, e.freemin, e.freetarg, e.inactarg
+                "npages {} free {} active {} inactive {} wired {} paging {}\nfreemin {} freetarg {} inactarg {}\npdrevs {} pdpageouts {} pdfreed {}",
+                e.npages, e.free, e.active, e.inactive, e.wired, e.paging, e.freemin, e.freetarg, e.inactarg, e.pdrevs, e.pdpageouts, e.pdfreed
             );
         }
         None => {

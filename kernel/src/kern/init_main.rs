@@ -67,7 +67,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     uvm_page::uvm_page_init(&bi, args.physmem_pages);
     pmap::pmap_bootstrap();
     kern_sched::sched_init();
-    uvm_vnode::uvm_pager_init();
+    crate::uvm::uvm_pager::uvm_pager_init();
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
     conf::setroot(conf::makedev(crate::arch::conf::RD_MAJOR, 0));
     uvm_vnode::uvm_config_init(args.uvn_policy, args.mmap_uncache);

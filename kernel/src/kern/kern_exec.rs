@@ -203,3 +203,36 @@ fn spawn_main(path: String, argv: Vec<Vec<u8>>) -> ! {
     drop((path, argv));
     vm_machdep::cpu_enter_user(&tf)
 }
+
+/// execve(2): the path and argument vector copied in, then the new image
+/// in place of the old; the trap frame returns into it.
+pub fn sys_execve(tf: &mut TrapFrame, path: u32, argv: u32) -> Result<u32, Errno> {
+    let (path, args) = uvm_map::with_curvmspace(|vs| {
+        let path = vs.copyinstr(path, 1024)?;
+        let mut args = Vec::new();
+        let mut total = 0;
+        loop {
+            if args.len() == ARG_MAX_COUNT {
+                return Err(Errno::E2BIG);
+            }
+            let mut w = [0u8; 4];
+            vs.copyin(argv.wrapping_add(4 * args.len() as u32), &mut w)?;
+            let p = u32::from_be_bytes(w);
+            if p == 0 {
+                break;
+            }
+            let s = vs.copyinstr(p, ARG_MAX)?;
+            total += s.len() + 1;
+            if total > ARG_MAX {
+                return Err(Errno::E2BIG);
+            }
+            args.push(s);
+        }
+        Ok((path, args))
+    })?;
+    let path = core::str::from_utf8(&path).map_err(|_| Errno::ENOENT)?;
+    let (vs, entry) = exec_image(path, &args)?;
+    exec_install(path, vs);
+    *tf = entry.trapframe();
+    Ok(entry.argc)
+}

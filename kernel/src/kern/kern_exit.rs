@@ -5,6 +5,7 @@ use crate::kern::kern_proc::{proc_wchan, sched_lock, ProcStat};
 use crate::kern::kern_sched::mi_switch;
 use crate::kern::kern_synch::{tsleep, wakeup};
 use crate::sys::errno::Errno;
+use crate::sys::syscalls::{WCONTINUED, WNOHANG, WUNTRACED};
 use crate::uvm::uvm_map;
 
 /// Ends the running process (OpenBSD exit1): frees its address space,
@@ -80,4 +81,21 @@ pub fn dowait4_opts(pid: i32, nohang: bool) -> Result<Option<(u32, i32)>, Errno>
         // thread runs again, so a woken parent finds a collectable zombie.
         let _ = tsleep(proc_wchan(me), "wait", 0);
     }
+}
+
+/// wait4(pid, status, options, rusage). Options other than OpenBSD's
+/// WNOHANG, WUNTRACED and WCONTINUED are EINVAL; with no job control the
+/// last two change nothing. There is no resource accounting, so `rusage`
+/// is not written.
+pub fn sys_wait4(pid: i32, status: u32, options: u32) -> Result<u32, Errno> {
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let Some((child, xstat)) = dowait4_opts(pid, options & WNOHANG != 0)? else {
+        return Ok(0);
+    };
+    if status != 0 {
+        uvm_map::copyout(&xstat.to_be_bytes(), status)?;
+    }
+    Ok(child)
 }

@@ -15,7 +15,8 @@ use crate::arch::{clock, cpu};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::vnode::VLFlags;
 use crate::uvm::uvm_page::PgFlags;
-use crate::uvm::uvm_vnode::{PagerResult, PgoFlags, UvnFlags};
+use crate::uvm::uvm_pager::{PagerResult, PgoFlags};
+use crate::uvm::uvm_vnode::UvnFlags;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 

@@ -268,3 +268,8 @@ pub fn namei_lookup(path: &str) -> Result<&'static Vnode, Errno> {
     let nd = namei(path, NameiOp::LOOKUP, CnFlags::FOLLOW)?;
     nd.ni_vp.ok_or(Errno::ENOENT)
 }
+
+/// A path argument of a system call, copied in from the running process.
+pub fn copyinpath(uaddr: u32) -> Result<Vec<u8>, Errno> {
+    crate::uvm::uvm_map::copyinstr(uaddr, MAXPATHLEN)
+}

@@ -569,11 +569,13 @@ pub fn vrecycle(vp: &'static Vnode) -> bool {
 /// Syncs and unmounts the file system before a halt (OpenBSD
 /// vfs_shutdown).
 pub fn vfs_shutdown() {
-    let (scans, written, freed) = crate::uvm::uvm_pdaemon::uvmpd_stats();
-    if scans > 0 {
-        let e = crate::uvm::uvm_page::uvmexp();
+    let e = crate::uvm::uvm_page::uvmexp();
+    if e.pdrevs > 0 {
         crate::printf!(
-            "uvm: pagedaemon: {scans} passes, {written} pageouts, {freed} pages freed; free {}, active {}, inactive {}\n",
+            "uvm: pagedaemon: {} passes, {} pageouts, {} pages freed; free {}, active {}, inactive {}\n",
+            e.pdrevs,
+            e.pdpageouts,
+            e.pdfreed,
             e.free,
             e.active,
             e.inactive

@@ -11,7 +11,7 @@
 use crate::arch::intr::Ipl;
 use crate::arch::pmap::{self, Pmap, USER_MAX, USER_MIN};
 use crate::kern::kern_mutex::Mutex;
-use crate::kern::kern_proc::sched_lock;
+use crate::kern::kern_proc::{curproc, sched_lock};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
 use crate::uvm::uvm_extern::Prot;
@@ -340,4 +340,58 @@ pub fn vmspace_replace(pid: u32, vs: VmSpace) -> Option<VmSpace> {
 pub fn vmspace_remove(pid: u32) -> Option<VmSpace> {
     let old = sched_lock().get(pid).p_vmspace.take();
     old.map(|o| vmspace_unshare(pid, o))
+}
+
+/// Runs `f` on the running process's address space; EFAULT for a kernel
+/// thread, which has none.
+fn curvm<R>(f: impl FnOnce(&mut VmSpace) -> Result<R, Errno>) -> Result<R, Errno> {
+    with_vmspace(curproc(), f).unwrap_or(Err(Errno::EFAULT))
+}
+
+/// Runs a copy between the kernel and the current process's `len` bytes at
+/// `uva`. A page that is not resident (a file page not read in yet) fails
+/// the copy, since reading it sleeps and the address space is locked during
+/// the copy: it is faulted in with nothing locked, as OpenBSD's copyin and
+/// copyout fault, and the copy tried again. An address no fault can
+/// resolve is EFAULT.
+fn user_copy(uva: u32, len: usize, access: Prot, mut f: impl FnMut(&mut VmSpace) -> Result<(), Errno>) -> Result<(), Errno> {
+    const TRIES: usize = 4;
+    for _ in 0..TRIES {
+        match curvm(&mut f) {
+            Err(Errno::EFAULT) => {}
+            r => return r,
+        }
+        let end = uva.checked_add(len as u32).ok_or(Errno::EFAULT)?;
+        let mut va = uva & !(PAGE_SIZE - 1);
+        while va < end {
+            uvm_fault(curproc(), va, access).map_err(|_| Errno::EFAULT)?;
+            va += PAGE_SIZE;
+        }
+    }
+    // Faulted in each time and gone again before the copy: memory that
+    // the pagedaemon takes faster than this can use it.
+    Err(Errno::EFAULT)
+}
+
+/// Copies `buf` out to the running process at `uva` (copyout(9)).
+pub fn copyout(buf: &[u8], uva: u32) -> Result<(), Errno> {
+    user_copy(uva, buf.len(), Prot::WRITE, |vs| vs.copyout(buf, uva))
+}
+
+/// Copies from the running process at `uva` into `buf` (copyin(9)).
+pub fn copyin(uva: u32, buf: &mut [u8]) -> Result<(), Errno> {
+    let len = buf.len();
+    user_copy(uva, len, Prot::READ, |vs| vs.copyin(uva, buf))
+}
+
+/// A NUL-terminated string of at most `max` bytes from the running
+/// process (copyinstr(9)).
+pub fn copyinstr(uva: u32, max: usize) -> Result<Vec<u8>, Errno> {
+    curvm(|vs| vs.copyinstr(uva, max))
+}
+
+/// Runs `f` on the running process's address space (the system calls that
+/// copy several things in at once: execve's argument vector).
+pub fn with_curvmspace<R>(f: impl FnOnce(&mut VmSpace) -> Result<R, Errno>) -> Result<R, Errno> {
+    curvm(f)
 }

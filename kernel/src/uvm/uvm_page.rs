@@ -5,6 +5,8 @@
 
 use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
+use crate::kern::kern_rwlock::Rwlock;
+use crate::kern::kern_synch::{tsleep, wakeup, wchan};
 use core::sync::atomic::{AtomicU32, Ordering};
 use kcore::bootinfo::{BootInfo, MemRange};
 use kcore::pglist::{Link, PageQueues};
@@ -109,6 +111,12 @@ pub struct Uvmexp {
     pub freemin: u32,
     pub freetarg: u32,
     pub inactarg: u32,
+    /// Pagedaemon passes (uvmexp.pdrevs).
+    pub pdrevs: u32,
+    /// Pageouts the pagedaemon started.
+    pub pdpageouts: u32,
+    /// Clean pages the pagedaemon freed.
+    pub pdfreed: u32,
 }
 
 struct PageState {
@@ -226,6 +234,11 @@ fn uvmpd_tune(exp: &mut Uvmexp) {
 
 pub fn uvmexp() -> Uvmexp {
     state().lock().exp
+}
+
+/// Counts something in uvmexp (the pagedaemon's counters).
+pub fn uvmexp_count(f: impl FnOnce(&mut Uvmexp)) {
+    f(&mut state().lock().exp)
 }
 
 /// uvmexp for the debugger: None rather than a deadlock if the page
@@ -438,4 +451,27 @@ pub fn uvm_page_printit(out: &mut dyn core::fmt::Write, pg: &'static VmPage) {
         }
     }
     let _ = writeln!(out, "  page queue: {}", uvm_page_queue_try(pg));
+}
+
+pub fn page_wchan(pg: &VmPage) -> usize {
+    wchan(pg)
+}
+
+/// Sleeps until a busy page is released (OpenBSD uvm_pagewait). The lock
+/// the caller holds, if any, is let go and not taken again.
+pub fn uvm_pagewait(pg: &'static VmPage, lock: Option<&Rwlock>, wmesg: &'static str) {
+    pg.set_flags(PgFlags::PG_WANTED);
+    if let Some(l) = lock {
+        l.rw_exit();
+    }
+    let _ = tsleep(page_wchan(pg), wmesg, 0);
+}
+
+/// Clears PG_BUSY and wakes whoever waits for the page.
+pub fn uvm_page_unbusy(pg: &'static VmPage) {
+    let wanted = pg.flags().contains(PgFlags::PG_WANTED);
+    pg.clear_flags(PgFlags::PG_BUSY | PgFlags::PG_WANTED);
+    if wanted {
+        wakeup(page_wchan(pg));
+    }
 }

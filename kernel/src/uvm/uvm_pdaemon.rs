@@ -15,21 +15,19 @@ use crate::kern::vfs_subr::{vnode_by_id, Vnode};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::VType;
 use crate::uvm::uvm_extern::Prot;
+use crate::uvm::uvm_page::uvm_page_unbusy;
 use crate::uvm::uvm_page::{
-    uvm_page_queue, uvm_pageactivate, uvm_pagedeactivate, uvm_queue_first, uvm_queue_next, uvmexp, uvmpd_retune, PgFlags, VmPage, PQ_ACTIVE, PQ_INACTIVE,
+    uvm_page_queue, uvm_pageactivate, uvm_pagedeactivate, uvm_queue_first, uvm_queue_next, uvmexp, uvmexp_count, uvmpd_retune, PgFlags, VmPage, PQ_ACTIVE,
+    PQ_INACTIVE,
 };
-use crate::uvm::uvm_vnode::{page_unbusy, uvm_pager_put, uvn_pagefree, PagerResult, PgoFlags};
+use crate::uvm::uvm_pager::{uvm_pager_put, PagerResult, PgoFlags};
+use crate::uvm::uvm_vnode::uvn_pagefree;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Where the pagedaemon sleeps, and where allocators wait for memory.
 static PAGEDAEMON: AtomicU32 = AtomicU32::new(0);
 static MEMORY: AtomicU32 = AtomicU32::new(0);
-/// Pageouts the pagedaemon has started (uvmexp.pdpageouts, for reports).
-static PAGEOUTS: AtomicU32 = AtomicU32::new(0);
 static RUNNING: AtomicU32 = AtomicU32::new(0);
-/// Passes made and clean pages freed (for reports).
-static SCANS: AtomicU32 = AtomicU32::new(0);
-static FREED: AtomicU32 = AtomicU32::new(0);
 
 fn pd_wchan() -> usize {
     wchan(&PAGEDAEMON)
@@ -65,11 +63,6 @@ pub fn uvm_wait(wmesg: &'static str) {
     let _ = tsleep(mem_wchan(), wmesg, 1);
 }
 
-/// (passes, pageouts started, pages freed) so far.
-pub fn uvmpd_stats() -> (u32, u32, u32) {
-    (SCANS.load(Ordering::Relaxed), PAGEOUTS.load(Ordering::Relaxed), FREED.load(Ordering::Relaxed))
-}
-
 /// The pagedaemon's body (OpenBSD uvm_pageout).
 fn uvm_pageout() {
     loop {
@@ -86,7 +79,7 @@ fn uvm_pageout() {
 
 /// One pass: the inactive queue, then the active one (uvmpd_scan).
 fn uvmpd_scan() {
-    SCANS.fetch_add(1, Ordering::Relaxed);
+    uvmexp_count(|e| e.pdrevs += 1);
     let e = uvmexp();
     if e.free + e.paging < 4 * e.freetarg {
         uvmpd_scan_inactive(e.inactive as usize);
@@ -181,7 +174,7 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
     }
     if pg.flags().contains(PgFlags::PG_CLEAN) {
         if uvn_pagefree(&vp.v_uvm, idx, pg) {
-            FREED.fetch_add(1, Ordering::Relaxed);
+            uvmexp_count(|e| e.pdfreed += 1);
         }
         return;
     }
@@ -192,11 +185,11 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
     crate::uvm::uvm_p0::p0_check(vp, crate::uvm::uvm_p0::P0Point::Pagedaemon);
     pg.set_flags(PgFlags::PG_BUSY);
     pmap_page_protect(pg, Prot::READ);
-    PAGEOUTS.fetch_add(1, Ordering::Relaxed);
+    uvmexp_count(|e| e.pdpageouts += 1);
     let _w = vh_working(vp);
     vh(vp, Vh::Pageout, idx, pg.flags().bits());
     let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
-    page_unbusy(pg);
+    uvm_page_unbusy(pg);
     match r {
         PagerResult::VM_PAGER_OK => {
             pmap_clear_reference(pg);
