@@ -3,7 +3,7 @@
 
 use super::mmio::Mmio;
 use crate::arch::{clock, cpu};
-use core::sync::atomic::{AtomicU32, Ordering};
+use spin::Once;
 
 /// VIA registers are 0x200 apart.
 const VIA_STRIDE: usize = 0x200;
@@ -31,10 +31,15 @@ const IFR_SR: u8 = 0x04;
 const CUDA_PACKET: u8 = 1;
 const CUDA_POWERDOWN: u8 = 0x0a;
 
-static BASE: AtomicU32 = AtomicU32::new(0);
+/// The VIA's registers, made once at attach.
+static VIA: Once<Mmio> = Once::new();
 
 pub fn attach(base: u32) {
-    BASE.store(base, Ordering::Relaxed);
+    if base != 0 {
+        // SAFETY: the CUDA VIA register block found in the device tree,
+        // inside the I/O BAT.
+        VIA.call_once(|| unsafe { Mmio::new(base as usize) });
+    }
 }
 
 /// Waits for the shift register to finish a byte; false on timeout.
@@ -74,15 +79,9 @@ fn send(via: &Mmio, pkt: &[u8]) -> bool {
 
 /// Powers the machine off; returns only if that failed.
 pub fn cuda_poweroff() {
-    let base = BASE.load(Ordering::Relaxed);
-    if base == 0 {
-        return;
-    }
-    // SAFETY: the CUDA VIA register block found in the device tree, inside
-    // the I/O BAT.
-    let via = unsafe { Mmio::new(base as usize) };
+    let Some(via) = VIA.get() else { return };
     cpu::intr_disable();
-    if send(&via, &[CUDA_PACKET, CUDA_POWERDOWN]) {
+    if send(via, &[CUDA_PACKET, CUDA_POWERDOWN]) {
         // QEMU acts on the packet as soon as TIP rises; give it a moment.
         clock::delay(100_000);
     }

@@ -51,15 +51,20 @@ pub const USER_MAX: u32 = (USER_SR_LAST + 1) << 28;
 /// Kernel virtual memory (stacks, temporary mappings).
 pub const KVA_MIN: u32 = 0xc000_0000;
 
+/// The hardware page table: 8-entry PTE groups of (hi, lo) words, at the
+/// 256 KiB-aligned address SDR1 names. Reached only through PmapState
+/// (taken once, at bootstrap), so the pmap mutex guards it.
 #[repr(C, align(262144))]
 struct Htab([[u32; 2]; NSLOTS]);
 static mut HTAB: Htab = Htab([[0; 2]; NSLOTS]);
 /// Who owns each hardware slot: (ctx, va), valid while the slot's V is set.
+/// Also reached only through PmapState.
 static mut SLOT_OWNER: [(u32, u32); NSLOTS] = [(0, 0); NSLOTS];
 
-fn slot(i: usize) -> *mut [u32; 2] {
-    // SAFETY: i < NSLOTS (callers index within a PTEG); only a pointer is formed.
-    unsafe { core::ptr::addr_of_mut!(HTAB.0[i]) }
+/// A barrier between PTE stores the MMU must see in order.
+fn sync() {
+    // SAFETY: a barrier only.
+    unsafe { asm!("sync") };
 }
 
 fn tlbie(va: u32) {
@@ -118,6 +123,8 @@ struct PmapState {
     active: u32,
     victim: u32,
     evictions: u32,
+    htab: &'static mut Htab,
+    slot_owner: &'static mut [(u32, u32); NSLOTS],
 }
 
 static PMAP: Once<Mutex<PmapState>> = Once::new();
@@ -137,9 +144,13 @@ pub fn pmap_bootstrap() {
     let mut pmaps = BTreeMap::new();
     pmaps.insert(KERNEL_CTX, PmapData::default());
     PMAP.call_once(|| {
-        Mutex::new(Ipl::Vm, PmapState { pmaps, pv: BTreeMap::new(), next_ctx: 1, free_ctx: Vec::new(), active: KERNEL_CTX, victim: 0, evictions: 0 })
+        // SAFETY: the only references ever made to the two tables, made
+        // once (call_once); from here on the pmap mutex guards them.
+        let (htab, slot_owner) = unsafe { (&mut *core::ptr::addr_of_mut!(HTAB), &mut *core::ptr::addr_of_mut!(SLOT_OWNER)) };
+        let st = PmapState { pmaps, pv: BTreeMap::new(), next_ctx: 1, free_ctx: Vec::new(), active: KERNEL_CTX, victim: 0, evictions: 0, htab, slot_owner };
+        Mutex::new(Ipl::Vm, st)
     });
-    let htab = core::ptr::addr_of!(HTAB) as u32;
+    let htab = core::ptr::from_ref::<Htab>(pmap_state().lock().htab) as u32;
     // SAFETY: the table is zeroed .bss, 256 KiB aligned as SDR1 requires;
     // all kernel code and data run under the BATs, so switching tables and
     // segment registers does not move anything in use.
@@ -212,6 +223,18 @@ fn is_user(va: u32) -> bool {
 
 impl PmapState {
     /// Saves the referenced/changed bits of a managed page's PTE.
+    /// Word `w` (0 hi, 1 lo) of hardware slot `s`. Volatile: the MMU sets
+    /// the referenced and changed bits behind the compiler's back.
+    fn pte_word(&self, s: u32, w: usize) -> u32 {
+        // SAFETY: a pointer made from a reference into the table.
+        unsafe { core::ptr::read_volatile(&self.htab.0[s as usize][w]) }
+    }
+
+    fn set_pte_word(&mut self, s: u32, w: usize, v: u32) {
+        // SAFETY: as pte_word.
+        unsafe { core::ptr::write_volatile(&mut self.htab.0[s as usize][w], v) }
+    }
+
     fn save_rc(&self, pa: u32, lo: u32) {
         if let Some(pg) = phys_to_vm_page(pa) {
             if lo & PTE_REF != 0 {
@@ -228,13 +251,9 @@ impl PmapState {
         let Some(pted) = self.pmaps.get_mut(&ctx).and_then(|p| p.ptes.get_mut(&va)) else { return };
         let Some(s) = pted.slot.take() else { return };
         let pa = pted.pa;
-        let p = slot(s as usize);
-        // SAFETY: the PMAP mutex serialises every access to the table.
-        let lo = unsafe {
-            (*p)[0] &= !PTE_VALID;
-            tlbie(va);
-            (*p)[1]
-        };
+        self.set_pte_word(s, 0, self.pte_word(s, 0) & !PTE_VALID);
+        tlbie(va);
+        let lo = self.pte_word(s, 1);
         self.save_rc(pa, lo);
     }
 
@@ -251,8 +270,7 @@ impl PmapState {
         'find: for &(pteg, sec) in &buckets {
             for i in 0..8 {
                 let s = pteg * 8 + i;
-                // SAFETY: PMAP mutex held; s < NSLOTS.
-                if unsafe { (*slot(s as usize))[0] } & PTE_VALID == 0 {
+                if self.pte_word(s, 0) & PTE_VALID == 0 {
                     free = Some((s, sec));
                     break 'find;
                 }
@@ -262,16 +280,13 @@ impl PmapState {
             Some(f) => f,
             None => (self.evict(buckets[1].0), true),
         };
-        let p = slot(s as usize);
-        // SAFETY: PMAP mutex held; the slot is invalid, so the hardware is
-        // not using it while the low word is written first.
-        unsafe {
-            (*p)[1] = lo;
-            asm!("eieio");
-            (*p)[0] = pte_hi(v, va, sec);
-            asm!("sync");
-            SLOT_OWNER[s as usize] = (ctx, va);
-        }
+        // The slot is invalid, so the hardware is not using it while the
+        // low word is written first.
+        self.set_pte_word(s, 1, lo);
+        crate::arch::cpu::eieio();
+        self.set_pte_word(s, 0, pte_hi(v, va, sec));
+        sync();
+        self.slot_owner[s as usize] = (ctx, va);
         self.pmaps.get_mut(&ctx).unwrap().ptes.get_mut(&va).unwrap().slot = Some(s);
     }
 
@@ -279,8 +294,7 @@ impl PmapState {
     fn evict(&mut self, pteg: u32) -> u32 {
         for k in 0..8 {
             let s = pteg * 8 + (self.victim + k) % 8;
-            // SAFETY: PMAP mutex held.
-            let (ctx, va) = unsafe { SLOT_OWNER[s as usize] };
+            let (ctx, va) = self.slot_owner[s as usize];
             let wired = self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).is_some_and(|t| t.wired);
             if !wired {
                 self.victim = self.victim.wrapping_add(k + 1);
@@ -326,8 +340,7 @@ impl PmapState {
         let Some(list) = self.pv.get(&pg.index()) else { return };
         for &(ctx, va) in list {
             if let Some(s) = self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).and_then(|t| t.slot) {
-                // SAFETY: PMAP mutex held.
-                let lo = unsafe { (*slot(s as usize))[1] };
+                let lo = self.pte_word(s, 1);
                 self.save_rc(pg.phys_addr(), lo);
             }
         }
@@ -336,21 +349,18 @@ impl PmapState {
     /// Clears `bits` (PTE_REF/PTE_CHG) in every loaded mapping of `pg`.
     fn clear_rc(&mut self, pg: &VmPage, bits: u32) {
         let Some(list) = self.pv.get(&pg.index()) else { return };
-        for &(ctx, va) in list {
-            if let Some(s) = self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).and_then(|t| t.slot) {
-                let p = slot(s as usize);
-                // SAFETY: PMAP mutex held. The TLB must forget the entry or
-                // it would not set the bits again on the next access.
-                unsafe {
-                    let hi = (*p)[0];
-                    (*p)[0] = hi & !PTE_VALID;
-                    tlbie(va);
-                    (*p)[1] &= !bits;
-                    asm!("eieio");
-                    (*p)[0] = hi;
-                    asm!("sync");
-                }
-            }
+        let loaded: Vec<(u32, u32)> =
+            list.iter().filter_map(|&(ctx, va)| self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).and_then(|t| t.slot).map(|s| (s, va))).collect();
+        for (s, va) in loaded {
+            // The TLB must forget the entry or it would not set the bits
+            // again on the next access.
+            let hi = self.pte_word(s, 0);
+            self.set_pte_word(s, 0, hi & !PTE_VALID);
+            tlbie(va);
+            self.set_pte_word(s, 1, self.pte_word(s, 1) & !bits);
+            crate::arch::cpu::eieio();
+            self.set_pte_word(s, 0, hi);
+            sync();
         }
     }
 }

@@ -9,6 +9,7 @@
 use super::cpu::{self, Msr};
 use super::intr;
 use core::arch::global_asm;
+use core::mem::offset_of;
 
 /// Saved state of an interrupted context. Laid out exactly as trap_entry
 /// stores it (offsets below are 8 more: the ABI frame header comes first).
@@ -32,6 +33,24 @@ pub const TRAPFRAME_STACK: u32 = 176;
 /// Where the TrapFrame starts inside that stack area.
 pub const TRAPFRAME_OFFSET: u32 = 8;
 const _: () = assert!(core::mem::size_of::<TrapFrame>() as u32 + TRAPFRAME_OFFSET <= TRAPFRAME_STACK);
+
+/// Where trap_entry stores a TrapFrame field, from the stack pointer.
+const fn tf_off(field: usize) -> u32 {
+    TRAPFRAME_OFFSET + field as u32
+}
+
+/// Where trap_entry stores general register `n`.
+const fn tf_reg(n: u32) -> u32 {
+    tf_off(core::mem::offset_of!(TrapFrame, fixreg)) + 4 * n
+}
+
+/// Low-memory words (BAT-mapped at the same address with translation off
+/// and on) where trap_entry parks r4 and r5 until it has a stack.
+const SAVE_R4: usize = 0x3004;
+const SAVE_R5: usize = 0x3008;
+/// Stack a trap handler needs above its frame before trap_entry takes the
+/// emergency stack instead (an overflow still gets reported).
+const TRAP_HANDLER_MARGIN: u32 = 1024;
 
 pub const EXC_DSI: u32 = 0x300;
 pub const EXC_ISI: u32 = 0x400;
@@ -101,8 +120,8 @@ global_asm!(
     // may be virtual (kernel threads), so translation goes back on before
     // any stack store; r4/r5 wait in the low save area meanwhile, which is
     // at the same address with translation off and on (BAT 1:1).
-    "stw 4, 0x3004(0)",
-    "stw 5, 0x3008(0)",
+    "stw 4, {save_r4}(0)",
+    "stw 5, {save_r5}(0)",
     "mfcr 4",
     "mfspr 5, 27",
     "andi. 5, 5, 0x4000",
@@ -118,46 +137,46 @@ global_asm!(
     // Below the current stack's bottom is its unmapped guard page. If the
     // frame plus 1 KiB for the handler would not fit above it, take the
     // emergency stack so the overflow can still be reported.
-    "addi 5, 1, -1200",
-    "lwz 1, 0x3010(0)",
+    "addi 5, 1, -{tf_stack}-{margin}",
+    "lwz 1, {stack_bottom}(0)",
     "cmplw 5, 1",
-    "addi 1, 5, 1024",
+    "addi 1, 5, {margin}",
     "bge 2f",
     "lis 1, emergency_stack_top@ha",
     "addi 1, 1, emergency_stack_top@l",
-    "addi 1, 1, -176",
+    "addi 1, 1, -{tf_stack}",
     "li 5, 1",
-    "stw 5, 0x3014(0)",
+    "stw 5, {stack_overflow}(0)",
     "2:",
-    "stw 4, 140(1)",
-    "stw 3, 168(1)",
-    "stw 0, 8(1)",
-    "stw 2, 16(1)",
+    "stw 4, {tf_cr}(1)",
+    "stw 3, {tf_exc}(1)",
+    "stw 0, {tf_r0}(1)",
+    "stw 2, {tf_r2}(1)",
     "mfspr 0, 274",
-    "stw 0, 20(1)",
-    "lwz 0, 0x3004(0)",
-    "stw 0, 24(1)",
-    "lwz 0, 0x3008(0)",
-    "stw 0, 28(1)",
+    "stw 0, {tf_r3}(1)",
+    "lwz 0, {save_r4}(0)",
+    "stw 0, {tf_r4}(1)",
+    "lwz 0, {save_r5}(0)",
+    "stw 0, {tf_r5}(1)",
     "mfspr 0, 273",
-    "stw 0, 12(1)",
+    "stw 0, {tf_r1}(1)",
     "stw 0, 0(1)",
-    "stmw 6, 32(1)",
+    "stmw 6, {tf_r6}(1)",
     "mflr 0",
-    "stw 0, 136(1)",
+    "stw 0, {tf_lr}(1)",
     "mfxer 0",
-    "stw 0, 144(1)",
+    "stw 0, {tf_xer}(1)",
     "mfctr 0",
-    "stw 0, 148(1)",
+    "stw 0, {tf_ctr}(1)",
     "mfspr 0, 26",
-    "stw 0, 152(1)",
+    "stw 0, {tf_srr0}(1)",
     "mfspr 0, 27",
-    "stw 0, 156(1)",
+    "stw 0, {tf_srr1}(1)",
     "mfspr 0, 19",
-    "stw 0, 160(1)",
+    "stw 0, {tf_dar}(1)",
     "mfspr 0, 18",
-    "stw 0, 164(1)",
-    "addi 3, 1, 8",
+    "stw 0, {tf_dsisr}(1)",
+    "addi 3, 1, {tf_r0}",
     "bl trap",
     "trap_return:",
     // Interrupts stay off from here to rfi: SRR0/SRR1 must not be clobbered.
@@ -165,29 +184,51 @@ global_asm!(
     "rlwinm 0, 0, 0, 17, 15",
     "mtmsr 0",
     "isync",
-    "lwz 0, 136(1)",
+    "lwz 0, {tf_lr}(1)",
     "mtlr 0",
-    "lwz 0, 144(1)",
+    "lwz 0, {tf_xer}(1)",
     "mtxer 0",
-    "lwz 0, 148(1)",
+    "lwz 0, {tf_ctr}(1)",
     "mtctr 0",
-    "lwz 0, 140(1)",
+    "lwz 0, {tf_cr}(1)",
     "mtcr 0",
-    "lmw 5, 28(1)",
-    "lwz 0, 8(1)",
-    "lwz 2, 16(1)",
-    "lwz 4, 24(1)",
+    "lmw 5, {tf_r5}(1)",
+    "lwz 0, {tf_r0}(1)",
+    "lwz 2, {tf_r2}(1)",
+    "lwz 4, {tf_r4}(1)",
     // Clear RI: a trap between here and rfi could not be returned from.
     "mfmsr 3",
     "rlwinm 3, 3, 0, 31, 29",
     "mtmsr 3",
-    "lwz 3, 152(1)",
+    "lwz 3, {tf_srr0}(1)",
     "mtspr 26, 3",
-    "lwz 3, 156(1)",
+    "lwz 3, {tf_srr1}(1)",
     "mtspr 27, 3",
-    "lwz 3, 20(1)",
-    "lwz 1, 12(1)",
+    "lwz 3, {tf_r3}(1)",
+    "lwz 1, {tf_r1}(1)",
     "rfi",
+    save_r4 = const SAVE_R4,
+    save_r5 = const SAVE_R5,
+    stack_bottom = const super::vm_machdep::TRAP_STACK_BOTTOM,
+    stack_overflow = const super::vm_machdep::TRAP_STACK_OVERFLOW,
+    tf_stack = const TRAPFRAME_STACK,
+    margin = const TRAP_HANDLER_MARGIN,
+    tf_r0 = const tf_reg(0),
+    tf_r1 = const tf_reg(1),
+    tf_r2 = const tf_reg(2),
+    tf_r3 = const tf_reg(3),
+    tf_r4 = const tf_reg(4),
+    tf_r5 = const tf_reg(5),
+    tf_r6 = const tf_reg(6),
+    tf_lr = const tf_off(offset_of!(TrapFrame, lr)),
+    tf_cr = const tf_off(offset_of!(TrapFrame, cr)),
+    tf_xer = const tf_off(offset_of!(TrapFrame, xer)),
+    tf_ctr = const tf_off(offset_of!(TrapFrame, ctr)),
+    tf_srr0 = const tf_off(offset_of!(TrapFrame, srr0)),
+    tf_srr1 = const tf_off(offset_of!(TrapFrame, srr1)),
+    tf_dar = const tf_off(offset_of!(TrapFrame, dar)),
+    tf_dsisr = const tf_off(offset_of!(TrapFrame, dsisr)),
+    tf_exc = const tf_off(offset_of!(TrapFrame, exc)),
 );
 
 extern "C" {

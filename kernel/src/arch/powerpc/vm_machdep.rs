@@ -11,9 +11,12 @@ use core::arch::global_asm;
 
 /// Bytes of a switch frame: header 8, r13–r31, CR, LR, rounded to 16.
 const SWITCHFRAME: u32 = 96;
-const SF_R14: u32 = 12;
-const SF_R15: u32 = 16;
-const SF_LR: u32 = 88;
+const SF_R13: u32 = 8;
+const SF_R14: u32 = SF_R13 + 4;
+const SF_R15: u32 = SF_R13 + 8;
+const SF_CR: u32 = SF_R13 + 4 * 19;
+const SF_LR: u32 = SF_CR + 4;
+const _: () = assert!(SF_LR + 4 <= SWITCHFRAME && SWITCHFRAME.is_multiple_of(16));
 
 /// The low-memory words trap_entry consults (BAT-mapped at the same
 /// address with translation on or off): the running stack's lowest valid
@@ -28,21 +31,21 @@ global_asm!(
     // r3 = where to save the old stack pointer, r4 = the new one.
     "cpu_switchto_asm:",
     "mflr 0",
-    "stwu 1, -96(1)",
-    "stw 0, 88(1)",
+    "stwu 1, -{frame}(1)",
+    "stw 0, {lr}(1)",
     // Also in the ABI's LR word, so a stack walk of a sleeping thread works.
-    "stw 0, 100(1)",
+    "stw 0, {frame}+4(1)",
     "mfcr 0",
-    "stw 0, 84(1)",
-    "stmw 13, 8(1)",
+    "stw 0, {cr}(1)",
+    "stmw 13, {r13}(1)",
     "stw 1, 0(3)",
     "mr 1, 4",
-    "lmw 13, 8(1)",
-    "lwz 0, 84(1)",
+    "lmw 13, {r13}(1)",
+    "lwz 0, {cr}(1)",
     "mtcr 0",
-    "lwz 0, 88(1)",
+    "lwz 0, {lr}(1)",
     "mtlr 0",
-    "addi 1, 1, 96",
+    "addi 1, 1, {frame}",
     "blr",
     ".globl proc_trampoline",
     ".type proc_trampoline, @function",
@@ -53,6 +56,10 @@ global_asm!(
     "bctrl",
     "bl kthread_exit",
     "b .",
+    frame = const SWITCHFRAME,
+    r13 = const SF_R13,
+    cr = const SF_CR,
+    lr = const SF_LR,
 );
 
 extern "C" {
