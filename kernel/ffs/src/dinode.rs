@@ -3,10 +3,7 @@
 use crate::fs::{Superblock, Version};
 use crate::Error;
 
-pub const NDADDR: usize = 12;
-pub const NIADDR: usize = 3;
-pub const UFS1_DINODE_SIZE: usize = 128;
-pub const UFS2_DINODE_SIZE: usize = 256;
+use crate::param::{NDADDR, NIADDR};
 
 const IFMT: u16 = 0o170000;
 

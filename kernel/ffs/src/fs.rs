@@ -176,7 +176,7 @@ impl Superblock {
         if self.size == 0 || self.size > self.ncg as u64 * self.fpg as u64 || self.dsize > self.size {
             return Err(bad("file system size", self.size));
         }
-        if self.maxsymlinklen as usize > (crate::dinode::NDADDR + crate::dinode::NIADDR) * self.ptr_size() as usize {
+        if self.maxsymlinklen as usize > (crate::param::NDADDR + crate::param::NIADDR) * self.ptr_size() as usize {
             return Err(bad("maximum inline symlink length", self.maxsymlinklen));
         }
         if self.cgsize == 0 || self.cgsize > self.bsize {
@@ -192,8 +192,8 @@ impl Superblock {
     /// Bytes of an on-disk inode.
     pub fn dinode_size(&self) -> usize {
         match self.version {
-            Version::Ufs1 => crate::dinode::UFS1_DINODE_SIZE,
-            Version::Ufs2 => crate::dinode::UFS2_DINODE_SIZE,
+            Version::Ufs1 => crate::param::UFS1_DINODE_SIZE,
+            Version::Ufs2 => crate::param::UFS2_DINODE_SIZE,
         }
     }
 
@@ -257,7 +257,7 @@ impl Superblock {
     /// The largest file the block tree can address, in bytes.
     pub fn maxfilesize(&self) -> u64 {
         let n = self.nindir as u64;
-        let blocks = crate::dinode::NDADDR as u64 + n + n * n + n * n * n;
+        let blocks = crate::param::NDADDR as u64 + n + n * n + n * n * n;
         blocks.saturating_mul(self.bsize as u64)
     }
 }

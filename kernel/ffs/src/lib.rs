@@ -16,6 +16,7 @@ mod error;
 mod fs;
 #[cfg(feature = "alloc")]
 pub mod fsck;
+mod param;
 #[cfg(feature = "alloc")]
 mod write;
 
@@ -26,7 +27,7 @@ pub use fs::{Csum, Superblock, Version};
 #[cfg(feature = "alloc")]
 pub use write::DeviceMut;
 
-use dinode::{NDADDR, NIADDR};
+use param::{NDADDR, NIADDR};
 
 /// Where the image lives: a byte slice, or anything that reads at offsets.
 pub trait Device {
@@ -93,7 +94,7 @@ impl<D: Device> Fs<D> {
     /// Reads inode `ino` and checks it.
     pub fn inode(&self, ino: u32) -> Result<Inode, Error> {
         let off = self.sb.inode_offset(ino)?;
-        let mut b = [0u8; dinode::UFS2_DINODE_SIZE];
+        let mut b = [0u8; crate::param::UFS2_DINODE_SIZE];
         let size = self.sb.dinode_size();
         self.device_read(off, &mut b[..size])?;
         let ip = dinode::parse(self.sb.version, ino, &b[..size]);

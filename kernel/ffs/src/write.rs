@@ -13,9 +13,10 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::cgalloc::{FragMap, InodeMap};
-use crate::dinode::{self, FileType, NDADDR, NIADDR};
+use crate::dinode::{self, FileType};
 use crate::dir::{self, DIRBLKSIZ};
 use crate::fs::{Version, FS_CLEAN_OFF};
+use crate::param::{NDADDR, NIADDR};
 use crate::{Device, Error, Fs, Inode, ROOTINO};
 
 /// A device that can also be written.
@@ -297,7 +298,7 @@ impl<D: DeviceMut> Fs<D> {
             }
             self.cg_store(c, isdir as i64)?;
             let ip = Inode { ino, mode, nlink: 0, size: 0, uid: 0, gid: 0, mtime: 0, flags: 0, blocks: 0, db: [0; NDADDR], ib: [0; NIADDR] };
-            self.dev.write_at(sb.inode_offset(ino)?, &[0u8; dinode::UFS2_DINODE_SIZE][..sb.dinode_size()])?;
+            self.dev.write_at(sb.inode_offset(ino)?, &[0u8; crate::param::UFS2_DINODE_SIZE][..sb.dinode_size()])?;
             self.write_inode(&ip)?;
             return Ok(ip);
         }
@@ -312,14 +313,14 @@ impl<D: DeviceMut> Fs<D> {
         let mut c = self.cg_load(cg)?;
         self.with_inodemap(&mut c, |m| m.free(ino % sb.ipg))??;
         self.cg_store(c, -(isdir as i64))?;
-        self.dev.write_at(sb.inode_offset(ino)?, &[0u8; dinode::UFS2_DINODE_SIZE][..sb.dinode_size()])
+        self.dev.write_at(sb.inode_offset(ino)?, &[0u8; crate::param::UFS2_DINODE_SIZE][..sb.dinode_size()])
     }
 
     /// Writes back the fields of `ip` (ffs_update).
     pub fn write_inode(&self, ip: &Inode) -> Result<(), Error> {
         let sb = self.sb();
         let off = sb.inode_offset(ip.ino)?;
-        let mut b = [0u8; dinode::UFS2_DINODE_SIZE];
+        let mut b = [0u8; crate::param::UFS2_DINODE_SIZE];
         let raw = &mut b[..sb.dinode_size()];
         self.device_read(off, raw)?;
         dinode::store(sb.version, ip, raw);
