@@ -431,7 +431,9 @@ const TESTS: &[QemuTest] = &[
         input: Some(("demo: ", "hello ppcbsd\r")),
         ..test(
             "demo",
-            "halt=1",
+            // Three seconds to listen: xtask types when it sees the prompt,
+            // which on a loaded machine can take more than one.
+            "halt=3",
             0,
             &[
                 Check::LineStarts("tick "),
@@ -698,7 +700,14 @@ const TESTS: &[QemuTest] = &[
     // The P0 detector: with the mmap hack off the P0 search reaches P0 (the
     // known path: a shared-writable mapping's object persists dirty) and
     // the kernel halts with the report; with stock settings it does not.
-    race("p0-detector", "workload=fuzz fuzz.mode=p0 fuzz.ops=400 uvm.mmap_uncache=0 p0.watch=1 kern.maxvnodes=32", 2, p0_found),
+    // Under fixed-2: its fault guard removes OpenBSD's fault-versus-truncate
+    // deadlock, which ends some of these boots before any P0 under 1.131
+    // (2 of 6 in one run); P0 itself comes from the hack being off, in every
+    // policy.
+    QemuTest {
+        race: Some(RaceCheck { boots: 10, need: 2, ok: p0_found }),
+        ..race("p0-detector", "workload=fuzz fuzz.mode=p0 fuzz.ops=400 uvm.mmap_uncache=0 p0.watch=1 kern.maxvnodes=32 uvn.policy=fixed-2", 2, p0_found)
+    },
     race("p0-stock", "workload=fuzz fuzz.mode=p0 fuzz.ops=400 uvn.policy=original p0.watch=1 kern.maxvnodes=32", 2, p0_none),
     QemuTest {
         seed: 17,
