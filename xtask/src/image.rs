@@ -68,6 +68,8 @@ pub struct Images {
     pub dupalloc: PathBuf,
     /// The good image marked not cleanly unmounted (fs_clean 0).
     pub unclean: PathBuf,
+    /// Clean-flagged, with /bsd's first block marked free in its map.
+    pub freeinuse: PathBuf,
 }
 
 /// Which image a boot uses.
@@ -79,6 +81,7 @@ pub enum Variant {
     Big,
     DupAlloc,
     Unclean,
+    FreeInUse,
 }
 
 impl Images {
@@ -90,6 +93,7 @@ impl Images {
             Variant::Big => &self.big,
             Variant::DupAlloc => &self.dupalloc,
             Variant::Unclean => &self.unclean,
+            Variant::FreeInUse => &self.freeinuse,
         }
     }
 }
@@ -347,7 +351,11 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
     let bytes = std::rc::Rc::new(std::cell::RefCell::new(fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?));
     ffs::Fs::mount(MemImage(bytes.clone())).and_then(|f| f.set_clean(false)).map_err(|e| anyhow::anyhow!("{}: {e}", good.display()))?;
     fs::write(&unclean, bytes.take()).with_context(|| format!("cannot write {}", unclean.display()))?;
-    Ok(Images { good, corrupt, ufs1, big, dupalloc, unclean })
+    let freeinuse = dir.join("ppcbsd-freeinuse.ffs");
+    let mut bytes = fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?;
+    mark_file_block_free(&mut bytes, "/bsd").with_context(|| format!("cannot damage a copy of {}", good.display()))?;
+    fs::write(&freeinuse, bytes).with_context(|| format!("cannot write {}", freeinuse.display()))?;
+    Ok(Images { good, corrupt, ufs1, big, dupalloc, unclean, freeinuse })
 }
 
 /// Clears the inode-map bit of the first inode in use after the root's, so
@@ -361,6 +369,24 @@ fn mark_first_inode_free(img: &mut [u8]) -> Result<u32> {
     let at = (iu + ino as u64 / 8) as usize;
     *img.get_mut(at).context("inode map outside the image")? &= !(1 << (ino % 8));
     Ok(ino)
+}
+
+/// Sets the free-map bits of the first block of file `path`, leaving the
+/// clean flag and the summaries alone: the damage a clean flag hides from
+/// a check that trusts it. Returns the block's first fragment.
+pub fn mark_file_block_free(img: &mut [u8], path: &str) -> Result<u64> {
+    let (f, base, frag, free) = {
+        let fs = ffs::Fs::mount(&img[..]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ip = fs.lookup(path).and_then(|ino| fs.inode(ino)).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+        let f = fs.bmap(&ip, 0).map_err(|e| anyhow::anyhow!("{path}: {e}"))?.with_context(|| format!("{path} has no first block"))?;
+        let sb = fs.sb();
+        let cg = (f / sb.fpg as u64) as u32;
+        (f, cg as u64 * sb.fpg as u64, sb.frag as u64, fs.cg_maps(cg).map_err(|e| anyhow::anyhow!("{e}"))?.1)
+    };
+    for k in f - base..f - base + frag {
+        *img.get_mut((free + k / 8) as usize).context("free map outside the image")? |= 1 << (k % 8);
+    }
+    Ok(f)
 }
 
 /// Room for the files plus FREE_MIB for FFS's own structures and for the

@@ -513,6 +513,25 @@ const TESTS: &[QemuTest] = &[
             ])],
         )
     },
+    // A clean flag over maps that call a file's block free: the boot-time
+    // check finds it and the root is mounted read-only, so the block is
+    // never handed out again; the image is left as it was.
+    QemuTest {
+        image: Variant::FreeInUse,
+        saved_image: Some(still_free_in_use),
+        ..test(
+            "free-in-use",
+            "test=rdonly-root",
+            0,
+            &[Check::InOrder(&[
+                "ffs: rd0: marked clean, but 8 fragments in use are free in the maps (first: fragment ",
+                "WARNING: R/W mount of / denied.  Filesystem is damaged - run fsck",
+                "ffs: root on rd0 mounted read-only",
+                "rdonly-root: writes EROFS, reads work",
+                "ffs: rd0 unmounted (read-only, left as it was)",
+            ])],
+        )
+    },
     // fixed-2's fault tries for the vnode lock and waits for it holding
     // no page: the truncate returns, the fault finds its page gone.
     test(
@@ -872,6 +891,18 @@ fn still_unclean(_: &str, img: &[u8]) -> Result<(), String> {
     match fs.is_clean() {
         Ok(false) => Ok(()),
         Ok(true) => Err("the saved image was marked clean: the read-only root wrote to it".into()),
+        Err(e) => Err(format!("fs_clean: {e}")),
+    }
+}
+
+fn still_free_in_use(_: &str, img: &[u8]) -> Result<(), String> {
+    let r = ffs::fsck::check(img).map_err(|e| format!("the saved image does not mount: {e}"))?;
+    if r.free_in_use.len() != 8 {
+        return Err(format!("the saved image has {} fragments in use marked free, not the 8 the damage made", r.free_in_use.len()));
+    }
+    match ffs::Fs::mount(img).map_err(|e| e.to_string())?.is_clean() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the saved image lost its clean flag: the read-only root wrote to it".into()),
         Err(e) => Err(format!("fs_clean: {e}")),
     }
 }

@@ -39,6 +39,10 @@ pub struct Report {
     pub files: u64,
     pub dirs: u64,
     pub frags_used: u64,
+    /// Fragments a file holds that its cylinder group's map calls free,
+    /// with the inode holding each: the damage an allocator would turn
+    /// into two files sharing a block.
+    pub free_in_use: Vec<(u64, u32)>,
 }
 
 struct Cg {
@@ -216,6 +220,7 @@ pub fn check(img: &[u8]) -> Result<Report, crate::Error> {
     };
     let mut totals = [0u64; 4];
     let mut frags_used = 0;
+    let mut free_in_use = Vec::new();
     for (c, cg) in cgs.iter().enumerate() {
         if cg.free.is_empty() {
             continue;
@@ -227,7 +232,10 @@ pub fn check(img: &[u8]) -> Result<Report, crate::Error> {
         while f < end {
             let is_free = bit(&cg.free, f - base);
             match (is_free, claimed.contains_key(&f)) {
-                (true, true) => p.push(format!("fragment {f}: in use by inode {} but free in cylinder group {c}", claimed[&f])),
+                (true, true) => {
+                    free_in_use.push((f, claimed[&f]));
+                    p.push(format!("fragment {f}: in use by inode {} but free in cylinder group {c}", claimed[&f]))
+                }
                 (false, false) if !meta(f) => p.push(format!("fragment {f}: marked in use in cylinder group {c} but no file holds it")),
                 _ => {}
             }
@@ -295,7 +303,7 @@ pub fn check(img: &[u8]) -> Result<Report, crate::Error> {
     if got != totals {
         p.push(format!("superblock: totals (dirs, free blocks, free inodes, free frags) {got:?}, the maps say {totals:?}"));
     }
-    Ok(Report { problems: p, files, dirs, frags_used })
+    Ok(Report { problems: p, files, dirs, frags_used, free_in_use })
 }
 
 #[cfg(test)]

@@ -47,6 +47,21 @@ pub fn rdsize(_dev: Dev) -> u64 {
     RD.lock().as_ref().map_or(0, |sc| sc.size as u64)
 }
 
+/// d_contents: the image in place, while no transfer is in flight.
+pub fn rdcontents(_dev: Dev, f: &mut dyn FnMut(&[u8])) -> bool {
+    let (base, size) = match RD.lock().as_ref() {
+        Some(sc) if sc.queue.is_empty() => (sc.base, sc.size),
+        _ => return false,
+    };
+    // SAFETY: the image is RAM mapped 1:1 and never managed; only rdintr
+    // writes it, for a queued transfer, and the queue was empty. The caller
+    // starts no transfer while `f` runs (Bdevsw::d_contents), and the slice
+    // does not outlive the call.
+    let img = unsafe { core::slice::from_raw_parts(base as *const u8, size as usize) };
+    f(img);
+    true
+}
+
 /// (reads, writes) done since boot.
 pub fn rd_counts() -> (u32, u32) {
     (READS.load(Ordering::Relaxed), WRITES.load(Ordering::Relaxed))

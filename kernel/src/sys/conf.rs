@@ -20,6 +20,9 @@ pub const fn minor(dev: Dev) -> u32 {
     dev & 0xff
 }
 
+/// A reader of a device's contents in place (`Bdevsw::d_contents`).
+pub type ContentsFn<'a> = &'a mut dyn FnMut(&[u8]);
+
 /// A block device's entry points (the ones this kernel uses).
 pub struct Bdevsw {
     /// The driver's name: `rd` makes `rd0`.
@@ -29,6 +32,11 @@ pub struct Bdevsw {
     pub d_strategy: fn(BufId),
     /// The device's size in bytes.
     pub d_psize: fn(Dev) -> u64,
+    /// Runs `f` on the device's contents when they are memory the kernel
+    /// can read in place (a ramdisk) and no transfer is in flight; false
+    /// otherwise. The boot-time check of the root file system uses it
+    /// (ppcbsd's own: OpenBSD's bdevsw has no such entry).
+    pub d_contents: fn(Dev, ContentsFn<'_>) -> bool,
 }
 
 /// The block device switch entry of `dev`, if its major is configured.
@@ -45,6 +53,11 @@ pub fn bdev_strategy(dev: Dev, bp: BufId) {
             crate::kern::vfs_bio::biodone(bp, Err(crate::sys::errno::Errno::ENXIO))
         }
     }
+}
+
+/// Runs `f` on the device's contents if it can (see `Bdevsw::d_contents`).
+pub fn bdev_contents(dev: Dev, f: ContentsFn<'_>) -> bool {
+    bdevsw(dev).is_some_and(|d| (d.d_contents)(dev, f))
 }
 
 /// The device's size in bytes; 0 for an unconfigured major.

@@ -10,6 +10,6 @@ pub const RD_MAJOR: u32 = 17;
 
 pub static BDEVSW: [Option<Bdevsw>; 18] = {
     let mut t = [const { None }; 18];
-    t[RD_MAJOR as usize] = Some(Bdevsw { d_name: "rd", d_strategy: rd::rdstrategy, d_psize: rd::rdsize });
+    t[RD_MAJOR as usize] = Some(Bdevsw { d_name: "rd", d_strategy: rd::rdstrategy, d_psize: rd::rdsize, d_contents: rd::rdcontents });
     t
 };

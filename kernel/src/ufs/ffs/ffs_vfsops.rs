@@ -161,11 +161,34 @@ fn ffs_mountfs(dev: Dev) -> Result<(), ffs::Error> {
         FS_RDONLY.store(true, core::sync::atomic::Ordering::Relaxed);
         return Ok(());
     }
+    if let Some((n, (frag, ino))) = ffs_preen(dev) {
+        crate::printf!("ffs: {name}: marked clean, but {n} fragments in use are free in the maps (first: fragment {frag} of inode {ino})\n");
+        crate::printf!("WARNING: R/W mount of / denied.  Filesystem is damaged - run fsck\n");
+        crate::printf!("ffs: root on {name} mounted read-only\n");
+        FS_RDONLY.store(true, core::sync::atomic::Ordering::Relaxed);
+        return Ok(());
+    }
     // Mounted read-write: not clean until ffs_unmount says so.
     if let Some(fs) = ROOTFS.get() {
         fs.set_clean(false)?;
     }
     Ok(())
+}
+
+/// The check a clean file system gets before a read-write mount: blocks a
+/// file holds that the maps call free, which the allocator would hand out
+/// again over the file. OpenBSD trusts the clean flag (`fsck -p` skips a
+/// clean file system), so this is ppcbsd's own guard (doc/fidelity.md);
+/// it runs where the device's contents can be read in place (rd), without
+/// a transfer. Their number and the first, if there are any.
+fn ffs_preen(dev: Dev) -> Option<(usize, (u64, u32))> {
+    let mut found = None;
+    conf::bdev_contents(dev, &mut |img| {
+        if let Ok(r) = ffs::fsck::check(img) {
+            found = r.free_in_use.first().map(|&first| (r.free_in_use.len(), first));
+        }
+    });
+    found
 }
 
 /// Writes every delayed write of the file system (OpenBSD ffs_sync): the
