@@ -57,11 +57,17 @@ pub fn heap_free() -> usize {
 pub fn kmem_reserve(bytes: usize) -> bool {
     let mut h = HEAP.0.lock();
     while h.chunks.iter().flatten().map(Heap::free).sum::<usize>() < bytes {
-        if !h.grow(Layout::new::<u8>()) {
+        if h.grow(Layout::new::<u8>()).is_none() {
             return false;
         }
     }
     true
+}
+
+/// Adds one chunk for `layout`, as an allocation that found no room would;
+/// its size in pages (for the self-test of the short-chunk fallback).
+pub fn kmem_grow(layout: Layout) -> Option<u32> {
+    HEAP.0.lock().grow(layout)
 }
 
 /// Bytes taken from the page allocator so far.
@@ -74,21 +80,20 @@ impl Heaps {
         self.chunks.iter_mut().flatten().find_map(|h| h.allocate_first_fit(layout).ok())
     }
 
-    /// Adds a chunk big enough for `layout` from the page allocator.
-    fn grow(&mut self, layout: Layout) -> bool {
-        let Some(slot) = self.chunks.iter().position(Option::is_none) else { return false };
+    /// Adds a chunk big enough for `layout` from the page allocator; its
+    /// size in pages.
+    fn grow(&mut self, layout: Layout) -> Option<u32> {
+        let slot = self.chunks.iter().position(Option::is_none)?;
         let need = (layout.size() + layout.align() + 64).div_ceil(PAGE_SIZE as usize) as u32;
         let mut sizes = core::iter::once(need.max(CHUNK_PAGES)).chain((need < CHUNK_PAGES).then_some(need));
-        let Some((pa, npages)) = sizes.find_map(|n| uvm_pglistalloc_contig(n).map(|pa| (pa, n))) else {
-            return false;
-        };
+        let (pa, npages) = sizes.find_map(|n| uvm_pglistalloc_contig(n).map(|pa| (pa, n)))?;
         let mut h = Heap::empty();
         // SAFETY: the pages were just taken off the free list for good; they
         // are RAM, mapped 1:1 by BAT0, and nothing else refers to them.
         unsafe { h.init(pa as *mut u8, (npages * PAGE_SIZE) as usize) };
         self.chunks[slot] = Some(h);
         self.grown += (npages * PAGE_SIZE) as usize;
-        true
+        Some(npages)
     }
 }
 
@@ -100,7 +105,7 @@ unsafe impl GlobalAlloc for KernelHeap {
         if let Some(p) = h.alloc(layout) {
             return p.as_ptr();
         }
-        if h.grow(layout) {
+        if h.grow(layout).is_some() {
             if let Some(p) = h.alloc(layout) {
                 return p.as_ptr();
             }

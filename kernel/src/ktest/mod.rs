@@ -35,6 +35,7 @@ const SUITE: &[KTest] = &[
     ("bootinfo", test_bootinfo),
     ("ksyms", test_ksyms),
     ("heap", test_heap),
+    ("heap_short_chunk", test_heap_short_chunk),
     ("clock", test_clock),
     ("spl_defers_clock", test_spl_defers_clock),
     ("syscall_trap", test_syscall_trap),
@@ -122,6 +123,41 @@ fn test_heap() -> TestResult {
         check!(kern_malloc::heap_free() <= before - 40_000, "allocation not accounted");
     }
     check!(kern_malloc::heap_free() == before, "leaked {} bytes", before - kern_malloc::heap_free());
+    Ok(())
+}
+
+/// With no run of 64 free pages left (memory fragmented by user pages), a
+/// heap that must grow takes a chunk just the allocation's size instead
+/// of failing (the fallback that fixed a panic on a 16 KiB read).
+fn test_heap_short_chunk() -> TestResult {
+    use crate::uvm::uvm_page::{uvm_pagealloc, uvm_pagefree, PAGE_SIZE};
+    let npages = crate::uvm::uvm_page::uvmexp().free as usize;
+    let mut held = Vec::with_capacity(npages + 16);
+    while let Some(pg) = uvm_pagealloc() {
+        held.push(pg);
+    }
+    held.sort_by_key(|pg| pg.index());
+    // Every fourth page back: free runs of one page, then one run of three.
+    let mut kept = Vec::with_capacity(held.len());
+    let mut triple = None;
+    for (k, pg) in held.iter().enumerate() {
+        if k % 4 == 0 {
+            uvm_pagefree(pg);
+        } else if triple.is_none() && k % 4 == 1 && k + 2 < held.len() && held[k + 2].phys_addr() == pg.phys_addr() + 2 * PAGE_SIZE {
+            triple = Some(k);
+            uvm_pagefree(pg);
+        } else if triple.is_some_and(|t| k == t + 1 || k == t + 2) {
+            uvm_pagefree(pg);
+        } else {
+            kept.push(*pg);
+        }
+    }
+    let grown = kern_malloc::kmem_grow(core::alloc::Layout::from_size_align(8192, 8).unwrap_or(core::alloc::Layout::new::<u8>()));
+    for pg in kept {
+        uvm_pagefree(pg);
+    }
+    check!(triple.is_some(), "no three physically adjacent pages to free");
+    check!(grown == Some(3), "the heap grew by {grown:?} pages for 8 KiB with only a 3-page run free, not the 3 the fallback takes");
     Ok(())
 }
 
