@@ -237,6 +237,43 @@ pub fn virtual_ms(text: &str) -> Option<u64> {
     (hz > 0).then(|| ticks * 1000 / hz)
 }
 
+/// How hard a boot exercised the race: the kernel's halt line
+/// `race: counters: N creates, N recycles of vnodes with persisting
+/// objects, N pageouts from persisting objects, N uncache kills`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RaceCounters {
+    pub creates: u64,
+    pub persist_recycles: u64,
+    pub persist_pageouts: u64,
+    pub uncache_kills: u64,
+}
+
+impl RaceCounters {
+    pub fn parse(text: &str) -> Option<RaceCounters> {
+        let line = text.lines().rev().find_map(|l| l.strip_prefix("race: counters: "))?;
+        let n: Vec<u64> = line.split(", ").map(|part| part.split(' ').next()?.parse().ok()).collect::<Option<_>>()?;
+        match n[..] {
+            [creates, persist_recycles, persist_pageouts, uncache_kills] => Some(RaceCounters { creates, persist_recycles, persist_pageouts, uncache_kills }),
+            _ => None,
+        }
+    }
+
+    pub fn add(&mut self, o: &RaceCounters) {
+        self.creates += o.creates;
+        self.persist_recycles += o.persist_recycles;
+        self.persist_pageouts += o.persist_pageouts;
+        self.uncache_kills += o.uncache_kills;
+    }
+
+    /// `3,456 creates, 12 recycles of vnodes with persisting objects, …`
+    pub fn text(&self) -> String {
+        format!(
+            "{} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills",
+            self.creates, self.persist_recycles, self.persist_pageouts, self.uncache_kills
+        )
+    }
+}
+
 /// The last `n` lines of `text`, for failure reports.
 pub fn tail(text: &str, n: usize) -> Vec<&str> {
     let lines: Vec<&str> = text.lines().collect();
@@ -246,6 +283,14 @@ pub fn tail(text: &str, n: usize) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn race_counters_from_the_halt_line() {
+        let log = "ffs: x\nrace: counters: 80 creates, 18 recycles of vnodes with persisting objects, 110 pageouts from persisting objects, 3 uncache kills\nhalted\n";
+        assert_eq!(RaceCounters::parse(log), Some(RaceCounters { creates: 80, persist_recycles: 18, persist_pageouts: 110, uncache_kills: 3 }));
+        assert_eq!(RaceCounters::parse("race: counters: 80 creates, 18 recycles\n"), None);
+        assert_eq!(RaceCounters::parse("panic: x\n"), None);
+    }
 
     #[test]
     fn uptime_at_panic_and_deadlock() {

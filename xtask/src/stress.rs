@@ -133,6 +133,10 @@ pub struct Record {
     pub signature: Option<String>,
     /// Why a QEMU-ERROR happened (QEMU's messages or the spawn error).
     pub error: Option<String>,
+    /// The kernel's race counters, from its halt line (a boot that did not
+    /// halt has none).
+    #[serde(default)]
+    pub counters: Option<outcome::RaceCounters>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -228,6 +232,10 @@ pub struct Summary {
     pub guest_to_panic: Option<Dist>,
     pub guest_to_deadlock: Option<Dist>,
     pub wall_to_panic: Option<Dist>,
+    /// The race counters summed over the boots that printed them, and how
+    /// many did.
+    #[serde(default)]
+    pub counters: Option<(outcome::RaceCounters, u64)>,
     pub results: Vec<Record>,
 }
 
@@ -418,9 +426,10 @@ fn boot_one(ctx: &Ctx, setup: &Setup, dir: &Path, seed: u64, bootargs: &str, tim
                     _ => None,
                 },
                 error,
+                counters: outcome::RaceCounters::parse(&text),
             }
         }
-        Err(e) => Record { seed, outcome: Outcome::QemuError, wall_ms: 0, virtual_ms: None, signature: None, error: Some(format!("{e:#}")) },
+        Err(e) => Record { seed, outcome: Outcome::QemuError, wall_ms: 0, virtual_ms: None, signature: None, error: Some(format!("{e:#}")), counters: None },
     }
 }
 
@@ -522,6 +531,12 @@ fn summarize(run: &RunInfo, results: Vec<Record>) -> Summary {
     let guest = |o: Outcome| Dist::of("guest", results.iter().filter(|r| r.outcome == o).filter_map(|r| r.virtual_ms).collect());
     let wall_to_panic = Dist::of("wall", results.iter().filter(|r| r.outcome == Outcome::Panic).map(|r| r.wall_ms).collect());
     let wall_s = run.wall.as_secs_f64();
+    let counted: Vec<&outcome::RaceCounters> = results.iter().filter_map(|r| r.counters.as_ref()).collect();
+    let counters = (!counted.is_empty()).then(|| {
+        let mut sum = outcome::RaceCounters::default();
+        counted.iter().for_each(|c| sum.add(c));
+        (sum, counted.len() as u64)
+    });
     Summary {
         run_id: run.run_id.clone(),
         kernel: run.kernel.clone(),
@@ -540,6 +555,7 @@ fn summarize(run: &RunInfo, results: Vec<Record>) -> Summary {
         guest_to_panic: guest(Outcome::Panic),
         guest_to_deadlock: guest(Outcome::Hang),
         wall_to_panic,
+        counters,
         results,
     }
 }
@@ -586,6 +602,9 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
         }
     }
     let _ = writeln!(o, "wall {:.1} s, {:.2} boots/s", s.wall_s, s.boots_per_s);
+    if let Some((c, n)) = &s.counters {
+        let _ = writeln!(o, "race counters over the {n} boots that halted: {}", c.text());
+    }
     for (what, d) in [("time to panic", &s.guest_to_panic), ("time to deadlock report", &s.guest_to_deadlock), ("time to panic", &s.wall_to_panic)] {
         if let Some(d) = d {
             let _ = writeln!(o, "{what} ({}): {}", d.source, d.text());
@@ -640,6 +659,9 @@ fn markdown(s: &Summary) -> String {
         if let Some(d) = d {
             let _ = writeln!(o, "\n{what} ({} time): {}.", d.source, d.text());
         }
+    }
+    if let Some((c, n)) = &s.counters {
+        let _ = writeln!(o, "\nRace counters over the {n} boots that halted: {}.", c.text());
     }
     let _ = writeln!(o, "\nThe report with plots: [report.html](report.html).");
     o
@@ -873,6 +895,7 @@ mod tests {
             virtual_ms: Some(guest),
             signature: sig.map(str::to_owned),
             error: None,
+            counters: (sig.is_none()).then_some(outcome::RaceCounters { creates: seed, persist_recycles: 1, persist_pageouts: 2, uncache_kills: 0 }),
         }
     }
 
@@ -908,6 +931,11 @@ mod tests {
         assert_eq!((d.n, d.source.as_str()), (7, "guest"));
         assert!(d.p10_ms <= d.median_ms && d.median_ms <= d.p90_ms && d.p90_ms <= d.max_ms);
         assert_eq!(s.signatures[0].guest_ms.len(), 5);
+        // The three passing boots' counters, summed.
+        let (c, n) = s.counters.unwrap();
+        assert_eq!(n, 3);
+        assert_eq!((c.persist_recycles, c.persist_pageouts, c.uncache_kills), (3, 6, 0));
+        assert_eq!(c.creates, s.results.iter().filter(|r| r.outcome == Outcome::Pass).map(|r| r.seed).sum::<u64>());
     }
 
     #[test]

@@ -236,6 +236,9 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
             v.v_type == VType::VBAD
         });
         vh(vp, Vh::Getnewvnode, if from_hold { 2 } else { 1 }, 0);
+        if !bad && crate::uvm::uvm_p0::object_persists(vp) {
+            crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::PersistRecycle);
+        }
         if !bad {
             let _w = vh_working(vp);
             vgonel(vp);
@@ -581,6 +584,7 @@ pub fn vfs_shutdown() {
             e.inactive
         );
     }
+    crate::uvm::uvm_p0::race_counters_print(&mut crate::kern::subr_prf::Cons);
     if crate::kern::vfs_hist::vhist_on() {
         crate::printf!("vfs: flight recorder: {} events recorded\n", crate::kern::vfs_hist::vhist_recorded());
         crate::uvm::uvm_p0::p0_report(&mut crate::kern::subr_prf::Cons);

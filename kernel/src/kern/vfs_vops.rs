@@ -31,7 +31,11 @@ pub fn VOP_LOOKUP(dvp: &'static Vnode, name: &[u8]) -> Result<&'static Vnode, Er
 #[inline(never)]
 pub fn VOP_CREATE(dvp: &'static Vnode, name: &[u8], mode: u16) -> Result<&'static Vnode, Errno> {
     ASSERT_VP_ISLOCKED(dvp);
-    dvp.op().vop_create(dvp, name, mode)
+    let r = dvp.op().vop_create(dvp, name, mode);
+    if r.is_ok() {
+        crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::Create);
+    }
+    r
 }
 
 #[inline(never)]

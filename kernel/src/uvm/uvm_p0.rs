@@ -26,6 +26,44 @@ static WATCH: AtomicBool = AtomicBool::new(false);
 static CHECKS: AtomicU32 = AtomicU32::new(0);
 static PERSISTING: AtomicU32 = AtomicU32::new(0);
 
+/// How hard a boot exercised the race, counted whether or not the
+/// detector watches, printed at halt (`race: counters: …`) and gathered by
+/// `cargo xtask stress`: files created, recycles of a vnode whose object
+/// persisted, pageouts of pages of persisting objects, and unused objects
+/// uvm_vnp_uncache killed.
+#[derive(Clone, Copy, Debug)]
+pub enum RaceCtr {
+    Create,
+    PersistRecycle,
+    PersistPageout,
+    UncacheKill,
+}
+
+static RACE_CTRS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
+
+pub fn race_count(c: RaceCtr) {
+    RACE_CTRS[c as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Whether `vp`'s object persists unused (VALID|CANPERSIST, no references).
+pub fn object_persists(vp: &'static Vnode) -> bool {
+    let persist = UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST;
+    vp.v_uvm.with(|u| u.uo_refs == 0 && u.u_flags.contains(persist))
+}
+
+/// The halt line with the counters.
+pub fn race_counters_print(out: &mut dyn Write) {
+    let n = |c: RaceCtr| RACE_CTRS[c as usize].load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "race: counters: {} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills",
+        n(RaceCtr::Create),
+        n(RaceCtr::PersistRecycle),
+        n(RaceCtr::PersistPageout),
+        n(RaceCtr::UncacheKill)
+    );
+}
+
 pub fn p0_watch_init(on: bool) {
     WATCH.store(on, Ordering::Relaxed);
 }

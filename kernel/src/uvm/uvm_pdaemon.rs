@@ -183,6 +183,9 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
         return;
     }
     crate::uvm::uvm_p0::p0_check(vp, crate::uvm::uvm_p0::P0Point::Pagedaemon);
+    if vp.v_uvm.with(|u| u.uo_refs == 0) {
+        crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::PersistPageout);
+    }
     pg.set_flags(PgFlags::PG_BUSY);
     pmap_page_protect(pg, Prot::READ);
     uvmexp_count(|e| e.pdpageouts += 1);

@@ -445,6 +445,7 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
         uvn.vmobjlock.rw_exit();
         return false;
     }
+    crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::UncacheKill);
     vref(vp);
     uvn.locked(|u| u.uo_refs += 1);
     uvn.vmobjlock.rw_exit();
