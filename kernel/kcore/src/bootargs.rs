@@ -71,7 +71,15 @@ pub struct BootArgs<'a> {
     pub fuzz_hog: bool,
     /// A workload to run instead of the demo (`workload=`).
     pub workload: Option<Workload>,
+    /// `rd.latency=MIN-MAX`: microseconds a ramdisk transfer takes, drawn
+    /// per transfer from the seed (a fast disk by default).
+    pub rd_latency_us: (u32, u32),
 }
+
+/// The default `rd.latency`: a fast disk's 20–200 µs.
+pub const RD_LATENCY_DEFAULT: (u32, u32) = (20, 200);
+/// The longest `rd.latency` allowed: one second.
+pub const RD_LATENCY_MAX: u32 = 1_000_000;
 
 /// `workload=`: what the kernel runs instead of the demo.
 /// The vnode pager's policies (doc/race.md): OpenBSD's uvm_vnode.c 1.130, the
@@ -120,6 +128,7 @@ impl Default for BootArgs<'_> {
             fuzz_hog: false,
             p0_watch: false,
             hangsecs: 30,
+            rd_latency_us: RD_LATENCY_DEFAULT,
         }
     }
 }
@@ -156,6 +165,18 @@ fn ranged<'a>(key: &'a str, value: &'a str, lo: u64, hi: u64, expected: &'static
         n if (lo..=hi).contains(&n) => Ok(n as u32),
         _ => Err(BootArgError::BadValue { key, value, expected }),
     }
+}
+
+/// `MIN-MAX` microseconds, MIN ≤ MAX ≤ RD_LATENCY_MAX.
+fn latency_range<'a>(key: &'a str, value: &'a str) -> Result<(u32, u32), BootArgError<'a>> {
+    const EXPECTED: &str = "MIN-MAX in microseconds, MIN <= MAX <= 1000000";
+    let (lo, hi) = value.split_once('-').ok_or(BootArgError::BadValue { key, value, expected: EXPECTED })?;
+    let lo = ranged(key, lo, 0, RD_LATENCY_MAX as u64, EXPECTED).map_err(|_| BootArgError::BadValue { key, value, expected: EXPECTED })?;
+    let hi = ranged(key, hi, 0, RD_LATENCY_MAX as u64, EXPECTED).map_err(|_| BootArgError::BadValue { key, value, expected: EXPECTED })?;
+    if lo > hi {
+        return Err(BootArgError::BadValue { key, value, expected: EXPECTED });
+    }
+    Ok((lo, hi))
 }
 
 /// A switch: `0` or `1`.
@@ -239,6 +260,7 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
                 _ => Err(BootArgError::BadValue { key, value, expected: "all or p0" }),
             }
             .map(|b| args.fuzz_p0 = b),
+            "rd.latency" => latency_range(key, value).map(|r| args.rd_latency_us = r),
             "kern.hangsecs" => ranged(key, value, 0, 86_400, "seconds, 0 to 86400").map(|n| args.hangsecs = n),
             "fuzz.hog" => flag(key, value).map(|b| args.fuzz_hog = b),
             "p0.watch" => flag(key, value).map(|b| args.p0_watch = b),
@@ -319,6 +341,16 @@ mod tests {
         assert_eq!((a.workload, a.fuzz_ops, errs.len()), (Some(Workload::Fuzz), 500, 0));
         assert!(parse_all("p0.watch=1").0.p0_watch);
         assert_eq!(parse_all("kern.hangsecs=0").0.hangsecs, 0);
+        assert_eq!(parse_all("").0.rd_latency_us, RD_LATENCY_DEFAULT);
+        assert_eq!(parse_all("rd.latency=5000-15000").0.rd_latency_us, (5000, 15000));
+        assert_eq!(parse_all("rd.latency=0-0").0.rd_latency_us, (0, 0));
+        for bad in ["rd.latency=200-20", "rd.latency=5", "rd.latency=1-2000000", "rd.latency=a-b"] {
+            assert_eq!(
+                parse_all(bad).1,
+                [format!("bootarg: bad value '{}' for 'rd.latency': expected MIN-MAX in microseconds, MIN <= MAX <= 1000000", &bad[11..])],
+                "{bad}"
+            );
+        }
         assert!(parse_all("fuzz.mode=p0").0.fuzz_p0);
         assert_eq!(parse_all("fuzz.mode=x").1, ["bootarg: bad value 'x' for 'fuzz.mode': expected all or p0"]);
         assert_eq!(parse_all("fuzz.ops=0").1, ["bootarg: bad value '0' for 'fuzz.ops': expected 1 to 100000000"]);

@@ -1,9 +1,10 @@
 //! rd, the ramdisk (OpenBSD dev/rd.c): a block device over the FFS image
 //! the boot stub handed over. A transfer is not done when `rdstrategy`
-//! returns: it completes at a later clock tick (a seeded, bounded delay),
+//! returns: like a disk serving one request at a time, it completes a
+//! seeded latency (`rd.latency=MIN-MAX` µs) after the one before it ends,
 //! when a clockintr event asks for the completion soft interrupt at
-//! IPL_BIO, as a disk's completion interrupt would, so `biowait` really
-//! sleeps and the delays replay from the seed.
+//! IPL_BIO, as a disk's completion interrupt would. So `biowait` really
+//! sleeps, and the latencies replay from the seed.
 
 use crate::arch::clock;
 use crate::arch::intr::{self, Ipl, Sir};
@@ -17,13 +18,12 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kcore::random::Rng;
 use spin::Once;
 
-/// Most ticks a transfer waits beyond the next one.
-const MAXDELAY: u32 = 2;
-
 struct RdSoftc {
     base: u32,
     size: u32,
     rng: Rng,
+    /// A transfer's latency, inclusive, in microseconds.
+    latency_us: (u32, u32),
     /// Transfers in progress, in the order they complete: (buffer, time
     /// base at which it is due).
     queue: VecDeque<(BufId, u64)>,
@@ -37,9 +37,9 @@ static READS: AtomicU32 = AtomicU32::new(0);
 static WRITES: AtomicU32 = AtomicU32::new(0);
 
 /// Attaches rd0 to the image at [base, base + size).
-pub fn rd_attach(base: u32, size: u32, seed: u64) {
+pub fn rd_attach(base: u32, size: u32, seed: u64, latency_us: (u32, u32)) {
     RD_INTR.call_once(|| (intr::softintr_establish(Ipl::Bio, rdintr), kern_clockintr::clockintr_establish(rd_clockintr)));
-    *RD.lock() = Some(RdSoftc { base, size, rng: Rng::new(seed ^ 0x7264_7264), queue: VecDeque::new() });
+    *RD.lock() = Some(RdSoftc { base, size, rng: Rng::new(seed ^ 0x7264_7264), latency_us, queue: VecDeque::new() });
 }
 
 /// d_psize: bytes in the unit (rd has one, rd0).
@@ -68,8 +68,8 @@ pub fn rd_counts() -> (u32, u32) {
 }
 
 /// d_strategy: starts the transfer a busy buffer describes; it completes
-/// at the next tick or up to MAXDELAY ticks later, after the transfers
-/// queued before it.
+/// its latency after the later of now and the end of the transfer queued
+/// before it.
 pub fn rdstrategy(bp: BufId) {
     let mut g = RD.lock();
     let Some(sc) = g.as_mut() else {
@@ -77,13 +77,10 @@ pub fn rdstrategy(bp: BufId) {
         let _s = intr::splbio();
         return vfs_bio::biodone(bp, Err(Errno::ENXIO));
     };
-    let per = clock::tb_per_tick() as u64;
-    let next = clock::next_tick_tb();
-    let extra = sc.rng.below(MAXDELAY + 1) as u64;
-    let due = match sc.queue.back() {
-        Some(&(_, last)) if last >= next => last + (1 + extra) * per,
-        _ => next + extra * per,
-    };
+    let (lo, hi) = sc.latency_us;
+    let us = lo + sc.rng.below(hi - lo + 1);
+    let start = sc.queue.back().map_or(0, |&(_, last)| last).max(crate::arch::cpu::mftb());
+    let due = start + us as u64 * clock::tbfreq() as u64 / 1_000_000;
     sc.queue.push_back((bp, due));
     if sc.queue.len() == 1 {
         kern_clockintr::clockintr_schedule(rd_intr().1, due);

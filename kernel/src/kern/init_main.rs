@@ -68,7 +68,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     pmap::pmap_bootstrap();
     kern_sched::sched_init();
     crate::uvm::uvm_pager::uvm_pager_init();
-    rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed);
+    rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed, args.rd_latency_us);
     conf::setroot(conf::makedev(crate::arch::conf::RD_MAJOR, 0));
     uvm_vnode::uvm_config_init(args.uvn_policy, args.mmap_uncache);
     crate::kern::vfs_hist::vhist_set(args.vhist);
@@ -164,6 +164,7 @@ fn identify(bi: &BootInfo, args: &BootArgs<'_>) {
         if bi.pvpanic != 0 { "yes" } else { "no" }
     );
     printf!("rd0: ramdisk {} bytes at {:#x}\n", bi.ramdisk.size, bi.ramdisk.start);
+    printf!("rd0: {}-{} us per transfer (rd.latency)\n", args.rd_latency_us.0, args.rd_latency_us.1);
     let first = FIRST_LINE_TB.get().copied().unwrap_or(0);
     let per_ms = (bi.tbfreq / 1000).max(1) as u64;
     printf!(

@@ -57,11 +57,6 @@ pub fn cpu_rearm() {
     program(cpu::mftb(), next);
 }
 
-/// The time base at which the next hardclock falls due.
-pub fn next_tick_tb() -> u64 {
-    cpu::with_interrupts_disabled(|| *NEXT_TICK.lock())
-}
-
 /// Busy-waits `us` microseconds on the time base (no interrupts needed).
 pub fn delay(us: u32) {
     let end = cpu::mftb() + tbfreq() as u64 * us as u64 / 1_000_000;
