@@ -54,6 +54,7 @@ pub fn main(ctx: &Ctx) -> Result<i32> {
         }
         bench.metrics.extend(bench_lines(&text));
     }
+    bench.metrics.extend(limit_shares(&bench.metrics));
     recorder_cost(ctx, &setup, &dir, &mut bench)?;
     let md = markdown(&bench);
     print!("{md}");
@@ -161,6 +162,17 @@ fn timing_metrics((x, y, z): (u64, u64, u64)) -> Vec<Metric> {
     m
 }
 
+/// The file system's rates as a share of the guest's 4 KiB memory copy,
+/// the physical limit of a ramdisk.
+fn limit_shares(metrics: &[Metric]) -> Vec<Metric> {
+    let get = |name: &str| metrics.iter().find(|m| m.name == name).map(|m| m.value);
+    let Some(limit) = get("memcpy_4k").filter(|&v| v > 0.0) else { return Vec::new() };
+    ["file_read", "fsstress_read", "fsstress_write"]
+        .iter()
+        .filter_map(|&n| get(n).map(|v| metric(&format!("{n} / memcpy_4k"), (v / limit * 10_000.0).round() / 100.0, "%")))
+        .collect()
+}
+
 /// `bench: <name> <value> <unit>` lines.
 fn bench_lines(text: &str) -> Vec<Metric> {
     text.lines()
@@ -186,6 +198,14 @@ fn markdown(b: &Bench) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_of_the_memory_copy_limit() {
+        let m = [metric("memcpy_4k", 200_000.0, "KiB/s"), metric("file_read", 50_000.0, "KiB/s"), metric("fsstress_write", 1_000.0, "KiB/s")];
+        let s = limit_shares(&m);
+        assert_eq!(s, [metric("file_read / memcpy_4k", 25.0, "%"), metric("fsstress_write / memcpy_4k", 0.5, "%")]);
+        assert!(limit_shares(&m[1..]).is_empty());
+    }
 
     #[test]
     fn parses_boot_times() {

@@ -394,6 +394,19 @@ pub fn ktest_bench() {
         crate::kern::vfs_subr::vrele(vp);
         crate::printf!("bench: vhist_event {} instructions\n", ns / E);
     }
+    // The physical limit of any file system here: a 4 KiB memory copy.
+    {
+        const R: u64 = 4096;
+        let src = alloc::vec![0x5au8; 4096];
+        let mut dst = alloc::vec![0u8; 4096];
+        let t0 = crate::arch::cpu::mftb();
+        for i in 0..R {
+            dst.copy_from_slice(core::hint::black_box(&src));
+            core::hint::black_box(&mut dst)[i as usize % 4096] ^= 1;
+        }
+        let ns = ((crate::arch::cpu::mftb() - t0) * 1_000_000_000 / tbfreq).max(1);
+        crate::printf!("bench: memcpy_4k {} KiB/s\n", R * 4 * 1_000_000_000 / ns);
+    }
     let arg = alloc::format!("{tbfreq}");
     match kern_exec::proc_spawn("/bin/ubench", &["ubench", &arg]) {
         Some(pid) => {
