@@ -75,6 +75,10 @@ fn dosoftint(ipl: Ipl) {
     // interrupt, which cannot run it at this level): go round until none is.
     loop {
         let pending = SOFT_PENDING.load(Ordering::Relaxed);
+        // The common case on every splx: nothing pending, no table walk.
+        if pending == 0 {
+            break;
+        }
         let next = SOFTINTRS.lock().iter().enumerate().find_map(|(i, si)| si.filter(|si| si.ipl > ipl && pending & (1 << i) != 0).map(|si| (i, si)));
         let Some((i, si)) = next else { break };
         SOFT_PENDING.fetch_and(!(1 << i), Ordering::Relaxed);
