@@ -162,6 +162,7 @@ pub fn uvmpd_scan_page(pg: &'static VmPage) {
 /// to be freed on a later pass; one whose pageout said "try again" stays
 /// inactive; one that failed goes back to the active queue.
 fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
+    vp.v_uvm.assert_locked();
     if !vp.v_uvm.owns(idx, pg) {
         return;
     }

@@ -2,12 +2,14 @@
 
 use crate::kern::vfs_bio::vinvalbuf;
 use crate::kern::vfs_subr::Vnode;
+use crate::kern::vfs_vops::ASSERT_VP_ISLOCKED;
 use crate::sys::errno::Errno;
 use crate::ufs::ffs::ffs_vfsops::{ffs_modify, rootfs, vtoi};
 use crate::uvm::uvm_vnode::{uvm_vnp_setsize, uvm_vnp_uncache};
 
 /// Changes fields of a locked vnode's inode and writes it (ffs_update).
 pub fn ffs_update(vp: &'static Vnode, f: impl FnOnce(&mut ffs::Inode)) -> Result<ffs::Inode, Errno> {
+    ASSERT_VP_ISLOCKED(vp);
     let mut ip = vtoi(vp)?;
     f(&mut ip);
     ffs_modify(ip.ino, |fs| fs.write_inode(&ip))?;
@@ -22,6 +24,7 @@ pub fn ffs_update(vp: &'static Vnode, f: impl FnOnce(&mut ffs::Inode)) -> Result
 /// becomes empty) before blocks are freed.
 #[inline(never)]
 pub fn ffs_truncate(vp: &'static Vnode, len: u64) -> Result<(), Errno> {
+    ASSERT_VP_ISLOCKED(vp);
     let osize = vtoi(vp)?.size;
     let bsize = rootfs()?.sb().bsize as u64;
     uvm_vnp_setsize(vp, len);
