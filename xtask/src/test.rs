@@ -681,9 +681,12 @@ const TESTS: &[QemuTest] = &[
     persistbug("persistbug-vget-diff", "test=persistbug uvn.policy=vget-diff", true),
     persistbug("persistbug-fixed", "test=persistbug uvn.policy=fixed", true),
     persistbug("persistbug-fixed-2", "test=persistbug uvn.policy=fixed-2", false),
-    dying_pageout("dying-pageout-original", "test=dying-pageout uvn.policy=original", true),
-    dying_pageout("dying-pageout-fixed", "test=dying-pageout uvn.policy=fixed", true),
-    dying_pageout("dying-pageout-fixed-2", "test=dying-pageout uvn.policy=fixed-2", false),
+    // A slow disk (10–30 ms a transfer, the clock-tick latency rd had before
+    // rd.latency): vclean's write must still be in flight when the
+    // stand-in pagedaemon, which looks once a tick, comes round.
+    dying_pageout("dying-pageout-original", "test=dying-pageout uvn.policy=original rd.latency=10000-30000", true),
+    dying_pageout("dying-pageout-fixed", "test=dying-pageout uvn.policy=fixed rd.latency=10000-30000", true),
+    dying_pageout("dying-pageout-fixed-2", "test=dying-pageout uvn.policy=fixed-2 rd.latency=10000-30000", false),
     race(
         "race-original",
         "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original",

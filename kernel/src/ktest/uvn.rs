@@ -251,8 +251,9 @@ pub fn ktest_dying_pageout() {
             crate::printf!("dying-pageout: vclean never wrote page 0\n");
         })
         .ok_or("cannot start the pagedaemon thread")?;
-        // Nothing cached, so vclean's write sleeps on rd; and memory short
-        // enough that the pagedaemon pages out (free under 4·freetarg).
+        // Nothing cached, so vclean's write sleeps on rd (for a tick or
+        // more: the test boots with rd.latency=10000-30000); and memory
+        // short enough that the pagedaemon pages out (free under 4·freetarg).
         crate::kern::vfs_bio::rootvp_invalbuf().map_err(|e| format!("rootvp_invalbuf: {e}"))?;
         let mut hog = Vec::new();
         while uvmexp().free >= 4 * uvmexp().freetarg {
