@@ -889,13 +889,19 @@ const TESTS: &[QemuTest] = &[
 /// The image saved after `test=rd-mark`: its last 4 KiB holds the marker
 /// the kernel wrote through rd, and it still mounts and checks clean.
 /// The saved image is still marked unclean: the read-only root wrote nothing.
-fn still_unclean(_: &str, img: &[u8]) -> Result<(), String> {
+/// A read-only root must leave the saved image's clean flag as it found it.
+fn clean_flag_kept(img: &[u8], was_clean: bool) -> Result<(), String> {
     let fs = ffs::Fs::mount(img).map_err(|e| format!("the saved image does not mount: {e}"))?;
     match fs.is_clean() {
-        Ok(false) => Ok(()),
+        Ok(c) if c == was_clean => Ok(()),
         Ok(true) => Err("the saved image was marked clean: the read-only root wrote to it".into()),
+        Ok(false) => Err("the saved image lost its clean flag: the read-only root wrote to it".into()),
         Err(e) => Err(format!("fs_clean: {e}")),
     }
+}
+
+fn still_unclean(_: &str, img: &[u8]) -> Result<(), String> {
+    clean_flag_kept(img, false)
 }
 
 fn still_free_in_use(_: &str, img: &[u8]) -> Result<(), String> {
@@ -903,11 +909,7 @@ fn still_free_in_use(_: &str, img: &[u8]) -> Result<(), String> {
     if r.free_in_use.len() != 8 {
         return Err(format!("the saved image has {} fragments in use marked free, not the 8 the damage made", r.free_in_use.len()));
     }
-    match ffs::Fs::mount(img).map_err(|e| e.to_string())?.is_clean() {
-        Ok(true) => Ok(()),
-        Ok(false) => Err("the saved image lost its clean flag: the read-only root wrote to it".into()),
-        Err(e) => Err(format!("fs_clean: {e}")),
-    }
+    clean_flag_kept(img, true)
 }
 
 fn rd_marked(_: &str, img: &[u8]) -> Result<(), String> {

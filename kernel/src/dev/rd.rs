@@ -29,8 +29,9 @@ struct RdSoftc {
     queue: VecDeque<(BufId, u64)>,
 }
 
-/// IPL_CLOCK: the clockintr event and strategy both arm the timer.
-static RD: Mutex<Option<RdSoftc>> = Mutex::new(Ipl::Clock, None);
+/// IPL_BIO: the completion interrupt takes it (the clockintr event only
+/// schedules that interrupt).
+static RD: Mutex<Option<RdSoftc>> = Mutex::new(Ipl::Bio, None);
 /// The completion interrupt and the event that asks for it.
 static RD_INTR: Once<(Sir, ClockIntr)> = Once::new();
 static READS: AtomicU32 = AtomicU32::new(0);
@@ -80,7 +81,7 @@ pub fn rdstrategy(bp: BufId) {
     let (lo, hi) = sc.latency_us;
     let us = lo + sc.rng.below(hi - lo + 1);
     let start = sc.queue.back().map_or(0, |&(_, last)| last).max(crate::arch::cpu::mftb());
-    let due = start + us as u64 * clock::tbfreq() as u64 / 1_000_000;
+    let due = start + clock::us_to_tb(us);
     sc.queue.push_back((bp, due));
     if sc.queue.len() == 1 {
         kern_clockintr::clockintr_schedule(rd_intr().1, due);

@@ -21,7 +21,7 @@ pub fn vfs_mountroot() -> Result<(), Errno> {
     let dev = conf::rootdev();
     for ops in VFSCONF {
         if (ops.vfs_mountroot)(dev).is_ok() {
-            MOUNTLIST.lock().push(Mount { mnt_op: ops, mnt_dev: dev });
+            MOUNTLIST.lock().push(Mount { mnt_op: ops });
             return Ok(());
         }
     }

@@ -8,8 +8,6 @@ use crate::sys::errno::Errno;
 
 /// A file system type's operations (the ones this kernel uses).
 pub struct VfsOps {
-    /// MOUNT_FFS and the like: the type's name.
-    pub vfs_name: &'static str,
     /// Mounts the root file system from `dev` (the type's mountroot);
     /// says on the console why not.
     pub vfs_mountroot: fn(Dev) -> Result<(), Errno>,
@@ -29,6 +27,4 @@ pub struct VfsOps {
 #[derive(Clone, Copy)]
 pub struct Mount {
     pub mnt_op: &'static VfsOps,
-    /// The device it is mounted from.
-    pub mnt_dev: Dev,
 }

@@ -342,12 +342,6 @@ pub fn vmspace_remove(pid: u32) -> Option<VmSpace> {
     old.map(|o| vmspace_unshare(pid, o))
 }
 
-/// Runs `f` on the running process's address space; EFAULT for a kernel
-/// thread, which has none.
-fn curvm<R>(f: impl FnOnce(&mut VmSpace) -> Result<R, Errno>) -> Result<R, Errno> {
-    with_vmspace(curproc(), f).unwrap_or(Err(Errno::EFAULT))
-}
-
 /// Runs a copy between the kernel and the current process's `len` bytes at
 /// `uva`. A page that is not resident (a file page not read in yet) fails
 /// the copy, since reading it sleeps and the address space is locked during
@@ -357,7 +351,7 @@ fn curvm<R>(f: impl FnOnce(&mut VmSpace) -> Result<R, Errno>) -> Result<R, Errno
 fn user_copy(uva: u32, len: usize, access: Prot, mut f: impl FnMut(&mut VmSpace) -> Result<(), Errno>) -> Result<(), Errno> {
     const TRIES: usize = 4;
     for _ in 0..TRIES {
-        match curvm(&mut f) {
+        match with_curvmspace(&mut f) {
             Err(Errno::EFAULT) => {}
             r => return r,
         }
@@ -387,11 +381,11 @@ pub fn copyin(uva: u32, buf: &mut [u8]) -> Result<(), Errno> {
 /// A NUL-terminated string of at most `max` bytes from the running
 /// process (copyinstr(9)).
 pub fn copyinstr(uva: u32, max: usize) -> Result<Vec<u8>, Errno> {
-    curvm(|vs| vs.copyinstr(uva, max))
+    with_curvmspace(|vs| vs.copyinstr(uva, max))
 }
 
-/// Runs `f` on the running process's address space (the system calls that
-/// copy several things in at once: execve's argument vector).
+/// Runs `f` on the running process's address space; EFAULT for a kernel
+/// thread, which has none.
 pub fn with_curvmspace<R>(f: impl FnOnce(&mut VmSpace) -> Result<R, Errno>) -> Result<R, Errno> {
-    curvm(f)
+    with_vmspace(curproc(), f).unwrap_or(Err(Errno::EFAULT))
 }

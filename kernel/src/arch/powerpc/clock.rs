@@ -57,9 +57,14 @@ pub fn cpu_rearm() {
     program(cpu::mftb(), next);
 }
 
+/// Time-base units in `us` microseconds.
+pub fn us_to_tb(us: u32) -> u64 {
+    tbfreq() as u64 * us as u64 / 1_000_000
+}
+
 /// Busy-waits `us` microseconds on the time base (no interrupts needed).
 pub fn delay(us: u32) {
-    let end = cpu::mftb() + tbfreq() as u64 * us as u64 / 1_000_000;
+    let end = cpu::mftb() + us_to_tb(us);
     while cpu::mftb() < end {
         core::hint::spin_loop();
     }

@@ -129,14 +129,8 @@ pub fn ffs_modify<R>(ino: u32, f: impl FnOnce(&ffs::Fs<BufDevice>) -> Result<R, 
 static IHASH: Mutex<BTreeMap<u32, &'static Vnode>> = Mutex::new(Ipl::None, BTreeMap::new());
 
 /// FFS as the generic VFS sees it (OpenBSD ffs_vfsops).
-pub static FFS_VFSOPS: VfsOps = VfsOps {
-    vfs_name: "ffs",
-    vfs_mountroot: ffs_mountroot,
-    vfs_root: || ffs_vget(ffs::ROOTINO),
-    vfs_vget: ffs_vget,
-    vfs_sync: ffs_sync,
-    vfs_unmount: ffs_unmount,
-};
+pub static FFS_VFSOPS: VfsOps =
+    VfsOps { vfs_mountroot: ffs_mountroot, vfs_root: || ffs_vget(ffs::ROOTINO), vfs_vget: ffs_vget, vfs_sync: ffs_sync, vfs_unmount: ffs_unmount };
 
 /// Mounts the root file system from `dev` (OpenBSD ffs_mountroot).
 pub fn ffs_mountroot(dev: Dev) -> Result<(), Errno> {
@@ -153,19 +147,20 @@ fn ffs_mountfs(dev: Dev) -> Result<(), ffs::Error> {
     crate::printf!("ffs: root on {name}, {:?}, {} byte blocks, {} fragments, {} inodes\n", sb.version, sb.bsize, sb.size, sb.ninodes());
     let clean = fs.is_clean()?;
     ROOTFS.call_once(|| fs);
-    if !clean {
-        // OpenBSD's words (ffs_mountfs); its root is mounted read-only
-        // first anyway, and so is this one.
-        crate::printf!("WARNING: R/W mount of / denied.  Filesystem is not clean - run fsck\n");
+    // OpenBSD's words (ffs_mountfs); its root is mounted read-only first
+    // anyway, and so is this one.
+    let rdonly = |why: &str| {
+        crate::printf!("WARNING: R/W mount of / denied.  Filesystem is {why} - run fsck\n");
         crate::printf!("ffs: root on {name} mounted read-only\n");
         FS_RDONLY.store(true, core::sync::atomic::Ordering::Relaxed);
+    };
+    if !clean {
+        rdonly("not clean");
         return Ok(());
     }
     if let Some((n, (frag, ino))) = ffs_preen(dev) {
         crate::printf!("ffs: {name}: marked clean, but {n} fragments in use are free in the maps (first: fragment {frag} of inode {ino})\n");
-        crate::printf!("WARNING: R/W mount of / denied.  Filesystem is damaged - run fsck\n");
-        crate::printf!("ffs: root on {name} mounted read-only\n");
-        FS_RDONLY.store(true, core::sync::atomic::Ordering::Relaxed);
+        rdonly("damaged");
         return Ok(());
     }
     // Mounted read-write: not clean until ffs_unmount says so.
