@@ -53,6 +53,8 @@ pub struct Superblock {
     pub cstotal: Csum,
     /// Symbolic links shorter than this keep their target in the inode.
     pub maxsymlinklen: u32,
+    /// Longest free-block run the cluster summaries count (0: none kept).
+    pub contigsumsize: u32,
     old_cgoffset: u32,
     old_cgmask: u32,
     pub volname: [u8; 32],
@@ -128,6 +130,7 @@ fn parse(b: &[u8], version: Version, location: u64) -> Result<Superblock, Error>
         dsize: if ufs2 { be64(b, 1088) } else { be32(b, 40) as u64 },
         cstotal,
         maxsymlinklen: be32(b, 1320),
+        contigsumsize: be32(b, 1316),
         old_cgoffset: be32(b, 24),
         old_cgmask: be32(b, 28),
         volname,
@@ -179,6 +182,10 @@ impl Superblock {
         if self.maxsymlinklen as usize > (crate::param::NDADDR + crate::param::NIADDR) * self.ptr_size() as usize {
             return Err(bad("maximum inline symlink length", self.maxsymlinklen));
         }
+        // FS_MAXCONTIG.
+        if self.contigsumsize > 16 {
+            return Err(bad("cluster summary size", self.contigsumsize));
+        }
         if self.cgsize == 0 || self.cgsize > self.bsize {
             return Err(bad("cylinder group size", self.cgsize));
         }
@@ -187,6 +194,11 @@ impl Superblock {
             return Err(bad("summary area address", self.csaddr));
         }
         Ok(())
+    }
+
+    /// What a cylinder group's block is read with.
+    pub fn cg_geom(&self) -> crate::cgalloc::CgGeom {
+        crate::cgalloc::CgGeom { frag: self.frag, fpg: self.fpg, ipg: self.ipg, contigsumsize: self.contigsumsize }
     }
 
     /// Bytes of an on-disk inode.

@@ -7,7 +7,8 @@
 //!   marked in use in its cylinder group's free map; no block in use that
 //!   no file claims;
 //! - the inode maps against the inodes the tree reaches;
-//! - each cylinder group's and the superblock's summary counts;
+//! - each cylinder group's and the superblock's summary counts, its
+//!   free-run counts, and its cluster map and cluster counts when kept;
 //! - that the file system was unmounted cleanly (fs_clean).
 
 use alloc::collections::BTreeMap;
@@ -23,6 +24,9 @@ const CG_CS_OFF: usize = 24;
 const CG_FRSUM_OFF: usize = 52;
 const CG_IUSEDOFF: usize = 92;
 const CG_FREEOFF: usize = 96;
+const CG_CLUSTERSUMOFF: usize = 104;
+const CG_CLUSTEROFF: usize = 108;
+const CG_NCLUSTERBLKS: usize = 112;
 const CG_MAGIC: u32 = 0x0009_0255;
 
 fn be32(b: &[u8], o: usize) -> u32 {
@@ -50,6 +54,8 @@ struct Cg {
     free: Vec<u8>,
     cs: [u32; 4],
     frsum: [u32; 8],
+    /// The cluster map and counts (index 0 unused), when kept.
+    clusters: Option<(Vec<u8>, Vec<u32>)>,
 }
 
 /// The fragments an inode holds: each data block (a partial last block of
@@ -128,7 +134,7 @@ pub fn check(img: &[u8]) -> Result<Report, crate::Error> {
         let blk = img.get(off..off + sb.cgsize as usize).unwrap_or_default();
         if be32(blk, CG_MAGIC_OFF) != CG_MAGIC {
             p.push(format!("cylinder group {c}: bad magic {:#x}", be32(blk, CG_MAGIC_OFF)));
-            cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4], frsum: [0; 8] });
+            cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4], frsum: [0; 8], clusters: None });
             continue;
         }
         let (iu, fr) = (be32(blk, CG_IUSEDOFF) as usize, be32(blk, CG_FREEOFF) as usize);
@@ -136,12 +142,30 @@ pub fn check(img: &[u8]) -> Result<Report, crate::Error> {
         let flen = (sb.fpg as usize).div_ceil(8);
         let (Some(iused), Some(free)) = (blk.get(iu..iu + ilen), blk.get(fr..fr + flen)) else {
             p.push(format!("cylinder group {c}: maps outside its block (iused {iu}, free {fr})"));
-            cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4], frsum: [0; 8] });
+            cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4], frsum: [0; 8], clusters: None });
             continue;
         };
         let cs = [0, 4, 8, 12].map(|o| be32(blk, CG_CS_OFF + o));
         let frsum = core::array::from_fn(|k| be32(blk, CG_FRSUM_OFF + 4 * k));
-        cgs.push(Cg { iused: iused.to_vec(), free: free.to_vec(), cs, frsum });
+        let (sumoff, mapoff) = (be32(blk, CG_CLUSTERSUMOFF) as usize, be32(blk, CG_CLUSTEROFF) as usize);
+        let nclusterblks = be32(blk, CG_NCLUSTERBLKS) as usize;
+        let clusters = if sb.contigsumsize == 0 || sumoff == 0 || mapoff == 0 {
+            None
+        } else {
+            let sums = (0..=sb.contigsumsize as usize).map(|k| be32(blk, sumoff + 4 * k)).collect();
+            let Some(map) = blk.get(mapoff..mapoff + nclusterblks.div_ceil(8)) else {
+                p.push(format!("cylinder group {c}: cluster map outside its block ({mapoff})"));
+                cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4], frsum: [0; 8], clusters: None });
+                continue;
+            };
+            // The map covers nclusterblks blocks; its bits past them are unused.
+            let mut map = map.to_vec();
+            for i in nclusterblks..map.len() * 8 {
+                map[i / 8] &= !(1 << (i % 8));
+            }
+            Some((map, sums))
+        };
+        cgs.push(Cg { iused: iused.to_vec(), free: free.to_vec(), cs, frsum, clusters });
     }
 
     // The tree: links counted from directory entries, parents for "..".
@@ -246,9 +270,11 @@ pub fn check(img: &[u8]) -> Result<Report, crate::Error> {
         }
         // Free blocks are whole blocks whose fragments are all free.
         let mut frsum = [0u32; 8];
+        let mut blkfree = Vec::new();
         let mut b = base;
         while b + sb.frag as u64 <= end {
             let all = (b..b + sb.frag as u64).all(|f| bit(&cg.free, f - base));
+            blkfree.push(all);
             if all {
                 nbfree += 1;
             } else {
@@ -267,6 +293,20 @@ pub fn check(img: &[u8]) -> Result<Report, crate::Error> {
         }
         if frsum[1..] != cg.frsum[1..] {
             p.push(format!("cylinder group {c}: fragment run counts {:?}, the map says {:?}", &cg.frsum[1..], &frsum[1..]));
+        }
+        if let Some((map, sums)) = &cg.clusters {
+            let n = (map.len() * 8).min(blkfree.len());
+            if let Some(blk) = (0..map.len() * 8).find(|&i| bit(map, i as u64) != (i < n && blkfree[i])) {
+                p.push(format!("cylinder group {c}: cluster map says block {blk} is {}", if bit(map, blk as u64) { "free" } else { "in use" }));
+            }
+            let size = sb.contigsumsize as usize;
+            let mut want = vec![0u32; size + 1];
+            for run in blkfree[..n].split(|&f| !f).map(<[bool]>::len).filter(|&l| l > 0) {
+                want[run.min(size)] += 1;
+            }
+            if sums[1..] != want[1..] {
+                p.push(format!("cylinder group {c}: cluster counts {:?}, the map says {:?}", &sums[1..], &want[1..]));
+            }
         }
         let mut nifree = 0u64;
         let mut ndir = 0u64;
@@ -378,6 +418,17 @@ mod tests {
         let mut m = img.clone();
         m[cg0 + CG_CS_OFF + 11] ^= 1; // cs_nifree
         assert!(problems(&m).iter().any(|p| p.contains("free inodes")), "{:?}", problems(&m));
+
+        // A free block the cluster map calls in use, and a run count off.
+        assert!(sb.contigsumsize > 0, "makefs keeps cluster summaries");
+        let (csum, cmap) = (be32(&img, cg0 + CG_CLUSTERSUMOFF) as usize, be32(&img, cg0 + CG_CLUSTEROFF) as usize);
+        let nblks = be32(&img, cg0 + CG_NCLUSTERBLKS) as usize;
+        let mut m = img.clone();
+        m[cg0 + cmap + (nblks - 1) / 8] &= !(1 << ((nblks - 1) % 8));
+        assert!(problems(&m).iter().any(|p| p.contains(&format!("cluster map says block {} is in use", nblks - 1))), "{:?}", problems(&m));
+        let mut m = img.clone();
+        m[cg0 + csum + 4 * sb.contigsumsize as usize + 3] ^= 1;
+        assert!(problems(&m).iter().any(|p| p.contains("cluster counts")), "{:?}", problems(&m));
 
         let mut m = img.clone();
         let other = fs.inode(fs.lookup("/a/frag").unwrap()).unwrap().db[0];

@@ -12,7 +12,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::cgalloc::{FragMap, InodeMap};
+use crate::cgalloc::Cg;
 use crate::dinode::{self, FileType};
 use crate::dir::{self, DIRBLKSIZ};
 use crate::fs::{Version, FS_CLEAN_OFF};
@@ -30,19 +30,8 @@ impl<T: DeviceMut + ?Sized> DeviceMut for &T {
     }
 }
 
-/// struct cg offsets (fs.h).
-const CG_NDBLK: usize = 20;
-const CG_CS: usize = 24;
-const CG_FRSUM: usize = 52;
-const CG_IUSEDOFF: usize = 92;
-const CG_FREEOFF: usize = 96;
-const CG_CLUSTERSUMOFF: usize = 104;
-const CG_CLUSTEROFF: usize = 108;
-const CG_NCLUSTERBLKS: usize = 112;
-const CG_INITEDIBLK: usize = 120;
-/// struct fs offsets: fs_contigsumsize, and the totals (UFS1's 32-bit
-/// fs_old_cstotal, UFS2's 64-bit fs_cstotal).
-const FS_CONTIGSUMSIZE: u64 = 1316;
+/// struct fs offsets of the totals: UFS1's 32-bit fs_old_cstotal, UFS2's
+/// 64-bit fs_cstotal.
 const FS_OLD_CSTOTAL: u64 = 192;
 const FS_CSTOTAL: u64 = 1008;
 
@@ -60,106 +49,37 @@ fn put32(b: &mut [u8], o: usize, v: u32) {
     b[o..o + 4].copy_from_slice(&v.to_be_bytes());
 }
 
-/// One cylinder group's block, read for a change and written back.
+/// One cylinder group's block, read for a change and written back, with
+/// its counts as they were read.
 struct CgBuf {
     cg: u32,
     off: u64,
     b: Vec<u8>,
-}
-
-/// (ndir, nbfree, nifree, nffree) of a cg header.
-fn cg_cs(b: &[u8]) -> [i64; 4] {
-    [0, 4, 8, 12].map(|o| be32(b, CG_CS + o) as i32 as i64)
+    cs0: [i64; 4],
 }
 
 impl<D: DeviceMut> Fs<D> {
     fn cg_load(&self, cg: u32) -> Result<CgBuf, Error> {
-        self.cg_maps(cg)?;
-        let off = self.sb().cg_offset(cg)?;
-        let mut b = vec![0u8; self.sb().cgsize as usize];
-        self.device_read(off, &mut b)?;
-        Ok(CgBuf { cg, off, b })
-    }
-
-    /// The group's free map, over the fragments it really has.
-    fn with_fragmap<R>(&self, c: &mut CgBuf, f: impl FnOnce(&mut FragMap) -> R) -> Result<R, Error> {
         let sb = self.sb();
-        let fr = be32(&c.b, CG_FREEOFF) as usize;
-        let ndblk = be32(&c.b, CG_NDBLK).min(sb.fpg);
-        let len = (sb.fpg as usize).div_ceil(8);
-        let mut m = FragMap::new(&mut c.b[fr..fr + len], ndblk, sb.frag)?;
-        Ok(f(&mut m))
+        let off = sb.cg_offset(cg)?;
+        let mut b = vec![0u8; sb.cgsize as usize];
+        self.device_read(off, &mut b)?;
+        let cs0 = Cg::new(&mut b, sb.cg_geom())?.cs();
+        Ok(CgBuf { cg, off, b, cs0 })
     }
 
-    fn with_inodemap<R>(&self, c: &mut CgBuf, f: impl FnOnce(&mut InodeMap) -> R) -> Result<R, Error> {
-        let ipg = self.sb().ipg;
-        let iu = be32(&c.b, CG_IUSEDOFF) as usize;
-        let mut m = InodeMap::new(&mut c.b[iu..iu + (ipg as usize).div_ceil(8)], ipg)?;
-        Ok(f(&mut m))
+    /// The group's block for allocation (checked when loaded).
+    fn cg<'c>(&self, c: &'c mut CgBuf) -> Cg<'c> {
+        Cg::new(&mut c.b, self.sb().cg_geom()).expect("cylinder group checked by cg_load")
     }
 
-    /// Writes a changed group back with its summaries recomputed from its
-    /// maps (`ndir_delta` directories more or fewer), and carries the
-    /// change into the summary area and the superblock.
-    fn cg_store(&self, mut c: CgBuf, ndir_delta: i64) -> Result<(), Error> {
-        let sb = *self.sb();
-        let old = cg_cs(&c.b);
-        let ((nbfree, nffree), frsum, blocks_free) = self.with_fragmap(&mut c, |m| {
-            let free: Vec<bool> = (0..sb.fpg / sb.frag).map(|b| m.is_block_free(b)).collect();
-            (m.counts(), m.frsum(), free)
-        })?;
-        let nifree = self.with_inodemap(&mut c, |m| m.nifree())?;
-        let new = [old[0] + ndir_delta, nbfree as i64, nifree as i64, nffree as i64];
-        for (k, v) in new.iter().enumerate() {
-            put32(&mut c.b, CG_CS + 4 * k, *v as u32);
-        }
-        for (k, v) in frsum.iter().enumerate().skip(1) {
-            put32(&mut c.b, CG_FRSUM + 4 * k, *v);
-        }
-        self.cg_clusters(&mut c, &blocks_free)?;
+    /// Writes a changed group back (its summaries already updated by the
+    /// change) and carries the change in its counts into the summary area
+    /// and the superblock.
+    fn cg_store(&self, mut c: CgBuf) -> Result<(), Error> {
+        let cs = self.cg(&mut c).cs();
         self.dev.write_at(c.off, &c.b)?;
-        let delta = [0, 1, 2, 3].map(|k| new[k] - old[k]);
-        self.add_summary(c.cg, delta)
-    }
-
-    /// The cluster map (a set bit per free block) and the counts of free
-    /// block runs by length, when the file system keeps them.
-    fn cg_clusters(&self, c: &mut CgBuf, free: &[bool]) -> Result<(), Error> {
-        let mut b = [0u8; 4];
-        self.device_read(self.sb().location + FS_CONTIGSUMSIZE, &mut b)?;
-        let sumsize = be32(&b, 0) as usize;
-        let (sumoff, mapoff) = (be32(&c.b, CG_CLUSTERSUMOFF) as usize, be32(&c.b, CG_CLUSTEROFF) as usize);
-        let nblks = (be32(&c.b, CG_NCLUSTERBLKS) as usize).min(free.len());
-        if sumsize == 0 || sumoff == 0 || mapoff == 0 {
-            return Ok(());
-        }
-        if mapoff + nblks.div_ceil(8) > c.b.len() || sumoff + 4 * (sumsize + 1) > c.b.len() {
-            return Err(Error::BadSuperblock { field: "cluster map offset", value: mapoff as u64 });
-        }
-        let mut sum = vec![0u32; sumsize + 1];
-        let mut run = 0usize;
-        for (i, &f) in free.iter().take(nblks).enumerate() {
-            let byte = &mut c.b[mapoff + i / 8];
-            if f {
-                *byte |= 1 << (i % 8);
-                run += 1;
-            } else {
-                *byte &= !(1 << (i % 8));
-                if run > 0 {
-                    sum[run.min(sumsize)] += 1;
-                }
-                run = 0;
-            }
-        }
-        if run > 0 {
-            sum[run.min(sumsize)] += 1;
-        }
-        // Index 0 is unused: newfs places the array so that its slot
-        // overlaps the end of the free map.
-        for (k, v) in sum.iter().enumerate().skip(1) {
-            put32(&mut c.b, sumoff + 4 * k, *v);
-        }
-        Ok(())
+        self.add_summary(c.cg, [0, 1, 2, 3].map(|k| cs[k] - c.cs0[k]))
     }
 
     /// Adds `d` (ndir, nbfree, nifree, nffree) to group `cg`'s entry in the
@@ -212,9 +132,10 @@ impl<D: DeviceMut> Fs<D> {
             let cg = (pcg + k) % sb.ncg;
             let mut c = self.cg_load(cg)?;
             let hint = if k == 0 { ((pref % sb.fpg as u64) / sb.frag as u64) as u32 } else { 0 };
-            let got = self.with_fragmap(&mut c, |m| if n == sb.frag { m.alloc_block(hint) } else { m.alloc_frags(n) })?;
+            let mut m = self.cg(&mut c);
+            let got = if n == sb.frag { m.alloc_block(hint) } else { m.alloc_frags(n) };
             if let Some(f) = got {
-                self.cg_store(c, 0)?;
+                self.cg_store(c)?;
                 return Ok(cg as u64 * sb.fpg as u64 + f as u64);
             }
         }
@@ -227,8 +148,8 @@ impl<D: DeviceMut> Fs<D> {
         sb.check_blkptr(0, blk)?;
         let cg = (blk / sb.fpg as u64) as u32;
         let mut c = self.cg_load(cg)?;
-        self.with_fragmap(&mut c, |m| m.free((blk % sb.fpg as u64) as u32, n))??;
-        self.cg_store(c, 0)
+        self.cg(&mut c).free((blk % sb.fpg as u64) as u32, n)?;
+        self.cg_store(c)
     }
 
     /// Takes the fragments after a run in place (ffs_fragextend).
@@ -240,10 +161,10 @@ impl<D: DeviceMut> Fs<D> {
         let cg = (blk / sb.fpg as u64) as u32;
         let mut c = self.cg_load(cg)?;
         let start = (blk % sb.fpg as u64) as u32 + have;
-        if !self.with_fragmap(&mut c, |m| m.take(start, need - have))? {
+        if !self.cg(&mut c).take(start, need - have) {
             return Ok(false);
         }
-        self.cg_store(c, 0)?;
+        self.cg_store(c)?;
         Ok(true)
     }
 
@@ -270,7 +191,7 @@ impl<D: DeviceMut> Fs<D> {
         for k in 0..sb.ncg {
             let cg = (start + k) % sb.ncg;
             let mut c = self.cg_load(cg)?;
-            let Some(i) = self.with_inodemap(&mut c, |m| m.alloc(0))? else { continue };
+            let Some(i) = self.cg(&mut c).ialloc(0) else { continue };
             let ino = cg * sb.ipg + i;
             if ino < ROOTINO {
                 return Err(Error::BadInode { ino, field: "reserved inode free in its map", value: 0 });
@@ -278,7 +199,7 @@ impl<D: DeviceMut> Fs<D> {
             // An inode in use but free in its map (a damaged map): never
             // hand it out again (OpenBSD's ffs_valloc panics "dup alloc").
             // The map change is dropped with `c`.
-            let written = sb.version != Version::Ufs2 || i < be32(&c.b, CG_INITEDIBLK);
+            let written = sb.version != Version::Ufs2 || i < self.cg(&mut c).initediblk();
             if written {
                 let old = self.inode(ino)?;
                 if old.mode != 0 {
@@ -287,16 +208,17 @@ impl<D: DeviceMut> Fs<D> {
             }
             if sb.version == Version::Ufs2 {
                 // Inodes past cg_initediblk were never written: zero their block.
-                let inited = be32(&c.b, CG_INITEDIBLK);
+                let inited = self.cg(&mut c).initediblk();
                 if i >= inited {
                     let upto = ((i / sb.inopb + 1) * sb.inopb).min(sb.ipg);
                     let first = sb.inode_offset(cg * sb.ipg + inited.max(if cg == 0 { ROOTINO } else { 0 }))?;
                     let end = sb.inode_offset(cg * sb.ipg + upto - 1)? + sb.dinode_size() as u64;
                     self.dev.write_at(first, &vec![0u8; (end - first) as usize])?;
-                    put32(&mut c.b, CG_INITEDIBLK, upto);
+                    self.cg(&mut c).set_initediblk(upto);
                 }
             }
-            self.cg_store(c, isdir as i64)?;
+            self.cg(&mut c).add_ndir(isdir as i32);
+            self.cg_store(c)?;
             let ip = Inode { ino, mode, nlink: 0, size: 0, uid: 0, gid: 0, mtime: 0, flags: 0, blocks: 0, db: [0; NDADDR], ib: [0; NIADDR] };
             self.dev.write_at(sb.inode_offset(ino)?, &[0u8; crate::param::UFS2_DINODE_SIZE][..sb.dinode_size()])?;
             self.write_inode(&ip)?;
@@ -311,8 +233,10 @@ impl<D: DeviceMut> Fs<D> {
         sb.inode_offset(ino)?;
         let cg = ino / sb.ipg;
         let mut c = self.cg_load(cg)?;
-        self.with_inodemap(&mut c, |m| m.free(ino % sb.ipg))??;
-        self.cg_store(c, -(isdir as i64))?;
+        let mut m = self.cg(&mut c);
+        m.ifree(ino % sb.ipg)?;
+        m.add_ndir(-(isdir as i32));
+        self.cg_store(c)?;
         self.dev.write_at(sb.inode_offset(ino)?, &[0u8; crate::param::UFS2_DINODE_SIZE][..sb.dinode_size()])
     }
 
