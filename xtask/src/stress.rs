@@ -21,7 +21,7 @@ use crate::{shell_quote, Ctx, Setup};
 
 /// The race workload with P0 arising through real paths: small memory for
 /// pressure, few vnodes so creates recycle, the mmap hack off.
-pub const RACE_BOOTARGS: &str = "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10";
+pub const RACE_BOOTARGS: &str = "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10";
 
 #[derive(clap::Args)]
 pub struct Args {

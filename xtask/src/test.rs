@@ -689,32 +689,32 @@ const TESTS: &[QemuTest] = &[
     dying_pageout("dying-pageout-fixed-2", "test=dying-pageout uvn.policy=fixed-2 rd.latency=10000-30000", false),
     race(
         "race-original",
-        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original",
+        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original",
         4,
         race_original,
     ),
     race(
         "race-vget-diff",
-        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
+        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
         4,
         race_vget_diff,
     ),
-    race("race-fixed", "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
+    race("race-fixed", "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
     race(
         "race-fixed-2",
-        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2",
+        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2",
         6,
         race_fixed2,
     ),
     race(
         "race-keepopen-original",
-        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 race.keepopen=1 uvn.policy=original",
+        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 race.keepopen=1 uvn.policy=original",
         4,
         race_keepopen_original,
     ),
     race(
         "race-keepopen-fixed-2",
-        "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 race.keepopen=1 uvn.policy=fixed-2",
+        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 race.keepopen=1 uvn.policy=fixed-2",
         6,
         race_fixed2,
     ),
@@ -736,7 +736,7 @@ const TESTS: &[QemuTest] = &[
         replay: true,
         ..test(
             "race-replay",
-            "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
+            "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
             1,
             &[Check::LineStarts("panic: uvn_flush: ")],
         )
@@ -849,7 +849,7 @@ const TESTS: &[QemuTest] = &[
         slow: true,
         ..test(
             "ddb-race",
-            "workload=race physmem=32M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 uvn.policy=original ddb=1",
+            "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 uvn.policy=original ddb=1",
             1,
             &[Check::InOrder(&[
                 "panic: vref used where vget required",
@@ -914,8 +914,9 @@ fn still_free_in_use(_: &str, img: &[u8]) -> Result<(), String> {
 
 fn rd_marked(_: &str, img: &[u8]) -> Result<(), String> {
     const MARK: &[u8] = b"ppcbsd rd0 write\n";
-    let tail = img.get(img.len().saturating_sub(4096)..).unwrap_or_default();
-    if tail.len() != 4096 || tail.iter().enumerate().any(|(i, &b)| b != MARK[i % MARK.len()]) {
+    let base = img.len().saturating_sub(4096);
+    let tail = img.get(base..).unwrap_or_default();
+    if tail.len() != 4096 || tail.iter().enumerate().any(|(i, &b)| b != MARK[(base + i) % MARK.len()]) {
         return Err("the saved image's last block does not hold the marker the kernel wrote".into());
     }
     let fs = ffs::Fs::mount(img).map_err(|e| format!("saved image: {e}"))?;

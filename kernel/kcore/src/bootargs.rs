@@ -56,6 +56,9 @@ pub struct BootArgs<'a> {
     /// `kern.vhist=0`: turns the vnode flight recorder off (for measuring
     /// what it costs); on by default.
     pub vhist: bool,
+    /// `kern.prof=1`: sample the kernel at every clock tick and print the
+    /// profile at halt (off by default).
+    pub prof: bool,
     /// `kern.hangsecs=`: the hang watchdog reports a thread asleep this long
     /// on a lock, busy page or I/O with no timeout (0: off).
     pub hangsecs: u32,
@@ -123,6 +126,7 @@ impl Default for BootArgs<'_> {
             bufcachepercent: 20,
             maxproc: 1310,
             vhist: true,
+            prof: false,
             fuzz_ops: 10_000,
             fuzz_p0: false,
             fuzz_hog: false,
@@ -267,6 +271,7 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             "fuzz.ops" => ranged(key, value, 1, 100_000_000, "1 to 100000000").map(|n| args.fuzz_ops = n),
             "race.keepopen" => flag(key, value).map(|b| args.race_keepopen = b),
             "kern.vhist" => flag(key, value).map(|b| args.vhist = b),
+            "kern.prof" => flag(key, value).map(|b| args.prof = b),
             "kern.maxproc" => ranged(key, value, 8, 1 << 20, "8 to 1048576").map(|n| args.maxproc = n),
             "kern.bufcachepercent" => ranged(key, value, 1, 90, "1 to 90").map(|n| args.bufcachepercent = n),
             "uvn.policy" => match value {
@@ -328,6 +333,7 @@ mod tests {
         assert!(parse_all("race.keepopen=1").0.race_keepopen);
         assert!(parse_all("").0.vhist);
         assert!(!parse_all("kern.vhist=0").0.vhist);
+        assert!(!parse_all("").0.prof && parse_all("kern.prof=1").0.prof);
         assert_eq!(parse_all("kern.maxproc=20").0.maxproc, 20);
         assert_eq!(parse_all("").0.maxproc, 1310);
         assert_eq!(parse_all("kern.maxproc=2").1, ["bootarg: bad value '2' for 'kern.maxproc': expected 8 to 1048576"]);

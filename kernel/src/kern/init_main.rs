@@ -78,6 +78,10 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     if !args.vhist {
         printf!("vfs: vnode flight recorder off (kern.vhist=0)\n");
     }
+    if args.prof {
+        crate::kern::subr_prof::prof_init();
+        printf!("prof: sampling the kernel at every clock tick (kern.prof=1)\n");
+    }
     printf!("uvm: vnode pager policy {:?}, mmap uncache hack {}\n", args.uvn_policy, if args.mmap_uncache { "on" } else { "off" });
     if let Some(n) = args.maxvnodes {
         vfs_subr::vfs_setmaxvnodes(n);

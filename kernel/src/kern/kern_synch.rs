@@ -30,15 +30,15 @@ fn sleep_setup(ident: usize, wmesg: &'static str, timo: u32) {
 
 /// Switches away and, once woken, says whether the timeout ended the sleep.
 fn sleep_finish() -> Result<(), Errno> {
+    let t0 = cpu::mftb();
     mi_switch();
     let mut st = sched_lock();
     let p = st.cur();
-    p.p_wmesg = "";
-    if core::mem::take(&mut p.p_timedout) {
-        Err(Errno::EWOULDBLOCK)
-    } else {
-        Ok(())
-    }
+    let wmesg = core::mem::take(&mut p.p_wmesg);
+    let r = if core::mem::take(&mut p.p_timedout) { Err(Errno::EWOULDBLOCK) } else { Ok(()) };
+    drop(st);
+    crate::kern::subr_prof::prof_sleep(wmesg, cpu::mftb() - t0);
+    r
 }
 
 /// Sleeps on `ident` until woken, or until `timo` ticks pass (0: no

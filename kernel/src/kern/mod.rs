@@ -22,6 +22,7 @@ pub mod kern_sysctl;
 pub mod kern_time;
 pub mod kern_workload;
 pub mod subr_prf;
+pub mod subr_prof;
 pub mod sys_generic;
 pub mod vfs_bio;
 pub mod vfs_hist;

@@ -16,7 +16,7 @@ use crate::kern::kern_synch::{msleep, wakeup};
 use crate::kern::vfs_subr::{vdrop, vhold, vnode_by_id, Vnode};
 use crate::sys::conf::{self, DevName};
 use crate::sys::errno::Errno;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -70,24 +70,118 @@ pub struct Buf {
     pub b_data: Vec<u8>,
     /// Set by biodone. [c, b]
     pub b_error: Option<Errno>,
+    /// A device buffer's write that carries a file buffer's block to the
+    /// disk: the file buffer, completed when this transfer is (OpenBSD
+    /// chains a completion through b_iodone). [c, b]
+    pub b_chain: Option<BufId>,
 }
 
 /// rootvp: the root device's vnode, whose buffers hold the file system's
 /// metadata by device block; its I/O goes to the device's strategy routine.
 pub const ROOTVP: u32 = 0;
 
+/// The not-busy buffers, least recently released first (OpenBSD's
+/// bufqueues): a list threaded through the buffers' slots, so taking a
+/// buffer off it wherever it is costs the same as taking the first.
+struct Lru {
+    /// (previous, next) slot of each slot on the list.
+    link: Vec<Option<(usize, usize)>>,
+    head: Option<usize>,
+    tail: Option<usize>,
+}
+
+impl Lru {
+    const fn new() -> Lru {
+        Lru { link: Vec::new(), head: None, tail: None }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    fn push_back(&mut self, bp: BufId) {
+        if self.link.len() <= bp.0 {
+            self.link.resize(bp.0 + 1, None);
+        }
+        if self.link[bp.0].is_some() {
+            return;
+        }
+        match self.tail {
+            Some(t) => {
+                self.link[t].as_mut().expect("tail on the list").1 = bp.0;
+                self.link[bp.0] = Some((t, bp.0));
+            }
+            None => {
+                self.head = Some(bp.0);
+                self.link[bp.0] = Some((bp.0, bp.0));
+            }
+        }
+        self.tail = Some(bp.0);
+    }
+
+    /// Takes `bp` off the list if it is on it.
+    fn remove(&mut self, bp: BufId) {
+        let Some((prev, next)) = self.link.get_mut(bp.0).and_then(Option::take) else { return };
+        let (first, last) = (self.head == Some(bp.0), self.tail == Some(bp.0));
+        match (first, last) {
+            (true, true) => (self.head, self.tail) = (None, None),
+            (true, false) => {
+                self.head = Some(next);
+                self.link[next].as_mut().expect("on the list").0 = next;
+            }
+            (false, true) => {
+                self.tail = Some(prev);
+                self.link[prev].as_mut().expect("on the list").1 = prev;
+            }
+            (false, false) => {
+                self.link[prev].as_mut().expect("on the list").1 = next;
+                self.link[next].as_mut().expect("on the list").0 = prev;
+            }
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<BufId> {
+        let h = BufId(self.head?);
+        self.remove(h);
+        Some(h)
+    }
+
+    /// The list from its least recently released buffer on.
+    fn iter(&self) -> impl Iterator<Item = BufId> + '_ {
+        let mut at = self.head;
+        core::iter::from_fn(move || {
+            let cur = at?;
+            let (_, next) = self.link[cur].expect("on the list");
+            at = (Some(cur) != self.tail).then_some(next);
+            Some(BufId(cur))
+        })
+    }
+}
+
 struct BufCache {
     bufs: Vec<Option<Buf>>,
+    /// Slots of `bufs` not in use.
+    free: Vec<usize>,
     hash: BTreeMap<(u32, u64), BufId>,
-    /// Not-busy buffers, least recently released first.
-    lru: VecDeque<BufId>,
+    lru: Lru,
+    /// Data areas of freed buffers, for the next buffer of their size: a
+    /// new buffer's contents are undefined until read or written whole, as
+    /// in OpenBSD, so they are not cleared. They count against the limit
+    /// like the buffers' own: the heap reserved for the cache holds both.
+    pool: Vec<Vec<u8>>,
+    /// Bytes in buffers and in the pool.
     bytes: usize,
     limit: usize,
 }
 
+/// Freed data areas kept for reuse.
+const POOL_MAX: usize = 16;
+
 /// IPL_BIO: the completion interrupt takes it.
-static BCACHE: Mutex<BufCache> =
-    Mutex::new(Ipl::Bio, BufCache { bufs: Vec::new(), hash: BTreeMap::new(), lru: VecDeque::new(), bytes: 0, limit: BUFCACHE_DEFAULT });
+static BCACHE: Mutex<BufCache> = Mutex::new(
+    Ipl::Bio,
+    BufCache { bufs: Vec::new(), free: Vec::new(), hash: BTreeMap::new(), lru: Lru::new(), pool: Vec::new(), bytes: 0, limit: BUFCACHE_DEFAULT },
+);
 /// Times a thread slept in biowait (for tests and the benchmark).
 static BIOWAIT_SLEEPS: AtomicU32 = AtomicU32::new(0);
 
@@ -101,22 +195,44 @@ impl BufCache {
     }
 
     fn free_slot(&mut self) -> usize {
-        match self.bufs.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.bufs.push(None);
-                self.bufs.len() - 1
+        self.free.pop().unwrap_or_else(|| {
+            self.bufs.push(None);
+            self.bufs.len() - 1
+        })
+    }
+
+    /// A data area of `size` bytes, from the pool if one fits.
+    fn data(&mut self, size: usize) -> Vec<u8> {
+        match self.pool.iter().position(|d| d.len() == size) {
+            Some(i) => {
+                self.bytes -= size;
+                self.pool.swap_remove(i)
             }
+            None => alloc::vec![0; size],
+        }
+    }
+
+    /// Gives pooled data areas back to the heap until `size` more bytes
+    /// fit under the limit, or the pool is empty.
+    fn drain_pool(&mut self, size: usize) {
+        while self.bytes + size > self.limit {
+            let Some(d) = self.pool.pop() else { return };
+            self.bytes -= d.len();
         }
     }
 
     /// Frees a buffer; the vnode whose hold it had (brelvp), for vdrop
     /// once the cache is let go.
     fn forget(&mut self, bp: BufId) -> Option<u32> {
-        self.lru.retain(|&x| x != bp);
+        self.lru.remove(bp);
         let b = self.bufs[bp.0].take()?;
+        self.free.push(bp.0);
         self.hash.remove(&(b.b_vp, b.b_blkno));
-        self.bytes -= b.b_data.len();
+        if self.pool.len() < POOL_MAX {
+            self.pool.push(b.b_data);
+        } else {
+            self.bytes -= b.b_data.len();
+        }
         (b.b_vp != ROOTVP).then_some(b.b_vp)
     }
 
@@ -155,6 +271,20 @@ pub fn with_buf<R>(bp: BufId, f: impl FnOnce(&mut Buf) -> R) -> R {
     f(b)
 }
 
+/// Copies `len` bytes of busy buffer `src` from `soff` into busy buffer
+/// `dst` at `doff` (a file's block and the device buffer that holds it on
+/// the disk), in one hold of the cache.
+#[track_caller]
+pub fn bufcopy(src: BufId, soff: usize, dst: BufId, doff: usize, len: usize) {
+    let mut g = BCACHE.lock();
+    for bp in [src, dst] {
+        assert!(g.buf(bp).b_flags.contains(BFlags::B_BUSY), "bufcopy: buffer {} is not busy", bp.0);
+    }
+    let from = core::mem::take(&mut g.buf(src).b_data);
+    g.buf(dst).b_data[doff..doff + len].copy_from_slice(&from[soff..soff + len]);
+    g.buf(src).b_data = from;
+}
+
 /// Sets the cache's size limit in bytes; returns the old one.
 pub fn bufcache_setlimit(limit: usize) -> usize {
     core::mem::replace(&mut BCACHE.lock().limit, limit)
@@ -165,7 +295,7 @@ pub fn bufcache_setlimit(limit: usize) -> usize {
 pub fn bufcache_release() {
     loop {
         let mut g = BCACHE.lock();
-        let clean = g.lru.iter().copied().find(|&bp| !g.bufs[bp.0].as_ref().is_some_and(|b| b.b_flags.contains(BFlags::B_DELWRI)));
+        let clean = g.lru.iter().find(|&bp| !g.bufs[bp.0].as_ref().is_some_and(|b| b.b_flags.contains(BFlags::B_DELWRI)));
         let Some(bp) = clean else { return };
         let held = g.forget(bp);
         drop(g);
@@ -193,9 +323,10 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
             }
             b.b_flags |= BFlags::B_BUSY;
             assert_eq!(b.b_data.len(), size, "getblk: block {blkno} asked for with another size");
-            g.lru.retain(|&x| x != bp);
+            g.lru.remove(bp);
             return bp;
         }
+        g.drain_pool(size);
         if g.bytes + size > g.limit && !g.lru.is_empty() {
             if let Some(g2) = make_room(g) {
                 g = g2;
@@ -206,7 +337,8 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
         }
         let slot = g.free_slot();
         let bp = BufId(slot);
-        g.bufs[slot] = Some(Buf { b_flags: BFlags::B_BUSY, b_vp: vp, b_blkno: blkno, b_data: alloc::vec![0; size], b_error: None });
+        let b_data = g.data(size);
+        g.bufs[slot] = Some(Buf { b_flags: BFlags::B_BUSY, b_vp: vp, b_blkno: blkno, b_data, b_error: None, b_chain: None });
         g.hash.insert((vp, blkno), bp);
         g.bytes += size;
         drop(g);
@@ -259,12 +391,13 @@ pub fn biowait(bp: BufId) -> Result<(), Errno> {
 }
 
 /// Ends I/O (from the device's interrupt): the buffer holds its data, and
-/// whoever waits for it is woken; an asynchronous write is released. At
+/// whoever waits for it is woken; an asynchronous write is released; a
+/// file buffer whose block this transfer carried ends with it. At
 /// IPL_BIO, as OpenBSD's: a strategy routine that ends a transfer at once
 /// raises to splbio first.
 pub fn biodone(bp: BufId, r: Result<(), Errno>) {
     crate::arch::intr::splassert(Ipl::Bio);
-    let asynch = {
+    let (asynch, chain) = {
         let mut g = BCACHE.lock();
         let b = g.buf(bp);
         b.b_flags |= BFlags::B_DONE;
@@ -272,13 +405,24 @@ pub fn biodone(bp: BufId, r: Result<(), Errno>) {
             b.b_flags |= BFlags::B_ERROR;
             b.b_error = Some(e);
         }
-        b.b_flags.contains(BFlags::B_ASYNC)
+        (b.b_flags.contains(BFlags::B_ASYNC), b.b_chain.take())
     };
     if asynch {
         brelse(bp);
     } else {
         wakeup(wchan(bp));
     }
+    if let Some(file) = chain {
+        biodone(file, r);
+    }
+}
+
+/// Starts writing busy device buffer `dbp` asynchronously, carrying file
+/// buffer `file`'s block: `file` stays busy, its I/O in flight, until the
+/// device's completion ends both.
+pub fn bawrite_chain(dbp: BufId, file: BufId) {
+    with_buf(dbp, |b| b.b_chain = Some(file));
+    bawrite(dbp);
 }
 
 /// Block `blkno` of `vp`, read if the cache does not hold it; busy.
@@ -386,7 +530,7 @@ fn invalbuf(vid: u32, save: bool) -> Result<(), Errno> {
         }
         b.b_flags |= BFlags::B_BUSY;
         let delwri = b.b_flags.contains(BFlags::B_DELWRI);
-        g.lru.retain(|&x| x != bp);
+        g.lru.remove(bp);
         drop(g);
         if delwri && save {
             bwrite(bp)?;

@@ -150,6 +150,54 @@ struct Ring {
 
 /// Only touched with interrupts off (uniprocessor): the lock never spins.
 static RING: spin::Mutex<Ring> = spin::Mutex::new(Ring { ev: [EMPTY; VHIST_SIZE], recorded: 0 });
+
+/// A vnode's events since its object's last attach, kept apart from the
+/// ring so that a busy file system cannot push a story out of it before
+/// the story ends (a deadlock is reported when the run ends, seconds
+/// later): the first STORY_HEAD events after the attach, which hold how P0
+/// arose, and the last STORY_TAIL, which hold how it ended.
+struct Story {
+    head: [VhEvent; STORY_HEAD],
+    tail: [VhEvent; STORY_TAIL],
+    /// Events since the attach (0: no attach seen).
+    total: u32,
+}
+
+const STORY_HEAD: usize = 64;
+const STORY_TAIL: usize = 192;
+/// Vnodes (by number, from 1) that keep a story: 2 MiB. A vnode numbered
+/// higher has only the ring.
+const NSTORY: usize = 256;
+const NO_STORY: Story = Story { head: [EMPTY; STORY_HEAD], tail: [EMPTY; STORY_TAIL], total: 0 };
+static STORIES: spin::Mutex<[Story; NSTORY]> = spin::Mutex::new([NO_STORY; NSTORY]);
+
+impl Story {
+    fn add(&mut self, e: VhEvent) {
+        if e.ev == Vh::UvnAttach && e.arg == 1 {
+            self.total = 0;
+        } else if self.total == 0 {
+            return;
+        }
+        let n = self.total as usize;
+        if n < STORY_HEAD {
+            self.head[n] = e;
+        } else {
+            self.tail[(n - STORY_HEAD) % STORY_TAIL] = e;
+        }
+        self.total += 1;
+    }
+
+    /// The kept events, oldest first, with the number left out between
+    /// the head and the tail.
+    fn events(&self) -> (impl Iterator<Item = &VhEvent>, usize) {
+        let n = self.total as usize;
+        let in_tail = n.saturating_sub(STORY_HEAD).min(STORY_TAIL);
+        let left_out = n.saturating_sub(STORY_HEAD + STORY_TAIL);
+        let first = (n.saturating_sub(STORY_HEAD) + STORY_TAIL - in_tail) % STORY_TAIL;
+        let tail = (0..in_tail).map(move |k| &self.tail[(first + k) % STORY_TAIL]);
+        (self.head[..n.min(STORY_HEAD)].iter().chain(tail), left_out)
+    }
+}
 static ON: AtomicBool = AtomicBool::new(true);
 /// The running thread and the vnode it works on; mi_switch swaps them.
 static CUR_TID: AtomicU32 = AtomicU32::new(0);
@@ -284,6 +332,9 @@ fn put(e: VhEvent) {
         let n = r.recorded;
         r.ev[(n % VHIST_SIZE as u64) as usize] = e;
         r.recorded = n + 1;
+        if let Some(st) = STORIES.lock().get_mut((e.vid as usize).wrapping_sub(1)) {
+            st.add(e);
+        }
     });
 }
 
@@ -405,14 +456,37 @@ pub fn vhist_print(out: &mut dyn Write, vid: u32) {
         e.vid == vid && e.ev == Vh::UvnAttach && e.arg == 1
     });
     let oldest = if kept > 0 { at(0).t_us } else { 0 };
-    let _ = write!(out, "vnode {vid} history: {total} events");
-    let _ = match since {
-        Some(n) => write!(out, ", {n} since its object's last attach, {} ring events back", kept - back.unwrap_or(0)),
-        None => write!(out, ", its object's last attach has left the ring"),
-    };
-    let _ = writeln!(out, " (ring: {kept} of {recorded} events kept, from {}.{:06} s)", oldest / 1_000_000, oldest % 1_000_000);
-    for e in mine() {
-        let _ = print_event(out, e);
+    let stories = STORIES.try_lock();
+    let story = stories.as_ref().and_then(|s| s.get((vid as usize).wrapping_sub(1))).filter(|s| s.total > 0);
+    match (since, story) {
+        (None, Some(st)) => {
+            // The attach has left the ring: the story kept apart tells it.
+            let (events, left_out) = st.events();
+            let _ = writeln!(
+                out,
+                "vnode {vid} history: {} events since its object's last attach, kept apart from the ring (which has {kept} of {recorded} events, from {}.{:06} s)",
+                st.total,
+                oldest / 1_000_000,
+                oldest % 1_000_000
+            );
+            for (k, e) in events.enumerate() {
+                if k == STORY_HEAD && left_out > 0 {
+                    let _ = writeln!(out, "     ... {left_out} events left out ...");
+                }
+                let _ = print_event(out, e);
+            }
+        }
+        _ => {
+            let _ = write!(out, "vnode {vid} history: {total} events");
+            let _ = match since {
+                Some(n) => write!(out, ", {n} since its object's last attach, {} ring events back", kept - back.unwrap_or(0)),
+                None => write!(out, ", its object's last attach has left the ring"),
+            };
+            let _ = writeln!(out, " (ring: {kept} of {recorded} events kept, from {}.{:06} s)", oldest / 1_000_000, oldest % 1_000_000);
+            for e in mine() {
+                let _ = print_event(out, e);
+            }
+        }
     }
     let _ = writeln!(out, "end of vnode {vid} history");
 }

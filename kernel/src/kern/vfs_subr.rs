@@ -572,6 +572,7 @@ pub fn vrecycle(vp: &'static Vnode) -> bool {
 /// Syncs and unmounts the file system before a halt (OpenBSD
 /// vfs_shutdown).
 pub fn vfs_shutdown() {
+    crate::kern::subr_prof::prof_report(&mut crate::kern::subr_prf::Cons);
     let e = crate::uvm::uvm_page::uvmexp();
     if e.pdrevs > 0 {
         crate::printf!(

@@ -11,6 +11,7 @@ use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_synch::{tsleep, wakeup};
 use crate::kern::vfs_bio::{self, BFlags, ROOTVP};
 use crate::ktest::proc::{KTest, TestResult};
+use crate::ufs::ffs::ffs_vfsops::ffs_devbsize;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -22,12 +23,19 @@ pub const SUITE: &[KTest] = &[
     ("splbio_holds_completion", test_splbio_holds_completion),
 ];
 
-const BSIZE: usize = 4096;
-const SECTORS: u64 = (BSIZE / 512) as u64;
+/// The tests' buffers are the mounted file system's device buffers, of its
+/// block size: a block of the device is cached in one size only.
+fn bsize() -> usize {
+    ffs_devbsize()
+}
+
+fn sectors() -> u64 {
+    (bsize() / 512) as u64
+}
 
 /// A block number near the end of the image, past what makefs filled.
 fn scratch_blkno(i: u64) -> u64 {
-    crate::sys::conf::bdev_size(crate::sys::conf::rootdev()) / 512 - SECTORS * (i + 1)
+    crate::sys::conf::bdev_size(crate::sys::conf::rootdev()) / 512 / sectors() * sectors() - sectors() * (i + 1)
 }
 
 /// The image's bytes of a block, read straight from memory.
@@ -35,7 +43,7 @@ fn image_block(blkno: u64) -> &'static mut [u8] {
     let bi = init_main::bootinfo();
     // SAFETY: the block lies inside the image (RAM mapped 1:1, never
     // managed); the tests use blocks nothing else reads or writes.
-    unsafe { core::slice::from_raw_parts_mut((bi.ramdisk.start as u64 + blkno * 512) as *mut u8, BSIZE) }
+    unsafe { core::slice::from_raw_parts_mut((bi.ramdisk.start as u64 + blkno * 512) as *mut u8, bsize()) }
 }
 
 fn test_rd_bread_sleeps() -> TestResult {
@@ -43,14 +51,16 @@ fn test_rd_bread_sleeps() -> TestResult {
     vfs_bio::rootvp_invalbuf().map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
     let s0 = vfs_bio::biowait_sleeps();
     let (r0, _) = rd::rd_counts();
-    let bp = vfs_bio::bread(ROOTVP, 16, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
-    let magic = vfs_bio::with_buf(bp, |b| u32::from_be_bytes([b.b_data[1372], b.b_data[1373], b.b_data[1374], b.b_data[1375]]));
+    // The image's superblock is at byte 8192.
+    let (sb_blkno, m) = (8192 / bsize() as u64 * sectors(), 8192 % bsize() + 1372);
+    let bp = vfs_bio::bread(ROOTVP, sb_blkno, bsize()).map_err(|e| alloc::format!("bread: {e}"))?;
+    let magic = vfs_bio::with_buf(bp, |b| u32::from_be_bytes([b.b_data[m], b.b_data[m + 1], b.b_data[m + 2], b.b_data[m + 3]]));
     vfs_bio::brelse(bp);
     check!(magic == 0x1954_0119, "superblock magic read through rd is {magic:#x}");
     check!(vfs_bio::biowait_sleeps() > s0, "bread did not sleep in biowait");
     check!(rd::rd_counts().0 == r0 + 1, "rd did one read? {} -> {}", r0, rd::rd_counts().0);
     let s1 = vfs_bio::biowait_sleeps();
-    let bp = vfs_bio::bread(ROOTVP, 16, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
+    let bp = vfs_bio::bread(ROOTVP, sb_blkno, bsize()).map_err(|e| alloc::format!("bread: {e}"))?;
     vfs_bio::brelse(bp);
     check!(vfs_bio::biowait_sleeps() == s1 && rd::rd_counts().0 == r0 + 1, "a cached block was read again");
     Ok(())
@@ -59,12 +69,12 @@ fn test_rd_bread_sleeps() -> TestResult {
 fn test_bwrite_reaches_image() -> TestResult {
     let blk = scratch_blkno(0);
     let orig = image_block(blk).to_vec();
-    let bp = vfs_bio::bread(ROOTVP, blk, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
+    let bp = vfs_bio::bread(ROOTVP, blk, bsize()).map_err(|e| alloc::format!("bread: {e}"))?;
     vfs_bio::with_buf(bp, |b| b.b_data.iter_mut().enumerate().for_each(|(i, x)| *x = (i * 7) as u8));
     vfs_bio::bwrite(bp).map_err(|e| alloc::format!("bwrite: {e}"))?;
     let landed = image_block(blk).iter().enumerate().all(|(i, &x)| x == (i * 7) as u8);
     vfs_bio::rootvp_invalbuf().map_err(|e| alloc::format!("vinvalbuf: {e}"))?;
-    let bp = vfs_bio::bread(ROOTVP, blk, BSIZE).map_err(|e| alloc::format!("bread: {e}"))?;
+    let bp = vfs_bio::bread(ROOTVP, blk, bsize()).map_err(|e| alloc::format!("bread: {e}"))?;
     let back = vfs_bio::with_buf(bp, |b| b.b_data.iter().enumerate().all(|(i, &x)| x == (i * 7) as u8));
     vfs_bio::with_buf(bp, |b| b.b_data.copy_from_slice(&orig));
     vfs_bio::bwrite(bp).map_err(|e| alloc::format!("bwrite: {e}"))?;
@@ -80,7 +90,7 @@ fn test_getblk_busy_waits() -> TestResult {
     let s = step.clone();
     let chan = Arc::as_ptr(&step) as usize;
     kthread_create("ktholder", move || {
-        let bp = vfs_bio::getblk(ROOTVP, blk, BSIZE);
+        let bp = vfs_bio::getblk(ROOTVP, blk, bsize());
         s.store(1, Ordering::Relaxed);
         wakeup(chan);
         let _ = tsleep(chan + 1, "kthold", 3);
@@ -91,7 +101,7 @@ fn test_getblk_busy_waits() -> TestResult {
     while step.load(Ordering::Relaxed) == 0 {
         let _ = tsleep(chan, "ktwait", 10);
     }
-    let bp = vfs_bio::getblk(ROOTVP, blk, BSIZE);
+    let bp = vfs_bio::getblk(ROOTVP, blk, bsize());
     let seen = step.load(Ordering::Relaxed);
     let busy = vfs_bio::with_buf(bp, |b| b.b_flags.contains(BFlags::B_BUSY));
     vfs_bio::with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
@@ -104,10 +114,10 @@ fn test_getblk_busy_waits() -> TestResult {
 fn test_bufcache_limit() -> TestResult {
     const N: u64 = 6;
     let origs: alloc::vec::Vec<_> = (0..N).map(|i| image_block(scratch_blkno(2 + i)).to_vec()).collect();
-    let old = vfs_bio::bufcache_setlimit(2 * BSIZE);
+    let old = vfs_bio::bufcache_setlimit(2 * bsize());
     let (_, w0) = rd::rd_counts();
     for i in 0..N {
-        let bp = vfs_bio::getblk(ROOTVP, scratch_blkno(2 + i), BSIZE);
+        let bp = vfs_bio::getblk(ROOTVP, scratch_blkno(2 + i), bsize());
         vfs_bio::with_buf(bp, |b| b.b_data.fill(0xa0 + i as u8));
         vfs_bio::bdwrite(bp);
     }
@@ -129,7 +139,7 @@ fn test_bufcache_limit() -> TestResult {
 fn test_splbio_holds_completion() -> TestResult {
     let blk = scratch_blkno(9);
     let orig = image_block(blk).to_vec();
-    let bp = vfs_bio::getblk(ROOTVP, blk, BSIZE);
+    let bp = vfs_bio::getblk(ROOTVP, blk, bsize());
     vfs_bio::with_buf(bp, |b| b.b_data.copy_from_slice(&orig));
     let (_, w0) = rd::rd_counts();
     let held;
@@ -149,16 +159,19 @@ fn test_splbio_holds_completion() -> TestResult {
     Ok(())
 }
 
-/// `test=rd-mark`: writes a marker into the last 4 KiB block of rd0 and
-/// leaves it there, for the host to find in the image it saves at halt.
+/// `test=rd-mark`: writes a marker into the last device buffer of rd0 (the
+/// file system's block size, at least 4 KiB) and leaves it there, for the
+/// host to find in the image it saves at halt: the byte at device offset
+/// `o` is `MARK[o % MARK.len()]`, whatever the buffer size.
 pub fn ktest_rd_mark() {
     const MARK: &[u8] = b"ppcbsd rd0 write\n";
     let blk = scratch_blkno(0);
-    let bp = match vfs_bio::bread(ROOTVP, blk, BSIZE) {
+    let bp = match vfs_bio::bread(ROOTVP, blk, bsize()) {
         Ok(bp) => bp,
         Err(e) => panic!("rd-mark: bread: {e}"),
     };
-    vfs_bio::with_buf(bp, |b| b.b_data.iter_mut().enumerate().for_each(|(i, x)| *x = MARK[i % MARK.len()]));
+    let base = blk as usize * 512;
+    vfs_bio::with_buf(bp, |b| b.b_data.iter_mut().enumerate().for_each(|(i, x)| *x = MARK[(base + i) % MARK.len()]));
     if let Err(e) = vfs_bio::bwrite(bp) {
         panic!("rd-mark: bwrite: {e}");
     }

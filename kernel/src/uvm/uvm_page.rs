@@ -458,7 +458,9 @@ pub fn page_wchan(pg: &VmPage) -> usize {
 }
 
 /// Sleeps until a busy page is released (OpenBSD uvm_pagewait). The lock
-/// the caller holds, if any, is let go and not taken again.
+/// the caller holds, if any, is let go and not taken again. Out of line,
+/// so that a deadlock's trace names it.
+#[inline(never)]
 pub fn uvm_pagewait(pg: &'static VmPage, lock: Option<&Rwlock>, wmesg: &'static str) {
     pg.set_flags(PgFlags::PG_WANTED);
     if let Some(l) = lock {

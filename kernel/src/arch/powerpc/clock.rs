@@ -62,6 +62,11 @@ pub fn us_to_tb(us: u32) -> u64 {
     tbfreq() as u64 * us as u64 / 1_000_000
 }
 
+/// Microseconds in `tb` time-base units.
+pub fn tb_to_us(tb: u64) -> u64 {
+    tb * 1_000_000 / tbfreq().max(1) as u64
+}
+
 /// Busy-waits `us` microseconds on the time base (no interrupts needed).
 pub fn delay(us: u32) {
     let end = cpu::mftb() + us_to_tb(us);

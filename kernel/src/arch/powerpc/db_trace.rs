@@ -111,3 +111,32 @@ pub fn db_stack_trace_from(sp: u32, skip: &[&str], pr: &mut dyn Write) -> usize 
     let _ = writeln!(pr, "end trace frame: {fp:#x}, count: {n}");
     n
 }
+
+/// The interrupted kernel context's pc and the return addresses above it,
+/// as many as fit in `out` (a profiler's sample): the link register first
+/// (a leaf function has not saved it), then the back chain. Stops at a trap
+/// frame, an implausible frame or the end; returns how many it wrote.
+pub fn db_callers(tf: &TrapFrame, out: &mut [u32]) -> usize {
+    let Some((first, rest)) = out.split_first_mut() else { return 0 };
+    *first = tf.srr0;
+    let mut n = 1;
+    let mut fp = tf.fixreg[1];
+    let mut last = tf.lr;
+    for slot in rest.iter_mut() {
+        if last == 0 || last == trap_return_addr() {
+            break;
+        }
+        *slot = last;
+        n += 1;
+        if !valid(fp) {
+            break;
+        }
+        let next = read(fp);
+        if next <= fp || !valid(next) {
+            break;
+        }
+        fp = next;
+        last = read(fp + 4);
+    }
+    n
+}

@@ -235,8 +235,9 @@ pub fn external_intr(_tf: &mut TrapFrame) {
 }
 
 /// 0x900: a clock tick, unless the level holds it back.
-pub fn decr_intr(_tf: &mut TrapFrame) {
+pub fn decr_intr(tf: &mut TrapFrame) {
     let n = super::clock::decr_reload();
+    crate::kern::subr_prof::prof_tick(tf);
     if cpl() >= Ipl::Clock {
         CLOCK_PENDING.fetch_add(n, Ordering::Relaxed);
         kern_clockintr::clockintr_owe();

@@ -15,46 +15,64 @@ use crate::sys::mount::VfsOps;
 use crate::sys::vnode::{LkFlags, VType};
 use crate::ufs::ffs::ffs_vnops::FFS_VNODEOPS;
 use alloc::collections::BTreeMap;
+use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Once;
 
-/// The device blocks the file system reads through the cache: large, since
-/// every transfer takes at least a clock tick to complete.
-const DEVBLK: u64 = 32 * 1024;
+/// The size of the device buffers the file system's metadata lives in:
+/// the superblock's size while it is looked for, then the file system's
+/// block size (OpenBSD reads the superblock in SBSIZE and everything after
+/// in fs_bsize or fs_cgsize buffers).
+static DEVBSIZE: AtomicU32 = AtomicU32::new(SBSIZE);
+/// SBSIZE: the superblock's size, and where the standard locations align.
+const SBSIZE: u32 = 8192;
 
-/// The root device as the `ffs` crate's device, read in DEVBLK buffers
-/// of rootvp.
+/// The size of the root file system's device buffers.
+pub fn ffs_devbsize() -> usize {
+    DEVBSIZE.load(Ordering::Relaxed) as usize
+}
+
+/// The root device as the `ffs` crate's device, read in buffers of rootvp
+/// the size of a file-system block, aligned on one.
 pub struct BufDevice;
 
-/// Splits the device range [off, off + len) into DEVBLK buffers: calls
+/// Splits the device range [off, off + len) into device buffers: calls
 /// `f(done, blkno, within, n)` for each piece (bytes `done..done + n` of
 /// the range, at byte `within` of the buffer whose block number is
 /// `blkno`). A range outside the device, or any piece failing, is the
 /// device-range error.
 fn for_each_devblk(off: u64, len: usize, mut f: impl FnMut(usize, u64, usize, usize) -> Result<(), ()>) -> Result<(), ffs::Error> {
-    let size = conf::bdev_size(conf::rootdev());
+    let size = devsize();
     let err = ffs::Error::DeviceRange { off, len: len as u64, size };
     if off.checked_add(len as u64).is_none_or(|e| e > size) {
         return Err(err);
     }
+    let bs = ffs_devbsize() as u64;
     let mut done = 0usize;
     while done < len {
         let at = off + done as u64;
-        let within = (at % DEVBLK) as usize;
-        let n = (DEVBLK as usize - within).min(len - done);
-        f(done, at / DEVBLK * DEVBLK / vfs_bio::DEV_BSIZE as u64, within, n).map_err(|_| err)?;
+        let within = (at % bs) as usize;
+        let n = (bs as usize - within).min(len - done);
+        f(done, at / bs * bs / vfs_bio::DEV_BSIZE as u64, within, n).map_err(|_| err)?;
         done += n;
     }
     Ok(())
 }
 
+/// The root device's size in bytes, read once at mount (d_psize).
+static DEVSIZE: Once<u64> = Once::new();
+
+fn devsize() -> u64 {
+    DEVSIZE.get().copied().unwrap_or(0)
+}
+
 impl ffs::Device for BufDevice {
     fn len(&self) -> u64 {
-        conf::bdev_size(conf::rootdev())
+        devsize()
     }
 
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<(), ffs::Error> {
         for_each_devblk(off, buf.len(), |done, blkno, within, n| {
-            let bp = vfs_bio::bread(ROOTVP, blkno, DEVBLK as usize).map_err(|_| ())?;
+            let bp = vfs_bio::bread(ROOTVP, blkno, ffs_devbsize()).map_err(|_| ())?;
             vfs_bio::with_buf(bp, |b| buf[done..done + n].copy_from_slice(&b.b_data[within..within + n]));
             vfs_bio::brelse(bp);
             Ok(())
@@ -68,11 +86,8 @@ impl ffs::DeviceMut for BufDevice {
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<(), ffs::Error> {
         for_each_devblk(off, buf.len(), |done, blkno, within, n| {
             // A whole block needs no read first.
-            let bp = if n == DEVBLK as usize {
-                vfs_bio::getblk(ROOTVP, blkno, DEVBLK as usize)
-            } else {
-                vfs_bio::bread(ROOTVP, blkno, DEVBLK as usize).map_err(|_| ())?
-            };
+            let bs = ffs_devbsize();
+            let bp = if n == bs { vfs_bio::getblk(ROOTVP, blkno, bs) } else { vfs_bio::bread(ROOTVP, blkno, bs).map_err(|_| ())? };
             vfs_bio::with_buf(bp, |b| b.b_data[within..within + n].copy_from_slice(&buf[done..done + n]));
             vfs_bio::bdwrite(bp);
             Ok(())
@@ -141,8 +156,14 @@ pub fn ffs_mountroot(dev: Dev) -> Result<(), Errno> {
 }
 
 fn ffs_mountfs(dev: Dev) -> Result<(), ffs::Error> {
+    DEVSIZE.call_once(|| conf::bdev_size(dev));
+    DEVBSIZE.store(SBSIZE, Ordering::Relaxed);
     let fs = ffs::Fs::mount(BufDevice)?;
     let sb = fs.sb();
+    // The superblock's buffers go (nothing was written, so nothing can
+    // fail to be); from here on the device is read in file-system blocks.
+    vfs_bio::rootvp_invalbuf().map_err(|_| ffs::Error::DeviceRange { off: 0, len: SBSIZE as u64, size: devsize() })?;
+    DEVBSIZE.store(sb.bsize, Ordering::Relaxed);
     let name = DevName(dev);
     crate::printf!("ffs: root on {name}, {:?}, {} byte blocks, {} fragments, {} inodes\n", sb.version, sb.bsize, sb.size, sb.ninodes());
     let clean = fs.is_clean()?;

@@ -3,12 +3,12 @@
 //! ffs_write, ffs_fsync and the strategy routine of a file's buffers.
 
 use crate::kern::kern_proc::curproc;
-use crate::kern::vfs_bio::{self, BFlags, BufId};
+use crate::kern::vfs_bio::{self, BFlags, BufId, ROOTVP};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{RenameArgs, VType, VnodeOps};
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
-use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, ffs_sync, rootfs, vtoi, vtoino, BufDevice};
+use crate::ufs::ffs::ffs_vfsops::{ffs_devbsize, ffs_error, ffs_modify, ffs_sync, rootfs, vtoi, vtoino};
 use crate::ufs::ufs::ufs_inode::{ufs_inactive, ufs_reclaim};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_lookup};
 use crate::ufs::ufs::ufs_vnops::{ufs_create, ufs_mkdir, ufs_remove, ufs_rename, ufs_rmdir};
@@ -141,14 +141,20 @@ fn ffs_writer_exit(vp: &'static Vnode) {
 }
 
 /// VOP_STRATEGY for a file's buffer: its logical block mapped to the disk
-/// (ufs_bmaparray) and moved between the buffer and the device's buffers,
-/// which sleep on rd as a disk would; the bytes the block holds on disk
-/// (a fragment-sized last block holds fewer), the rest read as zeros. A
-/// block no longer mapped (truncated away) reads as zeros and is not
-/// written.
+/// (ufs_bmaparray) and moved through the device buffer that holds it (a
+/// block, or a last block's fragments, never crosses a file-system block).
+/// A read waits for the device buffer (rd's transfer, if it is not
+/// cached) and completes at once. A write copies into the device buffer
+/// and starts its transfer, chained: the file buffer stays busy until rd's
+/// completion interrupt, as a disk write would keep it, and a whole block
+/// is written without reading the device buffer first. Only the bytes the
+/// block holds on disk move (a fragment-sized last block holds fewer); the
+/// rest reads as zeros. A block no longer mapped (truncated away) reads as
+/// zeros and is not written.
 pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
     let (lbn, read) = vfs_bio::with_buf(bp, |b| (b.b_blkno, b.b_flags.contains(BFlags::B_READ)));
-    let r = (|| -> Result<(), Errno> {
+    // Some(result): the I/O is over; None: a chained write will end it.
+    let r = (|| -> Result<Option<()>, Errno> {
         let fs = rootfs()?;
         let ip = vtoi(vp)?;
         let at = fs.bmap(&ip, lbn).map_err(|e| ffs_error(ip.ino, e))?;
@@ -157,22 +163,31 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
             if read {
                 vfs_bio::with_buf(bp, |b| b.b_data.fill(0));
             }
-            return Ok(());
+            return Ok(Some(()));
         };
         let dev = fs.sb().frag_offset(blk).map_err(|e| ffs_error(ip.ino, e))?;
-        let mut data = alloc::vec![0u8; extent];
-        if read {
-            fs.device_read(dev, &mut data).map_err(|e| ffs_error(ip.ino, e))?;
-            vfs_bio::with_buf(bp, |b| {
-                b.b_data[..extent].copy_from_slice(&data);
-                b.b_data[extent..].fill(0);
-            });
-            Ok(())
-        } else {
-            vfs_bio::with_buf(bp, |b| data.copy_from_slice(&b.b_data[..extent]));
-            ffs::DeviceMut::write_at(&BufDevice, dev, &data).map_err(|e| ffs_error(ip.ino, e))
+        let bs = ffs_devbsize();
+        let (dblkno, within) = (dev / bs as u64 * bs as u64 / vfs_bio::DEV_BSIZE as u64, (dev % bs as u64) as usize);
+        if within + extent > bs {
+            return Err(ffs_error(ip.ino, ffs::Error::BadBlockPointer { ino: ip.ino, blk, fs_frags: fs.sb().size }));
         }
+        if read {
+            let dbp = vfs_bio::bread(ROOTVP, dblkno, bs)?;
+            vfs_bio::bufcopy(dbp, within, bp, 0, extent);
+            vfs_bio::brelse(dbp);
+            vfs_bio::with_buf(bp, |b| b.b_data[extent..].fill(0));
+            return Ok(Some(()));
+        }
+        let dbp = if extent == bs { vfs_bio::getblk(ROOTVP, dblkno, bs) } else { vfs_bio::bread(ROOTVP, dblkno, bs)? };
+        vfs_bio::bufcopy(bp, 0, dbp, within, extent);
+        vfs_bio::bawrite_chain(dbp, bp);
+        Ok(None)
     })();
+    let r = match r {
+        Ok(None) => return,
+        Ok(Some(())) => Ok(()),
+        Err(e) => Err(e),
+    };
     let _s = crate::arch::intr::splbio();
     vfs_bio::biodone(bp, r);
 }

@@ -1,11 +1,46 @@
 //! /bin/ubench TBFREQ: costs of a system call, a switch between two
 //! processes and an anonymous page fault, printed as `bench: NAME VALUE
-//! instructions`, and the speed of reading a file. Under QEMU's -icount shift=0 one instruction takes one
+//! instructions`, the speed of reading a file, and how many empty files a
+//! second it creates and removes in a new directory. Under QEMU's -icount shift=0 one instruction takes one
 //! nanosecond of virtual time, so time-base ticks convert to instructions.
 #![no_std]
 #![no_main]
 
-use userland::{close, exit, fork, getpid, mmap_anon, open, println, read, sched_yield, wait4, Args};
+use kcore::syscalls::{O_CREAT, O_EXCL, O_WRONLY};
+use userland::{close, exit, fork, getpid, mkdir, mmap_anon, open, open_mode, println, read, rmdir, sched_yield, unlink, wait4, Args};
+
+/// Files the create and remove benchmarks make in their directory.
+const FILES: u32 = 400;
+const DIR: &[u8] = b"/ubench\0";
+
+/// `/ubench/fNNNN`, NUL-terminated.
+fn file_name(i: u32) -> [u8; 14] {
+    let mut p = [0u8; 14];
+    p[..9].copy_from_slice(b"/ubench/f");
+    for (k, d) in [1000, 100, 10, 1].iter().enumerate() {
+        p[9 + k] = b'0' + (i / d % 10) as u8;
+    }
+    p
+}
+
+/// Creates FILES empty files (open with O_CREAT|O_EXCL, close), then
+/// removes them; prints both rates in files per guest second.
+fn create_remove(tbfreq: u64) -> Result<(), i32> {
+    mkdir(DIR, 0o755)?;
+    let t0 = mftb();
+    for i in 0..FILES {
+        close(open_mode(&file_name(i), O_CREAT | O_EXCL | O_WRONLY, 0o644)?)?;
+    }
+    let ticks = mftb().wrapping_sub(t0) as u64;
+    println!("bench: file_create {} per_s", FILES as u64 * tbfreq / ticks.max(1));
+    let t0 = mftb();
+    for i in 0..FILES {
+        unlink(&file_name(i))?;
+    }
+    let ticks = mftb().wrapping_sub(t0) as u64;
+    println!("bench: file_remove {} per_s", FILES as u64 * tbfreq / ticks.max(1));
+    rmdir(DIR)
+}
 
 fn mftb() -> u32 {
     let v: u32;
@@ -71,6 +106,10 @@ fn main(args: Args) -> i32 {
     let ticks = mftb().wrapping_sub(t0) as u64;
     let _ = close(fd);
     println!("bench: file_read {} KiB/s", total * tbfreq / 1024 / ticks.max(1));
+    if let Err(e) = create_remove(tbfreq) {
+        println!("ubench: create/remove: errno {e}");
+        return 1;
+    }
     0
 }
 
