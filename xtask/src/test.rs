@@ -237,7 +237,13 @@ fn race_fixed2(exit: Exit, text: &str) -> Result<(), String> {
     if !text.lines().any(|l| l == "init: race workload done: every check passed") {
         return Err("the workload's checks did not all pass".into());
     }
-    Ok(())
+    // The halt line says how hard the fix was tried: files were created,
+    // and vnodes whose object persisted were recycled and paged out from.
+    match outcome::RaceCounters::parse(text) {
+        Some(c) if c.creates > 0 && c.persist_recycles > 0 && c.persist_pageouts > 0 => Ok(()),
+        Some(c) => Err(format!("the race was not exercised: {c:?}")),
+        None => Err("no 'race: counters:' line at halt".into()),
+    }
 }
 
 /// A fuzz boot (`workload=fuzz`): a clean halt after the fuzzer's report,
@@ -1342,6 +1348,20 @@ fn print_report(name: &str, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed2_needs_the_race_exercised() {
+        let done = "init: race workload done: every check passed\n";
+        let with = |c: &str| format!("{done}race: counters: {c}\nhalted\n");
+        assert!(race_fixed2(
+            Exit::Code(0),
+            &with("50 creates, 3 recycles of vnodes with persisting objects, 9 pageouts from persisting objects, 0 uncache kills")
+        )
+        .is_ok());
+        let idle = with("50 creates, 0 recycles of vnodes with persisting objects, 9 pageouts from persisting objects, 0 uncache kills");
+        assert!(race_fixed2(Exit::Code(0), &idle).unwrap_err().contains("not exercised"));
+        assert!(race_fixed2(Exit::Code(0), done).unwrap_err().contains("no 'race: counters:'"));
+    }
 
     #[test]
     fn names_are_unique() {

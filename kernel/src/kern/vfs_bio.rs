@@ -70,10 +70,20 @@ pub struct Buf {
     pub b_data: Vec<u8>,
     /// Set by biodone. [c, b]
     pub b_error: Option<Errno>,
-    /// A device buffer's write that carries a file buffer's block to the
-    /// disk: the file buffer, completed when this transfer is (OpenBSD
-    /// chains a completion through b_iodone). [c, b]
-    pub b_chain: Option<BufId>,
+    /// A device buffer's transfer that carries a file buffer's block: the
+    /// file buffer, completed when this transfer is (OpenBSD chains a
+    /// completion through b_iodone). [c, b]
+    pub b_chain: Option<Chain>,
+}
+
+/// A file buffer whose I/O a device buffer's transfer carries: a read
+/// copies `extent` bytes from `within` into the file buffer (the rest
+/// reads as zeros) when the transfer ends.
+#[derive(Clone, Copy, Debug)]
+pub struct Chain {
+    pub file: BufId,
+    pub within: usize,
+    pub extent: usize,
 }
 
 /// rootvp: the root device's vnode, whose buffers hold the file system's
@@ -326,8 +336,13 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
             g.lru.remove(bp);
             return bp;
         }
-        g.drain_pool(size);
-        if g.bytes + size > g.limit && !g.lru.is_empty() {
+        // A pooled area of this size moves into the buffer without adding
+        // to the bytes held; anything else must fit under the limit.
+        let reuse = g.bytes <= g.limit && g.pool.iter().any(|d| d.len() == size);
+        if !reuse {
+            g.drain_pool(size);
+        }
+        if !reuse && g.bytes + size > g.limit && !g.lru.is_empty() {
             if let Some(g2) = make_room(g) {
                 g = g2;
                 continue;
@@ -405,24 +420,67 @@ pub fn biodone(bp: BufId, r: Result<(), Errno>) {
             b.b_flags |= BFlags::B_ERROR;
             b.b_error = Some(e);
         }
-        (b.b_flags.contains(BFlags::B_ASYNC), b.b_chain.take())
+        let (asynch, read, chain) = (b.b_flags.contains(BFlags::B_ASYNC), b.b_flags.contains(BFlags::B_READ), b.b_chain.take());
+        if let Some(c) = chain.filter(|_| read && r.is_ok()) {
+            copy_chained(&mut g, bp, c);
+        }
+        (asynch, chain)
     };
     if asynch {
         brelse(bp);
     } else {
         wakeup(wchan(bp));
     }
-    if let Some(file) = chain {
-        biodone(file, r);
+    if let Some(c) = chain {
+        biodone(c.file, r);
     }
+}
+
+/// A chained read's data, from the device buffer into the file buffer.
+fn copy_chained(g: &mut BufCache, dbp: BufId, c: Chain) {
+    let from = core::mem::take(&mut g.buf(dbp).b_data);
+    let to = &mut g.buf(c.file).b_data;
+    to[..c.extent].copy_from_slice(&from[c.within..c.within + c.extent]);
+    to[c.extent..].fill(0);
+    g.buf(dbp).b_data = from;
 }
 
 /// Starts writing busy device buffer `dbp` asynchronously, carrying file
 /// buffer `file`'s block: `file` stays busy, its I/O in flight, until the
 /// device's completion ends both.
 pub fn bawrite_chain(dbp: BufId, file: BufId) {
-    with_buf(dbp, |b| b.b_chain = Some(file));
+    with_buf(dbp, |b| b.b_chain = Some(Chain { file, within: 0, extent: 0 }));
     bawrite(dbp);
+}
+
+/// Reads the part of device block `blkno` (`size` bytes) that file buffer
+/// `c.file` holds: from the cache at once (true: the file buffer's I/O is
+/// over), or by starting the device's transfer with the file buffer
+/// chained to it (false: the completion copies and ends both); the caller
+/// waits for the file buffer, not for the device's.
+pub fn bread_chain(vp: u32, blkno: u64, size: usize, c: Chain) -> bool {
+    let dbp = getblk(vp, blkno, size);
+    let cached = {
+        let mut g = BCACHE.lock();
+        let b = g.buf(dbp);
+        let done = b.b_flags.contains(BFlags::B_DONE);
+        if done {
+            copy_chained(&mut g, dbp, c);
+        } else {
+            let b = g.buf(dbp);
+            b.b_flags |= BFlags::B_READ | BFlags::B_ASYNC;
+            b.b_flags -= BFlags::B_ERROR;
+            b.b_error = None;
+            b.b_chain = Some(c);
+        }
+        done
+    };
+    if cached {
+        brelse(dbp);
+    } else {
+        strategy(dbp);
+    }
+    cached
 }
 
 /// Block `blkno` of `vp`, read if the cache does not hold it; busy.

@@ -143,11 +143,11 @@ fn ffs_writer_exit(vp: &'static Vnode) {
 /// VOP_STRATEGY for a file's buffer: its logical block mapped to the disk
 /// (ufs_bmaparray) and moved through the device buffer that holds it (a
 /// block, or a last block's fragments, never crosses a file-system block).
-/// A read waits for the device buffer (rd's transfer, if it is not
-/// cached) and completes at once. A write copies into the device buffer
-/// and starts its transfer, chained: the file buffer stays busy until rd's
-/// completion interrupt, as a disk write would keep it, and a whole block
-/// is written without reading the device buffer first. Only the bytes the
+/// A read is served from the device buffer if the cache holds it, else
+/// starts its transfer chained: the file buffer stays busy until rd's
+/// completion interrupt copies the block in, as a disk read keeps it. A write copies into the device buffer
+/// and starts its transfer, chained the same way, and a whole block is
+/// written without reading the device buffer first. Only the bytes the
 /// block holds on disk move (a fragment-sized last block holds fewer); the
 /// rest reads as zeros. A block no longer mapped (truncated away) reads as
 /// zeros and is not written.
@@ -172,11 +172,8 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
             return Err(ffs_error(ip.ino, ffs::Error::BadBlockPointer { ino: ip.ino, blk, fs_frags: fs.sb().size }));
         }
         if read {
-            let dbp = vfs_bio::bread(ROOTVP, dblkno, bs)?;
-            vfs_bio::bufcopy(dbp, within, bp, 0, extent);
-            vfs_bio::brelse(dbp);
-            vfs_bio::with_buf(bp, |b| b.b_data[extent..].fill(0));
-            return Ok(Some(()));
+            let c = vfs_bio::Chain { file: bp, within, extent };
+            return Ok(vfs_bio::bread_chain(ROOTVP, dblkno, bs, c).then_some(()));
         }
         let dbp = if extent == bs { vfs_bio::getblk(ROOTVP, dblkno, bs) } else { vfs_bio::bread(ROOTVP, dblkno, bs)? };
         vfs_bio::bufcopy(bp, 0, dbp, within, extent);
