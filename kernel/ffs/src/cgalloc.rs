@@ -19,6 +19,9 @@ use crate::Error;
 const CG_MAGIC_OFF: usize = 4;
 const CG_NDBLK: usize = 20;
 const CG_CS: usize = 24;
+const CG_ROTOR: usize = 40;
+const CG_FROTOR: usize = 44;
+const CG_IROTOR: usize = 48;
 const CG_FRSUM: usize = 52;
 const CG_IUSEDOFF: usize = 92;
 const CG_FREEOFF: usize = 96;
@@ -147,6 +150,25 @@ impl<'a> Cg<'a> {
         self.b[CG_INITEDIBLK..CG_INITEDIBLK + 4].copy_from_slice(&v.to_be_bytes());
     }
 
+    fn field(&self, off: usize) -> u32 {
+        be32(self.b, off)
+    }
+
+    fn set_field(&mut self, off: usize, v: u32) {
+        self.b[off..off + 4].copy_from_slice(&v.to_be_bytes());
+    }
+
+    /// cg_rotor: the block after which the last block was taken, where a
+    /// search without a preference in this group starts (ffs_alloccgblk).
+    pub fn rotor(&self) -> u32 {
+        self.field(CG_ROTOR) / self.frag
+    }
+
+    /// cg_irotor: the last inode taken, where the next search starts.
+    pub fn irotor(&self) -> u32 {
+        self.field(CG_IROTOR)
+    }
+
     fn full(&self) -> u32 {
         (1 << self.frag) - 1
     }
@@ -229,20 +251,23 @@ impl<'a> Cg<'a> {
     }
 
     /// A whole free block, the first at or after block `hint` (wrapping):
-    /// its first fragment, now in use.
+    /// its first fragment, now in use, and cg_rotor.
     pub fn alloc_block(&mut self, hint: u32) -> Option<u32> {
         let n = self.nblks;
         let full = self.full();
         let blk = (0..n).map(|i| (hint % n.max(1) + i) % n).find(|&b| self.blkmap(b) == full)?;
         self.set_blkmap(blk, 0);
+        self.set_field(CG_ROTOR, blk * self.frag);
         Some(blk * self.frag)
     }
 
-    /// The first block holding a maximal free run of exactly `len` (< frag)
-    /// fragments: its start.
+    /// The first block from cg_frotor on (wrapping) holding a maximal free
+    /// run of exactly `len` (< frag) fragments: its start (ffs_mapsearch).
     fn find_run(&self, len: u32) -> Option<u32> {
         let full = self.full();
-        (0..self.nblks).find_map(|blk| {
+        let n = self.nblks.max(1);
+        let from = self.field(CG_FROTOR) / self.frag % n;
+        (0..self.nblks).map(|i| (from + i) % n).find_map(|blk| {
             let bits = self.blkmap(blk);
             if bits == 0 || bits == full {
                 return None;
@@ -263,8 +288,9 @@ impl<'a> Cg<'a> {
     }
 
     /// `n` (< frag) contiguous fragments inside one block: from the
-    /// shortest free run that fits in a broken block, else the start of a
-    /// free block, the rest of which stays free. cg_frsum says which run
+    /// shortest free run that fits in a broken block (searched from
+    /// cg_frotor, which then names its block), else the start of a free
+    /// block from cg_rotor on, the rest of which stays free. cg_frsum says which run
     /// lengths exist and is trusted, as OpenBSD's ffs_alloccg trusts it: a
     /// length it does not count is not searched for, so a small request
     /// costs one scan of the map, not one per length. (A damaged count only
@@ -276,9 +302,12 @@ impl<'a> Cg<'a> {
         let mut known = (n..self.frag).filter(|&k| be32(self.b, CG_FRSUM + 4 * k as usize) > 0);
         let start = known.next().and_then(|k| self.find_run(k));
         let start = match start {
-            Some(s) => s,
+            Some(s) => {
+                self.set_field(CG_FROTOR, s / self.frag * self.frag);
+                s
+            }
             None => {
-                let s = self.alloc_block(0)?;
+                let s = self.alloc_block(self.rotor())?;
                 let blk = s / self.frag;
                 self.set_blkmap(blk, self.full() & !((1 << n) - 1));
                 return Some(s);
@@ -334,8 +363,8 @@ impl<'a> Cg<'a> {
         Ok(())
     }
 
-    /// The first free inode at or after `hint` (wrapping), now in use and
-    /// counted.
+    /// The first free inode at or after `hint` (wrapping), now in use,
+    /// counted, and cg_irotor.
     pub fn ialloc(&mut self, hint: u32) -> Option<u32> {
         let ipg = self.ipg;
         let map = &self.b[self.iusedoff..];
@@ -356,6 +385,7 @@ impl<'a> Cg<'a> {
         let i = found?;
         set(&mut self.b[self.iusedoff..], i, true);
         self.cs_add(CS_NIFREE, -1);
+        self.set_field(CG_IROTOR, i);
         Some(i)
     }
 

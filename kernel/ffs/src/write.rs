@@ -131,8 +131,9 @@ impl<D: DeviceMut> Fs<D> {
         for k in 0..sb.ncg {
             let cg = (pcg + k) % sb.ncg;
             let mut c = self.cg_load(cg)?;
-            let hint = if k == 0 { ((pref % sb.fpg as u64) / sb.frag as u64) as u32 } else { 0 };
             let mut m = self.cg(&mut c);
+            // No preference in another group: from its rotor (ffs_alloccgblk).
+            let hint = if k == 0 { ((pref % sb.fpg as u64) / sb.frag as u64) as u32 } else { m.rotor() };
             let got = if n == sb.frag { m.alloc_block(hint) } else { m.alloc_frags(n) };
             if let Some(f) = got {
                 self.cg_store(c)?;
@@ -191,7 +192,8 @@ impl<D: DeviceMut> Fs<D> {
         for k in 0..sb.ncg {
             let cg = (start + k) % sb.ncg;
             let mut c = self.cg_load(cg)?;
-            let Some(i) = self.cg(&mut c).ialloc(0) else { continue };
+            let mut m = self.cg(&mut c);
+            let Some(i) = m.ialloc(m.irotor()) else { continue };
             let ino = cg * sb.ipg + i;
             if ino < ROOTINO {
                 return Err(Error::BadInode { ino, field: "reserved inode free in its map", value: 0 });
