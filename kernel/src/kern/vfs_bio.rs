@@ -78,7 +78,8 @@ pub struct Buf {
 
 /// A file buffer whose I/O a device buffer's transfer carries: a read
 /// copies `extent` bytes from `within` into the file buffer (the rest
-/// reads as zeros) when the transfer ends.
+/// reads as zeros) when the transfer ends; a write's data was copied into
+/// the device buffer before it started, so its range is unused.
 #[derive(Clone, Copy, Debug)]
 pub struct Chain {
     pub file: BufId,
