@@ -71,6 +71,14 @@ pub fn kmem_grow(layout: Layout) -> Option<u32> {
 }
 
 /// Bytes taken from the page allocator so far.
+/// Allocations asked of the heap since boot (a test's check that a path
+/// allocates nothing).
+static KMEM_ALLOCS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+pub fn kmem_allocs() -> u32 {
+    KMEM_ALLOCS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn heap_grown() -> usize {
     HEAP.0.lock().grown
 }
@@ -101,6 +109,7 @@ impl Heaps {
 // chunk; the mutex serialises every use.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        KMEM_ALLOCS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let mut h = self.0.lock();
         if let Some(p) = h.alloc(layout) {
             return p.as_ptr();

@@ -18,6 +18,7 @@ pub const SUITE: &[KTest] = &[
     ("pmap_protect_fault", test_pmap_protect_fault),
     ("pmap_htab_overflow", test_pmap_htab_overflow),
     ("pmap_ctx_reuse", test_pmap_ctx_reuse),
+    ("pmap_destroy_allocates_nothing", test_pmap_destroy_allocates_nothing),
 ];
 
 /// Kernel virtual addresses the tests map (segment 14, unused otherwise).
@@ -204,5 +205,23 @@ fn test_pmap_ctx_reuse() -> TestResult {
     pmap::pmap_destroy(c);
     check!(again == ctx, "context {ctx} destroyed, the next pmap got {again}");
     check!(after <= top, "after 2000 pmaps came and went the next got context {after}, above {top}");
+    Ok(())
+}
+
+/// Tearing down a big address space asks the heap for nothing: a process
+/// exits, or a hog gives memory back, exactly when memory is short (a list
+/// of the mappings once took 32 KiB at a memory hog's exit and panicked).
+fn test_pmap_destroy_allocates_nothing() -> TestResult {
+    const N: u32 = 3000;
+    let pm = pmap::pmap_create().ok_or("no context")?;
+    let pg = uvm_pagealloc().ok_or("no page")?;
+    for i in 0..N {
+        pmap::pmap_enter(pm, 0x1000_0000 + i * PAGE_SIZE, pg.phys_addr(), Prot::READ, false);
+    }
+    let before = kern_malloc::kmem_allocs();
+    pmap::pmap_destroy(pm);
+    let asked = kern_malloc::kmem_allocs() - before;
+    uvm_pagefree(pg);
+    check!(asked == 0, "pmap_destroy of {N} mappings asked the heap {asked} times");
     Ok(())
 }

@@ -103,8 +103,9 @@ impl VmSpace {
         let mut objs = Vec::new();
         for e in gone {
             pmap::pmap_remove(self.pmap, e.start, e.end);
-            let pages: Vec<u32> = self.anon.range(e.start..e.end).map(|(&va, _)| va).collect();
-            for va in pages {
+            // One page at a time: a list of them would need memory, which
+            // is what may be short when memory is given back.
+            while let Some((&va, _)) = self.anon.range(e.start..e.end).next() {
                 if let Some(pg) = self.anon.remove(&va) {
                     uvm_pagefree(pg);
                 }

@@ -384,11 +384,10 @@ pub fn pmap_enter(pm: Pmap, va: u32, pa: u32, prot: Prot, wired: bool) {
 /// Removes the mappings of [sva, eva).
 pub fn pmap_remove(pm: Pmap, sva: u32, eva: u32) {
     let mut st = pmap_state().lock();
-    let vas: Vec<u32> = match st.pmaps.get(&pm.0) {
-        Some(p) => p.ptes.range(sva..eva).map(|(&va, _)| va).collect(),
-        None => return,
-    };
-    for va in vas {
+    // One mapping at a time, allocating nothing: a process's exit removes
+    // thousands, often when memory is short (a list of them once needed
+    // 32 KiB of heap, under this lock, at the end of a memory hog).
+    while let Some(va) = st.pmaps.get(&pm.0).and_then(|p| p.ptes.range(sva..eva).next().map(|(&va, _)| va)) {
         st.remove_one(pm.0, va);
     }
 }
@@ -399,13 +398,14 @@ pub fn pmap_protect(pm: Pmap, sva: u32, eva: u32, prot: Prot) {
         return pmap_remove(pm, sva, eva);
     }
     let mut st = pmap_state().lock();
-    let vas: Vec<u32> = match st.pmaps.get(&pm.0) {
-        Some(p) => p.ptes.range(sva..eva).map(|(&va, _)| va).collect(),
-        None => return,
-    };
-    for va in vas {
+    let mut from = sva;
+    while let Some(va) = st.pmaps.get(&pm.0).and_then(|p| p.ptes.range(from..eva).next().map(|(&va, _)| va)) {
         let old = st.pmaps[&pm.0].ptes[&va].prot;
         st.set_prot(pm.0, va, old & prot);
+        match va.checked_add(1) {
+            Some(next) => from = next,
+            None => break,
+        }
     }
 }
 
