@@ -19,6 +19,7 @@ pub const SUITE: &[KTest] = &[
     ("pmap_htab_overflow", test_pmap_htab_overflow),
     ("pmap_ctx_reuse", test_pmap_ctx_reuse),
     ("pmap_destroy_allocates_nothing", test_pmap_destroy_allocates_nothing),
+    ("trace_under_pmap_lock", test_trace_under_pmap_lock),
 ];
 
 /// Kernel virtual addresses the tests map (segment 14, unused otherwise).
@@ -223,5 +224,27 @@ fn test_pmap_destroy_allocates_nothing() -> TestResult {
     let asked = kern_malloc::kmem_allocs() - before;
     uvm_pagefree(pg);
     check!(asked == 0, "pmap_destroy of {N} mappings asked the heap {asked} times");
+    Ok(())
+}
+
+/// A stack trace taken with the pmap's lock held (as a panic raised while
+/// the heap grows is) still walks a thread's kernel stack: it once printed
+/// no frame at all, since checking each frame asked the locked pmap.
+fn test_trace_under_pmap_lock() -> TestResult {
+    let frames = alloc::sync::Arc::new(AtomicU32::new(u32::MAX));
+    let f = frames.clone();
+    crate::kern::kern_kthread::kthread_create("kttrace", move || {
+        let mut out = alloc::string::String::new();
+        let n = pmap::pmap_locked(|| crate::arch::db_trace::db_stack_trace_print(&[], &mut out));
+        f.store(n as u32, Ordering::Relaxed);
+        crate::kern::kern_synch::wakeup(alloc::sync::Arc::as_ptr(&f) as usize);
+    })
+    .ok_or("no memory for a thread")?;
+    let chan = alloc::sync::Arc::as_ptr(&frames) as usize;
+    while frames.load(Ordering::Relaxed) == u32::MAX {
+        let _ = crate::kern::kern_synch::tsleep(chan, "kttrace", 10);
+    }
+    let n = frames.load(Ordering::Relaxed);
+    check!(n >= 2, "a trace under the pmap lock, from a kernel thread's stack, printed {n} frames");
     Ok(())
 }

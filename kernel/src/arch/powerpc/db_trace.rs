@@ -14,9 +14,23 @@ use core::fmt::Write;
 const MAXFRAMES: usize = 64;
 
 /// A plausible frame address: word-aligned and in RAM or a mapped kernel
-/// stack, so reading it cannot fault.
+/// stack, so reading it (and the word after) cannot fault.
 fn valid(addr: u32) -> bool {
-    addr & 3 == 0 && ((0x4000..0x1000_0000).contains(&addr) || (addr >= pmap::KVA_MIN && pmap::pmap_kernel_mapped(addr)))
+    addr & 3 == 0 && ((0x4000..0x1000_0000).contains(&addr) || on_own_stack(addr) || (addr >= pmap::KVA_MIN && pmap::pmap_kernel_mapped(addr)))
+}
+
+/// Whether `addr` lies on the running thread's own kernel stack, between
+/// the stack pointer and the top SPRG0 holds: mapped for certain, so a
+/// walk of it needs no look at the pmap — which a panic raised under the
+/// pmap's lock (the heap growing, say) cannot take.
+fn on_own_stack(addr: u32) -> bool {
+    let top: u32;
+    // SAFETY: reads SPRG0, the running thread's kernel stack top (stale for
+    // a thread without a kernel stack of its own; the size check below
+    // then fails).
+    unsafe { core::arch::asm!("mfspr {0}, 272", out(reg) top) };
+    let sp = super::cpu::stack_pointer();
+    top > sp && top - sp <= crate::uvm::uvm_km::KSTACK_PAGES * crate::uvm::uvm_page::PAGE_SIZE && addr >= sp && addr.saturating_add(8) <= top
 }
 
 fn read(addr: u32) -> u32 {

@@ -202,6 +202,13 @@ pub fn pmap_destroy(pm: Pmap) {
     st.free_ctx.push(pm.0);
 }
 
+/// Runs `f` with the pmap's lock held (a self-test of what must still
+/// work under it: a panic's stack trace).
+pub fn pmap_locked<R>(f: impl FnOnce() -> R) -> R {
+    let _g = pmap_state().lock();
+    f()
+}
+
 /// The context number of `pm` (for the self-tests).
 pub fn pmap_ctx(pm: Pmap) -> u32 {
     pm.0
