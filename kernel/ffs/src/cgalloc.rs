@@ -13,21 +13,22 @@
 //! a byte of the map. A file's last partial block takes a run of
 //! fragments inside one block, preferring a block already broken up.
 
+use crate::fs::be32;
 use crate::Error;
 
-/// struct cg offsets (fs.h).
-const CG_MAGIC_OFF: usize = 4;
+/// struct cg offsets (fs.h), for the whole crate.
+pub(crate) const CG_MAGIC_OFF: usize = 4;
 const CG_NDBLK: usize = 20;
-const CG_CS: usize = 24;
+pub(crate) const CG_CS: usize = 24;
 const CG_ROTOR: usize = 40;
 const CG_FROTOR: usize = 44;
 const CG_IROTOR: usize = 48;
-const CG_FRSUM: usize = 52;
-const CG_IUSEDOFF: usize = 92;
-const CG_FREEOFF: usize = 96;
-const CG_CLUSTERSUMOFF: usize = 104;
-const CG_CLUSTEROFF: usize = 108;
-const CG_NCLUSTERBLKS: usize = 112;
+pub(crate) const CG_FRSUM: usize = 52;
+pub(crate) const CG_IUSEDOFF: usize = 92;
+pub(crate) const CG_FREEOFF: usize = 96;
+pub(crate) const CG_CLUSTERSUMOFF: usize = 104;
+pub(crate) const CG_CLUSTEROFF: usize = 108;
+pub(crate) const CG_NCLUSTERBLKS: usize = 112;
 const CG_INITEDIBLK: usize = 120;
 pub(crate) const CG_MAGIC: u32 = 0x0009_0255;
 
@@ -48,10 +49,6 @@ fn set(map: &mut [u8], i: u32, v: bool) {
     } else {
         *b &= !(1 << (i % 8));
     }
-}
-
-fn be32(b: &[u8], o: usize) -> u32 {
-    u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
 
 fn add32(b: &mut [u8], o: usize, d: i32) {
@@ -290,17 +287,18 @@ impl<'a> Cg<'a> {
     /// `n` (< frag) contiguous fragments inside one block: from the
     /// shortest free run that fits in a broken block (searched from
     /// cg_frotor, which then names its block), else the start of a free
-    /// block from cg_rotor on, the rest of which stays free. cg_frsum says which run
-    /// lengths exist and is trusted, as OpenBSD's ffs_alloccg trusts it: a
-    /// length it does not count is not searched for, so a small request
-    /// costs one scan of the map, not one per length. (A damaged count only
-    /// breaks a new block where an old one had room; the fsck names it.)
+    /// block from cg_rotor on, the rest of which stays free. cg_frsum says
+    /// which run lengths exist and is trusted, as OpenBSD's ffs_alloccg
+    /// trusts it: a length it does not count is not searched for, so a
+    /// small request costs one scan of the map, not one per length. (A
+    /// damaged count only breaks a new block where an old one had room;
+    /// the fsck names it.)
     pub fn alloc_frags(&mut self, n: u32) -> Option<u32> {
         if n == 0 || n >= self.frag {
             return if n == self.frag { self.alloc_block(0) } else { None };
         }
-        let mut known = (n..self.frag).filter(|&k| be32(self.b, CG_FRSUM + 4 * k as usize) > 0);
-        let start = known.next().and_then(|k| self.find_run(k));
+        let shortest = (n..self.frag).find(|&k| be32(self.b, CG_FRSUM + 4 * k as usize) > 0);
+        let start = shortest.and_then(|k| self.find_run(k));
         let start = match start {
             Some(s) => {
                 self.set_field(CG_FROTOR, s / self.frag * self.frag);
@@ -313,7 +311,7 @@ impl<'a> Cg<'a> {
                 return Some(s);
             }
         };
-        self.take_unchecked(start, n);
+        self.change(start, n, false);
         Some(start)
     }
 
@@ -331,10 +329,6 @@ impl<'a> Cg<'a> {
         }
     }
 
-    fn take_unchecked(&mut self, start: u32, n: u32) {
-        self.change(start, n, false);
-    }
-
     fn in_range(&self, start: u32, n: u32) -> bool {
         start.checked_add(n).is_some_and(|e| e <= self.nblks * self.frag)
     }
@@ -346,7 +340,7 @@ impl<'a> Cg<'a> {
         if !self.in_range(start, n) || !(start..start + n).all(|f| get(&self.b[self.freeoff..], f)) {
             return false;
         }
-        self.take_unchecked(start, n);
+        self.change(start, n, false);
         true
     }
 

@@ -1,6 +1,7 @@
 //! The superblock (struct fs): found at one of the standard offsets,
 //! checked field by field, and the address arithmetic built on it.
 
+use crate::cgalloc::{CG_IUSEDOFF, CG_MAGIC, CG_MAGIC_OFF};
 use crate::{Device, Error};
 
 const FS_UFS1_MAGIC: u32 = 0x0001_1954;
@@ -8,7 +9,6 @@ const FS_UFS2_MAGIC: u32 = 0x1954_0119;
 /// Where superblocks live (SBLOCKSEARCH): UFS2, UFS1, floppy, piggy.
 const SBLOCKSEARCH: [u64; 4] = [65536, 8192, 0, 262144];
 const SBLOCKSIZE: usize = 8192;
-const CG_MAGIC: u32 = 0x0009_0255;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
@@ -60,7 +60,7 @@ pub struct Superblock {
     pub volname: [u8; 32],
 }
 
-fn be32(b: &[u8], o: usize) -> u32 {
+pub(crate) fn be32(b: &[u8], o: usize) -> u32 {
     u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
 
@@ -290,7 +290,7 @@ impl<D: Device> crate::Fs<D> {
         let off = self.sb().cg_offset(cg)?;
         let mut b = [0u8; 8];
         self.device_read(off, &mut b)?;
-        let magic = be32(&b, 4);
+        let magic = be32(&b, CG_MAGIC_OFF);
         if magic != CG_MAGIC {
             return Err(Error::BadSuperblock { field: "cylinder group magic", value: magic as u64 });
         }
@@ -304,7 +304,8 @@ impl<D: Device> crate::Fs<D> {
         let sb = self.sb();
         let off = sb.cg_offset(cg)?;
         let mut b = [0u8; 8];
-        self.device_read(off + 92, &mut b)?;
+        // cg_iusedoff, then cg_freeoff.
+        self.device_read(off + CG_IUSEDOFF as u64, &mut b)?;
         let (iu, fr) = (be32(&b, 0) as u64, be32(&b, 4) as u64);
         let fits = |at: u64, bits: u32| at + (bits as u64).div_ceil(8) <= sb.cgsize as u64;
         if !fits(iu, sb.ipg) {

@@ -16,18 +16,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
 
+use crate::cgalloc::{CG_CLUSTEROFF, CG_CLUSTERSUMOFF, CG_CS, CG_FREEOFF, CG_FRSUM, CG_IUSEDOFF, CG_MAGIC, CG_MAGIC_OFF, CG_NCLUSTERBLKS};
 use crate::{Fs, Inode, ROOTINO};
-
-/// struct cg offsets (fs.h).
-const CG_MAGIC_OFF: usize = 4;
-const CG_CS_OFF: usize = 24;
-const CG_FRSUM_OFF: usize = 52;
-const CG_IUSEDOFF: usize = 92;
-const CG_FREEOFF: usize = 96;
-const CG_CLUSTERSUMOFF: usize = 104;
-const CG_CLUSTEROFF: usize = 108;
-const CG_NCLUSTERBLKS: usize = 112;
-const CG_MAGIC: u32 = 0x0009_0255;
 
 fn be32(b: &[u8], o: usize) -> u32 {
     b.get(o..o + 4).map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
@@ -145,8 +135,8 @@ pub fn check(img: &[u8]) -> Result<Report, crate::Error> {
             cgs.push(Cg { iused: vec![], free: vec![], cs: [0; 4], frsum: [0; 8], clusters: None });
             continue;
         };
-        let cs = [0, 4, 8, 12].map(|o| be32(blk, CG_CS_OFF + o));
-        let frsum = core::array::from_fn(|k| be32(blk, CG_FRSUM_OFF + 4 * k));
+        let cs = [0, 4, 8, 12].map(|o| be32(blk, CG_CS + o));
+        let frsum = core::array::from_fn(|k| be32(blk, CG_FRSUM + 4 * k));
         let (sumoff, mapoff) = (be32(blk, CG_CLUSTERSUMOFF) as usize, be32(blk, CG_CLUSTEROFF) as usize);
         let nclusterblks = be32(blk, CG_NCLUSTERBLKS) as usize;
         let clusters = if sb.contigsumsize == 0 || sumoff == 0 || mapoff == 0 {
@@ -416,7 +406,7 @@ mod tests {
         assert!(problems(&m).iter().any(|p| p.contains("but free in cylinder group 0")), "{:?}", problems(&m));
 
         let mut m = img.clone();
-        m[cg0 + CG_CS_OFF + 11] ^= 1; // cs_nifree
+        m[cg0 + CG_CS + 11] ^= 1; // cs_nifree
         assert!(problems(&m).iter().any(|p| p.contains("free inodes")), "{:?}", problems(&m));
 
         // A free block the cluster map calls in use, and a run count off.

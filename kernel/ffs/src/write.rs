@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use crate::cgalloc::Cg;
 use crate::dinode::{self, FileType};
 use crate::dir::{self, DIRBLKSIZ};
-use crate::fs::{Version, FS_CLEAN_OFF};
+use crate::fs::{be32, Version, FS_CLEAN_OFF};
 use crate::param::{NDADDR, NIADDR};
 use crate::{Device, Error, Fs, Inode, ROOTINO};
 
@@ -40,10 +40,6 @@ type ChunkEdit<'a, R> = dyn FnMut(&mut [u8]) -> Result<Option<R>, Error> + 'a;
 
 /// DT_DIR.
 pub const DT_DIR: u8 = 4;
-
-fn be32(b: &[u8], o: usize) -> u32 {
-    u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
 
 fn put32(b: &mut [u8], o: usize, v: u32) {
     b[o..o + 4].copy_from_slice(&v.to_be_bytes());

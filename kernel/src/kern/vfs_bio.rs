@@ -87,6 +87,20 @@ pub struct Chain {
     pub extent: usize,
 }
 
+impl Buf {
+    /// Whether the buffer holds its block (B_DONE); if not, marks it for
+    /// a read, its last error cleared.
+    fn start_read(&mut self) -> bool {
+        let done = self.b_flags.contains(BFlags::B_DONE);
+        if !done {
+            self.b_flags |= BFlags::B_READ;
+            self.b_flags -= BFlags::B_ERROR;
+            self.b_error = None;
+        }
+        done
+    }
+}
+
 /// rootvp: the root device's vnode, whose buffers hold the file system's
 /// metadata by device block; its I/O goes to the device's strategy routine.
 pub const ROOTVP: u32 = 0;
@@ -212,6 +226,14 @@ impl BufCache {
         })
     }
 
+    /// Copies `len` bytes of buffer `src` from `soff` into buffer `dst` at
+    /// `doff`.
+    fn copy(&mut self, src: BufId, soff: usize, dst: BufId, doff: usize, len: usize) {
+        let from = core::mem::take(&mut self.buf(src).b_data);
+        self.buf(dst).b_data[doff..doff + len].copy_from_slice(&from[soff..soff + len]);
+        self.buf(src).b_data = from;
+    }
+
     /// A data area of `size` bytes, from the pool if one fits.
     fn data(&mut self, size: usize) -> Vec<u8> {
         match self.pool.iter().position(|d| d.len() == size) {
@@ -291,9 +313,7 @@ pub fn bufcopy(src: BufId, soff: usize, dst: BufId, doff: usize, len: usize) {
     for bp in [src, dst] {
         assert!(g.buf(bp).b_flags.contains(BFlags::B_BUSY), "bufcopy: buffer {} is not busy", bp.0);
     }
-    let from = core::mem::take(&mut g.buf(src).b_data);
-    g.buf(dst).b_data[doff..doff + len].copy_from_slice(&from[soff..soff + len]);
-    g.buf(src).b_data = from;
+    g.copy(src, soff, dst, doff, len);
 }
 
 /// Sets the cache's size limit in bytes; returns the old one.
@@ -439,11 +459,8 @@ pub fn biodone(bp: BufId, r: Result<(), Errno>) {
 
 /// A chained read's data, from the device buffer into the file buffer.
 fn copy_chained(g: &mut BufCache, dbp: BufId, c: Chain) {
-    let from = core::mem::take(&mut g.buf(dbp).b_data);
-    let to = &mut g.buf(c.file).b_data;
-    to[..c.extent].copy_from_slice(&from[c.within..c.within + c.extent]);
-    to[c.extent..].fill(0);
-    g.buf(dbp).b_data = from;
+    g.copy(dbp, c.within, c.file, 0, c.extent);
+    g.buf(c.file).b_data[c.extent..].fill(0);
 }
 
 /// Starts writing busy device buffer `dbp` asynchronously, carrying file
@@ -464,14 +481,11 @@ pub fn bread_chain(vp: u32, blkno: u64, size: usize, c: Chain) -> bool {
     let cached = {
         let mut g = BCACHE.lock();
         let b = g.buf(dbp);
-        let done = b.b_flags.contains(BFlags::B_DONE);
+        let done = b.start_read();
         if done {
             copy_chained(&mut g, dbp, c);
         } else {
-            let b = g.buf(dbp);
-            b.b_flags |= BFlags::B_READ | BFlags::B_ASYNC;
-            b.b_flags -= BFlags::B_ERROR;
-            b.b_error = None;
+            b.b_flags |= BFlags::B_ASYNC;
             b.b_chain = Some(c);
         }
         done
@@ -487,15 +501,7 @@ pub fn bread_chain(vp: u32, blkno: u64, size: usize, c: Chain) -> bool {
 /// Block `blkno` of `vp`, read if the cache does not hold it; busy.
 pub fn bread(vp: u32, blkno: u64, size: usize) -> Result<BufId, Errno> {
     let bp = getblk(vp, blkno, size);
-    let cached = with_buf(bp, |b| {
-        let done = b.b_flags.contains(BFlags::B_DONE);
-        if !done {
-            b.b_flags |= BFlags::B_READ;
-            b.b_flags -= BFlags::B_ERROR;
-            b.b_error = None;
-        }
-        done
-    });
+    let cached = with_buf(bp, Buf::start_read);
     if !cached {
         strategy(bp);
         if let Err(e) = biowait(bp) {

@@ -7,7 +7,7 @@
 use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
-use crate::kern::vfs_bio::{self, ROOTVP};
+use crate::kern::vfs_bio::{self, BufId, ROOTVP};
 use crate::kern::vfs_subr::{getnewvnode, vget, vrele, Vnode};
 use crate::sys::conf::{self, Dev, DevName};
 use crate::sys::errno::Errno;
@@ -46,16 +46,32 @@ fn for_each_devblk(off: u64, len: usize, mut f: impl FnMut(usize, u64, usize, us
     if off.checked_add(len as u64).is_none_or(|e| e > size) {
         return Err(err);
     }
-    let bs = ffs_devbsize() as u64;
     let mut done = 0usize;
     while done < len {
-        let at = off + done as u64;
-        let within = (at % bs) as usize;
-        let n = (bs as usize - within).min(len - done);
-        f(done, at / bs * bs / vfs_bio::DEV_BSIZE as u64, within, n).map_err(|_| err)?;
+        let (blkno, within) = ffs_devblk(off + done as u64);
+        let n = (ffs_devbsize() - within).min(len - done);
+        f(done, blkno, within, n).map_err(|_| err)?;
         done += n;
     }
     Ok(())
+}
+
+/// The device buffer holding byte `off` of the device: its block number
+/// and the byte's place in it.
+pub fn ffs_devblk(off: u64) -> (u64, usize) {
+    let bs = ffs_devbsize() as u64;
+    (off / bs * bs / vfs_bio::DEV_BSIZE as u64, (off % bs) as usize)
+}
+
+/// Device buffer `blkno`, busy, for writing `n` of its bytes: a whole
+/// block is not read first.
+pub fn ffs_devbuf_for_write(blkno: u64, n: usize) -> Result<BufId, Errno> {
+    let bs = ffs_devbsize();
+    if n == bs {
+        Ok(vfs_bio::getblk(ROOTVP, blkno, bs))
+    } else {
+        vfs_bio::bread(ROOTVP, blkno, bs)
+    }
 }
 
 /// The root device's size in bytes, read once at mount (d_psize).
@@ -85,9 +101,7 @@ impl ffs::DeviceMut for BufDevice {
     /// writes (bdwrite): ffs_sync or the cache's size limit writes them.
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<(), ffs::Error> {
         for_each_devblk(off, buf.len(), |done, blkno, within, n| {
-            // A whole block needs no read first.
-            let bs = ffs_devbsize();
-            let bp = if n == bs { vfs_bio::getblk(ROOTVP, blkno, bs) } else { vfs_bio::bread(ROOTVP, blkno, bs).map_err(|_| ())? };
+            let bp = ffs_devbuf_for_write(blkno, n).map_err(|_| ())?;
             vfs_bio::with_buf(bp, |b| b.b_data[within..within + n].copy_from_slice(&buf[done..done + n]));
             vfs_bio::bdwrite(bp);
             Ok(())

@@ -8,7 +8,7 @@ use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{RenameArgs, VType, VnodeOps};
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
-use crate::ufs::ffs::ffs_vfsops::{ffs_devbsize, ffs_error, ffs_modify, ffs_sync, rootfs, vtoi, vtoino};
+use crate::ufs::ffs::ffs_vfsops::{ffs_devblk, ffs_devbsize, ffs_devbuf_for_write, ffs_error, ffs_modify, ffs_sync, rootfs, vtoi, vtoino};
 use crate::ufs::ufs::ufs_inode::{ufs_inactive, ufs_reclaim};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_lookup};
 use crate::ufs::ufs::ufs_vnops::{ufs_create, ufs_mkdir, ufs_remove, ufs_rename, ufs_rmdir};
@@ -145,16 +145,17 @@ fn ffs_writer_exit(vp: &'static Vnode) {
 /// block, or a last block's fragments, never crosses a file-system block).
 /// A read is served from the device buffer if the cache holds it, else
 /// starts its transfer chained: the file buffer stays busy until rd's
-/// completion interrupt copies the block in, as a disk read keeps it. A write copies into the device buffer
-/// and starts its transfer, chained the same way, and a whole block is
-/// written without reading the device buffer first. Only the bytes the
-/// block holds on disk move (a fragment-sized last block holds fewer); the
-/// rest reads as zeros. A block no longer mapped (truncated away) reads as
-/// zeros and is not written.
+/// completion interrupt copies the block in, as a disk read keeps it. A
+/// write copies into the device buffer and starts its transfer, chained
+/// the same way, and a whole block is written without reading the device
+/// buffer first. Only the bytes the block holds on disk move (a
+/// fragment-sized last block holds fewer); the rest reads as zeros. A
+/// block no longer mapped (truncated away) reads as zeros and is not
+/// written.
 pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
     let (lbn, read) = vfs_bio::with_buf(bp, |b| (b.b_blkno, b.b_flags.contains(BFlags::B_READ)));
-    // Some(result): the I/O is over; None: a chained write will end it.
-    let r = (|| -> Result<Option<()>, Errno> {
+    // Ok(true): the I/O is over; Ok(false): a chained transfer will end it.
+    let r = (|| -> Result<bool, Errno> {
         let fs = rootfs()?;
         let ip = vtoi(vp)?;
         let at = fs.bmap(&ip, lbn).map_err(|e| ffs_error(ip.ino, e))?;
@@ -163,30 +164,25 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
             if read {
                 vfs_bio::with_buf(bp, |b| b.b_data.fill(0));
             }
-            return Ok(Some(()));
+            return Ok(true);
         };
-        let dev = fs.sb().frag_offset(blk).map_err(|e| ffs_error(ip.ino, e))?;
-        let bs = ffs_devbsize();
-        let (dblkno, within) = (dev / bs as u64 * bs as u64 / vfs_bio::DEV_BSIZE as u64, (dev % bs as u64) as usize);
-        if within + extent > bs {
+        let (dblkno, within) = ffs_devblk(fs.sb().frag_offset(blk).map_err(|e| ffs_error(ip.ino, e))?);
+        if within + extent > ffs_devbsize() {
             return Err(ffs_error(ip.ino, ffs::Error::BadBlockPointer { ino: ip.ino, blk, fs_frags: fs.sb().size }));
         }
         if read {
-            let c = vfs_bio::Chain { file: bp, within, extent };
-            return Ok(vfs_bio::bread_chain(ROOTVP, dblkno, bs, c).then_some(()));
+            return Ok(vfs_bio::bread_chain(ROOTVP, dblkno, ffs_devbsize(), vfs_bio::Chain { file: bp, within, extent }));
         }
-        let dbp = if extent == bs { vfs_bio::getblk(ROOTVP, dblkno, bs) } else { vfs_bio::bread(ROOTVP, dblkno, bs)? };
+        let dbp = ffs_devbuf_for_write(dblkno, extent)?;
         vfs_bio::bufcopy(bp, 0, dbp, within, extent);
         vfs_bio::bawrite_chain(dbp, bp);
-        Ok(None)
+        Ok(false)
     })();
-    let r = match r {
-        Ok(None) => return,
-        Ok(Some(())) => Ok(()),
-        Err(e) => Err(e),
-    };
+    if r == Ok(false) {
+        return;
+    }
     let _s = crate::arch::intr::splbio();
-    vfs_bio::biodone(bp, r);
+    vfs_bio::biodone(bp, r.map(|_| ()));
 }
 
 /// VOP_FSYNC: the file's delayed writes, then the file system's metadata.
