@@ -67,6 +67,20 @@ struct RaceCheck {
     ok: fn(Exit, &str) -> Result<(), String>,
 }
 
+/// `prof: N samples at hz=1000 (K kept)`, with at least a hundred kept,
+/// and the idle loop among the functions found running.
+fn prof_report(text: &str) -> Result<(), String> {
+    let line = text.lines().find(|l| l.starts_with("prof: ") && l.contains(" samples at hz=")).ok_or("no 'prof: N samples' line")?;
+    let kept: u64 = line.split_once('(').and_then(|(_, r)| r.split(' ').next()?.parse().ok()).ok_or(format!("unreadable: {line}"))?;
+    if kept < 100 {
+        return Err(format!("only {kept} samples kept: {line}"));
+    }
+    if !text.lines().any(|l| l.starts_with("prof: self ") && l.ends_with(" sched_idle_entry")) {
+        return Err("the idle loop is not among the functions found running".into());
+    }
+    Ok(())
+}
+
 /// A check on the image saved at halt, given the serial text too.
 type ImageCheck = fn(&str, &[u8]) -> Result<(), String>;
 
@@ -596,6 +610,20 @@ const TESTS: &[QemuTest] = &[
         "test=vref-panic",
         1,
         &[Check::InOrder(&["panic: vref used where vget required", "panic at uptime ", "history: ", " vref ", "end of vnode "])],
+    ),
+    // kern.prof=1: the profile at halt has samples, the functions found
+    // running and on the stack, and the time asleep by wait message.
+    test(
+        "prof",
+        "test=bench kern.prof=1 hz=1000",
+        0,
+        &[
+            Check::Has("prof: sampling the kernel at every clock tick (kern.prof=1)"),
+            Check::Custom(prof_report),
+            Check::LineStarts("prof: self "),
+            Check::LineStarts("prof: total "),
+            Check::Has("sleeps on biowait"),
+        ],
     ),
     test(
         "vhist-off",
