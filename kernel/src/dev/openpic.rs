@@ -30,7 +30,7 @@ bitflags::bitflags! {
 
 static PIC: Once<Mmio> = Once::new();
 
-/// Masks every source and delivers nothing until sources are enabled.
+/// Masks every source; each is delivered once enabled.
 pub fn init(base: u32) {
     // SAFETY: `base` is the OpenPIC register block found in the device tree,
     // inside the I/O BAT.
@@ -46,6 +46,9 @@ pub fn init(base: u32) {
     while iack().is_some() {
         eoi();
     }
+    // From here the task priority stays 0: the kernel keeps its level in
+    // software (arch::intr), and a source is masked only until enabled.
+    pic.write32le(CPU0_TASK_PRIORITY, 0);
 }
 
 /// Unmasks `irq` at `priority`, routed to CPU 0; its vector is its number.
@@ -58,12 +61,6 @@ pub fn enable_source(irq: usize, priority: u32) {
 }
 
 /// Sources at or below `pri` are held off.
-pub fn set_task_priority(pri: u32) {
-    if let Some(pic) = PIC.get() {
-        pic.write32le(CPU0_TASK_PRIORITY, pri & 0xf);
-    }
-}
-
 /// Acknowledges the highest pending source; None if it was spurious.
 pub fn iack() -> Option<usize> {
     let v = PIC.get()?.read32le(CPU0_IACK) & 0xff;

@@ -1,9 +1,17 @@
 //! Interrupt priority levels (spl) and interrupt dispatch.
 //!
-//! The current level lives in `CPL`. External interrupts are masked by the
-//! OpenPIC's task priority (a source is delivered only above it); the
-//! decrementer, which bypasses the PIC, is deferred in software: a tick that
-//! arrives at or above IPL_CLOCK is counted and replayed by `splx`.
+//! The current level lives in `CPL`, in memory only. OpenBSD/macppc also
+//! writes every level to the OpenPIC's task priority register, so the PIC
+//! itself holds back what the level masks; here that register stays 0 and
+//! the level is kept in software, for the PIC's sources as for the
+//! decrementer (which bypasses the PIC): an interrupt that arrives at or
+//! below the level is noted and run by the `splx` that drops below it, as
+//! the PIC would have delivered it there. The reason is QEMU: a device
+//! register write costs it microseconds of host time, and the file system
+//! changes the level over a million times per guest second, which made
+//! register writes most of a file-system boot's wall time (doc/fidelity.md).
+//! Handlers still run at their level, with interrupts off, and never while
+//! the level holds them back (self-test `held_intr_runs_at_splx`).
 
 use super::trap::TrapFrame;
 use crate::dev::openpic;
@@ -98,7 +106,49 @@ pub fn cpl() -> Ipl {
 
 fn set_cpl(ipl: Ipl) {
     CPL.store(ipl as u32, Ordering::Relaxed);
-    openpic::set_task_priority(ipl as u32);
+}
+
+const NIPL: usize = Ipl::High as usize + 1;
+/// OpenPIC sources that arrived while the level held them back, by the
+/// level of their handler: acknowledged and left in service until run. A
+/// source in service keeps the PIC from delivering any of equal or lower
+/// priority (its priority is its level), so each level holds one at most.
+static HELD: [AtomicU32; NIPL] = [const { AtomicU32::new(0) }; NIPL];
+/// A bit for each level of HELD that holds a source.
+static HELD_LEVELS: AtomicU32 = AtomicU32::new(0);
+
+/// Levels above `ipl`, as a mask of level bits.
+fn levels_above(ipl: Ipl) -> u32 {
+    !((2u32 << ipl as u32) - 1)
+}
+
+/// Notes source `irq`, whose handler runs at `ipl`, to be run once the
+/// level drops below `ipl`. Interrupts must be off.
+fn hold(irq: usize, ipl: Ipl) {
+    let bit = 1 << ipl as u32;
+    let before = HELD_LEVELS.fetch_or(bit, Ordering::Relaxed);
+    assert!(before & bit == 0, "hold: a second source held at {ipl:?} (the PIC delivered irq {irq} under one in service)");
+    HELD[ipl as usize].store(irq as u32, Ordering::Relaxed);
+}
+
+/// Runs, highest level first, the held sources that `ipl` no longer holds
+/// back, each at its level, ending each with an EOI (which retires the
+/// highest-priority source in service: this one). Interrupts must be off.
+fn run_held(ipl: Ipl) {
+    loop {
+        let above = HELD_LEVELS.load(Ordering::Relaxed) & levels_above(ipl);
+        if above == 0 {
+            break;
+        }
+        let level = 31 - above.leading_zeros();
+        HELD_LEVELS.fetch_and(!(1 << level), Ordering::Relaxed);
+        let irq = HELD[level as usize].load(Ordering::Relaxed) as usize;
+        let ih = HANDLERS.lock()[irq].expect("run_held: a held source has no handler");
+        set_cpl(ih.ipl);
+        (ih.func)();
+        openpic::eoi();
+        set_cpl(ipl);
+    }
 }
 
 /// The level to go back to; restores it when dropped (`splx`).
@@ -115,13 +165,12 @@ impl Drop for Spl {
 
 /// Raises to at least `ipl`, never lowers.
 pub fn splraise(ipl: Ipl) -> Spl {
-    let old = super::cpu::with_interrupts_disabled(|| {
-        let old = cpl();
-        if ipl > old {
-            set_cpl(ipl);
-        }
-        old
-    });
+    // No need to turn interrupts off: one taken between the load and the
+    // store puts the level back as it found it before returning.
+    let old = cpl();
+    if ipl > old {
+        set_cpl(ipl);
+    }
     Spl { old }
 }
 
@@ -151,8 +200,14 @@ pub fn splhigh() -> Spl {
 
 /// Sets the level to `ipl`, then runs clock ticks that were held back.
 pub fn splx(ipl: Ipl) {
-    let on = super::cpu::intr_disable();
     set_cpl(ipl);
+    // Anything held back was noted before the store above (an interrupt
+    // after it finds the new level and runs at once), so with nothing noted
+    // now there is nothing to run and no need to turn interrupts off.
+    if !owed_below(ipl) {
+        return;
+    }
+    let on = super::cpu::intr_disable();
     if ipl < Ipl::Clock {
         let owed = CLOCK_PENDING.swap(0, Ordering::Relaxed);
         if owed > 0 || kern_clockintr::clockintr_owed() {
@@ -164,8 +219,17 @@ pub fn splx(ipl: Ipl) {
             set_cpl(ipl);
         }
     }
+    run_held(ipl);
     dosoftint(ipl);
     super::cpu::intr_restore(on);
+}
+
+/// Whether a clock tick, held source or soft interrupt waits for a level
+/// at or below `ipl` (a cheap superset: splx sorts out which).
+fn owed_below(ipl: Ipl) -> bool {
+    (ipl < Ipl::Clock && (CLOCK_PENDING.load(Ordering::Relaxed) != 0 || kern_clockintr::clockintr_owed()))
+        || HELD_LEVELS.load(Ordering::Relaxed) & levels_above(ipl) != 0
+        || SOFT_PENDING.load(Ordering::Relaxed) != 0
 }
 
 /// Panics unless the level is at least `ipl` (OpenBSD splassert).
@@ -213,7 +277,8 @@ pub fn intr_list(mut f: impl FnMut(usize, &'static str, u32)) {
     }
 }
 
-/// 0x500: one OpenPIC source, run at its level with interrupts off.
+/// 0x500: one OpenPIC source, run at its level with interrupts off, or
+/// held for splx if the level is at or above its own.
 pub fn external_intr(_tf: &mut TrapFrame) {
     let Some(irq) = openpic::iack() else { return };
     let ih = HANDLERS.lock()[irq];
@@ -221,7 +286,11 @@ pub fn external_intr(_tf: &mut TrapFrame) {
         Some(ih) => {
             COUNTS[irq].fetch_add(1, Ordering::Relaxed);
             let old = cpl();
-            set_cpl(ih.ipl.max(old));
+            if ih.ipl <= old {
+                hold(irq, ih.ipl);
+                return;
+            }
+            set_cpl(ih.ipl);
             (ih.func)();
             openpic::eoi();
             set_cpl(old);
