@@ -4,7 +4,9 @@
 //! rmdir and rename. Paths are copied in by the caller: namei sleeps,
 //! which it may not do holding the address space.
 
+use crate::arch::intr::Ipl;
 use crate::kern::kern_descrip::{fdalloc, fdrelease, with_file, File};
+use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_lookup::{namei, CnFlags, NameiOp, MAXPATHLEN};
 use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele};
 use crate::kern::vfs_vnops::{fwrite, vn_close, vn_open, vn_rdwr, Uio, VFS_NSLOCK};
@@ -13,9 +15,37 @@ use crate::sys::errno::Errno;
 use crate::sys::syscalls::{O_ACCMODE, O_APPEND, O_CREAT, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET};
 use crate::sys::vnode::{LkFlags, RenameArgs, VType};
 use crate::uvm::uvm_vnode::uvm_vnp_uncache;
+use alloc::vec::Vec;
 
 /// Largest transfer of one read or write call.
 const MAXIO: u32 = 64 * 1024;
+
+/// Bounce buffers of MAXIO bytes kept for reuse by read(2) and write(2): a
+/// new one would be cleared first, a memset as long as the copy itself.
+/// What one held before is never seen: a read hands out only the bytes
+/// VOP_READ filled, and a write's copyin fills all it uses.
+static BOUNCE: Mutex<Vec<Vec<u8>>> = Mutex::new(Ipl::None, Vec::new());
+/// Bounce buffers kept at most (a thread holds one only across a call).
+const BOUNCE_KEEP: usize = 4;
+
+/// A bounce buffer, back in BOUNCE when dropped.
+struct Bounce(Vec<u8>);
+
+impl Bounce {
+    fn get() -> Bounce {
+        let pooled = BOUNCE.lock().pop();
+        Bounce(pooled.unwrap_or_else(|| alloc::vec![0; MAXIO as usize]))
+    }
+}
+
+impl Drop for Bounce {
+    fn drop(&mut self) {
+        let mut pool = BOUNCE.lock();
+        if pool.len() < BOUNCE_KEEP {
+            pool.push(core::mem::take(&mut self.0));
+        }
+    }
+}
 
 fn path_str(path: &[u8]) -> Result<&str, Errno> {
     if path.len() >= MAXPATHLEN {
@@ -61,9 +91,9 @@ pub fn sys_read_file(pid: u32, fd: u32, buf: u32, len: u32, mut copyout: impl Fn
     if vp.with(|v| v.v_type) == VType::VDIR {
         return Err(Errno::EISDIR);
     }
-    let len = len.min(MAXIO);
-    let mut chunk = alloc::vec![0u8; len as usize];
-    let n = vn_rdwr(vp, Uio::Read(&mut chunk), off)?;
+    let mut bounce = Bounce::get();
+    let chunk = &mut bounce.0[..len.min(MAXIO) as usize];
+    let n = vn_rdwr(vp, Uio::Read(chunk), off)?;
     copyout(&chunk[..n], buf)?;
     with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
     Ok(n as u32)
@@ -76,11 +106,11 @@ pub fn sys_write_file(pid: u32, fd: u32, buf: u32, len: u32, copyin: impl FnOnce
     if !fwrite(flag) {
         return Err(Errno::EBADF);
     }
-    let len = len.min(MAXIO);
-    let mut chunk = alloc::vec![0u8; len as usize];
-    copyin(buf, &mut chunk)?;
+    let mut bounce = Bounce::get();
+    let chunk = &mut bounce.0[..len.min(MAXIO) as usize];
+    copyin(buf, chunk)?;
     let off = if flag & O_APPEND != 0 { VOP_GETATTR_SIZE(vp)? } else { off };
-    let n = vn_rdwr(vp, Uio::Write(&chunk), off)?;
+    let n = vn_rdwr(vp, Uio::Write(chunk), off)?;
     with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
     Ok(n as u32)
 }
