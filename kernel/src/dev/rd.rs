@@ -14,6 +14,7 @@ use crate::kern::vfs_bio::{self, BFlags, BufId, DEV_BSIZE};
 use crate::sys::conf::Dev;
 use crate::sys::errno::Errno;
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use kcore::random::Rng;
 use spin::Once;
@@ -24,9 +25,16 @@ struct RdSoftc {
     rng: Rng,
     /// A transfer's latency, inclusive, in microseconds.
     latency_us: (u32, u32),
-    /// Transfers in progress, in the order they complete: (buffer, time
-    /// base at which it is due).
-    queue: VecDeque<(BufId, u64)>,
+    /// Transfers in progress, in the order they complete.
+    queue: VecDeque<Xfer>,
+}
+
+/// One transfer: a buffer, and the buffers its cluster carries after it
+/// on the disk (`b_cluster`), due at a time-base value.
+struct Xfer {
+    bp: BufId,
+    cluster: Vec<BufId>,
+    due: u64,
 }
 
 /// IPL_BIO: the completion interrupt takes it (the clockintr event only
@@ -68,21 +76,27 @@ pub fn rd_counts() -> (u32, u32) {
     (READS.load(Ordering::Relaxed), WRITES.load(Ordering::Relaxed))
 }
 
-/// d_strategy: starts the transfer a busy buffer describes; it completes
-/// its latency after the later of now and the end of the transfer queued
-/// before it.
+/// d_strategy: starts the transfer a busy buffer describes (`b_bcount`
+/// bytes at device block `b_dblkno`, then its cluster's buffers after
+/// them); it completes its latency after the later of now and the end of
+/// the transfer queued before it: one latency for the whole transfer, as
+/// a disk's seek and rotation come once per request.
 pub fn rdstrategy(bp: BufId) {
+    let cluster = vfs_bio::with_buf(bp, |b| core::mem::take(&mut b.b_cluster));
     let mut g = RD.lock();
     let Some(sc) = g.as_mut() else {
         drop(g);
         let _s = intr::splbio();
+        for &xbp in &cluster {
+            vfs_bio::biodone(xbp, Err(Errno::ENXIO));
+        }
         return vfs_bio::biodone(bp, Err(Errno::ENXIO));
     };
     let (lo, hi) = sc.latency_us;
     let us = lo + sc.rng.below(hi - lo + 1);
-    let start = sc.queue.back().map_or(0, |&(_, last)| last).max(crate::arch::cpu::mftb());
+    let start = sc.queue.back().map_or(0, |x| x.due).max(crate::arch::cpu::mftb());
     let due = start + clock::us_to_tb(us);
-    sc.queue.push_back((bp, due));
+    sc.queue.push_back(Xfer { bp, cluster, due });
     if sc.queue.len() == 1 {
         kern_clockintr::clockintr_schedule(rd_intr().1, due);
     }
@@ -99,43 +113,54 @@ fn rd_clockintr() {
 }
 
 /// The completion interrupt (IPL_BIO): moves the data of every transfer
-/// that is due between the image and its buffer, calls biodone, and arms
-/// the event for the next.
+/// that is due between the image and its buffers, calls biodone for each
+/// buffer (the cluster's first, the one asked for last), and arms the
+/// event for the next.
 pub fn rdintr() {
     intr::splassert(Ipl::Bio);
     let now = crate::arch::cpu::mftb();
     loop {
-        let (bp, base, size) = {
+        let (x, base, size) = {
             let mut g = RD.lock();
             let Some(sc) = g.as_mut() else { return };
             match sc.queue.front() {
-                Some(&(bp, due)) if due <= now => {
-                    sc.queue.pop_front();
-                    (bp, sc.base, sc.size)
-                }
-                Some(&(_, due)) => return kern_clockintr::clockintr_schedule(rd_intr().1, due),
+                Some(x) if x.due <= now => (sc.queue.pop_front().expect("front"), sc.base, sc.size),
+                Some(x) => return kern_clockintr::clockintr_schedule(rd_intr().1, x.due),
                 None => return,
             }
         };
-        let r = vfs_bio::with_buf(bp, |b| {
-            let off = b.b_blkno.checked_mul(DEV_BSIZE as u64).filter(|&o| o + b.b_data.len() as u64 <= size as u64);
-            let Some(off) = off else { return Err(Errno::EINVAL) };
-            let disk = (base as u64 + off) as *mut u8;
-            // SAFETY: [off, off + len) lies inside the image, which is RAM
-            // mapped 1:1, marked in use at boot (never managed), and written
-            // only here; the buffer is busy, so nothing else touches it.
-            unsafe {
-                if b.b_flags.contains(BFlags::B_READ) {
-                    core::ptr::copy_nonoverlapping(disk, b.b_data.as_mut_ptr(), b.b_data.len());
-                } else {
-                    core::ptr::copy_nonoverlapping(b.b_data.as_ptr(), disk, b.b_data.len());
+        let mut at = vfs_bio::with_buf(x.bp, |b| b.b_dblkno.checked_mul(DEV_BSIZE as u64));
+        let read = vfs_bio::with_buf(x.bp, |b| b.b_flags.contains(BFlags::B_READ));
+        let mut results = Vec::with_capacity(x.cluster.len() + 1);
+        for &bp in core::iter::once(&x.bp).chain(&x.cluster) {
+            let r = vfs_bio::with_buf(bp, |b| {
+                let n = b.b_bcount.min(b.b_data.len());
+                let Some(off) = at.filter(|&o| o + n as u64 <= size as u64) else { return Err(Errno::EINVAL) };
+                at = Some(off + n as u64);
+                let disk = (base as u64 + off) as *mut u8;
+                // SAFETY: [off, off + n) lies inside the image, which is RAM
+                // mapped 1:1, marked in use at boot (never managed), and
+                // written only here; the buffer is busy, so nothing else
+                // touches it, and n is at most its length.
+                unsafe {
+                    if read {
+                        core::ptr::copy_nonoverlapping(disk, b.b_data.as_mut_ptr(), n);
+                    } else {
+                        core::ptr::copy_nonoverlapping(b.b_data.as_ptr(), disk, n);
+                    }
                 }
-            }
-            let c = if b.b_flags.contains(BFlags::B_READ) { &READS } else { &WRITES };
-            c.fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        });
+                if read {
+                    b.b_data[n..].fill(0);
+                }
+                Ok(())
+            });
+            results.push((bp, r));
+        }
+        let c = if read { &READS } else { &WRITES };
+        c.fetch_add(1, Ordering::Relaxed);
         crate::kern::kern_sched::io_done();
-        vfs_bio::biodone(bp, r);
+        for (bp, r) in results.into_iter().rev() {
+            vfs_bio::biodone(bp, r);
+        }
     }
 }

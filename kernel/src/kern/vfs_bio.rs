@@ -74,6 +74,19 @@ pub struct Buf {
     /// file buffer, completed when this transfer is (OpenBSD chains a
     /// completion through b_iodone). [c, b]
     pub b_chain: Option<Chain>,
+    /// Where the transfer goes on the device, in DEV_BSIZE units: b_blkno
+    /// for the device's own buffers, where VOP_BMAP found the block for a
+    /// file's (OpenBSD keeps these two in b_blkno and b_lblkno). [c, b]
+    pub b_dblkno: u64,
+    /// Bytes the transfer moves from the start of b_data (b_bcount): all
+    /// of it, or what a file's fragment-sized last block holds on disk (a
+    /// read clears the rest). [c, b]
+    pub b_bcount: usize,
+    /// Buffers of the same vnode that the same transfer carries after this
+    /// one, each on the disk right after the one before (OpenBSD's
+    /// bread_cluster, whose read-ahead buffers these are); handed to the
+    /// driver with the transfer. [c, b]
+    pub b_cluster: Vec<BufId>,
 }
 
 /// A file buffer whose I/O a device buffer's transfer carries: a read
@@ -374,7 +387,17 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
         let slot = g.free_slot();
         let bp = BufId(slot);
         let b_data = g.data(size);
-        g.bufs[slot] = Some(Buf { b_flags: BFlags::B_BUSY, b_vp: vp, b_blkno: blkno, b_data, b_error: None, b_chain: None });
+        g.bufs[slot] = Some(Buf {
+            b_flags: BFlags::B_BUSY,
+            b_vp: vp,
+            b_blkno: blkno,
+            b_data,
+            b_error: None,
+            b_chain: None,
+            b_dblkno: blkno,
+            b_bcount: size,
+            b_cluster: Vec::new(),
+        });
         g.hash.insert((vp, blkno), bp);
         g.bytes += size;
         drop(g);
@@ -383,6 +406,12 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
         }
         return bp;
     }
+}
+
+/// Whether the cache holds block `blkno` of `vp`, busy or not (OpenBSD
+/// incore).
+pub fn incore(vp: u32, blkno: u64) -> bool {
+    BCACHE.lock().hash.contains_key(&(vp, blkno))
 }
 
 /// Frees the least recently used buffer; a delayed write is written first
@@ -504,6 +533,14 @@ pub fn bread(vp: u32, blkno: u64, size: usize) -> Result<BufId, Errno> {
     let cached = with_buf(bp, Buf::start_read);
     if !cached {
         strategy(bp);
+    }
+    bread_wait(bp, cached)
+}
+
+/// Waits for bread's transfer, if it started one; a failed buffer is
+/// dropped.
+fn bread_wait(bp: BufId, cached: bool) -> Result<BufId, Errno> {
+    if !cached {
         if let Err(e) = biowait(bp) {
             with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
             brelse(bp);
@@ -511,6 +548,59 @@ pub fn bread(vp: u32, blkno: u64, size: usize) -> Result<BufId, Errno> {
         }
     }
     Ok(bp)
+}
+
+/// Bytes one transfer moves at most (MAXPHYS): the read-ahead's limit.
+pub const MAXPHYS: usize = 64 * 1024;
+
+/// bread with read-ahead (OpenBSD bread_cluster): when block `blkno` must
+/// be read, the blocks after it are read too, in one transfer of their own
+/// (at most MAXPHYS), and left in the cache when it ends. `bmap_run` is
+/// the file system's VOP_BMAP for block `blkno + 1`: how many blocks from
+/// there on lie one after another on the disk (None: a hole). Nothing is
+/// read ahead if fewer than two do, or if the cache holds any of them.
+pub fn bread_cluster(vp: u32, blkno: u64, size: usize, bmap_run: impl FnOnce() -> Option<usize>) -> Result<BufId, Errno> {
+    let bp = getblk(vp, blkno, size);
+    let cached = with_buf(bp, Buf::start_read);
+    if !cached {
+        strategy(bp);
+        let howmany = bmap_run().unwrap_or(0).min(MAXPHYS / size);
+        if howmany >= 2 {
+            read_ahead(vp, blkno + 1, size, howmany);
+        }
+    }
+    bread_wait(bp, cached)
+}
+
+/// Starts reading blocks `first..first + n` of `vp` in one transfer,
+/// asynchronously, unless the cache holds any of them.
+fn read_ahead(vp: u32, first: u64, size: usize, n: usize) {
+    if (first..first + n as u64).any(|b| incore(vp, b)) {
+        return;
+    }
+    let mut xbps = Vec::with_capacity(n);
+    for b in first..first + n as u64 {
+        // getblk may sleep making room, and another thread may have read
+        // the block meanwhile: then the read-ahead is given up.
+        let xbp = getblk(vp, b, size);
+        let fresh = with_buf(xbp, |b| {
+            let fresh = !b.start_read();
+            b.b_flags |= if fresh { BFlags::B_ASYNC } else { BFlags::empty() };
+            fresh
+        });
+        if !fresh {
+            brelse(xbp);
+            for &x in &xbps {
+                with_buf(x, |b| b.b_flags |= BFlags::B_INVAL);
+                brelse(x);
+            }
+            return;
+        }
+        xbps.push(xbp);
+    }
+    let head = xbps.remove(0);
+    with_buf(head, |b| b.b_cluster = xbps);
+    strategy(head);
 }
 
 fn start_write(bp: BufId, asynch: bool) {

@@ -52,6 +52,10 @@ pub struct VnodeFields {
     pub v_op: &'static dyn VnodeOps,
     /// The file system's own data (an inode number). [s, I]
     pub v_data: u64,
+    /// The logical block the last read ended in (OpenBSD keeps it in the
+    /// inode, `i_ci.ci_lastr`): the next block read after it is read with
+    /// read-ahead. [s, l]
+    pub v_ci_lastr: Option<u64>,
 }
 
 /// A vnode (struct vnode). Vnodes are never freed, only recycled.
@@ -214,6 +218,7 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
                     v_bioflag: VBioFlags::empty(),
                     v_op: DEAD_VNODEOPS,
                     v_data: 0,
+                    v_ci_lastr: None,
                 },
             ),
         }));
@@ -249,6 +254,7 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
         v.v_type = VType::VNON;
         v.v_op = ops;
         v.v_data = 0;
+        v.v_ci_lastr = None;
         v.v_usecount = 1;
         v.v_writecount = 0;
     });

@@ -3,12 +3,13 @@
 //! ffs_write, ffs_fsync and the strategy routine of a file's buffers.
 
 use crate::kern::kern_proc::curproc;
-use crate::kern::vfs_bio::{self, BFlags, BufId, ROOTVP};
+use crate::kern::vfs_bio::{self, BFlags, BufId, DEV_BSIZE, ROOTVP};
 use crate::kern::vfs_subr::Vnode;
+use crate::sys::conf;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{RenameArgs, VType, VnodeOps};
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
-use crate::ufs::ffs::ffs_vfsops::{ffs_devblk, ffs_devbsize, ffs_devbuf_for_write, ffs_error, ffs_modify, ffs_sync, rootfs, vtoi, vtoino};
+use crate::ufs::ffs::ffs_vfsops::{ffs_devblk, ffs_devbsize, ffs_devbuf_for_write, ffs_error, ffs_modify, ffs_sync, rootfs, vtoi, vtoino, BufDevice};
 use crate::ufs::ufs::ufs_inode::{ufs_inactive, ufs_reclaim};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_lookup};
 use crate::ufs::ufs::ufs_vnops::{ufs_create, ufs_mkdir, ufs_remove, ufs_rename, ufs_rmdir};
@@ -39,12 +40,40 @@ pub fn ffs_read(vp: &'static Vnode, off: u64, buf: &mut [u8]) -> Result<usize, E
         }
         let (lbn, boff) = (at / bsize, (at % bsize) as usize);
         let n = ((bsize as usize - boff).min(buf.len() - done) as u64).min(ip.size - at) as usize;
-        let bp = vfs_bio::bread(vp.v_id, lbn, bsize as usize)?;
+        // OpenBSD's choice: read ahead when the next block is in the file
+        // and this read follows the last one or goes on past this block.
+        let lastr = vp.with(|v| v.v_ci_lastr);
+        let bp = if (lbn + 1) * bsize < ip.size && (lastr.is_some_and(|l| l + 1 == lbn) || buf.len() - done > n) {
+            vfs_bio::bread_cluster(vp.v_id, lbn, bsize as usize, || ffs_bmap_run(fs, &ip, lbn + 1, vfs_bio::MAXPHYS / bsize as usize))?
+        } else {
+            vfs_bio::bread(vp.v_id, lbn, bsize as usize)?
+        };
+        vp.with(|v| v.v_ci_lastr = Some(lbn));
         vfs_bio::with_buf(bp, |b| buf[done..done + n].copy_from_slice(&b.b_data[boff..boff + n]));
         vfs_bio::brelse(bp);
         done += n;
     }
     Ok(done)
+}
+
+/// VOP_BMAP's run for block `lbn`: how many blocks from `lbn` on (at most
+/// `max`) lie one after another on the disk, each whole but maybe the
+/// last; None if `lbn` is a hole or cannot be mapped.
+fn ffs_bmap_run(fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64, max: usize) -> Option<usize> {
+    let bsize = fs.sb().bsize as usize;
+    let (mut end, mut n) = (None, 0);
+    while n < max {
+        let Ok(Some((off, extent))) = ffs_blkloc(fs, ip, lbn + n as u64) else { break };
+        if end.is_some_and(|e| e != off) {
+            break;
+        }
+        n += 1;
+        if extent < bsize {
+            break;
+        }
+        end = Some(off + extent as u64);
+    }
+    (n > 0).then_some(n)
 }
 
 /// VOP_WRITE of a locked vnode, block by block in OpenBSD's order
@@ -141,34 +170,55 @@ fn ffs_writer_exit(vp: &'static Vnode) {
 }
 
 /// VOP_STRATEGY for a file's buffer: its logical block mapped to the disk
-/// (ufs_bmaparray) and moved through the device buffer that holds it (a
-/// block, or a last block's fragments, never crosses a file-system block).
-/// A read is served from the device buffer if the cache holds it, else
-/// starts its transfer chained: the file buffer stays busy until rd's
-/// completion interrupt copies the block in, as a disk read keeps it. A
-/// write copies into the device buffer and starts its transfer, chained
-/// the same way, and a whole block is written without reading the device
-/// buffer first. Only the bytes the block holds on disk move (a
-/// fragment-sized last block holds fewer); the rest reads as zeros. A
-/// block no longer mapped (truncated away) reads as zeros and is not
-/// written.
+/// (ufs_bmaparray) and handed to the device's driver, as OpenBSD's does:
+/// the file buffer stays busy until rd's completion interrupt. Read-ahead
+/// buffers of its cluster (bread_cluster) go in the same transfer as long
+/// as each still lies right after the one before. Only the bytes the block
+/// holds on disk move (a fragment-sized last block holds fewer); the rest
+/// reads as zeros. A block no longer mapped (truncated away) reads as
+/// zeros and is not written.
+///
+/// The device's cache holds the directories and indirect blocks the `ffs`
+/// crate reads, in buffers of a whole file-system block, and a file's
+/// last fragments may share such a block: a file block inside a device
+/// block the cache holds moves through that buffer instead, so the two
+/// never disagree. A read is then served from it, or starts its transfer
+/// with the file buffer chained; a write copies into it and starts its
+/// transfer, chained the same way (a whole block is not read first).
 pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
-    let (lbn, read) = vfs_bio::with_buf(bp, |b| (b.b_blkno, b.b_flags.contains(BFlags::B_READ)));
-    // Ok(true): the I/O is over; Ok(false): a chained transfer will end it.
+    let (lbn, read, cluster) = vfs_bio::with_buf(bp, |b| (b.b_blkno, b.b_flags.contains(BFlags::B_READ), core::mem::take(&mut b.b_cluster)));
+    let mut carried = 0;
+    // Ok(true): the I/O is over; Ok(false): a transfer will end it.
     let r = (|| -> Result<bool, Errno> {
         let fs = rootfs()?;
         let ip = vtoi(vp)?;
-        let at = fs.bmap(&ip, lbn).map_err(|e| ffs_error(ip.ino, e))?;
-        let extent = fs.blksize(&ip, lbn) as usize;
-        let Some(blk) = at else {
+        let Some((off, extent)) = ffs_blkloc(fs, &ip, lbn)? else {
             if read {
                 vfs_bio::with_buf(bp, |b| b.b_data.fill(0));
             }
             return Ok(true);
         };
-        let (dblkno, within) = ffs_devblk(fs.sb().frag_offset(blk).map_err(|e| ffs_error(ip.ino, e))?);
-        if within + extent > ffs_devbsize() {
-            return Err(ffs_error(ip.ino, ffs::Error::BadBlockPointer { ino: ip.ino, blk, fs_frags: fs.sb().size }));
+        let (dblkno, within) = ffs_devblk(off);
+        if !vfs_bio::incore(ROOTVP, dblkno) {
+            let bsize = fs.sb().bsize as usize;
+            let (mut end, mut whole) = (off + extent as u64, extent == bsize);
+            for &xbp in &cluster {
+                let xlbn = vfs_bio::with_buf(xbp, |b| b.b_blkno);
+                match ffs_blkloc(fs, &ip, xlbn) {
+                    Ok(Some((xoff, xextent))) if whole && xoff == end && !vfs_bio::incore(ROOTVP, ffs_devblk(xoff).0) => {
+                        vfs_bio::with_buf(xbp, |b| (b.b_dblkno, b.b_bcount) = (xoff / DEV_BSIZE as u64, xextent));
+                        (end, whole) = (xoff + xextent as u64, xextent == bsize);
+                        carried += 1;
+                    }
+                    _ => break,
+                }
+            }
+            vfs_bio::with_buf(bp, |b| {
+                (b.b_dblkno, b.b_bcount) = (off / DEV_BSIZE as u64, extent);
+                b.b_cluster = cluster[..carried].to_vec();
+            });
+            conf::bdev_strategy(conf::rootdev(), bp);
+            return Ok(false);
         }
         if read {
             return Ok(vfs_bio::bread_chain(ROOTVP, dblkno, ffs_devbsize(), vfs_bio::Chain { file: bp, within, extent }));
@@ -178,11 +228,27 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
         vfs_bio::bawrite_chain(dbp, bp);
         Ok(false)
     })();
+    // Read-ahead buffers the transfer does not carry are read on their own.
+    for &xbp in &cluster[carried..] {
+        ffs_strategy(vp, xbp);
+    }
     if r == Ok(false) {
         return;
     }
     let _s = crate::arch::intr::splbio();
     vfs_bio::biodone(bp, r.map(|_| ()));
+}
+
+/// Where block `lbn` of the file lies on the device: its byte offset and
+/// the bytes it holds there, None for a hole.
+fn ffs_blkloc(fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64) -> Result<Option<(u64, usize)>, Errno> {
+    let Some(blk) = fs.bmap(ip, lbn).map_err(|e| ffs_error(ip.ino, e))? else { return Ok(None) };
+    let extent = fs.blksize(ip, lbn) as usize;
+    let off = fs.sb().frag_offset(blk).map_err(|e| ffs_error(ip.ino, e))?;
+    if ffs_devblk(off).1 + extent > ffs_devbsize() {
+        return Err(ffs_error(ip.ino, ffs::Error::BadBlockPointer { ino: ip.ino, blk, fs_frags: fs.sb().size }));
+    }
+    Ok(Some((off, extent)))
 }
 
 /// VOP_FSYNC: the file's delayed writes, then the file system's metadata.

@@ -134,7 +134,7 @@ fn first_mismatch(buf: &[u8], seed: u32, off: u32) -> Option<usize> {
     let mut k = 0;
     while k < buf.len() {
         let i = off + k as u32;
-        if i % 8 == 0 && k + 8 <= buf.len() {
+        if i.is_multiple_of(8) && k + 8 <= buf.len() {
             let got = u64::from_le_bytes(buf[k..k + 8].try_into().expect("8 bytes"));
             if got != word_at(seed, i / 8) {
                 return (k..k + 8).find(|&j| buf[j] != byte_at(seed, off + j as u32));
