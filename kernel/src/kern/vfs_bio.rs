@@ -6,9 +6,12 @@
 //! (rootvp), by device block. A buffer names its vnode with a hold (bgetvp/brelvp:
 //! vhold/vdrop), so an unreferenced vnode with buffers sits on the hold
 //! list. I/O goes through the vnode's strategy routine: the device's
-//! driver (found through bdevsw) completes by interrupt (`biodone`), a
-//! file's moves its block through the device's buffers. A size limit (`kern.bufcachepercent`) makes old clean buffers
-//! go and old delayed writes get written first.
+//! driver (found through bdevsw) completes by interrupt (`biodone`); a
+//! file's maps the block and hands the buffer to the driver (through the
+//! device's buffer when the cache holds that block, see ffs_strategy).
+//! Sequential reads read ahead (`bread_cluster`). A size limit
+//! (`kern.bufcachepercent`) makes old clean buffers go and old delayed
+//! writes get written first.
 
 use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::{Mutex, MutexGuard};
