@@ -25,7 +25,7 @@ pub use dir::{dirblock_init, direnter, dirremove, dirrewrite, dirsiz, DirEntry, 
 pub use error::Error;
 pub use fs::{Csum, Superblock, Version};
 #[cfg(feature = "alloc")]
-pub use write::DeviceMut;
+pub use write::{edit_copy, DeviceMut};
 
 use param::{NDADDR, NIADDR};
 

@@ -10,7 +10,6 @@
 //! the vnode lock and its allocation lock; the device may sleep).
 
 use alloc::vec;
-use alloc::vec::Vec;
 
 use crate::cgalloc::Cg;
 use crate::dinode::{self, FileType};
@@ -22,11 +21,36 @@ use crate::{Device, Error, Fs, Inode, ROOTINO};
 /// A device that can also be written.
 pub trait DeviceMut: Device {
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<(), Error>;
+
+    /// Lets `f` change bytes `off..off + len` of the device: they are
+    /// written back if it returns `(_, true)`. When it fails or returns
+    /// false it must leave them as it found them, and it must not reach
+    /// these bytes through the device while it runs. This one edits a
+    /// copy; a device that keeps its blocks in memory (the kernel's buffer
+    /// cache) hands `f` its own bytes instead.
+    fn edit_at<R>(&self, off: u64, len: usize, f: impl FnOnce(&mut [u8]) -> Result<(R, bool), Error>) -> Result<R, Error> {
+        edit_copy(self, off, len, f)
+    }
+}
+
+/// `DeviceMut::edit_at` on a copy: read, `f`, written back if changed.
+pub fn edit_copy<D: DeviceMut + ?Sized, R>(dev: &D, off: u64, len: usize, f: impl FnOnce(&mut [u8]) -> Result<(R, bool), Error>) -> Result<R, Error> {
+    let mut b = vec![0u8; len];
+    dev.read_at(off, &mut b)?;
+    let (r, changed) = f(&mut b)?;
+    if changed {
+        dev.write_at(off, &b)?;
+    }
+    Ok(r)
 }
 
 impl<T: DeviceMut + ?Sized> DeviceMut for &T {
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<(), Error> {
         (**self).write_at(off, buf)
+    }
+
+    fn edit_at<R>(&self, off: u64, len: usize, f: impl FnOnce(&mut [u8]) -> Result<(R, bool), Error>) -> Result<R, Error> {
+        (**self).edit_at(off, len, f)
     }
 }
 
@@ -45,37 +69,24 @@ fn put32(b: &mut [u8], o: usize, v: u32) {
     b[o..o + 4].copy_from_slice(&v.to_be_bytes());
 }
 
-/// One cylinder group's block, read for a change and written back, with
-/// its counts as they were read.
-struct CgBuf {
-    cg: u32,
-    off: u64,
-    b: Vec<u8>,
-    cs0: [i64; 4],
-}
-
 impl<D: DeviceMut> Fs<D> {
-    fn cg_load(&self, cg: u32) -> Result<CgBuf, Error> {
+    /// Runs `f` on group `cg`'s block (checked first), in place where the
+    /// device allows (`edit_at`). If `f` returns Some, the block is written
+    /// back and the change in its counts carried into the summary area and
+    /// the superblock; `f` returns None or an error only having changed
+    /// nothing.
+    fn cg_edit<R>(&self, cg: u32, f: impl FnOnce(&mut Cg<'_>) -> Result<Option<R>, Error>) -> Result<Option<R>, Error> {
         let sb = self.sb();
-        let off = sb.cg_offset(cg)?;
-        let mut b = vec![0u8; sb.cgsize as usize];
-        self.device_read(off, &mut b)?;
-        let cs0 = Cg::new(&mut b, sb.cg_geom())?.cs();
-        Ok(CgBuf { cg, off, b, cs0 })
-    }
-
-    /// The group's block for allocation (checked when loaded).
-    fn cg<'c>(&self, c: &'c mut CgBuf) -> Cg<'c> {
-        Cg::new(&mut c.b, self.sb().cg_geom()).expect("cylinder group checked by cg_load")
-    }
-
-    /// Writes a changed group back (its summaries already updated by the
-    /// change) and carries the change in its counts into the summary area
-    /// and the superblock.
-    fn cg_store(&self, mut c: CgBuf) -> Result<(), Error> {
-        let cs = self.cg(&mut c).cs();
-        self.dev.write_at(c.off, &c.b)?;
-        self.add_summary(c.cg, [0, 1, 2, 3].map(|k| cs[k] - c.cs0[k]))
+        let done = self.dev.edit_at(sb.cg_offset(cg)?, sb.cgsize as usize, |b| {
+            let mut m = Cg::new(b, sb.cg_geom())?;
+            let cs0 = m.cs();
+            let Some(r) = f(&mut m)? else { return Ok((None, false)) };
+            let cs = m.cs();
+            Ok((Some((r, [0, 1, 2, 3].map(|k| cs[k] - cs0[k]))), true))
+        })?;
+        let Some((r, d)) = done else { return Ok(None) };
+        self.add_summary(cg, d)?;
+        Ok(Some(r))
     }
 
     /// Adds `d` (ndir, nbfree, nifree, nffree) to group `cg`'s entry in the
@@ -126,13 +137,12 @@ impl<D: DeviceMut> Fs<D> {
         let pcg = ((pref / sb.fpg as u64) as u32).min(sb.ncg - 1);
         for k in 0..sb.ncg {
             let cg = (pcg + k) % sb.ncg;
-            let mut c = self.cg_load(cg)?;
-            let mut m = self.cg(&mut c);
-            // No preference in another group: from its rotor (ffs_alloccgblk).
-            let hint = if k == 0 { ((pref % sb.fpg as u64) / sb.frag as u64) as u32 } else { m.rotor() };
-            let got = if n == sb.frag { m.alloc_block(hint) } else { m.alloc_frags(n) };
+            let got = self.cg_edit(cg, |m| {
+                // No preference in another group: from its rotor (ffs_alloccgblk).
+                let hint = if k == 0 { ((pref % sb.fpg as u64) / sb.frag as u64) as u32 } else { m.rotor() };
+                Ok(if n == sb.frag { m.alloc_block(hint) } else { m.alloc_frags(n) })
+            })?;
             if let Some(f) = got {
-                self.cg_store(c)?;
                 return Ok(cg as u64 * sb.fpg as u64 + f as u64);
             }
         }
@@ -144,9 +154,8 @@ impl<D: DeviceMut> Fs<D> {
         let sb = *self.sb();
         sb.check_blkptr(0, blk)?;
         let cg = (blk / sb.fpg as u64) as u32;
-        let mut c = self.cg_load(cg)?;
-        self.cg(&mut c).free((blk % sb.fpg as u64) as u32, n)?;
-        self.cg_store(c)
+        self.cg_edit(cg, |m| m.free((blk % sb.fpg as u64) as u32, n).map(Some))?;
+        Ok(())
     }
 
     /// Takes the fragments after a run in place (ffs_fragextend).
@@ -156,13 +165,8 @@ impl<D: DeviceMut> Fs<D> {
             return Ok(false);
         }
         let cg = (blk / sb.fpg as u64) as u32;
-        let mut c = self.cg_load(cg)?;
         let start = (blk % sb.fpg as u64) as u32 + have;
-        if !self.cg(&mut c).take(start, need - have) {
-            return Ok(false);
-        }
-        self.cg_store(c)?;
-        Ok(true)
+        Ok(self.cg_edit(cg, |m| Ok(m.take(start, need - have).then_some(())))?.is_some())
     }
 
     /// The group for a new directory: the one with the most free inodes
@@ -187,36 +191,47 @@ impl<D: DeviceMut> Fs<D> {
         let start = if isdir { self.dirpref()? } else { pref_cg % sb.ncg };
         for k in 0..sb.ncg {
             let cg = (start + k) % sb.ncg;
-            let mut c = self.cg_load(cg)?;
-            let mut m = self.cg(&mut c);
-            let Some(i) = m.ialloc(m.irotor()) else { continue };
-            let ino = cg * sb.ipg + i;
-            if ino < ROOTINO {
-                return Err(Error::BadInode { ino, field: "reserved inode free in its map", value: 0 });
-            }
-            // An inode in use but free in its map (a damaged map): never
-            // hand it out again (OpenBSD's ffs_valloc panics "dup alloc").
-            // The map change is dropped with `c`.
-            let written = sb.version != Version::Ufs2 || i < self.cg(&mut c).initediblk();
-            if written {
-                let old = self.inode(ino)?;
-                if old.mode != 0 {
-                    return Err(Error::BadInode { ino, field: "mode of an inode free in its map (dup alloc)", value: old.mode as u64 });
+            // The inode blocks are not the group's block, so they may be
+            // read and written while it is being edited.
+            let got = self.cg_edit(cg, |m| {
+                let Some(i) = m.ialloc(m.irotor()) else { return Ok(None) };
+                let ino = cg * sb.ipg + i;
+                // An inode in use but free in its map (a damaged map): never
+                // hand it out again (OpenBSD's ffs_valloc panics "dup alloc").
+                // The map is put back as it was.
+                let bad = if ino < ROOTINO {
+                    Some(Error::BadInode { ino, field: "reserved inode free in its map", value: 0 })
+                } else if sb.version != Version::Ufs2 || i < m.initediblk() {
+                    let old = self.inode(ino);
+                    match old {
+                        Ok(old) if old.mode != 0 => {
+                            Some(Error::BadInode { ino, field: "mode of an inode free in its map (dup alloc)", value: old.mode as u64 })
+                        }
+                        Ok(_) => None,
+                        Err(e) => Some(e),
+                    }
+                } else {
+                    None
+                };
+                if let Some(e) = bad {
+                    m.ifree(i)?;
+                    return Err(e);
                 }
-            }
-            if sb.version == Version::Ufs2 {
-                // Inodes past cg_initediblk were never written: zero their block.
-                let inited = self.cg(&mut c).initediblk();
-                if i >= inited {
-                    let upto = ((i / sb.inopb + 1) * sb.inopb).min(sb.ipg);
-                    let first = sb.inode_offset(cg * sb.ipg + inited.max(if cg == 0 { ROOTINO } else { 0 }))?;
-                    let end = sb.inode_offset(cg * sb.ipg + upto - 1)? + sb.dinode_size() as u64;
-                    self.dev.write_at(first, &vec![0u8; (end - first) as usize])?;
-                    self.cg(&mut c).set_initediblk(upto);
+                if sb.version == Version::Ufs2 {
+                    // Inodes past cg_initediblk were never written: zero their block.
+                    let inited = m.initediblk();
+                    if i >= inited {
+                        let upto = ((i / sb.inopb + 1) * sb.inopb).min(sb.ipg);
+                        let first = sb.inode_offset(cg * sb.ipg + inited.max(if cg == 0 { ROOTINO } else { 0 }))?;
+                        let end = sb.inode_offset(cg * sb.ipg + upto - 1)? + sb.dinode_size() as u64;
+                        self.dev.write_at(first, &vec![0u8; (end - first) as usize])?;
+                        m.set_initediblk(upto);
+                    }
                 }
-            }
-            self.cg(&mut c).add_ndir(isdir as i32);
-            self.cg_store(c)?;
+                m.add_ndir(isdir as i32);
+                Ok(Some(ino))
+            })?;
+            let Some(ino) = got else { continue };
             let ip = Inode { ino, mode, nlink: 0, size: 0, uid: 0, gid: 0, mtime: 0, flags: 0, blocks: 0, db: [0; NDADDR], ib: [0; NIADDR] };
             self.dev.write_at(sb.inode_offset(ino)?, &[0u8; crate::param::UFS2_DINODE_SIZE][..sb.dinode_size()])?;
             self.write_inode(&ip)?;
@@ -230,11 +245,11 @@ impl<D: DeviceMut> Fs<D> {
         let sb = *self.sb();
         sb.inode_offset(ino)?;
         let cg = ino / sb.ipg;
-        let mut c = self.cg_load(cg)?;
-        let mut m = self.cg(&mut c);
-        m.ifree(ino % sb.ipg)?;
-        m.add_ndir(-(isdir as i32));
-        self.cg_store(c)?;
+        self.cg_edit(cg, |m| {
+            m.ifree(ino % sb.ipg)?;
+            m.add_ndir(-(isdir as i32));
+            Ok(Some(()))
+        })?;
         self.dev.write_at(sb.inode_offset(ino)?, &[0u8; crate::param::UFS2_DINODE_SIZE][..sb.dinode_size()])
     }
 

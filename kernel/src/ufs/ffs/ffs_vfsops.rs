@@ -107,6 +107,33 @@ impl ffs::DeviceMut for BufDevice {
             Ok(())
         })
     }
+
+    /// In the device buffer itself when the range lies in one (a cylinder
+    /// group's block does): the buffer stays busy while `f` runs and is
+    /// left a delayed write if `f` changed it. A cylinder-group change
+    /// used to copy the whole block out and back in.
+    fn edit_at<R>(&self, off: u64, len: usize, f: impl FnOnce(&mut [u8]) -> Result<(R, bool), ffs::Error>) -> Result<R, ffs::Error> {
+        let (blkno, within) = ffs_devblk(off);
+        if within + len > ffs_devbsize() || off + len as u64 > devsize() {
+            return ffs::edit_copy(self, off, len, f);
+        }
+        let bp = vfs_bio::bread(ROOTVP, blkno, ffs_devbsize()).map_err(|_| ffs::Error::DeviceRange { off, len: len as u64, size: devsize() })?;
+        // The busy buffer's data is its owner's: taken out, so no lock is
+        // held while `f` runs (it may read other blocks).
+        let mut data = vfs_bio::with_buf(bp, |b| core::mem::take(&mut b.b_data));
+        let r = f(&mut data[within..within + len]);
+        vfs_bio::with_buf(bp, |b| b.b_data = data);
+        match r {
+            Ok((r, true)) => {
+                vfs_bio::bdwrite(bp);
+                Ok(r)
+            }
+            other => {
+                vfs_bio::brelse(bp);
+                other.map(|(r, _)| r)
+            }
+        }
+    }
 }
 
 static ROOTFS: Once<ffs::Fs<BufDevice>> = Once::new();
