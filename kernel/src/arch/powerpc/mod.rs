@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod conf;
+pub mod bcopy;
 pub mod cpu;
 pub mod db_trace;
 pub mod intr;
