@@ -125,8 +125,21 @@ impl<D: Device> Fs<D> {
     /// Logical block `lbn` of a file to a fragment address (OpenBSD
     /// ufs_bmaparray); None for a hole.
     pub fn bmap(&self, ip: &Inode, lbn: u64) -> Result<Option<u64>, Error> {
+        Ok(self.bmap_run(ip, lbn, 1)?.map(|(blk, _)| blk))
+    }
+
+    /// `bmap`, and how many blocks from `lbn` on (at least 1, at most
+    /// `max`) lie one after another on the disk, counted within the
+    /// pointers that map `lbn` (the inode's direct ones or one indirect
+    /// block), as ufs_bmaparray counts its run; None for a hole.
+    pub fn bmap_run(&self, ip: &Inode, lbn: u64, max: usize) -> Result<Option<(u64, usize)>, Error> {
+        let frag = self.sb.frag as u64;
+        let max = max.max(1);
         if lbn < NDADDR as u64 {
-            return Ok(Some(ip.db[lbn as usize]).filter(|&b| b != 0));
+            let first = lbn as usize;
+            let Some(blk) = Some(ip.db[first]).filter(|&b| b != 0) else { return Ok(None) };
+            let run = (1..max.min(NDADDR - first)).take_while(|&k| ip.db[first + k] == blk + k as u64 * frag).count() + 1;
+            return Ok(Some((blk, run)));
         }
         let nindir = self.sb.nindir as u64;
         let mut rel = lbn - NDADDR as u64;
@@ -136,7 +149,7 @@ impl<D: Device> Fs<D> {
             if rel < span {
                 let mut blk = ip.ib[level];
                 let mut sub = span;
-                for _ in 0..=level {
+                for _ in 0..level {
                     if blk == 0 {
                         return Ok(None);
                     }
@@ -144,11 +157,46 @@ impl<D: Device> Fs<D> {
                     blk = self.indirect(ip.ino, blk, rel / sub)?;
                     rel %= sub;
                 }
-                return Ok(Some(blk).filter(|&b| b != 0));
+                if blk == 0 {
+                    return Ok(None);
+                }
+                return self.indirect_run(ip.ino, blk, rel, max.min((nindir - rel) as usize));
             }
             rel -= span;
         }
         Err(Error::FileTooBig { ino: ip.ino })
+    }
+
+    /// Pointer `idx` of indirect block `blk` and the run of up to `max`
+    /// pointers from it that follow one another on the disk, read at once
+    /// (eight at a time).
+    fn indirect_run(&self, ino: u32, blk: u64, idx: u64, max: usize) -> Result<Option<(u64, usize)>, Error> {
+        let psize = self.sb.ptr_size() as usize;
+        let frag = self.sb.frag as u64;
+        let base = self.sb.frag_offset(blk)? + idx * psize as u64;
+        let (mut first, mut run) = (0u64, 0usize);
+        let mut b = [0u8; 64];
+        while run < max {
+            let n = (max - run).min(b.len() / psize);
+            self.device_read(base + (run * psize) as u64, &mut b[..n * psize])?;
+            for k in 0..n {
+                let p = match psize {
+                    4 => u32::from_be_bytes(b[4 * k..4 * k + 4].try_into().expect("4 bytes")) as u64,
+                    _ => u64::from_be_bytes(b[8 * k..8 * k + 8].try_into().expect("8 bytes")),
+                };
+                if run == 0 {
+                    if p == 0 {
+                        return Ok(None);
+                    }
+                    self.sb.check_blkptr(ino, p)?;
+                    first = p;
+                } else if p != first + run as u64 * frag || self.sb.check_blkptr(ino, p).is_err() {
+                    return Ok(Some((first, run)));
+                }
+                run += 1;
+            }
+        }
+        Ok(Some((first, run)))
     }
 
     /// Reads from byte `off` of the file into `buf`: the bytes read, which

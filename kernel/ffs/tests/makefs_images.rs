@@ -46,6 +46,32 @@ fn build_tree(s: &Scratch, b: usize) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// bmap_run agrees with bmap block by block: the first block, and a run
+/// that ends where bmap's blocks stop following one another (or at `max`,
+/// or at the end of the pointer block: the direct pointers, or an indirect
+/// block's `nindir`).
+fn assert_bmap_runs(fs: &Fs<&[u8]>, ip: &ffs::Inode) {
+    let (bsize, frag, nindir) = (fs.sb().bsize as u64, fs.sb().frag as u64, fs.sb().nindir as u64);
+    let nblocks = ip.size.div_ceil(bsize) + 1;
+    for lbn in 0..nblocks {
+        for max in [1usize, 3, 8, 20] {
+            let got = fs.bmap_run(ip, lbn, max).unwrap();
+            let Some(first) = fs.bmap(ip, lbn).unwrap() else {
+                assert_eq!(got, None, "lbn {lbn}: a hole");
+                continue;
+            };
+            // The pointer block that maps lbn ends at 12, then every nindir
+            // (single indirect), then nindir * nindir...
+            let end = if lbn < 12 { 12 } else { 12 + ((lbn - 12) / nindir + 1) * nindir };
+            let mut want = 1;
+            while want < max && lbn + (want as u64) < end && fs.bmap(ip, lbn + want as u64).unwrap() == Some(first + want as u64 * frag) {
+                want += 1;
+            }
+            assert_eq!(got, Some((first, want)), "lbn {lbn} max {max}");
+        }
+    }
+}
+
 fn check_image(version: u32, bsize: u32) {
     let s = Scratch::new(&format!("v{version}b{bsize}"));
     let files = build_tree(&s, bsize as usize);
@@ -66,6 +92,7 @@ fn check_image(version: u32, bsize: u32) {
         }
         let ip = fs.inode(fs.lookup(path).unwrap()).unwrap();
         assert_eq!(ip.kind(), FileType::Regular);
+        assert_bmap_runs(&fs, &ip);
         let mut buf = [0u8; 16];
         assert_eq!(fs.read(&ip, ip.size, &mut buf).unwrap(), 0, "read at EOF");
         assert_eq!(fs.read(&ip, ip.size + 100, &mut buf).unwrap(), 0, "read past EOF");

@@ -57,23 +57,10 @@ pub fn ffs_read(vp: &'static Vnode, off: u64, buf: &mut [u8]) -> Result<usize, E
 }
 
 /// VOP_BMAP's run for block `lbn`: how many blocks from `lbn` on (at most
-/// `max`) lie one after another on the disk, each whole but maybe the
-/// last; None if `lbn` is a hole or cannot be mapped.
+/// `max`) lie one after another on the disk; None if `lbn` is a hole or
+/// cannot be mapped.
 fn ffs_bmap_run(fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64, max: usize) -> Option<usize> {
-    let bsize = fs.sb().bsize as usize;
-    let (mut end, mut n) = (None, 0);
-    while n < max {
-        let Ok(Some((off, extent))) = ffs_blkloc(fs, ip, lbn + n as u64) else { break };
-        if end.is_some_and(|e| e != off) {
-            break;
-        }
-        n += 1;
-        if extent < bsize {
-            break;
-        }
-        end = Some(off + extent as u64);
-    }
-    (n > 0).then_some(n)
+    fs.bmap_run(ip, lbn, max).ok().flatten().map(|(_, run)| run)
 }
 
 /// VOP_WRITE of a locked vnode, block by block in OpenBSD's order
@@ -200,17 +187,22 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
         };
         let (dblkno, within) = ffs_devblk(off);
         if !vfs_bio::incore(ROOTVP, dblkno) {
+            // The cluster's blocks still following this one on the disk
+            // (one mapping for all), and not in the device's cache.
+            let run = if cluster.is_empty() { 1 } else { fs.bmap_run(&ip, lbn, 1 + cluster.len()).map_err(|e| ffs_error(ip.ino, e))?.map_or(1, |(_, n)| n) };
             let bsize = fs.sb().bsize as usize;
-            let (mut end, mut whole) = (off + extent as u64, extent == bsize);
-            for &xbp in &cluster {
-                let xlbn = vfs_bio::with_buf(xbp, |b| b.b_blkno);
-                match ffs_blkloc(fs, &ip, xlbn) {
-                    Ok(Some((xoff, xextent))) if whole && xoff == end && !vfs_bio::incore(ROOTVP, ffs_devblk(xoff).0) => {
-                        vfs_bio::with_buf(xbp, |b| (b.b_dblkno, b.b_bcount) = (xoff / DEV_BSIZE as u64, xextent));
-                        (end, whole) = (xoff + xextent as u64, xextent == bsize);
-                        carried += 1;
-                    }
-                    _ => break,
+            let mut end = off + extent as u64;
+            for (k, &xbp) in cluster.iter().enumerate().take(run - 1) {
+                let xlbn = lbn + 1 + k as u64;
+                let xextent = fs.blksize(&ip, xlbn) as usize;
+                if vfs_bio::with_buf(xbp, |b| b.b_blkno) != xlbn || vfs_bio::incore(ROOTVP, ffs_devblk(end).0) || ffs_devblk(end).1 + xextent > ffs_devbsize() {
+                    break;
+                }
+                vfs_bio::with_buf(xbp, |b| (b.b_dblkno, b.b_bcount) = (end / DEV_BSIZE as u64, xextent));
+                end += xextent as u64;
+                carried += 1;
+                if xextent < bsize {
+                    break;
                 }
             }
             vfs_bio::with_buf(bp, |b| {
