@@ -231,6 +231,31 @@ impl Superblock {
         }
     }
 
+    /// The inodes whose on-disk bytes meet bytes `off..off + len` of the
+    /// device (from the first to the last; None if none do): what a write
+    /// there may change.
+    pub fn inodes_at(&self, off: u64, len: u64) -> Option<core::ops::RangeInclusive<u32>> {
+        let span = self.fpg as u64 * self.fsize as u64;
+        if len == 0 || span == 0 {
+            return None;
+        }
+        let end = off.checked_add(len)?;
+        let dsize = self.dinode_size() as u64;
+        let (lo, hi) = ((off / span).saturating_sub(1), ((end - 1) / span).min(self.ncg.saturating_sub(1) as u64));
+        let mut found: Option<(u32, u32)> = None;
+        for cg in lo..=hi {
+            let start = (self.cgstart(cg as u32) + self.iblkno as u64) * self.fsize as u64;
+            let stop = start + self.ipg as u64 * dsize;
+            if off >= stop || end <= start {
+                continue;
+            }
+            let first = cg as u32 * self.ipg + ((off.max(start) - start) / dsize) as u32;
+            let last = cg as u32 * self.ipg + ((end.min(stop) - 1 - start) / dsize) as u32;
+            found = Some(found.map_or((first, last), |(f, l)| (f.min(first), l.max(last))));
+        }
+        found.map(|(f, l)| f..=l)
+    }
+
     /// Byte offset of fragment `blk`, which must be inside the file system.
     pub fn frag_offset(&self, blk: u64) -> Result<u64, Error> {
         if blk >= self.size {

@@ -82,6 +82,14 @@ fn check_image(version: u32, bsize: u32) {
     for cg in 0..fs.sb().ncg {
         fs.check_cg(cg).unwrap();
         fs.cg_summary(cg).unwrap();
+        // A group's whole inode area is its inodes, and its header none.
+        let sb = fs.sb();
+        // inode_offset refuses inode 0, so group 0's area is found from 2.
+        let skip = if cg == 0 { 2 } else { 0 };
+        let start = sb.inode_offset(cg * sb.ipg + skip).unwrap() - skip as u64 * sb.dinode_size() as u64;
+        let area = sb.ipg as u64 * sb.dinode_size() as u64;
+        assert_eq!(sb.inodes_at(start, area), Some(cg * sb.ipg..=(cg + 1) * sb.ipg - 1));
+        assert_eq!(sb.inodes_at(sb.cg_offset(cg).unwrap(), sb.cgsize as u64), None);
     }
     for (path, data) in &files {
         for chunk in [1usize, 100, 4096, 65536] {
@@ -93,6 +101,17 @@ fn check_image(version: u32, bsize: u32) {
         let ip = fs.inode(fs.lookup(path).unwrap()).unwrap();
         assert_eq!(ip.kind(), FileType::Regular);
         assert_bmap_runs(&fs, &ip);
+        // inodes_at names the inode whose bytes a write meets, and none
+        // for a write to the file's data.
+        let sb = fs.sb();
+        let at = sb.inode_offset(ip.ino).unwrap();
+        let dsize = sb.dinode_size() as u64;
+        assert_eq!(sb.inodes_at(at, dsize), Some(ip.ino..=ip.ino));
+        assert_eq!(sb.inodes_at(at + 1, 1), Some(ip.ino..=ip.ino));
+        assert_eq!(sb.inodes_at(at, dsize + 1), Some(ip.ino..=ip.ino + 1));
+        if let Some(blk) = fs.bmap(&ip, 0).unwrap() {
+            assert_eq!(sb.inodes_at(sb.frag_offset(blk).unwrap(), sb.fsize as u64), None, "{path}: its data is not an inode");
+        }
         let mut buf = [0u8; 16];
         assert_eq!(fs.read(&ip, ip.size, &mut buf).unwrap(), 0, "read at EOF");
         assert_eq!(fs.read(&ip, ip.size + 100, &mut buf).unwrap(), 0, "read past EOF");

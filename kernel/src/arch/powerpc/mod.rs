@@ -4,9 +4,9 @@
 //! barriers), `locore` (entry), `trap` (vectors and the trap frame), `mmu`,
 //! `intr` (spl), `clock` (the hardclock source) and `db_trace` (stack walk).
 
+pub mod bcopy;
 pub mod clock;
 pub mod conf;
-pub mod bcopy;
 pub mod cpu;
 pub mod db_trace;
 pub mod intr;

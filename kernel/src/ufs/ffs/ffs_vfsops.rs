@@ -100,12 +100,16 @@ impl ffs::DeviceMut for BufDevice {
     /// Writes into the device blocks' buffers and leaves them delayed
     /// writes (bdwrite): ffs_sync or the cache's size limit writes them.
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<(), ffs::Error> {
-        for_each_devblk(off, buf.len(), |done, blkno, within, n| {
+        let r = for_each_devblk(off, buf.len(), |done, blkno, within, n| {
             let bp = ffs_devbuf_for_write(blkno, n).map_err(|_| ())?;
             vfs_bio::with_buf(bp, |b| b.b_data[within..within + n].copy_from_slice(&buf[done..done + n]));
             vfs_bio::bdwrite(bp);
             Ok(())
-        })
+        });
+        // After the write (which may sleep): an inode read meanwhile is
+        // dropped here or not kept (vtoi).
+        ffs_inodes_written(off, buf.len());
+        r
     }
 
     /// In the device buffer itself when the range lies in one (a cylinder
@@ -125,6 +129,7 @@ impl ffs::DeviceMut for BufDevice {
         vfs_bio::with_buf(bp, |b| b.b_data = data);
         match r {
             Ok((r, true)) => {
+                ffs_inodes_written(off, len);
                 vfs_bio::bdwrite(bp);
                 Ok(r)
             }
@@ -286,10 +291,51 @@ pub fn vtoino(vp: &'static Vnode) -> u32 {
     vp.with(|v| v.v_data) as u32
 }
 
-/// The on-disk inode behind a vnode of this file system.
+/// The on-disk inode behind a vnode of this file system, from the inode
+/// cache if it holds it (OpenBSD keeps each vnode's inode in core).
 pub fn vtoi(vp: &'static Vnode) -> Result<ffs::Inode, Errno> {
     let ino = vtoino(vp);
-    rootfs()?.inode(ino).map_err(|e| ffs_error(ino, e))
+    if let Some(ip) = ICACHE.lock()[ino as usize % NICACHE].filter(|ip| ip.ino == ino) {
+        return Ok(ip);
+    }
+    let before = IWRITES.load(Ordering::Relaxed);
+    let ip = rootfs()?.inode(ino).map_err(|e| ffs_error(ino, e))?;
+    let mut c = ICACHE.lock();
+    // A write to an inode while this one was read (the read may sleep)
+    // could have made it stale: then it is not kept.
+    if IWRITES.load(Ordering::Relaxed) == before {
+        c[ino as usize % NICACHE] = Some(ip);
+    }
+    Ok(ip)
+}
+
+/// Inodes as `vtoi` last read and checked them, one slot per inode number
+/// modulo NICACHE. Inodes are written only through BufDevice (and never
+/// by a file's data: ffs_strategy checks), which drops the entries a write
+/// meets; so an entry always equals the disk.
+const NICACHE: usize = 256;
+static ICACHE: Mutex<[Option<ffs::Inode>; NICACHE]> = Mutex::new(Ipl::None, [None; NICACHE]);
+/// Writes that met inodes, for `vtoi`'s read-while-written check.
+static IWRITES: AtomicU32 = AtomicU32::new(0);
+
+/// Drops the cached inodes that a write of device bytes `off..off + len`
+/// meets.
+pub fn ffs_inodes_written(off: u64, len: usize) {
+    let Some(sb) = ROOTFS.get().map(|fs| fs.sb()) else { return };
+    let Some(inos) = sb.inodes_at(off, len as u64) else { return };
+    IWRITES.fetch_add(1, Ordering::Relaxed);
+    let mut c = ICACHE.lock();
+    let (first, last) = (*inos.start(), *inos.end());
+    if (last - first) as usize >= NICACHE {
+        c.fill(None);
+        return;
+    }
+    for ino in first..=last {
+        let slot = &mut c[ino as usize % NICACHE];
+        if slot.is_some_and(|ip| ip.ino == ino) {
+            *slot = None;
+        }
+    }
 }
 
 /// The vnode type of an inode mode.

@@ -9,7 +9,9 @@ use crate::sys::conf;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{RenameArgs, VType, VnodeOps};
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
-use crate::ufs::ffs::ffs_vfsops::{ffs_devblk, ffs_devbsize, ffs_devbuf_for_write, ffs_error, ffs_modify, ffs_sync, rootfs, vtoi, vtoino, BufDevice};
+use crate::ufs::ffs::ffs_vfsops::{
+    ffs_devblk, ffs_devbsize, ffs_devbuf_for_write, ffs_error, ffs_inodes_written, ffs_modify, ffs_sync, rootfs, vtoi, vtoino, BufDevice,
+};
 use crate::ufs::ufs::ufs_inode::{ufs_inactive, ufs_reclaim};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_lookup};
 use crate::ufs::ufs::ufs_vnops::{ufs_create, ufs_mkdir, ufs_remove, ufs_rename, ufs_rmdir};
@@ -186,6 +188,10 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
             return Ok(true);
         };
         let (dblkno, within) = ffs_devblk(off);
+        if !read {
+            // Only a damaged image puts a file's block on inodes.
+            ffs_inodes_written(off, extent);
+        }
         if !vfs_bio::incore(ROOTVP, dblkno) {
             // The cluster's blocks still following this one on the disk
             // (one mapping for all), and not in the device's cache.
