@@ -166,6 +166,11 @@ impl<'a> Cg<'a> {
         self.field(CG_IROTOR)
     }
 
+    /// Puts cg_irotor back (an allocation being undone).
+    pub fn set_irotor(&mut self, v: u32) {
+        self.set_field(CG_IROTOR, v);
+    }
+
     fn full(&self) -> u32 {
         (1 << self.frag) - 1
     }

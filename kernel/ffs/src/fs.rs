@@ -172,6 +172,16 @@ impl Superblock {
         if !(self.sblkno < self.cblkno && self.cblkno < self.iblkno && self.iblkno < self.dblkno) {
             return Err(bad("inode block offset", self.iblkno));
         }
+        // The group's header block and its inode blocks are different
+        // blocks (the kernel edits the header in its block's buffer while it
+        // reads and writes inodes), and UFS1's stagger keeps blocks aligned.
+        let header_end = (self.cblkno as u64 + (self.cgsize as u64).div_ceil(self.fsize as u64)).next_multiple_of(self.frag as u64);
+        if (self.iblkno as u64) < header_end || !self.iblkno.is_multiple_of(self.frag) {
+            return Err(bad("inode block offset", self.iblkno));
+        }
+        if self.version == Version::Ufs1 && !self.old_cgoffset.is_multiple_of(self.frag) {
+            return Err(bad("cylinder group offset", self.old_cgoffset));
+        }
         let inode_frags = self.ipg as u64 / self.inopb as u64 * self.frag as u64;
         if self.iblkno as u64 + inode_frags > self.fpg as u64 {
             return Err(bad("inode area end", self.iblkno as u64 + inode_frags));

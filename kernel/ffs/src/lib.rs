@@ -138,7 +138,9 @@ impl<D: Device> Fs<D> {
         if lbn < NDADDR as u64 {
             let first = lbn as usize;
             let Some(blk) = Some(ip.db[first]).filter(|&b| b != 0) else { return Ok(None) };
-            let run = (1..max.min(NDADDR - first)).take_while(|&k| ip.db[first + k] == blk + k as u64 * frag).count() + 1;
+            self.sb.check_blkptr(ip.ino, blk)?;
+            let next = |k: usize| ip.db[first + k] == blk + k as u64 * frag && self.sb.check_blkptr(ip.ino, ip.db[first + k]).is_ok();
+            let run = (1..max.min(NDADDR - first)).take_while(|&k| next(k)).count() + 1;
             return Ok(Some((blk, run)));
         }
         let nindir = self.sb.nindir as u64;
@@ -168,8 +170,8 @@ impl<D: Device> Fs<D> {
     }
 
     /// Pointer `idx` of indirect block `blk` and the run of up to `max`
-    /// pointers from it that follow one another on the disk, read at once
-    /// (eight at a time).
+    /// pointers from it that follow one another on the disk, read 64 bytes
+    /// at a time.
     fn indirect_run(&self, ino: u32, blk: u64, idx: u64, max: usize) -> Result<Option<(u64, usize)>, Error> {
         let psize = self.sb.ptr_size() as usize;
         let frag = self.sb.frag as u64;

@@ -191,45 +191,20 @@ impl<D: DeviceMut> Fs<D> {
         let start = if isdir { self.dirpref()? } else { pref_cg % sb.ncg };
         for k in 0..sb.ncg {
             let cg = (start + k) % sb.ncg;
-            // The inode blocks are not the group's block, so they may be
-            // read and written while it is being edited.
             let got = self.cg_edit(cg, |m| {
-                let Some(i) = m.ialloc(m.irotor()) else { return Ok(None) };
+                let rotor = m.irotor();
+                let Some(i) = m.ialloc(rotor) else { return Ok(None) };
                 let ino = cg * sb.ipg + i;
-                // An inode in use but free in its map (a damaged map): never
-                // hand it out again (OpenBSD's ffs_valloc panics "dup alloc").
-                // The map is put back as it was.
-                let bad = if ino < ROOTINO {
-                    Some(Error::BadInode { ino, field: "reserved inode free in its map", value: 0 })
-                } else if sb.version != Version::Ufs2 || i < m.initediblk() {
-                    let old = self.inode(ino);
-                    match old {
-                        Ok(old) if old.mode != 0 => {
-                            Some(Error::BadInode { ino, field: "mode of an inode free in its map (dup alloc)", value: old.mode as u64 })
-                        }
-                        Ok(_) => None,
-                        Err(e) => Some(e),
-                    }
-                } else {
-                    None
-                };
-                if let Some(e) = bad {
-                    m.ifree(i)?;
-                    return Err(e);
-                }
-                if sb.version == Version::Ufs2 {
-                    // Inodes past cg_initediblk were never written: zero their block.
-                    let inited = m.initediblk();
-                    if i >= inited {
-                        let upto = ((i / sb.inopb + 1) * sb.inopb).min(sb.ipg);
-                        let first = sb.inode_offset(cg * sb.ipg + inited.max(if cg == 0 { ROOTINO } else { 0 }))?;
-                        let end = sb.inode_offset(cg * sb.ipg + upto - 1)? + sb.dinode_size() as u64;
-                        self.dev.write_at(first, &vec![0u8; (end - first) as usize])?;
-                        m.set_initediblk(upto);
+                // Anything failing from here puts the map, its count and
+                // the rotor back: cg_edit wants the group as it was.
+                match self.ialloc_claim(m, cg, i, isdir) {
+                    Ok(()) => Ok(Some(ino)),
+                    Err(e) => {
+                        m.ifree(i)?;
+                        m.set_irotor(rotor);
+                        Err(e)
                     }
                 }
-                m.add_ndir(isdir as i32);
-                Ok(Some(ino))
             })?;
             let Some(ino) = got else { continue };
             let ip = Inode { ino, mode, nlink: 0, size: 0, uid: 0, gid: 0, mtime: 0, flags: 0, blocks: 0, db: [0; NDADDR], ib: [0; NIADDR] };
@@ -238,6 +213,39 @@ impl<D: DeviceMut> Fs<D> {
             return Ok(ip);
         }
         Err(Error::NoSpace { what: "inodes" })
+    }
+
+    /// The rest of taking inode `i` of group `cg`, just marked in use in
+    /// `m`: the inode checked free on disk, UFS2's never-written inode
+    /// block zeroed, the directory count. The inode blocks are not the
+    /// group's block, so they may be read and written while it is edited.
+    fn ialloc_claim(&self, m: &mut Cg<'_>, cg: u32, i: u32, isdir: bool) -> Result<(), Error> {
+        let sb = *self.sb();
+        let ino = cg * sb.ipg + i;
+        // An inode in use but free in its map (a damaged map): never hand
+        // it out again (OpenBSD's ffs_valloc panics "dup alloc").
+        if ino < ROOTINO {
+            return Err(Error::BadInode { ino, field: "reserved inode free in its map", value: 0 });
+        }
+        if sb.version != Version::Ufs2 || i < m.initediblk() {
+            let old = self.inode(ino)?;
+            if old.mode != 0 {
+                return Err(Error::BadInode { ino, field: "mode of an inode free in its map (dup alloc)", value: old.mode as u64 });
+            }
+        }
+        if sb.version == Version::Ufs2 {
+            // Inodes past cg_initediblk were never written: zero their block.
+            let inited = m.initediblk();
+            if i >= inited {
+                let upto = ((i / sb.inopb + 1) * sb.inopb).min(sb.ipg);
+                let first = sb.inode_offset(cg * sb.ipg + inited.max(if cg == 0 { ROOTINO } else { 0 }))?;
+                let end = sb.inode_offset(cg * sb.ipg + upto - 1)? + sb.dinode_size() as u64;
+                self.dev.write_at(first, &vec![0u8; (end - first) as usize])?;
+                m.set_initediblk(upto);
+            }
+        }
+        m.add_ndir(isdir as i32);
+        Ok(())
     }
 
     /// Frees inode `ino` (ffs_freefile); its blocks must be gone already.

@@ -113,6 +113,12 @@ fn bad_superblock_fields() {
             let e = Fs::mount(&img[..]).err().unwrap_or_else(|| panic!("v{v}: {name} {val} accepted"));
             assert!(e.to_string().contains(name), "v{v} {name}: {e}");
         }
+        // Inode blocks starting inside the block of the group's header.
+        let mut img = image(v);
+        let cblkno = u32::from_be_bytes(img[8192 + 12..8192 + 16].try_into().unwrap());
+        put32(&mut img, 8192 + 16, cblkno + 1);
+        let e = Fs::mount(&img[..]).err().unwrap_or_else(|| panic!("v{v}: inode blocks in the header's block accepted"));
+        assert!(e.to_string().contains("inode block offset"), "v{v}: {e}");
         let mut img = image(v);
         if v == 1 {
             put32(&mut img, 8192 + 36, 0x7fff_ffff);

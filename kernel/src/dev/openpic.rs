@@ -60,7 +60,6 @@ pub fn enable_source(irq: usize, priority: u32) {
     pic.write32le(off, keep.bits() | ((priority & 0xf) << 16) | irq as u32);
 }
 
-/// Sources at or below `pri` are held off.
 /// Acknowledges the highest pending source; None if it was spurious.
 pub fn iack() -> Option<usize> {
     let v = PIC.get()?.read32le(CPU0_IACK) & 0xff;

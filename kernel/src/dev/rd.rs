@@ -135,7 +135,11 @@ pub fn rdintr() {
         for &bp in core::iter::once(&x.bp).chain(&x.cluster) {
             let r = vfs_bio::with_buf(bp, |b| {
                 let n = b.b_bcount.min(b.b_data.len());
-                let Some(off) = at.filter(|&o| o + n as u64 <= size as u64) else { return Err(Errno::EINVAL) };
+                let Some(off) = at.filter(|&o| o + n as u64 <= size as u64) else {
+                    // The buffers after it have no place on the disk either.
+                    at = None;
+                    return Err(Errno::EINVAL);
+                };
                 at = Some(off + n as u64);
                 let disk = (base as u64 + off) as *mut u8;
                 // SAFETY: [off, off + n) lies inside the image, which is RAM

@@ -69,8 +69,11 @@ pub struct Buf {
     /// The device block (ROOTVP), or the file's logical block: a file's
     /// buffer is mapped to the disk when its I/O starts. [c, I]
     pub b_blkno: u64,
-    /// [c, b]
+    /// [c, b]; its owner may take it out while it works on it (so others
+    /// read the size from b_bufsize).
     pub b_data: Vec<u8>,
+    /// The buffer's size, fixed while it exists. [c, I]
+    pub b_bufsize: usize,
     /// Set by biodone. [c, b]
     pub b_error: Option<Errno>,
     /// A device buffer's transfer that carries a file buffer's block: the
@@ -280,7 +283,7 @@ impl BufCache {
         if self.pool.len() < POOL_MAX {
             self.pool.push(b.b_data);
         } else {
-            self.bytes -= b.b_data.len();
+            self.bytes -= b.b_bufsize;
         }
         (b.b_vp != ROOTVP).then_some(b.b_vp)
     }
@@ -369,7 +372,7 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
                 continue;
             }
             b.b_flags |= BFlags::B_BUSY;
-            assert_eq!(b.b_data.len(), size, "getblk: block {blkno} asked for with another size");
+            assert_eq!(b.b_bufsize, size, "getblk: block {blkno} asked for with another size");
             g.lru.remove(bp);
             return bp;
         }
@@ -395,6 +398,7 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
             b_vp: vp,
             b_blkno: blkno,
             b_data,
+            b_bufsize: size,
             b_error: None,
             b_chain: None,
             b_dblkno: blkno,
@@ -732,7 +736,7 @@ pub fn bflush(vp: u32, blkno: u64) -> Result<bool, Errno> {
     let size = {
         let g = BCACHE.lock();
         match g.hash.get(&(vp, blkno)).and_then(|&bp| g.bufs[bp.0].as_ref()) {
-            Some(b) if b.b_flags.contains(BFlags::B_DELWRI) => b.b_data.len(),
+            Some(b) if b.b_flags.contains(BFlags::B_DELWRI) => b.b_bufsize,
             _ => return Ok(false),
         }
     };
@@ -785,7 +789,7 @@ pub fn vfs_buf_print(out: &mut dyn core::fmt::Write, n: usize) {
         write!(out, "  vp {} lblkno 0x{:x} blkno - dev {dev}\n  error {} flags ", b.b_vp, b.b_blkno, b.b_error.map_or(0, |e| e as i32))
     };
     let _ = bflags_fmt(out, b.b_flags);
-    let _ = writeln!(out, "\n  bufsize 0x{:x} bcount 0x{:x} resid 0x0\n  data {:p}", b.b_data.capacity(), b.b_data.len(), b.b_data.as_ptr());
+    let _ = writeln!(out, "\n  bufsize 0x{:x} bcount 0x{:x} resid 0x0\n  data {:p}", b.b_bufsize, b.b_bcount, b.b_data.as_ptr());
 }
 
 /// The buffers of vnode `vid` (ROOTVP: the device's), each with whether it
@@ -805,7 +809,7 @@ pub fn db_show_all_bufs(out: &mut dyn core::fmt::Write) {
     for (i, b) in g.bufs.iter().enumerate() {
         let Some(b) = b else { continue };
         let vp = if b.b_vp == ROOTVP { alloc::format!("{}", DevName(conf::rootdev())) } else { alloc::format!("vnode {}", b.b_vp) };
-        let _ = write!(out, " bp {i}: {vp} {} 0x{:x} size 0x{:x} flags ", if b.b_vp == ROOTVP { "blkno" } else { "lblkno" }, b.b_blkno, b.b_data.len());
+        let _ = write!(out, " bp {i}: {vp} {} 0x{:x} size 0x{:x} flags ", if b.b_vp == ROOTVP { "blkno" } else { "lblkno" }, b.b_blkno, b.b_bufsize);
         let _ = bflags_fmt(out, b.b_flags);
         let _ = writeln!(out);
     }

@@ -23,8 +23,9 @@ const MAXIO: u32 = 64 * 1024;
 /// Bounce buffers of MAXIO bytes kept for reuse by read(2) and write(2): a
 /// new one would be cleared first, a memset as long as the copy itself.
 /// What one held before is never seen: a read hands out only the bytes
-/// VOP_READ filled, and a write's copyin fills all it uses.
-static BOUNCE: Mutex<Vec<Vec<u8>>> = Mutex::new(Ipl::None, Vec::new());
+/// VOP_READ filled, and a write's copyin fills all it uses. A fixed table,
+/// so that giving one back never allocates under the mutex.
+static BOUNCE: Mutex<[Option<Vec<u8>>; BOUNCE_KEEP]> = Mutex::new(Ipl::None, [const { None }; BOUNCE_KEEP]);
 /// Bounce buffers kept at most (a thread holds one only across a call).
 const BOUNCE_KEEP: usize = 4;
 
@@ -33,7 +34,7 @@ struct Bounce(Vec<u8>);
 
 impl Bounce {
     fn get() -> Bounce {
-        let pooled = BOUNCE.lock().pop();
+        let pooled = BOUNCE.lock().iter_mut().find_map(Option::take);
         Bounce(pooled.unwrap_or_else(|| alloc::vec![0; MAXIO as usize]))
     }
 }
@@ -41,8 +42,8 @@ impl Bounce {
 impl Drop for Bounce {
     fn drop(&mut self) {
         let mut pool = BOUNCE.lock();
-        if pool.len() < BOUNCE_KEEP {
-            pool.push(core::mem::take(&mut self.0));
+        if let Some(slot) = pool.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(core::mem::take(&mut self.0));
         }
     }
 }

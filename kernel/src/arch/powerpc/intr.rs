@@ -16,7 +16,7 @@
 use super::trap::TrapFrame;
 use crate::dev::openpic;
 use crate::kern::kern_clockintr;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
 
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,8 +104,15 @@ pub fn cpl() -> Ipl {
     Ipl::from_u32(CPL.load(Ordering::Relaxed))
 }
 
+/// Sets the level. The fences keep the compiler from moving memory
+/// accesses across the store, as the `mtmsr` around it used to: what the
+/// level protects (a mutex taken after splraise, the checks of what splx
+/// owes) must stay on its side of it. Interrupts come on this processor
+/// only, in program order, so no hardware barrier is needed.
 fn set_cpl(ipl: Ipl) {
+    compiler_fence(Ordering::SeqCst);
     CPL.store(ipl as u32, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
 }
 
 const NIPL: usize = Ipl::High as usize + 1;
@@ -294,6 +301,7 @@ pub fn external_intr(_tf: &mut TrapFrame) {
             (ih.func)();
             openpic::eoi();
             set_cpl(old);
+            run_held(old);
             dosoftint(old);
         }
         None => {
@@ -319,5 +327,6 @@ pub fn decr_intr(tf: &mut TrapFrame) {
     }
     kern_clockintr::clockintr_dispatch();
     set_cpl(old);
+    run_held(old);
     dosoftint(old);
 }

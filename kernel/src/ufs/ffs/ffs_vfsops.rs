@@ -100,16 +100,16 @@ impl ffs::DeviceMut for BufDevice {
     /// Writes into the device blocks' buffers and leaves them delayed
     /// writes (bdwrite): ffs_sync or the cache's size limit writes them.
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<(), ffs::Error> {
-        let r = for_each_devblk(off, buf.len(), |done, blkno, within, n| {
+        for_each_devblk(off, buf.len(), |done, blkno, within, n| {
             let bp = ffs_devbuf_for_write(blkno, n).map_err(|_| ())?;
             vfs_bio::with_buf(bp, |b| b.b_data[within..within + n].copy_from_slice(&buf[done..done + n]));
+            // Each piece once it is in its buffer (getting the buffer may
+            // sleep): an inode read before is dropped here or not kept
+            // (vtoi), one read after finds the new bytes.
+            ffs_inodes_written(off + done as u64, n);
             vfs_bio::bdwrite(bp);
             Ok(())
-        });
-        // After the write (which may sleep): an inode read meanwhile is
-        // dropped here or not kept (vtoi).
-        ffs_inodes_written(off, buf.len());
-        r
+        })
     }
 
     /// In the device buffer itself when the range lies in one (a cylinder

@@ -188,11 +188,12 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
             return Ok(true);
         };
         let (dblkno, within) = ffs_devblk(off);
-        if !read {
-            // Only a damaged image puts a file's block on inodes.
-            ffs_inodes_written(off, extent);
-        }
         if !vfs_bio::incore(ROOTVP, dblkno) {
+            if !read {
+                // Only a damaged image puts a file's block on inodes; an
+                // inode read after this is queued behind the write.
+                ffs_inodes_written(off, extent);
+            }
             // The cluster's blocks still following this one on the disk
             // (one mapping for all), and not in the device's cache.
             let run = if cluster.is_empty() { 1 } else { fs.bmap_run(&ip, lbn, 1 + cluster.len()).map_err(|e| ffs_error(ip.ino, e))?.map_or(1, |(_, n)| n) };
@@ -223,6 +224,7 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
         }
         let dbp = ffs_devbuf_for_write(dblkno, extent)?;
         vfs_bio::bufcopy(bp, 0, dbp, within, extent);
+        ffs_inodes_written(off, extent);
         vfs_bio::bawrite_chain(dbp, bp);
         Ok(false)
     })();
