@@ -11,9 +11,10 @@ use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_synch::{tsleep, wakeup};
 use crate::kern::vfs_bio::{self, BFlags, ROOTVP};
 use crate::ktest::proc::{KTest, TestResult};
-use crate::ufs::ffs::ffs_vfsops::ffs_devbsize;
+use crate::ufs::ffs::ffs_vfsops::{ffs_devbsize, BufDevice};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
+use ffs::DeviceMut;
 
 pub const SUITE: &[KTest] = &[
     ("rd_bread_sleeps", test_rd_bread_sleeps),
@@ -21,6 +22,7 @@ pub const SUITE: &[KTest] = &[
     ("getblk_busy_waits", test_getblk_busy_waits),
     ("bufcache_limit_writes_delwri", test_bufcache_limit),
     ("splbio_holds_completion", test_splbio_holds_completion),
+    ("flush_during_edit", test_flush_during_edit),
 ];
 
 /// The tests' buffers are the mounted file system's device buffers, of its
@@ -176,4 +178,43 @@ pub fn ktest_rd_mark() {
         panic!("rd-mark: bwrite: {e}");
     }
     crate::printf!("rd-mark: wrote block {blk}\n");
+}
+
+/// A sync that meets a delayed write while its owner edits it in place
+/// (BufDevice::edit_at, as a cylinder group is edited, with the data taken
+/// out of the busy buffer) waits for it and writes it: the size it asks
+/// for comes from b_bufsize, not from the data, which is out meanwhile.
+fn test_flush_during_edit() -> TestResult {
+    let blk = scratch_blkno(10);
+    let orig = image_block(blk).to_vec();
+    BufDevice.write_at(blk * 512, &orig).map_err(|e| alloc::format!("write_at: {e}"))?;
+    let step = Arc::new(AtomicU32::new(0));
+    let flushed = Arc::new(AtomicU32::new(0));
+    let (s, f) = (step.clone(), flushed.clone());
+    let chan = Arc::as_ptr(&step) as usize;
+    kthread_create("ktsync", move || {
+        while s.load(Ordering::Relaxed) == 0 {
+            let _ = tsleep(chan, "ktwait", 10);
+        }
+        f.store(if vfs_bio::bflush(ROOTVP, blk) == Ok(true) { 1 } else { 2 }, Ordering::Relaxed);
+        s.store(2, Ordering::Relaxed);
+        wakeup(chan + 1);
+    })
+    .ok_or("no memory for a thread")?;
+    let seen = BufDevice
+        .edit_at(blk * 512, 16, |_| {
+            step.store(1, Ordering::Relaxed);
+            wakeup(chan);
+            // Long enough for the flusher to find the buffer busy.
+            let _ = tsleep(chan + 2, "ktedit", 3);
+            Ok((flushed.load(Ordering::Relaxed), false))
+        })
+        .map_err(|e| alloc::format!("edit_at: {e}"))?;
+    while step.load(Ordering::Relaxed) != 2 {
+        let _ = tsleep(chan + 1, "ktwait", 10);
+    }
+    check!(seen == 0, "the flush did not wait for the buffer being edited");
+    check!(flushed.load(Ordering::Relaxed) == 1, "the flush did not write the delayed write");
+    check!(image_block(blk) == &orig[..], "the block changed");
+    Ok(())
 }
