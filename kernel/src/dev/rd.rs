@@ -129,8 +129,7 @@ pub fn rdintr() {
                 None => return,
             }
         };
-        let mut at = vfs_bio::with_buf(x.bp, |b| b.b_dblkno.checked_mul(DEV_BSIZE as u64));
-        let read = vfs_bio::with_buf(x.bp, |b| b.b_flags.contains(BFlags::B_READ));
+        let (mut at, read) = vfs_bio::with_buf(x.bp, |b| (b.b_dblkno.checked_mul(DEV_BSIZE as u64), b.b_flags.contains(BFlags::B_READ)));
         let mut results = Vec::with_capacity(x.cluster.len() + 1);
         for &bp in core::iter::once(&x.bp).chain(&x.cluster) {
             let r = vfs_bio::with_buf(bp, |b| {

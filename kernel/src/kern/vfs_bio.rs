@@ -536,25 +536,7 @@ pub fn bread_chain(vp: u32, blkno: u64, size: usize, c: Chain) -> bool {
 
 /// Block `blkno` of `vp`, read if the cache does not hold it; busy.
 pub fn bread(vp: u32, blkno: u64, size: usize) -> Result<BufId, Errno> {
-    let bp = getblk(vp, blkno, size);
-    let cached = with_buf(bp, Buf::start_read);
-    if !cached {
-        strategy(bp);
-    }
-    bread_wait(bp, cached)
-}
-
-/// Waits for bread's transfer, if it started one; a failed buffer is
-/// dropped.
-fn bread_wait(bp: BufId, cached: bool) -> Result<BufId, Errno> {
-    if !cached {
-        if let Err(e) = biowait(bp) {
-            with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
-            brelse(bp);
-            return Err(e);
-        }
-    }
-    Ok(bp)
+    bread_cluster(vp, blkno, size, || None)
 }
 
 /// Bytes one transfer moves at most (MAXPHYS): the read-ahead's limit.
@@ -568,15 +550,20 @@ pub const MAXPHYS: usize = 64 * 1024;
 /// read ahead if fewer than two do, or if the cache holds any of them.
 pub fn bread_cluster(vp: u32, blkno: u64, size: usize, bmap_run: impl FnOnce() -> Option<usize>) -> Result<BufId, Errno> {
     let bp = getblk(vp, blkno, size);
-    let cached = with_buf(bp, Buf::start_read);
-    if !cached {
-        strategy(bp);
-        let howmany = bmap_run().unwrap_or(0).min(MAXPHYS / size);
-        if howmany >= 2 {
-            read_ahead(vp, blkno + 1, size, howmany);
-        }
+    if with_buf(bp, Buf::start_read) {
+        return Ok(bp);
     }
-    bread_wait(bp, cached)
+    strategy(bp);
+    let howmany = bmap_run().unwrap_or(0).min(MAXPHYS / size);
+    if howmany >= 2 {
+        read_ahead(vp, blkno + 1, size, howmany);
+    }
+    if let Err(e) = biowait(bp) {
+        with_buf(bp, |b| b.b_flags |= BFlags::B_INVAL);
+        brelse(bp);
+        return Err(e);
+    }
+    Ok(bp)
 }
 
 /// Starts reading blocks `first..first + n` of `vp` in one transfer,

@@ -181,7 +181,7 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
     let r = (|| -> Result<bool, Errno> {
         let fs = rootfs()?;
         let ip = vtoi(vp)?;
-        let Some((off, extent)) = ffs_blkloc(fs, &ip, lbn)? else {
+        let Some((off, extent, run)) = ffs_blkloc(fs, &ip, lbn, 1 + cluster.len())? else {
             if read {
                 vfs_bio::with_buf(bp, |b| b.b_data.fill(0));
             }
@@ -195,8 +195,7 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
                 ffs_inodes_written(off, extent);
             }
             // The cluster's blocks still following this one on the disk
-            // (one mapping for all), and not in the device's cache.
-            let run = if cluster.is_empty() { 1 } else { fs.bmap_run(&ip, lbn, 1 + cluster.len()).map_err(|e| ffs_error(ip.ino, e))?.map_or(1, |(_, n)| n) };
+            // (the mapping's run), and not in the device's cache.
             let bsize = fs.sb().bsize as usize;
             let mut end = off + extent as u64;
             for (k, &xbp) in cluster.iter().enumerate().take(run - 1) {
@@ -239,16 +238,17 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
     vfs_bio::biodone(bp, r.map(|_| ()));
 }
 
-/// Where block `lbn` of the file lies on the device: its byte offset and
-/// the bytes it holds there, None for a hole.
-fn ffs_blkloc(fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64) -> Result<Option<(u64, usize)>, Errno> {
-    let Some(blk) = fs.bmap(ip, lbn).map_err(|e| ffs_error(ip.ino, e))? else { return Ok(None) };
+/// Where block `lbn` of the file lies on the device: its byte offset, the
+/// bytes it holds there, and how many blocks from it on (at most `max`)
+/// lie one after another on the disk (VOP_BMAP's run); None for a hole.
+fn ffs_blkloc(fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64, max: usize) -> Result<Option<(u64, usize, usize)>, Errno> {
+    let Some((blk, run)) = fs.bmap_run(ip, lbn, max).map_err(|e| ffs_error(ip.ino, e))? else { return Ok(None) };
     let extent = fs.blksize(ip, lbn) as usize;
     let off = fs.sb().frag_offset(blk).map_err(|e| ffs_error(ip.ino, e))?;
     if ffs_devblk(off).1 + extent > ffs_devbsize() {
         return Err(ffs_error(ip.ino, ffs::Error::BadBlockPointer { ino: ip.ino, blk, fs_frags: fs.sb().size }));
     }
-    Ok(Some((off, extent)))
+    Ok(Some((off, extent, run)))
 }
 
 /// VOP_FSYNC: the file's delayed writes, then the file system's metadata.
