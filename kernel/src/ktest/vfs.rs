@@ -19,6 +19,7 @@ pub const SUITE: &[KTest] = &[
     ("vnode_hold", test_vnode_hold),
     ("vfs_namei_read", test_vfs_namei_read),
     ("vfs_namei_symlinks", test_vfs_namei_symlinks),
+    ("ffs_read_ahead", test_ffs_read_ahead),
 ];
 
 static INACTIVE: AtomicU32 = AtomicU32::new(0);
@@ -187,6 +188,30 @@ fn test_vfs_namei_read() -> TestResult {
     let dir = root.with(|v| v.v_type);
     vrele(root);
     check!(dir == VType::VDIR, "/ has type {dir:?}");
+    Ok(())
+}
+
+/// A sequential read reads ahead (bread_cluster): 32 blocks of /bsd read
+/// 16 KiB at a time take a few rd transfers (the missed block, then up to
+/// 64 KiB after it in one), not one per block.
+fn test_ffs_read_ahead() -> TestResult {
+    let vp = namei_lookup("/bsd").map_err(|e| alloc::format!("namei /bsd: {e}"))?;
+    let bsize = crate::ufs::ffs::ffs_vfsops::rootfs().map_err(|e| alloc::format!("rootfs: {e}"))?.sb().bsize as usize;
+    let blocks = 32;
+    let mut buf = alloc::vec![0u8; 16384];
+    let (r0, _) = crate::dev::rd::rd_counts();
+    let mut got = Ok(0);
+    if vn_lock(vp, LkFlags::LK_SHARED).is_ok() {
+        // Far into the file, where nothing has read it yet.
+        let base = 4 * 1024 * 1024;
+        got = (0..blocks * bsize / buf.len()).try_fold(0, |n, k| vp.op().vop_read(vp, (base + k * buf.len()) as u64, &mut buf).map(|m| n + m));
+        vop_unlock(vp);
+    }
+    let transfers = crate::dev::rd::rd_counts().0 - r0;
+    vrele(vp);
+    let n = got.map_err(|e| alloc::format!("VOP_READ: {e}"))?;
+    check!(n == blocks * bsize, "read {n} bytes of {}", blocks * bsize);
+    check!(transfers > 0 && transfers <= blocks as u32 / 3, "{transfers} rd transfers for {blocks} blocks read in order");
     Ok(())
 }
 
