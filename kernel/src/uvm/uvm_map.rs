@@ -291,9 +291,13 @@ pub fn uvm_fault(pid: u32, va: u32, access: Prot) -> Result<(), Errno> {
             // The object has no such page (past the end of the file) or
             // cannot read it: EIO, which the trap turns into SIGBUS, as
             // OpenBSD's uvm_fault and trap do.
-            Ok(FaultStep::NeedPage(vp, idx)) => {
-                uvn_get(vp, idx).map_err(|_| Errno::EIO)?;
-            }
+            // The vnode lock was busy: the pager freed its page; sleep a
+            // little and fault again (uvm_fault's VM_PAGER_AGAIN).
+            Ok(FaultStep::NeedPage(vp, idx)) => match uvn_get(vp, idx) {
+                Ok(_) => {}
+                Err(Errno::EAGAIN) => uvm_fault_again_sleep(),
+                Err(_) => return Err(Errno::EIO),
+            },
             // No free page: wait for the pagedaemon (uvm_wait), for a
             // while; memory that nothing can free ends the process.
             Err(Errno::ENOMEM) if waits < MAXFAULTWAITS => {
@@ -303,6 +307,15 @@ pub fn uvm_fault(pid: u32, va: u32, access: Prot) -> Result<(), Errno> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The pause before a fault is tried again after its pager said "try
+/// again": 5 ms (at least a tick), on a channel nothing wakes, as
+/// OpenBSD's uvm_fault sleeps on `nowake` ("fltagain2").
+pub fn uvm_fault_again_sleep() {
+    static NOWAKE: u8 = 0;
+    let ticks = (crate::kern::kern_clock::hz() * 5).div_ceil(1000).max(1);
+    let _ = crate::kern::kern_synch::tsleep(crate::kern::kern_synch::wchan(&NOWAKE), "fltagain2", ticks);
 }
 
 /// Ticks a fault waits for a free page before giving up.

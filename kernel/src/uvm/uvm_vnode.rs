@@ -837,7 +837,13 @@ fn uvn_io_vnode(
 
 /// Page `idx` of the file, read in if the object lacks it (OpenBSD
 /// uvn_get, one page). The page comes back clean and not busy, on the
-/// active queue.
+/// active queue. As in OpenBSD since uvm_vnode.c 1.116, the read passes
+/// PGO_SYNCIO|PGO_NOWAIT: uvn_io only tries for the vnode lock, and when
+/// another thread holds it the new page is freed and the answer is
+/// `EAGAIN` (VM_PAGER_AGAIN), which uvm_fault turns into a short sleep
+/// ("fltagain2") and a new fault. Waiting for the lock with the page busy
+/// would deadlock against a truncate that holds the lock and waits for
+/// the page (doc/findings.md, F6).
 pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
     let uvn = &vp.v_uvm;
     loop {
@@ -863,32 +869,31 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
         pg.set_flags(PgFlags::PG_BUSY | PgFlags::PG_FAKE);
         pg.set_owner(vp.v_id, idx);
         uvn.locked(|u| u.pages.insert(idx, pg));
-        // fixed-2: the new page is busy, so waiting for the vnode lock here
-        // waits in the wrong order against a truncate that holds the lock
-        // and waits for the page (doc/p0-hunt.md); try for the lock, and
-        // if it is held, drop the page, wait for the lock holding nothing,
-        // and start again.
-        let flags = if uvn_fixed2() { PgoFlags::PGO_SYNCIO | PgoFlags::PGO_NOWAIT } else { PgoFlags::PGO_SYNCIO };
-        let r = uvn_io(vp, &[(idx, pg)], flags, false);
+        let r = uvn_io(vp, &[(idx, pg)], PgoFlags::PGO_SYNCIO | PgoFlags::PGO_NOWAIT, false);
         pg.clear_flags(PgFlags::PG_FAKE);
         pg.set_flags(PgFlags::PG_CLEAN);
         pmap_clear_modify(pg);
         uvm_page_unbusy(pg);
-        if r == PagerResult::VM_PAGER_AGAIN && flags.contains(PgoFlags::PGO_NOWAIT) {
-            uvn_pagefree(uvn, idx, pg);
-            uvn.vmobjlock.rw_exit();
-            vn_lock(vp, LkFlags::LK_EXCLUSIVE).map_err(|_| Errno::EIO)?;
-            vop_unlock(vp);
-            continue;
-        }
         if r != PagerResult::VM_PAGER_OK {
             uvn_pagefree(uvn, idx, pg);
             uvn.vmobjlock.rw_exit();
-            return Err(Errno::EIO);
+            return Err(if r == PagerResult::VM_PAGER_AGAIN { Errno::EAGAIN } else { Errno::EIO });
         }
         uvm_pageactivate(pg);
         uvn.vmobjlock.rw_exit();
         return Ok(pg);
+    }
+}
+
+/// uvn_get until it gives something other than "try again", sleeping
+/// 5 ms between tries as uvm_fault does ("fltagain2"): for kernel callers
+/// that fault a page in without a process (the self-tests).
+pub fn uvn_get_retry(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
+    loop {
+        match uvn_get(vp, idx) {
+            Err(Errno::EAGAIN) => crate::uvm::uvm_map::uvm_fault_again_sleep(),
+            r => return r,
+        }
     }
 }
 
