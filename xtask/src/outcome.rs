@@ -239,21 +239,31 @@ pub fn virtual_ms(text: &str) -> Option<u64> {
 
 /// How hard a boot exercised the race: the kernel's halt line
 /// `race: counters: N creates, N recycles of vnodes with persisting
-/// objects, N pageouts from persisting objects, N uncache kills`.
+/// objects, N pageouts from persisting objects, N uncache kills, N syncs,
+/// N persisting objects synced, N truncates` (kernels before 2026-12-07
+/// printed the first four only: the others then read 0).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RaceCounters {
     pub creates: u64,
     pub persist_recycles: u64,
     pub persist_pageouts: u64,
     pub uncache_kills: u64,
+    #[serde(default)]
+    pub syncs: u64,
+    #[serde(default)]
+    pub persist_syncs: u64,
+    #[serde(default)]
+    pub truncates: u64,
 }
 
 impl RaceCounters {
     pub fn parse(text: &str) -> Option<RaceCounters> {
         let line = text.lines().rev().find_map(|l| l.strip_prefix("race: counters: "))?;
         let n: Vec<u64> = line.split(", ").map(|part| part.split(' ').next()?.parse().ok()).collect::<Option<_>>()?;
+        let c = |creates, persist_recycles, persist_pageouts, uncache_kills| RaceCounters { creates, persist_recycles, persist_pageouts, uncache_kills, ..Default::default() };
         match n[..] {
-            [creates, persist_recycles, persist_pageouts, uncache_kills] => Some(RaceCounters { creates, persist_recycles, persist_pageouts, uncache_kills }),
+            [a, b, d, e] => Some(c(a, b, d, e)),
+            [a, b, d, e, syncs, persist_syncs, truncates] => Some(RaceCounters { syncs, persist_syncs, truncates, ..c(a, b, d, e) }),
             _ => None,
         }
     }
@@ -263,13 +273,16 @@ impl RaceCounters {
         self.persist_recycles += o.persist_recycles;
         self.persist_pageouts += o.persist_pageouts;
         self.uncache_kills += o.uncache_kills;
+        self.syncs += o.syncs;
+        self.persist_syncs += o.persist_syncs;
+        self.truncates += o.truncates;
     }
 
     /// `3,456 creates, 12 recycles of vnodes with persisting objects, …`
     pub fn text(&self) -> String {
         format!(
-            "{} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills",
-            self.creates, self.persist_recycles, self.persist_pageouts, self.uncache_kills
+            "{} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills, {} syncs, {} persisting objects synced, {} truncates",
+            self.creates, self.persist_recycles, self.persist_pageouts, self.uncache_kills, self.syncs, self.persist_syncs, self.truncates
         )
     }
 }
@@ -287,7 +300,11 @@ mod tests {
     #[test]
     fn race_counters_from_the_halt_line() {
         let log = "ffs: x\nrace: counters: 80 creates, 18 recycles of vnodes with persisting objects, 110 pageouts from persisting objects, 3 uncache kills\nhalted\n";
-        assert_eq!(RaceCounters::parse(log), Some(RaceCounters { creates: 80, persist_recycles: 18, persist_pageouts: 110, uncache_kills: 3 }));
+        assert_eq!(RaceCounters::parse(log), Some(RaceCounters { creates: 80, persist_recycles: 18, persist_pageouts: 110, uncache_kills: 3, ..Default::default() }));
+        let log = "race: counters: 80 creates, 18 recycles of vnodes with persisting objects, 110 pageouts from persisting objects, 3 uncache kills, 7 syncs, 2 persisting objects synced, 41 truncates\nhalted\n";
+        let c = RaceCounters::parse(log).unwrap();
+        assert_eq!((c.syncs, c.persist_syncs, c.truncates), (7, 2, 41));
+        assert_eq!(format!("race: counters: {}\n", c.text()), log.lines().next().unwrap().to_owned() + "\n");
         assert_eq!(RaceCounters::parse("race: counters: 80 creates, 18 recycles\n"), None);
         assert_eq!(RaceCounters::parse("panic: x\n"), None);
     }

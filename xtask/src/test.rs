@@ -399,6 +399,88 @@ const fn fault_truncate(name: &'static str, bootargs: &'static str) -> QemuTest 
     )
 }
 
+/// `test=pager-truncate` and `test=msync-truncate`: under OpenBSD's
+/// policies the deadlock report, with the pager's thread in `vn_lock`
+/// under `uvn_io`, `uvm_pager_put` and `via`, and the truncating thread in
+/// `uvm_pagewait` under `uvn_flush`, `uvm_vnp_setsize`; under fixed-2 both
+/// return.
+const fn pager_truncate(name: &'static str, bootargs: &'static str, deadlocks: bool, msync: bool) -> QemuTest {
+    match (deadlocks, msync) {
+        (true, false) => test(name, bootargs, 1, PAGER_TRUNCATE_DEADLOCK),
+        (true, true) => test(name, bootargs, 1, MSYNC_TRUNCATE_DEADLOCK),
+        (false, false) => test(
+            name,
+            bootargs,
+            0,
+            &[
+                Check::InOrder(&[
+                    "pager-truncate: the pageout returned; page 2 is still the object's, dirty",
+                    "pager-truncate: the truncate returned",
+                    "halted",
+                ]),
+                Check::Lacks("deadlock:"),
+            ],
+        ),
+        (false, true) => test(
+            name,
+            bootargs,
+            0,
+            &[Check::InOrder(&["msync-truncate: the truncate returned", "msync-truncate: msync returned 0", "halted"]), Check::Lacks("deadlock:")],
+        ),
+    }
+}
+
+const PAGER_TRUNCATE_DEADLOCK: &[Check] = &[
+    Check::InOrder(&[
+        "pager-truncate: truncating to one page with the vnode locked",
+        "deadlock: every thread sleeps and nothing can wake one",
+        "vn_lock() at ",
+        "uvn_io() at ",
+        "uvm_pager_put() at ",
+        "uvmpd_scan_page() at ",
+        "uvm_pagewait() at ",
+        "uvn_flush() at ",
+        "uvm_vnp_setsize() at ",
+        "sleeps on \"vnlock\" working on vnode",
+        "sleeps on \"uvn_flsh\" working on vnode",
+    ]),
+    Check::Lacks("pager-truncate: the truncate returned"),
+];
+
+const MSYNC_TRUNCATE_DEADLOCK: &[Check] = &[
+    Check::InOrder(&[
+        "msync-truncate: truncating to one page with the vnode locked",
+        "deadlock: every thread sleeps and nothing can wake one",
+        "vn_lock() at ",
+        "uvn_io() at ",
+        "uvm_pager_put() at ",
+        "uvn_flush() at ",
+        "uvn_msync() at ",
+        "uvm_pagewait() at ",
+        "uvn_flush() at ",
+        "uvm_vnp_setsize() at ",
+        "sleeps on \"vnlock\" working on vnode",
+        "sleeps on \"uvn_flsh\" working on vnode",
+    ]),
+    Check::Lacks("msync-truncate: the truncate returned"),
+];
+
+/// `test=sync-vref`: sync(2) meets a persisting writeable object whose
+/// vnode is unreferenced: vref's panic from uvm_vnp_sync, or (fixed-2) the
+/// page written.
+const fn sync_vref(name: &'static str, bootargs: &'static str, panics: bool) -> QemuTest {
+    if panics {
+        test(
+            name,
+            bootargs,
+            1,
+            &[Check::InOrder(&["panic: vref used where vget required", "vref() at ", "uvm_vnp_sync() at ", "sys_sync() at ", "ktest_sync_vref() at "])],
+        )
+    } else {
+        test(name, bootargs, 0, &[Check::InOrder(&["sync-vref: sync returned; the file holds the dirty page", "halted"])])
+    }
+}
+
 /// `test=dying-pageout`: the pagedaemon's write to a dying object beside
 /// vclean's, reported by ffs_write (OpenBSD's policies), or refused
 /// (fixed-2, whose file must then be right).
@@ -532,6 +614,20 @@ const TESTS: &[QemuTest] = &[
     fault_truncate("fault-truncate-vget-diff", "test=fault-truncate uvn.policy=vget-diff"),
     fault_truncate("fault-truncate-fixed", "test=fault-truncate uvn.policy=fixed"),
     fault_truncate("fault-truncate-fixed-2", "test=fault-truncate uvn.policy=fixed-2"),
+    // The pager (pagedaemon, msync) waits for the vnode lock with a page
+    // busy while a truncate holds the lock and waits for the page: stock
+    // settings, every OpenBSD policy; fixed-2 tries for the lock.
+    pager_truncate("pager-truncate-original", "test=pager-truncate uvn.policy=original", true, false),
+    pager_truncate("pager-truncate-vget-diff", "test=pager-truncate uvn.policy=vget-diff", true, false),
+    pager_truncate("pager-truncate-fixed", "test=pager-truncate uvn.policy=fixed", true, false),
+    pager_truncate("pager-truncate-fixed-2", "test=pager-truncate uvn.policy=fixed-2", false, false),
+    pager_truncate("msync-truncate-original", "test=msync-truncate uvn.policy=original", true, true),
+    pager_truncate("msync-truncate-fixed", "test=msync-truncate uvn.policy=fixed", true, true),
+    pager_truncate("msync-truncate-fixed-2", "test=msync-truncate uvn.policy=fixed-2", false, true),
+    // sync(2)'s vref on a persisting object's unreferenced vnode.
+    sync_vref("sync-vref-original", "test=sync-vref uvn.policy=original", true),
+    sync_vref("sync-vref-fixed", "test=sync-vref uvn.policy=fixed", true),
+    sync_vref("sync-vref-fixed-2", "test=sync-vref uvn.policy=fixed-2", false),
     // An image not cleanly unmounted: the root is mounted read-only (as
     // OpenBSD denies a read-write mount), writes are EROFS, and the image
     // is left as it was.

@@ -578,6 +578,10 @@ pub fn vrecycle(vp: &'static Vnode) -> bool {
 /// Syncs and unmounts the file system before a halt (OpenBSD
 /// vfs_shutdown).
 pub fn vfs_shutdown() {
+    // Before the unmount, as OpenBSD's: the pages of mapped files too.
+    if let Err(e) = crate::kern::vfs_syscalls::sys_sync() {
+        crate::printf!("vfs_shutdown: sync: {e}\n");
+    }
     crate::kern::subr_prof::prof_report(&mut crate::kern::subr_prf::Cons);
     let e = crate::uvm::uvm_page::uvmexp();
     if e.pdrevs > 0 {

@@ -255,13 +255,7 @@ pub fn ktest_dying_pageout() {
         // more: the test boots with rd.latency=10000-30000); and memory
         // short enough that the pagedaemon pages out (free under 4·freetarg).
         crate::kern::vfs_bio::rootvp_invalbuf().map_err(|e| format!("rootvp_invalbuf: {e}"))?;
-        let mut hog = Vec::new();
-        while uvmexp().free >= 4 * uvmexp().freetarg {
-            match uvm_pagealloc() {
-                Some(pg) => hog.push(pg),
-                None => break,
-            }
-        }
+        let hog = hog_to_pageout();
         let r = recycle(vp);
         hog.into_iter().for_each(uvm_pagefree);
         r?;
@@ -330,4 +324,132 @@ pub fn ktest_fault_truncate() {
     }
     uvn_detach(vp);
     vn_close(vp, O_RDWR);
+}
+
+/// Memory taken until free pages are under 4·freetarg, so that the
+/// pagedaemon's scan pages out (uvmpd_page returns early otherwise).
+fn hog_to_pageout() -> Vec<&'static crate::uvm::uvm_page::VmPage> {
+    let mut hog = Vec::new();
+    while uvmexp().free >= 4 * uvmexp().freetarg {
+        match uvm_pagealloc() {
+            Some(pg) => hog.push(pg),
+            None => break,
+        }
+    }
+    hog
+}
+
+/// A file of 4 pages, its object in use (as by a shared writable
+/// mapping) with every page resident and page 2 dirty; the vnode locked by
+/// this thread, the truncating one (as sys_ftruncate holds it around
+/// VOP_SETATTR).
+fn truncate_setup(path: &str) -> Result<&'static Vnode, alloc::string::String> {
+    let vp = make_file(path, 4 * PG)?;
+    uvn_attach(vp, true).map_err(|e| format!("uvn_attach: {e}"))?;
+    for i in 0..4 {
+        uvn_get_retry(vp, i).map_err(|e| format!("uvn_get {i}: {e}"))?;
+    }
+    let p2 = uvn_get_retry(vp, 2).map_err(|e| format!("uvn_get 2: {e}"))?;
+    uvm_page_write(p2, 0, &pattern(11, PG));
+    p2.clear_flags(PgFlags::PG_CLEAN);
+    vn_lock(vp, LkFlags::LK_EXCLUSIVE).map_err(|e| format!("vn_lock: {e}"))?;
+    Ok(vp)
+}
+
+/// The truncate's half of pager-truncate and msync-truncate: shrink to
+/// one page with the vnode locked (uvm_vnp_setsize's PGO_FREE flush waits
+/// for a busy page), unlock, wait for the other thread, tidy up.
+fn truncate_finish(name: &str, vp: &'static Vnode, done: &AtomicU32) {
+    crate::printf!("{name}: truncating to one page with the vnode locked\n");
+    uvm_vnp_setsize(vp, PG as u64);
+    crate::printf!("{name}: the truncate returned\n");
+    crate::kern::vfs_subr::vop_unlock(vp);
+    while done.load(Ordering::Relaxed) == 0 {
+        yield_cpu();
+    }
+    uvn_detach(vp);
+    vn_close(vp, O_RDWR);
+}
+
+/// `test=pager-truncate`: the pagedaemon pages out a dirty page of an
+/// object in use while a truncate holds the file's vnode lock. OpenBSD's
+/// pagedaemon busies the page and calls uvm_pager_put(PGO_ALLPAGES|
+/// PGO_PDFREECLUST) with no PGO_NOWAIT, so uvn_io sleeps for the vnode
+/// lock with the page busy; the truncate's uvm_vnp_setsize then waits in
+/// uvn_flush(PGO_FREE) for that page ("uvn_flsh"): each waits for the
+/// other under original, vget-diff and fixed, and the deadlock report
+/// follows (doc/findings.md, F6). Stock settings: the mmap hack plays no
+/// part and the object is in use (no P0). Under fixed-2 uvn_io only tries
+/// for the lock: the pageout answers "try again", the page stays, and the
+/// truncate returns.
+#[inline(never)]
+pub fn ktest_pager_truncate() {
+    static DONE: AtomicU32 = AtomicU32::new(0);
+    let vp = match truncate_setup("/pager-truncate") {
+        Ok(vp) => vp,
+        Err(e) => panic!("ktest: pager-truncate: {e}"),
+    };
+    let p2 = vp.v_uvm.with(|u| u.pages[&2]);
+    crate::uvm::uvm_page::uvm_pagedeactivate(p2);
+    let hog = hog_to_pageout();
+    crate::printf!("pager-truncate: vnode {}: page 2 dirty and inactive; the truncating thread holds the vnode lock; the pagedaemon scans page 2\n", vp.v_id);
+    kthread_create("pagedaemon", move || {
+        crate::uvm::uvm_pdaemon::uvmpd_scan_page(p2);
+        let owned = vp.v_uvm.owns(2, p2);
+        crate::printf!("pager-truncate: the pageout returned; page 2 {}\n", if owned { "is still the object's, dirty" } else { "is gone" });
+        DONE.store(1, Ordering::Relaxed);
+    });
+    yield_cpu();
+    truncate_finish("pager-truncate", vp, &DONE);
+    hog.into_iter().for_each(uvm_pagefree);
+}
+
+/// `test=msync-truncate`: msync(2) of a mapped file while a truncate
+/// holds its vnode lock. OpenBSD's uvm_map_clean flushes with
+/// PGO_CLEANIT|PGO_SYNCIO: uvn_flush busies the dirty page and uvn_io
+/// sleeps for the vnode lock; the truncate waits for the page. Deadlock
+/// under original, vget-diff and fixed; under fixed-2 the flush lets the
+/// page go, waits for the lock holding nothing, and finds page 2 gone.
+#[inline(never)]
+pub fn ktest_msync_truncate() {
+    static DONE: AtomicU32 = AtomicU32::new(0);
+    let vp = match truncate_setup("/msync-truncate") {
+        Ok(vp) => vp,
+        Err(e) => panic!("ktest: msync-truncate: {e}"),
+    };
+    crate::printf!("msync-truncate: vnode {}: page 2 dirty; the truncating thread holds the vnode lock; msync starts\n", vp.v_id);
+    kthread_create("msync", move || {
+        let ok = crate::uvm::uvm_vnode::uvn_msync(vp, 0, 4 * PG as u64, true);
+        crate::printf!("msync-truncate: msync returned {}\n", if ok { "0" } else { "EIO" });
+        DONE.store(1, Ordering::Relaxed);
+    });
+    yield_cpu();
+    truncate_finish("msync-truncate", vp, &DONE);
+}
+
+/// `test=sync-vref`: sync(2) with a writeable object that persists while
+/// its vnode is unreferenced (what every mapwriter round leaves with the
+/// mmap hack off). OpenBSD's uvm_vnp_sync takes the vnode reference back
+/// with vref: "vref used where vget required" under original, vget-diff
+/// and fixed. fixed-2 takes it with vget(LK_NOWAIT): the sync writes the
+/// dirty page, and the file holds it.
+#[inline(never)]
+pub fn ktest_sync_vref() {
+    let run = || -> TestResult {
+        let path = "/sync-vref";
+        let vp = make_file(path, 2 * PG)?;
+        leave_dirty_page(vp, 2, 1)?;
+        vn_close(vp, O_RDWR);
+        check!(vp.with(|v| v.v_usecount) == 0, "the vnode is still referenced after close");
+        crate::printf!("sync-vref: vnode {}: a writeable object persists with page 1 dirty, the vnode unreferenced; sync(2)\n", vp.v_id);
+        crate::kern::vfs_syscalls::sys_sync().map_err(|e| format!("sync: {e}"))?;
+        let dirty = vp.v_uvm.with(|u| u.pages.values().filter(|p| !p.flags().contains(PgFlags::PG_CLEAN)).count());
+        check!(dirty == 0, "{dirty} pages still dirty after sync");
+        check!(contents(path, 2 * PG)? == with_dirty(2 * PG, &[1]), "the file lacks the page sync wrote");
+        Ok(())
+    };
+    match run() {
+        Ok(()) => crate::printf!("sync-vref: sync returned; the file holds the dirty page\n"),
+        Err(e) => panic!("ktest: sync-vref: {e}"),
+    }
 }

@@ -81,12 +81,25 @@ pub fn sys_munmap(addr: u32, len: u32) -> Result<u32, Errno> {
     Ok(0)
 }
 
-/// msync(2): writes the dirty pages of the files mapped in [addr, addr+len).
+/// msync(2): writes the dirty pages of the files mapped in [addr,
+/// addr+len), each object's part of the range (OpenBSD uvm_map_clean, as
+/// with MS_SYNC).
 pub fn sys_msync(addr: u32, len: u32) -> Result<u32, Errno> {
     let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
-    let vps: Vec<_> = vm(|vs| Ok(vs.map.iter().filter(|e| e.start < end && addr < e.end).filter_map(|e| e.data.obj.map(|o| o.vp)).collect()))?;
-    for vp in vps {
-        if !uvm_vnode::uvm_vnp_sync(vp) {
+    let ranges: Vec<_> = vm(|vs| {
+        Ok(vs
+            .map
+            .iter()
+            .filter(|e| e.start < end && addr < e.end)
+            .filter_map(|e| {
+                let o = e.data.obj?;
+                let base = o.pgoff as u64 * PAGE_SIZE as u64;
+                Some((o.vp, base + (addr.max(e.start) - e.start) as u64, base + (end.min(e.end) - e.start) as u64))
+            })
+            .collect())
+    })?;
+    for (vp, start, stop) in ranges {
+        if !uvm_vnode::uvn_msync(vp, start, round_page(stop), true) {
             return Err(Errno::EIO);
         }
     }

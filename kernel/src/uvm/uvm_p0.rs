@@ -37,9 +37,15 @@ pub enum RaceCtr {
     PersistRecycle,
     PersistPageout,
     UncacheKill,
+    /// sync(2) calls (and the halt's).
+    Sync,
+    /// Persisting objects uvm_vnp_sync took a reference on.
+    SyncPersist,
+    /// Shrinks of a valid object by uvm_vnp_setsize (truncates).
+    Truncate,
 }
 
-static RACE_CTRS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
+static RACE_CTRS: [AtomicU32; 7] = [const { AtomicU32::new(0) }; 7];
 
 pub fn race_count(c: RaceCtr) {
     RACE_CTRS[c as usize].fetch_add(1, Ordering::Relaxed);
@@ -56,11 +62,14 @@ pub fn race_counters_print(out: &mut dyn Write) {
     let n = |c: RaceCtr| RACE_CTRS[c as usize].load(Ordering::Relaxed);
     let _ = writeln!(
         out,
-        "race: counters: {} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills",
+        "race: counters: {} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills, {} syncs, {} persisting objects synced, {} truncates",
         n(RaceCtr::Create),
         n(RaceCtr::PersistRecycle),
         n(RaceCtr::PersistPageout),
-        n(RaceCtr::UncacheKill)
+        n(RaceCtr::UncacheKill),
+        n(RaceCtr::Sync),
+        n(RaceCtr::SyncPersist),
+        n(RaceCtr::Truncate)
     );
 }
 

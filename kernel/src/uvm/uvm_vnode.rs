@@ -34,6 +34,8 @@ bitflags::bitflags! {
     pub struct UvnFlags: u32 {
         const UVM_VNODE_VALID = 0x001;
         const UVM_VNODE_CANPERSIST = 0x002;
+        /// uvn_attach is setting the object up without its lock.
+        const UVM_VNODE_ALOCK = 0x004;
         const UVM_VNODE_DYING = 0x008;
         const UVM_VNODE_RELKILL = 0x010;
         const UVM_VNODE_WANTED = 0x020;
@@ -44,9 +46,9 @@ bitflags::bitflags! {
         /// ppcbsd (policy fixed-2): the pager is writing the object's pages
         /// through VOP_WRITE, under the vnode lock.
         const UVM_VNODE_PAGERIO = 0x400;
-        /// Dying or being killed: no new users (1.130 has no ALOCK: an
-        /// attach reads the size before it takes the object lock).
-        const UVM_VNODE_BLOCKED = Self::UVM_VNODE_DYING.bits() | Self::UVM_VNODE_RELKILL.bits();
+        /// Being attached, dying or being killed: no new users
+        /// (uvm_vnode.h of 2022; ALOCK left OpenBSD in 2025).
+        const UVM_VNODE_BLOCKED = Self::UVM_VNODE_ALOCK.bits() | Self::UVM_VNODE_DYING.bits() | Self::UVM_VNODE_RELKILL.bits();
     }
 
 }
@@ -113,6 +115,19 @@ fn uvn_put_takes_vget() -> bool {
 /// (doc/fidelity.md). OpenBSD has none of these.
 pub fn uvn_fixed2() -> bool {
     uvn_policy() == UvnPolicy::Fixed2
+}
+
+/// fixed-2: the pager never sleeps for a vnode lock while it holds busy
+/// pages. uvn_io only tries for the lock (as uvn_get's PGO_NOWAIT read
+/// does in OpenBSD) unless this thread already holds it; the pagedaemon
+/// then leaves the page for a later pass, and a synchronous flush (msync,
+/// sync, the last unmap's kill) unbusies its page, waits for the lock
+/// holding nothing and tries the page again. OpenBSD's pagedaemon, msync
+/// and kill flush wait for the lock with the pages busy, which deadlocks
+/// against a truncate that holds the lock and waits in uvm_vnp_setsize for
+/// those pages (doc/findings.md, F6; `test=pager-truncate`).
+fn uvn_io_never_sleeps_for_vnlock() -> bool {
+    uvn_fixed2()
 }
 
 /// The object's state (struct uvm_vnode with its uvm_object).
@@ -298,16 +313,53 @@ fn uvn_wait_nopages(uvn: &UvmVnode, while_also: impl Fn(UvnFlags) -> bool) {
     }
 }
 
+/// The objects attached writeable (OpenBSD's uvn_wlist, [K] there):
+/// where uvm_vnp_sync looks for dirty pages. An object joins when it is
+/// first attached with write access and leaves when it is killed or
+/// terminated with no references, or when a sync cleans it while it has
+/// one user.
+static UVN_WLIST: Mutex<Vec<&'static Vnode>> = Mutex::new(Ipl::None, Vec::new());
+
+/// One sync at a time (OpenBSD's uvn_sync_lock).
+static UVN_SYNC_LOCK: Rwlock = Rwlock::new("uvnsync");
+
+/// Marks the object WRITEABLE and puts it on uvn_wlist, unless it is.
+fn uvn_wlist_insert(uvn: &UvmVnode, vp: &'static Vnode) {
+    let new = uvn.with(|u| {
+        let old = u.u_flags;
+        u.u_flags |= UvnFlags::UVM_VNODE_WRITEABLE;
+        !old.contains(UvnFlags::UVM_VNODE_WRITEABLE)
+    });
+    if new {
+        UVN_WLIST.lock().push(vp);
+    }
+}
+
+/// Takes the object off uvn_wlist if it is WRITEABLE (clearing the flag).
+fn uvn_wlist_remove(uvn: &UvmVnode, vp: &'static Vnode) {
+    let was = uvn.with(|u| {
+        let old = u.u_flags;
+        u.u_flags -= UvnFlags::UVM_VNODE_WRITEABLE;
+        old.contains(UvnFlags::UVM_VNODE_WRITEABLE)
+    });
+    if was {
+        UVN_WLIST.lock().retain(|&x| !core::ptr::eq(x, vp));
+    }
+}
+
 /// The object of a regular file's vnode, referenced (OpenBSD uvn_attach,
-/// 1.130): the file's size first, with no lock; then, under the object
-/// lock, waits while the object is dying or being killed ("uvn_attach").
-/// The first attach makes it VALID|CANPERSIST and takes a vnode reference
-/// with vref; attaching to a persisting object (no users) takes one again.
+/// 1.130). Under the object lock it waits while the object is blocked
+/// (being attached, dying or being killed: "uvn_attach"). Attaching to a
+/// valid object takes a reference (and, for a persisting one, the vnode
+/// reference with vref again). Otherwise the object is marked
+/// UVM_VNODE_ALOCK, the lock let go for VOP_GETATTR, and the object set up
+/// VALID|CANPERSIST without the lock — ALOCK keeps everyone else out — with
+/// a vnode reference taken with vref. A writeable attach puts the object
+/// on uvn_wlist.
 pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVnode, Errno> {
     if vp.with(|v| v.v_type) != VType::VREG {
         return Err(Errno::EINVAL);
     }
-    let size = VOP_GETATTR_SIZE(vp)?;
     let uvn = &vp.v_uvm;
     let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
@@ -321,28 +373,44 @@ pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVno
             vref(vp);
         }
         uvn.locked(|u| u.uo_refs += 1);
-        vh(vp, Vh::UvnAttach, if persisting { 2 } else { 0 }, 0);
-    } else {
-        uvn.locked(|u| {
-            assert!(u.uo_refs == 0, "uvn_attach: vnode {} has {} object references while attaching", vp.v_id, u.uo_refs);
-            u.uo_refs = 1;
-            u.u_flags = UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST;
-            u.u_nio = 0;
-            u.u_size = size;
-        });
-        vref(vp);
-        vh(vp, Vh::UvnAttach, 1, 0);
-    }
-    let wanted = uvn.locked(|u| {
         if writeable {
-            u.u_flags |= UvnFlags::UVM_VNODE_WRITEABLE;
+            uvn_wlist_insert(uvn, vp);
         }
-        u.u_flags.contains(UvnFlags::UVM_VNODE_WANTED)
+        vh(vp, Vh::UvnAttach, if persisting { 2 } else { 0 }, 0);
+        uvn.vmobjlock.rw_exit();
+        return Ok(uvn);
+    }
+    uvn.locked(|u| u.u_flags = UvnFlags::UVM_VNODE_ALOCK);
+    uvn.vmobjlock.rw_exit();
+    let size = match VOP_GETATTR_SIZE(vp) {
+        Ok(size) => size,
+        Err(e) => {
+            uvn.vmobjlock.rw_enter_write();
+            let old = uvn.locked(|u| core::mem::replace(&mut u.u_flags, UvnFlags::empty()));
+            if old.contains(UvnFlags::UVM_VNODE_WANTED) {
+                wakeup(uvn.wchan());
+            }
+            uvn.vmobjlock.rw_exit();
+            return Err(e);
+        }
+    };
+    // Without the object lock, as 1.130: ALOCK blocks attaches, and an
+    // object that is not VALID has no pages for anyone else to look at.
+    let old = uvn.with(|u| {
+        assert!(u.uo_refs == 0, "uvn_attach: vnode {} has {} object references while attaching", vp.v_id, u.uo_refs);
+        u.uo_refs = 1;
+        u.u_nio = 0;
+        u.u_size = size;
+        core::mem::replace(&mut u.u_flags, UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST)
     });
-    if wanted {
+    vref(vp);
+    if writeable {
+        uvn_wlist_insert(uvn, vp);
+    }
+    vh(vp, Vh::UvnAttach, 1, 0);
+    if old.contains(UvnFlags::UVM_VNODE_WANTED) {
         wakeup(uvn.wchan());
     }
-    uvn.vmobjlock.rw_exit();
     Ok(uvn)
 }
 
@@ -409,6 +477,7 @@ pub fn uvn_detach(vp: &'static Vnode) {
         uvn.vmobjlock.rw_exit();
         return;
     }
+    uvn_wlist_remove(uvn, vp);
     uvn_setflags(uvn, UvnFlags::empty());
     uvn.vmobjlock.rw_exit();
     vrele(vp);
@@ -482,20 +551,81 @@ pub fn uvm_vnp_terminate(vp: &'static Vnode) {
         uvn_setflags(uvn, f - (UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED | UvnFlags::UVM_VNODE_WANTED | UvnFlags::UVM_VNODE_CANPERSIST));
     } else {
         assert!(!f.contains(UvnFlags::UVM_VNODE_IOSYNCWANTED), "uvm_vnp_terminate: io sync wanted bit set");
+        uvn_wlist_remove(uvn, vp);
         uvn_setflags(uvn, UvnFlags::empty());
     }
     vh(vp, Vh::TerminateDone, 0, 0);
     uvn.vmobjlock.rw_exit();
 }
 
-/// Writes the object's dirty pages and keeps them (msync, and OpenBSD
-/// uvm_vnp_sync for one vnode): false if one could not be written.
-pub fn uvm_vnp_sync(vp: &'static Vnode) -> bool {
+/// Writes the object's dirty pages in [start, stop) and keeps them, for
+/// msync (OpenBSD uvm_map_clean's pgo_flush with PGO_CLEANIT, and
+/// PGO_SYNCIO for MS_SYNC): false if one could not be written.
+pub fn uvn_msync(vp: &'static Vnode, start: u64, stop: u64, sync: bool) -> bool {
     let uvn = &vp.v_uvm;
     uvn.vmobjlock.rw_enter_write();
-    let ok = !uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) || uvn_flush(vp, 0, 0, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_SYNCIO | PgoFlags::PGO_ALLPAGES);
+    let flags = if sync { PgoFlags::PGO_CLEANIT | PgoFlags::PGO_SYNCIO } else { PgoFlags::PGO_CLEANIT };
+    let ok = !uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) || uvn_flush(vp, start, stop, flags);
     uvn.vmobjlock.rw_exit();
     ok
+}
+
+/// Writes the dirty pages of every writeable object (OpenBSD
+/// uvm_vnp_sync, called by sync(2) and at halt before the file systems
+/// sync): under uvn_sync_lock, each object on uvn_wlist that is not
+/// blocked gets a reference — a persisting one (no users, its vnode
+/// released) its vnode reference again with vref, which panics "vref used
+/// where vget required" if the vnode is unreferenced, as OpenBSD's
+/// DIAGNOSTIC kernel does (doc/findings.md, F7) — then is flushed
+/// (PGO_CLEANIT|PGO_ALLPAGES|PGO_DOACTCLUST), taken off the list if its
+/// one user is this sync, and detached. fixed-2 takes a persisting
+/// object's vnode reference with vget(LK_NOWAIT) and skips the objects
+/// whose vnode it cannot get. ppcbsd has one file system: no mount filter.
+#[inline(never)]
+pub fn uvm_vnp_sync() {
+    UVN_SYNC_LOCK.rw_enter_write();
+    let list: Vec<&'static Vnode> = UVN_WLIST.lock().clone();
+    let mut queue = Vec::new();
+    for vp in list {
+        let uvn = &vp.v_uvm;
+        uvn.vmobjlock.rw_enter_write();
+        let (f, refs) = uvn.with(|u| (u.u_flags, u.uo_refs));
+        if !f.contains(UvnFlags::UVM_VNODE_WRITEABLE) || f.intersects(UvnFlags::UVM_VNODE_BLOCKED) {
+            uvn.vmobjlock.rw_exit();
+            continue;
+        }
+        if refs == 0 {
+            crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::SyncPersist);
+            if uvn_sync_takes_vget() {
+                if vget(vp, LkFlags::LK_NOWAIT).is_err() {
+                    uvn.vmobjlock.rw_exit();
+                    continue;
+                }
+            } else {
+                vref(vp);
+            }
+        }
+        uvn.locked(|u| u.uo_refs += 1);
+        uvn.vmobjlock.rw_exit();
+        queue.push(vp);
+    }
+    for vp in queue {
+        let uvn = &vp.v_uvm;
+        uvn.vmobjlock.rw_enter_write();
+        uvn_flush(vp, 0, 0, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_DOACTCLUST);
+        if uvn.with(|u| u.uo_refs) == 1 {
+            uvn_wlist_remove(uvn, vp);
+        }
+        uvn.vmobjlock.rw_exit();
+        uvn_detach(vp);
+    }
+    UVN_SYNC_LOCK.rw_exit();
+}
+
+/// fixed-2: uvm_vnp_sync takes a persisting object's vnode with
+/// vget(LK_NOWAIT), not vref, and skips what it cannot get.
+fn uvn_sync_takes_vget() -> bool {
+    uvn_fixed2()
 }
 
 /// The file's new size (OpenBSD uvm_vnp_setsize): when it shrinks, the
@@ -506,6 +636,7 @@ pub fn uvm_vnp_setsize(vp: &'static Vnode, size: u64) {
     if uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
         let old = uvn.with(|u| u.u_size);
         if old > size {
+            crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::Truncate);
             uvn_flush(vp, size, old, PgoFlags::PGO_FREE);
         }
         uvn.locked(|u| u.u_size = size);
@@ -612,6 +743,9 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
                 break (r, cluster);
             }
             vh(vp, Vh::FlushAgain, idx as u32, 0);
+            if uvn_io_never_sleeps_for_vnlock() && !vp.v_lock.rw_write_held() && (vp.v_lock.rw_lock_held() || flags.contains(PgoFlags::PGO_SYNCIO)) {
+                break (r, cluster);
+            }
             if flags.contains(PgoFlags::PGO_SYNCIO) {
                 uvm_panic_vnode(vp);
                 panic!("uvn_flush: PGO_SYNCIO return 'try again' error (impossible)");
@@ -621,6 +755,21 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
                 pp.clear_flags(PgFlags::PG_RELEASED);
             }
         };
+        if result == PagerResult::VM_PAGER_AGAIN {
+            // fixed-2: another thread holds the vnode lock. Let the page
+            // go, wait for the lock holding nothing, and look again: the
+            // holder may be a truncate waiting for this very page.
+            for &(_, ptmp) in &cluster {
+                ptmp.clear_flags(PgFlags::PG_RELEASED);
+                uvm_page_unbusy(ptmp);
+            }
+            uvn.vmobjlock.rw_exit();
+            if vn_lock(vp, LkFlags::LK_EXCLUSIVE).is_ok() {
+                vop_unlock(vp);
+            }
+            uvn.vmobjlock.rw_enter_write();
+            continue;
+        }
         for (cidx, ptmp) in cluster {
             uvm_page_unbusy(ptmp);
             ptmp.set_flags(PgFlags::PG_CLEAN | PgFlags::PG_CLEANCHK);
@@ -741,16 +890,23 @@ fn uvn_io_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlag
     if win.is_none() && !flags.contains(PgoFlags::PGO_SYNCIO) {
         return PagerResult::VM_PAGER_AGAIN;
     }
+    // fixed-2: whether this thread holds the vnode lock, not whether some
+    // thread does (VNISLOCKED), and never a sleep for it: see
+    // uvn_io_never_sleeps_for_vnlock.
     let vnislocked = uvn.locked(|u| {
         u.u_nio += 1;
-        u.u_flags.contains(UvnFlags::UVM_VNODE_VNISLOCKED)
+        if uvn_io_never_sleeps_for_vnlock() {
+            vp.v_lock.rw_write_held()
+        } else {
+            u.u_flags.contains(UvnFlags::UVM_VNODE_VNISLOCKED)
+        }
     });
     uvn.vmobjlock.rw_exit();
     let mut win = match win {
         Some(w) => w,
         None => uvm_pagermapin_wait(),
     };
-    let nowait = flags.contains(PgoFlags::PGO_NOWAIT);
+    let nowait = flags.contains(PgoFlags::PGO_NOWAIT) || uvn_io_never_sleeps_for_vnlock();
     let result = if uvn_io_takes_vget() {
         match vget(vp, LkFlags::LK_NOWAIT) {
             Ok(()) => {
