@@ -17,7 +17,7 @@ const OUT_DIR: &str = "target/powerpc-none/release";
 
 /// The user programs (binaries of the `userland` package) and where they go
 /// in the ramdisk.
-pub const USER_PROGRAMS: [(&str, &str); 10] = [
+pub const USER_PROGRAMS: [(&str, &str); 12] = [
     ("init", "/sbin/init"),
     ("hello", "/bin/hello"),
     ("hog", "/bin/hog"),
@@ -28,6 +28,8 @@ pub const USER_PROGRAMS: [(&str, &str); 10] = [
     ("creator", "/bin/creator"),
     ("memhog", "/bin/memhog"),
     ("scfuzz", "/bin/scfuzz"),
+    ("truncator", "/bin/truncator"),
+    ("syncer", "/bin/syncer"),
 ];
 
 /// What a build produces.

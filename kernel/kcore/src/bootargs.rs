@@ -47,6 +47,12 @@ pub struct BootArgs<'a> {
     /// `race.keepopen=1`: the race workload's writers keep their files open,
     /// so a persisting object's vnode stays referenced.
     pub race_keepopen: bool,
+    /// `race.sync=MS`: a process calls sync(2) every MS milliseconds of
+    /// guest time during the race workload (0, the default: none).
+    pub race_sync_ms: u32,
+    /// `race.truncate=1`: a process truncates and re-extends a file it
+    /// keeps mapped shared while the race workload runs.
+    pub race_truncate: bool,
     /// `kern.bufcachepercent=`: the share of memory the buffer cache may
     /// use (OpenBSD's BUFCACHEPERCENT, 20 by default).
     pub bufcachepercent: u32,
@@ -123,6 +129,8 @@ impl Default for BootArgs<'_> {
             mmap_uncache: true,
             race_secs: 20,
             race_keepopen: false,
+            race_sync_ms: 0,
+            race_truncate: false,
             bufcachepercent: 20,
             maxproc: 1310,
             vhist: true,
@@ -270,6 +278,8 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             "p0.watch" => flag(key, value).map(|b| args.p0_watch = b),
             "fuzz.ops" => ranged(key, value, 1, 100_000_000, "1 to 100000000").map(|n| args.fuzz_ops = n),
             "race.keepopen" => flag(key, value).map(|b| args.race_keepopen = b),
+            "race.sync" => ranged(key, value, 0, 60_000, "milliseconds, 0 to 60000").map(|n| args.race_sync_ms = n),
+            "race.truncate" => flag(key, value).map(|b| args.race_truncate = b),
             "kern.vhist" => flag(key, value).map(|b| args.vhist = b),
             "kern.prof" => flag(key, value).map(|b| args.prof = b),
             "kern.maxproc" => ranged(key, value, 8, 1 << 20, "8 to 1048576").map(|n| args.maxproc = n),
@@ -331,6 +341,9 @@ mod tests {
         assert!(!parse_all("uvm.mmap_uncache=0").0.mmap_uncache);
         assert_eq!(parse_all("workload=race race.secs=5").0.race_secs, 5);
         assert!(parse_all("race.keepopen=1").0.race_keepopen);
+        assert_eq!(parse_all("race.sync=50").0.race_sync_ms, 50);
+        assert!(parse_all("race.truncate=1").0.race_truncate);
+        assert_eq!(parse_all("race.sync=x").1, ["bootarg: bad value 'x' for 'race.sync': expected milliseconds, 0 to 60000"]);
         assert!(parse_all("").0.vhist);
         assert!(!parse_all("kern.vhist=0").0.vhist);
         assert!(!parse_all("").0.prof && parse_all("kern.prof=1").0.prof);

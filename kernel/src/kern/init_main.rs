@@ -128,8 +128,9 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
             Some(Workload::Walk) => kern_workload::workload_walk(),
             Some(Workload::Fsstress) => kern_workload::workload_fsstress(args.seed),
             Some(Workload::Race) => {
-                let (seed, secs) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.race_secs));
-                start_init("/sbin/init", &["init", "race", &seed, &secs, if args.race_keepopen { "keepopen" } else { "close" }]);
+                let (seed, secs, sync) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.race_secs), alloc::format!("{}", args.race_sync_ms));
+                let keep = if args.race_keepopen { "keepopen" } else { "close" };
+                start_init("/sbin/init", &["init", "race", &seed, &secs, keep, &sync, if args.race_truncate { "truncate" } else { "notruncate" }]);
             }
             // The fuzzer runs as init: it reaps the children its workers leave.
             Some(Workload::Fuzz) => {

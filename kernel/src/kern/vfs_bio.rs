@@ -42,6 +42,8 @@ bitflags::bitflags! {
         const B_DELWRI = 0x0080;
         const B_DONE = 0x0200;
         const B_ERROR = 0x0800;
+        /// Not kept once released (IO_NOCACHE writes).
+        const B_NOCACHE = 0x1000;
         const B_INVAL = 0x2000;
         const B_READ = 0x8000;
         const B_WANTED = 0x10000;
@@ -622,17 +624,24 @@ pub fn bawrite(bp: BufId) {
 /// Marks a busy buffer dirty and releases it: written when recycled or
 /// flushed.
 pub fn bdwrite(bp: BufId) {
-    with_buf(bp, |b| b.b_flags |= BFlags::B_DELWRI | BFlags::B_DONE);
+    with_buf(bp, |b| {
+        b.b_flags |= BFlags::B_DELWRI | BFlags::B_DONE;
+        b.b_flags -= BFlags::B_NOCACHE;
+    });
     brelse(bp);
 }
 
 /// Gives a busy buffer back to the cache and wakes whoever wants it. An
-/// invalid or failed buffer is dropped.
+/// invalid or failed buffer is dropped, and so is one marked B_NOCACHE
+/// (as OpenBSD's brelse turns it into B_INVAL).
 pub fn brelse(bp: BufId) {
     let mut g = BCACHE.lock();
     let b = g.buf(bp);
     let wanted = b.b_flags.contains(BFlags::B_WANTED);
     b.b_flags -= BFlags::B_BUSY | BFlags::B_WANTED | BFlags::B_ASYNC;
+    if b.b_flags.contains(BFlags::B_NOCACHE) {
+        b.b_flags = (b.b_flags - BFlags::B_NOCACHE) | BFlags::B_INVAL;
+    }
     let held = if b.b_flags.intersects(BFlags::B_INVAL | BFlags::B_ERROR) {
         g.forget(bp)
     } else {

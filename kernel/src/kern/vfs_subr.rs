@@ -262,15 +262,23 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
 }
 
 /// Puts an unreferenced vnode on the free list (a VBAD one at the head, to
-/// be recycled first), or on the hold list while it has holds.
+/// be recycled first), or on the hold list while it has holds. OpenBSD's
+/// DIAGNOSTIC checks first (vfs_subr.c 1.317): no references, no thread
+/// in vn_lock unless the vnode is held, not on a list already.
 fn vputonfreelist(vp: &'static Vnode) {
-    let (held, bad, on) = vp.with(|v| {
+    let (use_, held, lockcount, bad, on) = vp.with(|v| {
         let on = v.v_bioflag.contains(VBioFlags::VBIOONFREELIST);
         v.v_bioflag |= VBioFlags::VBIOONFREELIST;
-        (v.v_holdcnt > 0, v.v_type == VType::VBAD, on)
+        (v.v_usecount, v.v_holdcnt > 0, v.v_lockcount, v.v_type == VType::VBAD, on)
     });
+    if use_ != 0 {
+        panic!("Use count is not zero!");
+    }
+    if !held && lockcount != 0 {
+        panic!("vputonfreelist: lock count is not zero");
+    }
     if on {
-        return;
+        panic!("vnode already on free list");
     }
     vh(vp, Vh::Freelist, if held { 2 } else { bad as u32 }, 0);
     let mut t = VTABLE.lock();

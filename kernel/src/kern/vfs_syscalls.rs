@@ -9,7 +9,7 @@ use crate::kern::kern_descrip::{fdalloc, fdrelease, with_file, File};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_lookup::{namei, CnFlags, NameiOp, MAXPATHLEN};
 use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele};
-use crate::kern::vfs_vnops::{fwrite, vn_close, vn_open, vn_rdwr, Uio, VFS_NSLOCK};
+use crate::kern::vfs_vnops::{fwrite, vn_close, vn_open, vn_rdwr, Uio, VFS_RENAMELOCK};
 use crate::kern::vfs_vops::{VOP_FSYNC, VOP_GETATTR_SIZE, VOP_MKDIR, VOP_READDIR, VOP_REMOVE, VOP_RENAME, VOP_RMDIR, VOP_SETATTR_SIZE};
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::{O_ACCMODE, O_APPEND, O_CREAT, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET};
@@ -55,11 +55,11 @@ fn path_str(path: &[u8]) -> Result<&str, Errno> {
     core::str::from_utf8(path).map_err(|_| Errno::ENOENT)
 }
 
-/// Runs a name-space change under VFS_NSLOCK.
-fn nschange<R>(f: impl FnOnce() -> Result<R, Errno>) -> Result<R, Errno> {
-    VFS_NSLOCK.rw_enter_write();
+/// Runs a rename under VFS_RENAMELOCK (doc/fidelity.md).
+fn renamelocked<R>(f: impl FnOnce() -> Result<R, Errno>) -> Result<R, Errno> {
+    VFS_RENAMELOCK.rw_enter_write();
     let r = f();
-    VFS_NSLOCK.rw_exit();
+    VFS_RENAMELOCK.rw_exit();
     r
 }
 
@@ -72,7 +72,7 @@ pub fn doopenat(pid: u32, path: &[u8], flags: u32, mode: u32) -> Result<u32, Err
     if flags & O_ACCMODE == O_ACCMODE {
         return Err(Errno::EINVAL);
     }
-    let vp = if flags & O_CREAT != 0 { nschange(|| vn_open(path, flags, mode as u16))? } else { vn_open(path, flags, 0)? };
+    let vp = vn_open(path, flags, if flags & O_CREAT != 0 { mode as u16 } else { 0 })?;
     match fdalloc(pid, File { f_vp: vp, f_offset: 0, f_flag: flags }) {
         Ok(fd) => Ok(fd),
         Err(e) => {
@@ -226,45 +226,39 @@ pub fn sys_sync() -> Result<u32, Errno> {
 /// unlink(2).
 pub fn sys_unlink(path: &[u8]) -> Result<u32, Errno> {
     let path = path_str(path)?;
-    nschange(|| {
-        let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
-        let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
-        // As OpenBSD's dounlinkat: the file's pages may not persist.
-        uvm_vnp_uncache(vp);
-        VOP_REMOVE(dvp, vp, &nd.ni_name).map(|_| 0)
-    })
+    let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
+    let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
+    // As OpenBSD's dounlinkat: the file's pages may not persist.
+    uvm_vnp_uncache(vp);
+    VOP_REMOVE(dvp, vp, &nd.ni_name).map(|_| 0)
 }
 
 /// mkdir(2).
 pub fn sys_mkdir(path: &[u8], mode: u32) -> Result<u32, Errno> {
     let path = path_str(path)?;
-    nschange(|| {
-        let nd = namei(path, NameiOp::CREATE, CnFlags::LOCKPARENT | CnFlags::STRIPSLASHES)?;
-        if nd.ni_vp.is_some() {
-            nd.release(CnFlags::LOCKPARENT);
-            return Err(Errno::EEXIST);
-        }
-        let dvp = nd.ni_dvp.expect("namei CREATE gives the parent");
-        let vp = VOP_MKDIR(dvp, &nd.ni_name, mode as u16)?;
-        vput(vp);
-        Ok(0)
-    })
+    let nd = namei(path, NameiOp::CREATE, CnFlags::LOCKPARENT | CnFlags::STRIPSLASHES)?;
+    if nd.ni_vp.is_some() {
+        nd.release(CnFlags::LOCKPARENT);
+        return Err(Errno::EEXIST);
+    }
+    let dvp = nd.ni_dvp.expect("namei CREATE gives the parent");
+    let vp = VOP_MKDIR(dvp, &nd.ni_name, mode as u16)?;
+    vput(vp);
+    Ok(0)
 }
 
 /// rmdir(2).
 pub fn sys_rmdir(path: &[u8]) -> Result<u32, Errno> {
     let path = path_str(path)?;
-    nschange(|| {
-        let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
-        let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
-        VOP_RMDIR(dvp, vp, &nd.ni_name).map(|_| 0)
-    })
+    let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
+    let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
+    VOP_RMDIR(dvp, vp, &nd.ni_name).map(|_| 0)
 }
 
 /// rename(2).
 pub fn sys_rename(from: &[u8], to: &[u8]) -> Result<u32, Errno> {
     let (from, to) = (path_str(from)?, path_str(to)?);
-    nschange(|| {
+    renamelocked(|| {
         let fnd = namei(from, NameiOp::DELETE, CnFlags::WANTPARENT)?;
         let (fdvp, fvp) = (fnd.ni_dvp.expect("namei DELETE gives the parent"), fnd.ni_vp.expect("namei DELETE gives the vnode"));
         let tflags = CnFlags::LOCKPARENT | CnFlags::LOCKLEAF;

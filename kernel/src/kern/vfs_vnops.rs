@@ -8,12 +8,14 @@ use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_CREATE, VOP_READ, VOP_SETATTR_SIZE, VOP_WRITE};
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::{O_ACCMODE, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC};
-use crate::sys::vnode::{LkFlags, VType};
+use crate::sys::vnode::{LkFlags, VType, IoFlags};
 
-/// Serializes changes to the name space (create, remove, mkdir, rmdir,
-/// rename), so that holding two directory locks never deadlocks. OpenBSD
-/// orders its locks instead; lookups, reads and writes do not take this.
-pub static VFS_NSLOCK: Rwlock = Rwlock::new("vfsns");
+/// Serializes renames, the one operation that holds two directories' locks
+/// at once: ppcbsd's ufs_rename does not follow OpenBSD's ordering
+/// (ufs_checkpath, IN_RENAME), so two renames could lock in opposite
+/// orders. OpenBSD has no such lock (doc/fidelity.md); create, remove,
+/// mkdir and rmdir hold only their directory's and file's locks, as there.
+pub static VFS_RENAMELOCK: Rwlock = Rwlock::new("vfsrename");
 
 /// Whether open flags ask for writing.
 pub fn fwrite(fmode: u32) -> bool {
@@ -105,7 +107,7 @@ pub fn vn_rdwr(vp: &'static Vnode, uio: Uio<'_>, off: u64) -> Result<usize, Errn
             if done == buf.len() {
                 break Ok(done);
             }
-            match VOP_WRITE(vp, off + done as u64, &buf[done..]) {
+            match VOP_WRITE(vp, off + done as u64, &buf[done..], IoFlags::empty()) {
                 Ok(0) => break Err(Errno::EIO),
                 Ok(n) => done += n,
                 Err(e) if done > 0 => {

@@ -8,7 +8,7 @@
 
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
-use crate::sys::vnode::RenameArgs;
+use crate::sys::vnode::{RenameArgs, IoFlags};
 
 /// Whether some thread holds the vnode's lock (OpenBSD VOP_ISLOCKED).
 pub fn VOP_ISLOCKED(vp: &'static Vnode) -> bool {
@@ -45,9 +45,9 @@ pub fn VOP_READ(vp: &'static Vnode, off: u64, buf: &mut [u8]) -> Result<usize, E
 }
 
 #[inline(never)]
-pub fn VOP_WRITE(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+pub fn VOP_WRITE(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> Result<usize, Errno> {
     ASSERT_VP_ISLOCKED(vp);
-    vp.op().vop_write(vp, off, buf)
+    vp.op().vop_write(vp, off, buf, ioflag)
 }
 
 #[inline(never)]

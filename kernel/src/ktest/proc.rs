@@ -355,6 +355,7 @@ pub fn ktest_hang() {
 }
 
 /// Sleeping at a raised IPL must be caught, not allowed to hang.
+#[inline(never)]
 pub fn ktest_sleep_spl() {
     let _s = intr::splbio();
     let _ = tsleep(ktest_sleep_spl as fn() as usize, "ktspl", 1);

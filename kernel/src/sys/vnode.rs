@@ -20,6 +20,16 @@ pub enum VType {
 }
 
 bitflags::bitflags! {
+    /// VOP_WRITE's ioflag (sys/vnode.h IO_*).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct IoFlags: u32 {
+        /// Do not keep the data in the buffer cache (the pagedaemon's
+        /// writes: uvn_io with PGO_PDFREECLUST).
+        const IO_NOCACHE = 0x40;
+    }
+}
+
+bitflags::bitflags! {
     /// v_lflag.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct VLFlags: u32 {
@@ -75,7 +85,7 @@ pub trait VnodeOps: Sync {
         Err(Errno::EINVAL)
     }
     /// Writes at byte `off` of a locked vnode: the bytes written.
-    fn vop_write(&self, _vp: &'static Vnode, _off: u64, _buf: &[u8]) -> Result<usize, Errno> {
+    fn vop_write(&self, _vp: &'static Vnode, _off: u64, _buf: &[u8], _ioflag: IoFlags) -> Result<usize, Errno> {
         Err(Errno::EROFS)
     }
     /// Makes file `name` in locked directory `dvp`, which it releases

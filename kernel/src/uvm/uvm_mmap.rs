@@ -1,10 +1,10 @@
 //! The mapping system calls (OpenBSD uvm_mmap.c): mmap, munmap, msync.
 
 use crate::kern::kern_proc::curproc;
-use crate::kern::{vfs_subr, vfs_syscalls, vfs_vnops};
+use crate::kern::{vfs_syscalls, vfs_vnops};
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
-use crate::sys::vnode::{LkFlags, VType};
+use crate::sys::vnode::VType;
 use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_map::{with_curvmspace as vm, MapObj, VmSpace};
 use crate::uvm::uvm_page::{round_page, PAGE_SIZE};
@@ -51,11 +51,9 @@ pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -
     if writeable && uvm_vnode::uvm_mmap_uncache() {
         // OpenBSD's "XXXCDC hack": an object mapped shared with write in
         // its prot or maxprot may not persist, so its last unmap writes
-        // and frees its pages.
-        if vfs_subr::vn_lock(vp, LkFlags::LK_EXCLUSIVE).is_ok() {
-            uvm_vnode::uvm_vnp_uncache(vp);
-            vfs_subr::vop_unlock(vp);
-        }
+        // and frees its pages. Without the vnode lock, as OpenBSD: the
+        // attach's reference keeps the uncache from killing the object.
+        uvm_vnode::uvm_vnp_uncache(vp);
     }
     let r = vm(|vs| {
         let start = place(vs)?;

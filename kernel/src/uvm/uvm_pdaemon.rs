@@ -84,25 +84,43 @@ fn uvmpd_scan() {
     if e.free + e.paging < 4 * e.freetarg {
         uvmpd_scan_inactive(e.inactive as usize);
     }
+    // The active queue, as 1.105: while the inactive queue is short of its
+    // target, every page that is not busy and whose owner can be
+    // try-locked is unmapped and deactivated — anonymous pages too, with
+    // no look at the referenced bit (the inactive scan reactivates what
+    // was used meanwhile).
     let e = uvmpd_retune();
-    let want = e.inactarg.saturating_sub(e.inactive) as usize;
+    let mut shortage = e.inactarg.saturating_sub(e.inactive);
     let mut p = uvm_queue_first(PQ_ACTIVE);
-    for _ in 0..(want.max(1) * 2).min(e.active as usize) {
+    for _ in 0..e.active {
         let Some(pg) = p else { break };
-        if uvmexp().inactive >= uvmexp().inactarg {
+        if shortage == 0 {
             break;
         }
         p = uvm_queue_next(pg);
-        if pg.owner().is_none() || pg.flags().contains(PgFlags::PG_BUSY) {
+        if pg.flags().contains(PgFlags::PG_BUSY) {
             continue;
         }
-        // Referenced since the last pass: it stays active this once.
-        if pmap_clear_reference(pg) {
-            continue;
+        let obj = page_vnode(pg).map(|(vp, _)| vp);
+        if let Some(vp) = obj {
+            if vp.v_uvm.vmobjlock.rw_enter(RwFlags::RW_WRITE | RwFlags::RW_NOSLEEP) == Err(Errno::EBUSY) {
+                continue;
+            }
         }
-        uvm_pagedeactivate(pg);
+        if !pg.flags().contains(PgFlags::PG_BUSY) && uvm_page_queue(pg) == Some(PQ_ACTIVE) {
+            pmap_page_protect(pg, Prot::NONE);
+            uvm_pagedeactivate(pg);
+            shortage -= 1;
+        }
+        if let Some(vp) = obj {
+            vp.v_uvm.vmobjlock.rw_exit();
+        }
     }
 }
+
+/// Dirty anonymous pages the inactive scan reactivates, having no swap to
+/// go to, before it gives up (OpenBSD's UVMPD_NUMDIRTYREACTS).
+const UVMPD_NUMDIRTYREACTS: u32 = 16;
 
 /// The object page `pg` is, with its vnode.
 fn page_vnode(pg: &'static VmPage) -> Option<(&'static Vnode, u32)> {
@@ -120,6 +138,7 @@ fn page_vnode(pg: &'static VmPage) -> Option<(&'static Vnode, u32)> {
 #[inline(never)]
 fn uvmpd_scan_inactive(max: usize) {
     let mut p = uvm_queue_first(PQ_INACTIVE);
+    let mut dirtyreacts = 0;
     for _ in 0..max {
         let Some(pg) = p else { return };
         let e = uvmexp();
@@ -127,6 +146,24 @@ fn uvmpd_scan_inactive(max: usize) {
             return;
         }
         let next = uvm_queue_next(pg);
+        if pg.owner().is_none() {
+            // An anonymous page: reactivated if referenced; otherwise it
+            // is dirty and there is no swap (uvm_swapisfull), so it goes
+            // back to the active queue too, and after 16 of those the
+            // scan stops (1.105).
+            if !pg.flags().contains(PgFlags::PG_BUSY) {
+                let referenced = pmap_is_referenced(pg);
+                uvm_pageactivate(pg);
+                if !referenced {
+                    dirtyreacts += 1;
+                    if dirtyreacts >= UVMPD_NUMDIRTYREACTS {
+                        return;
+                    }
+                }
+            }
+            p = next.filter(|n| uvm_page_queue(n) == Some(PQ_INACTIVE)).or_else(|| uvm_queue_first(PQ_INACTIVE));
+            continue;
+        }
         uvmpd_scan_page(pg);
         // As OpenBSD: the page's successor now (it may have slept), or the
         // one taken before if the page left the queue; from the head again

@@ -16,7 +16,7 @@ use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
 use crate::sys::errno::Errno;
-use crate::sys::vnode::{LkFlags, VType};
+use crate::sys::vnode::{IoFlags, LkFlags, VType};
 use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{
     round_page, uvm_page_queue, uvm_page_read, uvm_page_unbusy, uvm_page_write, uvm_pageactivate, uvm_pagealloc, uvm_pagedeactivate, uvm_pagefree,
@@ -492,7 +492,6 @@ pub fn uvn_detach(vp: &'static Vnode) {
 /// object is still in use.
 #[inline(never)]
 pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
-    crate::kern::vfs_vops::ASSERT_VP_ISLOCKED(vp);
     let uvn = &vp.v_uvm;
     let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
@@ -515,6 +514,9 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
         return false;
     }
     crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::UncacheKill);
+    // Only the kill path needs the lock it lets go of (OpenBSD checks it
+    // here too, under VFSLCKDEBUG): the mmap hack calls this unlocked.
+    crate::kern::vfs_vops::ASSERT_VP_ISLOCKED(vp);
     vref(vp);
     uvn.locked(|u| u.uo_refs += 1);
     uvn.vmobjlock.rw_exit();
@@ -907,17 +909,19 @@ fn uvn_io_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlag
         None => uvm_pagermapin_wait(),
     };
     let nowait = flags.contains(PgoFlags::PGO_NOWAIT) || uvn_io_never_sleeps_for_vnlock();
+    // The pagedaemon's writes are not kept in the buffer cache.
+    let wflag = write.then(|| if flags.contains(PgoFlags::PGO_PDFREECLUST) { IoFlags::IO_NOCACHE } else { IoFlags::empty() });
     let result = if uvn_io_takes_vget() {
         match vget(vp, LkFlags::LK_NOWAIT) {
             Ok(()) => {
-                let r = uvn_io_vnode(vp, pages, size, vnislocked, nowait, write, &mut win);
+                let r = uvn_io_vnode(vp, pages, size, vnislocked, nowait, wflag, &mut win);
                 vrele(vp);
                 r
             }
             Err(e) => Err(e),
         }
     } else {
-        uvn_io_vnode(vp, pages, size, vnislocked, nowait, write, &mut win)
+        uvn_io_vnode(vp, pages, size, vnislocked, nowait, wflag, &mut win)
     };
     uvm_pagermapout(win);
     uvn.vmobjlock.rw_enter_write();
@@ -944,7 +948,7 @@ fn uvn_io_vnode(
     size: u64,
     vnislocked: bool,
     nowait: bool,
-    write: bool,
+    write: Option<IoFlags>,
     win: &mut PagerWindow,
 ) -> Result<(), Errno> {
     if !vnislocked {
@@ -954,7 +958,7 @@ fn uvn_io_vnode(
     let wanted = ((pages.len() as u64 * PAGE_SIZE as u64).min(size - off)) as usize;
     let buf = &mut win[..pages.len() * PAGE_SIZE as usize];
     buf.fill(0);
-    let r = if write {
+    let r = if let Some(ioflag) = write {
         for (k, &(_, pg)) in pages.iter().enumerate() {
             uvm_page_read(pg, 0, &mut buf[k * PAGE_SIZE as usize..(k + 1) * PAGE_SIZE as usize]);
         }
@@ -962,7 +966,7 @@ fn uvn_io_vnode(
         if mark {
             vp.v_uvm.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_PAGERIO);
         }
-        let r = VOP_WRITE(vp, off, &buf[..wanted]);
+        let r = VOP_WRITE(vp, off, &buf[..wanted], ioflag);
         if mark {
             vp.v_uvm.with(|u| u.u_flags -= UvnFlags::UVM_VNODE_PAGERIO);
         }

@@ -7,7 +7,7 @@ use crate::kern::vfs_bio::{self, BFlags, BufId, DEV_BSIZE, ROOTVP};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::conf;
 use crate::sys::errno::Errno;
-use crate::sys::vnode::{RenameArgs, VType, VnodeOps};
+use crate::sys::vnode::{RenameArgs, VType, VnodeOps, IoFlags};
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
 use crate::ufs::ffs::ffs_vfsops::{
     ffs_devblk, ffs_devbsize, ffs_devbuf_for_write, ffs_error, ffs_inodes_written, ffs_modify, ffs_sync, rootfs, vtoi, vtoino, BufDevice,
@@ -75,18 +75,18 @@ fn ffs_bmap_run(fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64, max: usize) 
 /// uncache comes first, before any buffer is held. Returns the bytes
 /// written; an error after some were written gives the count.
 #[inline(never)]
-pub fn ffs_write(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+pub fn ffs_write(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> Result<usize, Errno> {
     let ip = vtoi(vp)?;
     if ip.is_dir() {
         return Err(Errno::EISDIR);
     }
     ffs_writer_enter(vp);
-    let r = ffs_write_blocks(vp, off, buf);
+    let r = ffs_write_blocks(vp, off, buf, ioflag);
     ffs_writer_exit(vp);
     r
 }
 
-fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> Result<usize, Errno> {
     let fs = rootfs()?;
     let bsize = fs.sb().bsize as u64;
     let mut done = 0usize;
@@ -118,7 +118,14 @@ fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, E
         if !uvn_fixed2() {
             uvm_vnp_uncache(vp);
         }
-        vfs_bio::with_buf(bp, |b| b.b_data[boff..boff + n].copy_from_slice(&buf[done..done + n]));
+        vfs_bio::with_buf(bp, |b| {
+            b.b_data[boff..boff + n].copy_from_slice(&buf[done..done + n]);
+            // As ffs_write: the buffer goes once written (bdwrite keeps a
+            // delayed write cached all the same).
+            if ioflag.contains(IoFlags::IO_NOCACHE) {
+                b.b_flags |= vfs_bio::BFlags::B_NOCACHE;
+            }
+        });
         if boff + n == bsize as usize {
             vfs_bio::bawrite(bp);
         } else {
@@ -290,8 +297,8 @@ impl VnodeOps for FfsVnodeOps {
         Ok(vtoi(vp)?.size)
     }
 
-    fn vop_write(&self, vp: &'static Vnode, off: u64, buf: &[u8]) -> Result<usize, Errno> {
-        ffs_write(vp, off, buf)
+    fn vop_write(&self, vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> Result<usize, Errno> {
+        ffs_write(vp, off, buf, ioflag)
     }
 
     fn vop_create(&self, dvp: &'static Vnode, name: &[u8], mode: u16) -> Result<&'static Vnode, Errno> {

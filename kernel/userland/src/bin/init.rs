@@ -1,8 +1,10 @@
 //! /sbin/init: the first user process. Runs a short demo of processes
 //! (fork, exec, wait, two CPU-bound processes sharing the CPU), then halts
-//! the machine. `init race SEED SECS keepopen|close` (workload=race) runs
-//! the race workload instead: a memory hog, three mapping writers (keeping
-//! their files open with `race.keepopen=1`) and two creators until the
+//! the machine. `init race SEED SECS keepopen|close SYNC_MS
+//! truncate|notruncate` (workload=race) runs the race workload instead: a
+//! memory hog, three mapping writers (keeping their files open with
+//! `race.keepopen=1`), two creators, a sync(2) caller if SYNC_MS > 0
+//! (`race.sync=`) and a truncator with `race.truncate=1`, until the
 //! deadline, then halts.
 #![no_std]
 #![no_main]
@@ -28,6 +30,8 @@ fn race(args: Args) -> i32 {
     let seed = args.get(2).unwrap_or("1");
     let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
     let keep: &[u8] = if args.get(4) == Some("keepopen") { b"keepopen\0" } else { b"close\0" };
+    let sync_ms: u32 = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let truncate = args.get(6) == Some("truncate");
     if let Err(e) = mkdir(b"/race\0", 0o755) {
         println!("init: mkdir /race failed: errno {e}");
     }
@@ -35,7 +39,11 @@ fn race(args: Args) -> i32 {
     let seedz = nul(&mut seedz, seed);
     let mut buf = [0u8; 24];
     let deadline = fmt_u64(&mut buf, uptime_ms() + secs * 1000);
-    println!("init: race workload for {secs} s: a memory hog, 3 mapwriters, 2 creators");
+    println!(
+        "init: race workload for {secs} s: a memory hog, 3 mapwriters, 2 creators{}{}",
+        if sync_ms > 0 { ", a syncer" } else { "" },
+        if truncate { ", a truncator" } else { "" }
+    );
     let mut n = 0;
     spawn(b"/bin/memhog\0", &[b"memhog\0", deadline]);
     n += 1;
@@ -45,6 +53,16 @@ fn race(args: Args) -> i32 {
     }
     for id in [b"0\0", b"1\0"] {
         spawn(b"/bin/creator\0", &[b"creator\0", id, seedz, deadline]);
+        n += 1;
+    }
+    if sync_ms > 0 {
+        let mut msb = [0u8; 24];
+        let ms = fmt_u64(&mut msb, sync_ms as u64);
+        spawn(b"/bin/syncer\0", &[b"syncer\0", ms, deadline]);
+        n += 1;
+    }
+    if truncate {
+        spawn(b"/bin/truncator\0", &[b"truncator\0", b"0\0", seedz, deadline]);
         n += 1;
     }
     let mut failed = 0;
