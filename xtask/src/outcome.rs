@@ -260,7 +260,13 @@ impl RaceCounters {
     pub fn parse(text: &str) -> Option<RaceCounters> {
         let line = text.lines().rev().find_map(|l| l.strip_prefix("race: counters: "))?;
         let n: Vec<u64> = line.split(", ").map(|part| part.split(' ').next()?.parse().ok()).collect::<Option<_>>()?;
-        let c = |creates, persist_recycles, persist_pageouts, uncache_kills| RaceCounters { creates, persist_recycles, persist_pageouts, uncache_kills, ..Default::default() };
+        let c = |creates, persist_recycles, persist_pageouts, uncache_kills| RaceCounters {
+            creates,
+            persist_recycles,
+            persist_pageouts,
+            uncache_kills,
+            ..Default::default()
+        };
         match n[..] {
             [a, b, d, e] => Some(c(a, b, d, e)),
             [a, b, d, e, syncs, persist_syncs, truncates] => Some(RaceCounters { syncs, persist_syncs, truncates, ..c(a, b, d, e) }),
@@ -300,7 +306,10 @@ mod tests {
     #[test]
     fn race_counters_from_the_halt_line() {
         let log = "ffs: x\nrace: counters: 80 creates, 18 recycles of vnodes with persisting objects, 110 pageouts from persisting objects, 3 uncache kills\nhalted\n";
-        assert_eq!(RaceCounters::parse(log), Some(RaceCounters { creates: 80, persist_recycles: 18, persist_pageouts: 110, uncache_kills: 3, ..Default::default() }));
+        assert_eq!(
+            RaceCounters::parse(log),
+            Some(RaceCounters { creates: 80, persist_recycles: 18, persist_pageouts: 110, uncache_kills: 3, ..Default::default() })
+        );
         let log = "race: counters: 80 creates, 18 recycles of vnodes with persisting objects, 110 pageouts from persisting objects, 3 uncache kills, 7 syncs, 2 persisting objects synced, 41 truncates\nhalted\n";
         let c = RaceCounters::parse(log).unwrap();
         assert_eq!((c.syncs, c.persist_syncs, c.truncates), (7, 2, 41));

@@ -895,7 +895,13 @@ mod tests {
             virtual_ms: Some(guest),
             signature: sig.map(str::to_owned),
             error: None,
-            counters: (sig.is_none()).then_some(outcome::RaceCounters { creates: seed, persist_recycles: 1, persist_pageouts: 2, uncache_kills: 0, ..Default::default() }),
+            counters: (sig.is_none()).then_some(outcome::RaceCounters {
+                creates: seed,
+                persist_recycles: 1,
+                persist_pageouts: 2,
+                uncache_kills: 0,
+                ..Default::default()
+            }),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_CREATE, VOP_READ, VOP_SETATTR_SIZE, VOP_WRITE};
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::{O_ACCMODE, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC};
-use crate::sys::vnode::{LkFlags, VType, IoFlags};
+use crate::sys::vnode::{IoFlags, LkFlags, VType};
 
 /// Serializes renames, the one operation that holds two directories' locks
 /// at once: ppcbsd's ufs_rename does not follow OpenBSD's ordering

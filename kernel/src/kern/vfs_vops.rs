@@ -8,7 +8,7 @@
 
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
-use crate::sys::vnode::{RenameArgs, IoFlags};
+use crate::sys::vnode::{IoFlags, RenameArgs};
 
 /// Whether some thread holds the vnode's lock (OpenBSD VOP_ISLOCKED).
 pub fn VOP_ISLOCKED(vp: &'static Vnode) -> bool {

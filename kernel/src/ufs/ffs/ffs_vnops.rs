@@ -7,7 +7,7 @@ use crate::kern::vfs_bio::{self, BFlags, BufId, DEV_BSIZE, ROOTVP};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::conf;
 use crate::sys::errno::Errno;
-use crate::sys::vnode::{RenameArgs, VType, VnodeOps, IoFlags};
+use crate::sys::vnode::{IoFlags, RenameArgs, VType, VnodeOps};
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
 use crate::ufs::ffs::ffs_vfsops::{
     ffs_devblk, ffs_devbsize, ffs_devbuf_for_write, ffs_error, ffs_inodes_written, ffs_modify, ffs_sync, rootfs, vtoi, vtoino, BufDevice,
