@@ -42,10 +42,10 @@ fn make_file(path: &str, len: usize) -> Result<&'static Vnode, alloc::string::St
     Ok(vp)
 }
 
-/// Maps the file's first pages into its object, dirties the pages in
-/// `dirty`, and detaches: the object persists with those dirty pages (P0
-/// once the vnode is unreferenced).
-fn leave_dirty_pages(vp: &'static Vnode, npages: u32, dirty: &[u32]) -> TestResult {
+/// Attaches the file's object writeable (as a shared writable mapping
+/// does), reads its first pages in, and dirties the pages in `dirty` with
+/// their own pattern (`with_dirty`).
+fn attach_dirty_pages(vp: &'static Vnode, npages: u32, dirty: &[u32]) -> TestResult {
     uvn_attach(vp, true).map_err(|e| format!("uvn_attach: {e}"))?;
     for i in 0..npages {
         uvn_get_retry(vp, i).map_err(|e| format!("uvn_get {i}: {e}"))?;
@@ -55,6 +55,14 @@ fn leave_dirty_pages(vp: &'static Vnode, npages: u32, dirty: &[u32]) -> TestResu
         uvm_page_write(pg, 0, &pattern(9 + d as u8, PG));
         pg.clear_flags(PgFlags::PG_CLEAN);
     }
+    Ok(())
+}
+
+/// Maps the file's first pages into its object, dirties the pages in
+/// `dirty`, and detaches: the object persists with those dirty pages (P0
+/// once the vnode is unreferenced).
+fn leave_dirty_pages(vp: &'static Vnode, npages: u32, dirty: &[u32]) -> TestResult {
+    attach_dirty_pages(vp, npages, dirty)?;
     uvn_detach(vp);
     let (flags, refs, npg) = vp.v_uvm.with(|u| (u.u_flags, u.uo_refs, u.pages.len()));
     check!(
@@ -345,13 +353,7 @@ fn hog_to_pageout() -> Vec<&'static crate::uvm::uvm_page::VmPage> {
 /// VOP_SETATTR).
 fn truncate_setup(path: &str) -> Result<&'static Vnode, alloc::string::String> {
     let vp = make_file(path, 4 * PG)?;
-    uvn_attach(vp, true).map_err(|e| format!("uvn_attach: {e}"))?;
-    for i in 0..4 {
-        uvn_get_retry(vp, i).map_err(|e| format!("uvn_get {i}: {e}"))?;
-    }
-    let p2 = uvn_get_retry(vp, 2).map_err(|e| format!("uvn_get 2: {e}"))?;
-    uvm_page_write(p2, 0, &pattern(11, PG));
-    p2.clear_flags(PgFlags::PG_CLEAN);
+    attach_dirty_pages(vp, 4, &[2])?;
     vn_lock(vp, LkFlags::LK_EXCLUSIVE).map_err(|e| format!("vn_lock: {e}"))?;
     Ok(vp)
 }
