@@ -147,24 +147,12 @@ fn uvmpd_scan_inactive(max: usize) {
         }
         let next = uvm_queue_next(pg);
         if pg.owner().is_none() {
-            // An anonymous page: reactivated if referenced; otherwise it
-            // is dirty and there is no swap (uvm_swapisfull), so it goes
-            // back to the active queue too, and after 16 of those the
-            // scan stops (1.105).
-            if !pg.flags().contains(PgFlags::PG_BUSY) {
-                let referenced = pmap_is_referenced(pg);
-                uvm_pageactivate(pg);
-                if !referenced {
-                    dirtyreacts += 1;
-                    if dirtyreacts >= UVMPD_NUMDIRTYREACTS {
-                        return;
-                    }
-                }
+            if uvmpd_scan_anon(pg, &mut dirtyreacts) {
+                return;
             }
-            p = next.filter(|n| uvm_page_queue(n) == Some(PQ_INACTIVE)).or_else(|| uvm_queue_first(PQ_INACTIVE));
-            continue;
+        } else {
+            uvmpd_scan_page(pg);
         }
-        uvmpd_scan_page(pg);
         // As OpenBSD: the page's successor now (it may have slept), or the
         // one taken before if the page left the queue; from the head again
         // if that one left it too.
@@ -173,6 +161,24 @@ fn uvmpd_scan_inactive(max: usize) {
             p = uvm_queue_first(PQ_INACTIVE);
         }
     }
+}
+
+/// The inactive scan's look at an anonymous page: reactivated if
+/// referenced; otherwise it is dirty and there is no swap
+/// (uvm_swapisfull), so it goes back to the active queue too, counted in
+/// `dirtyreacts`. True when that count reaches UVMPD_NUMDIRTYREACTS and the
+/// scan stops (1.105).
+fn uvmpd_scan_anon(pg: &'static VmPage, dirtyreacts: &mut u32) -> bool {
+    if pg.flags().contains(PgFlags::PG_BUSY) {
+        return false;
+    }
+    let referenced = pmap_is_referenced(pg);
+    uvm_pageactivate(pg);
+    if referenced {
+        return false;
+    }
+    *dirtyreacts += 1;
+    *dirtyreacts >= UVMPD_NUMDIRTYREACTS
 }
 
 /// The pagedaemon's look at one page of the inactive queue: its object
