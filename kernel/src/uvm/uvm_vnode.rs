@@ -134,7 +134,8 @@ fn uvn_io_never_sleeps_for_vnlock() -> bool {
 ///
 /// Locks, as in OpenBSD's uvm_vnode.h legend:
 ///   [v] the object lock, `vmobjlock`, held for writing to change the
-///       field (`UvmVnode::locked` asserts it);
+///       field (`UvmVnode::locked` asserts it) — except while uvn_attach
+///       holds UVM_VNODE_ALOCK, which keeps everyone else out, as 1.130;
 ///   [m] `UvmVnode::st`, a mutex every access takes, so that a reader
 ///       without the object lock (the pagedaemon before its try-lock, the
 ///       fault's resident-page check, the flight recorder, ddb) sees a
