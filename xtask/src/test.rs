@@ -685,6 +685,25 @@ const TESTS: &[QemuTest] = &[
         1,
         &[Check::InOrder(&["panic: vref used where vget required", "vref() at ", "ktest_vref_panic() at ", "end trace frame: "])],
     ),
+    // vputonfreelist's DIAGNOSTIC checks (vfs_subr.c 1.317).
+    test(
+        "freelist-lockcount",
+        "test=freelist-lockcount",
+        1,
+        &[Check::InOrder(&[
+            "freelist-lockcount: vnode ",
+            "panic: vputonfreelist: lock count is not zero",
+            "vputonfreelist() at ",
+            "vput() at ",
+            "ktest_freelist_lockcount() at ",
+        ])],
+    ),
+    test(
+        "freelist-twice",
+        "test=freelist-twice",
+        1,
+        &[Check::InOrder(&["freelist-twice: vnode ", "panic: vnode already on free list", "vputonfreelist() at ", "ktest_freelist_twice() at "])],
+    ),
     test(
         "unlocked-vop",
         "test=unlocked-vop",

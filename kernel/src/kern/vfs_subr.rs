@@ -265,7 +265,7 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
 /// be recycled first), or on the hold list while it has holds. OpenBSD's
 /// DIAGNOSTIC checks first (vfs_subr.c 1.317): no references, no thread
 /// in vn_lock unless the vnode is held, not on a list already.
-fn vputonfreelist(vp: &'static Vnode) {
+pub(crate) fn vputonfreelist(vp: &'static Vnode) {
     let (use_, held, lockcount, bad, on) = vp.with(|v| {
         let on = v.v_bioflag.contains(VBioFlags::VBIOONFREELIST);
         v.v_bioflag |= VBioFlags::VBIOONFREELIST;
@@ -455,7 +455,8 @@ fn drop_ref(vp: &'static Vnode) -> u32 {
 /// unless someone took a reference while it slept.
 fn inactive(vp: &'static Vnode) {
     let _ = crate::kern::vfs_vops::VOP_INACTIVE(vp);
-    if vp.with(|v| v.v_usecount == 0) {
+    // A vget and vrele while VOP_INACTIVE slept may have put it there.
+    if vp.with(|v| v.v_usecount == 0 && !v.v_bioflag.contains(VBioFlags::VBIOONFREELIST)) {
         vputonfreelist(vp);
         p0_check(vp, P0Point::Vputonfreelist);
     }
@@ -534,6 +535,9 @@ pub fn vclean(vp: &'static Vnode, flags: u32) {
             v.v_usecount
         });
         if now == 0 {
+            if vp.with(|v| v.v_holdcnt) > 0 {
+                panic!("vclean: not clean");
+            }
             vputonfreelist(vp);
         }
     }

@@ -69,6 +69,8 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("vref-panic") => vfs::ktest_vref_panic(),
         TestSel::Named("unlocked-vop") => vfs::ktest_unlocked_vop(),
         TestSel::Named("getnewvnode-panic") => vfs::ktest_getnewvnode_panic(),
+        TestSel::Named("freelist-lockcount") => vfs::ktest_freelist_lockcount(),
+        TestSel::Named("freelist-twice") => vfs::ktest_freelist_twice(),
         TestSel::Named("uvn-pageout") => uvn::ktest_uvn_pageout(),
         TestSel::Named("persistbug") => uvn::ktest_persistbug(),
         TestSel::Named("fault-truncate") => uvn::ktest_fault_truncate(),

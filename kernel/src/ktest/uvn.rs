@@ -24,7 +24,11 @@ use alloc::format;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-pub const SUITE: &[KTest] = &[("uvn_persist_then_write", test_uvn_persist_then_write), ("uvn_terminate_on_recycle", test_uvn_terminate_on_recycle)];
+pub const SUITE: &[KTest] = &[
+    ("uvn_persist_then_write", test_uvn_persist_then_write),
+    ("uvn_terminate_on_recycle", test_uvn_terminate_on_recycle),
+    ("uvn_pageout_nocache", test_uvn_pageout_nocache),
+];
 
 const PG: usize = PAGE_SIZE as usize;
 
@@ -332,6 +336,46 @@ pub fn ktest_fault_truncate() {
     }
     uvn_detach(vp);
     vn_close(vp, O_RDWR);
+}
+
+/// The pagedaemon's writes carry IO_NOCACHE (uvn_io with PGO_PDFREECLUST),
+/// which ffs_write turns into B_NOCACHE: the block's buffer leaves the
+/// cache once written. msync's write of the same block (no PDFREECLUST)
+/// keeps it.
+fn test_uvn_pageout_nocache() -> TestResult {
+    let bsize = crate::ufs::ffs::ffs_vfsops::rootfs().map_err(|e| format!("rootfs: {e}"))?.sb().bsize as usize;
+    let npages = (bsize / PG) as u32;
+    let all: Vec<u32> = (0..npages).collect();
+    for (path, pagedaemon) in [("/uvn-nocache-pd", true), ("/uvn-nocache-msync", false)] {
+        let vp = make_file(path, bsize)?;
+        attach_dirty_pages(vp, npages, &all)?;
+        if pagedaemon {
+            let pgs: Vec<_> = vp.v_uvm.with(|u| u.pages.values().copied().collect());
+            pgs.iter().for_each(|&pg| crate::uvm::uvm_page::uvm_pagedeactivate(pg));
+            let hog = hog_to_pageout();
+            crate::uvm::uvm_pdaemon::uvmpd_scan_page(vp.v_uvm.with(|u| u.pages[&0]));
+            hog.into_iter().for_each(uvm_pagefree);
+        } else {
+            check!(crate::uvm::uvm_vnode::uvn_msync(vp, 0, bsize as u64, true), "msync failed");
+        }
+        let dirty = vp.v_uvm.with(|u| u.pages.values().filter(|p| !p.flags().contains(PgFlags::PG_CLEAN)).count());
+        // getblk waits for the write in flight; a buffer that left the
+        // cache comes back new, without B_DONE, and is dropped again.
+        let bp = crate::kern::vfs_bio::getblk(vp.v_id, 0, bsize);
+        let kept = crate::kern::vfs_bio::with_buf(bp, |b| {
+            let done = b.b_flags.contains(crate::kern::vfs_bio::BFlags::B_DONE);
+            if !done {
+                b.b_flags |= crate::kern::vfs_bio::BFlags::B_INVAL;
+            }
+            done
+        });
+        crate::kern::vfs_bio::brelse(bp);
+        uvn_detach(vp);
+        vn_close(vp, O_RDWR);
+        check!(dirty == 0, "{path}: {dirty} pages still dirty after the write");
+        check!(kept != pagedaemon, "{path}: the written block's buffer is {} the cache", if kept { "still in" } else { "gone from" });
+    }
+    Ok(())
 }
 
 /// Memory taken until free pages are under 4·freetarg, so that the

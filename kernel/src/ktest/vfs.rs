@@ -20,6 +20,8 @@ pub const SUITE: &[KTest] = &[
     ("vfs_namei_read", test_vfs_namei_read),
     ("vfs_namei_symlinks", test_vfs_namei_symlinks),
     ("ffs_read_ahead", test_ffs_read_ahead),
+    ("ffs_truncate_keeps_buffers", test_ffs_truncate_keeps_buffers),
+    ("vfs_create_concurrent", test_vfs_create_concurrent),
 ];
 
 static INACTIVE: AtomicU32 = AtomicU32::new(0);
@@ -244,6 +246,107 @@ fn test_vfs_namei_symlinks() -> TestResult {
     nd.release(CnFlags::LOCKPARENT | CnFlags::LOCKLEAF);
     check!(kind == Some(VType::VLNK), "a DELETE lookup of a link found {kind:?}, not the link");
     Ok(())
+}
+
+/// ffs_truncate as 1.81: a truncate to the same size returns at once, and
+/// a growing file returns before vinvalbuf, so the file's cached buffers
+/// stay; a shrink drops them all.
+fn test_ffs_truncate_keeps_buffers() -> TestResult {
+    use crate::kern::vfs_bio::incore;
+    use crate::kern::vfs_vnops::{vn_close, vn_open, vn_rdwr, Uio};
+    use crate::kern::vfs_vops::VOP_SETATTR_SIZE;
+    use crate::sys::syscalls::O_RDWR;
+    let bsize = crate::ufs::ffs::ffs_vfsops::rootfs().map_err(|e| alloc::format!("rootfs: {e}"))?.sb().bsize as u64;
+    let vp = vn_open("/trunc-keep", O_CREAT | O_RDWR, 0o644).map_err(|e| alloc::format!("create: {e}"))?;
+    let n = vn_rdwr(vp, Uio::Write(&alloc::vec![7u8; 2 * bsize as usize]), 0);
+    let mut cached = alloc::vec::Vec::new();
+    let r = vn_lock(vp, LkFlags::LK_EXCLUSIVE).map(|()| {
+        for len in [2 * bsize, 3 * bsize, bsize] {
+            let r = VOP_SETATTR_SIZE(vp, len);
+            cached.push((len, r, incore(vp.v_id, 0), incore(vp.v_id, 1)));
+        }
+        vop_unlock(vp);
+    });
+    vn_close(vp, O_RDWR);
+    check!(n == Ok(2 * bsize as usize) && r.is_ok(), "write {n:?}, vn_lock {r:?}");
+    for (len, r, b0, b1) in cached {
+        check!(r.is_ok(), "truncate to {len}: {r:?}");
+        let want = len >= 2 * bsize;
+        check!(b0 == want && b1 == want, "after the truncate to {len} bytes blocks 0 and 1 are cached: {b0}, {b1} (expected {want})");
+    }
+    Ok(())
+}
+
+/// Creates in different directories do not wait for each other: with
+/// /ct1 locked, a create in it sleeps for the lock while one in /ct2 goes
+/// through (OpenBSD takes the directories' locks only).
+fn test_vfs_create_concurrent() -> TestResult {
+    use crate::kern::vfs_syscalls::sys_mkdir;
+    use crate::kern::vfs_vnops::{vn_close, vn_open};
+    static DONE: AtomicU32 = AtomicU32::new(0);
+    DONE.store(0, Ordering::Relaxed);
+    for d in [&b"/ct1"[..], b"/ct2"] {
+        sys_mkdir(d, 0o755).map_err(|e| alloc::format!("mkdir: {e}"))?;
+    }
+    let d1 = namei_lookup("/ct1").map_err(|e| alloc::format!("namei /ct1: {e}"))?;
+    vn_lock(d1, LkFlags::LK_EXCLUSIVE).map_err(|e| alloc::format!("vn_lock /ct1: {e}"))?;
+    kthread_create("ktcreate", || {
+        let r = vn_open("/ct1/a", O_CREAT | O_WRONLY, 0o644);
+        if let Ok(vp) = r {
+            vn_close(vp, O_WRONLY);
+        }
+        DONE.store(if r.is_ok() { 1 } else { 2 }, Ordering::Relaxed);
+    });
+    crate::kern::kern_sched::yield_cpu();
+    let waiting = DONE.load(Ordering::Relaxed) == 0;
+    let r = vn_open("/ct2/b", O_CREAT | O_WRONLY, 0o644).map(|vp| vn_close(vp, O_WRONLY));
+    let other_still_waiting = DONE.load(Ordering::Relaxed) == 0;
+    vput(d1);
+    let t0 = ticks();
+    while DONE.load(Ordering::Relaxed) == 0 && ticks() - t0 < 100 {
+        let _ = tsleep(&DONE as *const AtomicU32 as usize, "ktjoin", 1);
+    }
+    check!(waiting, "the create in /ct1 did not wait for the directory's lock");
+    check!(r.is_ok(), "the create in /ct2 failed: {r:?}");
+    check!(other_still_waiting, "the create in /ct2 waited for the one in /ct1");
+    check!(DONE.load(Ordering::Relaxed) == 1, "the create in /ct1 ended with {}", DONE.load(Ordering::Relaxed));
+    Ok(())
+}
+
+/// `test=freelist-lockcount`: the last reference to a vnode goes while
+/// another thread sleeps in vn_lock for it, the vnode unheld: OpenBSD's
+/// DIAGNOSTIC vputonfreelist panics (vfs_subr.c 1.317).
+#[inline(never)]
+pub fn ktest_freelist_lockcount() {
+    let vp = match new_vnode() {
+        Ok(vp) => vp,
+        Err(e) => panic!("ktest: {e}"),
+    };
+    if let Err(e) = vn_lock(vp, LkFlags::LK_EXCLUSIVE) {
+        panic!("ktest: vn_lock: {e}");
+    }
+    kthread_create("ktlocker", move || {
+        let _ = vn_lock(vp, LkFlags::LK_EXCLUSIVE);
+        panic!("ktest: freelist-lockcount: the waiter got the lock");
+    });
+    crate::kern::kern_sched::yield_cpu();
+    crate::printf!("freelist-lockcount: vnode {}: a thread waits in vn_lock; vput of the last reference\n", vp.v_id);
+    vput(vp);
+    panic!("ktest: freelist-lockcount: vput returned");
+}
+
+/// `test=freelist-twice`: a vnode put on the free list twice: OpenBSD's
+/// DIAGNOSTIC vputonfreelist panics.
+#[inline(never)]
+pub fn ktest_freelist_twice() {
+    let vp = match new_vnode() {
+        Ok(vp) => vp,
+        Err(e) => panic!("ktest: {e}"),
+    };
+    vrele(vp);
+    crate::printf!("freelist-twice: vnode {} is on the free list; vputonfreelist again\n", vp.v_id);
+    vfs_subr::vputonfreelist(vp);
+    panic!("ktest: freelist-twice: vputonfreelist returned");
 }
 
 /// `test=rdonly-root` on an image not cleanly unmounted: the root is

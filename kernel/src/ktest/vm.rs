@@ -20,6 +20,7 @@ pub const SUITE: &[KTest] = &[
     ("pmap_ctx_reuse", test_pmap_ctx_reuse),
     ("pmap_destroy_allocates_nothing", test_pmap_destroy_allocates_nothing),
     ("trace_under_pmap_lock", test_trace_under_pmap_lock),
+    ("uvmpd_scan_anon", test_uvmpd_scan_anon),
 ];
 
 /// Kernel virtual addresses the tests map (segment 14, unused otherwise).
@@ -246,5 +247,47 @@ fn test_trace_under_pmap_lock() -> TestResult {
     }
     let n = frames.load(Ordering::Relaxed);
     check!(n >= 2, "a trace under the pmap lock, from a kernel thread's stack, printed {n} frames");
+    Ok(())
+}
+
+/// The pagedaemon and anonymous pages, as uvm_pdaemon.c 1.105: the active
+/// scan deactivates them as it does object pages, so that a hog of
+/// anonymous memory meets the inactive target; the inactive scan, with no
+/// swap to page them out to, puts unreferenced ones back on the active
+/// queue and gives up after UVMPD_NUMDIRTYREACTS of them.
+fn test_uvmpd_scan_anon() -> TestResult {
+    use crate::uvm::uvm_page::{uvm_page_queue, uvm_pageactivate, uvmpd_retune, PQ_ACTIVE, PQ_INACTIVE};
+    use crate::uvm::uvm_pdaemon::{uvmpd_scan_active, uvmpd_scan_anon, UVMPD_NUMDIRTYREACTS};
+    let e = uvmpd_retune();
+    // The target is a third of both queues, at least freetarg + 1: with
+    // these pages it exceeds what the queues held before by more than
+    // freetarg, so the scan must take anonymous pages.
+    let n = 3 * (e.active + e.inactive + e.freetarg + UVMPD_NUMDIRTYREACTS);
+    let mut anon = Vec::new();
+    while anon.len() < n as usize {
+        let Some(pg) = uvm_pagealloc() else { break };
+        // As a process's page once its fault is done (uvm_map's anon_activate).
+        uvm_pageactivate(pg);
+        pg.clear_flags(crate::uvm::uvm_page::PgFlags::PG_BUSY | crate::uvm::uvm_page::PgFlags::PG_FAKE);
+        anon.push(pg);
+    }
+    let got = anon.len();
+    uvmpd_scan_active();
+    let after = uvmpd_retune();
+    let deact: Vec<&'static VmPage> = anon.iter().copied().filter(|&p| uvm_page_queue(p) == Some(PQ_INACTIVE)).collect();
+    let (mut reacts, mut stopped) = (0, None);
+    for (i, &pg) in deact.iter().enumerate() {
+        if uvmpd_scan_anon(pg, &mut reacts) {
+            stopped = Some(i + 1);
+            break;
+        }
+    }
+    let back = deact.iter().filter(|&&p| uvm_page_queue(p) == Some(PQ_ACTIVE)).count();
+    anon.into_iter().for_each(uvm_pagefree);
+    check!(got == n as usize, "only {got} of {n} pages allocated");
+    check!(after.inactive >= after.inactarg, "the active scan left {} pages inactive, target {}", after.inactive, after.inactarg);
+    check!(deact.len() > UVMPD_NUMDIRTYREACTS as usize, "the active scan deactivated {} anonymous pages", deact.len());
+    let want = UVMPD_NUMDIRTYREACTS as usize;
+    check!(stopped == Some(want) && back == want, "the inactive scan stopped after {stopped:?} anonymous pages, {back} reactivated; {want} expected");
     Ok(())
 }

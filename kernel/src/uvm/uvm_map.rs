@@ -32,6 +32,15 @@ pub struct MapObj {
     pub shared: bool,
 }
 
+
+/// A process's new anonymous page, filled: on the active queue and no
+/// longer busy or fake, as uvm_fault and amap_cow_now leave it, so that
+/// the pagedaemon's scans can take it.
+fn anon_activate(pg: &'static VmPage) {
+    uvm_pageactivate(pg);
+    pg.clear_flags(PgFlags::PG_BUSY | PgFlags::PG_FAKE);
+}
+
 impl PartialEq for MapObj {
     fn eq(&self, o: &MapObj) -> bool {
         core::ptr::eq(self.vp, o.vp) && self.pgoff == o.pgoff && self.shared == o.shared
@@ -135,7 +144,7 @@ impl VmSpace {
         let Some(o) = obj else {
             let pg = uvm_pagealloc().ok_or(Err(Errno::ENOMEM))?;
             uvm_pagezero(pg);
-            uvm_pageactivate(pg);
+            anon_activate(pg);
             self.anon.insert(vpg, pg);
             return Ok((pg, prot));
         };
@@ -155,7 +164,7 @@ impl VmSpace {
         // SAFETY: both pages are RAM mapped 1:1 by BAT0; the new one is ours
         // and the object's is not busy.
         unsafe { core::ptr::copy_nonoverlapping(opg.phys_addr() as *const u8, pg.phys_addr() as *mut u8, PAGE_SIZE as usize) };
-        uvm_pageactivate(pg);
+        anon_activate(pg);
         pmap::pmap_remove(self.pmap, vpg, vpg + PAGE_SIZE);
         self.anon.insert(vpg, pg);
         Ok((pg, prot))
@@ -259,7 +268,7 @@ impl VmSpace {
             };
             // SAFETY: both pages are RAM mapped 1:1 by BAT0; the new one is ours.
             unsafe { core::ptr::copy_nonoverlapping(pg.phys_addr() as *const u8, npg.phys_addr() as *mut u8, PAGE_SIZE as usize) };
-            uvm_pageactivate(npg);
+            anon_activate(npg);
             child.anon.insert(va, npg);
         }
         Ok(child)

@@ -84,11 +84,16 @@ fn uvmpd_scan() {
     if e.free + e.paging < 4 * e.freetarg {
         uvmpd_scan_inactive(e.inactive as usize);
     }
-    // The active queue, as 1.105: while the inactive queue is short of its
-    // target, every page that is not busy and whose owner can be
-    // try-locked is unmapped and deactivated — anonymous pages too, with
-    // no look at the referenced bit (the inactive scan reactivates what
-    // was used meanwhile).
+    uvmpd_scan_active();
+}
+
+/// The active queue, as 1.105: while the inactive queue is short of its
+/// target, every page that is not busy and whose owner can be try-locked
+/// is unmapped and deactivated — anonymous pages too, with no look at the
+/// referenced bit (the inactive scan reactivates what was used meanwhile).
+/// Never sleeps. A function of its own as in OpenBSD -current; 1.105 has
+/// the loop inline in uvmpd_scan.
+pub(crate) fn uvmpd_scan_active() {
     let e = uvmpd_retune();
     let mut shortage = e.inactarg.saturating_sub(e.inactive);
     let mut p = uvm_queue_first(PQ_ACTIVE);
@@ -120,7 +125,7 @@ fn uvmpd_scan() {
 
 /// Dirty anonymous pages the inactive scan reactivates, having no swap to
 /// go to, before it gives up (OpenBSD's UVMPD_NUMDIRTYREACTS).
-const UVMPD_NUMDIRTYREACTS: u32 = 16;
+pub(crate) const UVMPD_NUMDIRTYREACTS: u32 = 16;
 
 /// The object page `pg` is, with its vnode.
 fn page_vnode(pg: &'static VmPage) -> Option<(&'static Vnode, u32)> {
@@ -168,7 +173,7 @@ fn uvmpd_scan_inactive(max: usize) {
 /// (uvm_swapisfull), so it goes back to the active queue too, counted in
 /// `dirtyreacts`. True when that count reaches UVMPD_NUMDIRTYREACTS and the
 /// scan stops (1.105).
-fn uvmpd_scan_anon(pg: &'static VmPage, dirtyreacts: &mut u32) -> bool {
+pub(crate) fn uvmpd_scan_anon(pg: &'static VmPage, dirtyreacts: &mut u32) -> bool {
     if pg.flags().contains(PgFlags::PG_BUSY) {
         return false;
     }

@@ -80,9 +80,9 @@ pub fn ffs_write(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> R
     if ip.is_dir() {
         return Err(Errno::EISDIR);
     }
-    ffs_writer_enter(vp);
+    let before = ffs_writer_enter(vp);
     let r = ffs_write_blocks(vp, off, buf, ioflag);
-    ffs_writer_exit(vp);
+    ffs_writer_exit(vp, before);
     r
 }
 
@@ -139,28 +139,30 @@ fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -
 /// Notes a thread writing the inode, and says so on the console if another
 /// is already inside: the vnode lock should make that impossible, and
 /// uvn_io's VNISLOCKED write to a dying object does not take it.
-fn ffs_writer_enter(vp: &'static Vnode) {
+fn ffs_writer_enter(vp: &'static Vnode) -> Option<u32> {
     let me = curproc();
-    let other = vp.with(|v| {
-        let other = v.v_writer;
-        v.v_writer = Some(me);
-        other
-    });
-    if let Some(t) = other {
-        crate::printf!(
+    let other = vp.with(|v| core::mem::replace(&mut v.v_writer, Some(me)));
+    // The same thread inside again is OpenBSD's own nesting: ffs_write's
+    // uvm_vnp_uncache flushes the object's dirty pages through VOP_WRITE
+    // with the vnode lock it holds (VNISLOCKED).
+    match other {
+        Some(t) if t != me => crate::printf!(
             "ffs_write: vnode {} (inode {}): thread {me} writes while thread {t} is inside ffs_write; vnode lock {}\n",
             vp.v_id,
             vtoino(vp),
             vp.v_lock.rw_status()
-        );
+        ),
+        _ => {}
     }
+    other
 }
 
-fn ffs_writer_exit(vp: &'static Vnode) {
+/// Leaves ffs_write: an outer write of this same thread is inside again.
+fn ffs_writer_exit(vp: &'static Vnode, before: Option<u32>) {
     let me = curproc();
     vp.with(|v| {
         if v.v_writer == Some(me) {
-            v.v_writer = None;
+            v.v_writer = before.filter(|&t| t == me);
         }
     });
 }
