@@ -32,7 +32,6 @@ pub struct MapObj {
     pub shared: bool,
 }
 
-
 /// A process's new anonymous page, filled: on the active queue and no
 /// longer busy or fake, as uvm_fault and amap_cow_now leave it, so that
 /// the pagedaemon's scans can take it.
