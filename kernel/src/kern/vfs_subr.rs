@@ -455,7 +455,8 @@ fn drop_ref(vp: &'static Vnode) -> u32 {
 /// unless someone took a reference while it slept.
 fn inactive(vp: &'static Vnode) {
     let _ = crate::kern::vfs_vops::VOP_INACTIVE(vp);
-    // A vget and vrele while VOP_INACTIVE slept may have put it there.
+    // Another thread's vget and vput while vrele slept for the lock may
+    // have put it there (vfs_subr.c:818, :828@2ea167a2).
     if vp.with(|v| v.v_usecount == 0 && !v.v_bioflag.contains(VBioFlags::VBIOONFREELIST)) {
         vputonfreelist(vp);
         p0_check(vp, P0Point::Vputonfreelist);
