@@ -628,6 +628,18 @@ const TESTS: &[QemuTest] = &[
     sync_vref("sync-vref-original", "test=sync-vref uvn.policy=original", true),
     sync_vref("sync-vref-fixed", "test=sync-vref uvn.policy=fixed", true),
     sync_vref("sync-vref-fixed-2", "test=sync-vref uvn.policy=fixed-2", false),
+    // Stores through a shared mapping, sync(2), halt with the mapping in
+    // place: the saved image holds them (uvm_vnp_sync from sys_sync and
+    // vfs_shutdown).
+    QemuTest {
+        saved_image: Some(syncmap_in_image),
+        ..test(
+            "sync-mapped-halt",
+            "test=user-syncmap",
+            0,
+            &[Check::InOrder(&["utest: syncmap: stored through the mapping, synced; halting with the mapping in place", "ffs: rd0 unmounted clean", "halted"])],
+        )
+    },
     // An image not cleanly unmounted: the root is mounted read-only (as
     // OpenBSD denies a read-write mount), writes are EROFS, and the image
     // is left as it was.
@@ -1050,6 +1062,30 @@ fn clean_flag_kept(img: &[u8], was_clean: bool) -> Result<(), String> {
         Ok(false) => Err("the saved image lost its clean flag: the read-only root wrote to it".into()),
         Err(e) => Err(format!("fs_clean: {e}")),
     }
+}
+
+/// `/syncmap.dat` in the saved image holds the byte stored into each of its
+/// 4 pages through the mapping (utest's `syncmap_byte`), the image clean
+/// and checking clean.
+fn syncmap_in_image(_: &str, img: &[u8]) -> Result<(), String> {
+    let r = ffs::fsck::check(img).map_err(|e| format!("saved image: {e}"))?;
+    if let Some(p) = r.problems.first() {
+        return Err(format!("saved image fails the check: {p}"));
+    }
+    clean_flag_kept(img, true)?;
+    let fs = ffs::Fs::mount(img).map_err(|e| format!("saved image: {e}"))?;
+    let ino = fs.lookup("/syncmap.dat").map_err(|e| format!("saved image: /syncmap.dat: {e}"))?;
+    let ip = fs.inode(ino).map_err(|e| format!("saved image: inode {ino}: {e}"))?;
+    let mut got = Vec::new();
+    for page in 0..4u64 {
+        let mut b = [0u8; 1];
+        let n = fs.read(&ip, page * 4096 + 100, &mut b).map_err(|e| format!("saved image: read /syncmap.dat: {e}"))?;
+        got.push(if n == 1 { b[0] } else { 0 });
+    }
+    if ip.size != 16384 || got != [0x30, 0x31, 0x32, 0x33] {
+        return Err(format!("/syncmap.dat in the saved image: {} bytes, the stored bytes read {got:02x?} (want 30 31 32 33)", ip.size));
+    }
+    Ok(())
 }
 
 fn still_unclean(_: &str, img: &[u8]) -> Result<(), String> {

@@ -276,6 +276,58 @@ fn msync_then_munmap() -> Check {
     Ok(())
 }
 
+/// The bytes `sync_writes_mapped` and `syncmap` store: one per page at
+/// offset 100.
+fn syncmap_byte(page: usize) -> u8 {
+    0x30 + page as u8
+}
+
+/// A file of 4 zero pages mapped shared and writable, a byte stored into
+/// each page through the mapping; returns the descriptor and the mapping.
+fn syncmap_setup(path: &[u8]) -> Result<(u32, *mut u8), &'static str> {
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    write_all(fd, &[0u8; 16384]).map_err(|_| "write failed")?;
+    let p = mmap_file(16384, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    for page in 0..4 {
+        // SAFETY: the mapping is 16384 writable bytes.
+        unsafe { p.add(page * 4096 + 100).write_volatile(syncmap_byte(page)) };
+    }
+    Ok((fd, p))
+}
+
+/// sync(2) writes a shared mapping's dirty pages (uvm_vnp_sync, as
+/// OpenBSD's sys_sync): read(2), which goes through the buffer cache and
+/// not the object's pages, then sees the stores, the mapping still in place.
+fn sync_writes_mapped() -> Check {
+    let path = b"/utest-syncmap.tmp\0";
+    let (fd, p) = syncmap_setup(path)?;
+    sync();
+    let mut got = [0u8; 4];
+    for (page, g) in got.iter_mut().enumerate() {
+        let mut b = [0u8; 1];
+        if lseek(fd, (page * 4096 + 100) as i32, sys::SEEK_SET).and_then(|_| read(fd, &mut b)) == Ok(1) {
+            *g = b[0];
+        }
+    }
+    munmap(p, 16384).map_err(|_| "munmap failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    unlink(path).map_err(|_| "unlink failed")?;
+    if (0..4).any(|page| got[page] != syncmap_byte(page)) {
+        return Err("read(2) after sync(2) does not see the stores through the mapping");
+    }
+    Ok(())
+}
+
+/// `utest syncmap`: stores through a shared mapping of /syncmap.dat,
+/// sync(2), and halts with the mapping in place; the host checks the saved
+/// image (test `sync-mapped-halt`).
+fn syncmap_halt() -> Check {
+    let (_fd, _p) = syncmap_setup(b"/syncmap.dat\0")?;
+    sync();
+    println!("utest: syncmap: stored through the mapping, synced; halting with the mapping in place");
+    reboot(RB_HALT)
+}
+
 /// OpenBSD's mmap hack looks at maxprot: a read-only shared window on a
 /// descriptor open for writing kills its object at the last unmap (the
 /// pages are freed then), while one on a read-only descriptor lets the
@@ -550,6 +602,7 @@ const CHECKS: &[NamedCheck] = &[
     ("unlink_open_file", unlink_open_file),
     ("unlinked_mapped_file", unlinked_mapped_file),
     ("msync_then_munmap", msync_then_munmap),
+    ("sync_writes_mapped", sync_writes_mapped),
     ("names_and_slashes", names_and_slashes),
     ("mmap_past_eof_sigbus", mmap_past_eof_sigbus),
     ("copies_through_mapped_files", copies_through_mapped_files),
@@ -677,7 +730,7 @@ fn pmap_probe() -> Check {
 
 /// The checks run alone, by name (`utest oom`, `utest maxproc`): each
 /// needs a boot of its own (little memory, a low kern.maxproc).
-const ALONE: &[NamedCheck] = &[("oom", out_of_memory), ("maxproc", fork_limit), ("forks", fork_cycles), ("pmap", pmap_probe)];
+const ALONE: &[NamedCheck] = &[("oom", out_of_memory), ("maxproc", fork_limit), ("forks", fork_cycles), ("pmap", pmap_probe), ("syncmap", syncmap_halt)];
 
 fn main(args: Args) -> i32 {
     if let Some((name, f)) = args.get(1).and_then(|a| ALONE.iter().find(|(n, _)| *n == a)) {
