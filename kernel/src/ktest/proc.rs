@@ -209,7 +209,13 @@ fn test_rwlock() -> TestResult {
 
 /// Tests run only by name (`test=NAME`), never by test=all: each needs a
 /// boot of its own (memory run out, a low kern.maxproc, a heap measure).
-pub const ALONE: &[KTest] = &[("user-oom", test_user_oom), ("user-maxproc", test_user_maxproc), ("user-forks", test_user_forks), ("user-pmap", test_user_pmap), ("user-syncmap", test_user_syncmap)];
+pub const ALONE: &[KTest] = &[
+    ("user-oom", test_user_oom),
+    ("user-maxproc", test_user_maxproc),
+    ("user-forks", test_user_forks),
+    ("user-pmap", test_user_pmap),
+    ("user-syncmap", test_user_syncmap),
+];
 
 /// `test=user-syncmap`: `/bin/utest syncmap` stores through a shared
 /// mapping, syncs and halts the machine with the mapping in place; the
