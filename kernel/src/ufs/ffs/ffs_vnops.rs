@@ -141,7 +141,7 @@ fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -
 /// uvn_io's VNISLOCKED write to a dying object does not take it.
 fn ffs_writer_enter(vp: &'static Vnode) -> Option<u32> {
     let me = curproc();
-    let other = vp.with(|v| core::mem::replace(&mut v.v_writer, Some(me)));
+    let other = vp.with(|v| v.v_writer.replace(me));
     // The same thread inside again is OpenBSD's own nesting: ffs_write's
     // uvm_vnp_uncache flushes the object's dirty pages through VOP_WRITE
     // with the vnode lock it holds (VNISLOCKED).
