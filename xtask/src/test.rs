@@ -628,6 +628,18 @@ const TESTS: &[QemuTest] = &[
     sync_vref("sync-vref-original", "test=sync-vref uvn.policy=original", true),
     sync_vref("sync-vref-fixed", "test=sync-vref uvn.policy=fixed", true),
     sync_vref("sync-vref-fixed-2", "test=sync-vref uvn.policy=fixed-2", false),
+    // A mapped file paged out on a full disk: every page lost is reported
+    // (ffs_write's error fails the whole write, as OpenBSD's), and a
+    // write(2) that fails leaves the file's size as it was.
+    test(
+        "pageout-enospc",
+        "test=user-enospc",
+        0,
+        &[
+            Check::InOrder(&["utest: enospc: pages not in the file:", "pages reached the file", "utest: enospc ok", "halted"]),
+            Check::Custom(enospc_pages_reported),
+        ],
+    ),
     // Stores through a shared mapping, sync(2), halt with the mapping in
     // place: the saved image holds them (uvm_vnp_sync from sys_sync and
     // vfs_shutdown).
@@ -1061,6 +1073,22 @@ fn clean_flag_kept(img: &[u8], was_clean: bool) -> Result<(), String> {
         Ok(true) => Err("the saved image was marked clean: the read-only root wrote to it".into()),
         Ok(false) => Err("the saved image lost its clean flag: the read-only root wrote to it".into()),
         Err(e) => Err(format!("fs_clean: {e}")),
+    }
+}
+
+/// `utest enospc`: every page its listing says did not reach the file had
+/// the kernel's "error during pageout" line.
+fn enospc_pages_reported(text: &str) -> Result<(), String> {
+    let line = text.lines().find_map(|l| l.strip_prefix("utest: enospc: pages not in the file:")).ok_or("no 'pages not in the file' line")?;
+    let lost: Vec<u32> = line.split_whitespace().map(|w| w.parse().map_err(|_| format!("unreadable page number '{w}'"))).collect::<Result<_, _>>()?;
+    let reported: Vec<u32> = text
+        .lines()
+        .filter(|l| l.starts_with("uvn_flush: vnode ") && l.contains(": error during pageout"))
+        .filter_map(|l| l.split(", page ").nth(1)?.split(':').next()?.parse().ok())
+        .collect();
+    match lost.iter().find(|p| !reported.contains(p)) {
+        Some(p) => Err(format!("page {p} did not reach the file and no error was reported for it ({} lost, {} reported)", lost.len(), reported.len())),
+        None => Ok(()),
     }
 }
 

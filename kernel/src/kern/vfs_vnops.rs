@@ -107,13 +107,10 @@ pub fn vn_rdwr(vp: &'static Vnode, uio: Uio<'_>, off: u64) -> Result<usize, Errn
             if done == buf.len() {
                 break Ok(done);
             }
-            match VOP_WRITE(vp, off + done as u64, &buf[done..], IoFlags::empty()) {
+            // As vn_write: all or nothing.
+            match VOP_WRITE(vp, off + done as u64, &buf[done..], IoFlags::IO_UNIT) {
                 Ok(0) => break Err(Errno::EIO),
                 Ok(n) => done += n,
-                Err(e) if done > 0 => {
-                    crate::printf!("vn_rdwr: vnode {}: short write: {e}\n", vp.v_id);
-                    break Ok(done);
-                }
                 Err(e) => break Err(e),
             }
         },

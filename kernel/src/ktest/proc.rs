@@ -215,7 +215,14 @@ pub const ALONE: &[KTest] = &[
     ("user-forks", test_user_forks),
     ("user-pmap", test_user_pmap),
     ("user-syncmap", test_user_syncmap),
+    ("user-enospc", test_user_enospc),
 ];
+
+/// `test=user-enospc`: `/bin/utest enospc`, a mapped file's pageout on a
+/// full disk (test `pageout-enospc`).
+fn test_user_enospc() -> TestResult {
+    utest_alone("enospc")
+}
 
 /// `test=user-syncmap`: `/bin/utest syncmap` stores through a shared
 /// mapping, syncs and halts the machine with the mapping in place; the

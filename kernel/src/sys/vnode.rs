@@ -23,6 +23,9 @@ bitflags::bitflags! {
     /// VOP_WRITE's ioflag (sys/vnode.h IO_*).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct IoFlags: u32 {
+        /// All or nothing (write(2)): a write that fails gives back the
+        /// space it added (ffs_write truncates to the old size).
+        const IO_UNIT = 0x01;
         /// Do not keep the data in the buffer cache (the pagedaemon's
         /// writes: uvn_io with PGO_PDFREECLUST).
         const IO_NOCACHE = 0x40;

@@ -73,7 +73,10 @@ fn ffs_bmap_run(fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64, max: usize) 
 /// block sleeps on it in getblk, the "persistbug"; then the copy, and
 /// bawrite of a whole block or bdwrite of a part. Under fixed-2 the
 /// uncache comes first, before any buffer is held. Returns the bytes
-/// written; an error after some were written gives the count.
+/// written. A failure (ENOSPC) is an error however much was written, as
+/// OpenBSD's: the pager's write then fails (VM_PAGER_ERROR) and its pages
+/// stay dirty; with IO_UNIT (write(2)) the file is cut back to its old
+/// size first (ffs_vnops.c:398-404@2ea167a2).
 #[inline(never)]
 pub fn ffs_write(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> Result<usize, Errno> {
     let ip = vtoi(vp)?;
@@ -82,6 +85,9 @@ pub fn ffs_write(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> R
     }
     let before = ffs_writer_enter(vp);
     let r = ffs_write_blocks(vp, off, buf, ioflag);
+    if r.is_err() && ioflag.contains(IoFlags::IO_UNIT) {
+        let _ = crate::ufs::ffs::ffs_inode::ffs_truncate(vp, ip.size);
+    }
     ffs_writer_exit(vp, before);
     r
 }
@@ -106,11 +112,7 @@ fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -
         if osize > 0 && fs.blksize(&ip, (osize - 1) / bsize) < bsize {
             vfs_bio::bflush(vp.v_id, (osize - 1) / bsize)?;
         }
-        match ffs_modify(ip.ino, |fs| fs.balloc_write(&mut ip, at, n)) {
-            Ok(_) => {}
-            Err(_) if done > 0 => break,
-            Err(e) => return Err(e),
-        }
+        ffs_modify(ip.ino, |fs| fs.balloc_write(&mut ip, at, n))?;
         let bp = if n as u64 == bsize { vfs_bio::getblk(vp.v_id, lbn, bsize as usize) } else { vfs_bio::bread(vp.v_id, lbn, bsize as usize)? };
         if ip.size > osize {
             uvm_vnp_setsize(vp, ip.size);

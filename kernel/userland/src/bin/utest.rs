@@ -328,6 +328,61 @@ fn syncmap_halt() -> Check {
     reboot(RB_HALT)
 }
 
+/// `utest enospc`: the disk filled but for 32 KiB, a 64-page file of holes
+/// mapped shared, a byte stored into every page, munmap (the last unmap's
+/// flush writes the pages): the writes past the space fail, and every page
+/// that did not reach the file must have had the kernel's "error during
+/// pageout" line (test `pageout-enospc` matches them). A failed write(2)
+/// is all or nothing: the file keeps its old size.
+fn pageout_enospc() -> Check {
+    const PAGES: usize = 64;
+    let fill = b"/utest-fill.tmp\0";
+    let fd = open_mode(fill, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create the fill file failed")?;
+    let chunk = [0x11u8; 8192];
+    let mut size = 0u32;
+    loop {
+        match write(fd, &chunk) {
+            Ok(n) if n == chunk.len() => size += n as u32,
+            Ok(_) => return Err("write(2) on a full disk returned a short count, not ENOSPC"),
+            Err(e) if e == Errno::ENOSPC as i32 => break,
+            Err(_) => return Err("write(2) failed with another error than ENOSPC"),
+        }
+    }
+    if fstat(fd).map(|st| st.2) != Ok(size) {
+        return Err("the failed write(2) changed the file's size");
+    }
+    ftruncate(fd, size - 32768).map_err(|_| "ftruncate of the fill file failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    let path = b"/utest-enospc.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    ftruncate(fd, (PAGES * 4096) as u32).map_err(|_| "ftruncate failed")?;
+    let p = mmap_file(PAGES * 4096, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    for page in 0..PAGES {
+        // SAFETY: the mapping is PAGES writable pages of a file that long.
+        unsafe { p.add(page * 4096 + 7).write_volatile(0x80 | page as u8) };
+    }
+    munmap(p, PAGES * 4096).map_err(|_| "munmap failed")?;
+    print!("utest: enospc: pages not in the file:");
+    let mut kept = 0;
+    for page in 0..PAGES {
+        let mut b = [0u8; 1];
+        let ok = lseek(fd, (page * 4096 + 7) as i32, sys::SEEK_SET).and_then(|_| read(fd, &mut b)) == Ok(1) && b[0] == 0x80 | page as u8;
+        if ok {
+            kept += 1;
+        } else {
+            print!(" {page}");
+        }
+    }
+    println!("");
+    println!("utest: enospc: {kept} of {PAGES} pages reached the file");
+    close(fd).map_err(|_| "close failed")?;
+    unlink(path).and_then(|_| unlink(fill)).map_err(|_| "unlink failed")?;
+    if kept == 0 || kept == PAGES {
+        return Err("expected some pages written and some not");
+    }
+    Ok(())
+}
+
 /// OpenBSD's mmap hack looks at maxprot: a read-only shared window on a
 /// descriptor open for writing kills its object at the last unmap (the
 /// pages are freed then), while one on a read-only descriptor lets the
@@ -730,7 +785,8 @@ fn pmap_probe() -> Check {
 
 /// The checks run alone, by name (`utest oom`, `utest maxproc`): each
 /// needs a boot of its own (little memory, a low kern.maxproc).
-const ALONE: &[NamedCheck] = &[("oom", out_of_memory), ("maxproc", fork_limit), ("forks", fork_cycles), ("pmap", pmap_probe), ("syncmap", syncmap_halt)];
+const ALONE: &[NamedCheck] =
+    &[("oom", out_of_memory), ("maxproc", fork_limit), ("forks", fork_cycles), ("pmap", pmap_probe), ("syncmap", syncmap_halt), ("enospc", pageout_enospc)];
 
 fn main(args: Args) -> i32 {
     if let Some((name, f)) = args.get(1).and_then(|a| ALONE.iter().find(|(n, _)| *n == a)) {
