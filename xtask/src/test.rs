@@ -640,6 +640,24 @@ const TESTS: &[QemuTest] = &[
             Check::Custom(enospc_pages_reported),
         ],
     ),
+    // Memory full of dirty file pages no pageout can write (full disk):
+    // the storing fault waits in uvm_wait for good, as OpenBSD's would,
+    // and the hang watchdog reports it.
+    test(
+        "memwait-watchdog",
+        "test=user-wedge physmem=24M kern.hangsecs=3",
+        1,
+        &[
+            Check::InOrder(&[
+                "utest: wedge: storing into ",
+                "has waited for a free page for 3 s, now in \"uvn_getpage\" (kern.hangsecs 3)",
+                "uvm_wait() at ",
+                "uvn_get() at ",
+                "uvm_fault() at ",
+            ]),
+            Check::Lacks("panic:"),
+        ],
+    ),
     // Stores through a shared mapping, sync(2), halt with the mapping in
     // place: the saved image holds them (uvm_vnp_sync from sys_sync and
     // vfs_shutdown).

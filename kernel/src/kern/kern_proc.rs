@@ -39,6 +39,10 @@ pub struct Proc {
     pub p_deadline: Option<u32>,
     /// The tick it went to sleep at (the hang watchdog's clock).
     pub p_slptick: u32,
+    /// The tick of its first uvm_wait since it last got the page it
+    /// wanted (the hang watchdog's clock for waits on memory, which carry
+    /// a timeout and so never count as a hang on their own).
+    pub p_memwait: Option<u32>,
     pub p_timedout: bool,
     /// Its kernel stack; None for proc0, which runs on the boot stack.
     pub p_kstack: Option<KStack>,

@@ -72,6 +72,7 @@ pub fn new_proc(tid: u32, ppid: u32, name: &str, stat: ProcStat, kstack: Option<
         p_wmesg: "",
         p_deadline: None,
         p_slptick: 0,
+        p_memwait: None,
         p_timedout: false,
         p_kstack: kstack,
         p_stack_bottom: bottom,
@@ -255,7 +256,7 @@ pub fn set_hangsecs(secs: u32) {
 /// the machine goes on (a process that sleeps in a loop with a timeout
 /// keeps `deadlocked` from ever seeing every thread asleep). A ppcbsd
 /// diagnostic; OpenBSD has none.
-fn hung(st: &ProcTable) -> Option<(u32, &'static str, u32)> {
+fn hung(st: &ProcTable) -> Option<Hung> {
     let secs = HANGSECS.load(Ordering::Relaxed);
     if secs == 0 {
         return None;
@@ -265,30 +266,99 @@ fn hung(st: &ProcTable) -> Option<(u32, &'static str, u32)> {
     st.sleepq.iter().find_map(|t| {
         let p = &st.procs[t];
         let slept = now.wrapping_sub(p.p_slptick);
-        (p.p_deadline.is_none() && !kcore::wmesg::is_event_wait(p.p_wmesg) && !st.intr_wchans.contains(&p.p_wchan) && slept > limit)
-            .then_some((*t, p.p_wmesg, slept))
+        let memwait = p.p_memwait.map(|t0| now.wrapping_sub(t0));
+        if let Some(waited) = memwait.filter(|&w| w > limit) {
+            return Some(Hung { tid: *t, wmesg: p.p_wmesg, ticks: waited, memory: true });
+        }
+        (p.p_deadline.is_none() && !kcore::wmesg::is_event_wait(p.p_wmesg) && !st.intr_wchans.contains(&p.p_wchan) && slept > limit).then_some(Hung {
+            tid: *t,
+            wmesg: p.p_wmesg,
+            ticks: slept,
+            memory: false,
+        })
     })
+}
+
+/// What the hang watchdog found: a thread asleep too long with no
+/// timeout, or (`memory`) waiting for a free page that long, through
+/// uvm_wait's short sleeps.
+#[derive(Clone, Copy)]
+struct Hung {
+    tid: u32,
+    wmesg: &'static str,
+    ticks: u32,
+    memory: bool,
+}
+
+/// uvm_wait's note that the running thread waits for memory (from its
+/// first wait on), for the hang watchdog, which it asks here: while the
+/// pagedaemon passes in vain and the waiter retries, the machine may never
+/// be idle, where the watchdog looks at sleepers.
+pub fn memwait_begin(wmesg: &'static str) {
+    let now = crate::kern::kern_clock::ticks();
+    let secs = HANGSECS.load(Ordering::Relaxed);
+    let limit = secs.saturating_mul(crate::kern::kern_clock::hz());
+    let waited = {
+        let mut st = sched_lock();
+        let me = st.curproc;
+        let Some(p) = st.procs.get_mut(&me) else { return };
+        (me, now.wrapping_sub(*p.p_memwait.get_or_insert(now)))
+    };
+    if secs > 0 && waited.1 > limit {
+        cpu::intr_disable();
+        deadlock_report(Some(Hung { tid: waited.0, wmesg, ticks: waited.1, memory: true }));
+    }
+}
+
+/// The running thread got its page (or gave up): no longer waiting.
+pub fn memwait_end() {
+    let mut st = sched_lock();
+    let me = st.curproc;
+    if let Some(p) = st.procs.get_mut(&me) {
+        p.p_memwait = None;
+    }
 }
 
 /// Reports a deadlock like a panic: `ps` and every sleeper's trace, then
 /// the "panicked" exit. `hung`: the watchdog's thread, wait and ticks.
-fn deadlock_report(hung: Option<(u32, &'static str, u32)>) -> ! {
+fn deadlock_report(hung: Option<Hung>) -> ! {
     let mut c = Cons;
+    let hz = crate::kern::kern_clock::hz().max(1);
     match hung {
         None => {
             let _ = writeln!(c, "deadlock: every thread sleeps and nothing can wake one");
         }
-        Some((tid, wmesg, ticks)) => {
+        Some(Hung { tid, wmesg, ticks, memory: false }) => {
             let _ = writeln!(
                 c,
                 "deadlock: thread {tid} has slept on \"{wmesg}\" for {} s with no timeout (kern.hangsecs {})",
-                ticks / crate::kern::kern_clock::hz().max(1),
+                ticks / hz,
                 HANGSECS.load(Ordering::Relaxed)
+            );
+        }
+        Some(Hung { tid, wmesg, ticks, memory: true }) => {
+            let e = crate::uvm::uvm_page::uvmexp_try().unwrap_or_default();
+            let _ = writeln!(
+                c,
+                "deadlock: thread {tid} has waited for a free page for {} s, now in \"{wmesg}\" (kern.hangsecs {}); {} pages free, {} active, {} inactive; the pagedaemon has made {} passes and started {} pageouts",
+                ticks / hz,
+                HANGSECS.load(Ordering::Relaxed),
+                e.free,
+                e.active,
+                e.inactive,
+                e.pdrevs,
+                e.pdpageouts
             );
         }
     }
     crate::kern::vfs_hist::print_uptime(&mut c, "deadlock");
     kern_proc::db_show_procs(&mut c);
+    if let Some(Hung { tid, memory: true, .. }) = hung {
+        if tid == sched_lock().curproc {
+            let _ = writeln!(c, "trace of thread {tid}:");
+            db_trace::db_stack_trace_print(&["deadlock_report", "memwait_begin"], &mut c);
+        }
+    }
     for tid in kern_proc::sleeping_tids() {
         if let Some(sp) = kern_proc::proc_saved_sp(tid) {
             let _ = writeln!(c, "trace of thread {tid}:");

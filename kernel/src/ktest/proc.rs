@@ -216,12 +216,21 @@ pub const ALONE: &[KTest] = &[
     ("user-pmap", test_user_pmap),
     ("user-syncmap", test_user_syncmap),
     ("user-enospc", test_user_enospc),
+    ("user-wedge", test_user_wedge),
 ];
 
 /// `test=user-enospc`: `/bin/utest enospc`, a mapped file's pageout on a
 /// full disk (test `pageout-enospc`).
 fn test_user_enospc() -> TestResult {
     utest_alone("enospc")
+}
+
+/// `test=user-wedge kern.hangsecs=N`: `/bin/utest wedge` runs memory out
+/// with dirty file pages no pageout can write; the hang watchdog reports
+/// the wait (test `memwait-watchdog`).
+fn test_user_wedge() -> TestResult {
+    crate::uvm::uvm_pdaemon::uvm_pagedaemon_start();
+    utest_alone("wedge")
 }
 
 /// `test=user-syncmap`: `/bin/utest syncmap` stores through a shared

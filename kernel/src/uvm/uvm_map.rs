@@ -293,6 +293,14 @@ impl VmSpace {
 /// in with no lock held, and the fault is tried again.
 pub fn uvm_fault(pid: u32, va: u32, access: Prot) -> Result<(), Errno> {
     let mut waits = 0;
+    let r = uvm_fault_loop(pid, va, access, &mut waits);
+    if waits > 0 {
+        crate::kern::kern_sched::memwait_end();
+    }
+    r
+}
+
+fn uvm_fault_loop(pid: u32, va: u32, access: Prot, waits: &mut u32) -> Result<(), Errno> {
     loop {
         match with_vmspace(pid, |vs| vs.fault_step(va, access)).unwrap_or(Err(Errno::EFAULT)) {
             Ok(FaultStep::Done) => return Ok(()),
@@ -308,8 +316,8 @@ pub fn uvm_fault(pid: u32, va: u32, access: Prot) -> Result<(), Errno> {
             },
             // No free page: wait for the pagedaemon (uvm_wait), for a
             // while; memory that nothing can free ends the process.
-            Err(Errno::ENOMEM) if waits < MAXFAULTWAITS => {
-                waits += 1;
+            Err(Errno::ENOMEM) if *waits < MAXFAULTWAITS => {
+                *waits += 1;
                 uvm_wait("flt_noram");
             }
             Err(e) => return Err(e),

@@ -59,6 +59,7 @@ pub fn uvm_pagedaemon_wake() {
 /// Waits for the pagedaemon to free memory (OpenBSD uvm_wait); a tick at
 /// most, so that a caller with nothing to page out tries again.
 pub fn uvm_wait(wmesg: &'static str) {
+    crate::kern::kern_sched::memwait_begin(wmesg);
     uvm_pagedaemon_wake();
     let _ = tsleep(mem_wchan(), wmesg, 1);
 }

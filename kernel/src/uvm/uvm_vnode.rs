@@ -1007,6 +1007,7 @@ fn uvn_io_vnode(
 /// the page (doc/findings.md, F6).
 pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
     let uvn = &vp.v_uvm;
+    let mut waited = false;
     loop {
         uvn.vmobjlock.rw_enter_write();
         if let Some(pg) = uvn.with(|u| u.pages.get(&idx).copied()) {
@@ -1023,9 +1024,13 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
         }
         let Some(pg) = uvm_pagealloc() else {
             uvn.vmobjlock.rw_exit();
-            uvm_wait("uvn_get");
+            uvm_wait("uvn_getpage");
+            waited = true;
             continue;
         };
+        if waited {
+            crate::kern::kern_sched::memwait_end();
+        }
         uvm_pagezero(pg);
         pg.set_flags(PgFlags::PG_BUSY | PgFlags::PG_FAKE);
         pg.set_owner(vp.v_id, idx);

@@ -328,16 +328,11 @@ fn syncmap_halt() -> Check {
     reboot(RB_HALT)
 }
 
-/// `utest enospc`: the disk filled but for 32 KiB, a 64-page file of holes
-/// mapped shared, a byte stored into every page, munmap (the last unmap's
-/// flush writes the pages): the writes past the space fail, and every page
-/// that did not reach the file must have had the kernel's "error during
-/// pageout" line (test `pageout-enospc` matches them). A failed write(2)
-/// is all or nothing: the file keeps its old size.
-fn pageout_enospc() -> Check {
-    const PAGES: usize = 64;
-    let fill = b"/utest-fill.tmp\0";
-    let fd = open_mode(fill, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create the fill file failed")?;
+/// Fills the disk with a new file at `path` by write(2) until ENOSPC; a
+/// failed write(2) is all or nothing, so the file keeps its size. Returns
+/// the descriptor (read-write) and the size.
+fn fill_disk(path: &[u8]) -> Result<(u32, u32), &'static str> {
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create the fill file failed")?;
     let chunk = [0x11u8; 8192];
     let mut size = 0u32;
     loop {
@@ -351,6 +346,41 @@ fn pageout_enospc() -> Check {
     if fstat(fd).map(|st| st.2) != Ok(size) {
         return Err("the failed write(2) changed the file's size");
     }
+    Ok((fd, size))
+}
+
+/// `utest wedge`: on a full disk, stores into every page of a shared
+/// mapping of a file of holes bigger than memory. The pagedaemon's
+/// pageouts fail (ENOSPC) and the pages stay dirty, so memory runs out and
+/// the storing fault waits in uvm_wait for good, as OpenBSD's would; the
+/// hang watchdog must report it (test `memwait-watchdog`). Never returns
+/// if it works.
+fn memory_wedge() -> Check {
+    // The file first: growing it allocates its last block.
+    let len = uvmexp().map_err(|_| "sysctl failed")?[0] as usize * 4096 * 2;
+    let fd = open_mode(b"/utest-wedge.tmp\0", sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    ftruncate(fd, len as u32).map_err(|_| "ftruncate failed")?;
+    let (fill, _) = fill_disk(b"/utest-wedge-fill.tmp\0")?;
+    close(fill).map_err(|_| "close failed")?;
+    let p = mmap_file(len, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    println!("utest: wedge: storing into {} pages of a file of holes on a full disk", len / 4096);
+    for off in (0..len).step_by(4096) {
+        // SAFETY: the mapping is len writable bytes of a file that long.
+        unsafe { p.add(off).write_volatile(1) };
+    }
+    Err("every page was stored into: memory did not run out")
+}
+
+/// `utest enospc`: the disk filled but for 32 KiB, a 64-page file of holes
+/// mapped shared, a byte stored into every page, munmap (the last unmap's
+/// flush writes the pages): the writes past the space fail, and every page
+/// that did not reach the file must have had the kernel's "error during
+/// pageout" line (test `pageout-enospc` matches them). A failed write(2)
+/// is all or nothing: the file keeps its old size.
+fn pageout_enospc() -> Check {
+    const PAGES: usize = 64;
+    let fill = b"/utest-fill.tmp\0";
+    let (fd, size) = fill_disk(fill)?;
     ftruncate(fd, size - 32768).map_err(|_| "ftruncate of the fill file failed")?;
     close(fd).map_err(|_| "close failed")?;
     let path = b"/utest-enospc.tmp\0";
@@ -785,8 +815,15 @@ fn pmap_probe() -> Check {
 
 /// The checks run alone, by name (`utest oom`, `utest maxproc`): each
 /// needs a boot of its own (little memory, a low kern.maxproc).
-const ALONE: &[NamedCheck] =
-    &[("oom", out_of_memory), ("maxproc", fork_limit), ("forks", fork_cycles), ("pmap", pmap_probe), ("syncmap", syncmap_halt), ("enospc", pageout_enospc)];
+const ALONE: &[NamedCheck] = &[
+    ("oom", out_of_memory),
+    ("maxproc", fork_limit),
+    ("forks", fork_cycles),
+    ("pmap", pmap_probe),
+    ("syncmap", syncmap_halt),
+    ("enospc", pageout_enospc),
+    ("wedge", memory_wedge),
+];
 
 fn main(args: Args) -> i32 {
     if let Some((name, f)) = args.get(1).and_then(|a| ALONE.iter().find(|(n, _)| *n == a)) {
