@@ -658,6 +658,10 @@ const TESTS: &[QemuTest] = &[
             Check::Lacks("panic:"),
         ],
     ),
+    // msync on a full disk returns 0 and loses the store, as OpenBSD's
+    // (doc/findings.md F10), under an OpenBSD policy and under fixed-2.
+    test("msync-enospc-original", "test=user-msyncfull uvn.policy=original", 0, &[Check::Has("utest: msyncfull ok"), Check::LineStarts("halted")]),
+    test("msync-enospc-fixed-2", "test=user-msyncfull uvn.policy=fixed-2", 0, &[Check::Has("utest: msyncfull ok"), Check::LineStarts("halted")]),
     // Stores through a shared mapping, sync(2), halt with the mapping in
     // place: the saved image holds them (uvm_vnp_sync from sys_sync and
     // vfs_shutdown).

@@ -217,6 +217,7 @@ pub const ALONE: &[KTest] = &[
     ("user-syncmap", test_user_syncmap),
     ("user-enospc", test_user_enospc),
     ("user-wedge", test_user_wedge),
+    ("user-msyncfull", test_user_msyncfull),
 ];
 
 /// `test=user-enospc`: `/bin/utest enospc`, a mapped file's pageout on a
@@ -231,6 +232,12 @@ fn test_user_enospc() -> TestResult {
 fn test_user_wedge() -> TestResult {
     crate::uvm::uvm_pdaemon::uvm_pagedaemon_start();
     utest_alone("wedge")
+}
+
+/// `test=user-msyncfull`: `/bin/utest msyncfull`, msync on a full disk
+/// (doc/findings.md F10).
+fn test_user_msyncfull() -> TestResult {
+    utest_alone("msyncfull")
 }
 
 /// `test=user-syncmap`: `/bin/utest syncmap` stores through a shared

@@ -371,6 +371,59 @@ fn memory_wedge() -> Check {
     Err("every page was stored into: memory did not run out")
 }
 
+/// OpenBSD's ftruncate to a size inside a dirty mapped page: uvm_vnp_setsize
+/// frees the object's pages from trunc_page(newsize) without writing them,
+/// so a store below the new end is lost (doc/findings.md F10). Kept as
+/// OpenBSD under every policy, fixed-2 included.
+fn ftruncate_drops_partial_page() -> Check {
+    let path = b"/utest-trpage.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    write_all(fd, &[0u8; 8192]).map_err(|_| "write failed")?;
+    let p = mmap_file(8192, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    // SAFETY: the mapping is 8192 writable bytes.
+    unsafe { p.add(4096 + 100).write_volatile(0x77) };
+    ftruncate(fd, 4096 + 200).map_err(|_| "ftruncate failed")?;
+    munmap(p, 8192).map_err(|_| "munmap failed")?;
+    let mut b = [0u8; 1];
+    let r = lseek(fd, 4096 + 100, sys::SEEK_SET).and_then(|_| read(fd, &mut b));
+    close(fd).map_err(|_| "close failed")?;
+    unlink(path).map_err(|_| "unlink failed")?;
+    if r != Ok(1) || b[0] != 0 {
+        return Err("the store below the new end survived: OpenBSD's uvm_vnp_setsize frees that page unwritten");
+    }
+    Ok(())
+}
+
+/// `utest msyncfull`: OpenBSD's msync on a full disk returns 0 although its
+/// write failed, and marks the page clean, so a second msync writes nothing
+/// and the store never reaches the file (doc/findings.md F10). Kept as
+/// OpenBSD under every policy, fixed-2 included.
+fn msync_enospc() -> Check {
+    let path = b"/utest-msyncfull.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    ftruncate(fd, 64 * 4096).map_err(|_| "ftruncate failed")?;
+    let fill = b"/utest-msyncfill.tmp\0";
+    let (ffd, _) = fill_disk(fill)?;
+    close(ffd).map_err(|_| "close failed")?;
+    let p = mmap_file(64 * 4096, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    // SAFETY: the mapping is 64 writable pages; page 3 is a hole.
+    unsafe { p.add(3 * 4096 + 5).write_volatile(0x42) };
+    let first = msync(p, 64 * 4096);
+    let second = msync(p, 64 * 4096);
+    let mut b = [0u8; 1];
+    let r = lseek(fd, 3 * 4096 + 5, sys::SEEK_SET).and_then(|_| read(fd, &mut b));
+    munmap(p, 64 * 4096).map_err(|_| "munmap failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    unlink(path).and_then(|_| unlink(fill)).map_err(|_| "unlink failed")?;
+    if first.is_err() || second.is_err() {
+        return Err("msync on a full disk failed: OpenBSD's returns 0 when its write fails");
+    }
+    if r != Ok(1) || b[0] != 0 {
+        return Err("the store reached the file on a full disk");
+    }
+    Ok(())
+}
+
 /// `utest enospc`: the disk filled but for 32 KiB, a 64-page file of holes
 /// mapped shared, a byte stored into every page, munmap (the last unmap's
 /// flush writes the pages): the writes past the space fail, and every page
@@ -688,6 +741,7 @@ const CHECKS: &[NamedCheck] = &[
     ("unlinked_mapped_file", unlinked_mapped_file),
     ("msync_then_munmap", msync_then_munmap),
     ("sync_writes_mapped", sync_writes_mapped),
+    ("ftruncate_drops_partial_page", ftruncate_drops_partial_page),
     ("names_and_slashes", names_and_slashes),
     ("mmap_past_eof_sigbus", mmap_past_eof_sigbus),
     ("copies_through_mapped_files", copies_through_mapped_files),
@@ -823,6 +877,7 @@ const ALONE: &[NamedCheck] = &[
     ("syncmap", syncmap_halt),
     ("enospc", pageout_enospc),
     ("wedge", memory_wedge),
+    ("msyncfull", msync_enospc),
 ];
 
 fn main(args: Args) -> i32 {
