@@ -97,7 +97,7 @@ fn run(ctx: &Ctx, cmd: &mut Command) -> Result<()> {
 #[cfg(test)]
 mod tests {
     /// A dated nightly: plain `nightly` would move with `rustup update` to
-    /// one that rejects the soft-float target (README, "Toolchain").
+    /// one that rejects the soft-float target (doc/xtask.md, "The toolchain pin").
     #[test]
     fn toolchain_is_a_dated_nightly() {
         let t = super::toolchain();

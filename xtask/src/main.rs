@@ -4,6 +4,8 @@
 mod bench;
 mod build;
 mod deps;
+#[cfg(test)]
+mod docs;
 mod explain;
 mod image;
 mod outcome;

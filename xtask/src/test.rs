@@ -23,6 +23,17 @@ pub struct Args {
     /// Seconds before a boot counts as hung.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
+    /// Print the QEMU tests' names, one per line, and run nothing.
+    #[arg(long)]
+    list: bool,
+}
+
+/// Every QEMU test's name, in the order they run (`--list`; doc/testing.md
+/// has a row for each).
+pub fn test_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
+    names.push(SIGNALS_TEST);
+    names
 }
 
 /// `s` sixty times over (a literal, for long boot arguments).
@@ -1284,11 +1295,13 @@ struct Report {
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
+    if args.list {
+        test_names().iter().for_each(|n| println!("{n}"));
+        return Ok(0);
+    }
     let tests: Vec<&QemuTest> = TESTS.iter().filter(|t| args.names.is_empty() || args.names.iter().any(|n| n == t.name)).collect();
     if let Some(n) = args.names.iter().find(|n| *n != SIGNALS_TEST && !TESTS.iter().any(|t| t.name == *n)) {
-        let mut names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
-        names.push(SIGNALS_TEST);
-        bail!("no QEMU test named '{n}' (there are: {})", names.join(", "));
+        bail!("no QEMU test named '{n}' (there are: {})", test_names().join(", "));
     }
     if args.names.is_empty() {
         // The ffs crate's tests make images with makefs: install or name

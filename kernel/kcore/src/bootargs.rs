@@ -93,7 +93,7 @@ pub const RD_LATENCY_MAX: u32 = 1_000_000;
 /// `workload=`: what the kernel runs instead of the demo.
 /// The vnode pager's policies (doc/race.md): OpenBSD's uvm_vnode.c 1.130, the
 /// first proposed diff, 1.131's fix, and ppcbsd's fix of the pagedaemon
-/// self-deadlock that 1.131 leaves (README, "Reproducing the race").
+/// self-deadlock that 1.131 leaves (doc/results.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UvnPolicy {
     Original,

@@ -4,7 +4,7 @@
 //! checks that every page holds what it last wrote there, dirties a seeded
 //! choice of pages with a new generation, unmaps and closes — so that,
 //! with `uvm.mmap_uncache=0`, the file's object persists with dirty pages
-//! and no vnode reference (P0, README "Reproducing the race"). With `keepopen` each file is
+//! and no vnode reference (P0, doc/results.md). With `keepopen` each file is
 //! opened once and never closed: the object still persists at the unmap,
 //! but its vnode stays referenced. Exits 1 on any mismatch.
 #![no_std]
