@@ -1023,8 +1023,11 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
             return Err(Errno::EINVAL);
         }
         let Some(pg) = uvm_pagealloc() else {
-            uvn.vmobjlock.rw_exit();
+            // With the object lock held, as OpenBSD's uvn_get (the fault's
+            // lock, uvm_vnode.c:1039-1046@2ea167a2): meanwhile the
+            // pagedaemon's try-lock passes this file's pages by.
             uvm_wait("uvn_getpage");
+            uvn.vmobjlock.rw_exit();
             waited = true;
             continue;
         };
