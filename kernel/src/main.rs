@@ -8,6 +8,7 @@ extern crate alloc;
 pub mod arch;
 pub mod ddb;
 pub mod dev;
+pub mod diag;
 pub mod kern;
 pub mod ktest;
 pub mod sys;

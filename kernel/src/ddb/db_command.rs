@@ -120,7 +120,8 @@ fn modifier_f(args: &str) -> (bool, &str) {
 
 /// The `show` commands about vnodes, objects, pages and buffers.
 fn db_show(what: &str) {
-    use crate::kern::{vfs_bio, vfs_hist, vfs_subr};
+    use crate::diag::vfs_hist;
+    use crate::kern::{vfs_bio, vfs_subr};
     let out = &mut Cons;
     // No argument, or ".": the vnode the panic named.
     let panic_vid = crate::uvm::uvm_vnode::uvm_panic_vnode_id();

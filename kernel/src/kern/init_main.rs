@@ -2,7 +2,7 @@
 //! Firmware, bring up the console, interrupts and the clock, then run the
 //! self-tests or the demo the bootargs ask for.
 
-use crate::arch::{clock, cpu, intr, machdep, mmu, pmap, trap};
+use crate::arch::{clock, cpu, intr, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
 use crate::kern::{kern_clock, kern_exec, kern_exit, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_bio, vfs_subr};
@@ -71,9 +71,9 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed, args.rd_latency_us);
     conf::setroot(conf::makedev(crate::arch::conf::RD_MAJOR, 0));
     uvm_vnode::uvm_config_init(args.uvn_policy, args.mmap_uncache);
-    crate::kern::vfs_hist::vhist_set(args.vhist);
-    crate::uvm::uvm_p0::p0_watch_init(args.p0_watch);
-    kern_sched::set_hangsecs(args.hangsecs);
+    crate::diag::vfs_hist::vhist_set(args.vhist);
+    crate::diag::uvm_p0::p0_watch_init(args.p0_watch);
+    crate::diag::deadlock::set_hangsecs(args.hangsecs);
     crate::kern::kern_fork::set_maxproc(args.maxproc);
     if !args.vhist {
         printf!("vfs: vnode flight recorder off (kern.vhist=0)\n");
@@ -144,8 +144,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
             }
         },
     }
-    vfs_subr::vfs_shutdown();
-    machdep::boot_halt();
+    crate::diag::halt::halt();
 }
 
 /// Heap kept free at boot beyond the buffer cache's limit: the file

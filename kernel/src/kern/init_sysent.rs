@@ -2,14 +2,14 @@
 //! entry in trap.c): number in r0, arguments in r3–r8, the result in r3,
 //! and on failure CR0[SO] set with the errno in r3.
 
+use crate::arch::cpu;
 use crate::arch::trap::TrapFrame;
-use crate::arch::{cpu, machdep};
 use crate::kern::kern_exit::exit1;
 use crate::kern::kern_fork::sys_fork;
 use crate::kern::kern_proc::{curproc, sched_lock};
 use crate::kern::kern_sched::yield_cpu;
 use crate::kern::vfs_lookup::copyinpath;
-use crate::kern::{kern_exec, kern_exit, kern_ktrace, kern_sysctl, kern_time, sys_generic, vfs_subr, vfs_syscalls};
+use crate::kern::{kern_exec, kern_exit, kern_ktrace, kern_sysctl, kern_time, sys_generic, vfs_syscalls};
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
@@ -62,8 +62,7 @@ pub fn syscall(tf: &mut TrapFrame) {
         }
         SYS_REBOOT => {
             printf!("reboot: halting at the request of pid {}\n", curproc());
-            vfs_subr::vfs_shutdown();
-            machdep::boot_halt()
+            crate::diag::halt::halt()
         }
         SYS_EXECVE => kern_exec::sys_execve(tf, a[0], a[1]),
         SYS_MUNMAP => uvm_mmap::sys_munmap(a[0], a[1]),

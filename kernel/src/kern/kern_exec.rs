@@ -172,7 +172,7 @@ pub fn exec_install(path: &str, vs: VmSpace) {
         p.p_comm = String::from(name);
         p.p_tid
     };
-    crate::kern::vfs_hist::vh_comm(me, name);
+    crate::diag::vfs_hist::vh_comm(me, name);
     if let Some(old) = uvm_map::vmspace_replace(me, vs) {
         old.uvmspace_free();
     }

@@ -6,16 +6,14 @@
 //! honoured only on the way back to user mode.
 
 use crate::arch::intr::{self, Ipl};
-use crate::arch::{cpu, db_trace, machdep, pmap, vm_machdep};
+use crate::arch::{cpu, pmap, vm_machdep};
 use crate::kern::kern_mutex::mutex_level;
-use crate::kern::kern_proc::{self, sched_lock, Proc, ProcStat, ProcTable, SCHED};
-use crate::kern::subr_prf::Cons;
+use crate::kern::kern_proc::{sched_lock, Proc, ProcStat, ProcTable, SCHED};
 use crate::uvm::uvm_km;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Set by the clock when another thread should get the CPU at the next
@@ -33,6 +31,12 @@ pub fn io_start() {
 
 pub fn io_done() {
     IO_PENDING.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Device transfers in flight (the deadlock detector's "someone will be
+/// woken").
+pub fn io_pending() -> u32 {
+    IO_PENDING.load(Ordering::Relaxed)
 }
 
 extern "C" {
@@ -62,7 +66,7 @@ pub fn sched_init() {
 }
 
 pub fn new_proc(tid: u32, ppid: u32, name: &str, stat: ProcStat, kstack: Option<uvm_km::KStack>, bottom: u32) -> Proc {
-    crate::kern::vfs_hist::vh_comm(tid, name);
+    crate::diag::vfs_hist::vh_comm(tid, name);
     Proc {
         p_tid: tid,
         p_ppid: ppid,
@@ -138,7 +142,7 @@ pub fn mi_switch() {
             st.cur().p_stat = ProcStat::SIDL;
         }
         st.curproc = next;
-        let out_vid = crate::kern::vfs_hist::vh_switch(next, st.get(next).p_vhvid);
+        let out_vid = crate::diag::vfs_hist::vh_switch(next, st.get(next).p_vhvid);
         st.get(cur).p_vhvid = out_vid;
         let n = st.get(next);
         n.p_stat = ProcStat::SONPROC;
@@ -231,170 +235,17 @@ pub fn intr_wakes(ident: usize) {
     }
 }
 
-/// True when nothing can ever run again: no runnable thread, no device
-/// transfer in flight, every sleeper without a timeout and on a channel no
-/// interrupt handler wakes.
-fn deadlocked(st: &ProcTable) -> bool {
-    st.runq.is_empty()
-        && IO_PENDING.load(Ordering::Relaxed) == 0
-        && !st.sleepq.is_empty()
-        && st.sleepq.iter().all(|t| {
-            let p = &st.procs[t];
-            p.p_deadline.is_none() && !st.intr_wchans.contains(&p.p_wchan)
-        })
-}
-
-/// The hang watchdog's limit in seconds (`kern.hangsecs=`, 0: off).
-static HANGSECS: AtomicU32 = AtomicU32::new(30);
-
-pub fn set_hangsecs(secs: u32) {
-    HANGSECS.store(secs, Ordering::Relaxed);
-}
-
-/// The hang watchdog: a thread asleep with no timeout on a lock, a busy
-/// page or buffer, or I/O for longer than kern.hangsecs, while the rest of
-/// the machine goes on (a process that sleeps in a loop with a timeout
-/// keeps `deadlocked` from ever seeing every thread asleep). A ppcbsd
-/// diagnostic; OpenBSD has none.
-fn hung(st: &ProcTable) -> Option<Hung> {
-    let secs = HANGSECS.load(Ordering::Relaxed);
-    if secs == 0 {
-        return None;
-    }
-    let now = crate::kern::kern_clock::ticks();
-    let limit = secs.saturating_mul(crate::kern::kern_clock::hz());
-    st.sleepq.iter().find_map(|t| {
-        let p = &st.procs[t];
-        let slept = now.wrapping_sub(p.p_slptick);
-        let memwait = p.p_memwait.map(|t0| now.wrapping_sub(t0));
-        if let Some(waited) = memwait.filter(|&w| w > limit) {
-            return Some(Hung { tid: *t, wmesg: p.p_wmesg, ticks: waited, memory: true });
-        }
-        (p.p_deadline.is_none() && !kcore::wmesg::is_event_wait(p.p_wmesg) && !st.intr_wchans.contains(&p.p_wchan) && slept > limit).then_some(Hung {
-            tid: *t,
-            wmesg: p.p_wmesg,
-            ticks: slept,
-            memory: false,
-        })
-    })
-}
-
-/// What the hang watchdog found: a thread asleep too long with no
-/// timeout, or (`memory`) waiting for a free page that long, through
-/// uvm_wait's short sleeps.
-#[derive(Clone, Copy)]
-struct Hung {
-    tid: u32,
-    wmesg: &'static str,
-    ticks: u32,
-    memory: bool,
-}
-
-/// uvm_wait's note that the running thread waits for memory (from its
-/// first wait on), for the hang watchdog, which it asks here: while the
-/// pagedaemon passes in vain and the waiter retries, the machine may never
-/// be idle, where the watchdog looks at sleepers.
-pub fn memwait_begin(wmesg: &'static str) {
-    let now = crate::kern::kern_clock::ticks();
-    let secs = HANGSECS.load(Ordering::Relaxed);
-    let limit = secs.saturating_mul(crate::kern::kern_clock::hz());
-    let waited = {
-        let mut st = sched_lock();
-        let me = st.curproc;
-        let Some(p) = st.procs.get_mut(&me) else { return };
-        (me, now.wrapping_sub(*p.p_memwait.get_or_insert(now)))
-    };
-    if secs > 0 && waited.1 > limit {
-        cpu::intr_disable();
-        deadlock_report(Some(Hung { tid: waited.0, wmesg, ticks: waited.1, memory: true }));
-    }
-}
-
-/// The running thread got its page (or gave up): no longer waiting.
-pub fn memwait_end() {
-    let mut st = sched_lock();
-    let me = st.curproc;
-    if let Some(p) = st.procs.get_mut(&me) {
-        p.p_memwait = None;
-    }
-}
-
-/// Reports a deadlock like a panic: `ps` and every sleeper's trace, then
-/// the "panicked" exit. `hung`: the watchdog's thread, wait and ticks.
-fn deadlock_report(hung: Option<Hung>) -> ! {
-    let mut c = Cons;
-    let hz = crate::kern::kern_clock::hz().max(1);
-    match hung {
-        None => {
-            let _ = writeln!(c, "deadlock: every thread sleeps and nothing can wake one");
-        }
-        Some(Hung { tid, wmesg, ticks, memory: false }) => {
-            let _ = writeln!(
-                c,
-                "deadlock: thread {tid} has slept on \"{wmesg}\" for {} s with no timeout (kern.hangsecs {})",
-                ticks / hz,
-                HANGSECS.load(Ordering::Relaxed)
-            );
-        }
-        Some(Hung { tid, wmesg, ticks, memory: true }) => {
-            let e = crate::uvm::uvm_page::uvmexp_try().unwrap_or_default();
-            let _ = writeln!(
-                c,
-                "deadlock: thread {tid} has waited for a free page for {} s, now in \"{wmesg}\" (kern.hangsecs {}); {} pages free, {} active, {} inactive; the pagedaemon has made {} passes and started {} pageouts",
-                ticks / hz,
-                HANGSECS.load(Ordering::Relaxed),
-                e.free,
-                e.active,
-                e.inactive,
-                e.pdrevs,
-                e.pdpageouts
-            );
-        }
-    }
-    crate::kern::vfs_hist::print_uptime(&mut c, "deadlock");
-    kern_proc::db_show_procs(&mut c);
-    if let Some(Hung { tid, memory: true, .. }) = hung {
-        if tid == sched_lock().curproc {
-            let _ = writeln!(c, "trace of thread {tid}:");
-            db_trace::db_stack_trace_print(&["deadlock_report", "memwait_begin"], &mut c);
-        }
-    }
-    for tid in kern_proc::sleeping_tids() {
-        if let Some(sp) = kern_proc::proc_saved_sp(tid) {
-            let _ = writeln!(c, "trace of thread {tid}:");
-            db_trace::db_stack_trace_from(sp, &[], &mut c);
-        }
-    }
-    // The vnodes the sleepers work on, each with its story.
-    let sleepers = kern_proc::sleepers_on_vnodes();
-    let mut vids: Vec<u32> = Vec::new();
-    for (tid, comm, wmesg, vid) in &sleepers {
-        let _ = writeln!(c, "deadlock: thread {tid} ({comm}) sleeps on \"{wmesg}\" working on vnode {vid}");
-        if !vids.contains(vid) {
-            vids.push(*vid);
-        }
-    }
-    for vid in vids {
-        if let Some(vp) = crate::kern::vfs_subr::vnode_by_id_try(vid) {
-            crate::kern::vfs_hist::vh(vp, crate::kern::vfs_hist::Vh::Deadlock, 0, 0);
-            crate::uvm::uvm_vnode::db_show_vnode_brief(&mut c, vp);
-            crate::kern::vfs_hist::vhist_print(&mut c, vid);
-        }
-    }
-    machdep::boot_panicked();
-}
-
 extern "C" fn sched_idle_entry(_: usize) {
     loop {
         cpu::intr_disable();
-        let (runnable, dead, hung) = {
+        let (runnable, stuck) = {
             let st = sched_lock();
-            (!st.runq.is_empty(), deadlocked(&st), hung(&st))
+            (!st.runq.is_empty(), crate::diag::deadlock::stuck(&st))
         };
         if runnable {
             mi_switch();
-        } else if dead || hung.is_some() {
-            deadlock_report(if dead { None } else { hung });
+        } else if let Some(why) = stuck {
+            crate::diag::deadlock::deadlock_report(why);
         } else {
             cpu::idle();
         }

@@ -4,11 +4,11 @@
 //! order they went to sleep.
 
 use crate::arch::cpu;
+use crate::diag::vfs_hist::{vh_sleep, Vh};
 use crate::kern::kern_clock;
 use crate::kern::kern_mutex::MutexGuard;
 use crate::kern::kern_proc::{sched_lock, ProcStat};
 use crate::kern::kern_sched::{assertwaitok, mi_switch};
-use crate::kern::vfs_hist::{vh_sleep, Vh};
 use crate::sys::errno::Errno;
 
 /// Puts the running thread on the sleep queue. Interrupts must be off, so

@@ -25,7 +25,6 @@ pub mod subr_prf;
 pub mod subr_prof;
 pub mod sys_generic;
 pub mod vfs_bio;
-pub mod vfs_hist;
 pub mod vfs_init;
 pub mod vfs_lookup;
 pub mod vfs_subr;

@@ -97,7 +97,7 @@ pub fn panic_common(msg: &dyn fmt::Display, tf: Option<&TrapFrame>) -> ! {
         machdep::boot_panicked();
     }
     let _ = writeln!(c, "panic: {msg}");
-    crate::kern::vfs_hist::print_uptime(&mut c, "panic");
+    crate::diag::vfs_hist::print_uptime(&mut c, "panic");
     if let Some(tf) = tf {
         dump_registers(tf);
     }

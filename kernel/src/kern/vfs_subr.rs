@@ -5,14 +5,14 @@
 //! since the race this kernel rebuilds is made of them.
 
 use crate::arch::intr::Ipl;
+use crate::diag::uvm_p0::{p0_check, P0Point};
+use crate::diag::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::{RwFlags, Rwlock};
 use crate::kern::kern_synch::{tsleep, wakeup, wakeup_one, wchan};
 use crate::kern::vfs_bio;
-use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VBioFlags, VLFlags, VType, VnodeOps, DOCLOSE};
-use crate::uvm::uvm_p0::{p0_check, P0Point};
 use crate::uvm::uvm_vnode::{uvm_vnp_terminate, UvmVnode};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -241,8 +241,8 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
             v.v_type == VType::VBAD
         });
         vh(vp, Vh::Getnewvnode, if from_hold { 2 } else { 1 }, 0);
-        if !bad && crate::uvm::uvm_p0::object_persists(vp) {
-            crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::PersistRecycle);
+        if !bad && crate::diag::uvm_p0::object_persists(vp) {
+            crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::PersistRecycle);
         }
         if !bad {
             let _w = vh_working(vp);
@@ -591,27 +591,9 @@ pub fn vrecycle(vp: &'static Vnode) -> bool {
 /// Syncs and unmounts the file system before a halt (OpenBSD
 /// vfs_shutdown).
 pub fn vfs_shutdown() {
-    // Before the unmount, as OpenBSD's: the pages of mapped files too.
+    // As OpenBSD's: sync (the pages of mapped files too), then unmount.
     if let Err(e) = crate::kern::vfs_syscalls::sys_sync() {
         crate::printf!("vfs_shutdown: sync: {e}\n");
-    }
-    crate::kern::subr_prof::prof_report(&mut crate::kern::subr_prf::Cons);
-    let e = crate::uvm::uvm_page::uvmexp();
-    if e.pdrevs > 0 {
-        crate::printf!(
-            "uvm: pagedaemon: {} passes, {} pageouts, {} pages freed; free {}, active {}, inactive {}\n",
-            e.pdrevs,
-            e.pdpageouts,
-            e.pdfreed,
-            e.free,
-            e.active,
-            e.inactive
-        );
-    }
-    crate::uvm::uvm_p0::race_counters_print(&mut crate::kern::subr_prf::Cons);
-    if crate::kern::vfs_hist::vhist_on() {
-        crate::printf!("vfs: flight recorder: {} events recorded\n", crate::kern::vfs_hist::vhist_recorded());
-        crate::uvm::uvm_p0::p0_report(&mut crate::kern::subr_prf::Cons);
     }
     crate::kern::vfs_init::vfs_unmountall();
 }

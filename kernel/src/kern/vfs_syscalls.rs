@@ -218,7 +218,7 @@ pub fn sys_fsync(pid: u32, fd: u32) -> Result<u32, Errno> {
 /// sync(2), as OpenBSD's sys_sync: the dirty pages of writeable objects
 /// (uvm_vnp_sync), then every delayed write of the file system.
 pub fn sys_sync() -> Result<u32, Errno> {
-    crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::Sync);
+    crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::Sync);
     crate::uvm::uvm_vnode::uvm_vnp_sync();
     crate::kern::vfs_init::vfs_syncall().map(|_| 0)
 }

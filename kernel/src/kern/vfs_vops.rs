@@ -33,7 +33,7 @@ pub fn VOP_CREATE(dvp: &'static Vnode, name: &[u8], mode: u16) -> Result<&'stati
     ASSERT_VP_ISLOCKED(dvp);
     let r = dvp.op().vop_create(dvp, name, mode);
     if r.is_ok() {
-        crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::Create);
+        crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::Create);
     }
     r
 }

@@ -425,7 +425,7 @@ pub fn ktest_bench() {
         const E: u64 = 10_000;
         let t0 = crate::arch::cpu::mftb();
         for i in 0..E {
-            crate::kern::vfs_hist::vh(vp, crate::kern::vfs_hist::Vh::Vref, i as u32, 0);
+            crate::diag::vfs_hist::vh(vp, crate::diag::vfs_hist::Vh::Vref, i as u32, 0);
         }
         let ns = (crate::arch::cpu::mftb() - t0) * 1_000_000_000 / tbfreq;
         crate::kern::vfs_subr::vrele(vp);

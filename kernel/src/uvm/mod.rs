@@ -5,7 +5,6 @@ pub mod uvm_extern;
 pub mod uvm_km;
 pub mod uvm_map;
 pub mod uvm_mmap;
-pub mod uvm_p0;
 pub mod uvm_page;
 pub mod uvm_pager;
 pub mod uvm_pdaemon;

@@ -295,7 +295,7 @@ pub fn uvm_fault(pid: u32, va: u32, access: Prot) -> Result<(), Errno> {
     let mut waits = 0;
     let r = uvm_fault_loop(pid, va, access, &mut waits);
     if waits > 0 {
-        crate::kern::kern_sched::memwait_end();
+        crate::diag::deadlock::memwait_end();
     }
     r
 }

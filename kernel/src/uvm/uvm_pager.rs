@@ -5,9 +5,9 @@
 
 use crate::arch::intr::Ipl;
 use crate::arch::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_modified, pmap_page_protect};
+use crate::diag::vfs_hist::{vh, Vh};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_synch::{tsleep, wakeup, wchan};
-use crate::kern::vfs_hist::{vh, Vh};
 use crate::kern::vfs_subr::Vnode;
 use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{round_page, uvm_page_queue, uvm_page_unbusy, PgFlags, VmPage, PAGE_SIZE, PQ_INACTIVE};

@@ -7,10 +7,10 @@
 //! the active one. Anonymous pages have no swap to go to and stay.
 
 use crate::arch::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_referenced, pmap_page_protect};
+use crate::diag::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_rwlock::RwFlags;
 use crate::kern::kern_synch::{tsleep, wakeup, wchan};
-use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::vfs_subr::{vnode_by_id, Vnode};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::VType;
@@ -59,7 +59,7 @@ pub fn uvm_pagedaemon_wake() {
 /// Waits for the pagedaemon to free memory (OpenBSD uvm_wait); a tick at
 /// most, so that a caller with nothing to page out tries again.
 pub fn uvm_wait(wmesg: &'static str) {
-    crate::kern::kern_sched::memwait_begin(wmesg);
+    crate::diag::deadlock::memwait_begin(wmesg);
     uvm_pagedaemon_wake();
     let _ = tsleep(mem_wchan(), wmesg, 1);
 }
@@ -232,9 +232,9 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
     if e.free + e.paging > 4 * e.freetarg {
         return;
     }
-    crate::uvm::uvm_p0::p0_check(vp, crate::uvm::uvm_p0::P0Point::Pagedaemon);
+    crate::diag::uvm_p0::p0_check(vp, crate::diag::uvm_p0::P0Point::Pagedaemon);
     if vp.v_uvm.with(|u| u.uo_refs == 0) {
-        crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::PersistPageout);
+        crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::PersistPageout);
     }
     pg.set_flags(PgFlags::PG_BUSY);
     pmap_page_protect(pg, Prot::READ);

@@ -9,10 +9,10 @@
 
 use crate::arch::intr::Ipl;
 use crate::arch::pmap::{pmap_clear_modify, pmap_is_modified, pmap_page_protect};
+use crate::diag::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::kern_synch::{tsleep, wakeup, wchan};
-use crate::kern::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
 use crate::sys::errno::Errno;
@@ -245,7 +245,7 @@ pub fn db_show_panic_vnode(out: &mut dyn core::fmt::Write) {
     let id = PANIC_VNODE.load(Ordering::Relaxed);
     let Some(vp) = crate::kern::vfs_subr::vnode_by_id_try(id) else { return };
     db_show_vnode_brief(out, vp);
-    crate::kern::vfs_hist::vhist_print(out, id);
+    crate::diag::vfs_hist::vhist_print(out, id);
 }
 
 /// The vnode's counts, flags and lock, and its object with every page.
@@ -467,7 +467,7 @@ pub fn uvn_detach(vp: &'static Vnode) {
         uvn_flush(vp, 0, 0, PgoFlags::PGO_DEACTIVATE | PgoFlags::PGO_ALLPAGES);
         uvn.vmobjlock.rw_exit();
         vrele(vp);
-        crate::uvm::uvm_p0::p0_check(vp, crate::uvm::uvm_p0::P0Point::UvnDetach);
+        crate::diag::uvm_p0::p0_check(vp, crate::diag::uvm_p0::P0Point::UvnDetach);
         return;
     }
     uvn.locked(|u| u.u_flags |= UvnFlags::UVM_VNODE_DYING);
@@ -514,7 +514,7 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
         uvn.vmobjlock.rw_exit();
         return false;
     }
-    crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::UncacheKill);
+    crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::UncacheKill);
     // Only the kill path needs the lock it lets go of (OpenBSD checks it
     // here too, under VFSLCKDEBUG): the mmap hack calls this unlocked.
     crate::kern::vfs_vops::ASSERT_VP_ISLOCKED(vp);
@@ -598,7 +598,7 @@ pub fn uvm_vnp_sync() {
             continue;
         }
         if refs == 0 {
-            crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::SyncPersist);
+            crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::SyncPersist);
             if uvn_sync_takes_vget() {
                 if vget(vp, LkFlags::LK_NOWAIT).is_err() {
                     uvn.vmobjlock.rw_exit();
@@ -639,7 +639,7 @@ pub fn uvm_vnp_setsize(vp: &'static Vnode, size: u64) {
     if uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
         let old = uvn.with(|u| u.u_size);
         if old > size {
-            crate::uvm::uvm_p0::race_count(crate::uvm::uvm_p0::RaceCtr::Truncate);
+            crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::Truncate);
             uvn_flush(vp, size, old, PgoFlags::PGO_FREE);
         }
         uvn.locked(|u| u.u_size = size);
@@ -1032,7 +1032,7 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
             continue;
         };
         if waited {
-            crate::kern::kern_sched::memwait_end();
+            crate::diag::deadlock::memwait_end();
         }
         uvm_pagezero(pg);
         pg.set_flags(PgFlags::PG_BUSY | PgFlags::PG_FAKE);

@@ -12,9 +12,10 @@
 
 use crate::arch::machdep;
 use crate::arch::pmap::pmap_is_modified;
+use crate::diag::vfs_hist;
+use crate::kern::kern_ktrace;
 use crate::kern::subr_prf::Cons;
 use crate::kern::vfs_subr::Vnode;
-use crate::kern::{kern_ktrace, vfs_hist};
 use crate::uvm::uvm_page::PgFlags;
 use crate::uvm::uvm_vnode::UvnFlags;
 use core::fmt::Write;
