@@ -65,7 +65,7 @@ pub fn main(ctx: &Ctx) -> Result<i32> {
 }
 
 /// The race workload under fixed-2 (no panic ends it early).
-const RACE_FIXED2: &str = "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 uvn.policy=fixed-2";
+const RACE_FIXED2: &str = race_bootargs!("race.secs=10 uvn.policy=fixed-2");
 /// Seeds of the recorder-cost boots, each run with the recorder on and off.
 const RECORDER_SEEDS: [u64; 3] = [1, 2, 3];
 

@@ -29,8 +29,8 @@ pub struct Args {
     #[arg(long, default_value = crate::stress::RACE_BOOTARGS)]
     bootargs: String,
     /// The replayed boot's vnode pager policy (`uvn.policy=P`).
-    #[arg(long)]
-    policy: Option<String>,
+    #[arg(long, value_parser = crate::qemu::parse_policy)]
+    policy: Option<kcore::bootargs::UvnPolicy>,
     /// Seconds before the replayed boot counts as hung.
     #[arg(long, default_value_t = 240)]
     timeout: u64,
@@ -59,7 +59,7 @@ fn replay(ctx: &Ctx, args: &Args, seed: u64, out: &Path) -> Result<PathBuf> {
     let Setup { images, machine, .. } = crate::setup(ctx)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let log = out.join(format!("seed-{seed}.log"));
-    let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
+    let bootargs = qemu::with_policy(&args.bootargs, args.policy);
     eprintln!("xtask: replaying seed {seed} ({bootargs}), log in {}", log.display());
     let boot = Boot {
         image: &images.good,

@@ -1,6 +1,15 @@
 //! `cargo xtask …`: the one entry point for building, booting, testing and
 //! stress-testing ppcbsd under QEMU mac99.
 
+/// The race workload's boot arguments (small memory for pressure, few
+/// vnodes so creates recycle, the mmap hack off), then `$rest`: the one
+/// place they are written.
+macro_rules! race_bootargs {
+    ($rest:literal) => {
+        concat!("workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 ", $rest)
+    };
+}
+
 mod bench;
 mod build;
 mod deps;

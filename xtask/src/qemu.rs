@@ -2,6 +2,7 @@
 //! timeout and a log, and killing QEMU on every way out (error, drop,
 //! timeout, Ctrl-C).
 
+use kcore::bootargs::UvnPolicy;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -96,10 +97,16 @@ pub fn append_line(seed: u64, bootargs: &str) -> String {
     std::iter::once(format!("seed={seed}")).chain(bootargs.split_whitespace().map(str::to_owned)).collect::<Vec<_>>().join(" ")
 }
 
+/// `--policy`'s value: a policy's name (original, vget-diff, fixed,
+/// fixed-2).
+pub fn parse_policy(s: &str) -> Result<UvnPolicy, String> {
+    UvnPolicy::from_name(s).ok_or_else(|| format!("no policy '{s}' (there are: {})", UvnPolicy::ALL.map(UvnPolicy::name).join(", ")))
+}
+
 /// User boot arguments plus `uvn.policy=P` when --policy was given.
-pub fn with_policy(bootargs: &str, policy: Option<&str>) -> String {
+pub fn with_policy(bootargs: &str, policy: Option<UvnPolicy>) -> String {
     match policy {
-        Some(p) => format!("{} uvn.policy={p}", bootargs.trim()).trim_start().to_owned(),
+        Some(p) => format!("{} uvn.policy={}", bootargs.trim(), p.name()).trim_start().to_owned(),
         None => bootargs.trim().to_owned(),
     }
 }
@@ -504,8 +511,10 @@ mod tests {
 
     #[test]
     fn policy_is_appended() {
-        assert_eq!(with_policy("test=all", Some("fixed")), "test=all uvn.policy=fixed");
-        assert_eq!(with_policy("", Some("original")), "uvn.policy=original");
+        assert_eq!(with_policy("test=all", Some(UvnPolicy::Fixed)), "test=all uvn.policy=fixed");
+        assert_eq!(with_policy("", Some(UvnPolicy::Original)), "uvn.policy=original");
+        assert_eq!(parse_policy("fixed-2"), Ok(UvnPolicy::Fixed2));
+        assert!(parse_policy("fixed2").is_err_and(|e| e.contains("vget-diff")));
         assert_eq!(with_policy(" halt=1 ", None), "halt=1");
     }
 }

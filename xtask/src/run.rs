@@ -11,8 +11,8 @@ use crate::{Ctx, Setup};
 pub struct Args {
     /// The vnode pager's policy (original, vget-diff, fixed, fixed-2),
     /// passed as `uvn.policy=P`.
-    #[arg(long)]
-    policy: Option<String>,
+    #[arg(long, value_parser = crate::qemu::parse_policy)]
+    policy: Option<kcore::bootargs::UvnPolicy>,
     /// Seed for everything random in the kernel (`seed=N`).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -41,7 +41,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
         Some(f) => Some(crate::image::build_user(ctx, &art, f)?),
         None => None,
     };
-    let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
+    let bootargs = qemu::with_policy(&args.bootargs, args.policy);
     if args.gdb {
         eprintln!(
             "xtask: QEMU is waiting for gdb; attach with:\n  gdb-multiarch {} -ex 'target remote :1234'",

@@ -21,7 +21,7 @@ use crate::{shell_quote, Ctx, Setup};
 
 /// The race workload with P0 arising through real paths: small memory for
 /// pressure, few vnodes so creates recycle, the mmap hack off.
-pub const RACE_BOOTARGS: &str = "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10";
+pub const RACE_BOOTARGS: &str = race_bootargs!("race.secs=10");
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,8 +43,8 @@ pub struct Args {
     bootargs: String,
     /// The vnode pager's policy (original, vget-diff, fixed, fixed-2),
     /// passed as `uvn.policy=P`.
-    #[arg(long)]
-    policy: Option<String>,
+    #[arg(long, value_parser = crate::qemu::parse_policy)]
+    policy: Option<kcore::bootargs::UvnPolicy>,
     /// Run only the K-th of N disjoint slices of the seeds (1 ≤ K ≤ N),
     /// e.g. one per machine or array job; `--merge` puts them together.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
@@ -245,7 +245,7 @@ impl Summary {
     }
 
     fn policy(&self) -> &str {
-        self.bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or("fixed")
+        self.bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or(kcore::bootargs::UvnPolicy::DEFAULT.name())
     }
 }
 
@@ -273,7 +273,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
         return Ok(0);
     }
     let setup = crate::setup(ctx)?;
-    let bootargs = qemu::with_policy(&args.bootargs, args.policy.as_deref());
+    let bootargs = qemu::with_policy(&args.bootargs, args.policy);
     let kernel = kernel_id(ctx, &setup.art.kernel)?;
     let (run_id, dir) = run_dir(ctx, args.name.as_deref())?;
     let timeout = Duration::from_secs(args.timeout);
@@ -697,7 +697,7 @@ fn table(ctx: &Ctx, runs: &[PathBuf]) -> Result<i32> {
         let n = |k: &str| v["counts"][k].as_u64().unwrap_or(0);
         let boots = v["boots"].as_u64().unwrap_or(0);
         let bootargs = v["bootargs"].as_str().unwrap_or("");
-        let policy = bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or("fixed");
+        let policy = bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or(kcore::bootargs::UvnPolicy::DEFAULT.name());
         let rest: Vec<&str> = bootargs.split_whitespace().filter(|w| !w.starts_with("uvn.policy=")).collect();
         let sigs: Vec<String> = v["signatures"]
             .as_array()

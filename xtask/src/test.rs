@@ -896,37 +896,12 @@ const TESTS: &[QemuTest] = &[
     dying_pageout("dying-pageout-original", "test=dying-pageout uvn.policy=original rd.latency=10000-30000", true),
     dying_pageout("dying-pageout-fixed", "test=dying-pageout uvn.policy=fixed rd.latency=10000-30000", true),
     dying_pageout("dying-pageout-fixed-2", "test=dying-pageout uvn.policy=fixed-2 rd.latency=10000-30000", false),
-    race(
-        "race-original",
-        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=original",
-        4,
-        race_original,
-    ),
-    race(
-        "race-vget-diff",
-        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
-        4,
-        race_vget_diff,
-    ),
-    race("race-fixed", "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed", 6, race_fixed),
-    race(
-        "race-fixed-2",
-        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=fixed-2",
-        6,
-        race_fixed2,
-    ),
-    race(
-        "race-keepopen-original",
-        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 race.keepopen=1 uvn.policy=original",
-        4,
-        race_keepopen_original,
-    ),
-    race(
-        "race-keepopen-fixed-2",
-        "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 race.keepopen=1 uvn.policy=fixed-2",
-        6,
-        race_keepopen_fixed2,
-    ),
+    race("race-original", race_bootargs!("race.secs=5 uvn.policy=original"), 4, race_original),
+    race("race-vget-diff", race_bootargs!("race.secs=5 uvn.policy=vget-diff"), 4, race_vget_diff),
+    race("race-fixed", race_bootargs!("race.secs=5 uvn.policy=fixed"), 6, race_fixed),
+    race("race-fixed-2", race_bootargs!("race.secs=5 uvn.policy=fixed-2"), 6, race_fixed2),
+    race("race-keepopen-original", race_bootargs!("race.secs=10 race.keepopen=1 uvn.policy=original"), 4, race_keepopen_original),
+    race("race-keepopen-fixed-2", race_bootargs!("race.secs=5 race.keepopen=1 uvn.policy=fixed-2"), 6, race_keepopen_fixed2),
     QemuTest { race: Some(RaceCheck { boots: 3, need: 3, ok: fuzz_ok }), slow: true, ..test("fuzz", "workload=fuzz fuzz.ops=1500", 0, &[]) },
     // The P0 detector: with the mmap hack off the P0 search reaches P0 (the
     // known path: a shared-writable mapping's object persists dirty) and
@@ -943,12 +918,7 @@ const TESTS: &[QemuTest] = &[
     QemuTest {
         seed: 17,
         replay: true,
-        ..test(
-            "race-replay",
-            "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=5 uvn.policy=vget-diff",
-            1,
-            &[Check::LineStarts("panic: uvn_flush: ")],
-        )
+        ..test("race-replay", race_bootargs!("race.secs=5 uvn.policy=vget-diff"), 1, &[Check::LineStarts("panic: uvn_flush: ")])
     },
     fsstress("fsstress", Variant::Good),
     fsstress("fsstress-ufs1", Variant::Ufs1),
@@ -1058,7 +1028,7 @@ const TESTS: &[QemuTest] = &[
         slow: true,
         ..test(
             "ddb-race",
-            "workload=race physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 uvm.mmap_uncache=0 race.secs=10 uvn.policy=original ddb=1",
+            race_bootargs!("race.secs=10 uvn.policy=original ddb=1"),
             1,
             &[Check::InOrder(&[
                 "panic: vref used where vget required",

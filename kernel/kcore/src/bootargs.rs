@@ -90,7 +90,6 @@ pub const RD_LATENCY_DEFAULT: (u32, u32) = (20, 200);
 /// The longest `rd.latency` allowed: one second.
 pub const RD_LATENCY_MAX: u32 = 1_000_000;
 
-/// `workload=`: what the kernel runs instead of the demo.
 /// The vnode pager's policies (doc/race.md): OpenBSD's uvm_vnode.c 1.130, the
 /// first proposed diff, 1.131's fix, and ppcbsd's fix of the pagedaemon
 /// self-deadlock that 1.131 leaves (doc/results.md).
@@ -102,6 +101,28 @@ pub enum UvnPolicy {
     Fixed2,
 }
 
+impl UvnPolicy {
+    /// Every policy, in doc/race.md's order.
+    pub const ALL: [UvnPolicy; 4] = [UvnPolicy::Original, UvnPolicy::VgetDiff, UvnPolicy::Fixed, UvnPolicy::Fixed2];
+    /// The kernel's policy when no `uvn.policy=` is given.
+    pub const DEFAULT: UvnPolicy = UvnPolicy::Fixed;
+
+    /// Its name in `uvn.policy=` (and xtask's `--policy`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            UvnPolicy::Original => "original",
+            UvnPolicy::VgetDiff => "vget-diff",
+            UvnPolicy::Fixed => "fixed",
+            UvnPolicy::Fixed2 => "fixed-2",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<UvnPolicy> {
+        UvnPolicy::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
+
+/// `workload=`: what the kernel runs instead of the demo.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workload {
     /// Print `walk: PATH SIZE CRC32` for every file the kernel can reach.
@@ -125,7 +146,7 @@ impl Default for BootArgs<'_> {
             physmem_pages: None,
             maxvnodes: None,
             workload: None,
-            uvn_policy: UvnPolicy::Fixed,
+            uvn_policy: UvnPolicy::DEFAULT,
             mmap_uncache: true,
             race_secs: 20,
             race_keepopen: false,
@@ -284,14 +305,9 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             "kern.prof" => flag(key, value).map(|b| args.prof = b),
             "kern.maxproc" => ranged(key, value, 8, 1 << 20, "8 to 1048576").map(|n| args.maxproc = n),
             "kern.bufcachepercent" => ranged(key, value, 1, 90, "1 to 90").map(|n| args.bufcachepercent = n),
-            "uvn.policy" => match value {
-                "original" => Ok(UvnPolicy::Original),
-                "vget-diff" => Ok(UvnPolicy::VgetDiff),
-                "fixed" => Ok(UvnPolicy::Fixed),
-                "fixed-2" => Ok(UvnPolicy::Fixed2),
-                _ => Err(BootArgError::BadValue { key, value, expected: "original, vget-diff, fixed or fixed-2" }),
-            }
-            .map(|p| args.uvn_policy = p),
+            "uvn.policy" => UvnPolicy::from_name(value)
+                .ok_or(BootArgError::BadValue { key, value, expected: "original, vget-diff, fixed or fixed-2" })
+                .map(|p| args.uvn_policy = p),
             "kern.maxvnodes" => ranged(key, value, 4, 1 << 20, "4 to 1048576").map(|n| args.maxvnodes = Some(n)),
             _ => Err(BootArgError::Unknown(key)),
         };

@@ -75,7 +75,7 @@ static UVM_CONFIG: spin::Once<UvmConfig> = spin::Once::new();
 
 /// Before it is set (early self-tests), OpenBSD's defaults: 1.131's fix
 /// and the mmap hack on.
-const UVM_CONFIG_DEFAULT: UvmConfig = UvmConfig { policy: UvnPolicy::Fixed, mmap_uncache: true };
+const UVM_CONFIG_DEFAULT: UvmConfig = UvmConfig { policy: UvnPolicy::DEFAULT, mmap_uncache: true };
 
 fn uvm_config() -> &'static UvmConfig {
     UVM_CONFIG.get().unwrap_or(&UVM_CONFIG_DEFAULT)
@@ -107,14 +107,34 @@ fn uvn_put_takes_vget() -> bool {
     matches!(uvn_policy(), UvnPolicy::Fixed | UvnPolicy::Fixed2)
 }
 
-/// ppcbsd's fixed-2, on top of 1.131: the pager's own VOP_WRITE is marked
-/// (UVM_VNODE_PAGERIO) and uvm_vnp_uncache leaves that object alone; only
-/// the thread that holds a dying object's vnode lock (VNISLOCKED: vclean's)
-/// writes its pages; uvn_put's vrele runs without the object lock; and
-/// ffs_write uncaches before it takes the block's buffer
-/// (doc/fidelity.md). OpenBSD has none of these.
-pub fn uvn_fixed2() -> bool {
+/// ppcbsd's fixed-2, on top of 1.131, has the guards below, one predicate
+/// each, so that a call site names the behaviour it asks about
+/// (doc/fidelity.md). OpenBSD has none of them.
+fn uvn_fixed2() -> bool {
     uvn_policy() == UvnPolicy::Fixed2
+}
+
+/// fixed-2: the pager's own VOP_WRITE is marked (UVM_VNODE_PAGERIO) and
+/// uvm_vnp_uncache leaves that object alone.
+fn uvn_pager_write_is_marked() -> bool {
+    uvn_fixed2()
+}
+
+/// fixed-2: only the thread that holds a dying object's vnode lock
+/// (VNISLOCKED: vclean's) writes its pages.
+fn uvn_dying_writes_need_vnlock() -> bool {
+    uvn_fixed2()
+}
+
+/// fixed-2: uvn_put's vrele runs without the object lock.
+fn uvn_put_vrele_unlocked() -> bool {
+    uvn_fixed2()
+}
+
+/// fixed-2: ffs_write uncaches before it takes the block's buffer, not
+/// after (OpenBSD's order makes the persistbug).
+pub fn ffs_write_uncaches_first() -> bool {
+    uvn_fixed2()
 }
 
 /// fixed-2: the pager never sleeps for a vnode lock while it holds busy
@@ -497,7 +517,7 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
     let _w = vh_working(vp);
     uvn.vmobjlock.rw_enter_write();
     let f = uvn.flags();
-    let pagerio = uvn_fixed2() && f.contains(UvnFlags::UVM_VNODE_PAGERIO);
+    let pagerio = uvn_pager_write_is_marked() && f.contains(UvnFlags::UVM_VNODE_PAGERIO);
     if !f.contains(UvnFlags::UVM_VNODE_VALID) || f.intersects(UvnFlags::UVM_VNODE_BLOCKED) || pagerio {
         if f.contains(UvnFlags::UVM_VNODE_VALID) {
             vh(vp, Vh::Uncache, 0, 0);
@@ -836,7 +856,7 @@ fn uvn_put_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFla
     }
     let f = uvn.flags();
     let dying = f.contains(UvnFlags::UVM_VNODE_DYING);
-    if dying && uvn_fixed2() && f.contains(UvnFlags::UVM_VNODE_VNISLOCKED) && !vp.v_lock.rw_write_held() {
+    if dying && uvn_dying_writes_need_vnlock() && f.contains(UvnFlags::UVM_VNODE_VNISLOCKED) && !vp.v_lock.rw_write_held() {
         return PagerResult::VM_PAGER_AGAIN;
     }
     if !dying && vget(vp, LkFlags::LK_NOWAIT).is_err() {
@@ -844,7 +864,7 @@ fn uvn_put_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFla
     }
     let r = uvn_io(vp, pages, flags, true);
     if !dying {
-        if uvn_fixed2() {
+        if uvn_put_vrele_unlocked() {
             // The last reference goes to VOP_INACTIVE, which may truncate
             // an unlinked file and take this object's lock again.
             uvn.vmobjlock.rw_exit();
@@ -963,7 +983,7 @@ fn uvn_io_vnode(
         for (k, &(_, pg)) in pages.iter().enumerate() {
             uvm_page_read(pg, 0, &mut buf[k * PAGE_SIZE as usize..(k + 1) * PAGE_SIZE as usize]);
         }
-        let mark = uvn_fixed2();
+        let mark = uvn_pager_write_is_marked();
         if mark {
             vp.v_uvm.with(|u| u.u_flags |= UvnFlags::UVM_VNODE_PAGERIO);
         }

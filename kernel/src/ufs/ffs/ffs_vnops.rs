@@ -15,7 +15,7 @@ use crate::ufs::ffs::ffs_vfsops::{
 use crate::ufs::ufs::ufs_inode::{ufs_inactive, ufs_reclaim};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_lookup};
 use crate::ufs::ufs::ufs_vnops::{ufs_create, ufs_mkdir, ufs_remove, ufs_rename, ufs_rmdir};
-use crate::uvm::uvm_vnode::{uvm_vnp_setsize, uvm_vnp_uncache, uvn_fixed2};
+use crate::uvm::uvm_vnode::{ffs_write_uncaches_first, uvm_vnp_setsize, uvm_vnp_uncache};
 
 pub struct FfsVnodeOps;
 
@@ -100,7 +100,7 @@ fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -
         let at = off + done as u64;
         let (lbn, boff) = (at / bsize, (at % bsize) as usize);
         let n = (bsize as usize - boff).min(buf.len() - done);
-        if uvn_fixed2() {
+        if ffs_write_uncaches_first() {
             uvm_vnp_uncache(vp);
         }
         let mut ip = vtoi(vp)?;
@@ -117,7 +117,7 @@ fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -
         if ip.size > osize {
             uvm_vnp_setsize(vp, ip.size);
         }
-        if !uvn_fixed2() {
+        if !ffs_write_uncaches_first() {
             uvm_vnp_uncache(vp);
         }
         vfs_bio::with_buf(bp, |b| {
