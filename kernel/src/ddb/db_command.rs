@@ -148,7 +148,7 @@ fn db_show(what: &str) {
         }
     } else if let Some(arg) = what.strip_prefix("object") {
         if let Some(vp) = vnode(arg.trim()) {
-            crate::uvm::uvm_vnode::uvm_object_printit(out, vp, true);
+            crate::ddb::db_uvm::uvm_object_printit(out, vp, true);
         }
     } else if let Some(arg) = what.strip_prefix("page ") {
         let arg = arg.trim();

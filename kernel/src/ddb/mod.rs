@@ -3,3 +3,4 @@
 
 pub mod db_command;
 pub mod db_sym;
+pub mod db_uvm;

@@ -167,7 +167,7 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
     for vid in vids {
         if let Some(vp) = crate::kern::vfs_subr::vnode_by_id_try(vid) {
             crate::diag::vfs_hist::vh(vp, crate::diag::vfs_hist::Vh::Deadlock, 0, 0);
-            crate::uvm::uvm_vnode::db_show_vnode_brief(&mut c, vp);
+            crate::ddb::db_uvm::db_show_vnode_brief(&mut c, vp);
             crate::diag::vfs_hist::vhist_print(&mut c, vid);
         }
     }

@@ -8,7 +8,7 @@ use crate::dev::{cuda, escc, openpic, pvpanic, rd};
 use crate::kern::{kern_clock, kern_exec, kern_exit, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_bio, vfs_subr};
 use crate::printf;
 use crate::sys::conf;
-use crate::uvm::{uvm_page, uvm_pdaemon, uvm_vnode};
+use crate::uvm::{uvm_page, uvm_pdaemon};
 use kcore::bootargs::{self, BootArgs, Workload};
 use kcore::bootinfo::{BootInfo, Usage};
 use spin::Once;
@@ -70,7 +70,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     crate::uvm::uvm_pager::uvm_pager_init();
     rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed, args.rd_latency_us);
     conf::setroot(conf::makedev(crate::arch::conf::RD_MAJOR, 0));
-    uvm_vnode::uvm_config_init(args.uvn_policy, args.mmap_uncache);
+    crate::uvm::uvm_extern::uvm_config_init(args.uvn_policy, args.mmap_uncache);
     crate::diag::vfs_hist::vhist_set(args.vhist);
     crate::diag::uvm_p0::p0_watch_init(args.p0_watch);
     crate::diag::deadlock::set_hangsecs(args.hangsecs);

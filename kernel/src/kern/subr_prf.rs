@@ -102,7 +102,7 @@ pub fn panic_common(msg: &dyn fmt::Display, tf: Option<&TrapFrame>) -> ! {
         dump_registers(tf);
     }
     db_trace::db_stack_trace_print(PANIC_FRAMES, &mut c);
-    crate::uvm::uvm_vnode::db_show_panic_vnode(&mut c);
+    crate::ddb::db_uvm::db_show_panic_vnode(&mut c);
     if DDB_ON_PANIC.load(Ordering::Relaxed) {
         crate::ddb::db_command::db_command_loop(tf);
     }

@@ -687,7 +687,7 @@ pub fn db_show_all_vnodes(out: &mut dyn core::fmt::Write, persisting: bool) {
                 f.contains(crate::uvm::uvm_vnode::UvnFlags::UVM_VNODE_VALID),
                 *refs,
                 pages.len(),
-                pages.iter().filter(|p| crate::uvm::uvm_vnode::db_page_dirty(p) == Some(true)).count(),
+                pages.iter().filter(|p| crate::ddb::db_uvm::db_page_dirty(p) == Some(true)).count(),
             ),
             None => (false, 0, 0, 0),
         };

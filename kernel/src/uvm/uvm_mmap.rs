@@ -48,7 +48,7 @@ pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -
     // whatever `prot` says (uvn_attach's WRITEABLE list, and the hack).
     let writeable = shared && vfs_vnops::fwrite(fflag);
     uvm_vnode::uvn_attach(vp, writeable)?;
-    if writeable && uvm_vnode::uvm_mmap_uncache() {
+    if writeable && crate::uvm::uvm_extern::uvm_mmap_uncache() {
         // OpenBSD's "XXXCDC hack": an object mapped shared with write in
         // its prot or maxprot may not persist, so its last unmap writes
         // and frees its pages. Without the vnode lock, as OpenBSD: the
