@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::ctx::{Ctx, Setup};
 use crate::qemu::{Boot, BootResult};
-use crate::{Ctx, Setup};
 
 #[derive(Serialize, Debug, PartialEq)]
 struct Metric {
@@ -35,7 +35,7 @@ struct Bench {
 const BOOTS: [(&str, &str); 4] = [("demo", ""), ("selftest", "test=all"), ("bench", "test=bench"), ("fsstress", "workload=fsstress kern.maxvnodes=16")];
 
 pub fn main(ctx: &Ctx) -> Result<i32> {
-    let setup = crate::setup(ctx)?;
+    let setup = crate::ctx::setup(ctx)?;
     let dir = ctx.path("target/bench");
     let mut bench = Bench { boots: Vec::new(), metrics: Vec::new(), notes: Vec::new() };
     for (name, bootargs) in BOOTS {

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::Ctx;
+use crate::ctx::Ctx;
 
 /// The target JSON the PowerPC crates are built for, relative to the root.
 const TARGET_JSON: &str = "targets/powerpc-none.json";
@@ -132,7 +132,7 @@ pub fn clippy(ctx: &Ctx) -> Result<i32> {
         ctx.show(&cmd);
         let status = cmd.status().context("cannot run cargo clippy (rustup component add clippy)")?;
         if !status.success() {
-            eprintln!("xtask: clippy: `{}` found something (above)", crate::command_line(&cmd));
+            eprintln!("xtask: clippy: `{}` found something (above)", crate::ctx::command_line(&cmd));
             return Ok(1);
         }
     }

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::Ctx;
+use crate::ctx::Ctx;
 
 /// Host programs xtask runs.
 pub struct Tools {
@@ -86,7 +86,7 @@ fn rust_src(ctx: &Ctx) -> Result<()> {
 
 fn run(ctx: &Ctx, cmd: &mut Command) -> Result<()> {
     ctx.show(cmd);
-    let line = crate::command_line(cmd);
+    let line = crate::ctx::command_line(cmd);
     let status = cmd.status().with_context(|| format!("cannot run {line}"))?;
     if !status.success() {
         bail!("{line} failed ({status})");

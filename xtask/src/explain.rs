@@ -13,9 +13,9 @@ use anyhow::{bail, Context, Result};
 use svg::node::element::{Circle, Group, Line, Rectangle, Text, Title};
 use svg::Document;
 
+use crate::ctx::{Ctx, Setup};
 use crate::qemu::{self, Boot};
 use crate::report::esc;
-use crate::{Ctx, Setup};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,7 +56,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
 
 /// Boots `seed` once with the console off and returns its log.
 fn replay(ctx: &Ctx, args: &Args, seed: u64, out: &Path) -> Result<PathBuf> {
-    let Setup { images, machine, .. } = crate::setup(ctx)?;
+    let Setup { images, machine, .. } = crate::ctx::setup(ctx)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let log = out.join(format!("seed-{seed}.log"));
     let bootargs = qemu::with_policy(&args.bootargs, args.policy);

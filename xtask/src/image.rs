@@ -12,8 +12,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use crate::build::{Artifacts, USER_PROGRAMS};
+use crate::ctx::Ctx;
 use crate::deps::Tools;
-use crate::Ctx;
 
 #[derive(clap::Subcommand)]
 pub enum Cmd {
@@ -45,7 +45,7 @@ pub enum Cmd {
 pub fn main(ctx: &Ctx, cmd: Cmd) -> Result<i32> {
     match cmd {
         Cmd::Build => {
-            println!("{}", crate::setup(ctx)?.images.good.display());
+            println!("{}", crate::ctx::setup(ctx)?.images.good.display());
             Ok(0)
         }
         Cmd::Ls { image, path } => ls(&image, &path),

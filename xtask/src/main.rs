@@ -12,6 +12,7 @@ macro_rules! race_bootargs {
 
 mod bench;
 mod build;
+mod ctx;
 mod deps;
 #[cfg(test)]
 mod docs;
@@ -25,9 +26,7 @@ mod stats;
 mod stress;
 mod test;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use clap::{Parser, Subcommand};
 
@@ -49,6 +48,10 @@ enum Cmd {
     Test(test::Args),
     /// Boot many times with consecutive seeds and group the panics.
     Stress(stress::Args),
+    /// Boot nothing: tables, comparisons, merges and reports of finished
+    /// stress runs.
+    #[command(subcommand)]
+    Runs(stress::RunsCmd),
     /// Build the FFS ramdisk image, or look inside one.
     #[command(subcommand)]
     Image(image::Cmd),
@@ -65,62 +68,9 @@ enum Cmd {
     Clippy,
 }
 
-/// What every command needs: where the workspace is and how loud to be.
-pub struct Ctx {
-    pub root: PathBuf,
-    pub verbose: bool,
-}
-
-impl Ctx {
-    /// `path` relative to the workspace root.
-    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
-        self.root.join(rel)
-    }
-
-    /// Shows `cmd` (with -v) the way a shell would take it.
-    pub fn show(&self, cmd: &Command) {
-        if self.verbose {
-            eprintln!("+ {}", command_line(cmd));
-        }
-    }
-}
-
-/// Everything a boot needs, built.
-pub struct Setup {
-    pub tools: deps::Tools,
-    pub art: build::Artifacts,
-    pub images: image::Images,
-    pub machine: qemu::Machine,
-}
-
-/// Set-up check, then build the stub, the kernel and the images.
-pub fn setup(ctx: &Ctx) -> anyhow::Result<Setup> {
-    let tools = deps::check(ctx)?;
-    let art = build::powerpc(ctx)?;
-    let images = image::build(ctx, &tools, &art)?;
-    let machine = qemu::Machine::load(ctx, &tools, &art)?;
-    Ok(Setup { tools, art, images, machine })
-}
-
-/// `cmd` as one shell-quoted line, for -v and for error messages.
-pub fn command_line(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(shell_quote).collect::<Vec<_>>().join(" ")
-}
-
-/// Quotes `s` for a POSIX shell when it needs it.
-pub fn shell_quote(s: impl AsRef<OsStr>) -> String {
-    let s = s.as_ref().to_string_lossy();
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        s.into_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 fn main() {
     let cli = Cli::parse();
-    let ctx = Ctx {
+    let ctx = ctx::Ctx {
         // xtask lives one level below the workspace root.
         root: Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         verbose: cli.verbose,
@@ -139,28 +89,16 @@ fn main() {
 }
 
 /// Runs one command; Ok carries the process exit status.
-fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
+fn dispatch(ctx: &ctx::Ctx, cmd: Cmd) -> anyhow::Result<i32> {
     match cmd {
         Cmd::Run(args) => run::main(ctx, &args),
         Cmd::Test(args) => test::main(ctx, &args),
         Cmd::Stress(args) => stress::main(ctx, &args),
+        Cmd::Runs(cmd) => stress::runs(ctx, &cmd),
         Cmd::Image(cmd) => image::main(ctx, cmd),
         Cmd::Bench => bench::main(ctx),
         Cmd::Explain(args) => explain::main(ctx, &args),
         Cmd::Fmt { check } => build::fmt(ctx, check),
         Cmd::Clippy => build::clippy(ctx),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("seed=1"), "seed=1");
-        assert_eq!(shell_quote("seed=1 halt=1"), "'seed=1 halt=1'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 }

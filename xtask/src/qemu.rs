@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::build::Artifacts;
+use crate::ctx::Ctx;
 use crate::deps::Tools;
-use crate::Ctx;
 
 /// The machine definition, relative to the workspace root.
 pub const MACHINE_FILE: &str = "qemu/mac99.args";

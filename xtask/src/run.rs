@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::ctx::{Ctx, Setup};
 use crate::qemu::{self, Boot, Exit};
-use crate::{Ctx, Setup};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
-    let Setup { art, images, machine, .. } = crate::setup(ctx)?;
+    let Setup { art, images, machine, .. } = crate::ctx::setup(ctx)?;
     let user_image = match &args.image {
         Some(f) => Some(crate::image::build_user(ctx, &art, f)?),
         None => None,
@@ -45,7 +45,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     if args.gdb {
         eprintln!(
             "xtask: QEMU is waiting for gdb; attach with:\n  gdb-multiarch {} -ex 'target remote :1234'",
-            crate::shell_quote(art.kernel.strip_prefix(&ctx.root).unwrap_or(&art.kernel))
+            crate::ctx::shell_quote(art.kernel.strip_prefix(&ctx.root).unwrap_or(&art.kernel))
         );
     }
     let log = ctx.path("target/run.log");

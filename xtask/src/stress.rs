@@ -14,10 +14,10 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::ctx::{shell_quote, Ctx, Setup};
 use crate::outcome::{self, Outcome};
 use crate::qemu::{self, Boot};
 use crate::stats::{self, percentile, wilson};
-use crate::{shell_quote, Ctx, Setup};
 
 /// The race workload with P0 arising through real paths: small memory for
 /// pressure, few vnodes so creates recycle, the mmap hack off.
@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long, value_parser = crate::qemu::parse_policy)]
     policy: Option<kcore::bootargs::UvnPolicy>,
     /// Run only the K-th of N disjoint slices of the seeds (1 ≤ K ≤ N),
-    /// e.g. one per machine or array job; `--merge` puts them together.
+    /// e.g. one per machine or array job; `cargo xtask runs merge` puts them together.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     shard: Option<(u64, u64)>,
     /// Stop once this many boots failed: `N-panics` (PANIC) or
@@ -60,23 +60,6 @@ pub struct Args {
     /// time), e.g. shard-3 for a batch job; it must not exist yet.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
-    /// Boot nothing: combine these runs' summary.json (directories under
-    /// target/stress) into one table, one row per run, printed and written
-    /// to target/stress/table.md.
-    #[arg(long, num_args = 1.., conflicts_with_all = ["compare", "merge"])]
-    table: Vec<PathBuf>,
-    /// Boot nothing: compare two runs (failure and panic rates, guest time
-    /// to panic) and say which is worse.
-    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], conflicts_with = "merge")]
-    compare: Vec<PathBuf>,
-    /// Boot nothing: merge the shards of one run (their directories) into a
-    /// new run with one summary, table row and report.
-    #[arg(long, num_args = 1..)]
-    merge: Vec<PathBuf>,
-    /// Boot nothing: write these runs' summary.md and report.html again
-    /// from their summary.json (after an update of xtask).
-    #[arg(long, num_args = 1.., conflicts_with_all = ["table", "compare", "merge"])]
-    report: Vec<PathBuf>,
 }
 
 /// A stopping rule: stop after `n` boots of the kind.
@@ -249,30 +232,56 @@ impl Summary {
     }
 }
 
+/// `cargo xtask runs …`: what is done with finished runs (directories
+/// under target/stress, or paths); nothing is booted.
+#[derive(clap::Subcommand)]
+pub enum RunsCmd {
+    /// Combine these runs' summary.json into one table, one row per run,
+    /// printed and written to target/stress/table.md.
+    Table {
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+    },
+    /// Compare two runs (failure and panic rates, guest time to panic) and
+    /// say which is worse.
+    Compare { a: PathBuf, b: PathBuf },
+    /// Merge the shards of one run (their directories) into a new run with
+    /// one summary, table row and report.
+    Merge {
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
+    /// Write these runs' summary.md and report.html again from their
+    /// summary.json (after an update of xtask).
+    Report {
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+    },
+}
+
+pub fn runs(ctx: &Ctx, cmd: &RunsCmd) -> Result<i32> {
+    match cmd {
+        RunsCmd::Table { runs } => table(ctx, runs),
+        RunsCmd::Compare { a, b } => {
+            print!("{}", compare(&load(ctx, a)?, &load(ctx, b)?));
+            Ok(0)
+        }
+        RunsCmd::Merge { shards } => merge_dirs(ctx, shards),
+        RunsCmd::Report { runs } => {
+            for run in runs {
+                let s = load(ctx, run)?;
+                let dir = run_path(ctx, run);
+                std::fs::write(dir.join("summary.md"), markdown(&s)).context("cannot write summary.md")?;
+                std::fs::write(dir.join("report.html"), crate::report::html(&s)).context("cannot write report.html")?;
+                println!("{}", dir.join("report.html").display());
+            }
+            Ok(0)
+        }
+    }
+}
+
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
-    if !args.table.is_empty() {
-        return table(ctx, &args.table);
-    }
-    if !args.compare.is_empty() {
-        let a = load(ctx, &args.compare[0])?;
-        let b = load(ctx, &args.compare[1])?;
-        print!("{}", compare(&a, &b));
-        return Ok(0);
-    }
-    if !args.merge.is_empty() {
-        return merge_dirs(ctx, &args.merge);
-    }
-    for run in &args.report {
-        let s = load(ctx, run)?;
-        let dir = run_path(ctx, run);
-        std::fs::write(dir.join("summary.md"), markdown(&s)).context("cannot write summary.md")?;
-        std::fs::write(dir.join("report.html"), crate::report::html(&s)).context("cannot write report.html")?;
-        println!("{}", dir.join("report.html").display());
-    }
-    if !args.report.is_empty() {
-        return Ok(0);
-    }
-    let setup = crate::setup(ctx)?;
+    let setup = crate::ctx::setup(ctx)?;
     let bootargs = qemu::with_policy(&args.bootargs, args.policy);
     let kernel = kernel_id(ctx, &setup.art.kernel)?;
     let (run_id, dir) = run_dir(ctx, args.name.as_deref())?;
@@ -728,7 +737,7 @@ fn table(ctx: &Ctx, runs: &[PathBuf]) -> Result<i32> {
     Ok(0)
 }
 
-/// `--compare A B`: the failure and panic rates of two runs, their
+/// `runs compare A B`: the failure and panic rates of two runs, their
 /// difference with Newcombe's interval and Fisher's exact test, the shift
 /// in guest time to panic (Mann–Whitney U, Hodges–Lehmann), in words.
 pub fn compare(a: &Summary, b: &Summary) -> String {
@@ -832,7 +841,7 @@ fn merge(shards: &[Summary], run_id: String, wall: Duration) -> Result<(RunInfo,
     ))
 }
 
-/// `--merge DIR…`: a new run directory with the shards' logs and one
+/// `runs merge DIR…`: a new run directory with the shards' logs and one
 /// summary and report.
 fn merge_dirs(ctx: &Ctx, dirs: &[PathBuf]) -> Result<i32> {
     let shards: Vec<Summary> = dirs.iter().map(|d| load(ctx, d)).collect::<Result<_>>()?;

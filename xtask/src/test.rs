@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
+use crate::build;
+use crate::ctx::{Ctx, Setup};
 use crate::image::Variant;
 use crate::outcome::{self, BANNER, BOOT_ERROR};
 use crate::qemu::{self, Boot, BootResult, Exit};
-use crate::{build, Ctx, Setup};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -1283,7 +1284,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
             return Ok(1);
         }
     }
-    let setup = crate::setup(ctx)?;
+    let setup = crate::ctx::setup(ctx)?;
     let timeout = Duration::from_secs(args.timeout);
     println!("\nrunning {} QEMU tests, {} at a time", tests.len(), args.jobs.max(1));
 
