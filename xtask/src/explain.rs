@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "log")]
     seed: Option<u64>,
     /// Boot arguments of the replayed boot (after seed=N).
-    #[arg(long, default_value = crate::stress::RACE_BOOTARGS)]
+    #[arg(long, default_value = crate::qemu::RACE_BOOTARGS)]
     bootargs: String,
     /// The replayed boot's vnode pager policy (`uvn.policy=P`).
     #[arg(long, value_parser = crate::qemu::parse_policy)]

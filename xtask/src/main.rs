@@ -21,6 +21,7 @@ mod image;
 mod outcome;
 mod qemu;
 mod report;
+mod results;
 mod run;
 mod stats;
 mod stress;

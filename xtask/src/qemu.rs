@@ -97,6 +97,10 @@ pub fn append_line(seed: u64, bootargs: &str) -> String {
     std::iter::once(format!("seed={seed}")).chain(bootargs.split_whitespace().map(str::to_owned)).collect::<Vec<_>>().join(" ")
 }
 
+/// The race workload with P0 arising through real paths: small memory for
+/// pressure, few vnodes so creates recycle, the mmap hack off.
+pub const RACE_BOOTARGS: &str = race_bootargs!("race.secs=10");
+
 /// `--policy`'s value: a policy's name (original, vget-diff, fixed,
 /// fixed-2).
 pub fn parse_policy(s: &str) -> Result<UvnPolicy, String> {

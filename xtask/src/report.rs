@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 
 use crate::outcome::Outcome;
-use crate::stress::Summary;
+use crate::results::Summary;
 
 /// Text for HTML (element content and attribute values).
 pub fn esc(s: &str) -> String {

@@ -12,16 +12,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
 use crate::ctx::{shell_quote, Ctx, Setup};
 use crate::outcome::{self, Outcome};
 use crate::qemu::{self, Boot};
-use crate::stats::{self, percentile, wilson};
-
-/// The race workload with P0 arising through real paths: small memory for
-/// pressure, few vnodes so creates recycle, the mmap hack off.
-pub const RACE_BOOTARGS: &str = race_bootargs!("race.secs=10");
+use crate::results::{failed, Dist, Rate, Record, Signature, Summary};
+use crate::stats;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,7 +35,7 @@ pub struct Args {
     timeout: u64,
     /// Boot arguments for every boot (after seed=N); the default runs the
     /// race workload under memory pressure with the mmap hack off.
-    #[arg(long, default_value = RACE_BOOTARGS)]
+    #[arg(long, default_value = qemu::RACE_BOOTARGS)]
     bootargs: String,
     /// The vnode pager's policy (original, vget-diff, fixed, fixed-2),
     /// passed as `uvn.policy=P`.
@@ -96,139 +92,6 @@ fn shard_seeds(seed: u64, boots: u64, shard: Option<(u64, u64)>) -> std::ops::Ra
     match shard {
         None => seed..seed + boots,
         Some((k, n)) => seed + (k - 1) * boots / n..seed + k * boots / n,
-    }
-}
-
-/// A boot that found the bug: anything but a clean pass or QEMU's trouble.
-fn failed(o: Outcome) -> bool {
-    matches!(o, Outcome::Panic | Outcome::Hang | Outcome::CheckFailed)
-}
-
-/// One boot of the run.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Record {
-    pub seed: u64,
-    pub outcome: Outcome,
-    pub wall_ms: u64,
-    /// Guest milliseconds at the panic or deadlock report (the kernel's
-    /// `… at uptime` line), else at the log's last tick line.
-    pub virtual_ms: Option<u64>,
-    pub signature: Option<String>,
-    /// Why a QEMU-ERROR happened (QEMU's messages or the spawn error).
-    pub error: Option<String>,
-    /// The kernel's race counters, from its halt line (a boot that did not
-    /// halt has none).
-    #[serde(default)]
-    pub counters: Option<outcome::RaceCounters>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Signature {
-    pub signature: String,
-    pub count: usize,
-    pub first_seed: u64,
-    pub replay: String,
-    /// The first boot's drawn history (`explain/seed-N.html`), if its log
-    /// has one.
-    pub explain: Option<String>,
-    /// Guest milliseconds to the panic or deadlock, one per boot, sorted.
-    pub guest_ms: Vec<u64>,
-}
-
-/// A rate with its 95% Wilson score interval.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Rate {
-    pub outcome: String,
-    pub count: u64,
-    pub boots: u64,
-    pub rate: f64,
-    pub lo: f64,
-    pub hi: f64,
-}
-
-impl Rate {
-    fn new(outcome: &str, count: u64, boots: u64) -> Rate {
-        let (lo, hi) = wilson(count, boots);
-        Rate { outcome: outcome.to_owned(), count, boots, rate: count as f64 / boots.max(1) as f64, lo, hi }
-    }
-
-    /// `3/40 7.5% [2.6%, 19.9%]`
-    pub fn text(&self) -> String {
-        format!("{}/{} {:.1}% [{:.1}%, {:.1}%]", self.count, self.boots, 100.0 * self.rate, 100.0 * self.lo, 100.0 * self.hi)
-    }
-}
-
-/// A distribution of times in milliseconds.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Dist {
-    /// "guest" (the kernel's uptime at the event) or "wall".
-    pub source: String,
-    pub n: usize,
-    pub median_ms: u64,
-    pub p10_ms: u64,
-    pub p90_ms: u64,
-    pub max_ms: u64,
-}
-
-impl Dist {
-    fn of(source: &str, mut v: Vec<u64>) -> Option<Dist> {
-        v.sort_unstable();
-        Some(Dist {
-            source: source.to_owned(),
-            n: v.len(),
-            median_ms: percentile(&v, 50)?,
-            p10_ms: percentile(&v, 10)?,
-            p90_ms: percentile(&v, 90)?,
-            max_ms: *v.last()?,
-        })
-    }
-
-    fn text(&self) -> String {
-        format!("median {} ms, p10 {} ms, p90 {} ms, max {} ms ({} boots)", self.median_ms, self.p10_ms, self.p90_ms, self.max_ms, self.n)
-    }
-}
-
-/// summary.json. Everything but `run_id`, `jobs`, the wall times and
-/// `shard` follows from the boots' logs, so shards merged equal one run.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Summary {
-    pub run_id: String,
-    /// The kernel that booted: CRC-32 and size of its ELF, and the git
-    /// commit of the tree it was built from.
-    pub kernel: String,
-    pub bootargs: String,
-    /// The seeds planned (inclusive); fewer ran if a stopping rule ended
-    /// the run (`stopped`).
-    pub first_seed: u64,
-    pub last_seed: u64,
-    pub boots: u64,
-    pub jobs: usize,
-    /// "K/N" for a shard.
-    pub shard: Option<String>,
-    pub stopped: Option<String>,
-    pub wall_s: f64,
-    pub boots_per_s: f64,
-    pub counts: BTreeMap<String, usize>,
-    /// Each outcome's rate, and "FAILED" (PANIC, HANG or CHECK-FAILED).
-    pub rates: Vec<Rate>,
-    pub signatures: Vec<Signature>,
-    pub guest_to_panic: Option<Dist>,
-    pub guest_to_deadlock: Option<Dist>,
-    pub wall_to_panic: Option<Dist>,
-    /// The race counters summed over the boots that printed them, and how
-    /// many did.
-    #[serde(default)]
-    pub counters: Option<(outcome::RaceCounters, u64)>,
-    pub results: Vec<Record>,
-}
-
-impl Summary {
-    pub fn rate(&self, outcome: &str) -> Option<&Rate> {
-        self.rates.iter().find(|r| r.outcome == outcome)
-    }
-
-    fn policy(&self) -> &str {
-        self.bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or(kcore::bootargs::UvnPolicy::DEFAULT.name())
     }
 }
 
