@@ -246,7 +246,7 @@ pub fn vh_switch(tid: u32, vid: u32) -> u32 {
 /// Microseconds since the kernel started, from the time base.
 pub fn uptime_us() -> u64 {
     let f = clock::tbfreq().max(1) as u64;
-    let tb = cpu::mftb().saturating_sub(crate::kern::init_main::boottime_tb());
+    let tb = cpu::mftb().saturating_sub(crate::kern::kern_clock::boottime_tb());
     tb / f * 1_000_000 + tb % f * 1_000_000 / f
 }
 

@@ -21,16 +21,6 @@ pub fn bootinfo() -> &'static BootInfo {
     BOOTINFO.get().expect("bootinfo used before main")
 }
 
-/// Where the kernel first printed, in time-base ticks since power-on.
-static FIRST_LINE_TB: Once<u64> = Once::new();
-
-/// The time base when the kernel started: uptime counts from here, so
-/// that the firmware's time before it (seen to vary by half a millisecond
-/// between runs of one seed) is not counted.
-pub fn boottime_tb() -> u64 {
-    FIRST_LINE_TB.get().copied().unwrap_or(0)
-}
-
 #[no_mangle]
 extern "C" fn main(bip: *const BootInfo) -> ! {
     // SAFETY: the boot stub passes a pointer to its boot-info record in r3;
@@ -47,7 +37,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     }
     escc::cninit(bi.escc_ctrl, bi.escc_data);
     let tb = cpu::mftb();
-    FIRST_LINE_TB.call_once(|| tb);
+    kern_clock::set_boottime_tb(tb);
     printf!("ppcbsd kernel {} (powerpc, mac99)\n", VERSION);
     pvpanic::attach(bi.pvpanic);
     cuda::attach(bi.cuda);
@@ -169,7 +159,7 @@ fn identify(bi: &BootInfo, args: &BootArgs<'_>) {
     );
     printf!("rd0: ramdisk {} bytes at {:#x}\n", bi.ramdisk.size, bi.ramdisk.start);
     printf!("rd0: {}-{} us per transfer (rd.latency)\n", args.rd_latency_us.0, args.rd_latency_us.1);
-    let first = FIRST_LINE_TB.get().copied().unwrap_or(0);
+    let first = kern_clock::boottime_tb();
     let per_ms = (bi.tbfreq / 1000).max(1) as u64;
     printf!(
         "boot: firmware to stub {} ms, stub to kernel {} ms, kernel to first line {} ms\n",
