@@ -17,19 +17,19 @@ pub fn mutex_level() -> u32 {
 
 pub struct Mutex<T> {
     ipl: Ipl,
-    inner: spin::Mutex<T>,
+    inner: spin::mutex::SpinMutex<T>,
 }
 
 // Field order matters: the lock is released before the level drops.
 pub struct MutexGuard<'a, T> {
-    guard: spin::MutexGuard<'a, T>,
+    guard: spin::mutex::SpinMutexGuard<'a, T>,
     mtx: &'a Mutex<T>,
     _spl: Spl,
 }
 
 impl<T> Mutex<T> {
     pub const fn new(ipl: Ipl, v: T) -> Self {
-        Mutex { ipl, inner: spin::Mutex::new(v) }
+        Mutex { ipl, inner: spin::mutex::SpinMutex::new(v) }
     }
 
     #[track_caller]
@@ -38,6 +38,13 @@ impl<T> Mutex<T> {
             Some(g) => g,
             None => panic!("mtx_enter: locking against myself"),
         }
+    }
+
+    /// The address of the value, never dereferenced: with
+    /// `core::mem::offset_of!`, a field's address, the wait channel OpenBSD
+    /// sleeps on (`&uvn->u_nio`).
+    pub fn data_addr(&self) -> usize {
+        self.inner.as_mut_ptr() as usize
     }
 
     /// The value, for a mutex no one else can reach any more.

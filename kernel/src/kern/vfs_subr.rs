@@ -88,7 +88,7 @@ impl Vnode {
 
     /// &v_lockcount: where vclean waits for vn_lock's threads.
     fn lockcount_wchan(&'static self) -> usize {
-        self.wchan() + 1
+        self.st.data_addr() + core::mem::offset_of!(VnodeFields, v_lockcount)
     }
 
     pub fn op(&self) -> &'static dyn VnodeOps {

@@ -189,12 +189,12 @@ impl UvmVnode {
     /// &u_nio: where threads draining the object's I/O sleep
     /// ("uvn_term", "uvn_flush").
     fn wchan_nio(&self) -> usize {
-        self.wchan() + 1
+        self.st.data_addr() + core::mem::offset_of!(UvnFields, u_nio)
     }
 
     /// &u_flags: where uvn_io waits for another thread's IOSYNC drain.
     fn wchan_flags(&self) -> usize {
-        self.wchan() + 2
+        self.st.data_addr() + core::mem::offset_of!(UvnFields, u_flags)
     }
 
     #[track_caller]
