@@ -46,6 +46,7 @@ pub fn decr_reload() -> u32 {
 /// Programs the decrementer for the nearer of the next tick and the
 /// earliest clockintr event. Interrupts must be off.
 fn program(now: u64, next_tick: u64) {
+    cpu::assert_intr_off("clock program");
     let target = crate::kern::kern_clockintr::clockintr_next_after(now).map_or(next_tick, |e| e.min(next_tick));
     cpu::set_dec(target.saturating_sub(now).clamp(1, u32::MAX as u64 >> 1) as u32);
 }

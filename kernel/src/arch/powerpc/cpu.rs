@@ -57,6 +57,13 @@ pub fn set_dec(v: u32) {
     unsafe { asm!("mtdec {0}", in(reg) v) };
 }
 
+/// Checks a "Interrupts must be off" rule (one mfmsr): panics naming the
+/// function that broke it.
+#[track_caller]
+pub fn assert_intr_off(what: &str) {
+    assert!(!mfmsr().contains(Msr::EE), "{what}: called with interrupts on");
+}
+
 /// Interrupts off; returns whether they were on.
 pub fn intr_disable() -> bool {
     let m = mfmsr();

@@ -79,6 +79,7 @@ pub fn softintr_schedule(sir: Sir) {
 /// Runs the pending soft interrupts that `ipl` does not block, each at its
 /// own level. Interrupts must be off.
 fn dosoftint(ipl: Ipl) {
+    super::cpu::assert_intr_off("dosoftint");
     // A handler may be scheduled again while it runs (by a nested
     // interrupt, which cannot run it at this level): go round until none is.
     loop {
@@ -132,6 +133,7 @@ fn levels_above(ipl: Ipl) -> u32 {
 /// Notes source `irq`, whose handler runs at `ipl`, to be run once the
 /// level drops below `ipl`. Interrupts must be off.
 fn hold(irq: usize, ipl: Ipl) {
+    super::cpu::assert_intr_off("hold");
     let bit = 1 << ipl as u32;
     let before = HELD_LEVELS.fetch_or(bit, Ordering::Relaxed);
     assert!(before & bit == 0, "hold: a second source held at {ipl:?} (the PIC delivered irq {irq} under one in service)");
@@ -142,6 +144,7 @@ fn hold(irq: usize, ipl: Ipl) {
 /// back, each at its level, ending each with an EOI (which retires the
 /// highest-priority source in service: this one). Interrupts must be off.
 fn run_held(ipl: Ipl) {
+    super::cpu::assert_intr_off("run_held");
     loop {
         let above = HELD_LEVELS.load(Ordering::Relaxed) & levels_above(ipl);
         if above == 0 {

@@ -75,6 +75,7 @@ extern "C" {
 /// earlier switch away from a thread that still exists; `old_sp` must
 /// outlive the switch; `bottom` is the new stack's lowest valid address.
 pub unsafe fn cpu_switchto(old_sp: *mut u32, new_sp: u32, bottom: u32) {
+    super::cpu::assert_intr_off("cpu_switchto");
     set_stack_bottom(bottom);
     // SAFETY: the caller upholds the contract above.
     unsafe { cpu_switchto_asm(old_sp, new_sp) };
