@@ -13,7 +13,7 @@
 //! a byte of the map. A file's last partial block takes a run of
 //! fragments inside one block, preferring a block already broken up.
 
-use crate::fs::be32;
+use crate::bytes::be32;
 use crate::Error;
 
 /// struct cg offsets (fs.h), for the whole crate.

@@ -1,5 +1,6 @@
 //! On-disk inodes (ufs1_dinode, 128 bytes; ufs2_dinode, 256 bytes).
 
+use crate::bytes::{be16, be32, be64};
 use crate::fs::{Superblock, Version};
 use crate::Error;
 
@@ -90,18 +91,6 @@ pub fn inline_bytes(sb: &Superblock, ip: &Inode, out: &mut [u8; 120]) -> usize {
         out[i * psize..(i + 1) * psize].copy_from_slice(&be[8 - psize..]);
     }
     (NDADDR + NIADDR) * psize
-}
-
-fn be16(b: &[u8], o: usize) -> u16 {
-    u16::from_be_bytes([b[o], b[o + 1]])
-}
-
-fn be32(b: &[u8], o: usize) -> u32 {
-    u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-
-fn be64(b: &[u8], o: usize) -> u64 {
-    (be32(b, o) as u64) << 32 | be32(b, o + 4) as u64
 }
 
 /// Decodes a dinode of `b.len()` bytes (the version's size).

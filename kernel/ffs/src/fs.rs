@@ -1,6 +1,7 @@
 //! The superblock (struct fs): found at one of the standard offsets,
 //! checked field by field, and the address arithmetic built on it.
 
+use crate::bytes::{be32, be64};
 use crate::cgalloc::{CG_IUSEDOFF, CG_MAGIC, CG_MAGIC_OFF};
 use crate::{Device, Error};
 
@@ -58,14 +59,6 @@ pub struct Superblock {
     old_cgoffset: u32,
     old_cgmask: u32,
     pub volname: [u8; 32],
-}
-
-pub(crate) fn be32(b: &[u8], o: usize) -> u32 {
-    u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-
-fn be64(b: &[u8], o: usize) -> u64 {
-    (be32(b, o) as u64) << 32 | be32(b, o + 4) as u64
 }
 
 fn bad(field: &'static str, value: impl Into<u64>) -> Error {

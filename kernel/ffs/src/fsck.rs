@@ -19,8 +19,9 @@ use alloc::{format, vec};
 use crate::cgalloc::{CG_CLUSTEROFF, CG_CLUSTERSUMOFF, CG_CS, CG_FREEOFF, CG_FRSUM, CG_IUSEDOFF, CG_MAGIC, CG_MAGIC_OFF, CG_NCLUSTERBLKS};
 use crate::{Fs, Inode, ROOTINO};
 
+/// A field of a structure that may be cut short: 0 past its end.
 fn be32(b: &[u8], o: usize) -> u32 {
-    b.get(o..o + 4).map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    crate::bytes::be32_get(b, o).unwrap_or(0)
 }
 
 fn bit(map: &[u8], i: u64) -> bool {

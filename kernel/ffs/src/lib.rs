@@ -9,6 +9,7 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+mod bytes;
 pub mod cgalloc;
 mod dinode;
 mod dir;

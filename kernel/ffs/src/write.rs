@@ -11,10 +11,11 @@
 
 use alloc::vec;
 
+use crate::bytes::be32;
 use crate::cgalloc::Cg;
 use crate::dinode::{self, FileType};
 use crate::dir::{self, DIRBLKSIZ};
-use crate::fs::{be32, Version, FS_CLEAN_OFF};
+use crate::fs::{Version, FS_CLEAN_OFF};
 use crate::param::{NDADDR, NIADDR};
 use crate::{Device, Error, Fs, Inode, ROOTINO};
 
