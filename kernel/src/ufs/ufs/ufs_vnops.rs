@@ -19,17 +19,21 @@ const ALLPERMS: u16 = 0o7777;
 /// releases (OpenBSD ufs_makeinode): the new vnode, referenced and locked.
 #[inline(never)]
 pub fn ufs_makeinode(dvp: &'static Vnode, name: &[u8], mode: u16) -> Result<&'static Vnode, Errno> {
-    let vp = match ffs_inode_alloc(dvp, mode) {
-        Ok(vp) => vp,
-        Err(e) => {
-            vput(dvp);
-            return Err(e);
-        }
-    };
+    let vp = inode_alloc(dvp, mode)?;
     let r = ffs_update(vp, |ip| ip.nlink = 1).and_then(|ip| ufs_direnter(dvp, name, ip.ino, dtype(ip.kind())));
     vput(dvp);
+    abandon_on_error(vp, r)
+}
+
+/// A new inode of `mode` in `dvp`; on failure `dvp` is released.
+fn inode_alloc(dvp: &'static Vnode, mode: u16) -> Result<&'static Vnode, Errno> {
+    ffs_inode_alloc(dvp, mode).inspect_err(|_| vput(dvp))
+}
+
+/// The new inode `vp` if making it went through; else, no entry naming
+/// it, its link count goes to 0 and the last vput frees it (inactive).
+fn abandon_on_error<T>(vp: &'static Vnode, r: Result<T, Errno>) -> Result<&'static Vnode, Errno> {
     if let Err(e) = r {
-        // No entry names it: with its link gone, inactive frees it.
         let _ = ffs_update(vp, |ip| ip.nlink = 0);
         vput(vp);
         return Err(e);
@@ -60,13 +64,7 @@ pub fn ufs_remove(dvp: &'static Vnode, vp: &'static Vnode, name: &[u8]) -> Resul
 #[inline(never)]
 pub fn ufs_mkdir(dvp: &'static Vnode, name: &[u8], mode: u16) -> Result<&'static Vnode, Errno> {
     let pino = vtoino(dvp);
-    let vp = match ffs_inode_alloc(dvp, IFDIR | (mode & ALLPERMS)) {
-        Ok(vp) => vp,
-        Err(e) => {
-            vput(dvp);
-            return Err(e);
-        }
-    };
+    let vp = inode_alloc(dvp, IFDIR | (mode & ALLPERMS))?;
     let r = (|| {
         let mut ip = ffs_update(vp, |ip| ip.nlink = 2)?;
         ffs_modify(ip.ino, |fs| fs.dir_init(&mut ip, pino))?;
@@ -78,12 +76,7 @@ pub fn ufs_mkdir(dvp: &'static Vnode, name: &[u8], mode: u16) -> Result<&'static
         Ok(())
     })();
     vput(dvp);
-    if let Err(e) = r {
-        let _ = ffs_update(vp, |ip| ip.nlink = 0);
-        vput(vp);
-        return Err(e);
-    }
-    Ok(vp)
+    abandon_on_error(vp, r)
 }
 
 /// VOP_RMDIR (OpenBSD ufs_rmdir): only an empty directory, never the
