@@ -5,7 +5,7 @@
 use crate::arch::{clock, cpu, intr, mmu, pmap, trap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
-use crate::kern::{kern_clock, kern_exec, kern_exit, kern_malloc, kern_proc, kern_sched, kern_workload, subr_prf, vfs_bio, vfs_subr};
+use crate::kern::{kern_clock, kern_exec, kern_exit, kern_malloc, kern_proc, kern_sched, subr_prf, vfs_bio, vfs_subr};
 use crate::printf;
 use crate::sys::conf;
 use crate::uvm::{uvm_page, uvm_pdaemon};
@@ -115,8 +115,8 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     match args.test {
         Some(sel) => crate::ktest::run(sel, &args),
         None => match args.workload {
-            Some(Workload::Walk) => kern_workload::workload_walk(),
-            Some(Workload::Fsstress) => kern_workload::workload_fsstress(args.seed),
+            Some(Workload::Walk) => crate::ktest::workload::workload_walk(),
+            Some(Workload::Fsstress) => crate::ktest::workload::workload_fsstress(args.seed),
             Some(Workload::Race) => {
                 let (seed, secs, sync) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.race_secs), alloc::format!("{}", args.race_sync_ms));
                 let keep = if args.race_keepopen { "keepopen" } else { "close" };

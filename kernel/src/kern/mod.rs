@@ -20,7 +20,6 @@ pub mod kern_sched;
 pub mod kern_synch;
 pub mod kern_sysctl;
 pub mod kern_time;
-pub mod kern_workload;
 pub mod subr_prf;
 pub mod subr_prof;
 pub mod sys_generic;

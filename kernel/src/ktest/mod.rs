@@ -16,6 +16,7 @@ pub mod proc;
 pub mod uvn;
 pub mod vfs;
 pub mod vm;
+pub mod workload;
 
 use crate::arch::trap::{self, TrapFrame, EXC_DSI, EXC_PGM, EXC_SC};
 use crate::arch::{clock, cpu, intr};
