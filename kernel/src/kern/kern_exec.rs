@@ -17,7 +17,7 @@ use crate::sys::syscalls::w_exitcode;
 use crate::sys::vnode::VType;
 use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_map::{self, VmSpace};
-use crate::uvm::uvm_page::{round_page, trunc_page};
+use crate::uvm::uvm_page::{round_page, trunc_page, PAGE_SIZE};
 use alloc::string::String;
 use alloc::vec::Vec;
 use kcore::elf::{Ehdr, Phdr, EHDR_SIZE, PHDR_SIZE, PT_LOAD};
@@ -25,9 +25,33 @@ use kcore::elf::{Ehdr, Phdr, EHDR_SIZE, PHDR_SIZE, PT_LOAD};
 /// The user stack: the top MiB of the user address space.
 pub const USRSTACK: u32 = USER_MAX;
 const MAXSSIZ: u32 = 1 << 20;
-/// Most arguments and bytes of them execve accepts.
-pub const ARG_MAX_COUNT: usize = 16;
-pub const ARG_MAX: usize = 4096;
+/// Most bytes of argument strings execve accepts (OpenBSD's ARG_MAX,
+/// sys/syslimits.h); past it, E2BIG.
+pub const ARG_MAX: usize = 512 * 1024;
+
+/// The argument strings of an exec, each with its NUL, one after another
+/// in one buffer (as OpenBSD's sys_execve copies them into its NCARGS
+/// area), and how many there are.
+#[derive(Default)]
+pub struct ExecArgs {
+    bytes: Vec<u8>,
+    argc: usize,
+}
+
+impl ExecArgs {
+    /// Adds one string; ENOMEM if the heap has no room for it.
+    pub fn push(&mut self, s: &[u8]) -> Result<(), Errno> {
+        self.bytes.try_reserve(s.len() + 1).map_err(|_| Errno::ENOMEM)?;
+        self.bytes.extend_from_slice(s);
+        self.bytes.push(0);
+        self.argc += 1;
+        Ok(())
+    }
+
+    fn strings(&self) -> impl Iterator<Item = &[u8]> {
+        self.bytes.split(|&b| b == 0).take(self.argc)
+    }
+}
 
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
@@ -72,14 +96,20 @@ impl UserEntry {
 /// Builds the address space of `path` run with `argv` (OpenBSD
 /// exec_elf_makecmds + the stack set-up of sys_execve). Nothing of the
 /// calling process is touched, so a failure leaves it as it was.
-pub fn exec_image(path: &str, argv: &[Vec<u8>]) -> Result<(VmSpace, UserEntry), Errno> {
+pub fn exec_image(path: &str, argv: &ExecArgs) -> Result<(VmSpace, UserEntry), Errno> {
     let vp = namei_lookup(path)?;
-    let r = if vp.with(|v| v.v_type) != VType::VREG { Err(Errno::EACCES) } else { exec_vnode(vp, argv) };
+    // As OpenBSD's check_exec: a regular file with some execute bit (the
+    // kernel runs everything as root, for whom any bit will do).
+    let r = if vp.with(|v| v.v_type) != VType::VREG {
+        Err(Errno::EACCES)
+    } else {
+        crate::kern::vfs_vops::VOP_GETATTR_MODE(vp).and_then(|mode| if mode & 0o111 == 0 { Err(Errno::EACCES) } else { exec_vnode(vp, argv) })
+    };
     vrele(vp);
     r
 }
 
-fn exec_vnode(vp: &'static Vnode, argv: &[Vec<u8>]) -> Result<(VmSpace, UserEntry), Errno> {
+fn exec_vnode(vp: &'static Vnode, argv: &ExecArgs) -> Result<(VmSpace, UserEntry), Errno> {
     let mut hdr = [0u8; EHDR_SIZE];
     read_at(vp, 0, &mut hdr)?;
     let eh = Ehdr::parse(&hdr).map_err(|_| Errno::ENOEXEC)?;
@@ -137,12 +167,17 @@ fn load_segments(vs: &mut VmSpace, vp: &'static Vnode, eh: &Ehdr) -> Result<(), 
 }
 
 /// Puts the argument strings and the argv array at the top of a fresh
-/// stack; returns (sp, argc, argv).
-fn setup_stack(vs: &mut VmSpace, argv: &[Vec<u8>]) -> Result<(u32, u32, u32), Errno> {
+/// stack; returns (sp, argc, argv). E2BIG if they would not leave a page
+/// of the stack.
+fn setup_stack(vs: &mut VmSpace, argv: &ExecArgs) -> Result<(u32, u32, u32), Errno> {
+    if argv.bytes.len() + 4 * (argv.argc + 1) + 64 > (MAXSSIZ - PAGE_SIZE) as usize {
+        return Err(Errno::E2BIG);
+    }
     vs.uvm_map_anon(USRSTACK - MAXSSIZ, USRSTACK, Prot::RW)?;
     let mut at = USRSTACK;
-    let mut ptrs = Vec::with_capacity(argv.len() + 1);
-    for a in argv {
+    let mut ptrs = Vec::new();
+    ptrs.try_reserve(argv.argc + 1).map_err(|_| Errno::ENOMEM)?;
+    for a in argv.strings() {
         at -= a.len() as u32 + 1;
         vs.uvm_fill(at, a)?;
         vs.uvm_fill(at + a.len() as u32, &[0])?;
@@ -158,7 +193,7 @@ fn setup_stack(vs: &mut VmSpace, argv: &[Vec<u8>]) -> Result<(u32, u32, u32), Er
     // A terminal ABI frame: back chain 0, LR save 0.
     let sp = (argvp - 16) & !15;
     vs.uvm_fill(sp, &[0; 8])?;
-    Ok((sp, argv.len() as u32, argvp))
+    Ok((sp, argv.argc as u32, argvp))
 }
 
 /// Gives the running thread the new address space and name.
@@ -183,12 +218,14 @@ pub fn exec_install(path: &str, vs: VmSpace) {
 /// (the kernel's way to start /sbin/init and the user-mode tests).
 pub fn proc_spawn(path: &str, argv: &[&str]) -> Option<u32> {
     let path = String::from(path);
-    let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let mut args = ExecArgs::default();
+    argv.iter().try_for_each(|a| args.push(a.as_bytes())).ok()?;
+    let argv = args;
     let name = String::from(path.rsplit('/').next().unwrap_or(&path));
     kthread_create(&name, move || spawn_main(path, argv))
 }
 
-fn spawn_main(path: String, argv: Vec<Vec<u8>>) -> ! {
+fn spawn_main(path: String, argv: ExecArgs) -> ! {
     let tf = match exec_image(&path, &argv) {
         Ok((vs, entry)) => {
             exec_install(&path, vs);
@@ -209,24 +246,19 @@ fn spawn_main(path: String, argv: Vec<Vec<u8>>) -> ! {
 pub fn sys_execve(tf: &mut TrapFrame, path: u32, argv: u32) -> Result<u32, Errno> {
     let (path, args) = uvm_map::with_curvmspace(|vs| {
         let path = vs.copyinstr(path, 1024)?;
-        let mut args = Vec::new();
-        let mut total = 0;
+        let mut args = ExecArgs::default();
         loop {
-            if args.len() == ARG_MAX_COUNT {
-                return Err(Errno::E2BIG);
-            }
             let mut w = [0u8; 4];
-            vs.copyin(argv.wrapping_add(4 * args.len() as u32), &mut w)?;
+            vs.copyin(argv.wrapping_add(4 * args.argc as u32), &mut w)?;
             let p = u32::from_be_bytes(w);
             if p == 0 {
                 break;
             }
-            let s = vs.copyinstr(p, ARG_MAX)?;
-            total += s.len() + 1;
-            if total > ARG_MAX {
-                return Err(Errno::E2BIG);
-            }
-            args.push(s);
+            // As OpenBSD's sys_execve: the room left of ARG_MAX, and a
+            // string that does not fit is E2BIG.
+            let left = ARG_MAX - args.bytes.len();
+            let s = vs.copyinstr(p, left).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+            args.push(&s)?;
         }
         Ok((path, args))
     })?;

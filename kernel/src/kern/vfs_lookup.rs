@@ -13,8 +13,6 @@ use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, VType};
 use alloc::vec::Vec;
 
-/// Most components followed (bounds the work on a looping image).
-const MAXCOMPONENTS: usize = 64;
 pub const MAXPATHLEN: usize = 1024;
 /// The longest file name (a path component).
 pub const NAME_MAX: usize = 255;
@@ -167,7 +165,9 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
         return Err(Errno::ENAMETOOLONG);
     }
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
-    if comps.len() > MAXCOMPONENTS || comps.iter().any(|c| c.len() > NAME_MAX) {
+    // As OpenBSD: no limit on components, only on the path (MAXPATHLEN)
+    // and each name (NAME_MAX); links are bounded by MAXSYMLINKS.
+    if comps.iter().any(|c| c.len() > NAME_MAX) {
         return Err(Errno::ENAMETOOLONG);
     }
     // A trailing slash asks that the last component be a directory

@@ -107,6 +107,12 @@ pub fn VOP_READDIR(vp: &'static Vnode, f: &mut dyn FnMut(u32, u8, &[u8]) -> bool
     vp.op().vop_readdir(vp, f)
 }
 
+/// VOP_GETATTR for the mode only.
+#[inline(never)]
+pub fn VOP_GETATTR_MODE(vp: &'static Vnode) -> Result<u16, Errno> {
+    vp.op().vop_getattr_mode(vp)
+}
+
 /// VOP_GETATTR for the size only.
 #[inline(never)]
 pub fn VOP_GETATTR_SIZE(vp: &'static Vnode) -> Result<u64, Errno> {

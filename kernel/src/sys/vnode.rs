@@ -87,6 +87,10 @@ pub trait VnodeOps: Sync {
     fn vop_getattr_size(&self, _vp: &'static Vnode) -> Result<u64, Errno> {
         Err(Errno::EINVAL)
     }
+    /// The file's mode: type and permission bits (va_mode).
+    fn vop_getattr_mode(&self, _vp: &'static Vnode) -> Result<u16, Errno> {
+        Err(Errno::EINVAL)
+    }
     /// Writes at byte `off` of a locked vnode: the bytes written.
     fn vop_write(&self, _vp: &'static Vnode, _off: u64, _buf: &[u8], _ioflag: IoFlags) -> Result<usize, Errno> {
         Err(Errno::EROFS)

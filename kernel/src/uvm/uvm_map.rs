@@ -246,6 +246,7 @@ impl VmSpace {
             if out.len() == max {
                 return Err(Errno::ENAMETOOLONG);
             }
+            out.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
             out.push(b[0]);
         }
     }

@@ -176,6 +176,15 @@ pub fn execve(path: &[u8], argv: &[&[u8]]) -> i32 {
     }
 }
 
+/// execve(2) with an argument vector of any length: `argv` holds the
+/// strings' addresses, ending with 0.
+pub fn execve_raw(path: &[u8], argv: &[u32]) -> i32 {
+    match sc(sys::SYS_EXECVE, path.as_ptr() as u32, argv.as_ptr() as u32, 0) {
+        Ok(_) => 0,
+        Err(e) => e,
+    }
+}
+
 /// Waits for a child (`pid`, or any with -1): (pid, status).
 pub fn wait4(pid: i32) -> Result<(u32, i32), i32> {
     let mut status = 0i32;

@@ -301,6 +301,10 @@ impl VnodeOps for FfsVnodeOps {
         Ok(vtoi(vp)?.size)
     }
 
+    fn vop_getattr_mode(&self, vp: &'static Vnode) -> Result<u16, Errno> {
+        Ok(vtoi(vp)?.mode)
+    }
+
     fn vop_write(&self, vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> Result<usize, Errno> {
         ffs_write(vp, off, buf, ioflag)
     }

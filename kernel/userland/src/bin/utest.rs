@@ -466,6 +466,78 @@ fn pageout_enospc() -> Check {
     Ok(())
 }
 
+/// A path of 82 components (`etc/..` forty times) is looked up: OpenBSD
+/// limits only its length (MAXPATHLEN), not its components.
+fn long_path_of_components() -> Check {
+    let mut p = [0u8; 400];
+    let mut n = 0;
+    for piece in core::iter::once(&b"/"[..]).chain(core::iter::repeat_n(&b"etc/../"[..], 40)).chain(core::iter::once(&b"etc/motd\0"[..])) {
+        p[n..n + piece.len()].copy_from_slice(piece);
+        n += piece.len();
+    }
+    let fd = open(&p[..n], sys::O_RDONLY).map_err(|_| "open of a path of 82 components failed")?;
+    close(fd).map_err(|_| "close failed")
+}
+
+/// exec as OpenBSD's: a file with no execute bit is EACCES; arguments are
+/// limited by their bytes (ARG_MAX, 512 KiB), not their number: 100
+/// arguments and one of 5,000 bytes pass, 9 of 64 KiB are E2BIG.
+fn exec_limits() -> Check {
+    static mut BIG: [u8; 65536] = [b'a'; 65536];
+    let big = core::ptr::addr_of_mut!(BIG) as *mut u8;
+    // SAFETY: single-threaded program; the buffer is ours.
+    unsafe { big.add(65535).write(0) };
+    let run = |argv: &[u32]| -> Result<i32, &'static str> {
+        let pid = match fork() {
+            Ok(0) => exit(200 + (execve_raw(b"/bin/hello\0", argv) & 0x3f)),
+            Ok(pid) => pid,
+            Err(_) => return Err("fork failed"),
+        };
+        let (_, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
+        if !wifexited(st) {
+            return Err("the child was killed");
+        }
+        Ok(wexitstatus(st))
+    };
+    let name = b"hello\0";
+    let mut argv = [0u32; 101];
+    argv[..100].iter_mut().for_each(|p| *p = name.as_ptr() as u32);
+    if run(&argv)? != 100 {
+        return Err("exec with 100 arguments did not pass them all");
+    }
+    // SAFETY: as above; 5,000 bytes and a NUL inside the buffer.
+    unsafe { big.add(5000).write(0) };
+    if run(&[name.as_ptr() as u32, big as u32, 0])? != 2 {
+        return Err("exec with a 5,000-byte argument failed");
+    }
+    // SAFETY: as above.
+    unsafe { big.add(5000).write(b'a') };
+    let nine = [big as u32; 9];
+    let mut argv = [0u32; 10];
+    argv[..9].copy_from_slice(&nine);
+    if run(&argv)? != 200 + (Errno::E2BIG as i32 & 0x3f) {
+        return Err("exec with 576 KiB of arguments was not E2BIG");
+    }
+    let path = b"/utest-noexec.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    let src = open(b"/bin/hello\0", sys::O_RDONLY).map_err(|_| "open /bin/hello failed")?;
+    let mut buf = [0u8; 4096];
+    loop {
+        match read(src, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => write_all(fd, &buf[..n]).map_err(|_| "write failed")?,
+            Err(_) => return Err("read /bin/hello failed"),
+        }
+    }
+    close(src).and_then(|_| close(fd)).map_err(|_| "close failed")?;
+    let e = execve(path, &[b"x\0"]);
+    unlink(path).map_err(|_| "unlink failed")?;
+    if e != Errno::EACCES as i32 {
+        return Err("exec of a program without an execute bit was not EACCES");
+    }
+    Ok(())
+}
+
 /// OpenBSD's mmap hack looks at maxprot: a read-only shared window on a
 /// descriptor open for writing kills its object at the last unmap (the
 /// pages are freed then), while one on a read-only descriptor lets the
@@ -746,6 +818,8 @@ const CHECKS: &[NamedCheck] = &[
     ("mmap_past_eof_sigbus", mmap_past_eof_sigbus),
     ("copies_through_mapped_files", copies_through_mapped_files),
     ("exec_big_nonelf", exec_big_nonelf),
+    ("exec_limits", exec_limits),
+    ("long_path_of_components", long_path_of_components),
     ("mmap_hack_maxprot", mmap_hack_maxprot),
     ("wait4_options", wait4_options),
 ];
