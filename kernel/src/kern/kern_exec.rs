@@ -241,27 +241,28 @@ fn spawn_main(path: String, argv: ExecArgs) -> ! {
     vm_machdep::cpu_enter_user(&tf)
 }
 
+/// The argument vector at `argv` copied in, as OpenBSD's sys_execve: in
+/// the room left of ARG_MAX, a string that does not fit being E2BIG.
+fn copyin_args(argv: u32) -> Result<ExecArgs, Errno> {
+    let mut args = ExecArgs::default();
+    loop {
+        let mut w = [0u8; 4];
+        uvm_map::copyin(argv.wrapping_add(4 * args.argc as u32), &mut w)?;
+        let p = u32::from_be_bytes(w);
+        if p == 0 {
+            return Ok(args);
+        }
+        let left = ARG_MAX - args.bytes.len();
+        let s = uvm_map::copyinstr(p, left).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        args.push(&s)?;
+    }
+}
+
 /// execve(2): the path and argument vector copied in, then the new image
 /// in place of the old; the trap frame returns into it.
 pub fn sys_execve(tf: &mut TrapFrame, path: u32, argv: u32) -> Result<u32, Errno> {
-    let (path, args) = uvm_map::with_curvmspace(|vs| {
-        let path = vs.copyinstr(path, 1024)?;
-        let mut args = ExecArgs::default();
-        loop {
-            let mut w = [0u8; 4];
-            vs.copyin(argv.wrapping_add(4 * args.argc as u32), &mut w)?;
-            let p = u32::from_be_bytes(w);
-            if p == 0 {
-                break;
-            }
-            // As OpenBSD's sys_execve: the room left of ARG_MAX, and a
-            // string that does not fit is E2BIG.
-            let left = ARG_MAX - args.bytes.len();
-            let s = vs.copyinstr(p, left).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
-            args.push(&s)?;
-        }
-        Ok((path, args))
-    })?;
+    let path = uvm_map::copyinstr(path, 1024)?;
+    let args = copyin_args(argv)?;
     let path = core::str::from_utf8(&path).map_err(|_| Errno::ENOENT)?;
     let (vs, entry) = exec_image(path, &args)?;
     exec_install(path, vs);

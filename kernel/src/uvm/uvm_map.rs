@@ -234,14 +234,16 @@ impl VmSpace {
         })
     }
 
-    /// A NUL-terminated string of at most `max` bytes (without the NUL).
-    pub fn copyinstr(&mut self, uva: u32, max: usize) -> Result<alloc::vec::Vec<u8>, Errno> {
-        let mut out = alloc::vec::Vec::new();
+    /// The rest of a NUL-terminated string of at most `max` bytes (without
+    /// the NUL) into `out`, from byte `out.len()` on: EFAULT leaves in
+    /// `out` what was read, so the caller can fault the next page in and
+    /// go on.
+    fn copyinstr_more(&mut self, uva: u32, max: usize, out: &mut alloc::vec::Vec<u8>) -> Result<(), Errno> {
         let mut b = [0u8; 1];
         loop {
             self.copyin(uva.checked_add(out.len() as u32).ok_or(Errno::EFAULT)?, &mut b)?;
             if b[0] == 0 {
-                return Ok(out);
+                return Ok(());
             }
             if out.len() == max {
                 return Err(Errno::ENAMETOOLONG);
@@ -410,9 +412,22 @@ pub fn copyin(uva: u32, buf: &mut [u8]) -> Result<(), Errno> {
 }
 
 /// A NUL-terminated string of at most `max` bytes from the running
-/// process (copyinstr(9)).
+/// process (copyinstr(9)), without the NUL. A page not resident (a file
+/// page not read in yet) is faulted in with nothing locked, as for
+/// copyin, and the copy goes on from there.
 pub fn copyinstr(uva: u32, max: usize) -> Result<Vec<u8>, Errno> {
-    with_curvmspace(|vs| vs.copyinstr(uva, max))
+    let mut out = Vec::new();
+    let mut faults = 0;
+    loop {
+        match with_curvmspace(|vs| vs.copyinstr_more(uva, max, &mut out)) {
+            Err(Errno::EFAULT) if faults <= max / PAGE_SIZE as usize + 4 => {
+                faults += 1;
+                let va = uva.checked_add(out.len() as u32).ok_or(Errno::EFAULT)?;
+                uvm_fault(curproc(), va & !(PAGE_SIZE - 1), Prot::READ).map_err(|_| Errno::EFAULT)?;
+            }
+            r => return r.map(|()| out),
+        }
+    }
 }
 
 /// Runs `f` on the running process's address space; EFAULT for a kernel

@@ -466,6 +466,26 @@ fn pageout_enospc() -> Check {
     Ok(())
 }
 
+/// A path that lies in a shared file mapping's page not read in yet: open
+/// faults it in (copyinstr), as copyin does, instead of EFAULT.
+fn path_in_unread_mapped_page() -> Check {
+    let path = b"/utest-pathmap.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    let mut page = [0u8; 8192];
+    page[4096..4096 + 10].copy_from_slice(b"/etc/motd\0");
+    write_all(fd, &page).map_err(|_| "write failed")?;
+    let p = mmap_file(8192, sys::PROT_READ, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    // SAFETY: the mapping is 8192 readable bytes; its second page is not
+    // touched before the open.
+    let name = unsafe { core::slice::from_raw_parts(p.add(4096), 10) };
+    let r = open(name, sys::O_RDONLY);
+    munmap(p, 8192).map_err(|_| "munmap failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    unlink(path).map_err(|_| "unlink failed")?;
+    let motd = r.map_err(|_| "open of a path in an unread mapped page failed")?;
+    close(motd).map_err(|_| "close failed")
+}
+
 /// A path of 82 components (`etc/..` forty times) is looked up: OpenBSD
 /// limits only its length (MAXPATHLEN), not its components.
 fn long_path_of_components() -> Check {
@@ -820,6 +840,7 @@ const CHECKS: &[NamedCheck] = &[
     ("exec_big_nonelf", exec_big_nonelf),
     ("exec_limits", exec_limits),
     ("long_path_of_components", long_path_of_components),
+    ("path_in_unread_mapped_page", path_in_unread_mapped_page),
     ("mmap_hack_maxprot", mmap_hack_maxprot),
     ("wait4_options", wait4_options),
 ];
