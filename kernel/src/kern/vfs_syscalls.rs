@@ -223,9 +223,18 @@ pub fn sys_sync() -> Result<u32, Errno> {
     crate::kern::vfs_init::vfs_syncall().map(|_| 0)
 }
 
+/// Whether the path's last component is `.` (which namei folds away).
+fn last_is_dot(path: &str) -> bool {
+    path.trim_end_matches('/').rsplit('/').next() == Some(".")
+}
+
 /// unlink(2).
 pub fn sys_unlink(path: &[u8]) -> Result<u32, Errno> {
     let path = path_str(path)?;
+    // `.` is a directory: OpenBSD's ufs_remove refuses it.
+    if last_is_dot(path) {
+        return Err(Errno::EPERM);
+    }
     let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
     let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
     // As OpenBSD's dounlinkat: the file's pages may not persist.
@@ -250,6 +259,10 @@ pub fn sys_mkdir(path: &[u8], mode: u32) -> Result<u32, Errno> {
 /// rmdir(2).
 pub fn sys_rmdir(path: &[u8]) -> Result<u32, Errno> {
     let path = path_str(path)?;
+    // "No rmdir "." please" (dounlinkat, vfs_syscalls.c:1858-1862@2ea167a2).
+    if last_is_dot(path) {
+        return Err(Errno::EINVAL);
+    }
     let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
     let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
     VOP_RMDIR(dvp, vp, &nd.ni_name).map(|_| 0)
@@ -258,6 +271,11 @@ pub fn sys_rmdir(path: &[u8]) -> Result<u32, Errno> {
 /// rename(2).
 pub fn sys_rename(from: &[u8], to: &[u8]) -> Result<u32, Errno> {
     let (from, to) = (path_str(from)?, path_str(to)?);
+    // A target `.`: ufs_lookup's RENAME of the directory itself is EISDIR
+    // (ufs_lookup.c:527-528@2ea167a2).
+    if last_is_dot(to) {
+        return Err(Errno::EISDIR);
+    }
     renamelocked(|| {
         let fnd = namei(from, NameiOp::DELETE, CnFlags::WANTPARENT)?;
         let (fdvp, fvp) = (fnd.ni_dvp.expect("namei DELETE gives the parent"), fnd.ni_vp.expect("namei DELETE gives the vnode"));

@@ -96,9 +96,11 @@ pub fn ufs_rmdir(dvp: &'static Vnode, vp: &'static Vnode, name: &[u8]) -> Result
         }
         ufs_dirremove(dvp, name)?;
         ffs_update(dvp, |dp| dp.nlink = dp.nlink.saturating_sub(1))?;
-        // `.` and its entry both go; inactive truncates and frees it.
+        // `.` and its entry both go; truncated now, as OpenBSD's
+        // ufs_rmdir (ufs_vnops.c:1343@2ea167a2), so that a descriptor
+        // still open on it lists nothing; inactive frees it.
         ffs_update(vp, |ip| ip.nlink = 0)?;
-        Ok(())
+        crate::ufs::ffs::ffs_inode::ffs_truncate(vp, 0)
     })();
     vput(vp);
     vput(dvp);

@@ -486,6 +486,28 @@ fn path_in_unread_mapped_page() -> Check {
     close(motd).map_err(|_| "close failed")
 }
 
+/// `.` as the last component, as OpenBSD: rename to it is EISDIR, rmdir
+/// of it EINVAL, unlink EPERM, and the directory stays; a removed
+/// directory still open lists nothing (ufs_rmdir truncates it).
+fn dot_and_removed_dirs() -> Check {
+    mkdir(b"/utest-q\0", 0o755).map_err(|_| "mkdir failed")?;
+    if rename(b"/utest-q\0", b"/utest-q/.\0") != Err(Errno::EISDIR as i32) {
+        return Err("rename to dir/. was not EISDIR");
+    }
+    if rmdir(b"/utest-q/.\0") != Err(Errno::EINVAL as i32) || unlink(b"/utest-q/.\0") != Err(Errno::EPERM as i32) {
+        return Err("rmdir or unlink of dir/. was not EINVAL, EPERM");
+    }
+    let fd = open(b"/utest-q\0", sys::O_RDONLY).map_err(|_| "the directory is gone")?;
+    rmdir(b"/utest-q\0").map_err(|_| "rmdir failed")?;
+    let mut buf = [0u8; 512];
+    let n = getdents(fd, &mut buf);
+    close(fd).map_err(|_| "close failed")?;
+    if n != Ok(0) {
+        return Err("a removed directory still open lists entries");
+    }
+    Ok(())
+}
+
 /// A path of 82 components (`etc/..` forty times) is looked up: OpenBSD
 /// limits only its length (MAXPATHLEN), not its components.
 fn long_path_of_components() -> Check {
@@ -840,6 +862,7 @@ const CHECKS: &[NamedCheck] = &[
     ("exec_big_nonelf", exec_big_nonelf),
     ("exec_limits", exec_limits),
     ("long_path_of_components", long_path_of_components),
+    ("dot_and_removed_dirs", dot_and_removed_dirs),
     ("path_in_unread_mapped_page", path_in_unread_mapped_page),
     ("mmap_hack_maxprot", mmap_hack_maxprot),
     ("wait4_options", wait4_options),
