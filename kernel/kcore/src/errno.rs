@@ -26,6 +26,7 @@ pub enum Errno {
     EINVAL = 22,
     ENFILE = 23,
     EMFILE = 24,
+    ETXTBSY = 26,
     EFBIG = 27,
     ENOSPC = 28,
     EROFS = 30,
@@ -42,7 +43,7 @@ impl Errno {
     pub const EWOULDBLOCK: Errno = Errno::EAGAIN;
 
     /// Every error number, in order.
-    pub const ALL: [Errno; 31] = [
+    pub const ALL: [Errno; 32] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::ESRCH,
@@ -65,6 +66,7 @@ impl Errno {
         Errno::EINVAL,
         Errno::ENFILE,
         Errno::EMFILE,
+        Errno::ETXTBSY,
         Errno::EFBIG,
         Errno::ENOSPC,
         Errno::EROFS,

@@ -113,6 +113,10 @@ fn exec_vnode(vp: &'static Vnode, argv: &ExecArgs) -> Result<(VmSpace, UserEntry
     let mut hdr = [0u8; EHDR_SIZE];
     read_at(vp, 0, &mut hdr)?;
     let eh = Ehdr::parse(&hdr).map_err(|_| Errno::ENOEXEC)?;
+    // As exec_elf_makecmds: not a program open for writing.
+    if vp.with(|v| v.v_writecount) != 0 {
+        return Err(Errno::ETXTBSY);
+    }
     let mut vs = VmSpace::new()?;
     let r = load_segments(&mut vs, vp, &eh).and_then(|_| setup_stack(&mut vs, argv));
     match r {
@@ -167,11 +171,11 @@ fn load_segments(vs: &mut VmSpace, vp: &'static Vnode, eh: &Ehdr) -> Result<(), 
 }
 
 /// Puts the argument strings and the argv array at the top of a fresh
-/// stack; returns (sp, argc, argv). E2BIG if they would not leave a page
-/// of the stack.
+/// stack; returns (sp, argc, argv). ENOMEM, as OpenBSD's check against
+/// the stack's size, if they would not leave a page of it.
 fn setup_stack(vs: &mut VmSpace, argv: &ExecArgs) -> Result<(u32, u32, u32), Errno> {
     if argv.bytes.len() + 4 * (argv.argc + 1) + 64 > (MAXSSIZ - PAGE_SIZE) as usize {
-        return Err(Errno::E2BIG);
+        return Err(Errno::ENOMEM);
     }
     vs.uvm_map_anon(USRSTACK - MAXSSIZ, USRSTACK, Prot::RW)?;
     let mut at = USRSTACK;
@@ -263,6 +267,9 @@ fn copyin_args(argv: u32) -> Result<ExecArgs, Errno> {
 pub fn sys_execve(tf: &mut TrapFrame, path: u32, argv: u32) -> Result<u32, Errno> {
     let path = uvm_map::copyinstr(path, 1024)?;
     let args = copyin_args(argv)?;
+    if args.argc == 0 {
+        return Err(Errno::EINVAL);
+    }
     let path = core::str::from_utf8(&path).map_err(|_| Errno::ENOENT)?;
     let (vs, entry) = exec_image(path, &args)?;
     exec_install(path, vs);

@@ -521,6 +521,20 @@ fn long_path_of_components() -> Check {
     close(fd).map_err(|_| "close failed")
 }
 
+/// Runs `path` with one argument in a child: its exit status.
+fn run_path(path: &[u8]) -> Result<i32, &'static str> {
+    let pid = match fork() {
+        Ok(0) => exit(200 + (execve(path, &[b"x\0"]) & 0x3f)),
+        Ok(pid) => pid,
+        Err(_) => return Err("fork failed"),
+    };
+    let (_, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
+    if !wifexited(st) {
+        return Err("the child was killed");
+    }
+    Ok(wexitstatus(st))
+}
+
 /// exec as OpenBSD's: a file with no execute bit is EACCES; arguments are
 /// limited by their bytes (ARG_MAX, 512 KiB), not their number: 100
 /// arguments and one of 5,000 bytes pass, 9 of 64 KiB are E2BIG.
@@ -576,6 +590,33 @@ fn exec_limits() -> Check {
     unlink(path).map_err(|_| "unlink failed")?;
     if e != Errno::EACCES as i32 {
         return Err("exec of a program without an execute bit was not EACCES");
+    }
+    // A program open for writing is ETXTBSY (exec_elf_makecmds); closed,
+    // it runs. No arguments at all is EINVAL.
+    let txt = b"/utest-txt.tmp\0";
+    let fd = open_mode(txt, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o755).map_err(|_| "create failed")?;
+    let src = open(b"/bin/hello\0", sys::O_RDONLY).map_err(|_| "open /bin/hello failed")?;
+    loop {
+        match read(src, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => write_all(fd, &buf[..n]).map_err(|_| "write failed")?,
+            Err(_) => return Err("read /bin/hello failed"),
+        }
+    }
+    close(src).map_err(|_| "close failed")?;
+    let busy = execve(txt, &[b"x\0"]);
+    close(fd).map_err(|_| "close failed")?;
+    let ran = run_path(txt);
+    let noargs = execve_raw(txt, &[0]);
+    unlink(txt).map_err(|_| "unlink failed")?;
+    if busy != Errno::ETXTBSY as i32 {
+        return Err("exec of a program open for writing was not ETXTBSY");
+    }
+    if ran != Ok(1) {
+        return Err("the program, closed, did not run");
+    }
+    if noargs != Errno::EINVAL as i32 {
+        return Err("exec with no arguments was not EINVAL");
     }
     Ok(())
 }
