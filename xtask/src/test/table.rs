@@ -344,7 +344,7 @@ pub(super) const TESTS: &[QemuTest] = &[
     fault_truncate("fault-truncate-fixed-2", "test=fault-truncate uvn.policy=fixed-2"),
     // The pager (pagedaemon, msync) waits for the vnode lock with a page
     // busy while a truncate holds the lock and waits for the page: stock
-    // settings, every OpenBSD policy; fixed-2 tries for the lock.
+    // settings, original, vget-diff and fixed; fixed-2 tries for the lock.
     pager_truncate("pager-truncate-original", "test=pager-truncate uvn.policy=original", true, false),
     pager_truncate("pager-truncate-vget-diff", "test=pager-truncate uvn.policy=vget-diff", true, false),
     pager_truncate("pager-truncate-fixed", "test=pager-truncate uvn.policy=fixed", true, false),
