@@ -623,9 +623,8 @@ pub(super) const TESTS: &[QemuTest] = &[
     // The P0 detector: with the mmap hack off the P0 search reaches P0 (the
     // known path: a shared-writable mapping's object persists dirty) and
     // the kernel halts with the report; with stock settings it does not.
-    // Under fixed-2: its fault guard removes OpenBSD's fault-versus-truncate
-    // deadlock, which ends some of these boots before any P0 under 1.131
-    // (2 of 6 in one run); P0 itself comes from the hack being off, in every
+    // Under fixed-2, whose guards keep 1.131's self-deadlock from ending a
+    // boot before P0; P0 itself comes from the hack being off, in every
     // policy.
     QemuTest {
         race: Some(RaceCheck { boots: 10, need: 2, ok: p0_found }),
