@@ -521,10 +521,12 @@ fn long_path_of_components() -> Check {
     close(fd).map_err(|_| "close failed")
 }
 
-/// Runs `path` with one argument in a child: its exit status.
-fn run_path(path: &[u8]) -> Result<i32, &'static str> {
+/// Runs `path` with the argument vector `argv` (strings' addresses,
+/// ending with 0) in a child: its exit status, 200 + the errno's low bits
+/// if the exec failed.
+fn run_exec(path: &[u8], argv: &[u32]) -> Result<i32, &'static str> {
     let pid = match fork() {
-        Ok(0) => exit(200 + (execve(path, &[b"x\0"]) & 0x3f)),
+        Ok(0) => exit(200 + (execve_raw(path, argv) & 0x3f)),
         Ok(pid) => pid,
         Err(_) => return Err("fork failed"),
     };
@@ -535,6 +537,23 @@ fn run_path(path: &[u8]) -> Result<i32, &'static str> {
     Ok(wexitstatus(st))
 }
 
+/// A new file at `path` of mode `mode` holding /bin/hello: its descriptor,
+/// still open for writing.
+fn copy_of_hello(path: &[u8], mode: u32) -> Result<u32, &'static str> {
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, mode).map_err(|_| "create failed")?;
+    let src = open(b"/bin/hello\0", sys::O_RDONLY).map_err(|_| "open /bin/hello failed")?;
+    let mut buf = [0u8; 4096];
+    loop {
+        match read(src, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => write_all(fd, &buf[..n]).map_err(|_| "write failed")?,
+            Err(_) => return Err("read /bin/hello failed"),
+        }
+    }
+    close(src).map_err(|_| "close failed")?;
+    Ok(fd)
+}
+
 /// exec as OpenBSD's: a file with no execute bit is EACCES; arguments are
 /// limited by their bytes (ARG_MAX, 512 KiB), not their number: 100
 /// arguments and one of 5,000 bytes pass, 9 of 64 KiB are E2BIG.
@@ -543,18 +562,7 @@ fn exec_limits() -> Check {
     let big = core::ptr::addr_of_mut!(BIG) as *mut u8;
     // SAFETY: single-threaded program; the buffer is ours.
     unsafe { big.add(65535).write(0) };
-    let run = |argv: &[u32]| -> Result<i32, &'static str> {
-        let pid = match fork() {
-            Ok(0) => exit(200 + (execve_raw(b"/bin/hello\0", argv) & 0x3f)),
-            Ok(pid) => pid,
-            Err(_) => return Err("fork failed"),
-        };
-        let (_, st) = wait4(pid as i32).map_err(|_| "wait4 failed")?;
-        if !wifexited(st) {
-            return Err("the child was killed");
-        }
-        Ok(wexitstatus(st))
-    };
+    let run = |argv: &[u32]| run_exec(b"/bin/hello\0", argv);
     let name = b"hello\0";
     let mut argv = [0u32; 101];
     argv[..100].iter_mut().for_each(|p| *p = name.as_ptr() as u32);
@@ -579,17 +587,8 @@ fn exec_limits() -> Check {
         return Err("exec with 576 KiB of arguments was not E2BIG");
     }
     let path = b"/utest-noexec.tmp\0";
-    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
-    let src = open(b"/bin/hello\0", sys::O_RDONLY).map_err(|_| "open /bin/hello failed")?;
-    let mut buf = [0u8; 4096];
-    loop {
-        match read(src, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => write_all(fd, &buf[..n]).map_err(|_| "write failed")?,
-            Err(_) => return Err("read /bin/hello failed"),
-        }
-    }
-    close(src).and_then(|_| close(fd)).map_err(|_| "close failed")?;
+    let fd = copy_of_hello(path, 0o644)?;
+    close(fd).map_err(|_| "close failed")?;
     let e = execve(path, &[b"x\0"]);
     unlink(path).map_err(|_| "unlink failed")?;
     if e != Errno::EACCES as i32 {
@@ -598,19 +597,11 @@ fn exec_limits() -> Check {
     // A program open for writing is ETXTBSY (exec_elf_makecmds); closed,
     // it runs. No arguments at all is EINVAL.
     let txt = b"/utest-txt.tmp\0";
-    let fd = open_mode(txt, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o755).map_err(|_| "create failed")?;
-    let src = open(b"/bin/hello\0", sys::O_RDONLY).map_err(|_| "open /bin/hello failed")?;
-    loop {
-        match read(src, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => write_all(fd, &buf[..n]).map_err(|_| "write failed")?,
-            Err(_) => return Err("read /bin/hello failed"),
-        }
-    }
-    close(src).map_err(|_| "close failed")?;
+    let fd = copy_of_hello(txt, 0o755)?;
     let busy = execve(txt, &[b"x\0"]);
     close(fd).map_err(|_| "close failed")?;
-    let ran = run_path(txt);
+    let x = b"x\0";
+    let ran = run_exec(txt, &[x.as_ptr() as u32, 0]);
     let noargs = execve_raw(txt, &[0]);
     unlink(txt).map_err(|_| "unlink failed")?;
     if busy != Errno::ETXTBSY as i32 {
