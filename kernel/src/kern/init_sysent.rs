@@ -9,7 +9,7 @@ use crate::kern::kern_fork::sys_fork;
 use crate::kern::kern_proc::{curproc, sched_lock};
 use crate::kern::kern_sched::yield_cpu;
 use crate::kern::vfs_lookup::copyinpath;
-use crate::kern::{kern_exec, kern_exit, kern_ktrace, kern_sysctl, kern_time, sys_generic, vfs_syscalls};
+use crate::kern::{kern_exec, kern_exit, kern_ktrace, kern_malloc, kern_sysctl, kern_time, sys_generic, vfs_syscalls};
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
@@ -23,59 +23,68 @@ pub fn syscall(tf: &mut TrapFrame) {
     let code = tf.fixreg[0];
     let a = [tf.fixreg[3], tf.fixreg[4], tf.fixreg[5], tf.fixreg[6], tf.fixreg[7], tf.fixreg[8]];
     let ktr = kern_ktrace::ktrsyscall(curproc(), code, &a);
-    let r = match code {
-        SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
-        SYS_FORK => sys_fork(tf),
-        SYS_WRITE if a[0] < 3 => sys_generic::sys_write_cons(a[0], a[1], a[2]),
-        SYS_WRITE => vfs_syscalls::sys_write_file(curproc(), a[0], a[1], a[2], copyin),
-        SYS_READ => {
-            let pid = curproc();
-            vfs_syscalls::sys_read_file(pid, a[0], a[1], a[2], copyout)
-        }
-        SYS_OPEN => copyinpath(a[0]).and_then(|path| vfs_syscalls::doopenat(curproc(), &path, a[1], a[2])),
-        SYS_OPENAT if a[0] as i32 != AT_FDCWD => Err(Errno::EBADF),
-        SYS_OPENAT => copyinpath(a[1]).and_then(|path| vfs_syscalls::doopenat(curproc(), &path, a[2], a[3])),
-        SYS_UNLINK => copyinpath(a[0]).and_then(|p| vfs_syscalls::sys_unlink(&p)),
-        SYS_MKDIR => copyinpath(a[0]).and_then(|p| vfs_syscalls::sys_mkdir(&p, a[1])),
-        SYS_RMDIR => copyinpath(a[0]).and_then(|p| vfs_syscalls::sys_rmdir(&p)),
-        SYS_RENAME => copyinpath(a[0]).and_then(|f| copyinpath(a[1]).and_then(|t| vfs_syscalls::sys_rename(&f, &t))),
-        SYS_FSYNC => vfs_syscalls::sys_fsync(curproc(), a[0]),
-        SYS_SYNC => vfs_syscalls::sys_sync(),
-        // ftruncate(fd, pad, length): the 64-bit length in a register pair.
-        SYS_FTRUNCATE if a[2] != 0 => Err(Errno::EFBIG),
-        SYS_FTRUNCATE => vfs_syscalls::sys_ftruncate(curproc(), a[0], a[3]),
-        SYS_CLOSE => vfs_syscalls::sys_close(curproc(), a[0]),
-        SYS_GETDENTS => vfs_syscalls::sys_getdents(curproc(), a[0], a[2].min(64 * 1024)).and_then(|b| copyout(&b, a[1]).map(|_| b.len() as u32)),
-        SYS_LSEEK => vfs_syscalls::sys_lseek(curproc(), a[0], a[1] as i32, a[2]),
-        SYS_FSTAT => vfs_syscalls::sys_fstat(curproc(), a[0]).and_then(|st| {
-            let mut b = [0u8; 12];
-            for (i, w) in st.iter().enumerate() {
-                b[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+    // Room in the kernel heap first, for a call that may allocate: where
+    // OpenBSD's malloc would sleep inside it (see kern_malloc). Calls that
+    // give memory back or allocate nothing go in at once.
+    let frees = matches!(code, SYS_EXIT | SYS_CLOSE | SYS_MUNMAP | SYS_WAIT4 | SYS_GETPID | SYS_GETPPID | SYS_CLOCK_GETTIME | SYS_SCHED_YIELD | SYS_NANOSLEEP);
+    let room = if frees { Ok(()) } else { kern_malloc::kmem_wait(kern_malloc::KMEM_SYSCALL) };
+    let r = if let Err(e) = room {
+        Err(e)
+    } else {
+        match code {
+            SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
+            SYS_FORK => sys_fork(tf),
+            SYS_WRITE if a[0] < 3 => sys_generic::sys_write_cons(a[0], a[1], a[2]),
+            SYS_WRITE => vfs_syscalls::sys_write_file(curproc(), a[0], a[1], a[2], copyin),
+            SYS_READ => {
+                let pid = curproc();
+                vfs_syscalls::sys_read_file(pid, a[0], a[1], a[2], copyout)
             }
-            copyout(&b, a[1]).map(|_| 0)
-        }),
-        SYS_WAIT4 => kern_exit::sys_wait4(a[0] as i32, a[1], a[2]),
-        SYS_GETPID => Ok(curproc()),
-        SYS_GETPPID => {
-            let mut st = sched_lock();
-            Ok(st.cur().p_ppid)
+            SYS_OPEN => copyinpath(a[0]).and_then(|path| vfs_syscalls::doopenat(curproc(), &path, a[1], a[2])),
+            SYS_OPENAT if a[0] as i32 != AT_FDCWD => Err(Errno::EBADF),
+            SYS_OPENAT => copyinpath(a[1]).and_then(|path| vfs_syscalls::doopenat(curproc(), &path, a[2], a[3])),
+            SYS_UNLINK => copyinpath(a[0]).and_then(|p| vfs_syscalls::sys_unlink(&p)),
+            SYS_MKDIR => copyinpath(a[0]).and_then(|p| vfs_syscalls::sys_mkdir(&p, a[1])),
+            SYS_RMDIR => copyinpath(a[0]).and_then(|p| vfs_syscalls::sys_rmdir(&p)),
+            SYS_RENAME => copyinpath(a[0]).and_then(|f| copyinpath(a[1]).and_then(|t| vfs_syscalls::sys_rename(&f, &t))),
+            SYS_FSYNC => vfs_syscalls::sys_fsync(curproc(), a[0]),
+            SYS_SYNC => vfs_syscalls::sys_sync(),
+            // ftruncate(fd, pad, length): the 64-bit length in a register pair.
+            SYS_FTRUNCATE if a[2] != 0 => Err(Errno::EFBIG),
+            SYS_FTRUNCATE => vfs_syscalls::sys_ftruncate(curproc(), a[0], a[3]),
+            SYS_CLOSE => vfs_syscalls::sys_close(curproc(), a[0]),
+            SYS_GETDENTS => vfs_syscalls::sys_getdents(curproc(), a[0], a[2].min(64 * 1024)).and_then(|b| copyout(&b, a[1]).map(|_| b.len() as u32)),
+            SYS_LSEEK => vfs_syscalls::sys_lseek(curproc(), a[0], a[1] as i32, a[2]),
+            SYS_FSTAT => vfs_syscalls::sys_fstat(curproc(), a[0]).and_then(|st| {
+                let mut b = [0u8; 12];
+                for (i, w) in st.iter().enumerate() {
+                    b[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+                }
+                copyout(&b, a[1]).map(|_| 0)
+            }),
+            SYS_WAIT4 => kern_exit::sys_wait4(a[0] as i32, a[1], a[2]),
+            SYS_GETPID => Ok(curproc()),
+            SYS_GETPPID => {
+                let mut st = sched_lock();
+                Ok(st.cur().p_ppid)
+            }
+            SYS_REBOOT => {
+                printf!("reboot: halting at the request of pid {}\n", curproc());
+                crate::diag::halt::halt()
+            }
+            SYS_EXECVE => kern_exec::sys_execve(tf, a[0], a[1]),
+            SYS_MUNMAP => uvm_mmap::sys_munmap(a[0], a[1]),
+            SYS_CLOCK_GETTIME => kern_time::sys_clock_gettime(a[1]),
+            SYS_MMAP => uvm_mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4], a[5]),
+            SYS_MSYNC => uvm_mmap::sys_msync(a[0], a[1]),
+            SYS_SCHED_YIELD => {
+                yield_cpu();
+                Ok(0)
+            }
+            SYS_NANOSLEEP => kern_time::sys_nanosleep(a[0]),
+            SYS_SYSCTL => kern_sysctl::sys_sysctl(a[0], a[1], a[2]),
+            _ => Err(Errno::ENOSYS),
         }
-        SYS_REBOOT => {
-            printf!("reboot: halting at the request of pid {}\n", curproc());
-            crate::diag::halt::halt()
-        }
-        SYS_EXECVE => kern_exec::sys_execve(tf, a[0], a[1]),
-        SYS_MUNMAP => uvm_mmap::sys_munmap(a[0], a[1]),
-        SYS_CLOCK_GETTIME => kern_time::sys_clock_gettime(a[1]),
-        SYS_MMAP => uvm_mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4], a[5]),
-        SYS_MSYNC => uvm_mmap::sys_msync(a[0], a[1]),
-        SYS_SCHED_YIELD => {
-            yield_cpu();
-            Ok(0)
-        }
-        SYS_NANOSLEEP => kern_time::sys_nanosleep(a[0]),
-        SYS_SYSCTL => kern_sysctl::sys_sysctl(a[0], a[1], a[2]),
-        _ => Err(Errno::ENOSYS),
     };
     kern_ktrace::ktrsysret(ktr, r);
     match r {

@@ -25,6 +25,11 @@ use kcore::elf::{Ehdr, Phdr, EHDR_SIZE, PHDR_SIZE, PT_LOAD};
 /// The user stack: the top MiB of the user address space.
 pub const USRSTACK: u32 = USER_MAX;
 const MAXSSIZ: u32 = 1 << 20;
+
+/// Where every process's stack lies, [lo, hi).
+pub const fn stack_range() -> (u32, u32) {
+    (USRSTACK - MAXSSIZ, USRSTACK)
+}
 /// Most bytes of argument strings execve accepts (OpenBSD's ARG_MAX,
 /// sys/syslimits.h); past it, E2BIG.
 pub const ARG_MAX: usize = 512 * 1024;

@@ -2,13 +2,23 @@
 //! in a static arena (the page allocator needs the heap's help to come up)
 //! and grows in chunks of physically contiguous pages taken from the page
 //! allocator, reached through the 1:1 BAT mapping. Allocation is guarded at
-//! IPL_HIGH so an interrupt handler never finds the heap half-updated; when
-//! no chunk can be had the allocation fails and Rust reports it as a panic
-//! naming the size.
+//! IPL_HIGH so an interrupt handler never finds the heap half-updated.
+//!
+//! The heap is a kernel allocation, so it may take the pages of the
+//! kernel's reserve that user pages leave free (uvm_page's RESERVE_KERNEL).
+//! An allocation cannot sleep where it stands (a Rust allocation may come
+//! with any lock held), so the sleeping is done up front: a system call
+//! waits at its start until the heap has room for what one call allocates
+//! (`kmem_wait`, as OpenBSD's malloc(M_WAITOK) would sleep inside), and
+//! callers that allocate in proportion to what a process owns (map entries,
+//! fork) ask `kmem_available` for their size and give ENOMEM. When no chunk
+//! can be had after all, the allocation fails and Rust reports it as a
+//! panic naming the size.
 
 use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
-use crate::uvm::uvm_page::{uvm_pglistalloc_contig, PAGE_SIZE};
+use crate::sys::errno::Errno;
+use crate::uvm::uvm_page::{uvm_pglistalloc_contig, uvm_pglistfree_contig, Pga, PAGE_SIZE};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use linked_list_allocator::Heap;
@@ -30,12 +40,16 @@ struct Heaps {
     chunks: [Option<Heap>; MAXCHUNKS],
     /// Bytes of memory the heap has taken from the page allocator.
     grown: usize,
+    /// Free bytes the heap keeps: a chunk that becomes empty goes back to
+    /// the page allocator only above this (what kmem_reserve asked for at
+    /// boot, and room for a system call).
+    keep: usize,
 }
 
 struct KernelHeap(Mutex<Heaps>);
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap(Mutex::new(Ipl::High, Heaps { chunks: [const { None }; MAXCHUNKS], grown: 0 }));
+static HEAP: KernelHeap = KernelHeap(Mutex::new(Ipl::High, Heaps { chunks: [const { None }; MAXCHUNKS], grown: 0, keep: KMEM_KEEP }));
 
 pub fn kmeminit() {
     let mut h = Heap::empty();
@@ -47,7 +61,7 @@ pub fn kmeminit() {
 
 /// Free bytes over all chunks.
 pub fn heap_free() -> usize {
-    HEAP.0.lock().chunks.iter().flatten().map(Heap::free).sum()
+    HEAP.0.lock().free()
 }
 
 /// Grows the heap at boot until `bytes` are free in it, so that the
@@ -56,18 +70,63 @@ pub fn heap_free() -> usize {
 /// allocator ran out first.
 pub fn kmem_reserve(bytes: usize) -> bool {
     let mut h = HEAP.0.lock();
-    while h.chunks.iter().flatten().map(Heap::free).sum::<usize>() < bytes {
-        if h.grow(Layout::new::<u8>()).is_none() {
-            return false;
-        }
-    }
-    true
+    h.keep = h.keep.max(bytes);
+    h.grow_to(bytes, Pga::User)
 }
+
+/// Free heap kept at least, however much is given back.
+const KMEM_KEEP: usize = 4 * KMEM_SYSCALL;
 
 /// Adds one chunk for `layout`, as an allocation that found no room would;
 /// its size in pages (for the self-test of the short-chunk fallback).
 pub fn kmem_grow(layout: Layout) -> Option<u32> {
-    HEAP.0.lock().grow(layout)
+    HEAP.0.lock().grow(layout, Pga::UseReserve)
+}
+
+/// Whether `bytes` more can be allocated without the kernel's page
+/// reserve: the heap has them free, or grows until it has. For callers
+/// whose need grows with what a process owns (its map entries, a fork's
+/// copy), which fail with ENOMEM rather than take the last pages.
+pub fn kmem_available(bytes: usize) -> bool {
+    HEAP.0.lock().room(bytes, bytes.min(KMEM_BLOCK), Pga::User)
+}
+
+/// The largest block `room` makes sure of: one chunk's worth at most.
+const KMEM_BLOCK: usize = 16 * 1024;
+
+/// Free heap a system call waits for before it starts: what one call
+/// allocates (an inode's 8 KiB, a path, a buffer), with a margin.
+pub const KMEM_SYSCALL: usize = 32 * 1024;
+/// How long a system call waits for the pagedaemon before ENOMEM, in
+/// parts of a second (a quarter: memory that one pagedaemon pass cannot
+/// free is not coming back soon).
+const KMEM_WAIT_PART: u32 = 4;
+
+/// Waits until the heap has `bytes` free, growing it (from the kernel's
+/// reserve too) or sleeping for the pagedaemon (uvm_wait "kmem"); ENOMEM
+/// when memory stays out (OpenBSD's malloc(M_WAITOK) sleeps there instead,
+/// in a kernel that can sleep inside an allocation).
+pub fn kmem_wait(bytes: usize) -> Result<(), Errno> {
+    let mut waited = false;
+    let mut ok = false;
+    let start = crate::kern::kern_clock::ticks();
+    let limit = (crate::kern::kern_clock::hz() / KMEM_WAIT_PART).max(1);
+    while crate::kern::kern_clock::ticks().wrapping_sub(start) <= limit {
+        if HEAP.0.lock().room(bytes, bytes.min(KMEM_BLOCK), Pga::UseReserve) {
+            ok = true;
+            break;
+        }
+        waited = true;
+        crate::uvm::uvm_pdaemon::uvm_wait("kmem");
+    }
+    if waited {
+        crate::diag::deadlock::memwait_end();
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Errno::ENOMEM)
+    }
 }
 
 /// Bytes taken from the page allocator so far.
@@ -88,13 +147,67 @@ impl Heaps {
         self.chunks.iter_mut().flatten().find_map(|h| h.allocate_first_fit(layout).ok())
     }
 
+    fn free(&self) -> usize {
+        self.chunks.iter().flatten().map(Heap::free).sum()
+    }
+
+    /// Whether `total` bytes are free and `block` of them in one piece,
+    /// growing the heap as needed. Free bytes alone say little, as they
+    /// may lie in holes too small for any allocation; with one free block
+    /// of `block` bytes, allocations that together take less cannot fail:
+    /// each fits in an earlier hole or in that block.
+    fn room(&mut self, total: usize, block: usize, flags: Pga) -> bool {
+        if !self.grow_to(total, flags) {
+            return false;
+        }
+        let Ok(layout) = Layout::from_size_align(block.max(1), 8) else { return false };
+        for h in self.chunks.iter_mut().flatten() {
+            if let Ok(p) = h.allocate_first_fit(layout) {
+                // SAFETY: the block was just handed out by this chunk.
+                unsafe { h.deallocate(p, layout) };
+                return true;
+            }
+        }
+        self.grow(layout, flags).is_some()
+    }
+
+    /// Grows until `bytes` are free; false if the pages ran out first.
+    fn grow_to(&mut self, bytes: usize, flags: Pga) -> bool {
+        let chunk = (CHUNK_PAGES * PAGE_SIZE) as usize - 128;
+        loop {
+            let free = self.free();
+            if free >= bytes {
+                return true;
+            }
+            let step = Layout::from_size_align((bytes - free).min(chunk), 8).unwrap_or(Layout::new::<u8>());
+            if self.grow(step, flags).is_none() {
+                return false;
+            }
+        }
+    }
+
+    /// Gives chunk `i` back to the page allocator if nothing in
+    /// it is allocated and the rest of the heap keeps enough free: memory
+    /// that a process's many map entries took comes back when they go.
+    fn release_empty(&mut self, i: usize) {
+        // Chunk 0 is the static arena, not pages.
+        let Some(c) = self.chunks[i].as_ref().filter(|c| i > 0 && c.used() == 0) else { return };
+        let (base, size) = (c.bottom() as usize, c.size());
+        if self.free() - size < self.keep {
+            return;
+        }
+        self.chunks[i] = None;
+        self.grown -= size;
+        uvm_pglistfree_contig(base as u32, (size / PAGE_SIZE as usize) as u32);
+    }
+
     /// Adds a chunk big enough for `layout` from the page allocator; its
     /// size in pages.
-    fn grow(&mut self, layout: Layout) -> Option<u32> {
+    fn grow(&mut self, layout: Layout, flags: Pga) -> Option<u32> {
         let slot = self.chunks.iter().position(Option::is_none)?;
         let need = (layout.size() + layout.align() + 64).div_ceil(PAGE_SIZE as usize) as u32;
         let mut sizes = core::iter::once(need.max(CHUNK_PAGES)).chain((need < CHUNK_PAGES).then_some(need));
-        let (pa, npages) = sizes.find_map(|n| uvm_pglistalloc_contig(n).map(|pa| (pa, n)))?;
+        let (pa, npages) = sizes.find_map(|n| uvm_pglistalloc_contig(n, flags).map(|pa| (pa, n)))?;
         let mut h = Heap::empty();
         // SAFETY: the pages were just taken off the free list for good; they
         // are RAM, mapped 1:1 by BAT0, and nothing else refers to them.
@@ -114,7 +227,7 @@ unsafe impl GlobalAlloc for KernelHeap {
         if let Some(p) = h.alloc(layout) {
             return p.as_ptr();
         }
-        if h.grow(layout).is_some() {
+        if h.grow(layout, Pga::UseReserve).is_some() {
             if let Some(p) = h.alloc(layout) {
                 return p.as_ptr();
             }
@@ -125,12 +238,14 @@ unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let mut h = self.0.lock();
         let a = ptr as usize;
-        let chunk = h.chunks.iter_mut().flatten().find(|c| (c.bottom() as usize..c.top() as usize).contains(&a));
-        match chunk {
+        let Some(i) = h.chunks.iter().position(|c| c.as_ref().is_some_and(|c| (c.bottom() as usize..c.top() as usize).contains(&a))) else {
+            panic!("free: {a:#x} is not in the kernel heap")
+        };
+        if let Some(c) = h.chunks[i].as_mut() {
             // SAFETY: the caller passes a block this allocator handed out,
             // and it lies in this chunk.
-            Some(c) => unsafe { c.deallocate(NonNull::new_unchecked(ptr), layout) },
-            None => panic!("free: {a:#x} is not in the kernel heap"),
+            unsafe { c.deallocate(NonNull::new_unchecked(ptr), layout) };
         }
+        h.release_empty(i);
     }
 }

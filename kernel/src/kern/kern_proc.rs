@@ -132,6 +132,14 @@ pub fn curproc() -> u32 {
     sched_lock().curproc
 }
 
+/// The running thread's id, as the scheduler last switched to it, for
+/// callers that may hold the scheduler's lock (the heap's growth).
+pub static CURPROC: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+pub fn curproc_unlocked() -> u32 {
+    CURPROC.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// The wait channel a process's parent sleeps on in wait4: an address in
 /// I/O space, where no kernel object lives.
 pub fn proc_wchan(tid: u32) -> usize {

@@ -142,6 +142,7 @@ pub fn mi_switch() {
             st.cur().p_stat = ProcStat::SIDL;
         }
         st.curproc = next;
+        crate::kern::kern_proc::CURPROC.store(next, Ordering::Relaxed);
         let out_vid = crate::diag::vfs_hist::vh_switch(next, st.get(next).p_vhvid);
         st.get(cur).p_vhvid = out_vid;
         let n = st.get(next);

@@ -171,10 +171,10 @@ unsafe extern "C" {
 /// heap that must grow takes a chunk just the allocation's size instead
 /// of failing (the fallback that fixed a panic on a 16 KiB read).
 fn test_heap_short_chunk() -> TestResult {
-    use crate::uvm::uvm_page::{uvm_pagealloc, uvm_pagefree, PAGE_SIZE};
+    use crate::uvm::uvm_page::{uvm_pagealloc, uvm_pagefree, Pga, PAGE_SIZE};
     let npages = crate::uvm::uvm_page::uvmexp().free as usize;
     let mut held = Vec::with_capacity(npages + 16);
-    while let Some(pg) = uvm_pagealloc() {
+    while let Some(pg) = uvm_pagealloc(Pga::UseReserve) {
         held.push(pg);
     }
     held.sort_by_key(|pg| pg.index());

@@ -218,7 +218,28 @@ pub const ALONE: &[KTest] = &[
     ("user-enospc", test_user_enospc),
     ("user-wedge", test_user_wedge),
     ("user-msyncfull", test_user_msyncfull),
+    ("user-mapents", test_user_mapents),
+    ("user-heapfull", test_user_heapfull),
 ];
+
+/// `test=user-mapents`: `/bin/utest mapents`, map entries until ENOMEM
+/// (test `map-entries`).
+fn test_user_mapents() -> TestResult {
+    utest_alone("mapents")
+}
+
+/// `test=user-heapfull`: `/bin/utest heapfull`, kernel allocations with
+/// memory full of dirty pages no pageout can write (test `heap-full`).
+fn test_user_heapfull() -> TestResult {
+    crate::uvm::uvm_pdaemon::uvm_pagedaemon_start();
+    let r = utest_alone("heapfull");
+    crate::printf!(
+        "user_heapfull: kernel heap {} KB free, {} KB taken from pages\n",
+        crate::kern::kern_malloc::heap_free() / 1024,
+        crate::kern::kern_malloc::heap_grown() / 1024
+    );
+    r
+}
 
 /// `test=user-enospc`: `/bin/utest enospc`, a mapped file's pageout on a
 /// full disk (test `pageout-enospc`).

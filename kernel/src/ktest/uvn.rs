@@ -17,7 +17,7 @@ use crate::ktest::proc::{KTest, TestResult};
 use crate::sys::syscalls::{O_CREAT, O_RDWR, O_WRONLY};
 use crate::sys::vnode::LkFlags;
 use crate::uvm::uvm_extern::Prot;
-use crate::uvm::uvm_page::{uvm_page_write, uvm_pagealloc, uvm_pagefree, uvmexp, PgFlags, PAGE_SIZE};
+use crate::uvm::uvm_page::{uvm_page_write, uvm_pagealloc, uvm_pagefree, uvmexp, PgFlags, Pga, PAGE_SIZE};
 use crate::uvm::uvm_pager::{uvm_pager_put, PgoFlags};
 use crate::uvm::uvm_vnode::{uvm_vnp_setsize, uvn_attach, uvn_detach, uvn_get, uvn_get_retry, UvnFlags};
 use alloc::format;
@@ -383,7 +383,7 @@ fn test_uvn_pageout_nocache() -> TestResult {
 fn hog_to_pageout() -> Vec<&'static crate::uvm::uvm_page::VmPage> {
     let mut hog = Vec::new();
     while uvmexp().free >= 4 * uvmexp().freetarg {
-        match uvm_pagealloc() {
+        match uvm_pagealloc(Pga::UseReserve) {
             Some(pg) => hog.push(pg),
             None => break,
         }

@@ -7,7 +7,7 @@ use crate::arch::trap::{self, TrapFrame, DSISR_NOTRANS, DSISR_PROT, EXC_DSI};
 use crate::kern::kern_malloc;
 use crate::ktest::proc::{KTest, TestResult};
 use crate::uvm::uvm_extern::Prot;
-use crate::uvm::uvm_page::{uvm_pagealloc, uvm_pagefree, uvmexp, VmPage, PAGE_SIZE};
+use crate::uvm::uvm_page::{uvm_pagealloc, uvm_pagefree, uvmexp, Pga, VmPage, PAGE_SIZE, RESERVE_KERNEL, RESERVE_PAGEDAEMON};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -26,10 +26,17 @@ pub const SUITE: &[KTest] = &[
 /// Kernel virtual addresses the tests map (segment 14, unused otherwise).
 const TEST_VA: u32 = 0xe000_0000;
 
+/// Memory run out by user allocations, then by kernel ones: each stops at
+/// its reserve (OpenBSD's uvm_pmr_getpages), and all comes back.
 fn test_uvm_page_exhaust() -> TestResult {
     let before = uvmexp();
     let mut got: Vec<&'static VmPage> = Vec::with_capacity(before.free as usize);
-    while let Some(pg) = uvm_pagealloc() {
+    while let Some(pg) = uvm_pagealloc(Pga::User) {
+        got.push(pg);
+        check!(got.len() <= before.npages as usize, "allocated more pages than exist");
+    }
+    let user_dry = uvmexp().free;
+    while let Some(pg) = uvm_pagealloc(Pga::UseReserve) {
         got.push(pg);
         check!(got.len() <= before.npages as usize, "allocated more pages than exist");
     }
@@ -39,10 +46,11 @@ fn test_uvm_page_exhaust() -> TestResult {
         uvm_pagefree(pg);
     }
     let after = uvmexp();
-    check!(dry.free == 0, "allocator refused with {} pages free", dry.free);
-    check!(n == before.free, "got {n} pages, {} were free", before.free);
+    check!(user_dry == RESERVE_KERNEL + 1, "user allocations stopped with {user_dry} pages free, not reserve_kernel + 1");
+    check!(dry.free == RESERVE_PAGEDAEMON + 1, "kernel allocations stopped with {} pages free, not reserve_pagedaemon + 1", dry.free);
+    check!(n == before.free - dry.free, "got {n} pages, {} were free", before.free);
     check!(after.free == before.free, "{} pages free after freeing all, {} before", after.free, before.free);
-    let pg = uvm_pagealloc().ok_or("no page after recovery")?;
+    let pg = uvm_pagealloc(Pga::User).ok_or("no page after recovery")?;
     uvm_pagefree(pg);
     Ok(())
 }
@@ -63,7 +71,7 @@ fn flags_of(pg: &VmPage) -> (bool, bool) {
 }
 
 fn test_pmap_enter_rc() -> TestResult {
-    let pg = uvm_pagealloc().ok_or("no page")?;
+    let pg = uvm_pagealloc(Pga::UseReserve).ok_or("no page")?;
     let pa = pg.phys_addr();
     // SAFETY: the page is ours; write its first word through the 1:1 view.
     unsafe { core::ptr::write_volatile(pa as *mut u32, 0x1234_5678) };
@@ -117,7 +125,7 @@ fn probe_store(v: u32) -> u32 {
 }
 
 fn test_pmap_protect_fault() -> TestResult {
-    let pg = uvm_pagealloc().ok_or("no page")?;
+    let pg = uvm_pagealloc(Pga::UseReserve).ok_or("no page")?;
     let pa = pg.phys_addr();
     pmap::pmap_enter(PMAP_KERNEL, TEST_VA, pa, Prot::RW, false);
     trap::set_trap_hook(Some(catch_dsi));
@@ -157,7 +165,7 @@ fn test_pmap_htab_overflow() -> TestResult {
     const N: u32 = 17;
     let mut pgs = Vec::new();
     for i in 0..N {
-        let pg = uvm_pagealloc().ok_or("no page")?;
+        let pg = uvm_pagealloc(Pga::UseReserve).ok_or("no page")?;
         // SAFETY: our page, through its 1:1 view.
         unsafe { core::ptr::write_volatile(pg.phys_addr() as *mut u32, 0xa000 + i) };
         pmap::pmap_enter(PMAP_KERNEL, colliding_va(i), pg.phys_addr(), Prot::RW, false);
@@ -216,7 +224,7 @@ fn test_pmap_ctx_reuse() -> TestResult {
 fn test_pmap_destroy_allocates_nothing() -> TestResult {
     const N: u32 = 3000;
     let pm = pmap::pmap_create().ok_or("no context")?;
-    let pg = uvm_pagealloc().ok_or("no page")?;
+    let pg = uvm_pagealloc(Pga::UseReserve).ok_or("no page")?;
     for i in 0..N {
         pmap::pmap_enter(pm, 0x1000_0000 + i * PAGE_SIZE, pg.phys_addr(), Prot::READ, false);
     }
@@ -265,7 +273,7 @@ fn test_uvmpd_scan_anon() -> TestResult {
     let n = 3 * (e.active + e.inactive + e.freetarg + UVMPD_NUMDIRTYREACTS);
     let mut anon = Vec::new();
     while anon.len() < n as usize {
-        let Some(pg) = uvm_pagealloc() else { break };
+        let Some(pg) = uvm_pagealloc(Pga::UseReserve) else { break };
         // As a process's page once its fault is done (uvm_map's anon_activate).
         uvm_pageactivate(pg);
         pg.clear_flags(crate::uvm::uvm_page::PgFlags::PG_BUSY | crate::uvm::uvm_page::PgFlags::PG_FAKE);

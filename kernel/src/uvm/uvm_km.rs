@@ -6,7 +6,7 @@ use crate::arch::intr::Ipl;
 use crate::arch::pmap::{pmap_kenter_pa, pmap_kremove, KVA_MIN};
 use crate::kern::kern_mutex::Mutex;
 use crate::uvm::uvm_extern::Prot;
-use crate::uvm::uvm_page::{phys_to_vm_page, uvm_pagealloc, uvm_pagefree, PAGE_SIZE};
+use crate::uvm::uvm_page::{phys_to_vm_page, uvm_pagealloc, uvm_pagefree, Pga, PAGE_SIZE};
 use alloc::vec::Vec;
 
 /// Pages of a kernel stack (16 KiB), not counting its guard page.
@@ -45,7 +45,7 @@ pub fn uvm_km_kstack_alloc() -> Option<KStack> {
     };
     let bottom = KSTACK_BASE + slot * SLOT + PAGE_SIZE;
     for i in 0..KSTACK_PAGES {
-        let Some(pg) = uvm_pagealloc() else {
+        let Some(pg) = uvm_pagealloc(Pga::UseReserve) else {
             let st = KStack { bottom, top: bottom + i * PAGE_SIZE };
             uvm_km_kstack_free(st);
             return None;

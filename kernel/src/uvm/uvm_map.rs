@@ -15,7 +15,7 @@ use crate::kern::kern_proc::{curproc, sched_lock};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
 use crate::uvm::uvm_extern::Prot;
-use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagezero, PgFlags, VmPage, PAGE_SIZE};
+use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagezero, PgFlags, Pga, VmPage, PAGE_SIZE};
 use crate::uvm::uvm_pdaemon::uvm_wait;
 use crate::uvm::uvm_vnode::{uvn_detach, uvn_get, uvn_reference};
 use alloc::collections::BTreeMap;
@@ -77,6 +77,35 @@ pub struct VmSpace {
     pub pmap: Pmap,
     pub map: VmMapEntries<MapData>,
     pub anon: BTreeMap<u32, &'static VmPage>,
+    /// Pages of anonymous memory outside the stack that may be used
+    /// (OpenBSD vm_dused), counted against RLIMIT_DATA.
+    pub vm_dused: u32,
+}
+
+/// OpenBSD/macppc's default data size limit, RLIMIT_DATA's soft limit
+/// (DFLDSIZ, 64 MB: arch/macppc/include/vmparam.h 1.21; uvm_glue.c:319).
+pub const DFLDSIZ: u32 = 64 * 1024 * 1024;
+
+/// Free heap mmap asks for, in one block, before it adds an entry: an
+/// insert may split a tree node at every level (316–364 bytes each).
+const MAPENT_BYTES: usize = 4096;
+/// Heap per entry and per page of a fork's copy (measured: 294,911 one-page
+/// windows took ~16 MB, 54 bytes each), with a margin.
+const FORK_BYTES_PER_ITEM: usize = 64;
+
+/// The stack, which vm_dused leaves out (uvmspace_dused).
+fn is_stack(start: u32, end: u32) -> bool {
+    let (lo, hi) = crate::kern::kern_exec::stack_range();
+    start >= lo && end <= hi
+}
+
+/// The pages [start, end) add to vm_dused: anonymous, accessible, not the stack.
+fn dused_pages(start: u32, end: u32, d: &MapData) -> u32 {
+    if d.obj.is_some() || d.prot == Prot::NONE || is_stack(start, end) {
+        0
+    } else {
+        (end - start) / PAGE_SIZE
+    }
 }
 
 impl VmSpace {
@@ -84,42 +113,62 @@ impl VmSpace {
     /// address spaces alive), as fork answers at a process limit.
     pub fn new() -> Result<VmSpace, Errno> {
         let pmap = pmap::pmap_create().ok_or(Errno::EAGAIN)?;
-        Ok(VmSpace { pmap, map: VmMapEntries::new(USER_MIN, USER_MAX), anon: BTreeMap::new() })
+        Ok(VmSpace { pmap, map: VmMapEntries::new(USER_MIN, USER_MAX), anon: BTreeMap::new(), vm_dused: 0 })
+    }
+
+    /// Adds an entry, if the heap has room for it (ENOMEM, not a panic,
+    /// when a process's many entries have taken the kernel's memory).
+    fn uvm_map_insert(&mut self, start: u32, end: u32, data: MapData) -> Result<(), Errno> {
+        if !crate::kern::kern_malloc::kmem_available(MAPENT_BYTES) {
+            return Err(Errno::ENOMEM);
+        }
+        self.map.insert(start, end, data).map_err(|_| Errno::ENOMEM)?;
+        self.vm_dused += dused_pages(start, end, &data);
+        Ok(())
+    }
+
+    /// Whether `size` more bytes of anonymous memory stay within
+    /// RLIMIT_DATA (the check of OpenBSD's sys_mmap, uvm_mmap.c:409-414).
+    pub fn dused_allows(&self, size: u32) -> bool {
+        DFLDSIZ >= size && DFLDSIZ - size >= self.vm_dused.saturating_mul(PAGE_SIZE)
     }
 
     /// Adds an anonymous entry (OpenBSD uvm_map with no object).
     pub fn uvm_map_anon(&mut self, start: u32, end: u32, prot: Prot) -> Result<(), Errno> {
-        self.map.insert(start, end, MapData { prot, obj: None }).map_err(|_| Errno::ENOMEM)
+        self.uvm_map_insert(start, end, MapData { prot, obj: None })
     }
 
     /// Adds a window on a file whose object reference the caller took
     /// (uvn_attach); the entry owns that reference.
     pub fn uvm_map_obj(&mut self, start: u32, end: u32, prot: Prot, obj: MapObj) -> Result<(), Errno> {
-        self.map.insert(start, end, MapData { prot, obj: Some(obj) }).map_err(|_| Errno::ENOMEM)
+        self.uvm_map_insert(start, end, MapData { prot, obj: Some(obj) })
     }
 
     /// Removes [start, end) and frees the process's own pages in it
     /// (uvm_unmap). File windows go whole or not at all (no splitting);
-    /// their object references are returned for the caller to drop with
-    /// uvn_detach once no lock is held, since that may sleep.
-    pub fn uvm_unmap(&mut self, start: u32, end: u32) -> Result<Vec<&'static Vnode>, Errno> {
+    /// their object references are returned, with how many each, for the
+    /// caller to drop with uvn_detach once no lock is held, since that may
+    /// sleep. One entry at a time, as memory may be short when it is given
+    /// back.
+    pub fn uvm_unmap(&mut self, start: u32, end: u32) -> Result<Vec<(&'static Vnode, u32)>, Errno> {
         let split = self.map.iter().any(|e| e.data.obj.is_some() && e.start < end && start < e.end && (e.start < start || e.end > end));
         if split {
             return Err(Errno::EINVAL);
         }
-        let gone = self.map.remove(start, end).map_err(|_| Errno::EINVAL)?;
-        let mut objs = Vec::new();
-        for e in gone {
+        let mut objs: Vec<(&'static Vnode, u32)> = Vec::new();
+        while let Some(e) = self.map.remove_first(start, end).map_err(|_| Errno::EINVAL)? {
+            self.vm_dused -= dused_pages(e.start, e.end, &e.data);
             pmap::pmap_remove(self.pmap, e.start, e.end);
-            // One page at a time: a list of them would need memory, which
-            // is what may be short when memory is given back.
             while let Some((&va, _)) = self.anon.range(e.start..e.end).next() {
                 if let Some(pg) = self.anon.remove(&va) {
                     uvm_pagefree(pg);
                 }
             }
             if let Some(o) = e.data.obj {
-                objs.push(o.vp);
+                match objs.last_mut() {
+                    Some((vp, n)) if core::ptr::eq(*vp, o.vp) => *n += 1,
+                    _ => objs.push((o.vp, 1)),
+                }
             }
         }
         Ok(objs)
@@ -141,7 +190,7 @@ impl VmSpace {
             return Ok((pg, prot));
         }
         let Some(o) = obj else {
-            let pg = uvm_pagealloc().ok_or(Err(Errno::ENOMEM))?;
+            let pg = uvm_pagealloc(Pga::User).ok_or(Err(Errno::ENOMEM))?;
             uvm_pagezero(pg);
             anon_activate(pg);
             self.anon.insert(vpg, pg);
@@ -159,7 +208,7 @@ impl VmSpace {
             return Ok((opg, prot - Prot::WRITE));
         }
         // Copy-on-write into the process's own page.
-        let pg = uvm_pagealloc().ok_or(Err(Errno::ENOMEM))?;
+        let pg = uvm_pagealloc(Pga::User).ok_or(Err(Errno::ENOMEM))?;
         // SAFETY: both pages are RAM mapped 1:1 by BAT0; the new one is ours
         // and the object's is not busy.
         unsafe { core::ptr::copy_nonoverlapping(opg.phys_addr() as *const u8, pg.phys_addr() as *mut u8, PAGE_SIZE as usize) };
@@ -256,6 +305,11 @@ impl VmSpace {
     /// A copy for a child (fork): same entries, and a private copy of every
     /// page touched so far.
     pub fn uvmspace_fork(&self) -> Result<VmSpace, Errno> {
+        // The child's entries and page index, from the heap: ENOMEM up
+        // front rather than a failed allocation half-way.
+        if !crate::kern::kern_malloc::kmem_available((self.map.len() + self.anon.len()) * FORK_BYTES_PER_ITEM) {
+            return Err(Errno::ENOMEM);
+        }
         let mut child = VmSpace::new()?;
         for e in self.map.iter() {
             child.map.insert(e.start, e.end, e.data).map_err(|_| Errno::ENOMEM)?;
@@ -263,8 +317,9 @@ impl VmSpace {
                 uvn_reference(o.vp);
             }
         }
+        child.vm_dused = self.vm_dused;
         for (&va, pg) in &self.anon {
-            let Some(npg) = uvm_pagealloc() else {
+            let Some(npg) = uvm_pagealloc(Pga::User) else {
                 child.uvmspace_free();
                 return Err(Errno::ENOMEM);
             };
@@ -304,6 +359,9 @@ pub fn uvm_fault(pid: u32, va: u32, access: Prot) -> Result<(), Errno> {
 }
 
 fn uvm_fault_loop(pid: u32, va: u32, access: Prot, waits: &mut u32) -> Result<(), Errno> {
+    // The mapping the fault enters takes heap (the pmap's entry and pv
+    // list): room first, or the process goes as with no page.
+    crate::kern::kern_malloc::kmem_wait(KMEM_FAULT)?;
     loop {
         match with_vmspace(pid, |vs| vs.fault_step(va, access)).unwrap_or(Err(Errno::EFAULT)) {
             Ok(FaultStep::Done) => return Ok(()),
@@ -336,6 +394,9 @@ pub fn uvm_fault_again_sleep() {
     let ticks = (crate::kern::kern_clock::hz() * 5).div_ceil(1000).max(1);
     let _ = crate::kern::kern_synch::tsleep(crate::kern::kern_synch::wchan(&NOWAKE), "fltagain2", ticks);
 }
+
+/// Heap a fault waits for before it starts.
+const KMEM_FAULT: usize = 4096;
 
 /// Ticks a fault waits for a free page before giving up.
 const MAXFAULTWAITS: u32 = 1000;

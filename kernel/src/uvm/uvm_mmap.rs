@@ -26,6 +26,9 @@ pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -
     let place = |vs: &mut VmSpace| vs.map.find_space(if addr != 0 { addr } else { MMAP_BASE }, size).ok_or(Errno::ENOMEM);
     if flags & MAP_ANON != 0 {
         return vm(|vs| {
+            if prot != Prot::NONE && !vs.dused_allows(size) {
+                return Err(Errno::ENOMEM);
+            }
             let start = place(vs)?;
             vs.uvm_map_anon(start, start + size, prot)?;
             Ok(start)
@@ -36,6 +39,11 @@ pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -
         MAP_PRIVATE => false,
         _ => return Err(Errno::EINVAL),
     };
+    // A private writable window may become anonymous memory page by page
+    // (uvm_mmap.c:386-392@2ea167a2).
+    if !shared && prot.contains(Prot::WRITE) && !vm(|vs| Ok(vs.dused_allows(size)))? {
+        return Err(Errno::ENOMEM);
+    }
     let (vp, fflag) = vfs_syscalls::file_vnode(curproc(), fd)?;
     if vp.with(|v| v.v_type) != VType::VREG {
         return Err(Errno::ENODEV);
@@ -73,8 +81,10 @@ pub fn sys_munmap(addr: u32, len: u32) -> Result<u32, Errno> {
     }
     let end = addr.checked_add(round_page(len as u64) as u32).ok_or(Errno::EINVAL)?;
     let objs = vm(|vs| vs.uvm_unmap(addr, end))?;
-    for vp in objs {
-        uvm_vnode::uvn_detach(vp);
+    for (vp, n) in objs {
+        for _ in 0..n {
+            uvm_vnode::uvn_detach(vp);
+        }
     }
     Ok(0)
 }

@@ -227,7 +227,8 @@ pub fn uvm_page_init(bi: &BootInfo, limit: Option<u32>) {
 /// Paging targets (OpenBSD uvmpd_tune): freemin is npages/30 but at least
 /// 16 KB worth, freetarg 4/3 of that.
 fn uvmpd_tune(exp: &mut Uvmexp) {
-    exp.freemin = (exp.npages / 30).max(16 * 1024 / PAGE_SIZE);
+    // At least one user page above the kernel's reserve (uvm_pdaemon.c:186).
+    exp.freemin = (exp.npages / 30).max(16 * 1024 / PAGE_SIZE).max(RESERVE_KERNEL + 1);
     exp.freetarg = (exp.freemin * 4 / 3).max(exp.freemin + 1);
     exp.inactarg = ((exp.active + exp.inactive) / 3).max(exp.freetarg + 1);
 }
@@ -260,15 +261,56 @@ pub fn phys_to_vm_page(pa: u32) -> Option<&'static VmPage> {
     None
 }
 
+/// Pages only kernel allocations may take (OpenBSD uvmexp.reserve_kernel,
+/// uvm_page.c:286@2ea167a2): the kernel heap grows from them when user
+/// pages have taken everything else.
+pub const RESERVE_KERNEL: u32 = 8;
+/// Pages only the pagedaemon may take (uvmexp.reserve_pagedaemon,
+/// uvm_page.c:285): its pageout allocates on the way to freeing memory.
+pub const RESERVE_PAGEDAEMON: u32 = 4;
+
+/// uvm_pagealloc flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pga {
+    /// A process's or a file's page: not from the kernel's reserve.
+    User,
+    /// A kernel page (UVM_PGA_USERESERVE, or a kernel object's).
+    UseReserve,
+}
+
+/// The pagedaemon's thread id, which may take its own reserve.
+static PAGEDAEMON_TID: AtomicU32 = AtomicU32::new(u32::MAX);
+
+pub fn uvm_page_set_pagedaemon(tid: u32) {
+    PAGEDAEMON_TID.store(tid, Ordering::Relaxed);
+}
+
+/// Whether `count` more pages may go to this caller (the checks of
+/// OpenBSD's uvm_pmr_getpages, uvm_pmemrange.c:962-975@2ea167a2): user
+/// pages leave reserve_kernel free, kernel pages reserve_pagedaemon
+/// unless the pagedaemon itself asks.
+fn reserve_allows(free: u32, count: u32, flags: Pga, pagedaemon: bool) -> bool {
+    if free <= RESERVE_KERNEL + count && flags == Pga::User {
+        return false;
+    }
+    free > RESERVE_PAGEDAEMON + count || pagedaemon
+}
+
+/// Whether the running thread is the pagedaemon.
+fn curproc_is_pagedaemon() -> bool {
+    crate::kern::kern_proc::curproc_unlocked() == PAGEDAEMON_TID.load(Ordering::Relaxed)
+}
+
 /// A free page, busy and clean (OpenBSD uvm_pagealloc without an owner),
-/// or None when memory is exhausted.
-pub fn uvm_pagealloc() -> Option<&'static VmPage> {
+/// or None when memory is exhausted or only reserved pages remain.
+pub fn uvm_pagealloc(flags: Pga) -> Option<&'static VmPage> {
+    let pagedaemon = curproc_is_pagedaemon();
     let mut st = state().lock();
-    let got = st.queues.pop_head(PQ_FREE);
+    let e = st.exp;
+    let got = if reserve_allows(e.free, 1, flags, pagedaemon) { st.queues.pop_head(PQ_FREE) } else { None };
     if got.is_some() {
         st.exp.free -= 1;
     }
-    let e = st.exp;
     drop(st);
     // Below the targets: the pagedaemon has work (OpenBSD wakes it here).
     if e.free < e.freemin || (e.free < e.freetarg && e.inactive < e.inactarg) {
@@ -394,9 +436,16 @@ pub fn uvm_pagezero(pg: &VmPage) {
 /// `npages` physically contiguous free pages taken off the free list for
 /// good (OpenBSD uvm_pglistalloc with a contiguity constraint); returns the
 /// first one's physical address.
-pub fn uvm_pglistalloc_contig(npages: u32) -> Option<u32> {
+pub fn uvm_pglistalloc_contig(npages: u32, flags: Pga) -> Option<u32> {
+    let pagedaemon = curproc_is_pagedaemon();
     let mut st = state().lock();
     let st = &mut *st;
+    // For the kernel's heap, which OpenBSD's uvm_pglistalloc lets use the
+    // reserve (UVM_PLA_USERESERVE, uvm_page.c:754@2ea167a2); Pga::User for
+    // growth that may as well wait or fail.
+    if !reserve_allows(st.exp.free, npages, flags, pagedaemon) {
+        return None;
+    }
     let pgs = pages();
     let mut run = 0u32;
     let mut start = 0usize;
@@ -422,6 +471,19 @@ pub fn uvm_pglistalloc_contig(npages: u32) -> Option<u32> {
         }
     }
     None
+}
+
+/// Gives back `npages` pages that uvm_pglistalloc_contig took, from `pa`
+/// (OpenBSD uvm_pglistfree).
+pub fn uvm_pglistfree_contig(pa: u32, npages: u32) {
+    let mut st = state().lock();
+    for i in 0..npages {
+        let pg = phys_to_vm_page(pa + i * PAGE_SIZE).expect("uvm_pglistfree: not a managed page");
+        pg.flags.store(0, Ordering::Relaxed);
+        st.queues.insert_tail(PQ_FREE, pg.index());
+    }
+    st.exp.free += npages;
+    st.exp.wired -= npages;
 }
 
 /// ddb: the vm_page at kernel address `addr`, if it is one.

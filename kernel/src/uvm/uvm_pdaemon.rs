@@ -43,8 +43,9 @@ pub fn uvm_pagedaemon_start() {
     if RUNNING.load(Ordering::Relaxed) != 0 {
         return;
     }
-    if kthread_create("pagedaemon", uvm_pageout).is_none() {
-        panic!("uvm: cannot start the pagedaemon");
+    match kthread_create("pagedaemon", uvm_pageout) {
+        Some(tid) => crate::uvm::uvm_page::uvm_page_set_pagedaemon(tid),
+        None => panic!("uvm: cannot start the pagedaemon"),
     }
     RUNNING.store(1, Ordering::Relaxed);
 }

@@ -20,7 +20,7 @@ use crate::sys::vnode::{IoFlags, LkFlags, VType};
 use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{
     round_page, uvm_page_queue, uvm_page_read, uvm_page_unbusy, uvm_page_write, uvm_pageactivate, uvm_pagealloc, uvm_pagedeactivate, uvm_pagefree,
-    uvm_pagewait, uvm_pagezero, PgFlags, VmPage, PAGE_SIZE, PQ_ACTIVE,
+    uvm_pagewait, uvm_pagezero, PgFlags, Pga, VmPage, PAGE_SIZE, PQ_ACTIVE,
 };
 use crate::uvm::uvm_pager::{uvm_pager_put, uvm_pagermapin, uvm_pagermapin_wait, uvm_pagermapout, PagerResult, PagerWindow, PgoFlags};
 use crate::uvm::uvm_pdaemon::uvm_wait;
@@ -967,7 +967,7 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
             uvn.vmobjlock.rw_exit();
             return Err(Errno::EINVAL);
         }
-        let Some(pg) = uvm_pagealloc() else {
+        let Some(pg) = uvm_pagealloc(Pga::User) else {
             // With the object lock held, as OpenBSD's uvn_get (the fault's
             // lock, uvm_vnode.c:1039-1046@2ea167a2): meanwhile the
             // pagedaemon's try-lock passes this file's pages by.

@@ -4,6 +4,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::fmt;
 
 pub const PAGE_SIZE: u32 = 4096;
@@ -39,13 +40,18 @@ pub struct VmMapEntries<T> {
     min: u32,
     max: u32,
     entries: BTreeMap<u32, MapEntry<T>>,
+    /// A range [a, b) known to be covered by entries without a gap, where
+    /// find_space skips ahead: one mmap after another at the same hint
+    /// would otherwise walk every entry mapped before (OpenBSD keeps free
+    /// space in its tree for the same reason).
+    covered: Cell<(u32, u32)>,
 }
 
 impl<T: Clone> VmMapEntries<T> {
     /// A map covering [min, max); both page-aligned.
     pub fn new(min: u32, max: u32) -> Self {
         assert!(min.is_multiple_of(PAGE_SIZE) && max.is_multiple_of(PAGE_SIZE) && min < max);
-        VmMapEntries { min, max, entries: BTreeMap::new() }
+        VmMapEntries { min, max, entries: BTreeMap::new(), covered: Cell::new((0, 0)) }
     }
 
     fn check(&self, start: u32, end: u32) -> Result<(), MapError> {
@@ -88,6 +94,7 @@ impl<T: Clone> VmMapEntries<T> {
     /// its ends; returns the pieces removed, in address order.
     pub fn remove(&mut self, start: u32, end: u32) -> Result<Vec<MapEntry<T>>, MapError> {
         self.check(start, end)?;
+        self.uncover(start, end);
         let hit: Vec<u32> = match self.lookup(start) {
             Some(e) => core::iter::once(e.start).chain(self.entries.range(start + 1..end).map(|(&s, _)| s)).collect(),
             None => self.entries.range(start..end).map(|(&s, _)| s).collect(),
@@ -106,6 +113,31 @@ impl<T: Clone> VmMapEntries<T> {
         Ok(out)
     }
 
+    /// Removes the first piece of [start, end) that an entry maps (split
+    /// off as `remove` would), allocating no list: for an unmap of many
+    /// entries when memory is short.
+    pub fn remove_first(&mut self, start: u32, end: u32) -> Result<Option<MapEntry<T>>, MapError> {
+        self.check(start, end)?;
+        self.uncover(start, end);
+        let Some(s) = self.first_overlap(start, end) else { return Ok(None) };
+        let Some(e) = self.entries.remove(&s) else { return Ok(None) };
+        if e.start < start {
+            self.entries.insert(e.start, MapEntry { start: e.start, end: start, data: e.data.clone() });
+        }
+        if e.end > end {
+            self.entries.insert(end, MapEntry { start: end, end: e.end, data: e.data.clone() });
+        }
+        Ok(Some(MapEntry { start: e.start.max(start), end: e.end.min(end), data: e.data }))
+    }
+
+    /// Forgets coverage that removing [start, end) may break.
+    fn uncover(&self, start: u32, end: u32) {
+        let (a, b) = self.covered.get();
+        if start < b && end > a {
+            self.covered.set(if start > a { (a, start) } else { (0, 0) });
+        }
+    }
+
     /// The lowest free, page-aligned range of `len` bytes at or above `hint`
     /// (OpenBSD uvm_map_findspace).
     pub fn find_space(&self, hint: u32, len: u32) -> Option<u32> {
@@ -113,17 +145,38 @@ impl<T: Clone> VmMapEntries<T> {
         if len == 0 {
             return None;
         }
-        let mut at = hint.max(self.min).checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1);
-        if let Some(e) = self.lookup(at) {
+        let from = hint.max(self.min).checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1);
+        let mut at = from;
+        let (a, b) = self.covered.get();
+        if a <= at && at < b {
+            at = b;
+        }
+        // Entries are page-aligned, so any gap is a free page: coverage
+        // from `from` lasts until the first gap.
+        let mut gapless = true;
+        while let Some(e) = self.lookup(at) {
             at = e.end;
         }
         for e in self.entries.range(at..).map(|(_, e)| e) {
+            if gapless && e.start != at {
+                gapless = false;
+                self.cover(from, at);
+            }
             if e.start.checked_sub(at)? >= len {
                 return Some(at);
             }
             at = e.end;
         }
+        if gapless {
+            self.cover(from, at);
+        }
         (self.max.checked_sub(at)? >= len).then_some(at)
+    }
+
+    /// Notes [from, to) as covered (joined to what is known, if it touches).
+    fn cover(&self, from: u32, to: u32) {
+        let (a, b) = self.covered.get();
+        self.covered.set(if a <= from && from <= b { (a, b.max(to)) } else { (from, to) });
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &MapEntry<T>> {
@@ -201,5 +254,31 @@ mod tests {
         assert_eq!(m.find_space(0x1000_0000, 0), None);
         assert_eq!(m.find_space(0x1000_0000, u32::MAX), None);
         assert_eq!(m.find_space(0, 0xb000_0000 - 4 * P), None);
+    }
+
+    /// One page mapped after another at the same hint: each search skips
+    /// what is covered, and a removal below makes the hole findable again.
+    #[test]
+    fn find_space_skips_covered_ranges_and_sees_new_holes() {
+        let mut m: VmMapEntries<u32> = VmMapEntries::new(0x1000_0000, 0xc000_0000);
+        for i in 0..1000 {
+            let at = m.find_space(0x4000_0000, P).unwrap();
+            assert_eq!(at, 0x4000_0000 + i * P);
+            m.insert(at, at + P, i).unwrap();
+        }
+        assert_eq!(m.remove_first(0x4000_0000 + 500 * P, 0x4000_0000 + 501 * P).unwrap().map(|e| e.data), Some(500));
+        assert_eq!(m.find_space(0x4000_0000, P), Some(0x4000_0000 + 500 * P));
+        assert_eq!(m.find_space(0x4000_0000, 2 * P), Some(0x4000_0000 + 1000 * P));
+        m.insert(0x4000_0000 + 500 * P, 0x4000_0000 + 501 * P, 500).unwrap();
+        assert_eq!(m.find_space(0x4000_0000, P), Some(0x4000_0000 + 1000 * P));
+        m.remove(0x4000_0000, 0x4000_0000 + P).unwrap();
+        assert_eq!(m.find_space(0x4000_0000, P), Some(0x4000_0000));
+        assert_eq!(m.find_space(0x4000_0000 + P, P), Some(0x4000_0000 + 1000 * P));
+        let mut n = 0;
+        while m.remove_first(0x4000_0000, 0x5000_0000).unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 999);
+        assert!(m.is_empty());
     }
 }

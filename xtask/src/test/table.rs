@@ -689,6 +689,35 @@ pub(super) const TESTS: &[QemuTest] = &[
             &[Check::Has("(dup alloc)"), Check::LineStarts("ffs: rd0 unmounted, left unclean: damage was reported"), Check::Lacks("unmounted clean")],
         )
     },
+    // Map entries until ENOMEM: anonymous ones stop at RLIMIT_DATA (64 MB),
+    // windows on a file when the kernel heap cannot grow; a fork then is
+    // ENOMEM, and after the unmap memory is back (it panicked in mmap).
+    test(
+        "map-entries",
+        "physmem=16M test=user-mapents",
+        0,
+        &[
+            Check::Has("utest: mapents: 163"),
+            Check::Has(" one-page windows on a file, then ENOMEM"),
+            Check::Has("utest: mapents: fork with the heap full: ENOMEM"),
+            Check::Has("utest: mapents ok"),
+            Check::Lacks("panic:"),
+            Check::Custom(selftest_summary),
+        ],
+    ),
+    // Memory full of dirty pages no pageout can write, then the kernel
+    // heap filled with map entries: creates, mkdir and fork return ENOMEM
+    // or ENOSPC, nothing panics, and everything comes back after.
+    test(
+        "heap-full",
+        "physmem=24M test=user-heapfull",
+        0,
+        &[
+            Check::InOrder(&["utest: heapfull: ", " one-page windows until the kernel heap was full (ENOMEM)", "utest: heapfull ok"]),
+            Check::Lacks("panic:"),
+            Check::Custom(selftest_summary),
+        ],
+    ),
     // Memory truly out: processes go with OpenBSD's line, the kernel stays.
     test(
         "user-oom",

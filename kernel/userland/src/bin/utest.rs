@@ -1021,6 +1021,166 @@ fn pmap_probe() -> Check {
     Ok(())
 }
 
+/// `utest mapents`: one-page anonymous maps stop at RLIMIT_DATA (64 MB,
+/// OpenBSD/macppc's DFLDSIZ) with ENOMEM; one-page windows on a file, which
+/// no limit counts, stop with ENOMEM once the kernel's heap cannot hold
+/// another entry. With the heap so full a fork of this process is ENOMEM
+/// (its copy of the map would not fit), and after the unmapping memory is
+/// back: a fork works again.
+fn map_entries() -> Check {
+    let enomem = Errno::ENOMEM as i32;
+    let (mut n, mut lo, mut hi) = (0usize, u32::MAX, 0u32);
+    loop {
+        match mmap_anon(4096) {
+            Ok(p) => {
+                n += 1;
+                lo = lo.min(p as u32);
+                hi = hi.max(p as u32 + 4096);
+            }
+            Err(e) if e == enomem => break,
+            Err(_) => return Err("a one-page anonymous mmap failed with another error than ENOMEM"),
+        }
+    }
+    println!("utest: mapents: {n} one-page anonymous maps, then ENOMEM");
+    // The program's own data and bss count too.
+    if !(16_000..=16_384).contains(&n) {
+        return Err("anonymous maps did not stop at RLIMIT_DATA (64 MB)");
+    }
+    munmap(lo as *mut u8, (hi - lo) as usize).map_err(|_| "munmap of the anonymous maps failed")?;
+    let path = b"/utest-mapents.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    write_all(fd, &[7u8; 4096]).map_err(|_| "write failed")?;
+    let (mut m, mut lo, mut hi) = (0usize, u32::MAX, 0u32);
+    loop {
+        match mmap_file(4096, sys::PROT_READ, sys::MAP_SHARED, fd, 0) {
+            Ok(p) => {
+                m += 1;
+                lo = lo.min(p as u32);
+                hi = hi.max(p as u32 + 4096);
+            }
+            Err(e) if e == enomem => break,
+            Err(_) => return Err("a one-page file mmap failed with another error than ENOMEM"),
+        }
+    }
+    // With the heap full even the console may say ENOMEM: the lines
+    // come once the windows are gone.
+    let forked = match fork() {
+        Ok(0) => exit(0),
+        Ok(pid) => wait4(pid as i32).map(|_| true).map_err(|_| "wait4 failed")?,
+        Err(e) if e == enomem => false,
+        Err(_) => return Err("fork with the heap full failed with another error than ENOMEM"),
+    };
+    munmap(lo as *mut u8, (hi - lo) as usize).map_err(|_| "munmap of the file windows failed")?;
+    println!("utest: mapents: {m} one-page windows on a file, then ENOMEM");
+    println!("utest: mapents: fork with the heap full: {}", if forked { "done" } else { "ENOMEM" });
+    // The address space holds 2^19 pages: fewer mean the heap said no.
+    if m >= 500_000 {
+        return Err("file windows stopped at the end of the address space, not at the heap");
+    }
+    close(fd).map_err(|_| "close failed")?;
+    unlink(path).map_err(|_| "unlink failed")?;
+    match fork() {
+        Ok(0) => exit(0),
+        Ok(pid) => wait4(pid as i32).map(|_| ()).map_err(|_| "wait4 failed"),
+        Err(_) => Err("fork failed after the windows were unmapped"),
+    }
+}
+
+/// `utest heapfull`: memory filled with dirty pages of a file on a full
+/// disk (no pageout can write them) down to the kernel's reserve, then the
+/// kernel heap filled with map entries until mmap says ENOMEM, then system
+/// calls that allocate in the kernel (create, mkdir, fork): each must
+/// return, done or with ENOMEM/ENOSPC, never panic the kernel. Then it all
+/// goes and memory comes back: a fork works.
+fn heap_full() -> Check {
+    let enomem = Errno::ENOMEM as i32;
+    let len = uvmexp().map_err(|_| "sysctl failed")?[0] as usize * 4096 * 2;
+    let path = b"/utest-heapfull.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    ftruncate(fd, len as u32).map_err(|_| "ftruncate failed")?;
+    let win = b"/utest-heapwin.tmp\0";
+    let wfd = open_mode(win, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    write_all(wfd, &[7u8; 4096]).map_err(|_| "write failed")?;
+    let fill = b"/utest-heapfill.tmp\0";
+    let (ffd, _) = fill_disk(fill)?;
+    close(ffd).map_err(|_| "close failed")?;
+    let p = mmap_file(len, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
+    // Store until user pages are out: they stop at reserve_kernel + 1
+    // free, where one more store would wait for good.
+    let mut stored = 0;
+    for off in (0..len).step_by(4096) {
+        if uvmexp().map_err(|_| "sysctl failed")?[1] <= 8 + 3 {
+            break;
+        }
+        // SAFETY: the mapping is len writable bytes of a file that long.
+        unsafe { p.add(off).write_volatile(1) };
+        stored += 1;
+    }
+    let free = uvmexp().map_err(|_| "sysctl failed")?[1];
+    let (mut wins, mut lo, mut hi) = (0usize, u32::MAX, 0u32);
+    loop {
+        match mmap_file(4096, sys::PROT_READ, sys::MAP_SHARED, wfd, 0) {
+            Ok(w) => {
+                wins += 1;
+                lo = lo.min(w as u32);
+                hi = hi.max(w as u32 + 4096);
+            }
+            Err(e) if e == enomem => break,
+            Err(_) => return Err("a one-page file mmap failed with another error than ENOMEM"),
+        }
+    }
+    let (mut made, mut refused) = (0, 0);
+    let mut name = *b"/utest-hf-00.tmp\0";
+    for i in 0..16u8 {
+        name[10] = b'0' + i / 10;
+        name[11] = b'0' + i % 10;
+        match open_mode(&name, sys::O_CREAT | sys::O_RDWR, 0o644) {
+            Ok(f) => {
+                made += 1;
+                close(f).map_err(|_| "close failed")?;
+            }
+            Err(e) if e == enomem || e == Errno::ENOSPC as i32 => refused += 1,
+            Err(_) => return Err("create with memory full failed with another error than ENOMEM or ENOSPC"),
+        }
+    }
+    match mkdir(b"/utest-hf-dir\0", 0o755) {
+        Ok(()) => rmdir(b"/utest-hf-dir\0").map_err(|_| "rmdir failed")?,
+        Err(e) if e == enomem || e == Errno::ENOSPC as i32 => {}
+        Err(_) => return Err("mkdir with memory full failed with another error than ENOMEM or ENOSPC"),
+    }
+    let forked = match fork() {
+        Ok(0) => exit(0),
+        Ok(pid) => wait4(pid as i32).map(|_| true).map_err(|_| "wait4 failed")?,
+        Err(e) if e == enomem || e == Errno::EAGAIN as i32 => false,
+        Err(_) => return Err("fork with memory full failed with another error than ENOMEM or EAGAIN"),
+    };
+    // The console too may have said ENOMEM until now.
+    munmap(lo as *mut u8, (hi - lo) as usize).map_err(|_| "munmap of the windows failed")?;
+    println!("utest: heapfull: {stored} dirty pages no pageout can write, {free} pages free");
+    println!("utest: heapfull: {wins} one-page windows until the kernel heap was full (ENOMEM)");
+    println!("utest: heapfull: then {made} files created, {refused} refused; fork {}", if forked { "done" } else { "refused" });
+    munmap(p, len).map_err(|_| "munmap failed")?;
+    ftruncate(fd, 0).map_err(|_| "ftruncate to 0 failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    close(wfd).map_err(|_| "close failed")?;
+    for f in [&path[..], &win[..], &fill[..]] {
+        unlink(f).map_err(|_| "unlink failed")?;
+    }
+    for i in 0..16u8 {
+        name[10] = b'0' + i / 10;
+        name[11] = b'0' + i % 10;
+        let _ = unlink(&name);
+    }
+    if wins == 0 {
+        return Err("not one window: the heap was full before the test began");
+    }
+    match fork() {
+        Ok(0) => exit(0),
+        Ok(pid) => wait4(pid as i32).map(|_| ()).map_err(|_| "wait4 failed"),
+        Err(_) => Err("fork failed once the dirty pages were gone"),
+    }
+}
+
 /// The checks run alone, by name (`utest oom`, `utest maxproc`): each
 /// needs a boot of its own (little memory, a low kern.maxproc).
 const ALONE: &[NamedCheck] = &[
@@ -1032,6 +1192,8 @@ const ALONE: &[NamedCheck] = &[
     ("enospc", pageout_enospc),
     ("wedge", memory_wedge),
     ("msyncfull", msync_enospc),
+    ("mapents", map_entries),
+    ("heapfull", heap_full),
 ];
 
 fn main(args: Args) -> i32 {
