@@ -34,6 +34,10 @@ pub const SYS_MMAP: u32 = 197;
 pub const SYS_LSEEK: u32 = 199;
 pub const SYS_MSYNC: u32 = 256;
 pub const SYS_SCHED_YIELD: u32 = 298;
+pub const SYS_GETRLIMIT: u32 = 194;
+pub const SYS_SETRLIMIT: u32 = 195;
+/// getrlimit/setrlimit's resource: ppcbsd keeps the data size only.
+pub const RLIMIT_DATA: u32 = 2;
 
 /// The name of a system call, for traces.
 pub fn syscall_name(code: u32) -> &'static str {
@@ -67,6 +71,8 @@ pub fn syscall_name(code: u32) -> &'static str {
         SYS_RMDIR => "rmdir",
         SYS_FTRUNCATE => "ftruncate",
         SYS_OPENAT => "openat",
+        SYS_GETRLIMIT => "getrlimit",
+        SYS_SETRLIMIT => "setrlimit",
         _ => "unknown",
     }
 }

@@ -9,7 +9,7 @@ use crate::kern::kern_fork::sys_fork;
 use crate::kern::kern_proc::{curproc, sched_lock};
 use crate::kern::kern_sched::yield_cpu;
 use crate::kern::vfs_lookup::copyinpath;
-use crate::kern::{kern_exec, kern_exit, kern_ktrace, kern_malloc, kern_sysctl, kern_time, sys_generic, vfs_syscalls};
+use crate::kern::{kern_exec, kern_exit, kern_ktrace, kern_malloc, kern_resource, kern_sysctl, kern_time, sys_generic, vfs_syscalls};
 use crate::printf;
 use crate::sys::errno::Errno;
 use crate::sys::syscalls::*;
@@ -83,6 +83,8 @@ pub fn syscall(tf: &mut TrapFrame) {
             }
             SYS_NANOSLEEP => kern_time::sys_nanosleep(a[0]),
             SYS_SYSCTL => kern_sysctl::sys_sysctl(a[0], a[1], a[2]),
+        SYS_GETRLIMIT => kern_resource::sys_getrlimit(a[0], a[1]),
+        SYS_SETRLIMIT => kern_resource::sys_setrlimit(a[0], a[1]),
             _ => Err(Errno::ENOSYS),
         }
     };

@@ -30,13 +30,13 @@ pub fn set_maxproc(n: u32) {
 /// Creates the child; returns its pid to the parent. EAGAIN at
 /// kern.maxproc, as OpenBSD's fork1 answers at its process limit.
 pub fn sys_fork(tf: &TrapFrame) -> Result<u32, Errno> {
-    let (me, name) = {
+    let (me, name, dlimit) = {
         let mut st = sched_lock();
         if st.procs.len() >= MAXPROC.load(Ordering::Relaxed) as usize {
             return Err(Errno::EAGAIN);
         }
         let p = st.cur();
-        (p.p_tid, p.p_comm.clone())
+        (p.p_tid, p.p_comm.clone(), p.p_rlimit_data)
     };
     let vs = uvm_map::with_vmspace(me, |vs| vs.uvmspace_fork()).ok_or(Errno::EINVAL)??;
     let mut ctf = *tf;
@@ -54,6 +54,7 @@ pub fn sys_fork(tf: &TrapFrame) -> Result<u32, Errno> {
     crate::kern::kern_descrip::fdcopy(me, child);
     let mut st = sched_lock();
     st.get(child).p_pmap = Some(pmap);
+    st.get(child).p_rlimit_data = dlimit;
     st.setrunnable(child);
     Ok(child)
 }

@@ -63,6 +63,8 @@ pub struct Proc {
     /// The vnode it works on while switched out (the flight recorder's
     /// CUR_VID, kept across mi_switch).
     pub p_vhvid: u32,
+    /// RLIMIT_DATA (OpenBSD keeps it in the process's plimit).
+    pub p_rlimit_data: crate::kern::kern_resource::Rlimit,
 }
 
 pub struct ProcTable {

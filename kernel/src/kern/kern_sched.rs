@@ -86,6 +86,7 @@ pub fn new_proc(tid: u32, ppid: u32, name: &str, stat: ProcStat, kstack: Option<
         p_vmspace: None,
         p_fd: None,
         p_vhvid: 0,
+        p_rlimit_data: crate::kern::kern_resource::RLIMIT_DATA0,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod kern_ktrace;
 pub mod kern_malloc;
 pub mod kern_mutex;
 pub mod kern_proc;
+pub mod kern_resource;
 pub mod kern_rwlock;
 pub mod kern_sched;
 pub mod kern_synch;

@@ -220,7 +220,14 @@ pub const ALONE: &[KTest] = &[
     ("user-msyncfull", test_user_msyncfull),
     ("user-mapents", test_user_mapents),
     ("user-heapfull", test_user_heapfull),
+    ("user-forkcow", test_user_forkcow),
 ];
+
+/// `test=user-forkcow`: `/bin/utest forkcow`, anonymous memory shared
+/// copy-on-write by fork (test `fork-cow`).
+fn test_user_forkcow() -> TestResult {
+    utest_alone("forkcow")
+}
 
 /// `test=user-mapents`: `/bin/utest mapents`, map entries until ENOMEM
 /// (test `map-entries`).

@@ -21,6 +21,7 @@ use crate::uvm::uvm_vnode::{uvn_detach, uvn_get, uvn_reference};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 use vmcore::vm_map::VmMapEntries;
 
 /// A file window: the object's vnode, the file page at the entry's start,
@@ -36,8 +37,17 @@ pub struct MapObj {
 /// longer busy or fake, as uvm_fault and amap_cow_now leave it, so that
 /// the pagedaemon's scans can take it.
 fn anon_activate(pg: &'static VmPage) {
+    pg.an_ref.store(1, Ordering::Relaxed);
     uvm_pageactivate(pg);
     pg.clear_flags(PgFlags::PG_BUSY | PgFlags::PG_FAKE);
+}
+
+/// Drops one address space's hold on an anonymous page, freeing it with
+/// the last (OpenBSD anon_unref / uvm_anfree).
+fn anon_unref(pg: &'static VmPage) {
+    if pg.an_ref.fetch_sub(1, Ordering::Relaxed) == 1 {
+        uvm_pagefree(pg);
+    }
 }
 
 impl PartialEq for MapObj {
@@ -82,10 +92,6 @@ pub struct VmSpace {
     pub vm_dused: u32,
 }
 
-/// OpenBSD/macppc's default data size limit, RLIMIT_DATA's soft limit
-/// (DFLDSIZ, 64 MB: arch/macppc/include/vmparam.h 1.21; uvm_glue.c:319).
-pub const DFLDSIZ: u32 = 64 * 1024 * 1024;
-
 /// Free heap mmap asks for, in one block, before it adds an entry: an
 /// insert may split a tree node at every level (316–364 bytes each).
 const MAPENT_BYTES: usize = 4096;
@@ -127,10 +133,10 @@ impl VmSpace {
         Ok(())
     }
 
-    /// Whether `size` more bytes of anonymous memory stay within
-    /// RLIMIT_DATA (the check of OpenBSD's sys_mmap, uvm_mmap.c:409-414).
-    pub fn dused_allows(&self, size: u32) -> bool {
-        DFLDSIZ >= size && DFLDSIZ - size >= self.vm_dused.saturating_mul(PAGE_SIZE)
+    /// Whether `size` more bytes of anonymous memory stay within the data
+    /// limit (the check of OpenBSD's sys_mmap, uvm_mmap.c:409-415).
+    pub fn dused_allows(&self, size: u32, limit: u64) -> bool {
+        limit >= size as u64 && limit - size as u64 >= self.vm_dused as u64 * PAGE_SIZE as u64
     }
 
     /// Adds an anonymous entry (OpenBSD uvm_map with no object).
@@ -161,7 +167,7 @@ impl VmSpace {
             pmap::pmap_remove(self.pmap, e.start, e.end);
             while let Some((&va, _)) = self.anon.range(e.start..e.end).next() {
                 if let Some(pg) = self.anon.remove(&va) {
-                    uvm_pagefree(pg);
+                    anon_unref(pg);
                 }
             }
             if let Some(o) = e.data.obj {
@@ -187,7 +193,22 @@ impl VmSpace {
         let (prot, obj, estart) = (e.data.prot, e.data.obj, e.start);
         let vpg = trunc_page(va);
         if let Some(&pg) = self.anon.get(&vpg) {
-            return Ok((pg, prot));
+            if pg.an_ref.load(Ordering::Relaxed) == 1 {
+                return Ok((pg, prot));
+            }
+            // Shared with another address space since a fork: read it in
+            // place, copy it on the first write (uvm_fault's anon COW).
+            if !access.contains(Prot::WRITE) {
+                return Ok((pg, prot - Prot::WRITE));
+            }
+            let npg = uvm_pagealloc(Pga::User).ok_or(Err(Errno::ENOMEM))?;
+            // SAFETY: both pages are RAM mapped 1:1 by BAT0; the new one is
+            // ours, the shared one read-only in every address space.
+            unsafe { core::ptr::copy_nonoverlapping(pg.phys_addr() as *const u8, npg.phys_addr() as *mut u8, PAGE_SIZE as usize) };
+            anon_activate(npg);
+            self.anon.insert(vpg, npg);
+            anon_unref(pg);
+            return Ok((npg, prot));
         }
         let Some(o) = obj else {
             let pg = uvm_pagealloc(Pga::User).ok_or(Err(Errno::ENOMEM))?;
@@ -302,8 +323,10 @@ impl VmSpace {
         }
     }
 
-    /// A copy for a child (fork): same entries, and a private copy of every
-    /// page touched so far.
+    /// A copy for a child (fork, OpenBSD uvmspace_fork with amap_copy):
+    /// the same entries, and every anonymous page shared copy-on-write —
+    /// held by both spaces and write-protected in the parent, so that
+    /// whichever writes first copies it.
     pub fn uvmspace_fork(&self) -> Result<VmSpace, Errno> {
         // The child's entries and page index, from the heap: ENOMEM up
         // front rather than a failed allocation half-way.
@@ -316,17 +339,16 @@ impl VmSpace {
             if let Some(o) = e.data.obj {
                 uvn_reference(o.vp);
             }
+            // Anonymous memory and private copies of file pages are shared
+            // now; a shared file window's pages stay the object's.
+            if e.data.prot.contains(Prot::WRITE) && e.data.obj.is_none_or(|o| !o.shared) {
+                pmap::pmap_protect(self.pmap, e.start, e.end, e.data.prot - Prot::WRITE);
+            }
         }
         child.vm_dused = self.vm_dused;
-        for (&va, pg) in &self.anon {
-            let Some(npg) = uvm_pagealloc(Pga::User) else {
-                child.uvmspace_free();
-                return Err(Errno::ENOMEM);
-            };
-            // SAFETY: both pages are RAM mapped 1:1 by BAT0; the new one is ours.
-            unsafe { core::ptr::copy_nonoverlapping(pg.phys_addr() as *const u8, npg.phys_addr() as *mut u8, PAGE_SIZE as usize) };
-            anon_activate(npg);
-            child.anon.insert(va, npg);
+        for (&va, &pg) in &self.anon {
+            pg.an_ref.fetch_add(1, Ordering::Relaxed);
+            child.anon.insert(va, pg);
         }
         Ok(child)
     }
@@ -336,7 +358,7 @@ impl VmSpace {
     pub fn uvmspace_free(self) {
         pmap::pmap_destroy(self.pmap);
         for (_, pg) in self.anon {
-            uvm_pagefree(pg);
+            anon_unref(pg);
         }
         for e in self.map.iter() {
             if let Some(o) = e.data.obj {

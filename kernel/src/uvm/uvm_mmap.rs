@@ -24,9 +24,10 @@ pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -
     let prot = Prot::from_bits(prot).ok_or(Errno::EINVAL)?;
     let size = round_page(len as u64) as u32;
     let place = |vs: &mut VmSpace| vs.map.find_space(if addr != 0 { addr } else { MMAP_BASE }, size).ok_or(Errno::ENOMEM);
+    let limit = crate::kern::kern_resource::lim_cur_data();
     if flags & MAP_ANON != 0 {
         return vm(|vs| {
-            if prot != Prot::NONE && !vs.dused_allows(size) {
+            if (prot != Prot::NONE || flags & MAP_SHARED != 0) && !vs.dused_allows(size, limit) {
                 return Err(Errno::ENOMEM);
             }
             let start = place(vs)?;
@@ -41,7 +42,7 @@ pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -
     };
     // A private writable window may become anonymous memory page by page
     // (uvm_mmap.c:386-392@2ea167a2).
-    if !shared && prot.contains(Prot::WRITE) && !vm(|vs| Ok(vs.dused_allows(size)))? {
+    if !shared && prot.contains(Prot::WRITE) && !vm(|vs| Ok(vs.dused_allows(size, limit)))? {
         return Err(Errno::ENOMEM);
     }
     let (vp, fflag) = vfs_syscalls::file_vnode(curproc(), fd)?;

@@ -54,6 +54,10 @@ pub struct VmPage {
     phys_addr: u32,
     flags: AtomicU32,
     pub wire_count: AtomicU32,
+    /// Address spaces holding the page as their anonymous memory (OpenBSD's
+    /// vm_anon an_ref, kept on the page as each anon has one): more than
+    /// one after a fork, until a write copies it.
+    pub an_ref: AtomicU32,
     /// The owning object's vnode id (0: none) and the page's index in it
     /// (uobject and offset), for the pagedaemon.
     owner: AtomicU32,
@@ -201,6 +205,7 @@ pub fn uvm_page_init(bi: &BootInfo, limit: Option<u32>) {
                     phys_addr: s.start + p * PAGE_SIZE,
                     flags: AtomicU32::new(0),
                     wire_count: AtomicU32::new(0),
+                    an_ref: AtomicU32::new(0),
                     owner: AtomicU32::new(0),
                     pgidx: AtomicU32::new(0),
                 });

@@ -239,6 +239,21 @@ pub fn msync(addr: *mut u8, len: usize) -> Result<(), i32> {
     sc(sys::SYS_MSYNC, addr as u32, len as u32, 0).map(|_| ())
 }
 
+/// getrlimit(2): (soft, hard) limit of `which` (ppcbsd: RLIMIT_DATA only).
+pub fn getrlimit(which: u32) -> Result<(u64, u64), i32> {
+    let mut b = [0u8; 16];
+    sc(sys::SYS_GETRLIMIT, which, b.as_mut_ptr() as u32, 0)?;
+    Ok((u64::from_be_bytes(b[..8].try_into().unwrap_or([0; 8])), u64::from_be_bytes(b[8..].try_into().unwrap_or([0; 8]))))
+}
+
+/// setrlimit(2) of `which` to (soft, hard).
+pub fn setrlimit(which: u32, cur: u64, max: u64) -> Result<(), i32> {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&cur.to_be_bytes());
+    b[8..].copy_from_slice(&max.to_be_bytes());
+    sc(sys::SYS_SETRLIMIT, which, b.as_ptr() as u32, 0).map(|_| ())
+}
+
 pub fn munmap(addr: *mut u8, len: usize) -> Result<(), i32> {
     sc(sys::SYS_MUNMAP, addr as u32, len as u32, 0).map(|_| ())
 }

@@ -718,6 +718,15 @@ pub(super) const TESTS: &[QemuTest] = &[
             Check::Custom(selftest_summary),
         ],
     ),
+    // Fork shares anonymous memory copy-on-write: a parent with 2 MiB
+    // written forks until kern.maxproc (a copy per child ran memory out
+    // after a few dozen), and every child still reads the fork's values.
+    test(
+        "fork-cow",
+        "physmem=24M kern.maxproc=200 test=user-forkcow",
+        0,
+        &[Check::Has(" children of a parent with 512 written pages, then EAGAIN;"), Check::Has("utest: forkcow ok"), Check::Custom(selftest_summary)],
+    ),
     // Memory truly out: processes go with OpenBSD's line, the kernel stays.
     test(
         "user-oom",

@@ -877,6 +877,7 @@ type NamedCheck = (&'static str, fn() -> Check);
 
 const CHECKS: &[NamedCheck] = &[
     ("write_getpid", write_getpid),
+    ("rlimit_data", rlimit_data),
     ("copyin_efault", copyin_efault),
     ("fork_exec_wait", fork_exec_wait),
     ("fork_copies_memory", fork_copies_memory),
@@ -985,6 +986,8 @@ fn pmap_probe() -> Check {
     write_all(fd, &[7u8; 4096]).and_then(|_| ftruncate(fd, FILEPAGES * 4096)).map_err(|_| "write failed")?;
     close(fd).map_err(|_| "close failed")?;
     let anon_len = 0x0ff0_0000u32;
+    // More than the default data limit: raised as `ulimit -d` would.
+    setrlimit(sys::RLIMIT_DATA, 512 << 20, 512 << 20).map_err(|_| "setrlimit failed")?;
     let anon = mmap_anon(anon_len as usize).map_err(|_| "mmap of the anonymous region failed")? as u32;
     let fd = open(path, sys::O_RDONLY).map_err(|_| "open failed")?;
     let file = mmap_file((FILEPAGES * 4096) as usize, sys::PROT_READ, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap of the file failed")? as u32;
@@ -1181,6 +1184,100 @@ fn heap_full() -> Check {
     }
 }
 
+/// `utest forkcow`: fork shares anonymous memory copy-on-write, as
+/// OpenBSD's uvmspace_fork and amap_copy do. A parent with 2 MiB of
+/// written anonymous memory forks until kern.maxproc says EAGAIN (a copy
+/// of every page per child would run memory out first: ENOMEM); then it
+/// writes every page again while the children sleep, and each child must
+/// still read the values of the fork, write its own page and read it back.
+fn fork_cow() -> Check {
+    const PAGES: usize = 512;
+    let m = mmap_anon(PAGES * 4096).map_err(|_| "mmap failed")?;
+    for i in 0..PAGES {
+        // SAFETY: inside the anonymous mapping just made.
+        unsafe { m.add(i * 4096).write_volatile(i as u8 ^ 0x5a) };
+    }
+    let free0 = uvmexp().map_err(|_| "sysctl failed")?[1];
+    let mut kids = 0u32;
+    let last = loop {
+        match fork() {
+            Ok(0) => {
+                sleep_ms(300);
+                for i in 0..PAGES {
+                    // SAFETY: the child's copy of the mapping.
+                    if unsafe { m.add(i * 4096).read_volatile() } != i as u8 ^ 0x5a {
+                        exit(1);
+                    }
+                }
+                // SAFETY: as above; this write copies the page.
+                unsafe { m.write_volatile(0xc0) };
+                exit(if unsafe { m.read_volatile() } == 0xc0 { 0 } else { 2 })
+            }
+            Ok(_) => kids += 1,
+            Err(e) => break e,
+        }
+    };
+    let free1 = uvmexp().map_err(|_| "sysctl failed")?[1];
+    for i in 0..PAGES {
+        // SAFETY: the parent's mapping; each write copies a shared page.
+        unsafe { m.add(i * 4096).write_volatile(0xee) };
+    }
+    let mut bad = 0;
+    for _ in 0..kids {
+        let (_, st) = wait4(-1).map_err(|_| "wait4 failed")?;
+        if !wifexited(st) || wexitstatus(st) != 0 {
+            bad += 1;
+        }
+    }
+    println!("utest: forkcow: {kids} children of a parent with {PAGES} written pages, then {}; {} pages free before, {} after", if last == Errno::EAGAIN as i32 { "EAGAIN" } else { "another error" }, free0, free1);
+    if last != Errno::EAGAIN as i32 {
+        return Err("forks stopped with another error than EAGAIN (kern.maxproc)");
+    }
+    if bad > 0 {
+        return Err("a child did not read the values of the fork, or its own write");
+    }
+    for i in 0..PAGES {
+        // SAFETY: the parent's mapping.
+        if unsafe { m.add(i * 4096).read_volatile() } != 0xee {
+            return Err("the parent lost its own write");
+        }
+    }
+    munmap(m, PAGES * 4096).map_err(|_| "munmap failed")
+}
+
+/// RLIMIT_DATA as OpenBSD's dosetrlimit: 64 MB soft and 512 MB hard at
+/// first, a soft limit above the hard one is EINVAL, both are clamped to
+/// MAXDSIZ, and an anonymous mmap over the soft limit is ENOMEM; a child
+/// inherits the limit.
+fn rlimit_data() -> Check {
+    let d = sys::RLIMIT_DATA;
+    if getrlimit(d) != Ok((64 << 20, 512 << 20)) {
+        return Err("the data limit is not DFLDSIZ/MAXDSIZ (64 MB, 512 MB)");
+    }
+    if setrlimit(d, 2 << 20, 1 << 20) != Err(Errno::EINVAL as i32) {
+        return Err("a soft limit above the hard one was not EINVAL");
+    }
+    setrlimit(d, 4 << 30, 4 << 30).map_err(|_| "setrlimit failed")?;
+    if getrlimit(d) != Ok((512 << 20, 512 << 20)) {
+        return Err("limits above MAXDSIZ were not clamped to it");
+    }
+    setrlimit(d, 1 << 20, 512 << 20).map_err(|_| "setrlimit failed")?;
+    let refused = mmap_anon(2 << 20) == Err(Errno::ENOMEM as i32);
+    let inherited = match fork() {
+        Ok(0) => exit(if getrlimit(d) == Ok((1 << 20, 512 << 20)) { 0 } else { 1 }),
+        Ok(pid) => wait4(pid as i32).map(|(_, st)| wifexited(st) && wexitstatus(st) == 0).map_err(|_| "wait4 failed")?,
+        Err(_) => return Err("fork failed"),
+    };
+    setrlimit(d, 64 << 20, 512 << 20).map_err(|_| "setrlimit failed")?;
+    if !refused {
+        return Err("a 2 MB anonymous mmap under a 1 MB data limit was not ENOMEM");
+    }
+    if !inherited {
+        return Err("the child did not inherit the data limit");
+    }
+    Ok(())
+}
+
 /// The checks run alone, by name (`utest oom`, `utest maxproc`): each
 /// needs a boot of its own (little memory, a low kern.maxproc).
 const ALONE: &[NamedCheck] = &[
@@ -1194,6 +1291,7 @@ const ALONE: &[NamedCheck] = &[
     ("msyncfull", msync_enospc),
     ("mapents", map_entries),
     ("heapfull", heap_full),
+    ("forkcow", fork_cow),
 ];
 
 fn main(args: Args) -> i32 {
