@@ -22,7 +22,18 @@ pub const SYS_GETDENTS: u32 = 99;
 pub const SYS_RENAME: u32 = 128;
 pub const SYS_MKDIR: u32 = 136;
 pub const SYS_RMDIR: u32 = 137;
-pub const SYS_FTRUNCATE: u32 = 201;
+/// The calls with a 64-bit off_t, each under two numbers as in OpenBSD
+/// 7.2: the plain one and the old padded one ("pad_"), which on 32-bit
+/// PowerPC take their arguments in the same registers (a 64-bit argument
+/// goes in an aligned register pair, high word first: the pad argument
+/// sits where the alignment would skip anyway). A 64-bit result comes back
+/// in r3 (high word) and r4.
+pub const SYS_FTRUNCATE: u32 = 168;
+pub const SYS_PAD_FTRUNCATE: u32 = 201;
+pub const SYS_PREAD: u32 = 169;
+pub const SYS_PWRITE: u32 = 170;
+pub const SYS_PAD_PREAD: u32 = 173;
+pub const SYS_PAD_PWRITE: u32 = 174;
 pub const SYS_SYSCTL: u32 = 202;
 /// sysctl {CTL_VM, VM_UVMEXP}: ppcbsd returns {npages, free, active,
 /// inactive, freemin, freetarg, paging} as 7 words.
@@ -30,8 +41,10 @@ pub const CTL_VM: u32 = 2;
 pub const VM_UVMEXP: u32 = 4;
 pub const SYS_OPENAT: u32 = 321;
 pub const SYS_CLOCK_GETTIME: u32 = 87;
-pub const SYS_MMAP: u32 = 197;
-pub const SYS_LSEEK: u32 = 199;
+pub const SYS_MMAP: u32 = 49;
+pub const SYS_PAD_MMAP: u32 = 197;
+pub const SYS_LSEEK: u32 = 166;
+pub const SYS_PAD_LSEEK: u32 = 199;
 pub const SYS_MSYNC: u32 = 256;
 pub const SYS_SCHED_YIELD: u32 = 298;
 pub const SYS_GETRLIMIT: u32 = 194;
@@ -49,7 +62,9 @@ pub fn syscall_name(code: u32) -> &'static str {
         SYS_OPEN => "open",
         SYS_CLOSE => "close",
         SYS_FSTAT => "fstat",
-        SYS_LSEEK => "lseek",
+        SYS_LSEEK | SYS_PAD_LSEEK => "lseek",
+        SYS_PREAD | SYS_PAD_PREAD => "pread",
+        SYS_PWRITE | SYS_PAD_PWRITE => "pwrite",
         SYS_WAIT4 => "wait4",
         SYS_GETPID => "getpid",
         SYS_GETPPID => "getppid",
@@ -58,7 +73,7 @@ pub fn syscall_name(code: u32) -> &'static str {
         SYS_MUNMAP => "munmap",
         SYS_GETDENTS => "getdents",
         SYS_CLOCK_GETTIME => "clock_gettime",
-        SYS_MMAP => "mmap",
+        SYS_MMAP | SYS_PAD_MMAP => "mmap",
         SYS_SCHED_YIELD => "sched_yield",
         SYS_MSYNC => "msync",
         SYS_SYSCTL => "sysctl",
@@ -69,7 +84,7 @@ pub fn syscall_name(code: u32) -> &'static str {
         SYS_RENAME => "rename",
         SYS_MKDIR => "mkdir",
         SYS_RMDIR => "rmdir",
-        SYS_FTRUNCATE => "ftruncate",
+        SYS_FTRUNCATE | SYS_PAD_FTRUNCATE => "ftruncate",
         SYS_OPENAT => "openat",
         SYS_GETRLIMIT => "getrlimit",
         SYS_SETRLIMIT => "setrlimit",

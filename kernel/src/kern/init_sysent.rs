@@ -21,8 +21,12 @@ pub fn syscall(tf: &mut TrapFrame) {
     // System calls may run long and sleep; the clock must keep going.
     cpu::intr_restore(true);
     let code = tf.fixreg[0];
-    let a = [tf.fixreg[3], tf.fixreg[4], tf.fixreg[5], tf.fixreg[6], tf.fixreg[7], tf.fixreg[8]];
-    let ktr = kern_ktrace::ktrsyscall(curproc(), code, &a);
+    let a = [tf.fixreg[3], tf.fixreg[4], tf.fixreg[5], tf.fixreg[6], tf.fixreg[7], tf.fixreg[8], tf.fixreg[9], tf.fixreg[10]];
+    let ktr = kern_ktrace::ktrsyscall(curproc(), code, &[a[0], a[1], a[2], a[3], a[4], a[5]]);
+    // A 64-bit argument: an aligned register pair, high word first.
+    let off = |hi: usize| ((a[hi] as u64) << 32 | a[hi + 1] as u64) as i64;
+    // The low word of a 64-bit result, for r4.
+    let mut r4 = None;
     // Room in the kernel heap first, for a call that may allocate: where
     // OpenBSD's malloc would sleep inside it (see kern_malloc). Calls that
     // give memory back or allocate nothing go in at once.
@@ -35,11 +39,17 @@ pub fn syscall(tf: &mut TrapFrame) {
             SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
             SYS_FORK => sys_fork(tf),
             SYS_WRITE if a[0] < 3 => sys_generic::sys_write_cons(a[0], a[1], a[2]),
-            SYS_WRITE => vfs_syscalls::sys_write_file(curproc(), a[0], a[1], a[2], copyin),
+            SYS_WRITE => vfs_syscalls::sys_write_file(curproc(), a[0], a[1], a[2], None, copyin),
             SYS_READ => {
                 let pid = curproc();
-                vfs_syscalls::sys_read_file(pid, a[0], a[1], a[2], copyout)
+                vfs_syscalls::sys_read_file(pid, a[0], a[1], a[2], None, copyout)
             }
+            // pread/pwrite(fd, buf, nbyte, offset): the offset in r7:r8.
+            SYS_PREAD | SYS_PAD_PREAD => {
+                let pid = curproc();
+                vfs_syscalls::sys_read_file(pid, a[0], a[1], a[2], Some(off(4)), copyout)
+            }
+            SYS_PWRITE | SYS_PAD_PWRITE => vfs_syscalls::sys_write_file(curproc(), a[0], a[1], a[2], Some(off(4)), copyin),
             SYS_OPEN => copyinpath(a[0]).and_then(|path| vfs_syscalls::doopenat(curproc(), &path, a[1], a[2])),
             SYS_OPENAT if a[0] as i32 != AT_FDCWD => Err(Errno::EBADF),
             SYS_OPENAT => copyinpath(a[1]).and_then(|path| vfs_syscalls::doopenat(curproc(), &path, a[2], a[3])),
@@ -49,14 +59,18 @@ pub fn syscall(tf: &mut TrapFrame) {
             SYS_RENAME => copyinpath(a[0]).and_then(|f| copyinpath(a[1]).and_then(|t| vfs_syscalls::sys_rename(&f, &t))),
             SYS_FSYNC => vfs_syscalls::sys_fsync(curproc(), a[0]),
             SYS_SYNC => vfs_syscalls::sys_sync(),
-            // ftruncate(fd, pad, length): the 64-bit length in a register pair.
-            SYS_FTRUNCATE if a[2] != 0 => Err(Errno::EFBIG),
-            SYS_FTRUNCATE => vfs_syscalls::sys_ftruncate(curproc(), a[0], a[3]),
+            // ftruncate(fd, length): the length in r5:r6.
+            SYS_FTRUNCATE | SYS_PAD_FTRUNCATE => vfs_syscalls::sys_ftruncate(curproc(), a[0], off(2)),
             SYS_CLOSE => vfs_syscalls::sys_close(curproc(), a[0]),
             SYS_GETDENTS => vfs_syscalls::sys_getdents(curproc(), a[0], a[2].min(64 * 1024)).and_then(|b| copyout(&b, a[1]).map(|_| b.len() as u32)),
-            SYS_LSEEK => vfs_syscalls::sys_lseek(curproc(), a[0], a[1] as i32, a[2]),
+            // lseek(fd, offset, whence): the offset in r5:r6, whence in r7,
+            // the new offset back in r3:r4.
+            SYS_LSEEK | SYS_PAD_LSEEK => vfs_syscalls::sys_lseek(curproc(), a[0], off(2), a[4]).map(|o| {
+                r4 = Some(o as u32);
+                (o >> 32) as u32
+            }),
             SYS_FSTAT => vfs_syscalls::sys_fstat(curproc(), a[0]).and_then(|st| {
-                let mut b = [0u8; 12];
+                let mut b = [0u8; 16];
                 for (i, w) in st.iter().enumerate() {
                     b[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
                 }
@@ -75,7 +89,8 @@ pub fn syscall(tf: &mut TrapFrame) {
             SYS_EXECVE => kern_exec::sys_execve(tf, a[0], a[1]),
             SYS_MUNMAP => uvm_mmap::sys_munmap(a[0], a[1]),
             SYS_CLOCK_GETTIME => kern_time::sys_clock_gettime(a[1]),
-            SYS_MMAP => uvm_mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4], a[5]),
+            // mmap(addr, len, prot, flags, fd, offset): the offset in r9:r10.
+            SYS_MMAP | SYS_PAD_MMAP => uvm_mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4], off(6)),
             SYS_MSYNC => uvm_mmap::sys_msync(a[0], a[1]),
             SYS_SCHED_YIELD => {
                 yield_cpu();
@@ -83,8 +98,8 @@ pub fn syscall(tf: &mut TrapFrame) {
             }
             SYS_NANOSLEEP => kern_time::sys_nanosleep(a[0]),
             SYS_SYSCTL => kern_sysctl::sys_sysctl(a[0], a[1], a[2]),
-        SYS_GETRLIMIT => kern_resource::sys_getrlimit(a[0], a[1]),
-        SYS_SETRLIMIT => kern_resource::sys_setrlimit(a[0], a[1]),
+            SYS_GETRLIMIT => kern_resource::sys_getrlimit(a[0], a[1]),
+            SYS_SETRLIMIT => kern_resource::sys_setrlimit(a[0], a[1]),
             _ => Err(Errno::ENOSYS),
         }
     };
@@ -92,6 +107,9 @@ pub fn syscall(tf: &mut TrapFrame) {
     match r {
         Ok(v) => {
             tf.fixreg[3] = v;
+            if let Some(lo) = r4 {
+                tf.fixreg[4] = lo;
+            }
             tf.cr &= !CR0_SO;
         }
         Err(e) => {

@@ -84,8 +84,10 @@ pub fn doopenat(pid: u32, path: &[u8], flags: u32, mode: u32) -> Result<u32, Err
 
 /// read(2) from an open file into user memory, through a kernel bounce
 /// buffer (a VOP_READ may sleep, and user pages are reached by copyout).
-pub fn sys_read_file(pid: u32, fd: u32, buf: u32, len: u32, mut copyout: impl FnMut(&[u8], u32) -> Result<(), Errno>) -> Result<u32, Errno> {
+/// `at`: pread(2)'s offset, which the file's own offset does not follow.
+pub fn sys_read_file(pid: u32, fd: u32, buf: u32, len: u32, at: Option<i64>, mut copyout: impl FnMut(&[u8], u32) -> Result<(), Errno>) -> Result<u32, Errno> {
     let (vp, off, flag) = with_file(pid, fd, |f| (f.f_vp, f.f_offset, f.f_flag))?;
+    let off = position(at, off)?;
     if flag & O_ACCMODE == O_WRONLY {
         return Err(Errno::EBADF);
     }
@@ -96,23 +98,39 @@ pub fn sys_read_file(pid: u32, fd: u32, buf: u32, len: u32, mut copyout: impl Fn
     let chunk = &mut bounce.0[..len.min(MAXIO) as usize];
     let n = vn_rdwr(vp, Uio::Read(chunk), off)?;
     copyout(&chunk[..n], buf)?;
-    with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
+    if at.is_none() {
+        with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
+    }
     Ok(n as u32)
+}
+
+/// The offset an I/O starts at: the file's, or pread/pwrite's own, which
+/// must not be negative (EINVAL, as OpenBSD's).
+fn position(at: Option<i64>, cur: u64) -> Result<u64, Errno> {
+    match at {
+        None => Ok(cur),
+        Some(o) => u64::try_from(o).map_err(|_| Errno::EINVAL),
+    }
 }
 
 /// write(2) to an open file from user memory (copied in first, outside
 /// the vnode lock). O_APPEND writes at the end.
-pub fn sys_write_file(pid: u32, fd: u32, buf: u32, len: u32, copyin: impl FnOnce(u32, &mut [u8]) -> Result<(), Errno>) -> Result<u32, Errno> {
+/// `at`: pwrite(2)'s offset, which the file's own offset does not follow.
+pub fn sys_write_file(pid: u32, fd: u32, buf: u32, len: u32, at: Option<i64>, copyin: impl FnOnce(u32, &mut [u8]) -> Result<(), Errno>) -> Result<u32, Errno> {
     let (vp, off, flag) = with_file(pid, fd, |f| (f.f_vp, f.f_offset, f.f_flag))?;
+    let off = position(at, off)?;
     if !fwrite(flag) {
         return Err(Errno::EBADF);
     }
     let mut bounce = Bounce::get();
     let chunk = &mut bounce.0[..len.min(MAXIO) as usize];
     copyin(buf, chunk)?;
-    let off = if flag & O_APPEND != 0 { VOP_GETATTR_SIZE(vp)? } else { off };
+    // pwrite is not moved by O_APPEND (vfs_vnops.c:395-398@2ea167a2).
+    let off = if flag & O_APPEND != 0 && at.is_none() { VOP_GETATTR_SIZE(vp)? } else { off };
     let n = vn_rdwr(vp, Uio::Write(chunk), off)?;
-    with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
+    if at.is_none() {
+        with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
+    }
     Ok(n as u32)
 }
 
@@ -157,7 +175,7 @@ pub fn sys_getdents(pid: u32, fd: u32, len: u32) -> Result<alloc::vec::Vec<u8>, 
 }
 
 /// lseek(2): the new offset (32 bits: the ABI passes one register).
-pub fn sys_lseek(pid: u32, fd: u32, off: i32, whence: u32) -> Result<u32, Errno> {
+pub fn sys_lseek(pid: u32, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
     let (vp, cur) = with_file(pid, fd, |f| (f.f_vp, f.f_offset))?;
     let base = match whence {
         SEEK_SET => 0,
@@ -165,16 +183,16 @@ pub fn sys_lseek(pid: u32, fd: u32, off: i32, whence: u32) -> Result<u32, Errno>
         SEEK_END => VOP_GETATTR_SIZE(vp)? as i64,
         _ => return Err(Errno::EINVAL),
     };
-    let new = base + off as i64;
-    if !(0..=u32::MAX as i64).contains(&new) {
-        return Err(Errno::EINVAL);
-    }
+    // A negative result is EINVAL (vn_seek); one past 2^63 too, where
+    // OpenBSD's sum would wrap negative.
+    let new = base.checked_add(off).filter(|&n| n >= 0).ok_or(Errno::EINVAL)?;
     with_file(pid, fd, |f| f.f_offset = new as u64)?;
-    Ok(new as u32)
+    Ok(new as u64)
 }
 
-/// fstat(2), ppcbsd's small stat: {type, inode number, size}, 3 words.
-pub fn sys_fstat(pid: u32, fd: u32) -> Result<[u32; 3], Errno> {
+/// fstat(2), ppcbsd's small stat: {type, inode number, size high and low
+/// word}, 4 words.
+pub fn sys_fstat(pid: u32, fd: u32) -> Result<[u32; 4], Errno> {
     let vp = with_file(pid, fd, |f| f.f_vp)?;
     let (kind, ino) = vp.with(|v| (v.v_type, v.v_data as u32));
     let size = VOP_GETATTR_SIZE(vp)?;
@@ -184,15 +202,16 @@ pub fn sys_fstat(pid: u32, fd: u32) -> Result<[u32; 3], Errno> {
         VType::VLNK => 3,
         _ => 0,
     };
-    Ok([t, ino, size.min(u32::MAX as u64) as u32])
+    Ok([t, ino, (size >> 32) as u32, size as u32])
 }
 
 pub fn sys_close(pid: u32, fd: u32) -> Result<u32, Errno> {
     fdrelease(pid, fd).map(|_| 0)
 }
 
-/// ftruncate(2).
-pub fn sys_ftruncate(pid: u32, fd: u32, len: u32) -> Result<u32, Errno> {
+/// ftruncate(2); a negative length is EINVAL.
+pub fn sys_ftruncate(pid: u32, fd: u32, len: i64) -> Result<u32, Errno> {
+    let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
     let (vp, flag) = with_file(pid, fd, |f| (f.f_vp, f.f_flag))?;
     if !fwrite(flag) {
         return Err(Errno::EBADF);
@@ -201,7 +220,7 @@ pub fn sys_ftruncate(pid: u32, fd: u32, len: u32) -> Result<u32, Errno> {
         return Err(Errno::EINVAL);
     }
     vn_lock(vp, LkFlags::LK_EXCLUSIVE)?;
-    let r = VOP_SETATTR_SIZE(vp, len as u64);
+    let r = VOP_SETATTR_SIZE(vp, len);
     vop_unlock(vp);
     r.map(|_| 0)
 }

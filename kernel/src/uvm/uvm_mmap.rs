@@ -14,13 +14,16 @@ use alloc::vec::Vec;
 /// Where mmap looks for space when given no address.
 const MMAP_BASE: u32 = 0x4000_0000;
 
-/// mmap(2), ppcbsd's form: (addr, len, prot, flags, fd, offset), the
-/// offset 32 bits and page-aligned. Anonymous memory, or a window on a
-/// regular file, MAP_SHARED or MAP_PRIVATE (copy-on-write).
-pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -> Result<u32, Errno> {
-    if len == 0 || !addr.is_multiple_of(PAGE_SIZE) || !off.is_multiple_of(PAGE_SIZE) {
+/// mmap(2): (addr, len, prot, flags, fd, offset), the offset 64 bits and
+/// page-aligned. Anonymous memory, or a window on a regular file,
+/// MAP_SHARED or MAP_PRIVATE (copy-on-write).
+pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: i64) -> Result<u32, Errno> {
+    if len == 0 || !addr.is_multiple_of(PAGE_SIZE) || off % PAGE_SIZE as i64 != 0 {
         return Err(Errno::EINVAL);
     }
+    // The object's page index is 32 bits: 16 TiB, more than FFS holds; an
+    // offset that wraps is EINVAL, as OpenBSD's (uvm_mmap.c:309-310@2ea167a2).
+    let pgoff = u32::try_from(off / PAGE_SIZE as i64).ok().filter(|p| p.checked_add(len.div_ceil(PAGE_SIZE)).is_some()).ok_or(Errno::EINVAL)?;
     let prot = Prot::from_bits(prot).ok_or(Errno::EINVAL)?;
     let size = round_page(len as u64) as u32;
     let place = |vs: &mut VmSpace| vs.map.find_space(if addr != 0 { addr } else { MMAP_BASE }, size).ok_or(Errno::ENOMEM);
@@ -66,7 +69,7 @@ pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u32) -
     }
     let r = vm(|vs| {
         let start = place(vs)?;
-        vs.uvm_map_obj(start, start + size, prot, MapObj { vp, pgoff: off / PAGE_SIZE, shared })?;
+        vs.uvm_map_obj(start, start + size, prot, MapObj { vp, pgoff, shared })?;
         Ok(start)
     });
     if r.is_err() {

@@ -1,6 +1,7 @@
 //! The system-call library of ppcbsd's user programs (a tiny libc): `sc`
 //! wrappers with OpenBSD's numbers and conventions (number in r0, arguments
-//! in r3–r8, result in r3, failure flagged by CR0[SO] with the errno in r3),
+//! in r3–r10, a 64-bit one in an aligned register pair high word first,
+//! result in r3 or r3:r4, failure flagged by CR0[SO] with the errno in r3),
 //! `print!`, and the program entry.
 #![no_std]
 
@@ -10,10 +11,13 @@ pub use kcore::errno::Errno;
 pub use kcore::syscalls::{self as sys, wexitstatus, wifexited, wtermsig, RB_HALT, SIGBUS, SIGKILL, SIGSEGV};
 use kcore::syscalls::{CLOCK_MONOTONIC, CR0_SO, MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE};
 
-/// Raw system call: Ok(r3) or Err(errno).
+/// Raw system call with up to 8 arguments (r3–r10): Ok((r3, r4)) or
+/// Err(errno).
 #[inline(always)]
-pub fn syscall(n: u32, a: [u32; 6]) -> Result<u32, i32> {
-    let r3: u32;
+pub fn syscall2<const N: usize>(n: u32, args: [u32; N]) -> Result<(u32, u32), i32> {
+    let mut a = [0u32; 8];
+    a[..N].copy_from_slice(&args);
+    let (r3, r4): (u32, u32);
     let cr: u32;
     // SAFETY: `sc` enters the kernel, which changes only r3, r4 and CR0.
     unsafe {
@@ -23,19 +27,32 @@ pub fn syscall(n: u32, a: [u32; 6]) -> Result<u32, i32> {
             cr = out(reg) cr,
             in("r0") n,
             inlateout("r3") a[0] => r3,
-            inlateout("r4") a[1] => _,
+            inlateout("r4") a[1] => r4,
             in("r5") a[2],
             in("r6") a[3],
             in("r7") a[4],
             in("r8") a[5],
+            in("r9") a[6],
+            in("r10") a[7],
             out("cr0") _,
         );
     }
     if cr & CR0_SO != 0 {
         Err(r3 as i32)
     } else {
-        Ok(r3)
+        Ok((r3, r4))
     }
+}
+
+/// Raw system call: Ok(r3) or Err(errno).
+#[inline(always)]
+pub fn syscall<const N: usize>(n: u32, a: [u32; N]) -> Result<u32, i32> {
+    syscall2(n, a).map(|(r3, _)| r3)
+}
+
+/// A 64-bit argument as its register pair, high word first.
+pub fn pair(v: u64) -> [u32; 2] {
+    [(v >> 32) as u32, v as u32]
 }
 
 fn sc(n: u32, a0: u32, a1: u32, a2: u32) -> Result<u32, i32> {
@@ -103,8 +120,22 @@ pub fn sync() {
 }
 
 /// ftruncate(2): (fd, pad, length as a register pair).
-pub fn ftruncate(fd: u32, len: u32) -> Result<(), i32> {
-    syscall(sys::SYS_FTRUNCATE, [fd, 0, 0, len, 0, 0]).map(|_| ())
+/// ftruncate(2): fd in r3, the length in r5:r6.
+pub fn ftruncate(fd: u32, len: u64) -> Result<(), i32> {
+    let [hi, lo] = pair(len);
+    syscall(sys::SYS_FTRUNCATE, [fd, 0, hi, lo]).map(|_| ())
+}
+
+/// pread(2): fd, buf, nbyte in r3–r5, the offset in r7:r8.
+pub fn pread(fd: u32, buf: &mut [u8], off: u64) -> Result<usize, i32> {
+    let [hi, lo] = pair(off);
+    syscall(sys::SYS_PREAD, [fd, buf.as_mut_ptr() as u32, buf.len() as u32, 0, hi, lo]).map(|n| n as usize)
+}
+
+/// pwrite(2), as pread.
+pub fn pwrite(fd: u32, buf: &[u8], off: u64) -> Result<usize, i32> {
+    let [hi, lo] = pair(off);
+    syscall(sys::SYS_PWRITE, [fd, buf.as_ptr() as u32, buf.len() as u32, 0, hi, lo]).map(|n| n as usize)
 }
 
 pub fn read(fd: u32, buf: &mut [u8]) -> Result<usize, i32> {
@@ -136,16 +167,19 @@ pub fn close(fd: u32) -> Result<(), i32> {
     sc(sys::SYS_CLOSE, fd, 0, 0).map(|_| ())
 }
 
-pub fn lseek(fd: u32, off: i32, whence: u32) -> Result<u32, i32> {
-    sc(sys::SYS_LSEEK, fd, off as u32, whence)
+/// lseek(2): fd in r3, the offset in r5:r6, whence in r7; the new offset
+/// comes back in r3:r4.
+pub fn lseek(fd: u32, off: i64, whence: u32) -> Result<u64, i32> {
+    let [hi, lo] = pair(off as u64);
+    syscall2(sys::SYS_LSEEK, [fd, 0, hi, lo, whence]).map(|(h, l)| (h as u64) << 32 | l as u64)
 }
 
 /// fstat(2) in ppcbsd's small form: (type: 1 file, 2 directory, 3 link;
 /// inode number; size).
-pub fn fstat(fd: u32) -> Result<(u32, u32, u32), i32> {
-    let mut st = [0u32; 3];
+pub fn fstat(fd: u32) -> Result<(u32, u32, u64), i32> {
+    let mut st = [0u32; 4];
     sc(sys::SYS_FSTAT, fd, st.as_mut_ptr() as u32, 0)?;
-    Ok((st[0], st[1], st[2]))
+    Ok((st[0], st[1], (st[2] as u64) << 32 | st[3] as u64))
 }
 
 pub fn exit(code: i32) -> ! {
@@ -225,13 +259,14 @@ pub fn uptime_ms() -> u64 {
 }
 
 pub fn mmap_anon(len: usize) -> Result<*mut u8, i32> {
-    syscall(sys::SYS_MMAP, [0, len as u32, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE, u32::MAX, 0]).map(|a| a as *mut u8)
+    syscall(sys::SYS_MMAP, [0, len as u32, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE, u32::MAX]).map(|a| a as *mut u8)
 }
 
-/// mmap(2) of an open file: ppcbsd's (addr, len, prot, flags, fd,
-/// offset) with a 32-bit page-aligned offset.
-pub fn mmap_file(len: usize, prot: u32, flags: u32, fd: u32, off: u32) -> Result<*mut u8, i32> {
-    syscall(sys::SYS_MMAP, [0, len as u32, prot, flags, fd, off]).map(|a| a as *mut u8)
+/// mmap(2) of an open file: (addr, len, prot, flags, fd) in r3–r7, the
+/// page-aligned offset in r9:r10.
+pub fn mmap_file(len: usize, prot: u32, flags: u32, fd: u32, off: u64) -> Result<*mut u8, i32> {
+    let [hi, lo] = pair(off);
+    syscall(sys::SYS_MMAP, [0, len as u32, prot, flags, fd, 0, hi, lo]).map(|a| a as *mut u8)
 }
 
 /// msync(2) of [addr, addr + len).

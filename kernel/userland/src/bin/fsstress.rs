@@ -190,7 +190,7 @@ impl Stress {
         let mut p = file_path(s.dir, s.id);
         let fd = open(p.c(), O_RDONLY).unwrap_or_else(|e| fail("open for reading", &p, e));
         match fstat(fd) {
-            Ok((1, _, size)) if size == s.len => {}
+            Ok((1, _, size)) if size == s.len as u64 => {}
             Ok((_, _, size)) => fail("fstat size differs from the written length; size", &p, size as i32),
             Err(e) => fail("fstat", &p, e),
         }
@@ -272,7 +272,7 @@ impl Stress {
             30..=41 => {
                 // Append with the same content function.
                 let fd = open(p.c(), O_WRONLY).unwrap_or_else(|e| fail("open for writing", &p, e));
-                lseek(fd, s.len as i32, SEEK_SET).unwrap_or_else(|e| fail("lseek", &p, e));
+                lseek(fd, s.len as i64, SEEK_SET).unwrap_or_else(|e| fail("lseek", &p, e));
                 let to = (s.len + self.rng.below(32 * 1024)).min(MAXLEN);
                 self.write_range(fd, s.seed, s.len, to, &p);
                 let _ = close(fd);
@@ -282,7 +282,7 @@ impl Stress {
             42..=51 => {
                 let fd = open(p.c(), O_WRONLY).unwrap_or_else(|e| fail("open for writing", &p, e));
                 let len = self.rng.below(s.len + 1);
-                ftruncate(fd, len).unwrap_or_else(|e| fail("ftruncate", &p, e));
+                ftruncate(fd, len as u64).unwrap_or_else(|e| fail("ftruncate", &p, e));
                 let _ = close(fd);
                 self.slots[i].len = len;
                 self.ops[3] += 1;

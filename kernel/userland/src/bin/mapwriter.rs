@@ -62,7 +62,7 @@ fn main(args: Args) -> i32 {
         if keepopen {
             fds[k] = Some(fd);
         }
-        if fstat(fd).map(|s| s.2 as usize) != Ok(len) && ftruncate(fd, len as u32).is_err() {
+        if fstat(fd).map(|s| s.2 as usize) != Ok(len) && ftruncate(fd, len as u64).is_err() {
             println!("mapwriter {id}: ftruncate failed");
             return 1;
         }

@@ -50,7 +50,7 @@ const ARENA: (u32, u32) = (0x4000_0000, 0xa000_0000);
 const TEXT: u32 = 0x1000_0000;
 
 /// Every call fuzzed, in the order of the counters.
-const CALLS: [u32; 29] = [
+const CALLS: [u32; 33] = [
     sys::SYS_EXIT,
     sys::SYS_FORK,
     sys::SYS_READ,
@@ -79,6 +79,10 @@ const CALLS: [u32; 29] = [
     sys::SYS_LSEEK,
     sys::SYS_MSYNC,
     sys::SYS_SCHED_YIELD,
+    sys::SYS_PREAD,
+    sys::SYS_PWRITE,
+    sys::SYS_GETRLIMIT,
+    sys::SYS_SETRLIMIT,
     // Numbers with no call: ENOSYS.
     0,
 ];
@@ -104,9 +108,18 @@ fn stats() -> &'static Stats {
 }
 
 /// A call, counted.
-fn call(n: u32, a: [u32; 6]) -> Result<u32, i32> {
+fn call<const N: usize>(n: u32, a: [u32; N]) -> Result<u32, i32> {
     let s = stats();
-    let i = CALLS.iter().position(|&c| c == n).unwrap_or(CALLS.len() - 1);
+    // The old padded numbers count as their plain call.
+    let base = match n {
+        sys::SYS_PAD_LSEEK => sys::SYS_LSEEK,
+        sys::SYS_PAD_MMAP => sys::SYS_MMAP,
+        sys::SYS_PAD_FTRUNCATE => sys::SYS_FTRUNCATE,
+        sys::SYS_PAD_PREAD => sys::SYS_PREAD,
+        sys::SYS_PAD_PWRITE => sys::SYS_PWRITE,
+        n => n,
+    };
+    let i = CALLS.iter().position(|&c| c == base).unwrap_or(CALLS.len() - 1);
     s.calls[i].fetch_add(1, Relaxed);
     let r = syscall(n, a);
     if let Err(e) = r {
@@ -384,7 +397,7 @@ impl Fuzz {
             sys::SYS_MKDIR => [self.path(true), self.rng.next_u32() & 0o7777, 0, 0, 0, 0],
             sys::SYS_RENAME => [self.path(true), self.path(true), 0, 0, 0, 0],
             sys::SYS_WAIT4 => self.wait4_args(),
-            sys::SYS_FSTAT => [self.fd(), self.out_ptr(12), 0, 0, 0, 0],
+            sys::SYS_FSTAT => [self.fd(), self.out_ptr(16), 0, 0, 0, 0],
             sys::SYS_EXECVE => {
                 self.child(|c| c.exec());
                 return;
@@ -412,17 +425,45 @@ impl Fuzz {
                     2 => self.pick(&[4095, 4096, 8191, 0x7fff_ffff, 0xffff_ffff, 0x1000_0000]),
                     _ => self.rng.below(20_000),
                 };
-                [self.fd(), 0, hi, lo, 0, 0]
+                let n = self.pick(&[sys::SYS_FTRUNCATE, sys::SYS_PAD_FTRUNCATE]);
+                let _ = call(n, [self.fd(), 0, hi, lo]);
+                self.hazard();
+                return;
             }
             sys::SYS_SYSCTL => self.sysctl_args(),
             sys::SYS_CLOCK_GETTIME => [self.rng.below(8), self.out_ptr(8), 0, 0, 0, 0],
             sys::SYS_LSEEK => {
-                let off = match self.rng.below(3) {
-                    0 => self.rng.below(100_000),
-                    1 => self.pick(&[0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0xffff_f000]),
-                    _ => self.rng.next_u32(),
+                let [hi, lo] = self.offset();
+                let n = self.pick(&[sys::SYS_LSEEK, sys::SYS_PAD_LSEEK]);
+                let _ = call(n, [self.fd(), 0, hi, lo, self.rng.below(5), 0]);
+                self.hazard();
+                return;
+            }
+            sys::SYS_PREAD | sys::SYS_PWRITE => {
+                let l = self.len();
+                let fd = self.fd();
+                let buf = if n == sys::SYS_PREAD { self.out_ptr(l) } else { self.in_ptr(l) };
+                let [hi, lo] = self.offset();
+                let pad = self.chance(2);
+                let n = match (n, pad) {
+                    (sys::SYS_PREAD, true) => sys::SYS_PAD_PREAD,
+                    (sys::SYS_PWRITE, true) => sys::SYS_PAD_PWRITE,
+                    _ => n,
                 };
-                [self.fd(), off, self.rng.below(5), 0, 0, 0]
+                // The console takes no pwrite junk: bad pointers only.
+                let buf = if fd < 3 && n != sys::SYS_PREAD && n != sys::SYS_PAD_PREAD { 0xc000_0000 } else { buf };
+                [fd, buf, l, 0, hi, lo]
+            }
+            sys::SYS_GETRLIMIT => [self.pick(&[sys::RLIMIT_DATA, sys::RLIMIT_DATA, 0, 9, 0xffff_ffff]), self.out_ptr(16), 0, 0, 0, 0],
+            sys::SYS_SETRLIMIT => {
+                // Limits from nothing to past MAXDSIZ, both words, soft above hard now and then.
+                let rl = SCRATCH + 0x80;
+                let cur = self.pick(&[0u64, 4096, 1 << 20, 64 << 20, 512 << 20, 4 << 30, u64::MAX]);
+                let max = self.pick(&[cur, cur, 512 << 20, u64::MAX, cur / 2]);
+                put(rl, &cur.to_be_bytes());
+                put(rl + 8, &max.to_be_bytes());
+                let which = self.pick(&[sys::RLIMIT_DATA, sys::RLIMIT_DATA, 3, 0xffff_ffff]);
+                [which, if self.chance(5) { self.in_ptr(16) } else { rl }, 0, 0, 0, 0]
             }
             0 => [self.rng.next_u32(); 6],
             _ => [0; 6],
@@ -461,7 +502,7 @@ impl Fuzz {
                 let flags = self.pick(&[MAP_SHARED, MAP_SHARED, MAP_PRIVATE]);
                 let off = self.pick(&[0, 0, 4096, 8192]);
                 let fd = self.fd();
-                if let Ok(at) = call(sys::SYS_MMAP, [0, len, prot, flags, fd, off]) {
+                if let Ok(at) = call(sys::SYS_MMAP, [0, len, prot, flags, fd, 0, 0, off]) {
                     if (ARENA.0..ARENA.1).contains(&at) && self.nmaps < self.maps.len() {
                         self.maps[self.nmaps] = (at, len);
                         self.nmaps += 1;
@@ -491,7 +532,7 @@ impl Fuzz {
                 let len = self.rng.below(16384) + 1;
                 (sys::SYS_WRITE, [self.fd(), self.scratch(len), len, 0, 0, 0])
             }
-            13 => (sys::SYS_LSEEK, [self.fd(), self.rng.below(80_000), self.rng.below(3), 0, 0, 0]),
+            13 => (sys::SYS_LSEEK, [self.fd(), 0, 0, self.rng.below(80_000), self.rng.below(3), 0]),
             14 => (sys::SYS_FSYNC, [self.fd(), 0, 0, 0, 0, 0]),
             // Fork with the mappings inherited: the child stores and loads
             // through them, makes a few calls, and exits.
@@ -515,9 +556,10 @@ impl Fuzz {
         if mode & O_ACCMODE_W != 0 && self.chance(2) {
             let _ = call(sys::SYS_FTRUNCATE, [fd, 0, 0, (self.rng.below(8) + 1) * 4096 - self.rng.below(2) * 100, 0, 0]);
         }
-        let mut st = [0u32; 3];
+        let mut st = [0u32; 4];
         let size = match call(sys::SYS_FSTAT, [fd, st.as_mut_ptr() as u32, 0, 0, 0, 0]) {
-            Ok(_) => st[2],
+            // Files here are small: the low word is the size.
+            Ok(_) => st[3],
             Err(_) => 0,
         };
         let prot = self.pick(&[PROT_READ, PROT_READ, PROT_READ | PROT_WRITE]);
@@ -542,6 +584,17 @@ impl Fuzz {
             let _ = call(sys::SYS_MUNMAP, [at, len, 0, 0, 0, 0]);
         }
         let _ = call(sys::SYS_CLOSE, [fd, 0, 0, 0, 0, 0]);
+    }
+
+    /// A 64-bit file offset as its register pair: small, near 2^31 and 2^32,
+    /// past 4 GiB, negative, or anything.
+    fn offset(&mut self) -> [u32; 2] {
+        match self.rng.below(5) {
+            0 | 1 => [0, self.rng.below(100_000)],
+            2 => [0, self.pick(&[0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0xffff_f000])],
+            3 => [self.pick(&[1, 2, 0x10, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]), self.rng.next_u32()],
+            _ => [self.rng.next_u32(), self.rng.next_u32()],
+        }
     }
 
     fn wait4_args(&mut self) -> [u32; 6] {
@@ -606,8 +659,11 @@ impl Fuzz {
             _ => 0,
         };
         let off = self.pick(&[0, 0, 0, 4096, 8192, 1, 0x7fff_f000, 0xffff_f000]);
+        // Now and then a high word: offsets past 4 GiB, negative, or past 16 TiB.
+        let hi = if self.chance(6) { self.pick(&[1, 0xfff, 0x1000, 0x7fff_ffff, 0xffff_ffff]) } else { 0 };
         let fd = if flags & MAP_ANON != 0 && self.chance(2) { u32::MAX } else { self.fd() };
-        if let Ok(a) = call(sys::SYS_MMAP, [addr, len, prot, flags, fd, off]) {
+        let n = self.pick(&[sys::SYS_MMAP, sys::SYS_PAD_MMAP]);
+        if let Ok(a) = call(n, [addr, len, prot, flags, fd, 0, hi, off]) {
             // Never keep a mapping the kernel placed outside the arena.
             if (ARENA.0..ARENA.1).contains(&a) && self.nmaps < self.maps.len() {
                 self.maps[self.nmaps] = (a, len.min(ARENA.1 - a));
@@ -682,7 +738,7 @@ impl Fuzz {
         let path = self.pick(&MUTABLE[..4]);
         let Ok(fd) = open_mode(path, O_RDWR | O_CREAT, 0o644) else { return };
         let size = self.rng.below(5) * 4096 + self.rng.below(4096);
-        let _ = ftruncate(fd, size);
+        let _ = ftruncate(fd, size as u64);
         if unlinked {
             let _ = call(sys::SYS_UNLINK, [path.as_ptr() as u32, 0, 0, 0, 0, 0]);
         }

@@ -42,7 +42,7 @@ fn main(args: Args) -> i32 {
             return 1;
         }
     };
-    if ftruncate(fd, 0).is_err() || ftruncate(fd, len as u32).is_err() {
+    if ftruncate(fd, 0).is_err() || ftruncate(fd, len as u64).is_err() {
         println!("truncator {id}: ftruncate failed");
         return 1;
     }
@@ -69,7 +69,7 @@ fn main(args: Args) -> i32 {
             }
         }
         let keep = 2 * rng.below(NPAGES as u32 / 2) as usize + 1;
-        if ftruncate(fd, (keep * PG) as u32).is_err() || ftruncate(fd, len as u32).is_err() {
+        if ftruncate(fd, (keep * PG) as u64).is_err() || ftruncate(fd, len as u64).is_err() {
             println!("truncator {id}: ftruncate failed");
             return 1;
         }

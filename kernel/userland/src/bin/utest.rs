@@ -305,7 +305,7 @@ fn sync_writes_mapped() -> Check {
     let mut got = [0u8; 4];
     for (page, g) in got.iter_mut().enumerate() {
         let mut b = [0u8; 1];
-        if lseek(fd, (page * 4096 + 100) as i32, sys::SEEK_SET).and_then(|_| read(fd, &mut b)) == Ok(1) {
+        if lseek(fd, (page * 4096 + 100) as i64, sys::SEEK_SET).and_then(|_| read(fd, &mut b)) == Ok(1) {
             *g = b[0];
         }
     }
@@ -343,7 +343,7 @@ fn fill_disk(path: &[u8]) -> Result<(u32, u32), &'static str> {
             Err(_) => return Err("write(2) failed with another error than ENOSPC"),
         }
     }
-    if fstat(fd).map(|st| st.2) != Ok(size) {
+    if fstat(fd).map(|st| st.2) != Ok(size as u64) {
         return Err("the failed write(2) changed the file's size");
     }
     Ok((fd, size))
@@ -359,7 +359,7 @@ fn memory_wedge() -> Check {
     // The file first: growing it allocates its last block.
     let len = uvmexp().map_err(|_| "sysctl failed")?[0] as usize * 4096 * 2;
     let fd = open_mode(b"/utest-wedge.tmp\0", sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
-    ftruncate(fd, len as u32).map_err(|_| "ftruncate failed")?;
+    ftruncate(fd, len as u64).map_err(|_| "ftruncate failed")?;
     let (fill, _) = fill_disk(b"/utest-wedge-fill.tmp\0")?;
     close(fill).map_err(|_| "close failed")?;
     let p = mmap_file(len, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
@@ -434,11 +434,11 @@ fn pageout_enospc() -> Check {
     const PAGES: usize = 64;
     let fill = b"/utest-fill.tmp\0";
     let (fd, size) = fill_disk(fill)?;
-    ftruncate(fd, size - 32768).map_err(|_| "ftruncate of the fill file failed")?;
+    ftruncate(fd, (size - 32768) as u64).map_err(|_| "ftruncate of the fill file failed")?;
     close(fd).map_err(|_| "close failed")?;
     let path = b"/utest-enospc.tmp\0";
     let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
-    ftruncate(fd, (PAGES * 4096) as u32).map_err(|_| "ftruncate failed")?;
+    ftruncate(fd, (PAGES * 4096) as u64).map_err(|_| "ftruncate failed")?;
     let p = mmap_file(PAGES * 4096, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
     for page in 0..PAGES {
         // SAFETY: the mapping is PAGES writable pages of a file that long.
@@ -449,7 +449,7 @@ fn pageout_enospc() -> Check {
     let mut kept = 0;
     for page in 0..PAGES {
         let mut b = [0u8; 1];
-        let ok = lseek(fd, (page * 4096 + 7) as i32, sys::SEEK_SET).and_then(|_| read(fd, &mut b)) == Ok(1) && b[0] == 0x80 | page as u8;
+        let ok = lseek(fd, (page * 4096 + 7) as i64, sys::SEEK_SET).and_then(|_| read(fd, &mut b)) == Ok(1) && b[0] == 0x80 | page as u8;
         if ok {
             kept += 1;
         } else {
@@ -624,7 +624,7 @@ fn mmap_hack_maxprot() -> Check {
     const N: usize = 32;
     let path = b"/utest-maxprot.tmp\0";
     let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create /utest-maxprot.tmp failed")?;
-    write_all(fd, &[1u8; 4096]).and_then(|_| ftruncate(fd, (N * 4096) as u32)).map_err(|_| "write failed")?;
+    write_all(fd, &[1u8; 4096]).and_then(|_| ftruncate(fd, (N * 4096) as u64)).map_err(|_| "write failed")?;
     close(fd).map_err(|_| "close failed")?;
     let freed_at_unmap = |flags: u32| -> Result<i64, &'static str> {
         let fd = open(path, flags).map_err(|_| "open failed")?;
@@ -878,6 +878,7 @@ type NamedCheck = (&'static str, fn() -> Check);
 const CHECKS: &[NamedCheck] = &[
     ("write_getpid", write_getpid),
     ("rlimit_data", rlimit_data),
+    ("offsets_64bit", offsets_64bit),
     ("copyin_efault", copyin_efault),
     ("fork_exec_wait", fork_exec_wait),
     ("fork_copies_memory", fork_copies_memory),
@@ -983,7 +984,7 @@ fn pmap_probe() -> Check {
     const FILEPAGES: u32 = 16;
     let path = b"/utest-pmap.tmp\0";
     let fd = open_mode(path, sys::O_CREAT | sys::O_TRUNC | sys::O_RDWR, 0o644).map_err(|_| "create /utest-pmap.tmp failed")?;
-    write_all(fd, &[7u8; 4096]).and_then(|_| ftruncate(fd, FILEPAGES * 4096)).map_err(|_| "write failed")?;
+    write_all(fd, &[7u8; 4096]).and_then(|_| ftruncate(fd, (FILEPAGES * 4096) as u64)).map_err(|_| "write failed")?;
     close(fd).map_err(|_| "close failed")?;
     let anon_len = 0x0ff0_0000u32;
     // More than the default data limit: raised as `ulimit -d` would.
@@ -1100,7 +1101,7 @@ fn heap_full() -> Check {
     let len = uvmexp().map_err(|_| "sysctl failed")?[0] as usize * 4096 * 2;
     let path = b"/utest-heapfull.tmp\0";
     let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
-    ftruncate(fd, len as u32).map_err(|_| "ftruncate failed")?;
+    ftruncate(fd, len as u64).map_err(|_| "ftruncate failed")?;
     let win = b"/utest-heapwin.tmp\0";
     let wfd = open_mode(win, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
     write_all(wfd, &[7u8; 4096]).map_err(|_| "write failed")?;
@@ -1229,7 +1230,12 @@ fn fork_cow() -> Check {
             bad += 1;
         }
     }
-    println!("utest: forkcow: {kids} children of a parent with {PAGES} written pages, then {}; {} pages free before, {} after", if last == Errno::EAGAIN as i32 { "EAGAIN" } else { "another error" }, free0, free1);
+    println!(
+        "utest: forkcow: {kids} children of a parent with {PAGES} written pages, then {}; {} pages free before, {} after",
+        if last == Errno::EAGAIN as i32 { "EAGAIN" } else { "another error" },
+        free0,
+        free1
+    );
     if last != Errno::EAGAIN as i32 {
         return Err("forks stopped with another error than EAGAIN (kern.maxproc)");
     }
@@ -1243,6 +1249,68 @@ fn fork_cow() -> Check {
         }
     }
     munmap(m, PAGES * 4096).map_err(|_| "munmap failed")
+}
+
+/// 64-bit file offsets through every call that takes one, in OpenBSD's
+/// register pairs: a sparse file of 4 GiB + 96 KiB, written with pwrite
+/// past 4 GiB, read back with pread, read(2) after lseek, and a mapping
+/// at that offset; fstat's size and lseek's result above 2^32; negative
+/// offsets are EINVAL, and so is a mapping whose offset wraps.
+fn offsets_64bit() -> Check {
+    const SIZE: u64 = 0x1_0001_8000;
+    const AT: u64 = 0x1_0001_0000;
+    let path = b"/utest-off64.tmp\0";
+    let fd = open_mode(path, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
+    ftruncate(fd, SIZE).map_err(|_| "ftruncate past 4 GiB failed")?;
+    if fstat(fd).map(|st| st.2) != Ok(SIZE) {
+        return Err("fstat's size is not the 4 GiB + 96 KiB ftruncate gave");
+    }
+    if lseek(fd, 0, sys::SEEK_END) != Ok(SIZE) {
+        return Err("lseek to the end did not return 4 GiB + 96 KiB");
+    }
+    if pwrite(fd, b"off64", AT + 10) != Ok(5) {
+        return Err("pwrite past 4 GiB failed");
+    }
+    if lseek(fd, 0, sys::SEEK_CUR) != Ok(SIZE) {
+        return Err("pwrite moved the file offset");
+    }
+    let mut b = [0u8; 5];
+    if pread(fd, &mut b, AT + 10) != Ok(5) || &b != b"off64" {
+        return Err("pread past 4 GiB did not read what pwrite wrote");
+    }
+    let mut c = [0u8; 5];
+    if lseek(fd, (AT + 10) as i64, sys::SEEK_SET) != Ok(AT + 10) || read(fd, &mut c) != Ok(5) || &c != b"off64" {
+        return Err("read(2) after lseek past 4 GiB did not read what pwrite wrote");
+    }
+    let m = mmap_file(8192, sys::PROT_READ, sys::MAP_SHARED, fd, AT).map_err(|_| "mmap at an offset past 4 GiB failed")?;
+    // SAFETY: the mapping is 8192 readable bytes of the file.
+    let seen = unsafe { core::slice::from_raw_parts(m.add(10), 5) } == b"off64";
+    munmap(m, 8192).map_err(|_| "munmap failed")?;
+    if !seen {
+        return Err("a mapping at an offset past 4 GiB does not show the bytes there");
+    }
+    let einval = Err(Errno::EINVAL as i32);
+    if lseek(fd, -1, sys::SEEK_SET).map(|_| ()) != einval || lseek(fd, -(SIZE as i64) - 1, sys::SEEK_END).map(|_| ()) != einval {
+        return Err("lseek to a negative offset was not EINVAL");
+    }
+    if ftruncate(fd, u64::MAX).map(|_| ()) != einval || pread(fd, &mut b, u64::MAX).map(|_| ()) != einval {
+        return Err("a negative length or offset was not EINVAL");
+    }
+    if mmap_file(8192, sys::PROT_READ, sys::MAP_SHARED, fd, 0xffff_ffff_ffff_f000).map(|_| ()) != einval {
+        return Err("a mapping at a negative offset was not EINVAL");
+    }
+    ftruncate(fd, 0).map_err(|_| "ftruncate to 0 failed")?;
+    close(fd).map_err(|_| "close failed")?;
+    // pwrite on an O_APPEND descriptor writes at its offset, not the end.
+    let fd = open_mode(path, sys::O_RDWR | sys::O_APPEND, 0).map_err(|_| "open O_APPEND failed")?;
+    write_all(fd, b"0123456789").map_err(|_| "write failed")?;
+    let placed = pwrite(fd, b"ab", 2) == Ok(2) && fstat(fd).map(|st| st.2) == Ok(10) && pread(fd, &mut b, 0) == Ok(5) && &b == b"01ab4";
+    close(fd).map_err(|_| "close failed")?;
+    unlink(path).map_err(|_| "unlink failed")?;
+    if !placed {
+        return Err("pwrite on an O_APPEND descriptor did not write at its offset");
+    }
+    Ok(())
 }
 
 /// RLIMIT_DATA as OpenBSD's dosetrlimit: 64 MB soft and 512 MB hard at
