@@ -21,8 +21,9 @@ pub fn sys_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: i64) -
     if len == 0 || !addr.is_multiple_of(PAGE_SIZE) || off % PAGE_SIZE as i64 != 0 {
         return Err(Errno::EINVAL);
     }
-    // The object's page index is 32 bits: 16 TiB, more than FFS holds; an
-    // offset that wraps is EINVAL, as OpenBSD's (uvm_mmap.c:309-310@2ea167a2).
+    // The object's page index is 32 bits: 16 TiB, more than FFS holds. An
+    // offset that wraps is EINVAL, as OpenBSD's (uvm_mmap.c:309-310@2ea167a2);
+    // a negative one too, which OpenBSD lets through (doc/fidelity.md).
     let pgoff = u32::try_from(off / PAGE_SIZE as i64).ok().filter(|p| p.checked_add(len.div_ceil(PAGE_SIZE)).is_some()).ok_or(Errno::EINVAL)?;
     let prot = Prot::from_bits(prot).ok_or(Errno::EINVAL)?;
     let size = round_page(len as u64) as u32;

@@ -680,7 +680,7 @@ impl Fuzz {
         if !self.root || !self.chance(25) {
             return;
         }
-        let kind = self.rng.below(8);
+        let kind = self.rng.below(10);
         if self.child(|c| c.hazard_kind(kind)) {
             stats().hazards.fetch_add(1, Relaxed);
         }
@@ -726,12 +726,62 @@ impl Fuzz {
             5 => self.map_store(false),
             // The same on a file unlinked while open.
             6 => self.map_store(true),
+            // Many small maps: the kernel's map entries until mmap says
+            // no (RLIMIT_DATA, or the heap), then a fork of all that.
+            8 => self.many_maps(),
+            // A mapping kept while the disk is full: its pageouts fail.
+            9 => self.full_disk_map(),
             _ => {
                 for _ in 0..self.rng.below(40) + 1 {
                     self.step();
                 }
             }
         }
+    }
+
+    fn many_maps(&mut self) {
+        let fd = match call(sys::SYS_OPEN, [MUTABLE[0].as_ptr() as u32, O_RDWR | O_CREAT, 0o644, 0, 0, 0]) {
+            Ok(fd) => fd,
+            Err(_) => u32::MAX,
+        };
+        let _ = ftruncate(fd, 4096);
+        for i in 0..self.rng.below(40_000) + 100 {
+            let (flags, f) = if fd != u32::MAX && i % 2 == 1 { (MAP_SHARED, fd) } else { (MAP_ANON | MAP_PRIVATE, u32::MAX) };
+            if syscall(sys::SYS_MMAP, [0, 4096, PROT_READ | PROT_WRITE, flags, f]).is_err() {
+                break;
+            }
+        }
+        if self.chance(2) {
+            let _ = call(sys::SYS_FORK, [0; 6]).map(|pid| if pid == 0 { exit(0) });
+        }
+    }
+
+    /// Fills the disk, stores into a few pages of a shared mapping of a file
+    /// of holes (never more than memory: the wedge of doc/findings.md F9 is
+    /// OpenBSD's too), msyncs or not, and frees the disk again.
+    fn full_disk_map(&mut self) {
+        let fill = b"/fz/full\0";
+        let Ok(ffd) = open_mode(fill, O_RDWR | O_CREAT | O_TRUNC, 0o644) else { return };
+        let Ok(fd) = open_mode(MUTABLE[1], O_RDWR | O_CREAT | O_TRUNC, 0o644) else { return };
+        let pages = self.rng.below(64) + 1;
+        let _ = ftruncate(fd, pages as u64 * 4096);
+        let chunk = SCRATCH + 0x4000;
+        while call(sys::SYS_WRITE, [ffd, chunk, 8192, 0, 0, 0]) == Ok(8192) {}
+        if let Ok(a) = call(sys::SYS_MMAP, [0, pages * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd]) {
+            for p in 0..pages {
+                // SAFETY: inside the file's size, in a shared writable mapping.
+                unsafe { ((a + p * 4096) as *mut u8).write_volatile(p as u8) };
+            }
+            if self.chance(2) {
+                let _ = call(sys::SYS_MSYNC, [a, pages * 4096, 0, 0, 0, 0]);
+            }
+            let _ = call(sys::SYS_NANOSLEEP, [self.rng.below(200), 0, 0, 0, 0, 0]);
+            if self.chance(2) {
+                let _ = call(sys::SYS_MUNMAP, [a, pages * 4096, 0, 0, 0, 0]);
+            }
+        }
+        let _ = call(sys::SYS_UNLINK, [fill.as_ptr() as u32, 0, 0, 0, 0, 0]);
+        let _ = close(ffd);
     }
 
     fn map_store(&mut self, unlinked: bool) {
