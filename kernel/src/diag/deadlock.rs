@@ -69,6 +69,51 @@ fn hung(st: &ProcTable) -> Option<Hung> {
     })
 }
 
+/// The switch count the kernel-loop watchdog last saw, and the tick it saw
+/// it change (only the clock interrupt touches them).
+static LOOP_NSW: AtomicU32 = AtomicU32::new(0);
+static LOOP_TICK: AtomicU32 = AtomicU32::new(0);
+
+/// The kernel-loop watchdog, from the clock interrupt: a thread that has
+/// run in the kernel for kern.hangsecs without a switch (the kernel is not
+/// preempted, so nothing else ran meanwhile) is looping there. Reported as
+/// the hang watchdog reports a sleeper, with the trace of the interrupted
+/// code. Not the idle thread, and not user mode (a process alone on the
+/// machine may compute as long as it likes).
+pub fn kernel_loop_tick(tf: &crate::arch::trap::TrapFrame) {
+    let secs = HANGSECS.load(Ordering::Relaxed);
+    let now = crate::kern::kern_clock::ticks();
+    let nsw = crate::kern::kern_sched::nswitch();
+    let seen_tick = LOOP_TICK.load(Ordering::Relaxed);
+    if nsw != LOOP_NSW.load(Ordering::Relaxed) || tf.srr1 & cpu::Msr::PR.bits() != 0 {
+        LOOP_NSW.store(nsw, Ordering::Relaxed);
+        LOOP_TICK.store(now, Ordering::Relaxed);
+        return;
+    }
+    if secs == 0 || now.wrapping_sub(seen_tick) <= secs.saturating_mul(crate::kern::kern_clock::hz()) {
+        return;
+    }
+    let Some(g) = kern_proc::SCHED.try_lock() else { return };
+    let Some((me, idle)) = g.as_ref().map(|st| (st.curproc, st.idleproc)) else { return };
+    drop(g);
+    if me == idle {
+        return;
+    }
+    cpu::intr_disable();
+    let mut c = Cons;
+    let _ = writeln!(
+        c,
+        "deadlock: thread {me} has run in the kernel for {} s without a switch (kern.hangsecs {secs})",
+        now.wrapping_sub(seen_tick) / crate::kern::kern_clock::hz().max(1)
+    );
+    crate::diag::vfs_hist::print_uptime(&mut c, "deadlock");
+    kern_proc::db_show_procs(&mut c);
+    // Through the clock interrupt's trap frame into the looping code.
+    let _ = writeln!(c, "trace of thread {me}:");
+    db_trace::db_stack_trace_print(&["kernel_loop_tick", "decr_intr"], &mut c);
+    machdep::boot_panicked();
+}
+
 /// What the hang watchdog found: a thread asleep too long with no
 /// timeout, or (`memory`) waiting for a free page that long, through
 /// uvm_wait's short sleeps.

@@ -221,7 +221,22 @@ pub const ALONE: &[KTest] = &[
     ("user-mapents", test_user_mapents),
     ("user-heapfull", test_user_heapfull),
     ("user-forkcow", test_user_forkcow),
+    ("kernel-loop", test_kernel_loop),
 ];
+
+/// `test=kernel-loop kern.hangsecs=N`: the thread loops in the kernel
+/// without a switch; the kernel-loop watchdog must report it with this
+/// function in the trace (test `kernel-loop-watchdog`). Never returns.
+fn test_kernel_loop() -> TestResult {
+    spin_in_kernel()
+}
+
+#[inline(never)]
+fn spin_in_kernel() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}
 
 /// `test=user-forkcow`: `/bin/utest forkcow`, anonymous memory shared
 /// copy-on-write by fork (test `fork-cow`).

@@ -633,20 +633,25 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
     } else {
         (start / PAGE_SIZE as u64, round_page(stop).min(round_page(size)) / PAGE_SIZE as u64)
     };
-    let lookup = |idx: u64| uvn.with(|u| u.pages.get(&(idx as u32)).copied());
+    // OpenBSD steps through every offset of the range and looks each up;
+    // going from one resident page to the next visits the same pages in
+    // the same order, and a file of holes terabytes long (a 64-bit
+    // ftruncate) costs nothing.
+    let next_resident = |idx: u64| {
+        let lo = u32::try_from(idx).ok()?;
+        uvn.with(|u| u.pages.range(lo..).next().map(|(&i, &pp)| (i as u64, pp))).filter(|&(i, _)| i < end)
+    };
     if flags.contains(PgoFlags::PGO_CLEANIT) {
-        for idx in first..end {
-            if let Some(pp) = lookup(idx) {
-                pp.clear_flags(PgFlags::PG_CLEANCHK);
-            }
+        let mut idx = first;
+        while let Some((i, pp)) = next_resident(idx) {
+            pp.clear_flags(PgFlags::PG_CLEANCHK);
+            idx = i + 1;
         }
     }
     let mut idx = first;
     while idx < end {
-        let Some(pp) = lookup(idx) else {
-            idx += 1;
-            continue;
-        };
+        let Some((i, pp)) = next_resident(idx) else { break };
+        idx = i;
         let busy = pp.flags().contains(PgFlags::PG_BUSY);
         let needs_clean = if !flags.contains(PgoFlags::PGO_CLEANIT) || busy {
             if busy && flags.contains(PgoFlags::PGO_CLEANIT | PgoFlags::PGO_SYNCIO) {

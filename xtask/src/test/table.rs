@@ -368,6 +368,17 @@ pub(super) const TESTS: &[QemuTest] = &[
             Check::Custom(enospc_pages_reported),
         ],
     ),
+    // A thread looping in the kernel: nothing else runs (no preemption in
+    // the kernel), so the kernel-loop watchdog reports it with its trace.
+    test(
+        "kernel-loop-watchdog",
+        "test=kernel-loop kern.hangsecs=2",
+        1,
+        &[
+            Check::InOrder(&["has run in the kernel for 2 s without a switch (kern.hangsecs 2)", "trace of thread ", "spin_in_kernel() at "]),
+            Check::Lacks("panic:"),
+        ],
+    ),
     // Memory full of dirty file pages no pageout can write (full disk):
     // the storing fault waits in uvm_wait for good, as OpenBSD's would,
     // and the hang watchdog reports it.

@@ -323,6 +323,7 @@ pub fn decr_intr(tf: &mut TrapFrame) {
         kern_clockintr::clockintr_owe();
         return;
     }
+    crate::diag::deadlock::kernel_loop_tick(tf);
     let old = cpl();
     set_cpl(Ipl::Clock);
     for _ in 0..n {

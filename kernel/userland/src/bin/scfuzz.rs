@@ -752,7 +752,11 @@ impl Fuzz {
             }
         }
         if self.chance(2) {
-            let _ = call(sys::SYS_FORK, [0; 6]).map(|pid| if pid == 0 { exit(0) });
+            let _ = call(sys::SYS_FORK, [0; 6]).map(|pid| {
+                if pid == 0 {
+                    exit(0)
+                }
+            });
         }
     }
 
