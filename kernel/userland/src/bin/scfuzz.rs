@@ -740,10 +740,7 @@ impl Fuzz {
     }
 
     fn many_maps(&mut self) {
-        let fd = match call(sys::SYS_OPEN, [MUTABLE[0].as_ptr() as u32, O_RDWR | O_CREAT, 0o644, 0, 0, 0]) {
-            Ok(fd) => fd,
-            Err(_) => u32::MAX,
-        };
+        let fd = call(sys::SYS_OPEN, [MUTABLE[0].as_ptr() as u32, O_RDWR | O_CREAT, 0o644, 0, 0, 0]).unwrap_or(u32::MAX);
         let _ = ftruncate(fd, 4096);
         for i in 0..self.rng.below(40_000) + 100 {
             let (flags, f) = if fd != u32::MAX && i % 2 == 1 { (MAP_SHARED, fd) } else { (MAP_ANON | MAP_PRIVATE, u32::MAX) };
