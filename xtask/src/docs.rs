@@ -15,7 +15,7 @@ fn root() -> PathBuf {
 /// written `-suffix` after another stands for that one's stem with the
 /// suffix (`sync-vref-original`, `-fixed`).
 fn table_names(md: &str) -> BTreeSet<String> {
-    const POLICIES: [&str; 4] = ["-original", "-vget-diff", "-fixed-2", "-fixed"];
+    const POLICIES: [&str; 6] = ["-original", "-vget-diff", "-fixed-2", "-fixed", "-usecount0", "-uncache-vget"];
     let mut names = BTreeSet::new();
     for line in md.lines().filter(|l| l.starts_with("| `")) {
         let first = line.split('|').nth(1).unwrap_or_default();

@@ -37,8 +37,8 @@ pub struct Args {
     /// race workload under memory pressure with the mmap hack off.
     #[arg(long, default_value = qemu::RACE_BOOTARGS)]
     bootargs: String,
-    /// The vnode pager's policy (original, vget-diff, fixed, fixed-2),
-    /// passed as `uvn.policy=P`.
+    /// The vnode pager's policy (original, vget-diff, fixed, fixed-2,
+    /// usecount0, uncache-vget), passed as `uvn.policy=P`.
     #[arg(long, value_parser = crate::qemu::parse_policy)]
     policy: Option<kcore::bootargs::UvnPolicy>,
     /// Run only the K-th of N disjoint slices of the seeds (1 ≤ K ≤ N),

@@ -91,19 +91,27 @@ pub const RD_LATENCY_DEFAULT: (u32, u32) = (20, 200);
 pub const RD_LATENCY_MAX: u32 = 1_000_000;
 
 /// The vnode pager's policies (doc/race.md): OpenBSD's uvm_vnode.c 1.130, the
-/// first proposed diff, 1.131's fix, and ppcbsd's fix of the pagedaemon
-/// self-deadlock that 1.131 leaves (doc/results.md).
+/// first proposed diff, 1.131's fix, ppcbsd's fix of the pagedaemon
+/// self-deadlock that 1.131 leaves (doc/results.md), and two more proposals
+/// of the thread, each on 1.130 (doc/fidelity.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UvnPolicy {
     Original,
     VgetDiff,
     Fixed,
     Fixed2,
+    /// "calling into the VFS layer with a vnode that has v_usecount == 0 is
+    /// perfectly fine": 1.130 with vref allowed at use count 0.
+    Usecount0,
+    /// "the vget() dance … in uvm_vnp_uncache() instead of in uvn_put()":
+    /// 1.130 with uvm_vnp_uncache's vref made a vget.
+    UncacheVget,
 }
 
 impl UvnPolicy {
     /// Every policy, in doc/race.md's order.
-    pub const ALL: [UvnPolicy; 4] = [UvnPolicy::Original, UvnPolicy::VgetDiff, UvnPolicy::Fixed, UvnPolicy::Fixed2];
+    pub const ALL: [UvnPolicy; 6] =
+        [UvnPolicy::Original, UvnPolicy::VgetDiff, UvnPolicy::Fixed, UvnPolicy::Fixed2, UvnPolicy::Usecount0, UvnPolicy::UncacheVget];
     /// The kernel's policy when no `uvn.policy=` is given.
     pub const DEFAULT: UvnPolicy = UvnPolicy::Fixed;
 
@@ -114,6 +122,8 @@ impl UvnPolicy {
             UvnPolicy::VgetDiff => "vget-diff",
             UvnPolicy::Fixed => "fixed",
             UvnPolicy::Fixed2 => "fixed-2",
+            UvnPolicy::Usecount0 => "usecount0",
+            UvnPolicy::UncacheVget => "uncache-vget",
         }
     }
 

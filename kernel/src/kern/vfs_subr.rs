@@ -235,11 +235,16 @@ pub fn getnewvnode(ops: &'static dyn VnodeOps) -> Result<&'static Vnode, Errno> 
         let vp = list.remove(pos).expect("position in the list");
         drop(t);
         // Off the list and, below, under VXLOCK with no sleep in between.
-        let bad = vp.with(|v| {
+        let (bad, usecount) = vp.with(|v| {
             v.v_bioflag -= VBioFlags::VBIOONFREELIST;
-            assert!(v.v_usecount == 0, "getnewvnode: free vnode {} has usecount {}", vp.v_id, v.v_usecount);
-            v.v_type == VType::VBAD
+            (v.v_type == VType::VBAD, v.v_usecount)
         });
+        // OpenBSD's DIAGNOSTIC check (vfs_subr.c:434-438@2ea167a2).
+        if usecount != 0 {
+            crate::printf!("free vnode: vnode {} has usecount {usecount}\n", vp.v_id);
+            crate::uvm::uvm_vnode::uvm_panic_vnode(vp);
+            panic!("free vnode isn't");
+        }
         vh(vp, Vh::Getnewvnode, if from_hold { 2 } else { 1 }, 0);
         if !bad && crate::diag::uvm_p0::object_persists(vp) {
             crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::PersistRecycle);
@@ -346,15 +351,16 @@ fn vget_inner(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
 /// inlined, so its panic's trace names it.
 #[inline(never)]
 pub fn vref(vp: &'static Vnode) {
+    let at_zero_ok = crate::uvm::uvm_vnode::vref_allowed_at_zero();
     let was = vp.with(|v| {
         let was = v.v_usecount;
-        if was > 0 {
+        if was > 0 || at_zero_ok {
             v.v_usecount += 1;
         }
         was
     });
     vh(vp, Vh::Vref, 0, 0);
-    if was == 0 {
+    if was == 0 && !at_zero_ok {
         crate::uvm::uvm_vnode::uvm_panic_vnode(vp);
         panic!("vref used where vget required");
     }

@@ -77,6 +77,19 @@ fn uvn_put_takes_vget() -> bool {
     matches!(uvn_policy(), UvnPolicy::Fixed | UvnPolicy::Fixed2)
 }
 
+/// The usecount0 proposal: vref at use count 0 is no longer a DIAGNOSTIC
+/// panic, so 1.130's pager writes on and uvm_vnp_uncache's vref takes the
+/// vnode from 0 to 1 while it stays on the free list.
+pub fn vref_allowed_at_zero() -> bool {
+    uvn_policy() == UvnPolicy::Usecount0
+}
+
+/// The uncache-vget proposal: uvm_vnp_uncache takes its reference with
+/// vget(LK_NOWAIT), which takes an unreferenced vnode off the free list.
+fn uncache_takes_vget() -> bool {
+    uvn_policy() == UvnPolicy::UncacheVget
+}
+
 /// ppcbsd's fixed-2, on top of 1.131, has the guards below, one predicate
 /// each, so that a call site names the behaviour it asks about
 /// (doc/fidelity.md). OpenBSD has none of them.
@@ -463,7 +476,17 @@ pub fn uvm_vnp_uncache(vp: &'static Vnode) -> bool {
     // Only the kill path needs the lock it lets go of (OpenBSD checks it
     // here too, under VFSLCKDEBUG): the mmap hack calls this unlocked.
     crate::kern::vfs_vops::ASSERT_VP_ISLOCKED(vp);
-    vref(vp);
+    if uncache_takes_vget() {
+        // The proposal's vget: no lock asked for (the caller holds it);
+        // a vnode being cleaned out cannot be had, and the object is left
+        // as it is, not to persist.
+        if crate::kern::vfs_subr::vget(vp, LkFlags::LK_NOWAIT).is_err() {
+            uvn.vmobjlock.rw_exit();
+            return false;
+        }
+    } else {
+        vref(vp);
+    }
     uvn.locked(|u| u.uo_refs += 1);
     uvn.vmobjlock.rw_exit();
     vop_unlock(vp);

@@ -64,6 +64,31 @@ pub(super) enum Check {
     Custom(fn(&str) -> Result<(), String>),
 }
 
+/// `test=uvn-pageout` where the pager's own write kills its object and
+/// waits for the page it holds busy (doc/findings.md F3).
+const fn uvn_pageout_selfdeadlock(name: &'static str, bootargs: &'static str) -> QemuTest {
+    test(
+        name,
+        bootargs,
+        1,
+        &[
+            Check::InOrder(&[
+                "uvn-pageout: paging out page 0 of vnode",
+                "deadlock: every thread sleeps and nothing can wake one",
+                "uvn_flush() at ",
+                "uvn_detach() at ",
+                "uvm_vnp_uncache() at ",
+                "ffs_write() at ",
+                "uvn_io() at ",
+                "uvn_put() at ",
+                "uvm_pager_put() at ",
+            ]),
+            Check::Has(" uvn_flsh "),
+            Check::Lacks("panic:"),
+        ],
+    )
+}
+
 pub(super) const fn test(name: &'static str, bootargs: &'static str, exit: i32, checks: &'static [Check]) -> QemuTest {
     QemuTest { name, seed: 1, bootargs, image: Variant::Good, exit, checks, replay: false, input: None, saved_image: None, slow: false, race: None }
 }
@@ -587,6 +612,10 @@ pub(super) const TESTS: &[QemuTest] = &[
             Check::Lacks("uvm_pager_put returned"),
         ],
     ),
+    // The thread's two other proposals, each on 1.130: with no panic at
+    // vref, the pager's write reaches the same self-deadlock as 1.131.
+    uvn_pageout_selfdeadlock("uvn-pageout-usecount0", "test=uvn-pageout uvn.policy=usecount0"),
+    uvn_pageout_selfdeadlock("uvn-pageout-uncache-vget", "test=uvn-pageout uvn.policy=uncache-vget"),
     test(
         "uvn-pageout-fixed-2",
         "test=uvn-pageout uvn.policy=fixed-2",
