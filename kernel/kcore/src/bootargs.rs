@@ -92,19 +92,20 @@ pub const RD_LATENCY_MAX: u32 = 1_000_000;
 
 /// The vnode pager's policies (doc/race.md): OpenBSD's uvm_vnode.c 1.130, the
 /// first proposed diff, 1.131's fix, ppcbsd's fix of the pagedaemon
-/// self-deadlock that 1.131 leaves (doc/results.md), and two more proposals
-/// of the thread, each on 1.130 (doc/fidelity.md).
+/// self-deadlock that 1.131 leaves (doc/results.md), and two readings of the
+/// thread's last idea, each on 1.130 (doc/fidelity.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UvnPolicy {
     Original,
     VgetDiff,
     Fixed,
     Fixed2,
-    /// "calling into the VFS layer with a vnode that has v_usecount == 0 is
-    /// perfectly fine": 1.130 with vref allowed at use count 0.
+    /// The idea's premise alone, "calling into the VFS layer with a vnode that
+    /// has v_usecount == 0 is perfectly fine": 1.130 with vref allowed at use
+    /// count 0 (this project's construction).
     Usecount0,
-    /// "the vget() dance … in uvm_vnp_uncache() instead of in uvn_put()":
-    /// 1.130 with uvm_vnp_uncache's vref made a vget.
+    /// The idea whole, "the vget() dance … in uvm_vnp_unache() [sic] instead
+    /// of in uvn_put()": 1.130 with uvm_vnp_uncache's vref made a vget.
     UncacheVget,
 }
 

@@ -612,8 +612,8 @@ pub(super) const TESTS: &[QemuTest] = &[
             Check::Lacks("uvm_pager_put returned"),
         ],
     ),
-    // The thread's two other proposals, each on 1.130: with no panic at
-    // vref, the pager's write reaches the same self-deadlock as 1.131.
+    // The thread's last idea and its premise alone, each on 1.130: with no
+    // panic at vref, the pager's write reaches the same self-deadlock as 1.131.
     uvn_pageout_selfdeadlock("uvn-pageout-usecount0", "test=uvn-pageout uvn.policy=usecount0"),
     uvn_pageout_selfdeadlock("uvn-pageout-uncache-vget", "test=uvn-pageout uvn.policy=uncache-vget"),
     test(
