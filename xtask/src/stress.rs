@@ -683,7 +683,10 @@ fn merge(shards: &[Summary], run_id: String, wall: Duration) -> Result<(RunInfo,
     if let Some(w) = results.windows(2).find(|w| w[0].seed == w[1].seed) {
         bail!("seed {} is in more than one shard: the shards overlap", w[0].seed);
     }
-    let mut ranges: Vec<(u64, u64, &str)> = shards.iter().map(|s| (s.first_seed, s.last_seed, s.run_id.as_str())).collect();
+    // A shard stopped early (--minutes, --until) covers only the seeds it
+    // booted: the rest of its slice may be run as a shard of its own.
+    let covered = |s: &Summary| if s.stopped.is_some() { s.results.iter().map(|r| r.seed).max().unwrap_or(s.first_seed) } else { s.last_seed };
+    let mut ranges: Vec<(u64, u64, &str)> = shards.iter().map(|s| (s.first_seed, covered(s), s.run_id.as_str())).collect();
     ranges.sort_unstable();
     if let Some(w) = ranges.windows(2).find(|w| w[1].0 <= w[0].1) {
         bail!("shards {} (seeds {}–{}) and {} (seeds {}–{}) overlap", w[0].2, w[0].0, w[0].1, w[1].2, w[1].0, w[1].1);
@@ -873,6 +876,18 @@ mod tests {
         let (run, results) = merge(&[shards[2].clone(), shards[0].clone(), shards[1].clone()], "merged".into(), Duration::from_secs(1)).unwrap();
         let merged = summarize(&run, results);
         assert_eq!(serde_json::to_string_pretty(&comparable(&merged)).unwrap(), serde_json::to_string_pretty(&comparable(&single)).unwrap());
+
+        // A shard stopped early and one that runs the rest of its slice.
+        let first_part: Vec<Record> = all.iter().filter(|r| r.seed <= 4).cloned().collect();
+        let mut stopped = summarize(&info("early", (1, 6), None), first_part);
+        stopped.stopped = Some("--minutes 1: time up after 4 boots".into());
+        let rest = summarize(&info("rest", (5, 10), None), all.iter().filter(|r| r.seed >= 5).cloned().collect());
+        let (run, results) = merge(&[stopped.clone(), rest.clone()], "merged".into(), Duration::from_secs(1)).unwrap();
+        assert_eq!(results.len(), 10);
+        assert_eq!(run.planned, (1, 10));
+        let mut unstopped = stopped;
+        unstopped.stopped = None;
+        assert!(merge(&[unstopped, rest], "x".into(), Duration::ZERO).unwrap_err().to_string().contains("overlap"));
 
         // Refused: overlapping seeds, other bootargs, another kernel.
         assert!(merge(&[shards[0].clone(), shards[0].clone()], "x".into(), Duration::ZERO).is_err());
