@@ -280,6 +280,8 @@ pub(crate) fn vputonfreelist(vp: &'static Vnode) {
         panic!("Use count is not zero!");
     }
     if !held && lockcount != 0 {
+        // ppcbsd's own: which vnode, and its history, before OpenBSD's words.
+        crate::uvm::uvm_vnode::uvm_panic_vnode(vp);
         panic!("vputonfreelist: lock count is not zero");
     }
     if on {
