@@ -295,7 +295,21 @@ pub fn sys_rename(from: &[u8], to: &[u8]) -> Result<u32, Errno> {
     if last_is_dot(to) {
         return Err(Errno::EISDIR);
     }
-    renamelocked(|| {
+    // ufs_rename's EAGAIN: a lock of the source was busy; everything was
+    // let go, so wait a tick and look both names up again.
+    loop {
+        match renamelocked(|| rename_once(from, to)) {
+            Err(Errno::EAGAIN) => {
+                static RENAMEWAIT: u8 = 0;
+                let _ = crate::kern::kern_synch::tsleep(crate::kern::kern_synch::wchan(&RENAMEWAIT), "renamewait", 1);
+            }
+            r => return r,
+        }
+    }
+}
+
+fn rename_once(from: &str, to: &str) -> Result<u32, Errno> {
+    {
         let fnd = namei(from, NameiOp::DELETE, CnFlags::WANTPARENT)?;
         let (fdvp, fvp) = (fnd.ni_dvp.expect("namei DELETE gives the parent"), fnd.ni_vp.expect("namei DELETE gives the vnode"));
         let tflags = CnFlags::LOCKPARENT | CnFlags::LOCKLEAF;
@@ -321,7 +335,7 @@ pub fn sys_rename(from: &[u8], to: &[u8]) -> Result<u32, Errno> {
             uvm_vnp_uncache(tvp);
         }
         VOP_RENAME(&RenameArgs { fdvp, fvp, fname: &fnd.ni_name, tdvp, tvp: tnd.ni_vp, tname: &tnd.ni_name }).map(|_| 0)
-    })
+    }
 }
 
 /// The vnode and open flags of descriptor `fd` (for mmap).

@@ -22,6 +22,7 @@ pub const SUITE: &[KTest] = &[
     ("ffs_read_ahead", test_ffs_read_ahead),
     ("ffs_truncate_keeps_buffers", test_ffs_truncate_keeps_buffers),
     ("vfs_create_concurrent", test_vfs_create_concurrent),
+    ("vfs_rename_backoff", test_vfs_rename_backoff),
 ];
 
 static INACTIVE: AtomicU32 = AtomicU32::new(0);
@@ -310,6 +311,51 @@ fn test_vfs_create_concurrent() -> TestResult {
     check!(r.is_ok(), "the create in /ct2 failed: {r:?}");
     check!(other_still_waiting, "the create in /ct2 waited for the one in /ct1");
     check!(DONE.load(Ordering::Relaxed) == 1, "the create in /ct1 ended with {}", DONE.load(Ordering::Relaxed));
+    Ok(())
+}
+
+/// A rename holds the target's directory and file locked and needs the
+/// source's directory; another thread holds that directory (as an unlink's
+/// namei does) and waits for the target file. The rename must let go and
+/// start again instead of waiting: both finish (with waiting, a deadlock).
+fn test_vfs_rename_backoff() -> TestResult {
+    use crate::kern::vfs_syscalls::{sys_mkdir, sys_rename};
+    use crate::kern::vfs_vnops::{vn_close, vn_open};
+    static DONE: AtomicU32 = AtomicU32::new(0);
+    DONE.store(0, Ordering::Relaxed);
+    for d in [&b"/rb1"[..], b"/rb2"] {
+        sys_mkdir(d, 0o755).map_err(|e| alloc::format!("mkdir: {e}"))?;
+    }
+    for f in ["/rb1/f", "/rb2/t"] {
+        let vp = vn_open(f, O_CREAT | O_WRONLY, 0o644).map_err(|e| alloc::format!("create {f}: {e}"))?;
+        vn_close(vp, O_WRONLY);
+    }
+    let src_dir = namei_lookup("/rb1").map_err(|e| alloc::format!("namei /rb1: {e}"))?;
+    let target = namei_lookup("/rb2/t").map_err(|e| alloc::format!("namei /rb2/t: {e}"))?;
+    crate::ufs::ufs::ufs_vnops::rename_yield_next();
+    kthread_create("ktrename", || {
+        let r = sys_rename(b"/rb1/f", b"/rb2/t");
+        DONE.store(if r.is_ok() { 1 } else { 2 }, Ordering::Relaxed);
+    });
+    // The rename looks both names up and yields before it takes /rb1,
+    // holding /rb2 and /rb2/t; this thread takes /rb1 then.
+    crate::kern::kern_sched::yield_cpu();
+    vn_lock(src_dir, LkFlags::LK_EXCLUSIVE).map_err(|e| alloc::format!("vn_lock /rb1: {e}"))?;
+    crate::kern::kern_sched::yield_cpu();
+    let got = vn_lock(target, LkFlags::LK_EXCLUSIVE);
+    if got.is_ok() {
+        vput(target);
+    } else {
+        crate::kern::vfs_subr::vrele(target);
+    }
+    vput(src_dir);
+    let t0 = ticks();
+    while DONE.load(Ordering::Relaxed) == 0 && ticks() - t0 < 100 {
+        let _ = tsleep(&DONE as *const AtomicU32 as usize, "ktjoin", 1);
+    }
+    check!(got.is_ok(), "the target's lock: {got:?}");
+    check!(DONE.load(Ordering::Relaxed) == 1, "the rename ended with {}", DONE.load(Ordering::Relaxed));
+    check!(namei_lookup("/rb1/f").is_err(), "the source is still there after the rename");
     Ok(())
 }
 

@@ -125,9 +125,18 @@ fn ufs_checkpath(anc: u32, mut ino: u32) -> Result<bool, Errno> {
     Err(Errno::EIO)
 }
 
-/// VOP_RENAME (OpenBSD ufs_rename, without its lock juggling: the
-/// name-space lock keeps other changes out while both directories are
-/// locked).
+/// Test hook (selftest `vfs_rename_backoff`): the next rename yields the
+/// processor just before it takes the source's locks, as if it had slept
+/// there, so that another thread can take the source's directory first.
+static RENAME_YIELD: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+pub fn rename_yield_next() {
+    RENAME_YIELD.store(true, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// VOP_RENAME (OpenBSD ufs_rename, without its lock juggling: renames are
+/// serialised by VFS_RENAMELOCK, and the source's locks are only tried for
+/// while the target's are held, so a rename never waits holding locks).
 #[inline(never)]
 pub fn ufs_rename(r: &RenameArgs) -> Result<(), Errno> {
     let same_dir = core::ptr::eq(r.fdvp, r.tdvp);
@@ -151,11 +160,21 @@ pub fn ufs_rename(r: &RenameArgs) -> Result<(), Errno> {
                 _ => {}
             }
         }
+        // The source's locks are taken while the target's are held, not
+        // in OpenBSD's order: without waiting, so that a rename never
+        // sleeps on a lock holding others (an unlink holding the source's
+        // directory and waiting for the target's vnode would otherwise
+        // deadlock with it). EAGAIN: sys_rename lets everything go and
+        // starts again.
+        let nowait = LkFlags::LK_EXCLUSIVE | LkFlags::LK_NOWAIT;
+        if RENAME_YIELD.swap(false, core::sync::atomic::Ordering::Relaxed) {
+            crate::kern::kern_sched::yield_cpu();
+        }
         if !same_dir {
-            vn_lock(r.fdvp, LkFlags::LK_EXCLUSIVE)?;
+            vn_lock(r.fdvp, nowait).map_err(|e| if e == Errno::EBUSY { Errno::EAGAIN } else { e })?;
             locked_fdvp = true;
         }
-        vn_lock(r.fvp, LkFlags::LK_EXCLUSIVE)?;
+        vn_lock(r.fvp, nowait).map_err(|e| if e == Errno::EBUSY { Errno::EAGAIN } else { e })?;
         locked_fvp = true;
         // The source may have changed while the locks were taken.
         if ufs_dirlookup(r.fdvp, r.fname)? != Some(fino) {
