@@ -184,7 +184,17 @@ fn xtask_signals(ctx: &Ctx) -> Report {
             std::thread::sleep(Duration::from_millis(100));
             std::fs::read_to_string(&log).is_ok_and(|t| t.contains("tick "))
         });
-        let before = qemu_pids_with_seed(seed);
+        // Looked for a few times: on a loaded machine one scan of /proc
+        // once found nothing while the guest was printing.
+        let before = (0..30)
+            .map(|_| qemu_pids_with_seed(seed))
+            .find(|p| {
+                !p.is_empty() || {
+                    std::thread::sleep(Duration::from_millis(100));
+                    false
+                }
+            })
+            .unwrap_or_default();
         // SAFETY: kill(2) on the pid of a child this function started and
         // has not reaped.
         unsafe { libc::kill(child.id() as i32, sig) };
