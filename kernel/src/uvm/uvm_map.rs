@@ -15,7 +15,7 @@ use crate::kern::kern_proc::{curproc, sched_lock};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
 use crate::uvm::uvm_extern::Prot;
-use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagezero, PgFlags, Pga, VmPage, PAGE_SIZE};
+use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagecopy, uvm_pagefree, uvm_pagezero, PgFlags, Pga, VmPage, PAGE_SIZE};
 use crate::uvm::uvm_pdaemon::uvm_wait;
 use crate::uvm::uvm_vnode::{uvn_detach, uvn_get, uvn_reference};
 use alloc::collections::BTreeMap;
@@ -201,12 +201,7 @@ impl VmSpace {
             if !access.contains(Prot::WRITE) {
                 return Ok((pg, prot - Prot::WRITE));
             }
-            let npg = uvm_pagealloc(Pga::User).ok_or(Err(Errno::ENOMEM))?;
-            // SAFETY: both pages are RAM mapped 1:1 by BAT0; the new one is
-            // ours, the shared one read-only in every address space.
-            unsafe { core::ptr::copy_nonoverlapping(pg.phys_addr() as *const u8, npg.phys_addr() as *mut u8, PAGE_SIZE as usize) };
-            anon_activate(npg);
-            self.anon.insert(vpg, npg);
+            let npg = self.anon_copy(vpg, pg)?;
             anon_unref(pg);
             return Ok((npg, prot));
         }
@@ -229,14 +224,19 @@ impl VmSpace {
             return Ok((opg, prot - Prot::WRITE));
         }
         // Copy-on-write into the process's own page.
-        let pg = uvm_pagealloc(Pga::User).ok_or(Err(Errno::ENOMEM))?;
-        // SAFETY: both pages are RAM mapped 1:1 by BAT0; the new one is ours
-        // and the object's is not busy.
-        unsafe { core::ptr::copy_nonoverlapping(opg.phys_addr() as *const u8, pg.phys_addr() as *mut u8, PAGE_SIZE as usize) };
-        anon_activate(pg);
+        let pg = self.anon_copy(vpg, opg)?;
         pmap::pmap_remove(self.pmap, vpg, vpg + PAGE_SIZE);
-        self.anon.insert(vpg, pg);
         Ok((pg, prot))
+    }
+
+    /// A new page of the process's own at `vpg`, a copy of `from` (a page
+    /// shared since a fork, or the object's page under a private window).
+    fn anon_copy(&mut self, vpg: u32, from: &'static VmPage) -> Result<&'static VmPage, PageMissing> {
+        let pg = uvm_pagealloc(Pga::User).ok_or(Err(Errno::ENOMEM))?;
+        uvm_pagecopy(from, pg);
+        anon_activate(pg);
+        self.anon.insert(vpg, pg);
+        Ok(pg)
     }
 
     /// The locked part of a fault: enter the mapping if the page is at

@@ -438,6 +438,14 @@ pub fn uvm_pagezero(pg: &VmPage) {
     unsafe { core::ptr::write_bytes(pg.phys_addr as *mut u8, 0, PAGE_SIZE as usize) };
 }
 
+/// Copies page `src` into `dst` through their 1:1 (BAT) addresses (OpenBSD
+/// uvm_pagecopy).
+pub fn uvm_pagecopy(src: &VmPage, dst: &VmPage) {
+    // SAFETY: managed pages are RAM mapped 1:1 by BAT0; the caller owns
+    // `dst` (freshly allocated) and `src` is not busy, so nothing writes it.
+    unsafe { core::ptr::copy_nonoverlapping(src.phys_addr as *const u8, dst.phys_addr as *mut u8, PAGE_SIZE as usize) };
+}
+
 /// `npages` physically contiguous free pages taken off the free list for
 /// good (OpenBSD uvm_pglistalloc with a contiguity constraint); returns the
 /// first one's physical address.

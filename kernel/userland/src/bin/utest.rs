@@ -779,10 +779,16 @@ fn fork_limit() -> Check {
     if last != Err(Errno::EAGAIN as i32) {
         return Err("2000 forks without a wait did not meet EAGAIN");
     }
+    fork_and_reap()?.map_err(|_| "fork failed after the children were reaped")
+}
+
+/// Forks a child that exits at once and reaps it: Ok(Ok(())), Ok(Err(errno))
+/// when fork fails, Err when wait4 does.
+fn fork_and_reap() -> Result<Result<(), i32>, &'static str> {
     match fork() {
         Ok(0) => exit(0),
-        Ok(pid) => wait4(pid as i32).map(|_| ()).map_err(|_| "wait4 failed"),
-        Err(_) => Err("fork failed after the children were reaped"),
+        Ok(pid) => wait4(pid as i32).map(|_| Ok(())).map_err(|_| "wait4 failed"),
+        Err(e) => Ok(Err(e)),
     }
 }
 
@@ -961,13 +967,7 @@ fn out_of_memory() -> Check {
 /// 500 fork/exit/wait cycles (the kernel measures its heap around them).
 fn fork_cycles() -> Check {
     for _ in 0..500 {
-        match fork() {
-            Ok(0) => exit(0),
-            Ok(pid) => {
-                wait4(pid as i32).map_err(|_| "wait4 failed")?;
-            }
-            Err(_) => return Err("fork failed"),
-        }
+        fork_and_reap()?.map_err(|_| "fork failed")?;
     }
     Ok(())
 }
@@ -1069,9 +1069,8 @@ fn map_entries() -> Check {
     }
     // With the heap full even the console may say ENOMEM: the lines
     // come once the windows are gone.
-    let forked = match fork() {
-        Ok(0) => exit(0),
-        Ok(pid) => wait4(pid as i32).map(|_| true).map_err(|_| "wait4 failed")?,
+    let forked = match fork_and_reap()? {
+        Ok(()) => true,
         Err(e) if e == enomem => false,
         Err(_) => return Err("fork with the heap full failed with another error than ENOMEM"),
     };
@@ -1084,11 +1083,7 @@ fn map_entries() -> Check {
     }
     close(fd).map_err(|_| "close failed")?;
     unlink(path).map_err(|_| "unlink failed")?;
-    match fork() {
-        Ok(0) => exit(0),
-        Ok(pid) => wait4(pid as i32).map(|_| ()).map_err(|_| "wait4 failed"),
-        Err(_) => Err("fork failed after the windows were unmapped"),
-    }
+    fork_and_reap()?.map_err(|_| "fork failed after the windows were unmapped")
 }
 
 /// `utest heapfull`: memory filled with dirty pages of a file on a full
@@ -1153,9 +1148,8 @@ fn heap_full() -> Check {
         Err(e) if e == enomem || e == Errno::ENOSPC as i32 => {}
         Err(_) => return Err("mkdir with memory full failed with another error than ENOMEM or ENOSPC"),
     }
-    let forked = match fork() {
-        Ok(0) => exit(0),
-        Ok(pid) => wait4(pid as i32).map(|_| true).map_err(|_| "wait4 failed")?,
+    let forked = match fork_and_reap()? {
+        Ok(()) => true,
         Err(e) if e == enomem || e == Errno::EAGAIN as i32 => false,
         Err(_) => return Err("fork with memory full failed with another error than ENOMEM or EAGAIN"),
     };
@@ -1179,11 +1173,7 @@ fn heap_full() -> Check {
     if wins == 0 {
         return Err("not one window: the heap was full before the test began");
     }
-    match fork() {
-        Ok(0) => exit(0),
-        Ok(pid) => wait4(pid as i32).map(|_| ()).map_err(|_| "wait4 failed"),
-        Err(_) => Err("fork failed once the dirty pages were gone"),
-    }
+    fork_and_reap()?.map_err(|_| "fork failed once the dirty pages were gone")
 }
 
 /// `utest forkcow`: fork shares anonymous memory copy-on-write, as
