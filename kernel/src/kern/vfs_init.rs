@@ -39,13 +39,14 @@ pub fn rootmount() -> Result<Mount, Errno> {
     MOUNTLIST.lock().first().copied().ok_or(Errno::ENXIO)
 }
 
-/// The root directory, referenced (VFS_ROOT of the root file system).
+/// The root directory, referenced and locked (VFS_ROOT of the root file
+/// system).
 pub fn vfs_rootvnode() -> Result<&'static Vnode, Errno> {
     (rootmount()?.mnt_op.vfs_root)()
 }
 
-/// The vnode of inode `ino` of the root file system, referenced
-/// (VFS_VGET).
+/// The vnode of inode `ino` of the root file system, referenced and
+/// locked (VFS_VGET).
 pub fn vfs_vget(ino: u32) -> Result<&'static Vnode, Errno> {
     (rootmount()?.mnt_op.vfs_vget)(ino)
 }

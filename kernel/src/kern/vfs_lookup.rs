@@ -1,16 +1,18 @@
 //! Path lookup (OpenBSD vfs_lookup.c namei): from the root vnode, one
 //! VOP_LOOKUP per component with the directory locked, `..` included (the
-//! file system's directories hold it). For CREATE, DELETE and RENAME the
+//! file system's directories hold it). VOP_LOOKUP hands the vnode it finds
+//! back locked, so each step waits for a held lock with its reference, as
+//! OpenBSD's does; namei unlocks the last one unless LOCKLEAF. For CREATE, DELETE and RENAME the
 //! last component's directory comes back as `ni_dvp` (locked with
 //! LOCKPARENT) and the vnode it names, if any, as `ni_vp` (locked with
 //! LOCKLEAF). A symbolic link met on the way is followed — always in the
 //! middle of a path, at its end with FOLLOW or a trailing slash — by
 //! looking its target up in its place, at most MAXSYMLINKS times (ELOOP).
 
-use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele, Vnode};
+use crate::kern::vfs_subr::{vop_unlock, vput, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_LOOKUP, VOP_READ};
 use crate::sys::errno::Errno;
-use crate::sys::vnode::{LkFlags, VType};
+use crate::sys::vnode::VType;
 use alloc::vec::Vec;
 
 pub const MAXPATHLEN: usize = 1024;
@@ -73,16 +75,6 @@ impl Nameidata {
     }
 }
 
-fn lock_leaf(vp: &'static Vnode, flags: CnFlags) -> Result<(), Errno> {
-    if flags.contains(CnFlags::LOCKLEAF) {
-        if let Err(e) = vn_lock(vp, LkFlags::LK_EXCLUSIVE) {
-            vrele(vp);
-            return Err(e);
-        }
-    }
-    Ok(())
-}
-
 /// Looks `path` up for operation `op` (OpenBSD namei).
 pub fn namei(path: &str, op: NameiOp, flags: CnFlags) -> Result<Nameidata, Errno> {
     let mut path = alloc::string::String::from(path);
@@ -102,25 +94,22 @@ enum Walk {
     Link(alloc::string::String),
 }
 
-/// The target of symbolic link `vp` (referenced), which is released.
+/// The target of symbolic link `vp` (referenced and locked), which is
+/// released.
 fn readlink(vp: &'static Vnode) -> Result<Vec<u8>, Errno> {
     let mut buf = alloc::vec![0u8; MAXPATHLEN];
-    let r = vn_lock(vp, LkFlags::LK_EXCLUSIVE).and_then(|()| {
-        let mut n = 0;
-        let r = loop {
-            match VOP_READ(vp, n as u64, &mut buf[n..]) {
-                Ok(0) => break Ok(n),
-                Ok(k) => n += k,
-                Err(e) => break Err(e),
-            }
-            if n == buf.len() {
-                break Err(Errno::ENAMETOOLONG);
-            }
-        };
-        vop_unlock(vp);
-        r
-    });
-    vrele(vp);
+    let mut n = 0;
+    let r = loop {
+        match VOP_READ(vp, n as u64, &mut buf[n..]) {
+            Ok(0) => break Ok(n),
+            Ok(k) => n += k,
+            Err(e) => break Err(e),
+        }
+        if n == buf.len() {
+            break Err(Errno::ENAMETOOLONG);
+        }
+    };
+    vput(vp);
     let n = r?;
     if n == 0 {
         return Err(Errno::ENOENT);
@@ -175,20 +164,35 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
     let trailing = path.trim_end_matches('/').len() < path.len();
     let requiredir = trailing && !flags.contains(CnFlags::STRIPSLASHES);
     let wants_parent = flags.intersects(CnFlags::LOCKPARENT | CnFlags::WANTPARENT);
+    // Each directory is locked for its lookup, and the next vnode is
+    // locked before the directory is let go (vfs_lookup's order).
     let mut dvp = crate::kern::vfs_init::vfs_rootvnode()?;
     let Some((last, walk)) = comps.split_last() else {
         // The root itself: nothing to create or remove.
         if op != NameiOp::LOOKUP || wants_parent {
-            vrele(dvp);
+            vput(dvp);
             return Err(if op == NameiOp::CREATE { Errno::EEXIST } else { Errno::EBUSY });
         }
-        lock_leaf(dvp, flags)?;
+        if !flags.contains(CnFlags::LOCKLEAF) {
+            vop_unlock(dvp);
+        }
         return Ok(Walk::Done(Nameidata { ni_dvp: None, ni_vp: Some(dvp), ni_name: Vec::new() }));
     };
     for (i, comp) in walk.iter().enumerate() {
-        let next = lookup_locked(dvp, comp.as_bytes());
-        vrele(dvp);
-        dvp = next?;
+        let next = match VOP_LOOKUP(dvp, comp.as_bytes()) {
+            Ok(next) => next,
+            Err(e) => {
+                vput(dvp);
+                return Err(e);
+            }
+        };
+        if core::ptr::eq(next, dvp) {
+            // `..` of the root: the same vnode, already locked.
+            vrele(next);
+        } else {
+            vput(dvp);
+            dvp = next;
+        }
         if is_link(dvp) {
             let target = readlink(dvp)?;
             return splice(&comps, i, &target, trailing).map(Walk::Link);
@@ -196,20 +200,29 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
     }
     let name = last.as_bytes();
     if op != NameiOp::LOOKUP && *last == ".." {
-        vrele(dvp);
+        vput(dvp);
         return Err(Errno::EINVAL);
-    }
-    if let Err(e) = vn_lock(dvp, LkFlags::LK_EXCLUSIVE) {
-        vrele(dvp);
-        return Err(e);
     }
     if dvp.with(|v| v.v_type) != VType::VDIR {
         vput(dvp);
         return Err(Errno::ENOTDIR);
     }
     let found = match VOP_LOOKUP(dvp, name) {
-        Ok(vp) if requiredir && !matches!(vp.with(|v| v.v_type), VType::VDIR | VType::VLNK) => {
+        Ok(vp) if core::ptr::eq(vp, dvp) => {
+            // `..` of the root names the root (a LOOKUP: the others were
+            // refused above). It cannot come back as parent and leaf both.
             vrele(vp);
+            if wants_parent {
+                vput(dvp);
+                return Err(Errno::EINVAL);
+            }
+            if !flags.contains(CnFlags::LOCKLEAF) {
+                vop_unlock(dvp);
+            }
+            return Ok(Walk::Done(Nameidata { ni_dvp: None, ni_vp: Some(dvp), ni_name: name.to_vec() }));
+        }
+        Ok(vp) if requiredir && !matches!(vp.with(|v| v.v_type), VType::VDIR | VType::VLNK) => {
+            vput(vp);
             vput(dvp);
             return Err(Errno::ENOTDIR);
         }
@@ -233,16 +246,8 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
         return splice(&comps, comps.len() - 1, &target, requiredir).map(Walk::Link);
     }
     if let Some(vp) = found {
-        if core::ptr::eq(vp, dvp) {
-            // A directory entry naming its own directory (not `.`, which
-            // never gets here): refuse rather than lock it twice.
-            vrele(vp);
-            Nameidata { ni_dvp: Some(dvp), ni_vp: None, ni_name: Vec::new() }.release(flags);
-            return Err(Errno::EINVAL);
-        }
-        if let Err(e) = lock_leaf(vp, flags) {
-            Nameidata { ni_dvp: Some(dvp), ni_vp: None, ni_name: Vec::new() }.release(flags);
-            return Err(e);
+        if !flags.contains(CnFlags::LOCKLEAF) {
+            vop_unlock(vp);
         }
     }
     let ni_dvp = if wants_parent {
@@ -252,14 +257,6 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
         None
     };
     Ok(Walk::Done(Nameidata { ni_dvp, ni_vp: found, ni_name: name.to_vec() }))
-}
-
-/// VOP_LOOKUP with the directory locked for it.
-fn lookup_locked(dvp: &'static Vnode, name: &[u8]) -> Result<&'static Vnode, Errno> {
-    vn_lock(dvp, LkFlags::LK_EXCLUSIVE)?;
-    let r = VOP_LOOKUP(dvp, name);
-    vop_unlock(dvp);
-    r
 }
 
 /// The vnode `path` names, referenced and unlocked (a LOOKUP that

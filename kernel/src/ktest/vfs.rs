@@ -23,6 +23,7 @@ pub const SUITE: &[KTest] = &[
     ("ffs_truncate_keeps_buffers", test_ffs_truncate_keeps_buffers),
     ("vfs_create_concurrent", test_vfs_create_concurrent),
     ("vfs_rename_backoff", test_vfs_rename_backoff),
+    ("vfs_lookup_waits_for_lock", test_vfs_lookup_waits_for_lock),
 ];
 
 static INACTIVE: AtomicU32 = AtomicU32::new(0);
@@ -189,8 +190,14 @@ fn test_vfs_namei_read() -> TestResult {
     check!(namei_lookup("/etc/motd/x").err() == Some(Errno::ENOTDIR), "namei through a file did not give ENOTDIR");
     let root = namei_lookup("/").map_err(|e| alloc::format!("namei /: {e}"))?;
     let dir = root.with(|v| v.v_type);
+    let up = namei_lookup("/..");
+    let up_is_root = up.as_ref().is_ok_and(|&v| core::ptr::eq(v, root));
+    if let Ok(v) = up {
+        vrele(v);
+    }
     vrele(root);
     check!(dir == VType::VDIR, "/ has type {dir:?}");
+    check!(up_is_root, "namei of /.. did not give the root");
     Ok(())
 }
 
@@ -279,20 +286,22 @@ fn test_ffs_truncate_keeps_buffers() -> TestResult {
 }
 
 /// Creates in different directories do not wait for each other: with
-/// /ct1 locked, a create in it sleeps for the lock while one in /ct2 goes
-/// through (OpenBSD takes the directories' locks only).
+/// /ct1/d locked, a create in it sleeps for the lock while one in /ct2
+/// goes through (OpenBSD takes the directories' locks only). The sleeper
+/// holds /ct1, its lookup's parent, while it waits, as OpenBSD's lookup
+/// does; so /ct1 itself is not the one held here.
 fn test_vfs_create_concurrent() -> TestResult {
     use crate::kern::vfs_syscalls::sys_mkdir;
     use crate::kern::vfs_vnops::{vn_close, vn_open};
     static DONE: AtomicU32 = AtomicU32::new(0);
     DONE.store(0, Ordering::Relaxed);
-    for d in [&b"/ct1"[..], b"/ct2"] {
+    for d in [&b"/ct1"[..], b"/ct1/d", b"/ct2"] {
         sys_mkdir(d, 0o755).map_err(|e| alloc::format!("mkdir: {e}"))?;
     }
-    let d1 = namei_lookup("/ct1").map_err(|e| alloc::format!("namei /ct1: {e}"))?;
-    vn_lock(d1, LkFlags::LK_EXCLUSIVE).map_err(|e| alloc::format!("vn_lock /ct1: {e}"))?;
+    let d1 = namei_lookup("/ct1/d").map_err(|e| alloc::format!("namei /ct1/d: {e}"))?;
+    vn_lock(d1, LkFlags::LK_EXCLUSIVE).map_err(|e| alloc::format!("vn_lock /ct1/d: {e}"))?;
     kthread_create("ktcreate", || {
-        let r = vn_open("/ct1/a", O_CREAT | O_WRONLY, 0o644);
+        let r = vn_open("/ct1/d/a", O_CREAT | O_WRONLY, 0o644);
         if let Ok(vp) = r {
             vn_close(vp, O_WRONLY);
         }
@@ -307,10 +316,10 @@ fn test_vfs_create_concurrent() -> TestResult {
     while DONE.load(Ordering::Relaxed) == 0 && ticks() - t0 < 100 {
         let _ = tsleep(&DONE as *const AtomicU32 as usize, "ktjoin", 1);
     }
-    check!(waiting, "the create in /ct1 did not wait for the directory's lock");
+    check!(waiting, "the create in /ct1/d did not wait for the directory's lock");
     check!(r.is_ok(), "the create in /ct2 failed: {r:?}");
-    check!(other_still_waiting, "the create in /ct2 waited for the one in /ct1");
-    check!(DONE.load(Ordering::Relaxed) == 1, "the create in /ct1 ended with {}", DONE.load(Ordering::Relaxed));
+    check!(other_still_waiting, "the create in /ct2 waited for the one in /ct1/d");
+    check!(DONE.load(Ordering::Relaxed) == 1, "the create in /ct1/d ended with {}", DONE.load(Ordering::Relaxed));
     Ok(())
 }
 
@@ -356,6 +365,41 @@ fn test_vfs_rename_backoff() -> TestResult {
     check!(got.is_ok(), "the target's lock: {got:?}");
     check!(DONE.load(Ordering::Relaxed) == 1, "the rename ended with {}", DONE.load(Ordering::Relaxed));
     check!(namei_lookup("/rb1/f").is_err(), "the source is still there after the rename");
+    Ok(())
+}
+
+/// A lookup takes the vnode it finds locked, as OpenBSD's ufs_ihashget
+/// does with vget(LK_EXCLUSIVE), then namei lets the lock go: with the
+/// file's lock held here, another thread's lookup of it waits (holding
+/// its reference) until the lock is let go. The fuzzer's seed 2710036
+/// reached a DIAGNOSTIC panic through a lookup that did not wait.
+fn test_vfs_lookup_waits_for_lock() -> TestResult {
+    static DONE: AtomicU32 = AtomicU32::new(0);
+    DONE.store(0, Ordering::Relaxed);
+    let vp = namei_lookup("/etc/motd").map_err(|e| alloc::format!("namei /etc/motd: {e}"))?;
+    vn_lock(vp, LkFlags::LK_EXCLUSIVE).map_err(|e| alloc::format!("vn_lock: {e}"))?;
+    kthread_create("ktlookup", || {
+        let r = namei_lookup("/etc/motd");
+        if let Ok(v) = r {
+            vrele(v);
+        }
+        DONE.store(if r.is_ok() { 1 } else { 2 }, Ordering::Relaxed);
+    });
+    let t0 = ticks();
+    while ticks() - t0 < 5 {
+        let _ = tsleep(&DONE as *const AtomicU32 as usize, "ktwait", 1);
+    }
+    let waited = DONE.load(Ordering::Relaxed) == 0;
+    let refs = vp.with(|v| v.v_usecount);
+    vop_unlock(vp);
+    let t0 = ticks();
+    while DONE.load(Ordering::Relaxed) == 0 && ticks() - t0 < 100 {
+        let _ = tsleep(&DONE as *const AtomicU32 as usize, "ktjoin", 1);
+    }
+    vrele(vp);
+    check!(waited, "a lookup of a locked file did not wait for its lock");
+    check!(refs == 2, "the waiting lookup held {} references with this thread's (2 expected)", refs);
+    check!(DONE.load(Ordering::Relaxed) == 1, "the lookup ended with {}", DONE.load(Ordering::Relaxed));
     Ok(())
 }
 

@@ -82,6 +82,7 @@ fn walk_dir(dvp: &'static Vnode, path: &mut String, depth: usize, counts: &mut (
         path.push_str(&String::from_utf8_lossy(&name));
         match vfs_vget(ino) {
             Ok(vp) => {
+                vop_unlock(vp);
                 match vp.with(|v| v.v_type) {
                     VType::VDIR if depth < MAXDEPTH => walk_dir(vp, path, depth + 1, counts),
                     VType::VREG => match file_crc(vp) {

@@ -11,9 +11,9 @@ pub struct VfsOps {
     /// Mounts the root file system from `dev` (the type's mountroot);
     /// says on the console why not.
     pub vfs_mountroot: fn(Dev) -> Result<(), Errno>,
-    /// The file system's root directory, referenced (VFS_ROOT).
+    /// The file system's root directory, referenced and locked (VFS_ROOT).
     pub vfs_root: fn() -> Result<&'static Vnode, Errno>,
-    /// The vnode of inode `ino`, referenced (VFS_VGET).
+    /// The vnode of inode `ino`, referenced and locked (VFS_VGET).
     pub vfs_vget: fn(u32) -> Result<&'static Vnode, Errno>,
     /// Writes every delayed write; the number of buffers written
     /// (VFS_SYNC).

@@ -2,9 +2,8 @@
 //! cylinder groups, then its vnode through ffs_vget, which is where a
 //! create may recycle another file's vnode (getnewvnode → vgonel).
 
-use crate::kern::vfs_subr::{vn_lock, vrele, Vnode};
+use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
-use crate::sys::vnode::LkFlags;
 use crate::ufs::ffs::ffs_vfsops::{ffs_modify, ffs_vget, mode_vtype, rootfs, vtoino};
 
 /// A new inode of type `mode` near directory `pvp`, with its vnode
@@ -22,10 +21,6 @@ pub fn ffs_inode_alloc(pvp: &'static Vnode, mode: u16) -> Result<&'static Vnode,
             return Err(e);
         }
     };
-    if let Err(e) = vn_lock(vp, LkFlags::LK_EXCLUSIVE) {
-        vrele(vp);
-        return Err(e);
-    }
     // The vnode may be one the inode had before it was freed.
     vp.with(|v| v.v_type = mode_vtype(ip.kind()));
     Ok(vp)

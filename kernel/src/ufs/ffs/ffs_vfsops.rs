@@ -8,7 +8,7 @@ use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::vfs_bio::{self, BufId, ROOTVP};
-use crate::kern::vfs_subr::{getnewvnode, vget, vrele, Vnode};
+use crate::kern::vfs_subr::{getnewvnode, vget, vn_lock, vput, vrele, Vnode};
 use crate::sys::conf::{self, Dev, DevName};
 use crate::sys::errno::Errno;
 use crate::sys::mount::VfsOps;
@@ -348,14 +348,17 @@ pub fn mode_vtype(k: ffs::FileType) -> VType {
     }
 }
 
-/// The vnode of inode `ino`, referenced (OpenBSD ffs_vget): from the inode
-/// hash, or a vnode from getnewvnode filled from the disk inode.
+/// The vnode of inode `ino`, referenced and locked (OpenBSD ffs_vget).
+/// A vnode found in the inode hash is taken with `vget(LK_EXCLUSIVE)`, as
+/// ufs_ihashget does, so a lookup of a vnode whose lock is held waits
+/// holding its reference; a new one from getnewvnode is locked before it
+/// enters the hash, as ufs_ihashins does.
 #[inline(never)]
 pub fn ffs_vget(ino: u32) -> Result<&'static Vnode, Errno> {
     loop {
         let hit = IHASH.lock().get(&ino).copied();
         if let Some(vp) = hit {
-            match vget(vp, LkFlags::empty()) {
+            match vget(vp, LkFlags::LK_EXCLUSIVE) {
                 Ok(()) => return Ok(vp),
                 // Being reclaimed: it leaves the hash; look again.
                 Err(Errno::ENOENT) => continue,
@@ -364,11 +367,16 @@ pub fn ffs_vget(ino: u32) -> Result<&'static Vnode, Errno> {
         }
         let ip = rootfs()?.inode(ino).map_err(|e| ffs_error(ino, e))?;
         let vp = getnewvnode(&FFS_VNODEOPS)?;
+        // Nobody else knows this vnode yet: the lock is free.
+        if let Err(e) = vn_lock(vp, LkFlags::LK_EXCLUSIVE) {
+            vrele(vp);
+            return Err(e);
+        }
         // getnewvnode may have slept: someone else may have made it meanwhile.
         let mut h = IHASH.lock();
         if h.contains_key(&ino) {
             drop(h);
-            vrele(vp);
+            vput(vp);
             continue;
         }
         vp.with(|v| {

@@ -2,9 +2,10 @@
 //! removing and repointing entries. The directory vnode is locked by the
 //! caller.
 
-use crate::kern::vfs_subr::Vnode;
+use crate::kern::vfs_subr::{vn_lock, vop_unlock, vref, Vnode};
 use crate::sys::errno::Errno;
-use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, ffs_vget, rootfs, vtoi};
+use crate::sys::vnode::LkFlags;
+use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, ffs_vget, rootfs, vtoi, vtoino};
 
 /// DT_* of an inode type, as directory entries record it.
 pub fn dtype(k: ffs::FileType) -> u8 {
@@ -29,10 +30,27 @@ pub fn ufs_dirlookup(dvp: &'static Vnode, name: &[u8]) -> Result<Option<u32>, Er
     rootfs()?.dirlookup(&dir, name).map_err(|e| ffs_error(dir.ino, e))
 }
 
-/// VOP_LOOKUP: the vnode `name` names in `dvp`, referenced.
+/// VOP_LOOKUP (OpenBSD ufs_lookup): the vnode `name` names in `dvp`,
+/// which the caller has locked, referenced and locked. An entry naming
+/// the directory itself gives it back with one more reference (its lock
+/// is the caller's). For `..` the directory's lock is let go while the
+/// parent is locked and then taken again, so locks are always taken
+/// parent before child.
 #[inline(never)]
 pub fn ufs_lookup(dvp: &'static Vnode, name: &[u8]) -> Result<&'static Vnode, Errno> {
-    ffs_vget(ufs_dirlookup(dvp, name)?.ok_or(Errno::ENOENT)?)
+    let ino = ufs_dirlookup(dvp, name)?.ok_or(Errno::ENOENT)?;
+    if ino == vtoino(dvp) {
+        vref(dvp);
+        return Ok(dvp);
+    }
+    if name != b".." {
+        return ffs_vget(ino);
+    }
+    vop_unlock(dvp);
+    let r = ffs_vget(ino);
+    // The caller holds a reference, so vclean (if any) ends and the lock is had.
+    vn_lock(dvp, LkFlags::LK_EXCLUSIVE | LkFlags::LK_RETRY).expect("LK_RETRY");
+    r
 }
 
 /// Enters `name` → `ino` in `dvp` (OpenBSD ufs_direnter).
