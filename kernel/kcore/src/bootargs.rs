@@ -53,6 +53,16 @@ pub struct BootArgs<'a> {
     /// `race.truncate=1`: a process truncates and re-extends a file it
     /// keeps mapped shared while the race workload runs.
     pub race_truncate: bool,
+    /// `race.dir=/PATH`: the directory the race workload makes its `race`
+    /// directory in (`/mnt` for a user's image).
+    pub race_dir: &'a str,
+    /// `fsstress.dir=/PATH`: the directory fsstress makes its `fss`
+    /// directory in.
+    pub fsstress_dir: &'a str,
+    /// `rd1.offset=N`: a second image follows the boot image in the
+    /// ramdisk at byte N (a multiple of 512); it becomes rd1, mounted on
+    /// /mnt. xtask sets it for `--image`.
+    pub rd1_offset: Option<u32>,
     /// `kern.bufcachepercent=`: the share of memory the buffer cache may
     /// use (OpenBSD's BUFCACHEPERCENT, 20 by default).
     pub bufcachepercent: u32,
@@ -163,6 +173,9 @@ impl Default for BootArgs<'_> {
             race_keepopen: false,
             race_sync_ms: 0,
             race_truncate: false,
+            race_dir: "/",
+            fsstress_dir: "/",
+            rd1_offset: None,
             bufcachepercent: 20,
             maxproc: 1310,
             vhist: true,
@@ -224,6 +237,16 @@ fn latency_range<'a>(key: &'a str, value: &'a str) -> Result<(u32, u32), BootArg
 }
 
 /// A switch: `0` or `1`.
+/// An absolute directory path for a workload: `/` or `/name…`, at most
+/// 200 bytes.
+fn dir<'a>(key: &'a str, value: &'a str) -> Result<&'a str, BootArgError<'a>> {
+    if value.starts_with('/') && value.len() <= 200 {
+        Ok(value)
+    } else {
+        Err(BootArgError::BadValue { key, value, expected: "an absolute path of at most 200 bytes" })
+    }
+}
+
 fn flag<'a>(key: &'a str, value: &'a str) -> Result<bool, BootArgError<'a>> {
     match value {
         "0" => Ok(false),
@@ -312,6 +335,15 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             "race.keepopen" => flag(key, value).map(|b| args.race_keepopen = b),
             "race.sync" => ranged(key, value, 0, 60_000, "milliseconds, 0 to 60000").map(|n| args.race_sync_ms = n),
             "race.truncate" => flag(key, value).map(|b| args.race_truncate = b),
+            "race.dir" => dir(key, value).map(|d| args.race_dir = d),
+            "fsstress.dir" => dir(key, value).map(|d| args.fsstress_dir = d),
+            "rd1.offset" => match number(key, value, "bytes, a multiple of 512") {
+                Ok(n) if n > 0 && n % 512 == 0 && n <= u32::MAX as u64 => {
+                    args.rd1_offset = Some(n as u32);
+                    Ok(())
+                }
+                _ => Err(BootArgError::BadValue { key, value, expected: "bytes, a multiple of 512" }),
+            },
             "kern.vhist" => flag(key, value).map(|b| args.vhist = b),
             "kern.prof" => flag(key, value).map(|b| args.prof = b),
             "kern.maxproc" => ranged(key, value, 8, 1 << 20, "8 to 1048576").map(|n| args.maxproc = n),
@@ -369,6 +401,13 @@ mod tests {
         assert_eq!(parse_all("workload=race race.secs=5").0.race_secs, 5);
         assert!(parse_all("race.keepopen=1").0.race_keepopen);
         assert_eq!(parse_all("race.sync=50").0.race_sync_ms, 50);
+        assert_eq!(parse_all("race.dir=/mnt").0.race_dir, "/mnt");
+        assert_eq!(parse_all("fsstress.dir=/mnt/x").0.fsstress_dir, "/mnt/x");
+        assert_eq!(parse_all("").0.rd1_offset, None);
+        assert_eq!(parse_all("rd1.offset=1048576").0.rd1_offset, Some(1 << 20));
+        for bad in ["race.dir=mnt", "rd1.offset=100", "rd1.offset=0"] {
+            assert_eq!(parse_all(bad).1.len(), 1, "{bad}");
+        }
         assert!(parse_all("race.truncate=1").0.race_truncate);
         assert_eq!(parse_all("race.sync=x").1, ["bootarg: bad value 'x' for 'race.sync': expected milliseconds, 0 to 60000"]);
         assert!(parse_all("").0.vhist);

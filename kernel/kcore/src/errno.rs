@@ -20,6 +20,7 @@ pub enum Errno {
     EFAULT = 14,
     EBUSY = 16,
     EEXIST = 17,
+    EXDEV = 18,
     ENODEV = 19,
     ENOTDIR = 20,
     EISDIR = 21,
@@ -43,7 +44,7 @@ impl Errno {
     pub const EWOULDBLOCK: Errno = Errno::EAGAIN;
 
     /// Every error number, in order.
-    pub const ALL: [Errno; 32] = [
+    pub const ALL: [Errno; 33] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::ESRCH,
@@ -60,6 +61,7 @@ impl Errno {
         Errno::EFAULT,
         Errno::EBUSY,
         Errno::EEXIST,
+        Errno::EXDEV,
         Errno::ENODEV,
         Errno::ENOTDIR,
         Errno::EISDIR,

@@ -1,5 +1,6 @@
-//! rd, the ramdisk (OpenBSD dev/rd.c): a block device over the FFS image
-//! the boot stub handed over. A transfer is not done when `rdstrategy`
+//! rd, the ramdisk (OpenBSD dev/rd.c): block devices over the FFS images
+//! the boot stub handed over: rd0 the boot image, rd1 a user's image
+//! when one came after it (`rd1.offset`). A transfer is not done when `rdstrategy`
 //! returns: like a disk serving one request at a time, it completes a
 //! seeded latency (`rd.latency=MIN-MAX` µs) after the one before it ends,
 //! when a clockintr event asks for the completion soft interrupt at
@@ -11,7 +12,7 @@ use crate::arch::intr::{self, Ipl, Sir};
 use crate::kern::kern_clockintr::{self, ClockIntr};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_bio::{self, BFlags, BufId, DEV_BSIZE};
-use crate::sys::conf::Dev;
+use crate::sys::conf::{self, Dev};
 use crate::sys::errno::Errno;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -37,28 +38,38 @@ struct Xfer {
     due: u64,
 }
 
+/// Units: rd0 and rd1.
+pub const NRD: usize = 2;
+
 /// IPL_BIO: the completion interrupt takes it (the clockintr event only
-/// schedules that interrupt).
-static RD: Mutex<Option<RdSoftc>> = Mutex::new(Ipl::Bio, None);
+/// schedules that interrupt). Each unit is a disk of its own, with its own
+/// queue; one event serves both, armed for the earlier due transfer.
+static RD: Mutex<[Option<RdSoftc>; NRD]> = Mutex::new(Ipl::Bio, [None, None]);
 /// The completion interrupt and the event that asks for it.
 static RD_INTR: Once<(Sir, ClockIntr)> = Once::new();
 static READS: AtomicU32 = AtomicU32::new(0);
 static WRITES: AtomicU32 = AtomicU32::new(0);
 
-/// Attaches rd0 to the image at [base, base + size).
-pub fn rd_attach(base: u32, size: u32, seed: u64, latency_us: (u32, u32)) {
+/// Attaches rd`unit` to the image at [base, base + size).
+pub fn rd_attach(unit: usize, base: u32, size: u32, seed: u64, latency_us: (u32, u32)) {
     RD_INTR.call_once(|| (intr::softintr_establish(Ipl::Bio, rdintr), kern_clockintr::clockintr_establish(rd_clockintr)));
-    *RD.lock() = Some(RdSoftc { base, size, rng: Rng::new(seed ^ 0x7264_7264), latency_us, queue: VecDeque::new() });
+    // rd0's latencies draw as they did when it was the only unit.
+    let rng = Rng::new(seed ^ 0x7264_7264 ^ (unit as u64) << 32);
+    RD.lock()[unit] = Some(RdSoftc { base, size, rng, latency_us, queue: VecDeque::new() });
 }
 
-/// d_psize: bytes in the unit (rd has one, rd0).
-pub fn rdsize(_dev: Dev) -> u64 {
-    RD.lock().as_ref().map_or(0, |sc| sc.size as u64)
+fn unit(dev: Dev) -> usize {
+    conf::minor(dev) as usize
+}
+
+/// d_psize: bytes in the unit; 0 when it is not attached.
+pub fn rdsize(dev: Dev) -> u64 {
+    RD.lock().get(unit(dev)).and_then(|sc| sc.as_ref()).map_or(0, |sc| sc.size as u64)
 }
 
 /// d_contents: the image in place, while no transfer is in flight.
-pub fn rdcontents(_dev: Dev, f: &mut dyn FnMut(&[u8])) -> bool {
-    let (base, size) = match RD.lock().as_ref() {
+pub fn rdcontents(dev: Dev, f: &mut dyn FnMut(&[u8])) -> bool {
+    let (base, size) = match RD.lock().get(unit(dev)).and_then(|sc| sc.as_ref()) {
         Some(sc) if sc.queue.is_empty() => (sc.base, sc.size),
         _ => return false,
     };
@@ -81,10 +92,10 @@ pub fn rd_counts() -> (u32, u32) {
 /// them); it completes its latency after the later of now and the end of
 /// the transfer queued before it: one latency for the whole transfer, as
 /// a disk's seek and rotation come once per request.
-pub fn rdstrategy(bp: BufId) {
+pub fn rdstrategy(dev: Dev, bp: BufId) {
     let cluster = vfs_bio::with_buf(bp, |b| core::mem::take(&mut b.b_cluster));
     let mut g = RD.lock();
-    let Some(sc) = g.as_mut() else {
+    let Some(sc) = g.get_mut(unit(dev)).and_then(|sc| sc.as_mut()) else {
         drop(g);
         let _s = intr::splbio();
         for &xbp in &cluster {
@@ -98,9 +109,16 @@ pub fn rdstrategy(bp: BufId) {
     let due = start + clock::us_to_tb(us);
     sc.queue.push_back(Xfer { bp, cluster, due });
     if sc.queue.len() == 1 {
-        kern_clockintr::clockintr_schedule(rd_intr().1, due);
+        rd_rearm(&g);
     }
     crate::kern::kern_sched::io_start();
+}
+
+/// Arms the event for the earliest transfer due on any unit.
+fn rd_rearm(units: &[Option<RdSoftc>; NRD]) {
+    if let Some(due) = units.iter().flatten().filter_map(|sc| sc.queue.front().map(|x| x.due)).min() {
+        kern_clockintr::clockintr_schedule(rd_intr().1, due);
+    }
 }
 
 fn rd_intr() -> (Sir, ClockIntr) {
@@ -122,11 +140,10 @@ pub fn rdintr() {
     loop {
         let (x, base, size) = {
             let mut g = RD.lock();
-            let Some(sc) = g.as_mut() else { return };
-            match sc.queue.front() {
-                Some(x) if x.due <= now => (sc.queue.pop_front().expect("front"), sc.base, sc.size),
-                Some(x) => return kern_clockintr::clockintr_schedule(rd_intr().1, x.due),
-                None => return,
+            let due = g.iter_mut().flatten().filter(|sc| sc.queue.front().is_some_and(|x| x.due <= now)).min_by_key(|sc| sc.queue.front().map(|x| x.due));
+            match due {
+                Some(sc) => (sc.queue.pop_front().expect("front"), sc.base, sc.size),
+                None => return rd_rearm(&g),
             }
         };
         let (mut at, read) = vfs_bio::with_buf(x.bp, |b| (b.b_dblkno.checked_mul(DEV_BSIZE as u64), b.b_flags.contains(BFlags::B_READ)));

@@ -58,7 +58,11 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     pmap::pmap_bootstrap();
     kern_sched::sched_init();
     crate::uvm::uvm_pager::uvm_pager_init();
-    rd::rd_attach(bi.ramdisk.start, bi.ramdisk.size, args.seed, args.rd_latency_us);
+    let (rd0_size, rd1) = ramdisk_split(&bi, &args);
+    rd::rd_attach(0, bi.ramdisk.start, rd0_size, args.seed, args.rd_latency_us);
+    if let Some((start, size)) = rd1 {
+        rd::rd_attach(1, start, size, args.seed, args.rd_latency_us);
+    }
     conf::setroot(conf::makedev(crate::arch::conf::RD_MAJOR, 0));
     crate::uvm::uvm_extern::uvm_config_init(args.uvn_policy, args.mmap_uncache);
     crate::diag::vfs_hist::vhist_set(args.vhist);
@@ -111,10 +115,13 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     unsafe { cpu::mtmsr(cpu::mfmsr() | cpu::Msr::EE | cpu::Msr::ME | cpu::Msr::RI) };
     printf!("clock: hz {}, {} time-base ticks per tick\n", args.hz, clock::tb_per_tick());
     let _ = crate::kern::vfs_init::vfs_mountroot();
+    let user_image = rd1.is_some();
+    let user_mounted = user_image && crate::kern::vfs_init::vfs_mount(conf::makedev(crate::arch::conf::RD_MAJOR, 1), USER_MNT).is_ok();
 
     match args.test {
         Some(sel) => crate::ktest::run(sel, &args),
         None => match args.workload {
+            Some(Workload::Walk) if user_image && !user_mounted => printf!("walk: {USER_MNT}: the user's image is not mounted\n"),
             Some(Workload::Walk) => crate::ktest::workload::workload_walk(),
             Some(Workload::Fsstress) => crate::ktest::workload::workload_fsstress(args.seed),
             Some(Workload::Race) => {
@@ -141,6 +148,18 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
 /// system's per-operation copies (cylinder groups, blocks being moved).
 const KMEM_RESERVE_EXTRA: usize = 512 * 1024;
 
+/// Where a user's image (rd1) is mounted.
+pub const USER_MNT: &str = "/mnt";
+
+/// The ramdisk the stub handed over, split at `rd1.offset` when a user's
+/// image follows the boot image: rd0's size, and rd1's start and size.
+fn ramdisk_split(bi: &BootInfo, args: &BootArgs<'_>) -> (u32, Option<(u32, u32)>) {
+    match args.rd1_offset {
+        Some(off) if off < bi.ramdisk.size => (off, Some((bi.ramdisk.start + off, bi.ramdisk.size - off))),
+        _ => (bi.ramdisk.size, None),
+    }
+}
+
 /// Describes the machine and how long the boot took.
 fn identify(bi: &BootInfo, args: &BootArgs<'_>) {
     let mb = |b: u64| b / (1024 * 1024);
@@ -157,7 +176,13 @@ fn identify(bi: &BootInfo, args: &BootArgs<'_>) {
         bi.cuda,
         if bi.pvpanic != 0 { "yes" } else { "no" }
     );
-    printf!("rd0: ramdisk {} bytes at {:#x}\n", bi.ramdisk.size, bi.ramdisk.start);
+    let (rd0_size, rd1) = ramdisk_split(bi, args);
+    printf!("rd0: ramdisk {} bytes at {:#x}\n", rd0_size, bi.ramdisk.start);
+    match (rd1, args.rd1_offset) {
+        (Some((start, size)), _) => printf!("rd1: ramdisk {} bytes at {:#x}\n", size, start),
+        (None, Some(off)) => printf!("rd1: rd1.offset={off} is not inside the ramdisk's {} bytes: no rd1\n", bi.ramdisk.size),
+        (None, None) => {}
+    }
     printf!("rd0: {}-{} us per transfer (rd.latency)\n", args.rd_latency_us.0, args.rd_latency_us.1);
     let first = kern_clock::boottime_tb();
     let per_ms = (bi.tbfreq / 1000).max(1) as u64;

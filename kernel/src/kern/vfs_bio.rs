@@ -17,7 +17,7 @@ use crate::arch::intr::Ipl;
 use crate::kern::kern_mutex::{Mutex, MutexGuard};
 use crate::kern::kern_synch::{msleep, wakeup};
 use crate::kern::vfs_subr::{vdrop, vhold, vnode_by_id, Vnode};
-use crate::sys::conf::{self, DevName};
+use crate::sys::conf::{self, Dev, DevName};
 use crate::sys::errno::Errno;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -125,6 +125,37 @@ impl Buf {
 /// rootvp: the root device's vnode, whose buffers hold the file system's
 /// metadata by device block; its I/O goes to the device's strategy routine.
 pub const ROOTVP: u32 = 0;
+
+/// The buffer-cache vnode of another mounted disk (rd1): vnode ids count
+/// up from 1, so this one is never a file's.
+const DEVVP1: u32 = u32::MAX;
+/// The device DEVVP1 stands for, once bdevvp gave it out.
+static DEVVP1_DEV: AtomicU32 = AtomicU32::new(conf::NODEV);
+
+/// The buffer-cache vnode of block device `dev`'s blocks (OpenBSD
+/// bdevvp): ROOTVP for the root device, DEVVP1 for one other.
+pub fn bdevvp(dev: Dev) -> u32 {
+    if dev == conf::rootdev() {
+        return ROOTVP;
+    }
+    let was = DEVVP1_DEV.swap(dev, Ordering::Relaxed);
+    assert!(was == conf::NODEV || was == dev, "bdevvp: a third disk");
+    DEVVP1
+}
+
+/// Whether `vid` names a device's blocks rather than a file's.
+pub fn is_devvp(vid: u32) -> bool {
+    vid == ROOTVP || vid == DEVVP1
+}
+
+/// The device whose blocks `vid` (a device vnode) names.
+fn devvp_dev(vid: u32) -> Dev {
+    if vid == ROOTVP {
+        conf::rootdev()
+    } else {
+        DEVVP1_DEV.load(Ordering::Relaxed)
+    }
+}
 
 /// The not-busy buffers, least recently released first (OpenBSD's
 /// bufqueues): a list threaded through the buffers' slots, so taking a
@@ -287,7 +318,7 @@ impl BufCache {
         } else {
             self.bytes -= b.b_bufsize;
         }
-        (b.b_vp != ROOTVP).then_some(b.b_vp)
+        (!is_devvp(b.b_vp)).then_some(b.b_vp)
     }
 
     fn numbufs(&self) -> usize {
@@ -410,7 +441,7 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
         g.hash.insert((vp, blkno), bp);
         g.bytes += size;
         drop(g);
-        if vp != ROOTVP {
+        if !is_devvp(vp) {
             bgetvp(vp);
         }
         return bp;
@@ -448,9 +479,9 @@ fn make_room(mut g: MutexGuard<'static, BufCache>) -> Option<MutexGuard<'static,
 /// file's block, the root device's driver (bdevsw) for the device's.
 fn strategy(bp: BufId) {
     let vid = with_buf(bp, |b| b.b_vp);
-    match vnode_by_id(vid).filter(|_| vid != ROOTVP) {
+    match vnode_by_id(vid).filter(|_| !is_devvp(vid)) {
         Some(vp) => crate::kern::vfs_vops::VOP_STRATEGY(vp, bp),
-        None => conf::bdev_strategy(conf::rootdev(), bp),
+        None => conf::bdev_strategy(devvp_dev(vid), bp),
     }
 }
 
@@ -676,7 +707,8 @@ pub fn rootvp_invalbuf() -> Result<(), Errno> {
     invalbuf(ROOTVP, true)
 }
 
-fn invalbuf(vid: u32, save: bool) -> Result<(), Errno> {
+/// vinvalbuf by buffer-cache vnode id (a device's, at mount).
+pub fn invalbuf(vid: u32, save: bool) -> Result<(), Errno> {
     loop {
         let mut g = BCACHE.lock();
         let Some(&bp) = g.hash.range((vid, 0)..=(vid, u64::MAX)).map(|(_, bp)| bp).next() else { return Ok(()) };
@@ -749,7 +781,7 @@ pub fn bflush(vp: u32, blkno: u64) -> Result<bool, Errno> {
 /// Writes the delayed writes of every file's buffers (the first half of
 /// sync: the file system's metadata in the device's buffers comes after).
 pub fn vflushbuf_files() -> Result<u32, Errno> {
-    let mut vids: Vec<u32> = BCACHE.lock().hash.keys().map(|k| k.0).filter(|&v| v != ROOTVP).collect();
+    let mut vids: Vec<u32> = BCACHE.lock().hash.keys().map(|k| k.0).filter(|&v| !is_devvp(v)).collect();
     vids.dedup();
     let mut written = 0;
     for vid in vids {
@@ -778,8 +810,8 @@ pub fn vfs_buf_print(out: &mut dyn core::fmt::Write, n: usize) {
         let _ = writeln!(out, "no buffer {n}");
         return;
     };
-    let dev = DevName(conf::rootdev());
-    let _ = if b.b_vp == ROOTVP {
+    let dev = DevName(if is_devvp(b.b_vp) { devvp_dev(b.b_vp) } else { conf::rootdev() });
+    let _ = if is_devvp(b.b_vp) {
         write!(out, "  vp {dev} lblkno 0x{:x} blkno 0x{:x} dev {dev}\n  error {} flags ", b.b_blkno, b.b_blkno, b.b_error.map_or(0, |e| e as i32))
     } else {
         write!(out, "  vp {} lblkno 0x{:x} blkno - dev {dev}\n  error {} flags ", b.b_vp, b.b_blkno, b.b_error.map_or(0, |e| e as i32))
@@ -804,8 +836,8 @@ pub fn db_show_all_bufs(out: &mut dyn core::fmt::Write) {
     let _ = writeln!(out, "{} buffers, {} bytes of {} allowed", g.numbufs(), g.bytes, g.limit);
     for (i, b) in g.bufs.iter().enumerate() {
         let Some(b) = b else { continue };
-        let vp = if b.b_vp == ROOTVP { alloc::format!("{}", DevName(conf::rootdev())) } else { alloc::format!("vnode {}", b.b_vp) };
-        let _ = write!(out, " bp {i}: {vp} {} 0x{:x} size 0x{:x} flags ", if b.b_vp == ROOTVP { "blkno" } else { "lblkno" }, b.b_blkno, b.b_bufsize);
+        let vp = if is_devvp(b.b_vp) { alloc::format!("{}", DevName(devvp_dev(b.b_vp))) } else { alloc::format!("vnode {}", b.b_vp) };
+        let _ = write!(out, " bp {i}: {vp} {} 0x{:x} size 0x{:x} flags ", if is_devvp(b.b_vp) { "blkno" } else { "lblkno" }, b.b_blkno, b.b_bufsize);
         let _ = bflags_fmt(out, b.b_flags);
         let _ = writeln!(out);
     }

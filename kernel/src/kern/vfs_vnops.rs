@@ -50,7 +50,7 @@ pub fn vn_open(path: &str, fmode: u32, cmode: u16) -> Result<&'static Vnode, Err
     let kind = vp.with(|v| v.v_type);
     let r = if kind == VType::VLNK {
         Err(Errno::ELOOP)
-    } else if fwrite(fmode) && vp.op().mnt_rdonly() {
+    } else if fwrite(fmode) && vp.op().mnt_rdonly(vp) {
         Err(Errno::EROFS)
     } else if kind == VType::VDIR && fwrite(fmode) {
         Err(Errno::EISDIR)

@@ -11,7 +11,7 @@ use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_synch::{tsleep, wakeup};
 use crate::kern::vfs_bio::{self, BFlags, ROOTVP};
 use crate::ktest::proc::{KTest, TestResult};
-use crate::ufs::ffs::ffs_vfsops::{ffs_devbsize, BufDevice};
+use crate::ufs::ffs::ffs_vfsops::rootump;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 use ffs::DeviceMut;
@@ -28,7 +28,7 @@ pub const SUITE: &[KTest] = &[
 /// The tests' buffers are the mounted file system's device buffers, of its
 /// block size: a block of the device is cached in one size only.
 fn bsize() -> usize {
-    ffs_devbsize()
+    rootump().devbsize()
 }
 
 fn sectors() -> u64 {
@@ -187,7 +187,7 @@ pub fn ktest_rd_mark() {
 fn test_flush_during_edit() -> TestResult {
     let blk = scratch_blkno(10);
     let orig = image_block(blk).to_vec();
-    BufDevice.write_at(blk * 512, &orig).map_err(|e| alloc::format!("write_at: {e}"))?;
+    rootump().device().write_at(blk * 512, &orig).map_err(|e| alloc::format!("write_at: {e}"))?;
     let step = Arc::new(AtomicU32::new(0));
     let flushed = Arc::new(AtomicU32::new(0));
     let (s, f) = (step.clone(), flushed.clone());
@@ -201,7 +201,8 @@ fn test_flush_during_edit() -> TestResult {
         wakeup(chan + 1);
     })
     .ok_or("no memory for a thread")?;
-    let seen = BufDevice
+    let seen = rootump()
+        .device()
         .edit_at(blk * 512, 16, |_| {
             step.store(1, Ordering::Relaxed);
             wakeup(chan);

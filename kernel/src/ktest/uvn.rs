@@ -125,7 +125,7 @@ fn test_uvn_persist_then_write() -> TestResult {
 /// is emptied of clean buffers first: with more buffers than vnodes,
 /// getnewvnode would raise kern.maxvnodes instead.
 fn recycle(vp: &'static Vnode) -> TestResult {
-    crate::ufs::ffs::ffs_vfsops::ffs_sync().map_err(|e| format!("ffs_sync: {e}"))?;
+    crate::ufs::ffs::ffs_vfsops::ffs_sync(crate::ufs::ffs::ffs_vfsops::rootump()).map_err(|e| format!("ffs_sync: {e}"))?;
     crate::kern::vfs_bio::bufcache_release();
     let old = vfs_setmaxvnodes(vnode_counts().0);
     let mut made = 0;
@@ -343,7 +343,7 @@ pub fn ktest_fault_truncate() {
 /// cache once written. msync's write of the same block (no PDFREECLUST)
 /// keeps it.
 fn test_uvn_pageout_nocache() -> TestResult {
-    let bsize = crate::ufs::ffs::ffs_vfsops::rootfs().map_err(|e| format!("rootfs: {e}"))?.sb().bsize as usize;
+    let bsize = crate::ufs::ffs::ffs_vfsops::rootump().fs().map_err(|e| format!("rootfs: {e}"))?.sb().bsize as usize;
     let npages = (bsize / PG) as u32;
     let all: Vec<u32> = (0..npages).collect();
     for (path, pagedaemon) in [("/uvn-nocache-pd", true), ("/uvn-nocache-msync", false)] {

@@ -58,7 +58,7 @@ static KTESTFS: KtestFs = KtestFs;
 /// and room for `spare` more vnodes.
 fn with_spare_vnodes(spare: u32, f: impl FnOnce() -> TestResult) -> TestResult {
     // Fewer buffers than vnodes, or getnewvnode raises kern.maxvnodes.
-    crate::ufs::ffs::ffs_vfsops::ffs_sync().map_err(|e| alloc::format!("ffs_sync: {e}"))?;
+    crate::ufs::ffs::ffs_vfsops::ffs_sync(crate::ufs::ffs::ffs_vfsops::rootump()).map_err(|e| alloc::format!("ffs_sync: {e}"))?;
     crate::kern::vfs_bio::bufcache_release();
     let (n, _, _) = vfs_subr::vnode_counts();
     let old = vfs_subr::vfs_setmaxvnodes(n);
@@ -206,7 +206,7 @@ fn test_vfs_namei_read() -> TestResult {
 /// 64 KiB after it in one), not one per block.
 fn test_ffs_read_ahead() -> TestResult {
     let vp = namei_lookup("/bsd").map_err(|e| alloc::format!("namei /bsd: {e}"))?;
-    let bsize = crate::ufs::ffs::ffs_vfsops::rootfs().map_err(|e| alloc::format!("rootfs: {e}"))?.sb().bsize as usize;
+    let bsize = crate::ufs::ffs::ffs_vfsops::rootump().fs().map_err(|e| alloc::format!("rootfs: {e}"))?.sb().bsize as usize;
     let blocks = 32;
     let mut buf = alloc::vec![0u8; 16384];
     let (r0, _) = crate::dev::rd::rd_counts();
@@ -264,7 +264,7 @@ fn test_ffs_truncate_keeps_buffers() -> TestResult {
     use crate::kern::vfs_vnops::{vn_close, vn_open, vn_rdwr, Uio};
     use crate::kern::vfs_vops::VOP_SETATTR_SIZE;
     use crate::sys::syscalls::O_RDWR;
-    let bsize = crate::ufs::ffs::ffs_vfsops::rootfs().map_err(|e| alloc::format!("rootfs: {e}"))?.sb().bsize as u64;
+    let bsize = crate::ufs::ffs::ffs_vfsops::rootump().fs().map_err(|e| alloc::format!("rootfs: {e}"))?.sb().bsize as u64;
     let vp = vn_open("/trunc-keep", O_CREAT | O_RDWR, 0o644).map_err(|e| alloc::format!("create: {e}"))?;
     let n = vn_rdwr(vp, Uio::Write(&alloc::vec![7u8; 2 * bsize as usize]), 0);
     let mut cached = alloc::vec::Vec::new();

@@ -1,13 +1,13 @@
 //! Workloads (`workload=` bootarg) the kernel runs instead of the demo, for
 //! the host to compare with what it knows. `walk` prints every regular file
-//! reachable from the root through the VFS as `walk: PATH SIZE CRC32`;
+//! reachable from the root through the VFS as `walk: PATH SIZE CRC32` (from
+//! the user's image at /mnt when one was given, with paths inside it);
 //! `fsstress` runs /bin/fsstress with the boot's seed.
 
-use crate::kern::vfs_init::vfs_vget;
 use crate::kern::vfs_lookup::namei_lookup;
 use crate::kern::vfs_subr::{vn_lock, vop_unlock, vrele, Vnode};
 use crate::kern::vfs_vnops::{vn_rdwr, Uio};
-use crate::kern::vfs_vops::VOP_READDIR;
+use crate::kern::vfs_vops::{VOP_LOOKUP, VOP_READDIR};
 use crate::kern::{kern_exec, kern_exit};
 use crate::printf;
 use crate::sys::errno::Errno;
@@ -35,12 +35,13 @@ pub fn workload_fsstress(seed: u64) {
 
 pub fn workload_walk() {
     let mut counts = (0u32, 0u32);
-    match namei_lookup("/") {
+    let top = if crate::kern::vfs_init::mountlist().len() > 1 { crate::kern::init_main::USER_MNT } else { "/" };
+    match namei_lookup(top) {
         Ok(root) => {
             walk_dir(root, &mut String::new(), 0, &mut counts);
             vrele(root);
         }
-        Err(e) => printf!("walk: /: {e}\n"),
+        Err(e) => printf!("walk: {top}: {e}\n"),
     }
     printf!("walk: {} files, {} directories\n", counts.0, counts.1);
 }
@@ -61,11 +62,11 @@ fn file_crc(vp: &'static Vnode) -> Result<(u64, u32), Errno> {
 
 fn walk_dir(dvp: &'static Vnode, path: &mut String, depth: usize, counts: &mut (u32, u32)) {
     counts.1 += 1;
-    let mut entries: Vec<(u32, Vec<u8>)> = Vec::new();
+    let mut entries: Vec<Vec<u8>> = Vec::new();
     let r = vn_lock(dvp, LkFlags::LK_SHARED).and_then(|()| {
-        let r = VOP_READDIR(dvp, &mut |ino, _, name| {
+        let r = VOP_READDIR(dvp, &mut |_, _, name| {
             if name != b"." && name != b".." {
-                entries.push((ino, name.to_vec()));
+                entries.push(name.to_vec());
             }
             true
         });
@@ -76,13 +77,25 @@ fn walk_dir(dvp: &'static Vnode, path: &mut String, depth: usize, counts: &mut (
         printf!("walk: {path}/: {e}\n");
         return;
     }
-    for (ino, name) in entries {
+    for name in entries {
         let len = path.len();
         path.push('/');
         path.push_str(&String::from_utf8_lossy(&name));
-        match vfs_vget(ino) {
+        // In the directory's own file system: the walk does not cross
+        // mounts.
+        let found = vn_lock(dvp, LkFlags::LK_EXCLUSIVE).and_then(|()| {
+            let r = VOP_LOOKUP(dvp, &name);
+            // A damaged directory may name itself: one lock, the directory's.
+            if let Ok(&vp) = r.as_ref() {
+                if !core::ptr::eq(vp, dvp) {
+                    vop_unlock(vp);
+                }
+            }
+            vop_unlock(dvp);
+            r
+        });
+        match found {
             Ok(vp) => {
-                vop_unlock(vp);
                 match vp.with(|v| v.v_type) {
                     VType::VDIR if depth < MAXDEPTH => walk_dir(vp, path, depth + 1, counts),
                     VType::VREG => match file_crc(vp) {

@@ -29,7 +29,7 @@ pub struct Bdevsw {
     pub d_name: &'static str,
     /// Starts the transfer a busy buffer describes; the driver calls
     /// `biodone` when it ends.
-    pub d_strategy: fn(BufId),
+    pub d_strategy: fn(Dev, BufId),
     /// The device's size in bytes.
     pub d_psize: fn(Dev) -> u64,
     /// Runs `f` on the device's contents when they are memory the kernel
@@ -47,7 +47,7 @@ pub fn bdevsw(dev: Dev) -> Option<&'static Bdevsw> {
 /// VOP_STRATEGY of a device vnode (OpenBSD spec_strategy): the driver's.
 pub fn bdev_strategy(dev: Dev, bp: BufId) {
     match bdevsw(dev) {
-        Some(d) => (d.d_strategy)(bp),
+        Some(d) => (d.d_strategy)(dev, bp),
         None => {
             let _s = crate::arch::intr::splbio();
             crate::kern::vfs_bio::biodone(bp, Err(crate::sys::errno::Errno::ENXIO))

@@ -126,7 +126,7 @@ pub trait VnodeOps: Sync {
         Err(Errno::EROFS)
     }
     /// Whether the vnode's file system is mounted read-only (MNT_RDONLY).
-    fn mnt_rdonly(&self) -> bool {
+    fn mnt_rdonly(&self, _vp: &'static Vnode) -> bool {
         false
     }
     /// Writes the file's dirty data and metadata to the device.

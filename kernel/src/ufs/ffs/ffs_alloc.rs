@@ -4,7 +4,7 @@
 
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::errno::Errno;
-use crate::ufs::ffs::ffs_vfsops::{ffs_modify, ffs_vget, mode_vtype, rootfs, vtoino};
+use crate::ufs::ffs::ffs_vfsops::{ffs_vget, mode_vtype, vtoino, vtoump, Ufsmount};
 
 /// A new inode of type `mode` near directory `pvp`, with its vnode
 /// referenced and locked (OpenBSD ffs_inode_alloc). Its link count is 0:
@@ -12,12 +12,13 @@ use crate::ufs::ffs::ffs_vfsops::{ffs_modify, ffs_vget, mode_vtype, rootfs, vtoi
 #[inline(never)]
 pub fn ffs_inode_alloc(pvp: &'static Vnode, mode: u16) -> Result<&'static Vnode, Errno> {
     let pino = vtoino(pvp);
-    let ipg = rootfs()?.sb().ipg;
-    let ip = ffs_modify(pino, |fs| fs.ialloc(pino / ipg, mode))?;
-    let vp = match ffs_vget(ip.ino) {
+    let ump = vtoump(pvp);
+    let ipg = ump.fs()?.sb().ipg;
+    let ip = ump.modify(pino, |fs| fs.ialloc(pino / ipg, mode))?;
+    let vp = match ffs_vget(ump, ip.ino) {
         Ok(vp) => vp,
         Err(e) => {
-            let _ = ffs_inode_free(ip.ino, ip.is_dir());
+            let _ = ffs_inode_free(ump, ip.ino, ip.is_dir());
             return Err(e);
         }
     };
@@ -27,6 +28,6 @@ pub fn ffs_inode_alloc(pvp: &'static Vnode, mode: u16) -> Result<&'static Vnode,
 }
 
 /// Frees inode `ino` (OpenBSD ffs_inode_free); its blocks are gone.
-pub fn ffs_inode_free(ino: u32, isdir: bool) -> Result<(), Errno> {
-    ffs_modify(ino, |fs| fs.ifree(ino, isdir))
+pub fn ffs_inode_free(ump: &Ufsmount, ino: u32, isdir: bool) -> Result<(), Errno> {
+    ump.modify(ino, |fs| fs.ifree(ino, isdir))
 }

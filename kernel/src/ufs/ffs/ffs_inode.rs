@@ -4,7 +4,7 @@ use crate::kern::vfs_bio::vinvalbuf;
 use crate::kern::vfs_subr::Vnode;
 use crate::kern::vfs_vops::ASSERT_VP_ISLOCKED;
 use crate::sys::errno::Errno;
-use crate::ufs::ffs::ffs_vfsops::{ffs_modify, rootfs, vtoi};
+use crate::ufs::ffs::ffs_vfsops::{vtoi, vtoump};
 use crate::uvm::uvm_vnode::{uvm_vnp_setsize, uvm_vnp_uncache};
 
 /// Changes fields of a locked vnode's inode and writes it (ffs_update).
@@ -12,7 +12,7 @@ pub fn ffs_update(vp: &'static Vnode, f: impl FnOnce(&mut ffs::Inode)) -> Result
     ASSERT_VP_ISLOCKED(vp);
     let mut ip = vtoi(vp)?;
     f(&mut ip);
-    ffs_modify(ip.ino, |fs| fs.write_inode(&ip))?;
+    vtoump(vp).modify(ip.ino, |fs| fs.write_inode(&ip))?;
     Ok(ip)
 }
 
@@ -31,7 +31,7 @@ pub fn ffs_truncate(vp: &'static Vnode, len: u64) -> Result<(), Errno> {
     if len == osize {
         return Ok(());
     }
-    let bsize = rootfs()?.sb().bsize as u64;
+    let bsize = vtoump(vp).fs()?.sb().bsize as u64;
     uvm_vnp_setsize(vp, len);
     if len > osize {
         uvm_vnp_uncache(vp);
@@ -41,7 +41,7 @@ pub fn ffs_truncate(vp: &'static Vnode, len: u64) -> Result<(), Errno> {
             crate::kern::vfs_bio::bflush(vp.v_id, (osize - 1) / bsize)?;
         }
         let mut ip = vtoi(vp)?;
-        return ffs_modify(ip.ino, |fs| fs.truncate(&mut ip, len));
+        return vtoump(vp).modify(ip.ino, |fs| fs.truncate(&mut ip, len));
     }
     if !len.is_multiple_of(bsize) {
         uvm_vnp_uncache(vp);
@@ -49,5 +49,5 @@ pub fn ffs_truncate(vp: &'static Vnode, len: u64) -> Result<(), Errno> {
     vinvalbuf(vp, len > 0)?;
     // Read after the sleeps above.
     let mut ip = vtoi(vp)?;
-    ffs_modify(ip.ino, |fs| fs.truncate(&mut ip, len))
+    vtoump(vp).modify(ip.ino, |fs| fs.truncate(&mut ip, len))
 }

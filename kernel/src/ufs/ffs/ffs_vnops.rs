@@ -3,14 +3,14 @@
 //! ffs_write, ffs_fsync and the strategy routine of a file's buffers.
 
 use crate::kern::kern_proc::curproc;
-use crate::kern::vfs_bio::{self, BFlags, BufId, DEV_BSIZE, ROOTVP};
+use crate::kern::vfs_bio::{self, BFlags, BufId, DEV_BSIZE};
 use crate::kern::vfs_subr::Vnode;
 use crate::sys::conf;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{IoFlags, RenameArgs, VType, VnodeOps};
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
 use crate::ufs::ffs::ffs_vfsops::{
-    ffs_devblk, ffs_devbsize, ffs_devbuf_for_write, ffs_error, ffs_inodes_written, ffs_modify, ffs_sync, rootfs, vtoi, vtoino, BufDevice,
+    ffs_sync, vtoi, vtoino, vtoump, BufDevice, Ufsmount,
 };
 use crate::ufs::ufs::ufs_inode::{ufs_inactive, ufs_reclaim};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_lookup};
@@ -29,9 +29,10 @@ pub fn ffs_read(vp: &'static Vnode, off: u64, buf: &mut [u8]) -> Result<usize, E
     if ip.is_dir() {
         return Err(Errno::EISDIR);
     }
-    let fs = rootfs()?;
+    let ump = vtoump(vp);
+    let fs = ump.fs()?;
     if vp.with(|v| v.v_type) != VType::VREG {
-        return fs.read(&ip, off, buf).map_err(|e| ffs_error(ip.ino, e));
+        return fs.read(&ip, off, buf).map_err(|e| ump.error(ip.ino, e));
     }
     let bsize = fs.sb().bsize as u64;
     let mut done = 0usize;
@@ -93,7 +94,7 @@ pub fn ffs_write(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> R
 }
 
 fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -> Result<usize, Errno> {
-    let fs = rootfs()?;
+    let fs = vtoump(vp).fs()?;
     let bsize = fs.sb().bsize as u64;
     let mut done = 0usize;
     while done < buf.len() {
@@ -112,7 +113,7 @@ fn ffs_write_blocks(vp: &'static Vnode, off: u64, buf: &[u8], ioflag: IoFlags) -
         if osize > 0 && fs.blksize(&ip, (osize - 1) / bsize) < bsize {
             vfs_bio::bflush(vp.v_id, (osize - 1) / bsize)?;
         }
-        ffs_modify(ip.ino, |fs| fs.balloc_write(&mut ip, at, n))?;
+        vtoump(vp).modify(ip.ino, |fs| fs.balloc_write(&mut ip, at, n))?;
         let bp = if n as u64 == bsize { vfs_bio::getblk(vp.v_id, lbn, bsize as usize) } else { vfs_bio::bread(vp.v_id, lbn, bsize as usize)? };
         if ip.size > osize {
             uvm_vnp_setsize(vp, ip.size);
@@ -190,20 +191,21 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
     let mut carried = 0;
     // Ok(true): the I/O is over; Ok(false): a transfer will end it.
     let r = (|| -> Result<bool, Errno> {
-        let fs = rootfs()?;
+        let ump = vtoump(vp);
+        let fs = ump.fs()?;
         let ip = vtoi(vp)?;
-        let Some((off, extent, run)) = ffs_blkloc(fs, &ip, lbn, 1 + cluster.len())? else {
+        let Some((off, extent, run)) = ffs_blkloc(ump, fs, &ip, lbn, 1 + cluster.len())? else {
             if read {
                 vfs_bio::with_buf(bp, |b| b.b_data.fill(0));
             }
             return Ok(true);
         };
-        let (dblkno, within) = ffs_devblk(off);
-        if !vfs_bio::incore(ROOTVP, dblkno) {
+        let (dblkno, within) = ump.devblk(off);
+        if !vfs_bio::incore(ump.devvp(), dblkno) {
             if !read {
                 // Only a damaged image puts a file's block on inodes; an
                 // inode read after this is queued behind the write.
-                ffs_inodes_written(off, extent);
+                ump.inodes_written(off, extent);
             }
             // The cluster's blocks still following this one on the disk
             // (the mapping's run), and not in the device's cache.
@@ -212,7 +214,7 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
             for (k, &xbp) in cluster.iter().enumerate().take(run - 1) {
                 let xlbn = lbn + 1 + k as u64;
                 let xextent = fs.blksize(&ip, xlbn) as usize;
-                if vfs_bio::with_buf(xbp, |b| b.b_blkno) != xlbn || vfs_bio::incore(ROOTVP, ffs_devblk(end).0) || ffs_devblk(end).1 + xextent > ffs_devbsize() {
+                if vfs_bio::with_buf(xbp, |b| b.b_blkno) != xlbn || vfs_bio::incore(ump.devvp(), ump.devblk(end).0) || ump.devblk(end).1 + xextent > ump.devbsize() {
                     break;
                 }
                 vfs_bio::with_buf(xbp, |b| (b.b_dblkno, b.b_bcount) = (end / DEV_BSIZE as u64, xextent));
@@ -226,15 +228,15 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
                 (b.b_dblkno, b.b_bcount) = (off / DEV_BSIZE as u64, extent);
                 b.b_cluster = cluster[..carried].to_vec();
             });
-            conf::bdev_strategy(conf::rootdev(), bp);
+            conf::bdev_strategy(ump.dev(), bp);
             return Ok(false);
         }
         if read {
-            return Ok(vfs_bio::bread_chain(ROOTVP, dblkno, ffs_devbsize(), vfs_bio::Chain { file: bp, within, extent }));
+            return Ok(vfs_bio::bread_chain(ump.devvp(), dblkno, ump.devbsize(), vfs_bio::Chain { file: bp, within, extent }));
         }
-        let dbp = ffs_devbuf_for_write(dblkno, extent)?;
+        let dbp = ump.devbuf_for_write(dblkno, extent)?;
         vfs_bio::bufcopy(bp, 0, dbp, within, extent);
-        ffs_inodes_written(off, extent);
+        ump.inodes_written(off, extent);
         vfs_bio::bawrite_chain(dbp, bp);
         Ok(false)
     })();
@@ -252,12 +254,12 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
 /// Where block `lbn` of the file lies on the device: its byte offset, the
 /// bytes it holds there, and how many blocks from it on (at most `max`)
 /// lie one after another on the disk (VOP_BMAP's run); None for a hole.
-fn ffs_blkloc(fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64, max: usize) -> Result<Option<(u64, usize, usize)>, Errno> {
-    let Some((blk, run)) = fs.bmap_run(ip, lbn, max).map_err(|e| ffs_error(ip.ino, e))? else { return Ok(None) };
+fn ffs_blkloc(ump: &Ufsmount, fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64, max: usize) -> Result<Option<(u64, usize, usize)>, Errno> {
+    let Some((blk, run)) = fs.bmap_run(ip, lbn, max).map_err(|e| ump.error(ip.ino, e))? else { return Ok(None) };
     let extent = fs.blksize(ip, lbn) as usize;
-    let off = fs.sb().frag_offset(blk).map_err(|e| ffs_error(ip.ino, e))?;
-    if ffs_devblk(off).1 + extent > ffs_devbsize() {
-        return Err(ffs_error(ip.ino, ffs::Error::BadBlockPointer { ino: ip.ino, blk, fs_frags: fs.sb().size }));
+    let off = fs.sb().frag_offset(blk).map_err(|e| ump.error(ip.ino, e))?;
+    if ump.devblk(off).1 + extent > ump.devbsize() {
+        return Err(ump.error(ip.ino, ffs::Error::BadBlockPointer { ino: ip.ino, blk, fs_frags: fs.sb().size }));
     }
     Ok(Some((off, extent, run)))
 }
@@ -265,7 +267,7 @@ fn ffs_blkloc(fs: &ffs::Fs<BufDevice>, ip: &ffs::Inode, lbn: u64, max: usize) ->
 /// VOP_FSYNC: the file's delayed writes, then the file system's metadata.
 pub fn ffs_fsync(vp: &'static Vnode) -> Result<(), Errno> {
     vfs_bio::vflushbuf(vp.v_id)?;
-    ffs_sync().map(|_| ())
+    ffs_sync(vtoump(vp)).map(|_| ())
 }
 
 impl VnodeOps for FfsVnodeOps {
@@ -294,7 +296,8 @@ impl VnodeOps for FfsVnodeOps {
         if !dir.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        rootfs()?.readdir(&dir, &mut |e| f(e.ino, dtype(e.kind), e.name)).map_err(|e| ffs_error(dir.ino, e))
+        let ump = vtoump(vp);
+        ump.fs()?.readdir(&dir, &mut |e| f(e.ino, dtype(e.kind), e.name)).map_err(|e| ump.error(dir.ino, e))
     }
 
     fn vop_getattr_size(&self, vp: &'static Vnode) -> Result<u64, Errno> {
@@ -337,8 +340,8 @@ impl VnodeOps for FfsVnodeOps {
         ffs_fsync(vp)
     }
 
-    fn mnt_rdonly(&self) -> bool {
-        crate::ufs::ffs::ffs_vfsops::ffs_rdonly()
+    fn mnt_rdonly(&self, vp: &'static Vnode) -> bool {
+        vtoump(vp).rdonly()
     }
 
     fn vop_strategy(&self, vp: &'static Vnode, bp: BufId) {

@@ -6,7 +6,7 @@ use crate::kern::vfs_subr::{vop_unlock, vrecycle, Vnode};
 use crate::sys::errno::Errno;
 use crate::ufs::ffs::ffs_alloc::ffs_inode_free;
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
-use crate::ufs::ffs::ffs_vfsops::{ufs_ihashrem, vtoi, vtoino};
+use crate::ufs::ffs::ffs_vfsops::{ufs_ihashrem, vtoi, vtoino, vtoump};
 
 /// VOP_INACTIVE (called locked; unlocks).
 #[inline(never)]
@@ -17,7 +17,7 @@ pub fn ufs_inactive(vp: &'static Vnode) -> Result<(), Errno> {
         return Ok(());
     }
     let r = match vtoi(vp) {
-        Ok(ip) if ip.nlink == 0 && ip.mode != 0 => ffs_truncate(vp, 0).and_then(|_| ffs_inode_free(ip.ino, ip.is_dir())).map(|_| true),
+        Ok(ip) if ip.nlink == 0 && ip.mode != 0 => ffs_truncate(vp, 0).and_then(|_| ffs_inode_free(vtoump(vp), ip.ino, ip.is_dir())).map(|_| true),
         Ok(ip) => Ok(ip.mode == 0),
         Err(e) => Err(e),
     };

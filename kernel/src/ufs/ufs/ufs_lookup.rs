@@ -5,7 +5,7 @@
 use crate::kern::vfs_subr::{vn_lock, vop_unlock, vref, Vnode};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::LkFlags;
-use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, ffs_vget, rootfs, vtoi, vtoino};
+use crate::ufs::ffs::ffs_vfsops::{ffs_vget, vtoi, vtoino, vtoump};
 
 /// DT_* of an inode type, as directory entries record it.
 pub fn dtype(k: ffs::FileType) -> u8 {
@@ -27,7 +27,8 @@ pub fn ufs_dirlookup(dvp: &'static Vnode, name: &[u8]) -> Result<Option<u32>, Er
     if !dir.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    rootfs()?.dirlookup(&dir, name).map_err(|e| ffs_error(dir.ino, e))
+    let ump = vtoump(dvp);
+    ump.fs()?.dirlookup(&dir, name).map_err(|e| ump.error(dir.ino, e))
 }
 
 /// VOP_LOOKUP (OpenBSD ufs_lookup): the vnode `name` names in `dvp`,
@@ -44,10 +45,10 @@ pub fn ufs_lookup(dvp: &'static Vnode, name: &[u8]) -> Result<&'static Vnode, Er
         return Ok(dvp);
     }
     if name != b".." {
-        return ffs_vget(ino);
+        return ffs_vget(vtoump(dvp), ino);
     }
     vop_unlock(dvp);
-    let r = ffs_vget(ino);
+    let r = ffs_vget(vtoump(dvp), ino);
     // The caller holds a reference, so vclean (if any) ends and the lock is had.
     vn_lock(dvp, LkFlags::LK_EXCLUSIVE | LkFlags::LK_RETRY).expect("LK_RETRY");
     r
@@ -57,7 +58,7 @@ pub fn ufs_lookup(dvp: &'static Vnode, name: &[u8]) -> Result<&'static Vnode, Er
 #[inline(never)]
 pub fn ufs_direnter(dvp: &'static Vnode, name: &[u8], ino: u32, dt: u8) -> Result<(), Errno> {
     let mut dir = vtoi(dvp)?;
-    ffs_modify(dir.ino, |fs| fs.dir_enter(&mut dir, name, ino, dt))
+    vtoump(dvp).modify(dir.ino, |fs| fs.dir_enter(&mut dir, name, ino, dt))
 }
 
 /// Removes entry `name` of `dvp` (OpenBSD ufs_dirremove): the inode it
@@ -65,13 +66,13 @@ pub fn ufs_direnter(dvp: &'static Vnode, name: &[u8], ino: u32, dt: u8) -> Resul
 #[inline(never)]
 pub fn ufs_dirremove(dvp: &'static Vnode, name: &[u8]) -> Result<u32, Errno> {
     let mut dir = vtoi(dvp)?;
-    ffs_modify(dir.ino, |fs| fs.dir_remove(&mut dir, name))?.ok_or(Errno::ENOENT)
+    vtoump(dvp).modify(dir.ino, |fs| fs.dir_remove(&mut dir, name))?.ok_or(Errno::ENOENT)
 }
 
 /// Points entry `name` of `dvp` at `ino` (OpenBSD ufs_dirrewrite).
 pub fn ufs_dirrewrite(dvp: &'static Vnode, name: &[u8], ino: u32, dt: u8) -> Result<(), Errno> {
     let mut dir = vtoi(dvp)?;
-    if ffs_modify(dir.ino, |fs| fs.dir_rewrite(&mut dir, name, ino, dt))? {
+    if vtoump(dvp).modify(dir.ino, |fs| fs.dir_rewrite(&mut dir, name, ino, dt))? {
         Ok(())
     } else {
         Err(Errno::ENOENT)

@@ -8,7 +8,7 @@ use crate::sys::errno::Errno;
 use crate::sys::vnode::{LkFlags, RenameArgs, VType};
 use crate::ufs::ffs::ffs_alloc::ffs_inode_alloc;
 use crate::ufs::ffs::ffs_inode::ffs_update;
-use crate::ufs::ffs::ffs_vfsops::{ffs_error, ffs_modify, rootfs, vtoi, vtoino};
+use crate::ufs::ffs::ffs_vfsops::{vtoi, vtoino, vtoump, Ufsmount};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_direnter, ufs_dirlookup, ufs_dirremove, ufs_dirrewrite};
 
 const IFDIR: u16 = 0o040000;
@@ -67,7 +67,7 @@ pub fn ufs_mkdir(dvp: &'static Vnode, name: &[u8], mode: u16) -> Result<&'static
     let vp = inode_alloc(dvp, IFDIR | (mode & ALLPERMS))?;
     let r = (|| {
         let mut ip = ffs_update(vp, |ip| ip.nlink = 2)?;
-        ffs_modify(ip.ino, |fs| fs.dir_init(&mut ip, pino))?;
+        vtoump(vp).modify(ip.ino, |fs| fs.dir_init(&mut ip, pino))?;
         ffs_update(dvp, |dp| dp.nlink += 1)?;
         if let Err(e) = ufs_direnter(dvp, name, ip.ino, dtype(ip.kind())) {
             let _ = ffs_update(dvp, |dp| dp.nlink -= 1);
@@ -91,7 +91,7 @@ pub fn ufs_rmdir(dvp: &'static Vnode, vp: &'static Vnode, name: &[u8]) -> Result
         if ip.ino == ffs::ROOTINO {
             return Err(Errno::EBUSY);
         }
-        if !rootfs()?.dir_isempty(&ip).map_err(|e| ffs_error(ip.ino, e))? {
+        if !vtoump(vp).fs()?.dir_isempty(&ip).map_err(|e| vtoump(vp).error(ip.ino, e))? {
             return Err(Errno::ENOTEMPTY);
         }
         ufs_dirremove(dvp, name)?;
@@ -108,8 +108,8 @@ pub fn ufs_rmdir(dvp: &'static Vnode, vp: &'static Vnode, name: &[u8]) -> Result
 }
 
 /// Whether directory inode `ino` is `anc` or below it (following `..`).
-fn ufs_checkpath(anc: u32, mut ino: u32) -> Result<bool, Errno> {
-    let fs = rootfs()?;
+fn ufs_checkpath(ump: &Ufsmount, anc: u32, mut ino: u32) -> Result<bool, Errno> {
+    let fs = ump.fs()?;
     for _ in 0..1024 {
         if ino == anc {
             return Ok(true);
@@ -117,8 +117,8 @@ fn ufs_checkpath(anc: u32, mut ino: u32) -> Result<bool, Errno> {
         if ino == ffs::ROOTINO {
             return Ok(false);
         }
-        let dir = fs.inode(ino).map_err(|e| ffs_error(ino, e))?;
-        ino = fs.dirlookup(&dir, b"..").map_err(|e| ffs_error(ino, e))?.ok_or(Errno::EIO)?;
+        let dir = fs.inode(ino).map_err(|e| ump.error(ino, e))?;
+        ino = fs.dirlookup(&dir, b"..").map_err(|e| ump.error(ino, e))?.ok_or(Errno::EIO)?;
     }
     // A loop of `..` entries: the image is damaged.
     crate::printf!("ffs: directory inode {ino}: `..` entries loop\n");
@@ -146,9 +146,14 @@ pub fn ufs_rename(r: &RenameArgs) -> Result<(), Errno> {
         if r.tvp.is_some_and(|t| core::ptr::eq(t, r.fvp)) {
             return Ok(());
         }
+        // Across file systems (OpenBSD's dorenameat checks v_mount).
+        let ump = vtoump(r.fvp);
+        if !core::ptr::eq(ump, vtoump(r.tdvp)) {
+            return Err(Errno::EXDEV);
+        }
         let fino = vtoino(r.fvp);
         let isdir = r.fvp.with(|v| v.v_type) == VType::VDIR;
-        if isdir && ufs_checkpath(fino, vtoino(r.tdvp))? {
+        if isdir && ufs_checkpath(ump, fino, vtoino(r.tdvp))? {
             return Err(Errno::EINVAL);
         }
         if let Some(tvp) = r.tvp {
@@ -156,7 +161,7 @@ pub fn ufs_rename(r: &RenameArgs) -> Result<(), Errno> {
             match (isdir, tdir) {
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
-                (true, true) if !rootfs()?.dir_isempty(&vtoi(tvp)?).map_err(|e| ffs_error(vtoino(tvp), e))? => return Err(Errno::ENOTEMPTY),
+                (true, true) if !ump.fs()?.dir_isempty(&vtoi(tvp)?).map_err(|e| ump.error(vtoino(tvp), e))? => return Err(Errno::ENOTEMPTY),
                 _ => {}
             }
         }
