@@ -121,6 +121,7 @@ fn boot_seed(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, name: &str, bootar
     let log = dir.join(format!("{name}.log"));
     let b = Boot {
         image: &setup.images.good,
+        user_image: None,
         seed,
         bootargs,
         timeout: Some(Duration::from_secs(180)),

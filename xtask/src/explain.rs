@@ -63,6 +63,7 @@ fn replay(ctx: &Ctx, args: &Args, seed: u64, out: &Path) -> Result<PathBuf> {
     eprintln!("xtask: replaying seed {seed} ({bootargs}), log in {}", log.display());
     let boot = Boot {
         image: &images.good,
+        user_image: None,
         seed,
         bootargs: &bootargs,
         timeout: Some(Duration::from_secs(args.timeout)),

@@ -70,6 +70,46 @@ pub struct Images {
     pub unclean: PathBuf,
     /// Clean-flagged, with /bsd's first block marked free in its map.
     pub freeinuse: PathBuf,
+    /// Images of other trees and geometries, as a user would bring them:
+    /// the tests mount them untouched on /mnt (rd1).
+    pub user: Vec<(UserImg, PathBuf)>,
+}
+
+/// A user's image the tests bring (`--image` does the same with any file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserImg {
+    /// UFS1, 4 KiB blocks, 512-byte fragments, 1 MiB in all; a few files
+    /// and a deep path.
+    Tiny,
+    /// UFS1 4K/512 with a 5 MiB file: past the single indirect block.
+    DoubleIndirect,
+    /// UFS2, 16 KiB blocks, 2 KiB fragments, 300 files in one directory.
+    Many,
+    /// UFS2, 32 KiB blocks, 4 KiB fragments, directories 24 deep.
+    Deep,
+    /// UFS2, 4 KiB blocks, 1 KiB fragments, 16 MiB mostly free: room for
+    /// fsstress and the race.
+    Roomy,
+    /// Tiny, marked not cleanly unmounted.
+    Unclean,
+    /// Tiny with its superblocks zeroed.
+    Corrupt,
+}
+
+impl UserImg {
+    const ALL: [UserImg; 7] = [UserImg::Tiny, UserImg::DoubleIndirect, UserImg::Many, UserImg::Deep, UserImg::Roomy, UserImg::Unclean, UserImg::Corrupt];
+
+    fn name(self) -> &'static str {
+        match self {
+            UserImg::Tiny => "tiny",
+            UserImg::DoubleIndirect => "dindir",
+            UserImg::Many => "many",
+            UserImg::Deep => "deep",
+            UserImg::Roomy => "roomy",
+            UserImg::Unclean => "unclean",
+            UserImg::Corrupt => "corrupt",
+        }
+    }
 }
 
 /// Which image a boot uses.
@@ -96,6 +136,10 @@ impl Images {
             Variant::FreeInUse => &self.freeinuse,
         }
     }
+
+    pub fn user(&self, u: UserImg) -> &Path {
+        &self.user.iter().find(|(k, _)| *k == u).expect("every user image is built").1
+    }
 }
 
 /// makefs -o for each image: the default, and the two other geometries.
@@ -116,6 +160,8 @@ enum Source {
     Bytes(Vec<u8>),
     Copy(PathBuf),
     Symlink(String),
+    /// An empty directory.
+    Dir,
 }
 
 /// One file of the image tree.
@@ -148,6 +194,8 @@ fn files(art: &Artifacts) -> Vec<ImageFile> {
         link("/usr/share/lnk", "misc"),
         link("/usr/share/misc/loop", "loop"),
         link("/usr/share/misc/dangling", "nosuch"),
+        // Where the kernel mounts a user's image (rd1).
+        ImageFile { path: "/mnt".into(), mode: 0o755, source: Source::Dir },
     ];
     files.extend(programs);
     files
@@ -226,101 +274,17 @@ impl ffs::DeviceMut for MemImage {
     }
 }
 
-const S_IFREG: u16 = 0o100000;
-const S_IFDIR: u16 = 0o040000;
-const DT_DIR: u8 = 4;
-const DT_REG: u8 = 8;
-
-/// Puts `data` at `path` in the image: missing directories are made (0755),
-/// an existing regular file is rewritten, anything else in the way is an
-/// error.
-fn put_file(fs: &ffs::Fs<MemImage>, path: &str, mode: u16, data: &[u8]) -> Result<()> {
-    let fail = |e: ffs::Error| match e {
-        ffs::Error::NoSpace { what } => anyhow::anyhow!("no room for {path}: the image has no free {what} (make it bigger)"),
-        e => anyhow::anyhow!("{path}: {e}"),
-    };
-    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-    let (name, dirs) = comps.split_last().with_context(|| format!("{path}: not a file path"))?;
-    let mut dir = ffs::ROOTINO;
-    for (k, c) in dirs.iter().enumerate() {
-        let dp = fs.inode(dir).map_err(fail)?;
-        dir = match fs.dirlookup(&dp, c.as_bytes()).map_err(fail)? {
-            Some(ino) if fs.inode(ino).map_err(fail)?.is_dir() => ino,
-            Some(_) => bail!("{path}: /{} is not a directory in the image", dirs[..=k].join("/")),
-            None => {
-                let mut ip = fs.ialloc(dir / fs.sb().ipg, S_IFDIR | 0o755).map_err(fail)?;
-                ip.nlink = 2;
-                fs.dir_init(&mut ip, dir).map_err(fail)?;
-                let mut dp = fs.inode(dir).map_err(fail)?;
-                fs.dir_enter(&mut dp, c.as_bytes(), ip.ino, DT_DIR).map_err(fail)?;
-                dp.nlink += 1;
-                fs.write_inode(&dp).map_err(fail)?;
-                ip.ino
-            }
-        };
-    }
-    let dp = fs.inode(dir).map_err(fail)?;
-    let mut ip = match fs.dirlookup(&dp, name.as_bytes()).map_err(fail)? {
-        Some(ino) => {
-            let mut ip = fs.inode(ino).map_err(fail)?;
-            if ip.kind() != ffs::FileType::Regular {
-                bail!("{path}: the image has something other than a regular file there");
-            }
-            fs.truncate(&mut ip, 0).map_err(fail)?;
-            ip.mode = S_IFREG | (mode & 0o7777);
-            ip
-        }
-        None => {
-            let mut ip = fs.ialloc(dir / fs.sb().ipg, S_IFREG | (mode & 0o7777)).map_err(fail)?;
-            ip.nlink = 1;
-            fs.write_inode(&ip).map_err(fail)?;
-            let mut dp = fs.inode(dir).map_err(fail)?;
-            fs.dir_enter(&mut dp, name.as_bytes(), ip.ino, DT_REG).map_err(fail)?;
-            ip
-        }
-    };
-    let mut off = 0;
-    while off < data.len() {
-        off += fs.write(&mut ip, off as u64, &data[off..]).map_err(fail)?;
-    }
-    fs.write_inode(&ip).map_err(fail)
-}
-
-/// A copy of the user's image in its own format (UFS1 or UFS2, its block
-/// and fragment sizes), with the kernel and the programs written into it by
-/// the `ffs` crate's write side (ours replace theirs at the same path):
-/// `target/image/user.ffs`. The copy must check no worse than the original.
-pub fn build_user(ctx: &Ctx, art: &Artifacts, image: &Path) -> Result<PathBuf> {
+/// A user's image for `run --image`, looked at before the boot: it must
+/// be a file the `ffs` crate can mount; problems the check finds are said
+/// (the kernel mounts an unclean image read-only, as OpenBSD).
+pub fn check_user(image: &Path) -> Result<()> {
     let bytes = load(image)?;
-    let problems = |b: &[u8]| ffs::fsck::check(b).map(|r| r.problems).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()));
-    let before = problems(&bytes)?;
-    if !before.is_empty() {
-        eprintln!("xtask: warning: {} has {} problems (cargo xtask image check); booting a copy anyway", image.display(), before.len());
+    ffs::Fs::mount(&bytes[..]).map_err(|e| anyhow::anyhow!("{}: not an FFS image the kernel can mount: {e}", image.display()))?;
+    let problems = ffs::fsck::check(&bytes).map(|r| r.problems).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+    if !problems.is_empty() {
+        eprintln!("xtask: warning: {} has {} problems (cargo xtask image check); mounting it anyway", image.display(), problems.len());
     }
-    let cell = std::rc::Rc::new(std::cell::RefCell::new(bytes));
-    {
-        let fs = ffs::Fs::mount(MemImage(cell.clone())).map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
-        for f in files_of(art) {
-            let Source::Copy(from) = &f.source else { bail!("{}: not a file to copy", f.path) };
-            let data = fs::read(from).with_context(|| format!("cannot read {}", from.display()))?;
-            put_file(&fs, &f.path, f.mode as u16, &data).with_context(|| format!("cannot add {} to a copy of {}", f.path, image.display()))?;
-        }
-    }
-    let bytes = cell.take();
-    let after = problems(&bytes)?;
-    let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
-    if !new.is_empty() {
-        bail!("adding the kernel and programs to a copy of {} broke it: {}", image.display(), new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; "));
-    }
-    let out = ctx.path(DIR).join("user.ffs");
-    fs::create_dir_all(ctx.path(DIR)).with_context(|| format!("cannot make {}", ctx.path(DIR).display()))?;
-    fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(out)
-}
-
-/// What xtask puts into an image the user gave: the kernel and programs.
-fn files_of(art: &Artifacts) -> Vec<ImageFile> {
-    files(art).into_iter().filter(|f| f.path == "/bsd" || USER_PROGRAMS.iter().any(|p| p.1 == f.path)).collect()
+    Ok(())
 }
 
 /// Stages the tree and runs makefs; writes the corrupted copy beside it.
@@ -355,7 +319,70 @@ pub fn build(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Images> {
     let mut bytes = fs::read(&good).with_context(|| format!("cannot read {}", good.display()))?;
     mark_file_block_free(&mut bytes, "/bsd").with_context(|| format!("cannot damage a copy of {}", good.display()))?;
     fs::write(&freeinuse, bytes).with_context(|| format!("cannot write {}", freeinuse.display()))?;
-    Ok(Images { good, corrupt, ufs1, big, dupalloc, unclean, freeinuse })
+    let user = UserImg::ALL.iter().map(|&u| build_user_image(ctx, tools, u).map(|p| (u, p))).collect::<Result<_>>()?;
+    Ok(Images { good, corrupt, ufs1, big, dupalloc, unclean, freeinuse, user })
+}
+
+/// The tree of a test's user image: its files (none of the project's).
+fn user_tree(u: UserImg) -> Vec<ImageFile> {
+    let sized = |path: String, len| ImageFile { source: Source::Bytes(pattern(&path, len)), path, mode: 0o644 };
+    match u {
+        UserImg::Tiny | UserImg::Unclean | UserImg::Corrupt => vec![
+            sized("/readme".into(), 300),
+            sized("/docs/notes".into(), 5000),
+            sized("/docs/empty".into(), 0),
+            sized("/a/b/c/d/e/f/leaf".into(), 1),
+            sized("/blocks".into(), 3 * 4096 + 513),
+            link("/docs/here", "notes"),
+        ],
+        UserImg::DoubleIndirect => vec![sized("/big".into(), 5 << 20), sized("/small".into(), 100)],
+        UserImg::Many => (0..300).map(|i| sized(format!("/many/f{i:03}"), i * 37 % 3000)).collect(),
+        UserImg::Deep => (1..=24)
+            .map(|d| {
+                let dir: String = (1..=d).map(|k| format!("/d{k}")).collect();
+                sized(format!("{dir}/file"), d * 1000)
+            })
+            .collect(),
+        UserImg::Roomy => vec![sized("/etc/keep".into(), 2000), ImageFile { path: "/work".into(), mode: 0o755, source: Source::Dir }],
+    }
+}
+
+/// Makes a test's user image with makefs: `target/image/user-NAME.ffs`.
+fn build_user_image(ctx: &Ctx, tools: &Tools, u: UserImg) -> Result<PathBuf> {
+    let dir = ctx.path(DIR);
+    let root = dir.join(format!("user-{}-root", u.name()));
+    let files = user_tree(u);
+    let content = stage(&root, &files)?;
+    let spec_file = dir.join(format!("user-{}.mtree", u.name()));
+    fs::write(&spec_file, spec(&files)?).with_context(|| format!("cannot write {}", spec_file.display()))?;
+    let out = dir.join(format!("user-{}.ffs", u.name()));
+    const MIB: u64 = 1 << 20;
+    let (format, size, inodes) = match u {
+        UserImg::Tiny | UserImg::Unclean | UserImg::Corrupt => (FORMAT_UFS1, MIB, 64),
+        UserImg::DoubleIndirect => (FORMAT_UFS1, (content + MIB).div_ceil(MIB) * MIB, 64),
+        UserImg::Many => ("version=2,bsize=16384,fsize=2048", (content + 2 * MIB).div_ceil(MIB) * MIB, 64),
+        UserImg::Deep => (FORMAT_BIG, (content + 2 * MIB).div_ceil(MIB) * MIB, 64),
+        UserImg::Roomy => ("version=2,bsize=4096,fsize=1024", 16 * MIB, FREE_INODES),
+    };
+    makefs_with(ctx, tools, &root, &spec_file, &out, size, format, inodes)?;
+    match u {
+        UserImg::Unclean => {
+            let bytes = std::rc::Rc::new(std::cell::RefCell::new(fs::read(&out).with_context(|| format!("cannot read {}", out.display()))?));
+            ffs::Fs::mount(MemImage(bytes.clone())).and_then(|f| f.set_clean(false)).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+            fs::write(&out, bytes.take()).with_context(|| format!("cannot write {}", out.display()))?;
+        }
+        UserImg::Corrupt => {
+            let mut bytes = fs::read(&out).with_context(|| format!("cannot read {}", out.display()))?;
+            for r in CORRUPT {
+                if let Some(b) = bytes.get_mut(r) {
+                    b.fill(0);
+                }
+            }
+            fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+        }
+        _ => {}
+    }
+    Ok(out)
 }
 
 /// Clears the inode-map bit of the first inode in use after the root's, so
@@ -421,6 +448,7 @@ fn stage(root: &Path, files: &[ImageFile]) -> Result<u64> {
                 total += fs::copy(src, &dst).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
             }
             Source::Symlink(target) => std::os::unix::fs::symlink(target, &dst).with_context(|| format!("cannot make symlink {}", dst.display()))?,
+            Source::Dir => fs::create_dir_all(&dst).with_context(|| format!("cannot create {}", dst.display()))?,
         }
     }
     Ok(total)
@@ -456,11 +484,12 @@ fn spec(files: &[ImageFile]) -> Result<String> {
                 SpecNode::Leaf(_) => bail!("image path '{}': '{p}' is a file", f.path),
             };
         }
-        let keywords = match &f.source {
-            Source::Symlink(target) => format!("type=link mode={:04o} link={target}", f.mode),
-            _ => format!("type=file mode={:04o}", f.mode),
+        let node = match &f.source {
+            Source::Symlink(target) => SpecNode::Leaf(format!("type=link mode={:04o} link={target}", f.mode)),
+            Source::Dir => SpecNode::Dir(SpecDir::default()),
+            _ => SpecNode::Leaf(format!("type=file mode={:04o}", f.mode)),
         };
-        if dir.0.insert(name.to_owned(), SpecNode::Leaf(keywords)).is_some() {
+        if dir.0.insert(name.to_owned(), node).is_some() {
             bail!("image path '{}' listed twice", f.path);
         }
     }
@@ -484,6 +513,12 @@ fn render(dir: &SpecDir, depth: usize, out: &mut String) {
 }
 
 fn makefs(ctx: &Ctx, tools: &Tools, root: &Path, spec: &Path, image: &Path, size: u64, format: &str) -> Result<()> {
+    makefs_with(ctx, tools, root, spec, image, size, format, FREE_INODES)
+}
+
+/// makefs with `free_inodes` free inodes asked for.
+#[allow(clippy::too_many_arguments)]
+fn makefs_with(ctx: &Ctx, tools: &Tools, root: &Path, spec: &Path, image: &Path, size: u64, format: &str, free_inodes: u32) -> Result<()> {
     if image.exists() {
         fs::remove_file(image).with_context(|| format!("cannot remove {}", image.display()))?;
     }
@@ -495,7 +530,7 @@ fn makefs(ctx: &Ctx, tools: &Tools, root: &Path, spec: &Path, image: &Path, size
         .arg("-F")
         .arg(spec)
         .arg("-f")
-        .arg(FREE_INODES.to_string())
+        .arg(free_inodes.to_string())
         .arg("-s")
         .arg(size.to_string())
         .arg(image)
@@ -648,49 +683,6 @@ mod tests {
         assert!(e.contains("not a regular file"), "{e}");
         let e = load(Path::new("/nonexistent/x.ffs")).unwrap_err().to_string();
         assert!(e.contains("cannot read"), "{e}");
-    }
-
-    /// A user's UFS1 image with 4 KiB blocks and 512-byte fragments keeps
-    /// its format: a new file in a new directory, a file of theirs replaced,
-    /// the rest left, and the copy checks clean; an image with no room says so.
-    #[test]
-    fn user_image_keeps_its_format() {
-        let dir = std::env::temp_dir().join(format!("xtask-userimg-{}", std::process::id()));
-        let root = dir.join("root");
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(root.join("a/empty")).unwrap();
-        fs::write(root.join("a/f"), b"contents").unwrap();
-        fs::write(root.join("keep"), b"theirs").unwrap();
-        std::os::unix::fs::symlink("a/f", root.join("l")).unwrap();
-        let makefs = ["/usr/sbin/makefs", "/usr/bin/makefs"].into_iter().find(|p| Path::new(p).exists()).expect("makefs not found: apt-get install makefs");
-        let make = |img: &Path, size: &str| {
-            let st =
-                Command::new(makefs).args(["-t", "ffs", "-B", "be", "-o", "version=1,bsize=4096,fsize=512", "-s", size]).arg(img).arg(&root).output().unwrap();
-            assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-            fs::read(img).unwrap()
-        };
-        let bytes = make(&dir.join("u.ffs"), "4m");
-        let cell = std::rc::Rc::new(std::cell::RefCell::new(bytes));
-        {
-            let fs = ffs::Fs::mount(MemImage(cell.clone())).unwrap();
-            put_file(&fs, "/bin/new", 0o755, &vec![7u8; 100_000]).unwrap();
-            put_file(&fs, "/a/f", 0o644, b"ours").unwrap();
-        }
-        let bytes = cell.take();
-        assert_eq!(ffs::fsck::check(&bytes).unwrap().problems, Vec::<String>::new());
-        let fs = ffs::Fs::mount(&bytes[..]).unwrap();
-        assert_eq!((fs.sb().version, fs.sb().bsize, fs.sb().fsize), (ffs::Version::Ufs1, 4096, 512));
-        let read = |p: &str| read_all(&fs, &fs.inode(fs.lookup(p).unwrap()).unwrap()).unwrap();
-        assert_eq!(read("/bin/new"), vec![7u8; 100_000]);
-        assert_eq!(read("/a/f"), b"ours");
-        assert_eq!(read("/keep"), b"theirs");
-        assert!(fs.inode(fs.lookup("/a/empty").unwrap()).unwrap().is_dir());
-        let small = make(&dir.join("s.ffs"), "256k");
-        let cell = std::rc::Rc::new(std::cell::RefCell::new(small));
-        let fs = ffs::Fs::mount(MemImage(cell)).unwrap();
-        let err = put_file(&fs, "/bsd", 0o644, &vec![1u8; 1 << 20]).unwrap_err().to_string();
-        assert!(err.contains("no room for /bsd"), "{err}");
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

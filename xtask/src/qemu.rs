@@ -34,7 +34,11 @@ pub struct Machine {
 
 /// One boot.
 pub struct Boot<'a> {
+    /// The boot image (rd0: the kernel, the programs, the root).
     pub image: &'a Path,
+    /// A user's image, mounted untouched on /mnt as rd1: it travels after
+    /// the boot image in the one -initrd blob, at `rd1.offset`.
+    pub user_image: Option<&'a Path>,
     pub seed: u64,
     /// Boot arguments after `seed=N` (may be empty).
     pub bootargs: &'a str,
@@ -50,8 +54,22 @@ pub struct Boot<'a> {
     /// Typed on the console once the output shows the first string (the
     /// kernel must be listening: OpenBIOS would eat earlier input).
     pub input: Option<(&'static str, &'static str)>,
-    /// After a normal halt, write the ramdisk as the guest left it here.
+    /// After a normal halt, write the ramdisk as the guest left it here
+    /// (rd1, the user's image, when there is one).
     pub save_image: Option<&'a Path>,
+}
+
+/// The -initrd blob of a boot with a user's image: the boot image padded
+/// to a whole page, then the user's image; and the boot argument that
+/// tells the kernel where the second starts.
+pub fn initrd_with_user(image: &Path, user: &Path, out: &Path) -> Result<String> {
+    let mut blob = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
+    blob.resize(blob.len().div_ceil(4096) * 4096, 0);
+    let offset = blob.len();
+    let u = std::fs::read(user).with_context(|| format!("cannot read {}", user.display()))?;
+    blob.extend_from_slice(&u);
+    std::fs::write(out, blob).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(format!("rd1.offset={offset}"))
 }
 
 /// How a boot ended.
@@ -127,15 +145,19 @@ impl Machine {
         Ok(Machine { qemu: tools.qemu.clone(), args: parse_args_file(&text), stub: art.boot.clone() })
     }
 
-    pub fn command(&self, b: &Boot<'_>) -> Command {
+    /// The QEMU command of a boot; with a user's image, the initrd blob
+    /// is written beside the log first.
+    pub fn command(&self, b: &Boot<'_>) -> Result<Command> {
+        let (initrd, bootargs) = match b.user_image {
+            Some(user) => {
+                let blob = b.log.with_extension("initrd");
+                let arg = initrd_with_user(b.image, user, &blob)?;
+                (blob, format!("{} {arg}", b.bootargs))
+            }
+            None => (b.image.to_path_buf(), b.bootargs.to_owned()),
+        };
         let mut cmd = Command::new(&self.qemu);
-        cmd.args(&self.args)
-            .args(["-icount", ICOUNT, "-kernel"])
-            .arg(&self.stub)
-            .arg("-initrd")
-            .arg(b.image)
-            .arg("-append")
-            .arg(append_line(b.seed, b.bootargs));
+        cmd.args(&self.args).args(["-icount", ICOUNT, "-kernel"]).arg(&self.stub).arg("-initrd").arg(initrd).arg("-append").arg(append_line(b.seed, &bootargs));
         if b.gdb {
             cmd.args(["-s", "-S"]);
         }
@@ -146,13 +168,16 @@ impl Machine {
             qmp.push(",server=on,wait=off");
             cmd.arg("-qmp").arg(qmp).args(["-action", "shutdown=pause"]);
         }
-        cmd
+        Ok(cmd)
     }
 
     /// Boots once and waits for QEMU to exit or the timeout to expire.
     /// Err only when QEMU cannot be started or its output cannot be read.
     pub fn boot(&self, ctx: &Ctx, b: &Boot<'_>) -> Result<BootResult> {
-        let mut cmd = self.command(b);
+        if let Some(dir) = b.log.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let mut cmd = self.command(b)?;
         cmd.stdout(Stdio::piped());
         if b.console {
             // With -serial stdio QEMU reads its own stdin: typed characters
@@ -178,9 +203,6 @@ impl Machine {
             });
         }
         ctx.show(&cmd);
-        if let Some(dir) = b.log.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        }
         let log = File::create(b.log).with_context(|| format!("cannot create {}", b.log.display()))?;
         let start = Instant::now();
         let mut child = cmd.spawn().with_context(|| format!("cannot start {}", self.qemu.display()))?;
@@ -203,7 +225,7 @@ impl Machine {
                 let text = std::fs::read(b.log).map(|t| String::from_utf8_lossy(&t).replace('\r', "")).unwrap_or_default();
                 if text.lines().any(|l| l == "halted") {
                     saved = true;
-                    save_ramdisk(ctx, &qmp_socket(b.log), &text, dest)?;
+                    save_ramdisk(ctx, &qmp_socket(b.log), &text, if b.user_image.is_some() { "rd1" } else { "rd0" }, dest)?;
                 }
             }
             if b.timeout.is_some_and(|t| start.elapsed() >= t) {
@@ -214,6 +236,10 @@ impl Machine {
         };
         let wall = start.elapsed();
         drop(guard);
+        if b.user_image.is_some() {
+            // The blob is a copy of two images; only they are kept.
+            let _ = std::fs::remove_file(b.log.with_extension("initrd"));
+        }
         let output = join(out).with_context(|| format!("cannot read QEMU's output or write {}", b.log.display()))?;
         let stderr = join(err).context("cannot read QEMU's error output")?;
         Ok(BootResult { exit, output, stderr, wall })
@@ -225,10 +251,11 @@ fn qmp_socket(log: &Path) -> PathBuf {
     log.with_extension("qmp")
 }
 
-/// Where the kernel said the ramdisk is: `rd0: ramdisk N bytes at 0xADDR`.
-fn ramdisk_range(text: &str) -> Option<(u64, u64)> {
+/// Where the kernel said ramdisk `unit` is: `rd0: ramdisk N bytes at
+/// 0xADDR`.
+fn ramdisk_range(text: &str, unit: &str) -> Option<(u64, u64)> {
     text.lines().find_map(|l| {
-        let rest = l.strip_prefix("rd0: ramdisk ")?;
+        let rest = l.strip_prefix(unit)?.strip_prefix(": ramdisk ")?;
         let (size, addr) = rest.split_once(" bytes at 0x")?;
         Some((u64::from_str_radix(addr.trim(), 16).ok()?, size.parse().ok()?))
     })
@@ -236,10 +263,10 @@ fn ramdisk_range(text: &str) -> Option<(u64, u64)> {
 
 /// Stops the halted guest, has QEMU write the ramdisk's memory to `dest`
 /// (QMP pmemsave), and quits QEMU (status 0).
-fn save_ramdisk(ctx: &Ctx, sock: &Path, text: &str, dest: &Path) -> Result<()> {
+fn save_ramdisk(ctx: &Ctx, sock: &Path, text: &str, unit: &str, dest: &Path) -> Result<()> {
     use std::io::{BufRead, BufReader};
     use std::os::unix::net::UnixStream;
-    let (addr, size) = ramdisk_range(text).context("the kernel did not say where the ramdisk is")?;
+    let (addr, size) = ramdisk_range(text, unit).with_context(|| format!("the kernel did not say where {unit} is"))?;
     let dest = std::path::absolute(dest).with_context(|| format!("bad path {}", dest.display()))?;
     let stream = UnixStream::connect(sock).with_context(|| format!("cannot connect to QMP at {}", sock.display()))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -453,8 +480,10 @@ mod tests {
 
     #[test]
     fn ramdisk_range_from_the_boot_line() {
-        assert_eq!(ramdisk_range("x\nrd0: ramdisk 5528452 bytes at 0x1111000\n"), Some((0x111_1000, 5_528_452)));
-        assert_eq!(ramdisk_range("rd0: nothing\n"), None);
+        assert_eq!(ramdisk_range("x\nrd0: ramdisk 5528452 bytes at 0x1111000\n", "rd0"), Some((0x111_1000, 5_528_452)));
+        assert_eq!(ramdisk_range("rd0: nothing\n", "rd0"), None);
+        let two = "rd0: ramdisk 8192 bytes at 0x1111000\nrd1: ramdisk 4096 bytes at 0x1113000\n";
+        assert_eq!(ramdisk_range(two, "rd1"), Some((0x111_3000, 4096)));
     }
 
     #[test]

@@ -29,18 +29,19 @@ pub struct Args {
     /// file (an FFS image: look inside with `cargo xtask image ls F`).
     #[arg(long, value_name = "F")]
     save_image: Option<std::path::PathBuf>,
-    /// Boot with a copy of this FFS image (big-endian UFS1/UFS2) instead of
-    /// the default one; xtask adds /bsd and the user programs to the copy.
+    /// Mount this FFS image (big-endian UFS1/UFS2, any block and fragment
+    /// size), untouched, on /mnt beside the boot image: the kernel sees it
+    /// as rd1 (`workload=walk` walks it, `fsstress.dir=/mnt` and
+    /// `race.dir=/mnt` work in it, --save-image saves it).
     #[arg(long, value_name = "F")]
     image: Option<std::path::PathBuf>,
 }
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     let Setup { art, images, machine, .. } = crate::ctx::setup(ctx)?;
-    let user_image = match &args.image {
-        Some(f) => Some(crate::image::build_user(ctx, &art, f)?),
-        None => None,
-    };
+    if let Some(f) = &args.image {
+        crate::image::check_user(f)?;
+    }
     let bootargs = qemu::with_policy(&args.bootargs, args.policy);
     if args.gdb {
         eprintln!(
@@ -50,7 +51,8 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     }
     let log = ctx.path("target/run.log");
     let boot = Boot {
-        image: user_image.as_deref().unwrap_or(&images.good),
+        image: &images.good,
+        user_image: args.image.as_deref(),
         seed: args.seed,
         bootargs: &bootargs,
         timeout: (!args.gdb).then(|| Duration::from_secs(args.timeout)),

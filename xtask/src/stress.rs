@@ -56,6 +56,10 @@ pub struct Args {
     /// time), e.g. shard-3 for a batch job; it must not exist yet.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
+    /// A user's FFS image mounted untouched on /mnt in every boot (as `run
+    /// --image`), e.g. with `race.dir=/mnt` or `fsstress.dir=/mnt`.
+    #[arg(long, value_name = "F")]
+    image: Option<std::path::PathBuf>,
 }
 
 /// A stopping rule: stop after `n` boots of the kind.
@@ -145,6 +149,9 @@ pub fn runs(ctx: &Ctx, cmd: &RunsCmd) -> Result<i32> {
 
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     let setup = crate::ctx::setup(ctx)?;
+    if let Some(f) = &args.image {
+        crate::image::check_user(f)?;
+    }
     let bootargs = qemu::with_policy(&args.bootargs, args.policy);
     let kernel = kernel_id(ctx, &setup.art.kernel)?;
     let (run_id, dir) = run_dir(ctx, args.name.as_deref())?;
@@ -162,7 +169,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     qemu::parallel(
         seeds,
         args.jobs,
-        |seed| boot_one(ctx, &setup, &dir, seed, &bootargs, timeout),
+        |seed| boot_one(ctx, &setup, args.image.as_deref(), &dir, seed, &bootargs, timeout),
         |_, r| {
             results.push(r);
             progress.update(&results, start);
@@ -279,9 +286,20 @@ impl Progress {
     }
 }
 
-fn boot_one(ctx: &Ctx, setup: &Setup, dir: &Path, seed: u64, bootargs: &str, timeout: Duration) -> Record {
+fn boot_one(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, dir: &Path, seed: u64, bootargs: &str, timeout: Duration) -> Record {
     let log = dir.join(format!("seed-{seed}.log"));
-    let b = Boot { image: &setup.images.good, seed, bootargs, timeout: Some(timeout), gdb: false, console: false, input: None, save_image: None, log: &log };
+    let b = Boot {
+        image: &setup.images.good,
+        user_image,
+        seed,
+        bootargs,
+        timeout: Some(timeout),
+        gdb: false,
+        console: false,
+        input: None,
+        save_image: None,
+        log: &log,
+    };
     match setup.machine.boot(ctx, &b) {
         Ok(r) => {
             let text = r.text();

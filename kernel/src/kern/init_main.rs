@@ -123,11 +123,14 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
         None => match args.workload {
             Some(Workload::Walk) if user_image && !user_mounted => printf!("walk: {USER_MNT}: the user's image is not mounted\n"),
             Some(Workload::Walk) => crate::ktest::workload::workload_walk(),
-            Some(Workload::Fsstress) => crate::ktest::workload::workload_fsstress(args.seed),
+            Some(Workload::Fsstress) => crate::ktest::workload::workload_fsstress(args.seed, args.fsstress_dir),
             Some(Workload::Race) => {
                 let (seed, secs, sync) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.race_secs), alloc::format!("{}", args.race_sync_ms));
                 let keep = if args.race_keepopen { "keepopen" } else { "close" };
-                start_init("/sbin/init", &["init", "race", &seed, &secs, keep, &sync, if args.race_truncate { "truncate" } else { "notruncate" }]);
+                start_init(
+                    "/sbin/init",
+                    &["init", "race", &seed, &secs, keep, &sync, if args.race_truncate { "truncate" } else { "notruncate" }, args.race_dir],
+                );
             }
             // The fuzzer runs as init: it reaps the children its workers leave.
             Some(Workload::Fuzz) => {

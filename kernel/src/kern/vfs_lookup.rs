@@ -9,10 +9,10 @@
 //! middle of a path, at its end with FOLLOW or a trailing slash — by
 //! looking its target up in its place, at most MAXSYMLINKS times (ELOOP).
 
-use crate::kern::vfs_subr::{vop_unlock, vput, vrele, Vnode};
+use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_LOOKUP, VOP_READ};
 use crate::sys::errno::Errno;
-use crate::sys::vnode::VType;
+use crate::sys::vnode::{LkFlags, VType};
 use alloc::vec::Vec;
 
 pub const MAXPATHLEN: usize = 1024;
@@ -179,6 +179,9 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
         return Ok(Walk::Done(Nameidata { ni_dvp: None, ni_vp: Some(dvp), ni_name: Vec::new() }));
     };
     for (i, comp) in walk.iter().enumerate() {
+        if *comp == ".." {
+            dvp = cross_up(dvp)?;
+        }
         let next = match VOP_LOOKUP(dvp, comp.as_bytes()) {
             Ok(next) => next,
             Err(e) => {
@@ -191,7 +194,7 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
             vrele(next);
         } else {
             vput(dvp);
-            dvp = next;
+            dvp = cross_down(next)?;
         }
         if is_link(dvp) {
             let target = readlink(dvp)?;
@@ -199,6 +202,9 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
         }
     }
     let name = last.as_bytes();
+    if *last == ".." {
+        dvp = cross_up(dvp)?;
+    }
     if op != NameiOp::LOOKUP && *last == ".." {
         vput(dvp);
         return Err(Errno::EINVAL);
@@ -226,7 +232,13 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
             vput(dvp);
             return Err(Errno::ENOTDIR);
         }
-        Ok(vp) => Some(vp),
+        Ok(vp) => match cross_down(vp) {
+            Ok(vp) => Some(vp),
+            Err(e) => {
+                vput(dvp);
+                return Err(e);
+            }
+        },
         // With a trailing slash the name must exist.
         Err(Errno::ENOENT) if matches!(op, NameiOp::CREATE | NameiOp::RENAME) && !requiredir => None,
         Err(e) => {
@@ -257,6 +269,36 @@ fn namei_walk(path: &str, op: NameiOp, flags: CnFlags) -> Result<Walk, Errno> {
         None
     };
     Ok(Walk::Done(Nameidata { ni_dvp, ni_vp: found, ni_name: name.to_vec() }))
+}
+
+/// Before `..` in the root of a mounted file system: the directory it is
+/// mounted on, whose `..` is meant (OpenBSD namei's VROOT step). Takes and
+/// gives back a locked, referenced vnode.
+fn cross_up(mut dvp: &'static Vnode) -> Result<&'static Vnode, Errno> {
+    while let Some(covered) = crate::kern::vfs_init::vfs_coveredroot(dvp).and_then(|mp| mp.mnt_vnodecovered) {
+        vput(dvp);
+        // The mount holds a reference to it.
+        vref(covered);
+        if let Err(e) = vn_lock(covered, LkFlags::LK_EXCLUSIVE | LkFlags::LK_RETRY) {
+            vrele(covered);
+            return Err(e);
+        }
+        dvp = covered;
+    }
+    Ok(dvp)
+}
+
+/// A directory another file system is mounted on stands for that file
+/// system's root (OpenBSD namei's v_mountedhere loop). Takes and gives
+/// back a locked, referenced vnode.
+fn cross_down(mut vp: &'static Vnode) -> Result<&'static Vnode, Errno> {
+    while let Some(mp) = crate::kern::vfs_init::vfs_mountedhere(vp) {
+        vop_unlock(vp);
+        let root = (mp.mnt_op.vfs_root)(mp);
+        vrele(vp);
+        vp = root?;
+    }
+    Ok(vp)
 }
 
 /// The vnode `path` names, referenced and unlocked (a LOOKUP that

@@ -8,7 +8,7 @@ use crate::arch::intr::Ipl;
 use crate::kern::kern_descrip::{fdalloc, fdrelease, with_file, File};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_lookup::{namei, CnFlags, NameiOp, MAXPATHLEN};
-use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele};
+use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele, Vnode};
 use crate::kern::vfs_vnops::{fwrite, vn_close, vn_open, vn_rdwr, Uio, VFS_RENAMELOCK};
 use crate::kern::vfs_vops::{VOP_FSYNC, VOP_GETATTR_SIZE, VOP_MKDIR, VOP_READDIR, VOP_REMOVE, VOP_RENAME, VOP_RMDIR, VOP_SETATTR_SIZE};
 use crate::sys::errno::Errno;
@@ -256,6 +256,10 @@ pub fn sys_unlink(path: &[u8]) -> Result<u32, Errno> {
     }
     let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
     let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
+    if let Err(e) = not_a_mount_root(vp) {
+        nd.release(CnFlags::LOCKPARENT | CnFlags::LOCKLEAF);
+        return Err(e);
+    }
     // As OpenBSD's dounlinkat: the file's pages may not persist.
     uvm_vnp_uncache(vp);
     VOP_REMOVE(dvp, vp, &nd.ni_name).map(|_| 0)
@@ -284,7 +288,21 @@ pub fn sys_rmdir(path: &[u8]) -> Result<u32, Errno> {
     }
     let nd = namei(path, NameiOp::DELETE, CnFlags::LOCKPARENT | CnFlags::LOCKLEAF)?;
     let (dvp, vp) = (nd.ni_dvp.expect("namei DELETE gives the parent"), nd.ni_vp.expect("namei DELETE gives the vnode"));
+    if let Err(e) = not_a_mount_root(vp) {
+        nd.release(CnFlags::LOCKPARENT | CnFlags::LOCKLEAF);
+        return Err(e);
+    }
     VOP_RMDIR(dvp, vp, &nd.ni_name).map(|_| 0)
+}
+
+/// "The root of a mounted filesystem cannot be deleted": EBUSY
+/// (dounlinkat's VROOT test, vfs_syscalls.c:1876-1877@2ea167a2; namei has
+/// crossed from the directory it is mounted on to it).
+fn not_a_mount_root(vp: &'static Vnode) -> Result<(), Errno> {
+    match crate::kern::vfs_init::vfs_coveredroot(vp) {
+        Some(_) => Err(Errno::EBUSY),
+        None => Ok(()),
+    }
 }
 
 /// rename(2).

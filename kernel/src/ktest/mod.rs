@@ -67,6 +67,8 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("sleep-spl") => proc::ktest_sleep_spl(),
         TestSel::Named("bench") => proc::ktest_bench(),
         TestSel::Named("rd-mark") => bio::ktest_rd_mark(),
+        TestSel::Named("rd1-fill") => workload::ktest_rd1_fill(),
+        TestSel::Named("rd1-namei") => workload::ktest_rd1_namei(),
         TestSel::Named("vref-panic") => vfs::ktest_vref_panic(),
         TestSel::Named("unlocked-vop") => vfs::ktest_unlocked_vop(),
         TestSel::Named("getnewvnode-panic") => vfs::ktest_getnewvnode_panic(),

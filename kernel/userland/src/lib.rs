@@ -315,6 +315,20 @@ pub fn fmt_u64(buf: &mut [u8; 24], v: u64) -> &[u8] {
     &buf[i..]
 }
 
+/// `parts` one after another in `buf`, NUL-terminated (a path for a
+/// system call); a NUL ending a part is dropped. What does not fit is cut.
+pub fn path_join<'a>(buf: &'a mut [u8; 256], parts: &[&[u8]]) -> &'a [u8] {
+    let mut n = 0;
+    for p in parts {
+        let p = p.strip_suffix(&[0]).unwrap_or(p);
+        let k = p.len().min(buf.len() - 1 - n);
+        buf[n..n + k].copy_from_slice(&p[..k]);
+        n += k;
+    }
+    buf[n] = 0;
+    &buf[..=n]
+}
+
 pub struct Stdout;
 
 impl Write for Stdout {

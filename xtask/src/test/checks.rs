@@ -383,6 +383,48 @@ pub(super) fn walk_matches_big(text: &str) -> Result<(), String> {
     walk_matches(text, "ppcbsd-32k.ffs")
 }
 
+pub(super) fn walk_matches_user_tiny(text: &str) -> Result<(), String> {
+    walk_matches(text, "user-tiny.ffs")
+}
+
+pub(super) fn walk_matches_user_dindir(text: &str) -> Result<(), String> {
+    walk_matches(text, "user-dindir.ffs")
+}
+
+pub(super) fn walk_matches_user_many(text: &str) -> Result<(), String> {
+    walk_matches(text, "user-many.ffs")
+}
+
+pub(super) fn walk_matches_user_deep(text: &str) -> Result<(), String> {
+    walk_matches(text, "user-deep.ffs")
+}
+
+pub(super) fn walk_matches_user_unclean(text: &str) -> Result<(), String> {
+    walk_matches(text, "user-unclean.ffs")
+}
+
+/// The user's image after `test=rd1-fill`: checks clean, and holds what it
+/// held before (the file that filled it is gone).
+pub(super) fn user_fill_round_trip(_text: &str, img: &[u8]) -> Result<(), String> {
+    let r = ffs::fsck::check(img).map_err(|e| format!("saved image: {e}"))?;
+    if let Some(p) = r.problems.first() {
+        return Err(format!("saved image fails the check ({} problems), first: {p}", r.problems.len()));
+    }
+    let before = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/image/user-tiny.ffs");
+    let before = std::fs::read(&before).map_err(|e| format!("{}: {e}", before.display()))?;
+    let (host0, host1) = (crate::image::walk(&before), crate::image::walk(img));
+    match (host0, host1) {
+        (Ok(a), Ok(b)) if a == b && !a.is_empty() => Ok(()),
+        (a, b) => Err(format!("the image's files changed: before {a:?}, after {b:?}")),
+    }
+}
+
+/// The race in a user's image: its checks passed and the race ran there
+/// (creates and pageouts from persisting objects).
+pub(super) fn race_user_ok(text: &str) -> Result<(), String> {
+    race_passed(Exit::Code(0), text, false)
+}
+
 /// The kernel's `workload=walk` lines against the same walk done on the
 /// host with the `ffs` crate over the image it booted.
 pub(super) fn walk_matches(text: &str, file: &str) -> Result<(), String> {

@@ -227,6 +227,7 @@ fn run_race(ctx: &Ctx, setup: &Setup, t: &QemuTest, rc: RaceCheck, timeout: Dura
         let log = dir.join(format!("{}-{i}.log", t.name));
         let b = Boot {
             image: setup.images.get(t.image),
+            user_image: t.user.map(|u| setup.images.user(u)),
             seed,
             bootargs: t.bootargs,
             timeout: Some(timeout),
@@ -266,6 +267,7 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
     let boot = |log| {
         let b = Boot {
             image: setup.images.get(t.image),
+            user_image: t.user.map(|u| setup.images.user(u)),
             seed: t.seed,
             bootargs: t.bootargs,
             timeout: Some(if t.slow { timeout * 3 } else { timeout }),

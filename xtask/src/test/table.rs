@@ -2,7 +2,7 @@
 //! describes them), with the constructors the rows share.
 
 use super::checks::*;
-use crate::image::Variant;
+use crate::image::{UserImg, Variant};
 use crate::outcome::BANNER;
 use crate::qemu::Exit;
 
@@ -22,6 +22,8 @@ pub(super) struct QemuTest {
     pub(super) seed: u64,
     pub(super) bootargs: &'static str,
     pub(super) image: Variant,
+    /// A user's image mounted on /mnt (rd1).
+    pub(super) user: Option<UserImg>,
     /// QEMU's exit status: 0 halted, 1 panicked.
     pub(super) exit: i32,
     pub(super) checks: &'static [Check],
@@ -91,7 +93,7 @@ const fn uvn_pageout_selfdeadlock(name: &'static str, bootargs: &'static str) ->
 }
 
 pub(super) const fn test(name: &'static str, bootargs: &'static str, exit: i32, checks: &'static [Check]) -> QemuTest {
-    QemuTest { name, seed: 1, bootargs, image: Variant::Good, exit, checks, replay: false, input: None, saved_image: None, slow: false, race: None }
+    QemuTest { name, seed: 1, bootargs, image: Variant::Good, user: None, exit, checks, replay: false, input: None, saved_image: None, slow: false, race: None }
 }
 
 /// The race workload's boot arguments for a short stress of `policy`.
@@ -288,6 +290,22 @@ pub(super) const fn fsstress(name: &'static str, image: Variant) -> QemuTest {
             ],
         )
     }
+}
+
+/// `workload=walk` over a user's image on /mnt: the kernel's listing, with
+/// paths inside the image, against the host's walk of the same file.
+macro_rules! walk_user {
+    ($name:literal, $u:expr, $matches:ident) => {
+        QemuTest {
+            user: Some($u),
+            ..test(
+                $name,
+                "workload=walk",
+                0,
+                &[Check::LineStarts("rd1: ramdisk "), Check::Custom($matches), Check::LineStarts("ffs: rd1 unmounted clean"), Check::LineStarts("halted")],
+            )
+        }
+    };
 }
 
 pub(super) const TESTS: &[QemuTest] = &[
@@ -662,6 +680,87 @@ pub(super) const TESTS: &[QemuTest] = &[
     fsstress("fsstress-ufs1", Variant::Ufs1),
     QemuTest { image: Variant::Ufs1, ..test("walk-ufs1", "workload=walk", 0, &[Check::Custom(walk_matches_ufs1), Check::LineStarts("halted")]) },
     QemuTest { image: Variant::Big, ..test("walk-32k", "workload=walk", 0, &[Check::Custom(walk_matches_big), Check::LineStarts("halted")]) },
+    // A user's image, untouched, on /mnt (rd1): the walk in five geometries
+    // against the host's; fsstress, a disk filled, and the race there;
+    // unclean and damaged images named.
+    walk_user!("walk-user-tiny", UserImg::Tiny, walk_matches_user_tiny),
+    walk_user!("walk-user-dindir", UserImg::DoubleIndirect, walk_matches_user_dindir),
+    walk_user!("walk-user-many", UserImg::Many, walk_matches_user_many),
+    walk_user!("walk-user-deep", UserImg::Deep, walk_matches_user_deep),
+    QemuTest {
+        user: Some(UserImg::Roomy),
+        saved_image: Some(fsstress_round_trip),
+        slow: true,
+        ..test(
+            "fsstress-user",
+            "workload=fsstress fsstress.dir=/mnt kern.maxvnodes=16",
+            0,
+            &[
+                Check::LineStarts("ffs: /mnt on rd1, Ufs2, 4096 byte blocks"),
+                Check::InOrder(&["fsstress: seed ", "fsstress: 500 operations done", "fsstress: exited with status 0"]),
+                Check::Custom(fsstress_ok),
+                Check::InOrder(&["ffs: rd1 unmounted clean", "ffs: rd0 unmounted clean"]),
+                Check::Lacks("FAILED"),
+            ],
+        )
+    },
+    QemuTest {
+        user: Some(UserImg::Tiny),
+        saved_image: Some(user_fill_round_trip),
+        ..test(
+            "user-full",
+            "test=rd1-fill",
+            0,
+            &[
+                Check::LineStarts("rd1-fill: wrote "),
+                Check::LineStarts("rd1-fill: ENOSPC, as expected; removed"),
+                Check::LineStarts("ffs: rd1 unmounted clean"),
+                Check::LineStarts("halted"),
+            ],
+        )
+    },
+    QemuTest {
+        user: Some(UserImg::Tiny),
+        ..test("namei-user", "test=rd1-namei", 0, &[Check::LineStarts("rd1-namei: ok"), Check::Lacks("FAILED"), Check::LineStarts("halted")])
+    },
+    QemuTest {
+        user: Some(UserImg::Roomy),
+        slow: true,
+        ..test(
+            "race-user",
+            race_bootargs!("race.secs=4 race.dir=/mnt uvn.policy=fixed-2"),
+            0,
+            &[Check::Custom(race_user_ok), Check::LineStarts("ffs: rd1 unmounted clean")],
+        )
+    },
+    QemuTest {
+        user: Some(UserImg::Unclean),
+        ..test(
+            "walk-user-unclean",
+            "workload=walk",
+            0,
+            &[
+                Check::LineStarts("WARNING: R/W mount of /mnt denied.  Filesystem is not clean - run fsck"),
+                Check::LineStarts("ffs: /mnt on rd1 mounted read-only"),
+                Check::Custom(walk_matches_user_unclean),
+                Check::LineStarts("ffs: rd1 unmounted (read-only, left as it was)"),
+                Check::LineStarts("halted"),
+            ],
+        )
+    },
+    QemuTest {
+        user: Some(UserImg::Corrupt),
+        ..test(
+            "walk-user-corrupt",
+            "workload=walk",
+            0,
+            &[
+                Check::LineStarts("ffs: cannot mount rd1 on /mnt: "),
+                Check::LineStarts("walk: /mnt: the user's image is not mounted"),
+                Check::LineStarts("halted"),
+            ],
+        )
+    },
     QemuTest {
         saved_image: Some(rd_marked),
         ..test("save-image", "test=rd-mark", 0, &[Check::LineStarts("rd-mark: wrote block "), Check::LineStarts("halted")])

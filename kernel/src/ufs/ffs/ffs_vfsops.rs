@@ -349,7 +349,7 @@ fn ffs_mountfs(ump: &'static Ufsmount, dev: Dev, at: &str) -> Result<(), ffs::Er
     vfs_bio::invalbuf(ump.devvp(), true).map_err(|_| ffs::Error::DeviceRange { off: 0, len: SBSIZE as u64, size: ump.devsize() })?;
     ump.devbsize.store(sb.bsize, Ordering::Relaxed);
     let name = DevName(dev);
-    let what = if at == "/" { alloc::string::String::from("root") } else { alloc::format!("{at}") };
+    let what = if at == "/" { "root" } else { at };
     crate::printf!("ffs: {what} on {name}, {:?}, {} byte blocks, {} fragments, {} inodes\n", sb.version, sb.bsize, sb.size, sb.ninodes());
     let clean = fs.is_clean()?;
     ump.fs.call_once(|| fs);

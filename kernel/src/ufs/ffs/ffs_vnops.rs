@@ -9,9 +9,7 @@ use crate::sys::conf;
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{IoFlags, RenameArgs, VType, VnodeOps};
 use crate::ufs::ffs::ffs_inode::ffs_truncate;
-use crate::ufs::ffs::ffs_vfsops::{
-    ffs_sync, vtoi, vtoino, vtoump, BufDevice, Ufsmount,
-};
+use crate::ufs::ffs::ffs_vfsops::{ffs_sync, vtoi, vtoino, vtoump, BufDevice, Ufsmount};
 use crate::ufs::ufs::ufs_inode::{ufs_inactive, ufs_reclaim};
 use crate::ufs::ufs::ufs_lookup::{dtype, ufs_lookup};
 use crate::ufs::ufs::ufs_vnops::{ufs_create, ufs_mkdir, ufs_remove, ufs_rename, ufs_rmdir};
@@ -214,7 +212,10 @@ pub fn ffs_strategy(vp: &'static Vnode, bp: BufId) {
             for (k, &xbp) in cluster.iter().enumerate().take(run - 1) {
                 let xlbn = lbn + 1 + k as u64;
                 let xextent = fs.blksize(&ip, xlbn) as usize;
-                if vfs_bio::with_buf(xbp, |b| b.b_blkno) != xlbn || vfs_bio::incore(ump.devvp(), ump.devblk(end).0) || ump.devblk(end).1 + xextent > ump.devbsize() {
+                if vfs_bio::with_buf(xbp, |b| b.b_blkno) != xlbn
+                    || vfs_bio::incore(ump.devvp(), ump.devblk(end).0)
+                    || ump.devblk(end).1 + xextent > ump.devbsize()
+                {
                     break;
                 }
                 vfs_bio::with_buf(xbp, |b| (b.b_dblkno, b.b_bcount) = (end / DEV_BSIZE as u64, xextent));

@@ -146,9 +146,10 @@ pub fn ufs_rename(r: &RenameArgs) -> Result<(), Errno> {
         if r.tvp.is_some_and(|t| core::ptr::eq(t, r.fvp)) {
             return Ok(());
         }
-        // Across file systems (OpenBSD's dorenameat checks v_mount).
+        // Across file systems, a mount point included (OpenBSD's
+        // dorenameat compares v_mount).
         let ump = vtoump(r.fvp);
-        if !core::ptr::eq(ump, vtoump(r.tdvp)) {
+        if [r.fdvp, r.tdvp].into_iter().chain(r.tvp).any(|vp| !core::ptr::eq(ump, vtoump(vp))) {
             return Err(Errno::EXDEV);
         }
         let fino = vtoino(r.fvp);

@@ -1,4 +1,5 @@
-//! /bin/creator ID SEED DEADLINE_MS: one of the race workload's creators.
+//! /bin/creator ID SEED DEADLINE_MS [DIR]: one of the race workload's
+//! creators (in DIR, /race by default).
 //! Makes new files with open(O_CREAT) in a loop, yielding between them, so
 //! that with a small kern.maxvnodes every create recycles a vnode
 //! (getnewvnode → vgonel → vclean → uvm_vnp_terminate). It keeps its last
@@ -9,21 +10,15 @@
 #![no_main]
 
 use kcore::syscalls::{O_CREAT, O_EXCL, O_RDWR, SEEK_SET};
-use userland::{close, fmt_u64, lseek, open_mode, println, read, sched_yield, unlink, uptime_ms, write_all, Args};
+use userland::{close, fmt_u64, lseek, open_mode, path_join, println, read, sched_yield, unlink, uptime_ms, write_all, Args};
 
 const KEEP: usize = 8;
 
-/// "/race/cID-N" with its NUL, in `buf`.
-fn path(buf: &mut [u8; 48], id: u32, n: u32) -> &[u8] {
-    let s = b"/race/c";
-    buf[..s.len()].copy_from_slice(s);
-    buf[s.len()] = b'0' + (id % 10) as u8;
-    buf[s.len() + 1] = b'-';
-    let at = s.len() + 2;
+/// "DIR/cID-N" with its NUL, in `buf`.
+fn path<'a>(buf: &'a mut [u8; 256], dir: &str, id: u32, n: u32) -> &'a [u8] {
     let mut d = [0u8; 24];
     let digits = fmt_u64(&mut d, n as u64);
-    buf[at..at + digits.len()].copy_from_slice(digits);
-    &buf[..at + digits.len()]
+    path_join(buf, &[dir.as_bytes(), b"/c", &[b'0' + (id % 10) as u8, b'-'], digits])
 }
 
 fn content(id: u32, n: u32) -> [u8; 64] {
@@ -33,6 +28,7 @@ fn content(id: u32, n: u32) -> [u8; 64] {
 fn main(args: Args) -> i32 {
     let id: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let deadline: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let dir = args.get(4).unwrap_or("/race");
     let mut open_fds = [0u32; KEEP];
     let mut n = 0u32;
     while uptime_ms() < deadline {
@@ -46,14 +42,14 @@ fn main(args: Args) -> i32 {
                 println!("creator {id}: file {old} does not hold what was written: FAILED");
                 return 1;
             }
-            let mut ob = [0u8; 48];
-            if close(fd).is_err() || unlink(path(&mut ob, id, old)).is_err() {
+            let mut ob = [0u8; 256];
+            if close(fd).is_err() || unlink(path(&mut ob, dir, id, old)).is_err() {
                 println!("creator {id}: close or unlink of file {old} FAILED");
                 return 1;
             }
         }
-        let mut pb = [0u8; 48];
-        let fd = match open_mode(path(&mut pb, id, n), O_CREAT | O_EXCL | O_RDWR, 0o644) {
+        let mut pb = [0u8; 256];
+        let fd = match open_mode(path(&mut pb, dir, id, n), O_CREAT | O_EXCL | O_RDWR, 0o644) {
             Ok(fd) => fd,
             Err(e) => {
                 println!("creator {id}: create FAILED: errno {e}");

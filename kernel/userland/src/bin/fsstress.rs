@@ -9,6 +9,7 @@
 #![no_std]
 #![no_main]
 
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use kcore::crc32::Crc32;
 use kcore::random::Rng;
 use kcore::syscalls::{O_CREAT, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY, SEEK_SET};
@@ -34,15 +35,34 @@ struct Slot {
     seed: u32,
 }
 
-/// A NUL-terminated path built without a heap.
+/// The directory fsstress works in (its second argument; `/` when none),
+/// without a trailing slash: every path starts with it.
+static BASE: [AtomicU8; BASE_MAX] = [const { AtomicU8::new(0) }; BASE_MAX];
+static BASE_LEN: AtomicUsize = AtomicUsize::new(0);
+const BASE_MAX: usize = 200;
+
+fn set_base(dir: &str) {
+    let d = dir.trim_end_matches('/').as_bytes();
+    let d = &d[..d.len().min(BASE_MAX)];
+    for (slot, &b) in BASE.iter().zip(d) {
+        slot.store(b, Ordering::Relaxed);
+    }
+    BASE_LEN.store(d.len(), Ordering::Relaxed);
+}
+
+/// A NUL-terminated path built without a heap, in the base directory.
 struct Path {
-    buf: [u8; 64],
+    buf: [u8; 272],
     len: usize,
 }
 
 impl Path {
     fn new() -> Path {
-        Path { buf: [0; 64], len: 0 }
+        let mut p = Path { buf: [0; 272], len: BASE_LEN.load(Ordering::Relaxed) };
+        for (b, slot) in p.buf.iter_mut().zip(&BASE[..p.len]) {
+            *b = slot.load(Ordering::Relaxed);
+        }
+        p
     }
 
     fn push(&mut self, s: &[u8]) -> &mut Path {
@@ -70,8 +90,10 @@ impl Path {
         &self.buf[..=self.len]
     }
 
+    /// The path inside the base directory, as the host finds it in the
+    /// image the base lies in.
     fn s(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+        core::str::from_utf8(&self.buf[BASE_LEN.load(Ordering::Relaxed)..self.len]).unwrap_or("?")
     }
 }
 
@@ -332,8 +354,8 @@ impl Stress {
         if mkdir(d.c(), 0o755) != Err(Errno::EEXIST as i32) {
             fail("mkdir of an existing directory did not give EEXIST", &d, 0);
         }
-        let mut f = Path::new();
-        f.push(&d.buf[..d.len]).push(b"/x");
+        let mut f = Path { buf: d.buf, len: d.len };
+        f.push(b"/x");
         let fd = open_mode(f.c(), O_CREAT | O_WRONLY, 0o644).unwrap_or_else(|e| fail("create", &f, e));
         let seed = self.rng.next_u32();
         self.write_range(fd, seed, 0, 1000, &f);
@@ -374,8 +396,10 @@ impl Stress {
 
 fn main(args: Args) -> i32 {
     let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let nops: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_OPS);
-    println!("fsstress: seed {seed}, {nops} operations, {NSLOTS} files at a time in {NDIRS} directories");
+    let dir = args.get(2).unwrap_or("/");
+    let nops: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_OPS);
+    set_base(dir);
+    println!("fsstress: seed {seed}, {nops} operations, {NSLOTS} files at a time in {NDIRS} directories under {dir}");
     for d in 0..NDIRS {
         let mut p = dir_path(d);
         mkdir(p.c(), 0o755).unwrap_or_else(|e| fail("mkdir", &p, e));

@@ -9,7 +9,7 @@
 #![no_std]
 #![no_main]
 
-use userland::{execve, exit, fmt_u64, fork, getpid, mkdir, println, reboot, uptime_ms, wait4, wexitstatus, Args, RB_HALT};
+use userland::{execve, exit, fmt_u64, fork, getpid, mkdir, path_join, println, reboot, uptime_ms, wait4, wexitstatus, Args, RB_HALT};
 
 fn spawn(path: &[u8], argv: &[&[u8]]) -> u32 {
     match fork() {
@@ -32,8 +32,11 @@ fn race(args: Args) -> i32 {
     let keep: &[u8] = if args.get(4) == Some("keepopen") { b"keepopen\0" } else { b"close\0" };
     let sync_ms: u32 = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(0);
     let truncate = args.get(6) == Some("truncate");
-    if let Err(e) = mkdir(b"/race\0", 0o755) {
-        println!("init: mkdir /race failed: errno {e}");
+    // The race directory, in `race.dir` (the root by default).
+    let mut dirb = [0u8; 256];
+    let dir = path_join(&mut dirb, &[args.get(7).unwrap_or("/").trim_end_matches('/').as_bytes(), b"/race"]);
+    if let Err(e) = mkdir(dir, 0o755) {
+        println!("init: mkdir {} failed: errno {e}", core::str::from_utf8(&dir[..dir.len() - 1]).unwrap_or("?"));
     }
     let mut seedz = [0u8; 24];
     let seedz = nul(&mut seedz, seed);
@@ -48,11 +51,11 @@ fn race(args: Args) -> i32 {
     spawn(b"/bin/memhog\0", &[b"memhog\0", deadline]);
     n += 1;
     for id in [b"0\0", b"1\0", b"2\0"] {
-        spawn(b"/bin/mapwriter\0", &[b"mapwriter\0", id, seedz, deadline, keep]);
+        spawn(b"/bin/mapwriter\0", &[b"mapwriter\0", id, seedz, deadline, keep, dir]);
         n += 1;
     }
     for id in [b"0\0", b"1\0"] {
-        spawn(b"/bin/creator\0", &[b"creator\0", id, seedz, deadline]);
+        spawn(b"/bin/creator\0", &[b"creator\0", id, seedz, deadline, dir]);
         n += 1;
     }
     if sync_ms > 0 {
@@ -62,7 +65,7 @@ fn race(args: Args) -> i32 {
         n += 1;
     }
     if truncate {
-        spawn(b"/bin/truncator\0", &[b"truncator\0", b"0\0", seedz, deadline]);
+        spawn(b"/bin/truncator\0", &[b"truncator\0", b"0\0", seedz, deadline, dir]);
         n += 1;
     }
     let mut failed = 0;

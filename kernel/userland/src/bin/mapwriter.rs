@@ -1,6 +1,6 @@
-//! /bin/mapwriter ID SEED DEADLINE_MS [keepopen]: one of the race
-//! workload's writers.
-//! Over a pool of files /race/wID-K it maps a file MAP_SHARED read-write,
+//! /bin/mapwriter ID SEED DEADLINE_MS [keepopen|close] [DIR]: one of the
+//! race workload's writers.
+//! Over a pool of files DIR/wID-K (DIR /race by default) it maps a file MAP_SHARED read-write,
 //! checks that every page holds what it last wrote there, dirties a seeded
 //! choice of pages with a new generation, unmaps and closes — so that,
 //! with `uvm.mmap_uncache=0`, the file's object persists with dirty pages
@@ -12,7 +12,7 @@
 
 use kcore::random::Rng;
 use kcore::syscalls::{MAP_SHARED, O_CREAT, O_RDWR, PROT_READ, PROT_WRITE};
-use userland::{close, fstat, ftruncate, mmap_file, munmap, open_mode, println, sleep_ms, uptime_ms, Args};
+use userland::{close, fstat, ftruncate, mmap_file, munmap, open_mode, path_join, println, sleep_ms, uptime_ms, Args};
 
 const NFILES: usize = 8;
 const NPAGES: usize = 16;
@@ -26,16 +26,8 @@ fn word(id: u32, file: usize, page: usize, gen: u32, w: usize) -> u32 {
     gen.wrapping_mul(0x9e37_79b9) ^ (id << 24) ^ ((file as u32) << 16) ^ ((page as u32) << 10) ^ w as u32
 }
 
-fn path(buf: &mut [u8; 32], id: u32, k: usize) -> &[u8] {
-    let s = b"/race/w";
-    buf[..s.len()].copy_from_slice(s);
-    let mut n = s.len();
-    buf[n] = b'0' + (id % 10) as u8;
-    buf[n + 1] = b'-';
-    buf[n + 2] = b'0' + k as u8;
-    n += 3;
-    buf[n] = 0;
-    &buf[..=n]
+fn path<'a>(buf: &'a mut [u8; 256], dir: &str, id: u32, k: usize) -> &'a [u8] {
+    path_join(buf, &[dir.as_bytes(), b"/w", &[b'0' + (id % 10) as u8, b'-', b'0' + k as u8]])
 }
 
 fn main(args: Args) -> i32 {
@@ -43,6 +35,7 @@ fn main(args: Args) -> i32 {
     let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let deadline: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
     let keepopen = args.get(4) == Some("keepopen");
+    let dir = args.get(5).unwrap_or("/race");
     let mut fds = [None::<u32>; NFILES];
     let mut rng = Rng::new(seed ^ (id as u64) << 32);
     let mut gens = [[0u32; NPAGES]; NFILES];
@@ -50,8 +43,8 @@ fn main(args: Args) -> i32 {
     let len = NPAGES * PG;
     while uptime_ms() < deadline {
         let k = rng.below(NFILES as u32) as usize;
-        let mut pb = [0u8; 32];
-        let p = path(&mut pb, id, k);
+        let mut pb = [0u8; 256];
+        let p = path(&mut pb, dir, id, k);
         let fd = match fds[k].map_or_else(|| open_mode(p, O_RDWR | O_CREAT, 0o644), Ok) {
             Ok(fd) => fd,
             Err(e) => {

@@ -1,5 +1,6 @@
-//! /bin/truncator ID SEED DEADLINE_MS: the race workload's truncating
-//! process (`race.truncate=1`). It keeps one file, /race/tID, mapped
+//! /bin/truncator ID SEED DEADLINE_MS [DIR]: the race workload's truncating
+//! process (`race.truncate=1`). It keeps one file, DIR/tID (DIR /race by
+//! default), mapped
 //! MAP_SHARED read-write for its whole life and, round after round, checks
 //! every page against what it last stored there, shrinks the file with
 //! ftruncate to an odd number of pages (inside a file-system block, so
@@ -16,7 +17,7 @@
 
 use kcore::random::Rng;
 use kcore::syscalls::{MAP_SHARED, O_CREAT, O_RDWR, PROT_READ, PROT_WRITE};
-use userland::{close, ftruncate, mmap_file, munmap, open_mode, println, sleep_ms, uptime_ms, Args};
+use userland::{close, ftruncate, mmap_file, munmap, open_mode, path_join, println, sleep_ms, uptime_ms, Args};
 
 const NPAGES: usize = 16;
 const PG: usize = 4096;
@@ -33,9 +34,10 @@ fn main(args: Args) -> i32 {
     let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let deadline: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut rng = Rng::new(seed ^ 0x7472_756e_6300 ^ id as u64);
-    let path = [b'/', b'r', b'a', b'c', b'e', b'/', b't', b'0' + (id % 10) as u8, 0];
+    let mut pb = [0u8; 256];
+    let path = path_join(&mut pb, &[args.get(4).unwrap_or("/race").as_bytes(), b"/t", &[b'0' + (id % 10) as u8]]);
     let len = NPAGES * PG;
-    let fd = match open_mode(&path, O_RDWR | O_CREAT, 0o644) {
+    let fd = match open_mode(path, O_RDWR | O_CREAT, 0o644) {
         Ok(fd) => fd,
         Err(e) => {
             println!("truncator {id}: open failed: errno {e}");
