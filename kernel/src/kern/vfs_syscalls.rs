@@ -235,7 +235,9 @@ pub fn sys_fsync(pid: u32, fd: u32) -> Result<u32, Errno> {
 }
 
 /// sync(2), as OpenBSD's sys_sync: the dirty pages of writeable objects
-/// (uvm_vnp_sync), then every delayed write of the file system.
+/// (uvm_vnp_sync), then every delayed write of the file system. Not
+/// inlined: its traces name it.
+#[inline(never)]
 pub fn sys_sync() -> Result<u32, Errno> {
     crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::Sync);
     crate::uvm::uvm_vnode::uvm_vnp_sync();
