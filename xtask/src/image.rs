@@ -78,7 +78,7 @@ pub struct Images {
 /// A user's image the tests bring (`--image` does the same with any file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserImg {
-    /// UFS1, 4 KiB blocks, 512-byte fragments, 1 MiB in all; a few files
+    /// UFS1, 4 KiB blocks, 512-byte fragments, 512 KiB in all; a few files
     /// and a deep path.
     Tiny,
     /// UFS1 4K/512 with a 5 MiB file: past the single indirect block.
@@ -358,7 +358,7 @@ fn build_user_image(ctx: &Ctx, tools: &Tools, u: UserImg) -> Result<PathBuf> {
     let out = dir.join(format!("user-{}.ffs", u.name()));
     const MIB: u64 = 1 << 20;
     let (format, size, inodes) = match u {
-        UserImg::Tiny | UserImg::Unclean | UserImg::Corrupt => (FORMAT_UFS1, MIB, 64),
+        UserImg::Tiny | UserImg::Unclean | UserImg::Corrupt => (FORMAT_UFS1, MIB / 2, 64),
         UserImg::DoubleIndirect => (FORMAT_UFS1, (content + MIB).div_ceil(MIB) * MIB, 64),
         UserImg::Many => ("version=2,bsize=16384,fsize=2048", (content + 2 * MIB).div_ceil(MIB) * MIB, 64),
         UserImg::Deep => (FORMAT_BIG, (content + 2 * MIB).div_ceil(MIB) * MIB, 64),

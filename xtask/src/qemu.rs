@@ -59,6 +59,11 @@ pub struct Boot<'a> {
     pub save_image: Option<&'a Path>,
 }
 
+/// The most -initrd the 256 MiB machine holds: OpenBIOS loads it at
+/// 0x01116000, and its own memory starts at 0x0fc58000 (the kernel's
+/// `in use … firmware` lines).
+const INITRD_MAX: u64 = 0x0fc5_8000 - 0x0111_6000;
+
 /// The -initrd blob of a boot with a user's image: the boot image padded
 /// to a whole page, then the user's image; and the boot argument that
 /// tells the kernel where the second starts.
@@ -66,6 +71,14 @@ pub fn initrd_with_user(image: &Path, user: &Path, out: &Path) -> Result<String>
     let mut blob = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
     blob.resize(blob.len().div_ceil(4096) * 4096, 0);
     let offset = blob.len();
+    let ulen = std::fs::metadata(user).with_context(|| format!("cannot read {}", user.display()))?.len();
+    if offset as u64 + ulen > INITRD_MAX {
+        bail!(
+            "{} is {ulen} bytes: after the {offset}-byte boot image the ramdisk would not fit in the machine's memory (at most {} bytes for your image)",
+            user.display(),
+            INITRD_MAX - offset as u64
+        );
+    }
     let u = std::fs::read(user).with_context(|| format!("cannot read {}", user.display()))?;
     blob.extend_from_slice(&u);
     std::fs::write(out, blob).with_context(|| format!("cannot write {}", out.display()))?;
