@@ -15,7 +15,9 @@ fn root() -> PathBuf {
 /// written `-suffix` after another stands for that one's stem with the
 /// suffix (`sync-vref-original`, `-fixed`).
 fn table_names(md: &str) -> BTreeSet<String> {
-    const POLICIES: [&str; 6] = ["-original", "-vget-diff", "-fixed-2", "-fixed", "-usecount0", "-uncache-vget"];
+    // Longest first, so that `-fixed-2` is not read as `-fixed`.
+    let mut policies: Vec<String> = kcore::bootargs::UvnPolicy::ALL.iter().map(|p| format!("-{}", p.name())).collect();
+    policies.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut names = BTreeSet::new();
     for line in md.lines().filter(|l| l.starts_with("| `")) {
         let first = line.split('|').nth(1).unwrap_or_default();
@@ -23,7 +25,7 @@ fn table_names(md: &str) -> BTreeSet<String> {
         for tok in first.split('`').skip(1).step_by(2) {
             let name = match (&prev, tok.strip_prefix('-')) {
                 (Some(p), Some(_)) => {
-                    let stem = POLICIES.iter().find_map(|s| p.strip_suffix(s)).unwrap_or(p);
+                    let stem = policies.iter().find_map(|s| p.strip_suffix(s.as_str())).unwrap_or(p);
                     format!("{stem}{tok}")
                 }
                 _ => tok.to_string(),

@@ -10,7 +10,7 @@ use crate::qemu::{self, Boot, Exit};
 #[derive(clap::Args)]
 pub struct Args {
     /// The vnode pager's policy (original, vget-diff, fixed, fixed-2,
-    /// usecount0, uncache-vget), passed as `uvn.policy=P`.
+    /// usecount0, uncache-vget, head), passed as `uvn.policy=P`.
     #[arg(long, value_parser = crate::qemu::parse_policy)]
     policy: Option<kcore::bootargs::UvnPolicy>,
     /// Seed for everything random in the kernel (`seed=N`).

@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long, default_value = qemu::RACE_BOOTARGS)]
     bootargs: String,
     /// The vnode pager's policy (original, vget-diff, fixed, fixed-2,
-    /// usecount0, uncache-vget), passed as `uvn.policy=P`.
+    /// usecount0, uncache-vget, head), passed as `uvn.policy=P`.
     #[arg(long, value_parser = crate::qemu::parse_policy)]
     policy: Option<kcore::bootargs::UvnPolicy>,
     /// Run only the K-th of N disjoint slices of the seeds (1 ≤ K ≤ N),

@@ -102,8 +102,8 @@ pub const RD_LATENCY_MAX: u32 = 1_000_000;
 
 /// The vnode pager's policies (doc/race.md): OpenBSD's uvm_vnode.c 1.130, the
 /// first proposed diff, 1.131's fix, ppcbsd's fix of the pagedaemon
-/// self-deadlock that 1.131 leaves (doc/results.md), and two readings of the
-/// thread's last idea, each on 1.130 (doc/fidelity.md).
+/// self-deadlock that 1.131 leaves (doc/results.md), two readings of the
+/// thread's last idea, each on 1.130, and OpenBSD HEAD (doc/fidelity.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UvnPolicy {
     Original,
@@ -117,12 +117,15 @@ pub enum UvnPolicy {
     /// The idea whole, "the vget() dance … in uvm_vnp_unache() [sic] instead
     /// of in uvn_put()": 1.130 with uvm_vnp_uncache's vref made a vget.
     UncacheVget,
+    /// The race path as OpenBSD HEAD has it (uvm_vnode.c 1.151, uvm_pager.c
+    /// 1.99, uvm_pdaemon.c 1.161, vfs_subr.c 1.335, vfs_vnops.c 1.128).
+    Head,
 }
 
 impl UvnPolicy {
     /// Every policy, in doc/race.md's order.
-    pub const ALL: [UvnPolicy; 6] =
-        [UvnPolicy::Original, UvnPolicy::VgetDiff, UvnPolicy::Fixed, UvnPolicy::Fixed2, UvnPolicy::Usecount0, UvnPolicy::UncacheVget];
+    pub const ALL: [UvnPolicy; 7] =
+        [UvnPolicy::Original, UvnPolicy::VgetDiff, UvnPolicy::Fixed, UvnPolicy::Fixed2, UvnPolicy::Usecount0, UvnPolicy::UncacheVget, UvnPolicy::Head];
     /// The kernel's policy when no `uvn.policy=` is given.
     pub const DEFAULT: UvnPolicy = UvnPolicy::Fixed;
 
@@ -135,6 +138,7 @@ impl UvnPolicy {
             UvnPolicy::Fixed2 => "fixed-2",
             UvnPolicy::Usecount0 => "usecount0",
             UvnPolicy::UncacheVget => "uncache-vget",
+            UvnPolicy::Head => "head",
         }
     }
 
@@ -349,7 +353,7 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             "kern.maxproc" => ranged(key, value, 8, 1 << 20, "8 to 1048576").map(|n| args.maxproc = n),
             "kern.bufcachepercent" => ranged(key, value, 1, 90, "1 to 90").map(|n| args.bufcachepercent = n),
             "uvn.policy" => UvnPolicy::from_name(value)
-                .ok_or(BootArgError::BadValue { key, value, expected: "original, vget-diff, fixed or fixed-2" })
+                .ok_or(BootArgError::BadValue { key, value, expected: "original, vget-diff, fixed, fixed-2, usecount0, uncache-vget or head" })
                 .map(|p| args.uvn_policy = p),
             "kern.maxvnodes" => ranged(key, value, 4, 1 << 20, "4 to 1048576").map(|n| args.maxvnodes = Some(n)),
             _ => Err(BootArgError::Unknown(key)),
@@ -419,7 +423,7 @@ mod tests {
         assert_eq!(parse_all("race.keepopen=yes").1, ["bootarg: bad value 'yes' for 'race.keepopen': expected 0 or 1"]);
         assert_eq!(parse_all("kern.bufcachepercent=2").0.bufcachepercent, 2);
         assert_eq!(parse_all("kern.bufcachepercent=0").1, ["bootarg: bad value '0' for 'kern.bufcachepercent': expected 1 to 90"]);
-        assert_eq!(parse_all("uvn.policy=x").1, ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff, fixed or fixed-2"]);
+        assert_eq!(parse_all("uvn.policy=x").1, ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff, fixed, fixed-2, usecount0, uncache-vget or head"]);
         assert_eq!(parse_all("workload=walk").0.workload, Some(Workload::Walk));
         assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));
         let (a, errs) = parse_all("workload=fuzz fuzz.ops=500");

@@ -395,7 +395,14 @@ pub fn vn_lock(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
                     }
                     Errno::ENOENT
                 }
-                Err(e) => e,
+                // HEAD (vfs_vnops.c 1.128) wakes vclean after a failed
+                // attempt too; 1.121 left it asleep on "vop_lock".
+                Err(e) => {
+                    if last && xlocked && crate::uvm::uvm_vnode::vfs_as_head() {
+                        wakeup_one(vp.lockcount_wchan());
+                    }
+                    e
+                }
             }
         };
         if !flags.contains(LkFlags::LK_RETRY) {
@@ -528,6 +535,10 @@ pub fn vclean(vp: &'static Vnode, flags: u32) {
     uvm_vnp_terminate(vp);
     if let Err(e) = vfs_bio::vinvalbuf(vp, true) {
         crate::printf!("vclean: vnode {}: writing its buffers: {e}\n", vp.v_id);
+        // HEAD (vfs_subr.c 1.334) then throws them away.
+        if crate::uvm::uvm_vnode::vfs_as_head() {
+            let _ = vfs_bio::vinvalbuf(vp, false);
+        }
     }
     let op = vp.op();
     if active && flags & DOCLOSE != 0 {

@@ -87,11 +87,11 @@ fn uvm_mk_pcluster(uvn: &UvmVnode, pg: &'static VmPage, flags: PgoFlags, first: 
     cluster
 }
 
-/// Unbusies the cluster's pages other than `pg` (OpenBSD
-/// uvm_pager_dropcluster); the pagedaemon's (PGO_PDFREECLUST) are left
-/// clean, having been written.
-fn uvm_pager_dropcluster(pg: &'static VmPage, cluster: &[(u32, &'static VmPage)], flags: PgoFlags) {
-    for &(_, p) in cluster.iter().filter(|c| !core::ptr::eq(c.1, pg)) {
+/// Unbusies the cluster's pages other than `keep` (OpenBSD
+/// uvm_pager_dropcluster; HEAD's keeps none); the pagedaemon's
+/// (PGO_PDFREECLUST) are left clean, having been written.
+fn uvm_pager_dropcluster(keep: Option<&'static VmPage>, cluster: &[(u32, &'static VmPage)], flags: PgoFlags) {
+    for &(_, p) in cluster.iter().filter(|c| keep.is_none_or(|k| !core::ptr::eq(c.1, k))) {
         p.clear_flags(PgFlags::PG_FAKE | PgFlags::PG_RELEASED);
         uvm_page_unbusy(p);
         if flags.contains(PgoFlags::PGO_PDFREECLUST) {
@@ -108,23 +108,37 @@ fn uvm_pager_dropcluster(pg: &'static VmPage, cluster: &[(u32, &'static VmPage)]
 /// is then tried once more alone. The pagedaemon's written cluster is
 /// dropped clean. Returns the result and the pages the last put covered
 /// (after a failed cluster that is not "try again", all of them, as the
-/// caller of 1.89 sees them); `pg` stays busy.
+/// caller of 1.89 sees them); `pg` stays busy, except under HEAD, whose
+/// uvm_pager_put lets it go with the rest when the put fails or the
+/// pagedaemon's succeeds.
 #[inline(never)]
 pub fn uvm_pager_put(vp: &'static Vnode, pg: &'static VmPage, flags: PgoFlags, first: u64, end: u64) -> (PagerResult, Vec<(u32, &'static VmPage)>) {
     let uvn = &vp.v_uvm;
     uvn.assert_locked();
     let mut cluster = uvm_mk_pcluster(uvn, pg, flags, first, end);
     vh(vp, Vh::PagerPut, cluster[0].0, cluster.len() as u32);
+    if crate::uvm::uvm_vnode::uvm_pager_put_drops_all() {
+        // HEAD (uvm_pager.c 1.99, :499-561@14639db4): one put; a written
+        // pagedaemon cluster is dropped clean, a failed one let go, the
+        // page asked for with the others.
+        let r = uvn_put(vp, &cluster, flags);
+        if r != PagerResult::VM_PAGER_OK {
+            uvm_pager_dropcluster(None, &cluster, PgoFlags::empty());
+        } else if flags.contains(PgoFlags::PGO_PDFREECLUST) {
+            uvm_pager_dropcluster(None, &cluster, flags);
+        }
+        return (r, cluster);
+    }
     loop {
         let r = uvn_put(vp, &cluster, flags);
         if r == PagerResult::VM_PAGER_OK {
             if flags.contains(PgoFlags::PGO_PDFREECLUST) && cluster.len() > 1 {
-                uvm_pager_dropcluster(pg, &cluster, flags);
+                uvm_pager_dropcluster(Some(pg), &cluster, flags);
             }
             return (r, cluster);
         }
         if cluster.len() > 1 {
-            uvm_pager_dropcluster(pg, &cluster, PgoFlags::empty());
+            uvm_pager_dropcluster(Some(pg), &cluster, PgoFlags::empty());
             if r == PagerResult::VM_PAGER_AGAIN {
                 cluster.truncate(1);
                 continue;
@@ -159,6 +173,12 @@ pub fn uvm_pager_init() {
 /// UVMPAGER_MAPIN_WAITOK: the caller may answer "try again").
 pub fn uvm_pagermapin() -> Option<PagerWindow> {
     PAGER_MAP.lock().pop()
+}
+
+/// Whether a window is free now (HEAD's uvm_pseg_reserve_available, for
+/// the pagedaemon).
+pub fn uvm_pagermapin_available() -> bool {
+    !PAGER_MAP.lock().is_empty()
 }
 
 /// A window, sleeping until one is free ("pager_map").

@@ -233,6 +233,11 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
     if e.free + e.paging > 4 * e.freetarg {
         return;
     }
+    // HEAD (uvm_pdaemon.c 1.160, :661-665@14639db4): no pager window, no
+    // pageout.
+    if crate::uvm::uvm_vnode::pdaemon_as_head() && !crate::uvm::uvm_pager::uvm_pagermapin_available() {
+        return;
+    }
     crate::diag::uvm_p0::p0_check(vp, crate::diag::uvm_p0::P0Point::Pagedaemon);
     if vp.v_uvm.with(|u| u.uo_refs == 0) {
         crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::PersistPageout);
@@ -243,6 +248,11 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
     let _w = vh_working(vp);
     vh(vp, Vh::Pageout, idx, pg.flags().bits());
     let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
+    // HEAD (1.143): uvm_pager_put did the page's bookkeeping; a page that
+    // failed stays inactive and dirty.
+    if crate::uvm::uvm_vnode::pdaemon_as_head() {
+        return;
+    }
     uvm_page_unbusy(pg);
     match r {
         PagerResult::VM_PAGER_OK => {

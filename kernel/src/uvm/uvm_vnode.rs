@@ -74,7 +74,46 @@ fn uvn_io_takes_vget() -> bool {
 /// uvm_vnode.c 1.131 (and fixed-2): uvn_put takes vget(LK_NOWAIT) unless
 /// the object is dying, and vrele after the I/O, with the object lock held.
 fn uvn_put_takes_vget() -> bool {
-    matches!(uvn_policy(), UvnPolicy::Fixed | UvnPolicy::Fixed2)
+    matches!(uvn_policy(), UvnPolicy::Fixed | UvnPolicy::Fixed2 | UvnPolicy::Head)
+}
+
+/// OpenBSD HEAD's departures from 1.131 on the race path, one predicate
+/// each (doc/fidelity.md, "head").
+fn uvn_head() -> bool {
+    uvn_policy() == UvnPolicy::Head
+}
+
+/// HEAD (uvm_vnode.c 1.144-1.148): uvn_attach asks VOP_GETATTR for the
+/// size before it takes the object lock, and there is no ALOCK: a new
+/// object is set up under the lock.
+fn uvn_attach_getattr_first() -> bool {
+    uvn_head()
+}
+
+/// HEAD (uvm_vnode.c 1.151): "try again" under PGO_SYNCIO is a KASSERT, and
+/// the retry busies the page again (uvm_pager_put let it go).
+fn uvn_flush_again_is_kassert() -> bool {
+    uvn_head()
+}
+
+/// HEAD (uvm_pager.c 1.93, 1.96): uvm_pager_put calls the pager once, and
+/// when it fails lets every page of the cluster go, the one asked for too.
+pub fn uvm_pager_put_drops_all() -> bool {
+    uvn_head()
+}
+
+/// HEAD (uvm_pdaemon.c 1.143): the pagedaemon leaves the page to
+/// uvm_pager_put's bookkeeping — no reactivation after an error — and
+/// (1.160) passes dirty pages by while no pager window is free.
+pub fn pdaemon_as_head() -> bool {
+    uvn_head()
+}
+
+/// HEAD (vfs_vnops.c 1.128): vn_lock wakes vclean when VXLOCK came while it
+/// waited even if its lock attempt failed; (vfs_subr.c 1.334) vclean
+/// throws the buffers away when writing them failed.
+pub fn vfs_as_head() -> bool {
+    uvn_head()
 }
 
 /// The usecount0 proposal: vref at use count 0 is no longer a DIAGNOSTIC
@@ -321,6 +360,9 @@ pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVno
     }
     let uvn = &vp.v_uvm;
     let _w = vh_working(vp);
+    if uvn_attach_getattr_first() {
+        return uvn_attach_head(vp, writeable);
+    }
     uvn.vmobjlock.rw_enter_write();
     while uvn.flags().intersects(UvnFlags::UVM_VNODE_BLOCKED) {
         uvn.locked(|u| u.u_flags |= UvnFlags::UVM_VNODE_WANTED);
@@ -370,6 +412,51 @@ pub fn uvn_attach(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVno
     if old.contains(UvnFlags::UVM_VNODE_WANTED) {
         wakeup(uvn.wchan());
     }
+    Ok(uvn)
+}
+
+/// uvn_attach as HEAD has it (uvm_vnode.c 1.151, :136-243@14639db4): the
+/// size from VOP_GETATTR first, with no lock held; then, under the object
+/// lock, the wait while it is dying or being killed, and a valid object's
+/// reference or a new object set up — no ALOCK state in between.
+fn uvn_attach_head(vp: &'static Vnode, writeable: bool) -> Result<&'static UvmVnode, Errno> {
+    let uvn = &vp.v_uvm;
+    let size = VOP_GETATTR_SIZE(vp)?;
+    uvn.vmobjlock.rw_enter_write();
+    while uvn.flags().intersects(UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_RELKILL) {
+        uvn.locked(|u| u.u_flags |= UvnFlags::UVM_VNODE_WANTED);
+        rwsleep(uvn.wchan(), &uvn.vmobjlock, "uvn_attach");
+    }
+    let how = if uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
+        let persisting = uvn.with(|u| u.uo_refs) == 0;
+        if persisting {
+            vref(vp);
+        }
+        uvn.locked(|u| u.uo_refs += 1);
+        if persisting {
+            2
+        } else {
+            0
+        }
+    } else {
+        uvn.locked(|u| {
+            assert!(u.uo_refs == 0, "uvn_attach: vnode {} has {} object references while attaching", vp.v_id, u.uo_refs);
+            u.uo_refs = 1;
+            u.u_nio = 0;
+            u.u_size = size;
+            u.u_flags = UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST | (u.u_flags & UvnFlags::UVM_VNODE_WANTED);
+        });
+        vref(vp);
+        1
+    };
+    if writeable {
+        uvn_wlist_insert(uvn, vp);
+    }
+    vh(vp, Vh::UvnAttach, how, 0);
+    if uvn.flags().contains(UvnFlags::UVM_VNODE_WANTED) {
+        wakeup(uvn.wchan());
+    }
+    uvn.vmobjlock.rw_exit();
     Ok(uvn)
 }
 
@@ -714,6 +801,11 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
             pp.set_flags(PgFlags::PG_RELEASED);
         }
         let (result, cluster) = loop {
+            // HEAD: uvm_pager_put let the page go on "try again"; the
+            // retry takes it again (ReTry before PG_BUSY, 1.151).
+            if uvn_flush_again_is_kassert() {
+                pp.set_flags(PgFlags::PG_BUSY);
+            }
             let (r, cluster) = uvm_pager_put(vp, pp, flags | PgoFlags::PGO_DOACTCLUST, first, end);
             if r != PagerResult::VM_PAGER_AGAIN {
                 break (r, cluster);
@@ -721,6 +813,11 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
             vh(vp, Vh::FlushAgain, idx as u32, 0);
             if uvn_io_never_sleeps_for_vnlock() && !vp.v_lock.rw_write_held() && (vp.v_lock.rw_lock_held() || flags.contains(PgoFlags::PGO_SYNCIO)) {
                 break (r, cluster);
+            }
+            if uvn_flush_again_is_kassert() && flags.contains(PgoFlags::PGO_SYNCIO) {
+                uvm_panic_vnode(vp);
+                // OpenBSD's KASSERT words (uvm_vnode.c:724@14639db4).
+                panic!("kernel diagnostic assertion \"(flags & PGO_SYNCIO) == 0\" failed: file \"uvm/uvm_vnode.c\", line 724");
             }
             if flags.contains(PgoFlags::PGO_SYNCIO) {
                 uvm_panic_vnode(vp);

@@ -393,6 +393,7 @@ pub(super) const TESTS: &[QemuTest] = &[
     pager_truncate("pager-truncate-vget-diff", "test=pager-truncate uvn.policy=vget-diff", true, false),
     pager_truncate("pager-truncate-fixed", "test=pager-truncate uvn.policy=fixed", true, false),
     pager_truncate("pager-truncate-fixed-2", "test=pager-truncate uvn.policy=fixed-2", false, false),
+    pager_truncate("pager-truncate-head", "test=pager-truncate uvn.policy=head", true, false),
     pager_truncate("msync-truncate-original", "test=msync-truncate uvn.policy=original", true, true),
     pager_truncate("msync-truncate-fixed", "test=msync-truncate uvn.policy=fixed", true, true),
     pager_truncate("msync-truncate-fixed-2", "test=msync-truncate uvn.policy=fixed-2", false, true),
@@ -400,6 +401,7 @@ pub(super) const TESTS: &[QemuTest] = &[
     sync_vref("sync-vref-original", "test=sync-vref uvn.policy=original", true),
     sync_vref("sync-vref-fixed", "test=sync-vref uvn.policy=fixed", true),
     sync_vref("sync-vref-fixed-2", "test=sync-vref uvn.policy=fixed-2", false),
+    sync_vref("sync-vref-head", "test=sync-vref uvn.policy=head", true),
     // A mapped file paged out on a full disk: every page lost is reported
     // (ffs_write's error fails the whole write, as OpenBSD's), and a
     // write(2) that fails leaves the file's size as it was.
@@ -612,6 +614,8 @@ pub(super) const TESTS: &[QemuTest] = &[
         ])],
     ),
     uvn_pageout_selfdeadlock("uvn-pageout-fixed", "test=uvn-pageout uvn.policy=fixed"),
+    // OpenBSD HEAD keeps 1.131's path from the pager's write to the wait.
+    uvn_pageout_selfdeadlock("uvn-pageout-head", "test=uvn-pageout uvn.policy=head"),
     // The thread's last idea and its premise alone, each on 1.130: with no
     // panic at vref, the pager's write reaches the same self-deadlock as 1.131.
     uvn_pageout_selfdeadlock("uvn-pageout-usecount0", "test=uvn-pageout uvn.policy=usecount0"),
@@ -646,6 +650,7 @@ pub(super) const TESTS: &[QemuTest] = &[
     persistbug("persistbug-original", "test=persistbug uvn.policy=original", true),
     persistbug("persistbug-vget-diff", "test=persistbug uvn.policy=vget-diff", true),
     persistbug("persistbug-fixed", "test=persistbug uvn.policy=fixed", true),
+    persistbug("persistbug-head", "test=persistbug uvn.policy=head", true),
     persistbug("persistbug-fixed-2", "test=persistbug uvn.policy=fixed-2", false),
     // A slow disk (10–30 ms a transfer, the clock-tick latency rd had before
     // rd.latency): vclean's write must still be in flight when the
