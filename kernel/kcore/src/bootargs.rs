@@ -423,7 +423,10 @@ mod tests {
         assert_eq!(parse_all("race.keepopen=yes").1, ["bootarg: bad value 'yes' for 'race.keepopen': expected 0 or 1"]);
         assert_eq!(parse_all("kern.bufcachepercent=2").0.bufcachepercent, 2);
         assert_eq!(parse_all("kern.bufcachepercent=0").1, ["bootarg: bad value '0' for 'kern.bufcachepercent': expected 1 to 90"]);
-        assert_eq!(parse_all("uvn.policy=x").1, ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff, fixed, fixed-2, usecount0, uncache-vget or head"]);
+        assert_eq!(
+            parse_all("uvn.policy=x").1,
+            ["bootarg: bad value 'x' for 'uvn.policy': expected original, vget-diff, fixed, fixed-2, usecount0, uncache-vget or head"]
+        );
         assert_eq!(parse_all("workload=walk").0.workload, Some(Workload::Walk));
         assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));
         let (a, errs) = parse_all("workload=fuzz fuzz.ops=500");
