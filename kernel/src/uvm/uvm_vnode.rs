@@ -817,7 +817,7 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
             if uvn_flush_again_is_kassert() && flags.contains(PgoFlags::PGO_SYNCIO) {
                 uvm_panic_vnode(vp);
                 // OpenBSD's KASSERT words (uvm_vnode.c:724@14639db4).
-                panic!("kernel diagnostic assertion \"(flags & PGO_SYNCIO) == 0\" failed: file \"uvm/uvm_vnode.c\", line 724");
+                panic!("kernel diagnostic assertion \"(flags & PGO_SYNCIO) == 0\" failed: file \"/usr/src/sys/uvm/uvm_vnode.c\", line 724");
             }
             if flags.contains(PgoFlags::PGO_SYNCIO) {
                 uvm_panic_vnode(vp);

@@ -662,6 +662,7 @@ pub(super) const TESTS: &[QemuTest] = &[
     race("race-vget-diff", race_bootargs!("race.secs=5 uvn.policy=vget-diff"), 4, race_vget_diff),
     race("race-fixed", race_bootargs!("race.secs=5 uvn.policy=fixed"), 6, race_fixed),
     race("race-fixed-2", race_bootargs!("race.secs=5 uvn.policy=fixed-2"), 6, race_fixed2),
+    race("race-head", race_bootargs!("race.secs=5 uvn.policy=head"), 6, race_fixed),
     race("race-keepopen-original", race_bootargs!("race.secs=10 race.keepopen=1 uvn.policy=original"), 4, race_keepopen_original),
     race("race-keepopen-fixed-2", race_bootargs!("race.secs=5 race.keepopen=1 uvn.policy=fixed-2"), 6, race_keepopen_fixed2),
     QemuTest { race: Some(RaceCheck { boots: 3, need: 3, ok: fuzz_ok }), slow: true, ..test("fuzz", "workload=fuzz fuzz.ops=1500", 0, &[]) },
