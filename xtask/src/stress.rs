@@ -39,8 +39,14 @@ pub struct Args {
     bootargs: String,
     /// The vnode pager's policy (original, vget-diff, fixed, fixed-2,
     /// usecount0, uncache-vget, head), passed as `uvn.policy=P`.
-    #[arg(long, value_parser = crate::qemu::parse_policy)]
+    #[arg(long, value_parser = crate::qemu::parse_policy, conflicts_with = "policies")]
     policy: Option<kcore::bootargs::UvnPolicy>,
+    /// Several policies, one run each with the same seeds and boot
+    /// arguments (`all`, or names with commas: `original,fixed,head`),
+    /// then their table (`runs table`) and each one's comparison with
+    /// `fixed` (`runs compare`), in `target/stress/NAME-policies.md`.
+    #[arg(long, value_name = "all|P,P,…", value_parser = parse_policies)]
+    policies: Option<Policies>,
     /// Run only the K-th of N disjoint slices of the seeds (1 ≤ K ≤ N),
     /// e.g. one per machine or array job; `cargo xtask runs merge` puts them together.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
@@ -147,14 +153,55 @@ pub fn runs(ctx: &Ctx, cmd: &RunsCmd) -> Result<i32> {
     }
 }
 
+/// `--policies`' value (one argument, not clap's list of values).
+#[derive(Clone, Debug)]
+pub struct Policies(Vec<kcore::bootargs::UvnPolicy>);
+
+/// `--policies`' value: `all`, or policy names with commas.
+fn parse_policies(s: &str) -> Result<Policies, String> {
+    if s == "all" {
+        return Ok(Policies(kcore::bootargs::UvnPolicy::ALL.to_vec()));
+    }
+    s.split(',').map(|p| crate::qemu::parse_policy(p.trim())).collect::<Result<_, _>>().map(Policies)
+}
+
 pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     let setup = crate::ctx::setup(ctx)?;
     if let Some(f) = &args.image {
         crate::image::check_user(f)?;
     }
-    let bootargs = qemu::with_policy(&args.bootargs, args.policy);
+    let Some(Policies(policies)) = &args.policies else {
+        run_one(ctx, &setup, args, args.policy, args.name.as_deref())?;
+        return Ok(0);
+    };
+    let base = match &args.name {
+        Some(n) => n.clone(),
+        None => utc_stamp(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())),
+    };
+    let mut dirs = Vec::new();
+    for &p in policies {
+        eprintln!("stress: policy {} ({} of {})", p.name(), dirs.len() + 1, policies.len());
+        dirs.push((p, run_one(ctx, &setup, args, Some(p), Some(&format!("{base}-{}", p.name())))?));
+    }
+    let mut out = table_text(ctx, &dirs.iter().map(|d| d.1.clone()).collect::<Vec<_>>())?;
+    if let Some((_, fixed)) = dirs.iter().find(|d| d.0 == kcore::bootargs::UvnPolicy::Fixed) {
+        let f = load(ctx, fixed)?;
+        for (p, d) in dirs.iter().filter(|d| d.0 != kcore::bootargs::UvnPolicy::Fixed) {
+            let _ = write!(out, "\n### {} against fixed\n\n```\n{}```\n", p.name(), compare(&load(ctx, d)?, &f));
+        }
+    }
+    let file = ctx.path("target/stress").join(format!("{base}-policies.md"));
+    std::fs::write(&file, &out).with_context(|| format!("cannot write {}", file.display()))?;
+    print!("{out}");
+    println!("policies: table and comparisons in {}", file.display());
+    Ok(0)
+}
+
+/// One run of `args`' boots under `policy`, in run directory `name`.
+fn run_one(ctx: &Ctx, setup: &crate::ctx::Setup, args: &Args, policy: Option<kcore::bootargs::UvnPolicy>, name: Option<&str>) -> Result<PathBuf> {
+    let bootargs = qemu::with_policy(&args.bootargs, policy);
     let kernel = kernel_id(ctx, &setup.art.kernel)?;
-    let (run_id, dir) = run_dir(ctx, args.name.as_deref())?;
+    let (run_id, dir) = run_dir(ctx, name)?;
     let timeout = Duration::from_secs(args.timeout);
     let seeds: Vec<u64> = shard_seeds(args.seed, args.boots, args.shard).collect();
     if seeds.is_empty() {
@@ -169,7 +216,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     qemu::parallel(
         seeds,
         args.jobs,
-        |seed| boot_one(ctx, &setup, args.image.as_deref(), &dir, seed, &bootargs, timeout),
+        |seed| boot_one(ctx, setup, args.image.as_deref(), &dir, seed, &bootargs, timeout),
         |_, r| {
             results.push(r);
             progress.update(&results, start);
@@ -186,7 +233,7 @@ pub fn main(ctx: &Ctx, args: &Args) -> Result<i32> {
     let run = RunInfo { run_id, kernel, bootargs, planned, jobs: args.jobs, shard, stopped, wall: start.elapsed() };
     let summary = finish(&run, &dir, results)?;
     print!("{}", report(&summary, &dir, &ctx.root));
-    Ok(0)
+    Ok(dir)
 }
 
 /// What a run is, apart from its boots.
@@ -577,6 +624,15 @@ fn run_path(ctx: &Ctx, run: &Path) -> PathBuf {
 /// counts, the failure rate with its interval, signatures, guest time to
 /// panic. Older summaries without intervals get them from their counts.
 fn table(ctx: &Ctx, runs: &[PathBuf]) -> Result<i32> {
+    let o = table_text(ctx, runs)?;
+    print!("{o}");
+    let out = ctx.path("target/stress/table.md");
+    std::fs::write(&out, &o).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(0)
+}
+
+/// The markdown of `runs table`.
+fn table_text(ctx: &Ctx, runs: &[PathBuf]) -> Result<String> {
     let mut o = String::from(
         "| policy | bootargs | boots | PASS | PANIC | HANG | other | failed, 95% interval | signatures (count) | time to panic or deadlock, median / p90 |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |\n",
     );
@@ -612,10 +668,7 @@ fn table(ctx: &Ctx, runs: &[PathBuf]) -> Result<i32> {
             if sigs.is_empty() { "—".to_owned() } else { sigs.join("; ") }
         );
     }
-    print!("{o}");
-    let out = ctx.path("target/stress/table.md");
-    std::fs::write(&out, &o).with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(0)
+    Ok(o)
 }
 
 /// `runs compare A B`: the failure and panic rates of two runs, their
@@ -749,6 +802,14 @@ fn merge_dirs(ctx: &Ctx, dirs: &[PathBuf]) -> Result<i32> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn policies_list() {
+        use kcore::bootargs::UvnPolicy;
+        assert_eq!(parse_policies("all").unwrap().0, UvnPolicy::ALL.to_vec());
+        assert_eq!(parse_policies("original, head").unwrap().0, vec![UvnPolicy::Original, UvnPolicy::Head]);
+        assert!(parse_policies("original,nosuch").unwrap_err().contains("no policy 'nosuch'"));
+    }
     use super::*;
 
     #[test]
