@@ -1,11 +1,12 @@
 //! rd, the ramdisk (OpenBSD dev/rd.c): block devices over the FFS images
 //! the boot stub handed over: rd0 the boot image, rd1 a user's image
-//! when one came after it (`rd1.offset`). A transfer is not done when `rdstrategy`
-//! returns: like a disk serving one request at a time, it completes a
-//! seeded latency (`rd.latency=MIN-MAX` µs) after the one before it ends,
-//! when a clockintr event asks for the completion soft interrupt at
-//! IPL_BIO, as a disk's completion interrupt would. So `biowait` really
-//! sleeps, and the latencies replay from the seed.
+//! when one came after it (`rd1.offset`). A transfer is not done when
+//! `rdstrategy` returns: like a disk serving one request at a time, it
+//! completes a seeded latency (`rd.latency=MIN-MAX` µs) after the one
+//! before it on the same unit ends, when a clockintr event asks for the
+//! completion soft interrupt at IPL_BIO, as a disk's completion interrupt
+//! would. So `biowait` really sleeps, and the latencies replay from the
+//! seed.
 
 use crate::arch::clock;
 use crate::arch::intr::{self, Ipl, Sir};

@@ -61,8 +61,7 @@ pub fn vfs_mountedhere(vp: &'static Vnode) -> Option<Mount> {
 /// The file system `vp` is the root of, unless that is the root file
 /// system (OpenBSD's VROOT test in namei's `..`).
 pub fn vfs_coveredroot(vp: &'static Vnode) -> Option<Mount> {
-    let mounts = mountlist();
-    mounts.into_iter().find(|mp| mp.mnt_vnodecovered.is_some() && (mp.mnt_op.vfs_isroot)(*mp, vp))
+    MOUNTLIST.lock().iter().find(|mp| mp.mnt_vnodecovered.is_some() && (mp.mnt_op.vfs_isroot)(**mp, vp)).copied()
 }
 
 /// The mounted file systems, root first.

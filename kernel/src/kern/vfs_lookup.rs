@@ -2,12 +2,13 @@
 //! VOP_LOOKUP per component with the directory locked, `..` included (the
 //! file system's directories hold it). VOP_LOOKUP hands the vnode it finds
 //! back locked, so each step waits for a held lock with its reference, as
-//! OpenBSD's does; namei unlocks the last one unless LOCKLEAF. For CREATE, DELETE and RENAME the
-//! last component's directory comes back as `ni_dvp` (locked with
-//! LOCKPARENT) and the vnode it names, if any, as `ni_vp` (locked with
-//! LOCKLEAF). A symbolic link met on the way is followed — always in the
-//! middle of a path, at its end with FOLLOW or a trailing slash — by
-//! looking its target up in its place, at most MAXSYMLINKS times (ELOOP).
+//! OpenBSD's does; namei unlocks the last one unless LOCKLEAF. For CREATE,
+//! DELETE and RENAME the last component's directory comes back as
+//! `ni_dvp` (locked with LOCKPARENT) and the vnode it names, if any, as
+//! `ni_vp` (locked with LOCKLEAF). A symbolic link met on the way is
+//! followed — always in the middle of a path, at its end with FOLLOW or a
+//! trailing slash — by looking its target up in its place, at most
+//! MAXSYMLINKS times (ELOOP).
 
 use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_LOOKUP, VOP_READ};

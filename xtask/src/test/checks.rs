@@ -383,26 +383,6 @@ pub(super) fn walk_matches_big(text: &str) -> Result<(), String> {
     walk_matches(text, "ppcbsd-32k.ffs")
 }
 
-pub(super) fn walk_matches_user_tiny(text: &str) -> Result<(), String> {
-    walk_matches(text, "user-tiny.ffs")
-}
-
-pub(super) fn walk_matches_user_dindir(text: &str) -> Result<(), String> {
-    walk_matches(text, "user-dindir.ffs")
-}
-
-pub(super) fn walk_matches_user_many(text: &str) -> Result<(), String> {
-    walk_matches(text, "user-many.ffs")
-}
-
-pub(super) fn walk_matches_user_deep(text: &str) -> Result<(), String> {
-    walk_matches(text, "user-deep.ffs")
-}
-
-pub(super) fn walk_matches_user_unclean(text: &str) -> Result<(), String> {
-    walk_matches(text, "user-unclean.ffs")
-}
-
 /// The user's image after `test=rd1-fill`: checks clean, and holds what it
 /// held before (the file that filled it is gone).
 pub(super) fn user_fill_round_trip(_text: &str, img: &[u8]) -> Result<(), String> {
@@ -428,8 +408,12 @@ pub(super) fn race_user_ok(text: &str) -> Result<(), String> {
 /// The kernel's `workload=walk` lines against the same walk done on the
 /// host with the `ffs` crate over the image it booted.
 pub(super) fn walk_matches(text: &str, file: &str) -> Result<(), String> {
-    let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/image").join(file);
-    let img = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
+    walk_matches_file(text, &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/image").join(file))
+}
+
+/// The same against the image at `image` (a user's image the boot mounted).
+pub(super) fn walk_matches_file(text: &str, image: &std::path::Path) -> Result<(), String> {
+    let img = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
     let host = crate::image::walk(&img).map_err(|e| format!("host walk: {e}"))?;
     let kernel: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("walk: ")).filter(|l| !l.contains(" files, ")).collect();
     if host.is_empty() || kernel != host {

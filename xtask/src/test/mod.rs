@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -49,7 +49,9 @@ fn kernel_results(text: &str) -> Vec<&str> {
     text.lines().filter(|l| l.starts_with("test ") && l.contains(" ... ")).collect()
 }
 
-fn check(c: &Check, text: &str) -> Result<(), String> {
+/// One check of a boot's console text; `user` is the user's image it
+/// mounted, if any.
+fn check(c: &Check, text: &str, user: Option<&Path>) -> Result<(), String> {
     match c {
         Check::Has(s) => text.lines().any(|l| l.contains(s)).then_some(()).ok_or(format!("no line contains '{s}'")),
         Check::Lacks(s) => match text.lines().find(|l| l.contains(s)) {
@@ -59,6 +61,10 @@ fn check(c: &Check, text: &str) -> Result<(), String> {
         Check::LineStarts(s) => text.lines().any(|l| l.starts_with(s)).then_some(()).ok_or(format!("no line starts with '{s}'")),
         Check::InOrder(needles) => outcome::check_order(text, needles),
         Check::Custom(f) => f(text),
+        Check::WalkMatchesUser => match user {
+            Some(image) => checks::walk_matches_file(text, image),
+            None => Err("the test mounts no user's image to compare the walk with".into()),
+        },
     }
 }
 
@@ -288,7 +294,8 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
     if first.exit != Exit::Code(t.exit) {
         failures.push(format!("expected exit status {}, got {}", t.exit, first.exit));
     }
-    failures.extend(t.checks.iter().filter_map(|c| check(c, &text).err()));
+    let user = t.user.map(|u| setup.images.user(u));
+    failures.extend(t.checks.iter().filter_map(|c| check(c, &text, user).err()));
     if let Some(f) = t.saved_image {
         match std::fs::read(&saved) {
             Ok(img) => failures.extend(f(&text, &img).err()),
@@ -421,9 +428,10 @@ mod tests {
         let text = "boot: error: ramdisk: no FFS superblock found\nboot: halted\n";
         assert!(ramdisk_error(text).is_ok());
         assert!(ramdisk_error("boot: error: /bsd missing\n").is_err());
-        assert!(check(&Check::Lacks(BANNER), text).is_ok());
-        assert!(check(&Check::Has("no FFS"), text).is_ok());
-        assert!(check(&Check::LineStarts("halted"), text).is_err());
+        assert!(check(&Check::Lacks(BANNER), text, None).is_ok());
+        assert!(check(&Check::Has("no FFS"), text, None).is_ok());
+        assert!(check(&Check::LineStarts("halted"), text, None).is_err());
+        assert!(check(&Check::WalkMatchesUser, "walk: /a 1 00000000\n", None).is_err());
         assert_eq!(kernel_results("test heap ... ok\ntest x ... FAILED: y\ntests ... no\n").len(), 2);
     }
 

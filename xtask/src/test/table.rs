@@ -64,6 +64,9 @@ pub(super) enum Check {
     /// Lines containing these, in this order.
     InOrder(&'static [&'static str]),
     Custom(fn(&str) -> Result<(), String>),
+    /// The kernel's `walk:` lines equal the host's walk of the user's image
+    /// the test mounted (`QemuTest::user`).
+    WalkMatchesUser,
 }
 
 /// `test=uvn-pageout` where the pager's own write kills its object and
@@ -294,18 +297,16 @@ pub(super) const fn fsstress(name: &'static str, image: Variant) -> QemuTest {
 
 /// `workload=walk` over a user's image on /mnt: the kernel's listing, with
 /// paths inside the image, against the host's walk of the same file.
-macro_rules! walk_user {
-    ($name:literal, $u:expr, $matches:ident) => {
-        QemuTest {
-            user: Some($u),
-            ..test(
-                $name,
-                "workload=walk",
-                0,
-                &[Check::LineStarts("rd1: ramdisk "), Check::Custom($matches), Check::LineStarts("ffs: rd1 unmounted clean"), Check::LineStarts("halted")],
-            )
-        }
-    };
+const fn walk_user(name: &'static str, u: UserImg) -> QemuTest {
+    QemuTest {
+        user: Some(u),
+        ..test(
+            name,
+            "workload=walk",
+            0,
+            &[Check::LineStarts("rd1: ramdisk "), Check::WalkMatchesUser, Check::LineStarts("ffs: rd1 unmounted clean"), Check::LineStarts("halted")],
+        )
+    }
 }
 
 pub(super) const TESTS: &[QemuTest] = &[
@@ -689,10 +690,10 @@ pub(super) const TESTS: &[QemuTest] = &[
     // A user's image, untouched, on /mnt (rd1): the walk in five geometries
     // against the host's; fsstress, a disk filled, and the race there;
     // unclean and damaged images named.
-    walk_user!("walk-user-tiny", UserImg::Tiny, walk_matches_user_tiny),
-    walk_user!("walk-user-dindir", UserImg::DoubleIndirect, walk_matches_user_dindir),
-    walk_user!("walk-user-many", UserImg::Many, walk_matches_user_many),
-    walk_user!("walk-user-deep", UserImg::Deep, walk_matches_user_deep),
+    walk_user("walk-user-tiny", UserImg::Tiny),
+    walk_user("walk-user-dindir", UserImg::DoubleIndirect),
+    walk_user("walk-user-many", UserImg::Many),
+    walk_user("walk-user-deep", UserImg::Deep),
     QemuTest {
         user: Some(UserImg::Roomy),
         saved_image: Some(fsstress_round_trip),
@@ -748,7 +749,7 @@ pub(super) const TESTS: &[QemuTest] = &[
             &[
                 Check::LineStarts("WARNING: R/W mount of /mnt denied.  Filesystem is not clean - run fsck"),
                 Check::LineStarts("ffs: /mnt on rd1 mounted read-only"),
-                Check::Custom(walk_matches_user_unclean),
+                Check::WalkMatchesUser,
                 Check::LineStarts("ffs: rd1 unmounted (read-only, left as it was)"),
                 Check::LineStarts("halted"),
             ],

@@ -333,6 +333,10 @@ pub fn ffs_mount(dev: Dev, at: &str) -> Result<Mount, Errno> {
     ump.dev.store(dev, Ordering::Relaxed);
     ffs_mountfs(ump, dev, at).map_err(|e| {
         crate::printf!("ffs: cannot mount {} on {at}: {e}\n", DevName(dev));
+        // The slot is free again unless the file system got into it.
+        if ump.fs.get().is_none() {
+            ump.dev.store(conf::NODEV, Ordering::Relaxed);
+        }
         Errno::EINVAL
     })?;
     Ok(Mount { mnt_op: &FFS_VFSOPS, mnt_data: ump.slot, mnt_vnodecovered: None })
@@ -352,7 +356,7 @@ fn ffs_mountfs(ump: &'static Ufsmount, dev: Dev, at: &str) -> Result<(), ffs::Er
     let what = if at == "/" { "root" } else { at };
     crate::printf!("ffs: {what} on {name}, {:?}, {} byte blocks, {} fragments, {} inodes\n", sb.version, sb.bsize, sb.size, sb.ninodes());
     let clean = fs.is_clean()?;
-    ump.fs.call_once(|| fs);
+    let fs = ump.fs.call_once(|| fs);
     // OpenBSD's words (ffs_mountfs); its root is mounted read-only first
     // anyway, and so is this one.
     let rdonly = |why: &str| {
@@ -370,11 +374,9 @@ fn ffs_mountfs(ump: &'static Ufsmount, dev: Dev, at: &str) -> Result<(), ffs::Er
         return Ok(());
     }
     // Mounted read-write: not clean until ffs_unmount says so.
-    match ump.fs.get() {
-        Some(fs) => fs.set_clean(false),
-        None => Ok(()),
-    }
+    fs.set_clean(false)
 }
+
 /// The check a clean file system gets before a read-write mount: blocks a
 /// file holds that the maps call free, which the allocator would hand out
 /// again over the file. OpenBSD trusts the clean flag (`fsck -p` skips a

@@ -35,7 +35,7 @@ pub fn ufs_dirlookup(dvp: &'static Vnode, name: &[u8]) -> Result<Option<u32>, Er
 /// which the caller has locked, referenced and locked. An entry naming
 /// the directory itself gives it back with one more reference (its lock
 /// is the caller's). For `..` the directory's lock is let go while the
-/// parent is locked and then taken again, so locks are always taken
+/// parent is locked and then taken again, so that a lookup takes locks
 /// parent before child.
 #[inline(never)]
 pub fn ufs_lookup(dvp: &'static Vnode, name: &[u8]) -> Result<&'static Vnode, Errno> {
