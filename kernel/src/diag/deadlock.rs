@@ -14,7 +14,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// Why the idle loop found the machine stuck: every thread asleep for
 /// good (None), or the watchdog's thread.
 pub fn stuck(st: &ProcTable) -> Option<Option<Hung>> {
-    if deadlocked(st) {
+    if let Some(h) = selfwaiter(st) {
+        Some(Some(h))
+    } else if deadlocked(st) {
         Some(None)
     } else {
         hung(st).map(Some)
@@ -58,15 +60,49 @@ fn hung(st: &ProcTable) -> Option<Hung> {
         let slept = now.wrapping_sub(p.p_slptick);
         let memwait = p.p_memwait.map(|t0| now.wrapping_sub(t0));
         if let Some(waited) = memwait.filter(|&w| w > limit) {
-            return Some(Hung { tid: *t, wmesg: p.p_wmesg, ticks: waited, memory: true });
+            return Some(Hung { tid: *t, wmesg: p.p_wmesg, ticks: waited, why: Why::Memory });
         }
         (p.p_deadline.is_none() && !kcore::wmesg::is_event_wait(p.p_wmesg) && !st.intr_wchans.contains(&p.p_wchan) && slept > limit).then_some(Hung {
             tid: *t,
             wmesg: p.p_wmesg,
             ticks: slept,
-            memory: false,
+            why: Why::Slept,
         })
     })
+}
+
+/// The thread that went to sleep waiting for a page it holds busy itself,
+/// plus one (0: none). Nothing can wake it; the next clock tick reports it while
+/// the rest of the machine may still run, instead of when every thread
+/// has at last gone to sleep.
+static SELFWAIT: AtomicU32 = AtomicU32::new(0);
+
+/// uvm_pagewait's note, just before it sleeps, that the running thread
+/// waits for its own busy page.
+pub fn selfwait_begin() {
+    SELFWAIT.store(kern_proc::curproc_unlocked() + 1, Ordering::Relaxed);
+}
+
+/// The self-waiter, once it is asleep.
+fn selfwaiter(st: &ProcTable) -> Option<Hung> {
+    let tid = SELFWAIT.load(Ordering::Relaxed).checked_sub(1)?;
+    let p = st.procs.get(&tid).filter(|p| p.p_stat == kern_proc::ProcStat::SSLEEP)?;
+    Some(Hung { tid, wmesg: p.p_wmesg, ticks: 0, why: Why::OwnPage })
+}
+
+/// From the clock interrupt: reports the self-waiter while other threads
+/// may still run (the idle loop would see it only once they all sleep).
+fn selfwait_tick() {
+    if SELFWAIT.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let Some(g) = kern_proc::SCHED.try_lock() else { return };
+    let found = g.as_ref().and_then(selfwaiter);
+    drop(g);
+    if let Some(h) = found {
+        cpu::intr_disable();
+        deadlock_report(Some(h));
+    }
 }
 
 /// The switch count the kernel-loop watchdog last saw, and the tick it saw
@@ -81,6 +117,7 @@ static LOOP_TICK: AtomicU32 = AtomicU32::new(0);
 /// code. Not the idle thread, and not user mode (a process alone on the
 /// machine may compute as long as it likes).
 pub fn kernel_loop_tick(tf: &crate::arch::trap::TrapFrame) {
+    selfwait_tick();
     let secs = HANGSECS.load(Ordering::Relaxed);
     let now = crate::kern::kern_clock::ticks();
     let nsw = crate::kern::kern_sched::nswitch();
@@ -114,15 +151,23 @@ pub fn kernel_loop_tick(tf: &crate::arch::trap::TrapFrame) {
     machdep::boot_panicked();
 }
 
-/// What the hang watchdog found: a thread asleep too long with no
-/// timeout, or (`memory`) waiting for a free page that long, through
-/// uvm_wait's short sleeps.
+/// What the detector found about one thread (see Why).
 #[derive(Clone, Copy)]
 pub struct Hung {
     tid: u32,
     wmesg: &'static str,
     ticks: u32,
-    memory: bool,
+    why: Why,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Asleep too long with no timeout.
+    Slept,
+    /// Waiting for a free page that long, through uvm_wait's short sleeps.
+    Memory,
+    /// Asleep on a page it holds busy itself.
+    OwnPage,
 }
 
 /// uvm_wait's note that the running thread waits for memory (from its
@@ -141,7 +186,7 @@ pub fn memwait_begin(wmesg: &'static str) {
     };
     if secs > 0 && waited.1 > limit {
         cpu::intr_disable();
-        deadlock_report(Some(Hung { tid: waited.0, wmesg, ticks: waited.1, memory: true }));
+        deadlock_report(Some(Hung { tid: waited.0, wmesg, ticks: waited.1, why: Why::Memory }));
     }
 }
 
@@ -163,7 +208,10 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
         None => {
             let _ = writeln!(c, "deadlock: every thread sleeps and nothing can wake one");
         }
-        Some(Hung { tid, wmesg, ticks, memory: false }) => {
+        Some(Hung { tid, wmesg, why: Why::OwnPage, .. }) => {
+            let _ = writeln!(c, "deadlock: thread {tid} sleeps on \"{wmesg}\" for a page it holds busy itself; nothing else lets that page go");
+        }
+        Some(Hung { tid, wmesg, ticks, why: Why::Slept }) => {
             let _ = writeln!(
                 c,
                 "deadlock: thread {tid} has slept on \"{wmesg}\" for {} s with no timeout (kern.hangsecs {})",
@@ -171,7 +219,7 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
                 HANGSECS.load(Ordering::Relaxed)
             );
         }
-        Some(Hung { tid, wmesg, ticks, memory: true }) => {
+        Some(Hung { tid, wmesg, ticks, why: Why::Memory }) => {
             let e = crate::uvm::uvm_page::uvmexp_try().unwrap_or_default();
             let _ = writeln!(
                 c,
@@ -188,7 +236,7 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
     }
     crate::diag::vfs_hist::print_uptime(&mut c, "deadlock");
     kern_proc::db_show_procs(&mut c);
-    if let Some(Hung { tid, memory: true, .. }) = hung {
+    if let Some(Hung { tid, why: Why::Memory, .. }) = hung {
         if tid == sched_lock().curproc {
             let _ = writeln!(c, "trace of thread {tid}:");
             db_trace::db_stack_trace_print(&["deadlock_report", "memwait_begin"], &mut c);

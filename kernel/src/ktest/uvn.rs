@@ -185,6 +185,7 @@ pub fn ktest_uvn_pageout() {
         check!(vp.with(|v| v.v_usecount) == 0, "the vnode is still referenced after close");
         let pg = uvn_get_retry(vp, 0).map_err(|e| format!("uvn_get: {e}"))?;
         pg.set_flags(PgFlags::PG_BUSY);
+        crate::uvm::uvm_page::uvm_page_own(pg);
         pmap_page_protect(pg, Prot::READ);
         crate::printf!("uvn-pageout: paging out page 0 of vnode {} (usecount 0) as the pagedaemon does\n", vp.v_id);
         // As the pagedaemon: the object locked (it try-locks it).

@@ -62,6 +62,10 @@ pub struct VmPage {
     /// (uobject and offset), for the pagedaemon.
     owner: AtomicU32,
     pgidx: AtomicU32,
+    /// The thread that set PG_BUSY, plus one (0: none), as OpenBSD's pg->owner under
+    /// UVM_PAGE_TRKOWN: the deadlock detector's way to see a thread wait
+    /// for a page it holds busy itself.
+    busy_owner: AtomicU32,
 }
 
 impl VmPage {
@@ -93,6 +97,17 @@ impl VmPage {
         match self.owner.load(Ordering::Relaxed) {
             0 => None,
             v => Some((v, self.pgidx.load(Ordering::Relaxed))),
+        }
+    }
+
+    /// The thread that holds the page busy, if any (see busy_owner).
+    pub fn busy_owner(&self) -> Option<u32> {
+        if !self.flags().contains(PgFlags::PG_BUSY) {
+            return None;
+        }
+        match self.busy_owner.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(t - 1),
         }
     }
 
@@ -206,6 +221,7 @@ pub fn uvm_page_init(bi: &BootInfo, limit: Option<u32>) {
                     flags: AtomicU32::new(0),
                     wire_count: AtomicU32::new(0),
                     an_ref: AtomicU32::new(0),
+                    busy_owner: AtomicU32::new(0),
                     owner: AtomicU32::new(0),
                     pgidx: AtomicU32::new(0),
                 });
@@ -324,6 +340,7 @@ pub fn uvm_pagealloc(flags: Pga) -> Option<&'static VmPage> {
     let pg = &pages()[got? as usize];
     pg.flags.store((PgFlags::PG_BUSY | PgFlags::PG_CLEAN | PgFlags::PG_FAKE).bits(), Ordering::Relaxed);
     pg.set_owner(0, 0);
+    uvm_page_own(pg);
     Some(pg)
 }
 
@@ -394,6 +411,7 @@ pub fn uvm_pagefree(pg: &VmPage) {
     let mut st = state().lock();
     pg.flags.store(0, Ordering::Relaxed);
     pg.set_owner(0, 0);
+    pg.busy_owner.store(0, Ordering::Relaxed);
     st.queues.insert_tail(PQ_FREE, pg.index());
     st.exp.free += 1;
 }
@@ -541,12 +559,25 @@ pub fn uvm_pagewait(pg: &'static VmPage, lock: Option<&Rwlock>, wmesg: &'static 
     if let Some(l) = lock {
         l.rw_exit();
     }
+    // Pages are let go only by the thread that busied them (ppcbsd has no
+    // asynchronous pager I/O), so this sleep can never end.
+    let mine = pg.busy_owner() == Some(crate::kern::kern_proc::curproc_unlocked());
+    if mine {
+        crate::diag::deadlock::selfwait_begin();
+    }
     let _ = tsleep(page_wchan(pg), wmesg, 0);
+}
+
+/// Records the running thread as the one that set PG_BUSY (OpenBSD
+/// UVM_PAGE_OWN), next to each place that busies a page.
+pub fn uvm_page_own(pg: &VmPage) {
+    pg.busy_owner.store(crate::kern::kern_proc::curproc_unlocked() + 1, Ordering::Relaxed);
 }
 
 /// Clears PG_BUSY and wakes whoever waits for the page.
 pub fn uvm_page_unbusy(pg: &'static VmPage) {
     let wanted = pg.flags().contains(PgFlags::PG_WANTED);
+    pg.busy_owner.store(0, Ordering::Relaxed);
     pg.clear_flags(PgFlags::PG_BUSY | PgFlags::PG_WANTED);
     if wanted {
         wakeup(page_wchan(pg));

@@ -78,6 +78,7 @@ fn uvm_mk_pcluster(uvn: &UvmVnode, pg: &'static VmPage, flags: PgoFlags, first: 
             break;
         }
         p.set_flags(PgFlags::PG_BUSY);
+        crate::uvm::uvm_page::uvm_page_own(p);
         if flags & (PgoFlags::PGO_FREE | PgoFlags::PGO_SYNCIO) == PgoFlags::PGO_FREE {
             p.set_flags(PgFlags::PG_RELEASED);
         }

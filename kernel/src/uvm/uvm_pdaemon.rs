@@ -243,6 +243,7 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
         crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::PersistPageout);
     }
     pg.set_flags(PgFlags::PG_BUSY);
+    crate::uvm::uvm_page::uvm_page_own(pg);
     pmap_page_protect(pg, Prot::READ);
     uvmexp_count(|e| e.pdpageouts += 1);
     let _w = vh_working(vp);

@@ -796,6 +796,7 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
             continue;
         }
         pp.set_flags(PgFlags::PG_BUSY);
+        crate::uvm::uvm_page::uvm_page_own(pp);
         pmap_page_protect(pp, Prot::READ);
         if flags & (PgoFlags::PGO_FREE | PgoFlags::PGO_SYNCIO) == PgoFlags::PGO_FREE {
             pp.set_flags(PgFlags::PG_RELEASED);
@@ -805,6 +806,7 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
             // retry takes it again (ReTry before PG_BUSY, 1.151).
             if uvn_flush_again_is_kassert() {
                 pp.set_flags(PgFlags::PG_BUSY);
+                crate::uvm::uvm_page::uvm_page_own(pp);
             }
             let (r, cluster) = uvm_pager_put(vp, pp, flags | PgoFlags::PGO_DOACTCLUST, first, end);
             if r != PagerResult::VM_PAGER_AGAIN {
@@ -1106,6 +1108,7 @@ pub fn uvn_get(vp: &'static Vnode, idx: u32) -> Result<&'static VmPage, Errno> {
         }
         uvm_pagezero(pg);
         pg.set_flags(PgFlags::PG_BUSY | PgFlags::PG_FAKE);
+        crate::uvm::uvm_page::uvm_page_own(pg);
         pg.set_owner(vp.v_id, idx);
         uvn.locked(|u| u.pages.insert(idx, pg));
         let r = uvn_io(vp, &[(idx, pg)], PgoFlags::PGO_SYNCIO | PgoFlags::PGO_NOWAIT, false);
