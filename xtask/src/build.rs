@@ -17,7 +17,7 @@ const OUT_DIR: &str = "target/powerpc-none/release";
 
 /// The user programs (binaries of the `userland` package) and where they go
 /// in the ramdisk.
-pub const USER_PROGRAMS: [(&str, &str); 12] = [
+pub const USER_PROGRAMS: [(&str, &str); 14] = [
     ("init", "/sbin/init"),
     ("hello", "/bin/hello"),
     ("hog", "/bin/hog"),
@@ -30,6 +30,8 @@ pub const USER_PROGRAMS: [(&str, &str); 12] = [
     ("scfuzz", "/bin/scfuzz"),
     ("truncator", "/bin/truncator"),
     ("syncer", "/bin/syncer"),
+    ("execer", "/bin/execer"),
+    ("fieldjob", "/usr/bin/job0"),
 ];
 
 /// What a build produces.

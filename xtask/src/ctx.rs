@@ -12,6 +12,8 @@ use crate::{build, deps, image, qemu};
 pub struct Ctx {
     pub root: PathBuf,
     pub verbose: bool,
+    /// The PowerMac every boot runs on (`--machine`).
+    pub machine: qemu::Mac,
 }
 
 impl Ctx {
@@ -32,7 +34,20 @@ impl Ctx {
 pub struct Setup {
     pub art: build::Artifacts,
     pub images: image::Images,
+    /// The machine `--machine` chose, and the other one (tests that are
+    /// about one machine run on it whatever `--machine` says).
     pub machine: qemu::Machine,
+    pub other: qemu::Machine,
+}
+
+impl Setup {
+    pub fn machine_for(&self, ctx: &Ctx, mac: qemu::Mac) -> &qemu::Machine {
+        if mac == ctx.machine {
+            &self.machine
+        } else {
+            &self.other
+        }
+    }
 }
 
 /// Set-up check, then build the stub, the kernel and the images.
@@ -40,8 +55,9 @@ pub fn setup(ctx: &Ctx) -> anyhow::Result<Setup> {
     let tools = deps::check(ctx)?;
     let art = build::powerpc(ctx)?;
     let images = image::build(ctx, &tools, &art)?;
-    let machine = qemu::Machine::load(ctx, &tools, &art)?;
-    Ok(Setup { art, images, machine })
+    let machine = qemu::Machine::load(ctx, &tools, &art, ctx.machine)?;
+    let other = qemu::Machine::load(ctx, &tools, &art, if ctx.machine == qemu::Mac::G4 { qemu::Mac::G5 } else { qemu::Mac::G4 })?;
+    Ok(Setup { art, images, machine, other })
 }
 
 /// `cmd` as one shell-quoted line, for -v and for error messages.

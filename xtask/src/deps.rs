@@ -9,25 +9,35 @@ use crate::ctx::Ctx;
 
 /// Host programs xtask runs.
 pub struct Tools {
+    /// QEMU for the G4 (qemu-system-ppc) and for the G5 (qemu-system-ppc64,
+    /// from the same Debian package).
     pub qemu: PathBuf,
+    pub qemu64: PathBuf,
     pub makefs: PathBuf,
 }
 
 const QEMU: &str = "qemu-system-ppc";
+const QEMU64: &str = "qemu-system-ppc64";
+/// The Debian package with both QEMUs.
+const QEMU_PKG: &str = "qemu-system-ppc";
 const MAKEFS: &str = "makefs";
 
 /// Finds (or, as root on Debian, installs) QEMU and makefs, and makes sure
 /// the nightly toolchain has rust-src for -Zbuild-std.
 pub fn check(ctx: &Ctx) -> Result<Tools> {
-    let tools = match (find(QEMU), find(MAKEFS)) {
-        (Some(qemu), Some(makefs)) => Tools { qemu, makefs },
-        (qemu, makefs) => {
-            let missing: Vec<&str> = [(QEMU, qemu.is_none()), (MAKEFS, makefs.is_none())].iter().filter(|m| m.1).map(|m| m.0).collect();
-            install(ctx, &missing)?;
-            Tools {
-                qemu: find(QEMU).with_context(|| format!("{QEMU} still missing after apt-get install"))?,
-                makefs: find(MAKEFS).with_context(|| format!("{MAKEFS} still missing after apt-get install"))?,
+    let found = || Some(Tools { qemu: find(QEMU)?, qemu64: find(QEMU64)?, makefs: find(MAKEFS)? });
+    let tools = match found() {
+        Some(t) => t,
+        None => {
+            let mut missing = Vec::new();
+            if find(QEMU).is_none() || find(QEMU64).is_none() {
+                missing.push(QEMU_PKG);
             }
+            if find(MAKEFS).is_none() {
+                missing.push(MAKEFS);
+            }
+            install(ctx, &missing)?;
+            found().with_context(|| format!("{QEMU}, {QEMU64} or {MAKEFS} still missing after apt-get install"))?
         }
     };
     rust_src(ctx)?;

@@ -198,6 +198,9 @@ fn files(art: &Artifacts) -> Vec<ImageFile> {
         ImageFile { path: "/mnt".into(), mode: 0o755, source: Source::Dir },
     ];
     files.extend(programs);
+    // The field workload's other three jobs: the same program, three more
+    // files (and vnodes, and objects) of its own.
+    files.extend((1..4).map(|i| ImageFile { path: format!("/usr/bin/job{i}"), mode: 0o755, source: Source::Copy(art.dir.join("fieldjob")) }));
     files
 }
 

@@ -37,6 +37,10 @@ struct Cli {
     /// Print every command line run (cargo, makefs, the full QEMU command).
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// The PowerMac to boot: g4 (MPC7400, qemu-system-ppc) or g5 (PPC970FX,
+    /// qemu-system-ppc64 -cpu 970fx), both `-M mac99`.
+    #[arg(long, global = true, value_enum, default_value_t = qemu::Mac::G4)]
+    machine: qemu::Mac,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -75,6 +79,7 @@ fn main() {
         // xtask lives one level below the workspace root.
         root: Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         verbose: cli.verbose,
+        machine: cli.machine,
     };
     if let Err(e) = qemu::install_interrupt_handler() {
         eprintln!("xtask: warning: no Ctrl-C handler: {e}");

@@ -254,6 +254,16 @@ pub struct RaceCounters {
     pub persist_syncs: u64,
     #[serde(default)]
     pub truncates: u64,
+    /// Since 2026-12-07: programs exec'd, all pageouts, hardware-table
+    /// evictions and those of the 970's direct-map entries.
+    #[serde(default)]
+    pub execs: u64,
+    #[serde(default)]
+    pub pageouts: u64,
+    #[serde(default)]
+    pub pte_evictions: u64,
+    #[serde(default)]
+    pub direct_evictions: u64,
 }
 
 impl RaceCounters {
@@ -270,6 +280,9 @@ impl RaceCounters {
         match n[..] {
             [a, b, d, e] => Some(c(a, b, d, e)),
             [a, b, d, e, syncs, persist_syncs, truncates] => Some(RaceCounters { syncs, persist_syncs, truncates, ..c(a, b, d, e) }),
+            [a, b, d, e, syncs, persist_syncs, truncates, execs, pageouts, pte_evictions, direct_evictions] => {
+                Some(RaceCounters { syncs, persist_syncs, truncates, execs, pageouts, pte_evictions, direct_evictions, ..c(a, b, d, e) })
+            }
             _ => None,
         }
     }
@@ -282,13 +295,27 @@ impl RaceCounters {
         self.syncs += o.syncs;
         self.persist_syncs += o.persist_syncs;
         self.truncates += o.truncates;
+        self.execs += o.execs;
+        self.pageouts += o.pageouts;
+        self.pte_evictions += o.pte_evictions;
+        self.direct_evictions += o.direct_evictions;
     }
 
     /// `3,456 creates, 12 recycles of vnodes with persisting objects, …`
     pub fn text(&self) -> String {
         format!(
-            "{} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills, {} syncs, {} persisting objects synced, {} truncates",
-            self.creates, self.persist_recycles, self.persist_pageouts, self.uncache_kills, self.syncs, self.persist_syncs, self.truncates
+            "{} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills, {} syncs, {} persisting objects synced, {} truncates, {} execs, {} pageouts, {} PTE evictions, {} direct-map PTE evictions",
+            self.creates,
+            self.persist_recycles,
+            self.persist_pageouts,
+            self.uncache_kills,
+            self.syncs,
+            self.persist_syncs,
+            self.truncates,
+            self.execs,
+            self.pageouts,
+            self.pte_evictions,
+            self.direct_evictions
         )
     }
 }
@@ -312,7 +339,10 @@ mod tests {
         );
         let log = "race: counters: 80 creates, 18 recycles of vnodes with persisting objects, 110 pageouts from persisting objects, 3 uncache kills, 7 syncs, 2 persisting objects synced, 41 truncates\nhalted\n";
         let c = RaceCounters::parse(log).unwrap();
-        assert_eq!((c.syncs, c.persist_syncs, c.truncates), (7, 2, 41));
+        assert_eq!((c.syncs, c.persist_syncs, c.truncates, c.execs), (7, 2, 41, 0));
+        let log = "race: counters: 80 creates, 18 recycles of vnodes with persisting objects, 110 pageouts from persisting objects, 3 uncache kills, 7 syncs, 2 persisting objects synced, 41 truncates, 9 execs, 300 pageouts, 5000 PTE evictions, 1200 direct-map PTE evictions\nhalted\n";
+        let c = RaceCounters::parse(log).unwrap();
+        assert_eq!((c.truncates, c.execs, c.pageouts, c.pte_evictions, c.direct_evictions), (41, 9, 300, 5000, 1200));
         assert_eq!(format!("race: counters: {}\n", c.text()), log.lines().next().unwrap().to_owned() + "\n");
         assert_eq!(RaceCounters::parse("race: counters: 80 creates, 18 recycles\n"), None);
         assert_eq!(RaceCounters::parse("panic: x\n"), None);

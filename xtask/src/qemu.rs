@@ -25,6 +25,31 @@ pub const MACHINE_FILE: &str = "qemu/mac99.args";
 /// the same seed then gives the same output byte for byte.
 const ICOUNT: &str = "shift=0,align=off,sleep=off";
 
+/// Which PowerMac: both are QEMU's `mac99` with OpenBIOS; the G5 is the
+/// 64-bit PPC970FX, which the kernel runs in 32-bit mode as OpenBSD/macppc
+/// does (doc/platform.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mac {
+    G4,
+    G5,
+}
+
+impl Mac {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mac::G4 => "g4",
+            Mac::G5 => "g5",
+        }
+    }
+}
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// QEMU and the fixed part of its command line.
 pub struct Machine {
     qemu: PathBuf,
@@ -152,10 +177,18 @@ pub fn parse_args_file(text: &str) -> Vec<String> {
 }
 
 impl Machine {
-    pub fn load(ctx: &Ctx, tools: &Tools, art: &Artifacts) -> Result<Self> {
+    pub fn load(ctx: &Ctx, tools: &Tools, art: &Artifacts, mac: Mac) -> Result<Self> {
         let file = ctx.path(MACHINE_FILE);
         let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        Ok(Machine { qemu: tools.qemu.clone(), args: parse_args_file(&text), stub: art.boot.clone() })
+        let mut args = parse_args_file(&text);
+        let qemu = match mac {
+            Mac::G4 => tools.qemu.clone(),
+            Mac::G5 => {
+                args.extend(["-cpu".to_owned(), "970fx".to_owned()]);
+                tools.qemu64.clone()
+            }
+        };
+        Ok(Machine { qemu, args, stub: art.boot.clone() })
     }
 
     /// The QEMU command of a boot; with a user's image, the initrd blob

@@ -173,8 +173,9 @@ pub fn html(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "<p>{} boots of seeds {}–{}{}, bootargs <code>{}</code>.<br/>Kernel <code>{}</code>. Wall {:.1} s ({:.2} boots/s, {} at a time).{}</p>",
+        "<p>{} boots on the {} of seeds {}–{}{}, bootargs <code>{}</code>.<br/>Kernel <code>{}</code>. Wall {:.1} s ({:.2} boots/s, {} at a time).{}</p>",
         s.boots,
+        s.machine,
         s.first_seed,
         s.last_seed,
         s.shard.as_deref().map(|k| format!(" (shard {k})")).unwrap_or_default(),

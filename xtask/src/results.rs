@@ -107,6 +107,9 @@ pub struct Summary {
     /// The kernel that booted: CRC-32 and size of its ELF, and the git
     /// commit of the tree it was built from.
     pub kernel: String,
+    /// The PowerMac the boots ran on (summaries before 2026-12-07: g4).
+    #[serde(default = "g4")]
+    pub machine: crate::qemu::Mac,
     pub bootargs: String,
     /// The seeds planned (inclusive); fewer ran if a stopping rule ended
     /// the run (`stopped`).
@@ -131,6 +134,10 @@ pub struct Summary {
     #[serde(default)]
     pub counters: Option<(outcome::RaceCounters, u64)>,
     pub results: Vec<Record>,
+}
+
+fn g4() -> crate::qemu::Mac {
+    crate::qemu::Mac::G4
 }
 
 impl Summary {

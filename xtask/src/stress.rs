@@ -230,7 +230,7 @@ fn run_one(ctx: &Ctx, setup: &crate::ctx::Setup, args: &Args, policy: Option<kco
     results.sort_by_key(|r| r.seed);
 
     let shard = args.shard.map(|(k, n)| format!("{k}/{n}"));
-    let run = RunInfo { run_id, kernel, bootargs, planned, jobs: args.jobs, shard, stopped, wall: start.elapsed() };
+    let run = RunInfo { run_id, kernel, machine: ctx.machine, bootargs, planned, jobs: args.jobs, shard, stopped, wall: start.elapsed() };
     let summary = finish(&run, &dir, results)?;
     print!("{}", report(&summary, &dir, &ctx.root));
     Ok(dir)
@@ -241,6 +241,7 @@ fn run_one(ctx: &Ctx, setup: &crate::ctx::Setup, args: &Args, policy: Option<kco
 struct RunInfo {
     run_id: String,
     kernel: String,
+    machine: crate::qemu::Mac,
     bootargs: String,
     planned: (u64, u64),
     jobs: usize,
@@ -432,8 +433,11 @@ fn utc_stamp(secs: u64) -> String {
     format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rem / 3600, rem / 60 % 60, rem % 60)
 }
 
-fn replay_command(seed: u64, bootargs: &str) -> String {
+fn replay_command(machine: crate::qemu::Mac, seed: u64, bootargs: &str) -> String {
     let mut cmd = format!("cargo xtask run --seed {seed}");
+    if machine != crate::qemu::Mac::G4 {
+        let _ = write!(cmd, " --machine {machine}");
+    }
     if !bootargs.is_empty() {
         let _ = write!(cmd, " --bootargs {}", shell_quote(bootargs));
     }
@@ -460,7 +464,7 @@ fn summarize(run: &RunInfo, results: Vec<Record>) -> Summary {
         .into_iter()
         .map(|(sig, (count, first_seed, mut guest_ms))| {
             guest_ms.sort_unstable();
-            Signature { signature: sig.to_owned(), count, first_seed, replay: replay_command(first_seed, &run.bootargs), explain: None, guest_ms }
+            Signature { signature: sig.to_owned(), count, first_seed, replay: replay_command(run.machine, first_seed, &run.bootargs), explain: None, guest_ms }
         })
         .collect();
     signatures.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seed.cmp(&b.first_seed)));
@@ -477,6 +481,7 @@ fn summarize(run: &RunInfo, results: Vec<Record>) -> Summary {
     Summary {
         run_id: run.run_id.clone(),
         kernel: run.kernel.clone(),
+        machine: run.machine,
         bootargs: run.bootargs.clone(),
         first_seed: run.planned.0,
         last_seed: run.planned.1,
@@ -502,8 +507,9 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "\nstress {}: {} boots, {} at a time, seeds {}..={}{}, bootargs \"{}\"\n  kernel {}",
+        "\nstress {}: {} boots on the {}, {} at a time, seeds {}..={}{}, bootargs \"{}\"\n  kernel {}",
         s.run_id,
+        s.machine,
         s.boots,
         s.jobs,
         s.first_seed,
@@ -569,8 +575,9 @@ fn markdown(s: &Summary) -> String {
     let _ = writeln!(o, "# Stress run {}\n", s.run_id);
     let _ = writeln!(
         o,
-        "{} boots, {} at a time, seeds {}–{}{}, bootargs `{}`; kernel `{}`; wall {:.1} s, {:.2} boots/s.{}\n",
+        "{} boots on the {}, {} at a time, seeds {}–{}{}, bootargs `{}`; kernel `{}`; wall {:.1} s, {:.2} boots/s.{}\n",
         s.boots,
+        s.machine,
         s.jobs,
         s.first_seed,
         s.last_seed,
@@ -748,6 +755,9 @@ fn merge(shards: &[Summary], run_id: String, wall: Duration) -> Result<(RunInfo,
         if s.kernel != first.kernel {
             bail!("shard {} booted kernel {}, shard {} kernel {}: shards must run the same build", s.run_id, s.kernel, first.run_id, first.kernel);
         }
+        if s.machine != first.machine {
+            bail!("shard {} ran on the {}, shard {} on the {}: shards must run on the same machine", s.run_id, s.machine, first.run_id, first.machine);
+        }
     }
     let mut results: Vec<Record> = shards.iter().flat_map(|s| s.results.iter().cloned()).collect();
     results.sort_by_key(|r| r.seed);
@@ -767,6 +777,7 @@ fn merge(shards: &[Summary], run_id: String, wall: Duration) -> Result<(RunInfo,
         RunInfo {
             run_id,
             kernel: first.kernel.clone(),
+            machine: first.machine,
             bootargs: first.bootargs.clone(),
             planned: (ranges[0].0, ranges.iter().map(|r| r.1).max().unwrap_or(ranges[0].1)),
             jobs: shards.iter().map(|s| s.jobs).max().unwrap_or(1),
@@ -823,8 +834,13 @@ mod tests {
 
     #[test]
     fn replay_commands() {
-        assert_eq!(replay_command(3, ""), "cargo xtask run --seed 3");
-        assert_eq!(replay_command(3, "test=panic-random uvn.policy=fixed"), "cargo xtask run --seed 3 --bootargs 'test=panic-random uvn.policy=fixed'");
+        use crate::qemu::Mac;
+        assert_eq!(replay_command(Mac::G4, 3, ""), "cargo xtask run --seed 3");
+        assert_eq!(
+            replay_command(Mac::G4, 3, "test=panic-random uvn.policy=fixed"),
+            "cargo xtask run --seed 3 --bootargs 'test=panic-random uvn.policy=fixed'"
+        );
+        assert_eq!(replay_command(Mac::G5, 3, ""), "cargo xtask run --seed 3 --machine g5");
     }
 
     #[test]
@@ -863,6 +879,7 @@ mod tests {
         RunInfo {
             run_id: id.into(),
             kernel: "crc32 0 size 1 git x".into(),
+            machine: crate::qemu::Mac::G4,
             bootargs: "test=x".into(),
             planned,
             jobs: 2,

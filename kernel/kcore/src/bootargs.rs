@@ -158,6 +158,9 @@ pub enum Workload {
     Race,
     /// /bin/scfuzz, as init, makes `fuzz.ops` seeded system calls, then halts.
     Fuzz,
+    /// /sbin/init runs the field workload (short programs exec'd over and
+    /// over, mapping files read-only) for `race.secs`, then halts.
+    Field,
 }
 
 impl Default for BootArgs<'_> {
@@ -321,7 +324,11 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
                     args.workload = Some(Workload::Fuzz);
                     Ok(())
                 }
-                _ => Err(BootArgError::BadValue { key, value, expected: "walk, fsstress, race or fuzz" }),
+                "field" => {
+                    args.workload = Some(Workload::Field);
+                    Ok(())
+                }
+                _ => Err(BootArgError::BadValue { key, value, expected: "walk, fsstress, race, fuzz or field" }),
             },
             "uvm.mmap_uncache" => flag(key, value).map(|b| args.mmap_uncache = b),
             "race.secs" => ranged(key, value, 1, 3600, "1 to 3600").map(|n| args.race_secs = n),
@@ -429,6 +436,7 @@ mod tests {
         );
         assert_eq!(parse_all("workload=walk").0.workload, Some(Workload::Walk));
         assert_eq!(parse_all("workload=fsstress").0.workload, Some(Workload::Fsstress));
+        assert_eq!(parse_all("workload=field").0.workload, Some(Workload::Field));
         let (a, errs) = parse_all("workload=fuzz fuzz.ops=500");
         assert_eq!((a.workload, a.fuzz_ops, errs.len()), (Some(Workload::Fuzz), 500, 0));
         assert!(parse_all("p0.watch=1").0.p0_watch);
@@ -446,7 +454,7 @@ mod tests {
         assert!(parse_all("fuzz.mode=p0").0.fuzz_p0);
         assert_eq!(parse_all("fuzz.mode=x").1, ["bootarg: bad value 'x' for 'fuzz.mode': expected all or p0"]);
         assert_eq!(parse_all("fuzz.ops=0").1, ["bootarg: bad value '0' for 'fuzz.ops': expected 1 to 100000000"]);
-        assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk, fsstress, race or fuzz"]);
+        assert_eq!(parse_all("workload=dance").1, ["bootarg: bad value 'dance' for 'workload': expected walk, fsstress, race, fuzz or field"]);
         assert_eq!(parse_all("kern.maxvnodes=2").1, ["bootarg: bad value '2' for 'kern.maxvnodes': expected 4 to 1048576"]);
         assert_eq!(parse_all("physmem=12").1, ["bootarg: bad value '12' for 'physmem': expected pages, or MiB as <n>M, at least 3M (768 pages)"]);
         assert_eq!(parse_all("physmem=2M").1.len(), 1);

@@ -40,6 +40,9 @@ pub enum Usage {
     Symbols = 4,
     Ramdisk = 5,
     Vectors = 6,
+    /// The kernel's hashed page table and its slot records (added by the
+    /// kernel itself, sized from memory as OpenBSD's pmap_bootstrap does).
+    PageTable = 7,
 }
 
 impl Usage {
@@ -53,6 +56,7 @@ impl Usage {
             x if x == Usage::Symbols as u32 => "symbols",
             x if x == Usage::Ramdisk as u32 => "ramdisk",
             x if x == Usage::Vectors as u32 => "vectors",
+            x if x == Usage::PageTable as u32 => "page table",
             _ => "reserved",
         }
     }
@@ -157,6 +161,33 @@ impl BootInfo {
         true
     }
 
+    /// The highest `size` bytes of memory, `align`-aligned, that no used
+    /// range overlaps and that end at or below `below`; taken (added as
+    /// used with `usage`) and returned.
+    pub fn steal(&mut self, size: u32, align: u32, below: u64, usage: Usage) -> Option<u32> {
+        let mut best: Option<u32> = None;
+        for bank in self.memory() {
+            let top = bank.end().min(below);
+            if top < size as u64 {
+                continue;
+            }
+            let mut at = (top - size as u64) & !(align as u64 - 1);
+            while at >= bank.start as u64 {
+                let r = MemRange { start: at as u32, size };
+                match self.overlapping(&r) {
+                    None => {
+                        best = best.max(Some(at as u32));
+                        break;
+                    }
+                    Some(u) if u.range.start as u64 >= size as u64 => at = (u.range.start as u64 - size as u64) & !(align as u64 - 1),
+                    Some(_) => break,
+                }
+            }
+        }
+        let start = best?;
+        self.add_used(MemRange { start, size }, usage).then_some(start)
+    }
+
     /// The first used range that overlaps `r`, if any.
     pub fn overlapping(&self, r: &MemRange) -> Option<&UsedRange> {
         self.used().iter().find(|u| u.range.overlaps(r))
@@ -205,5 +236,21 @@ mod tests {
         }
         assert!(!bi.add_used(MemRange { start: 0, size: 1 }, Usage::Kernel));
         assert_eq!(bi.overlapping(&MemRange { start: 0x250, size: 1 }).unwrap().range.start, 0x200);
+    }
+
+    #[test]
+    fn steal_takes_the_highest_aligned_free_block() {
+        let mut bi = BootInfo::empty();
+        assert!(bi.add_memory(MemRange { start: 0, size: 0x1000_0000 }));
+        assert!(bi.add_used(MemRange { start: 0x0ff0_0000, size: 0x10_0000 }, Usage::Firmware));
+        assert!(bi.add_used(MemRange { start: 0x0fc5_8000, size: 0x1b_8000 }, Usage::Firmware));
+        // 4 MiB aligned below the firmware at 0x0fc58000: 0x0f800000.
+        assert_eq!(bi.steal(0x40_0000, 0x40_0000, 0x1000_0000, Usage::PageTable), Some(0x0f80_0000));
+        assert_eq!(bi.overlapping(&MemRange { start: 0x0f90_0000, size: 1 }).unwrap().usage, Usage::PageTable as u32);
+        // A page fits between the two firmware ranges; in 4 KiB of memory
+        // one page and no more.
+        assert_eq!(bi.steal(0x1000, 0x1000, 0x1000_0000, Usage::PageTable), Some(0x0fef_f000));
+        assert_eq!(bi.steal(0x1000, 0x1000, 0x1000, Usage::PageTable), Some(0));
+        assert_eq!(bi.steal(0x2000, 0x1000, 0x1000, Usage::PageTable), None);
     }
 }

@@ -44,9 +44,11 @@ pub enum RaceCtr {
     SyncPersist,
     /// Shrinks of a valid object by uvm_vnp_setsize (truncates).
     Truncate,
+    /// Programs exec'd.
+    Exec,
 }
 
-static RACE_CTRS: [AtomicU32; 7] = [const { AtomicU32::new(0) }; 7];
+static RACE_CTRS: [AtomicU32; 8] = [const { AtomicU32::new(0) }; 8];
 
 pub fn race_count(c: RaceCtr) {
     RACE_CTRS[c as usize].fetch_add(1, Ordering::Relaxed);
@@ -63,14 +65,18 @@ pub fn race_counters_print(out: &mut dyn Write) {
     let n = |c: RaceCtr| RACE_CTRS[c as usize].load(Ordering::Relaxed);
     let _ = writeln!(
         out,
-        "race: counters: {} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills, {} syncs, {} persisting objects synced, {} truncates",
+        "race: counters: {} creates, {} recycles of vnodes with persisting objects, {} pageouts from persisting objects, {} uncache kills, {} syncs, {} persisting objects synced, {} truncates, {} execs, {} pageouts, {} PTE evictions, {} direct-map PTE evictions",
         n(RaceCtr::Create),
         n(RaceCtr::PersistRecycle),
         n(RaceCtr::PersistPageout),
         n(RaceCtr::UncacheKill),
         n(RaceCtr::Sync),
         n(RaceCtr::SyncPersist),
-        n(RaceCtr::Truncate)
+        n(RaceCtr::Truncate),
+        n(RaceCtr::Exec),
+        crate::uvm::uvm_page::uvmexp_try().map_or(0, |e| e.pdpageouts),
+        crate::arch::pmap::pmap_evictions(),
+        crate::arch::pmap::pmap_direct_evictions()
     );
 }
 
@@ -130,6 +136,9 @@ pub fn p0_check(vp: &'static Vnode, at: P0Point) {
     );
     for (idx, unclean, changed) in &dirty {
         let _ = writeln!(out, "p0:   page {idx}: {}{}", if *unclean { "PG_CLEAN clear " } else { "" }, if *changed { "pmap changed bit set" } else { "" });
+        if let Some(pg) = vp.v_uvm.with(|u| u.pages.get(idx).copied()) {
+            p0_provenance(&mut out, pg, *unclean);
+        }
     }
     vfs_hist::vhist_print(&mut out, vp.v_id);
     let (pid, comm) = {
@@ -143,6 +152,37 @@ pub fn p0_check(vp: &'static Vnode, at: P0Point) {
     let _ = kern_ktrace::ktrace_print(&mut out, None, 16);
     let _ = writeln!(out, "p0: halting at the first P0 (the file system is not unmounted)");
     machdep::boot_halt()
+}
+
+/// Where a P0 page's modified state came from: what cleared PG_CLEAN and
+/// what set the pmap's modified bit that made it do so, with the mapping
+/// that carried the bit and the times.
+fn p0_provenance(out: &mut dyn Write, pg: &crate::uvm::uvm_page::VmPage, unclean: bool) {
+    use crate::uvm::uvm_page::{ModSrc, UncleanSrc};
+    let secs = |us: u32| alloc::format!("{}.{:06} s", us / 1_000_000, us % 1_000_000);
+    if unclean {
+        let (why, at) = pg.unclean_provenance();
+        let what = match why {
+            UncleanSrc::Deactivate => "uvm_pagedeactivate (pmap_is_modified said modified)",
+            UncleanSrc::FlushCleanCheck => "uvn_flush's clean check (pmap_is_modified said modified)",
+            UncleanSrc::PagerCluster => "uvm_pager_put's cluster (pmap_is_modified said modified)",
+            UncleanSrc::Test => "a self-test",
+            UncleanSrc::Unknown => "nothing recorded",
+        };
+        let _ = writeln!(out, "p0:     PG_CLEAN cleared by {what} at {}", secs(at));
+    }
+    if pg.flags().contains(PgFlags::PG_PMAP_MOD) {
+        let (src, ctx, va, at) = pg.mod_provenance();
+        let what = match src {
+            ModSrc::DirectEviction => alloc::format!("an eviction of the kernel's direct-map entry for {va:#x} (a write through the kernel's 1:1 map, credited to the page as OpenBSD's pte_insert does; no process wrote it)"),
+            ModSrc::MappingEviction => alloc::format!("an eviction of context {ctx}'s mapping at {va:#x}"),
+            ModSrc::MappingUnload => alloc::format!("the removal of context {ctx}'s mapping at {va:#x}"),
+            ModSrc::MappingSync => alloc::format!("the changed bit of context {ctx}'s mapping at {va:#x}"),
+            ModSrc::KernelWrite => "the kernel writing it for a process (copyout)".into(),
+            ModSrc::Unknown => "nothing recorded".into(),
+        };
+        let _ = writeln!(out, "p0:     PG_PMAP_MOD set by {what} at {}", secs(at));
+    }
 }
 
 /// The halt line of a boot that watched and found no P0.

@@ -2,7 +2,7 @@
 //! Firmware, bring up the console, interrupts and the clock, then run the
 //! self-tests or the demo the bootargs ask for.
 
-use crate::arch::{clock, cpu, intr, mmu, pmap, trap};
+use crate::arch::{clock, cpu, intr, mmu, pmap};
 use crate::ddb::db_sym;
 use crate::dev::{cuda, escc, openpic, pvpanic, rd};
 use crate::kern::{kern_clock, kern_exec, kern_exit, kern_malloc, kern_proc, kern_sched, subr_prf, vfs_bio, vfs_subr};
@@ -21,13 +21,31 @@ pub fn bootinfo() -> &'static BootInfo {
     BOOTINFO.get().expect("bootinfo used before main")
 }
 
+/// The end of the kernel's image in memory, .bss included (the linker's).
+fn kernel_image_end() -> u32 {
+    extern "C" {
+        static __bss_end: u8;
+    }
+    core::ptr::addr_of!(__bss_end) as u32
+}
+
 #[no_mangle]
 extern "C" fn main(bip: *const BootInfo) -> ! {
     // SAFETY: the boot stub passes a pointer to its boot-info record in r3;
     // it is copied before anything can overwrite the stub's memory.
-    let bi = *BOOTINFO.call_once(|| unsafe { *bip });
-    mmu::bootstrap();
-    trap::install_vectors();
+    let mut bi = unsafe { *bip };
+    cpu::cpu_bootstrap();
+    // The page table is sized from memory, as OpenBSD's pmap_bootstrap
+    // does: all of RAM, or what physmem= leaves the machine (read ahead of
+    // the other boot arguments, which are checked below).
+    let ram_end = bi.memory().iter().map(|m| m.start.saturating_add(m.size)).max().unwrap_or(0);
+    let pages = {
+        let early = bootargs::parse(bi.bootargs(), &mut |_| {});
+        early.physmem_pages.unwrap_or(u32::MAX).min(bi.memory().iter().map(|m| m.size / uvm_page::PAGE_SIZE).sum())
+    };
+    let table = pmap::pmap_steal_ptable(&mut bi, pages);
+    let bi = *BOOTINFO.call_once(|| bi);
+    mmu::bootstrap(kernel_image_end(), ram_end, table);
     if !bi.valid() {
         // Without the record there is no console address to complain on;
         // stopping here leaves the magic in r3 for a debugger.
@@ -35,12 +53,17 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
             core::hint::spin_loop();
         }
     }
-    escc::cninit(bi.escc_ctrl, bi.escc_data);
+    escc::cninit(mmu::iomap(bi.escc_ctrl), mmu::iomap(bi.escc_data));
     let tb = cpu::mftb();
     kern_clock::set_boottime_tb(tb);
     printf!("ppcbsd kernel {} (powerpc, mac99)\n", VERSION);
-    pvpanic::attach(bi.pvpanic);
-    cuda::attach(bi.cuda);
+    printf!(
+        "cpu0: {}{}\n",
+        cpu::cpu_name(),
+        if cpu::ppc_proc_is_64b() { ", 64-bit, run in 32-bit mode; no BATs: the kernel's 1:1 map is spilled page-table entries" } else { "" }
+    );
+    pvpanic::attach(mmu::iomap(bi.pvpanic));
+    cuda::attach(mmu::iomap(bi.cuda));
     kern_malloc::kmeminit();
     db_sym::db_sym_init(&bi);
 
@@ -105,7 +128,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
         if args.physmem_pages.is_some() { " (limited by physmem=)" } else { "" }
     );
 
-    openpic::init(bi.openpic);
+    openpic::init(mmu::iomap(bi.openpic));
     escc::cnattach_intr();
     kern_clock::set_hz(args.hz);
     clock::cpu_initclocks(bi.tbfreq, args.hz);
@@ -131,6 +154,10 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
                     "/sbin/init",
                     &["init", "race", &seed, &secs, keep, &sync, if args.race_truncate { "truncate" } else { "notruncate" }, args.race_dir],
                 );
+            }
+            Some(Workload::Field) => {
+                let (seed, secs, sync) = (alloc::format!("{}", args.seed), alloc::format!("{}", args.race_secs), alloc::format!("{}", args.race_sync_ms));
+                start_init("/sbin/init", &["init", "field", &seed, &secs, &sync, args.race_dir]);
             }
             // The fuzzer runs as init: it reaps the children its workers leave.
             Some(Workload::Fuzz) => {

@@ -1,6 +1,8 @@
-//! Loading a program (OpenBSD kern_exec.c, exec_elf.c): a static ELF read
-//! through the VFS (namei, VOP_READ) a header and a chunk at a time, into
-//! a fresh address space with its arguments on the stack.
+//! Loading a program (OpenBSD kern_exec.c, exec_elf.c): a static ELF's
+//! headers read through the VFS (namei, VOP_READ), its segments mapped
+//! from the program's vnode copy-on-write (a partial last page and a
+//! misaligned segment read in), into a fresh address space with its
+//! arguments on the stack.
 
 use crate::arch::pmap::{USER_MAX, USER_MIN};
 use crate::arch::trap::TrapFrame;
@@ -125,7 +127,10 @@ fn exec_vnode(vp: &'static Vnode, argv: &ExecArgs) -> Result<(VmSpace, UserEntry
     let mut vs = VmSpace::new()?;
     let r = load_segments(&mut vs, vp, &eh).and_then(|_| setup_stack(&mut vs, argv));
     match r {
-        Ok((sp, argc, argvp)) => Ok((vs, UserEntry { pc: eh.entry, sp, argc, argv: argvp })),
+        Ok((sp, argc, argvp)) => {
+            crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::Exec);
+            Ok((vs, UserEntry { pc: eh.entry, sp, argc, argv: argvp }))
+        }
         Err(e) => {
             vs.uvmspace_free();
             Err(e)
@@ -157,15 +162,7 @@ fn load_segments(vs: &mut VmSpace, vp: &'static Vnode, eh: &Ehdr) -> Result<(), 
         if ph.flags & PF_W != 0 {
             prot |= Prot::WRITE;
         }
-        let start = trunc_page(ph.vaddr);
-        vs.uvm_map_anon(start, round_page(end as u64) as u32, prot).map_err(|_| Errno::ENOEXEC)?;
-        let mut done = 0u32;
-        while done < ph.filesz {
-            let n = (ph.filesz - done).min(EXEC_CHUNK as u32) as usize;
-            read_at(vp, ph.offset as u64 + done as u64, &mut chunk[..n])?;
-            vs.uvm_fill(ph.vaddr + done, &chunk[..n])?;
-            done += n as u32;
-        }
+        load_psection(vs, vp, &ph, prot, &mut chunk)?;
         entry_ok |= eh.entry >= ph.vaddr && eh.entry < end;
     }
     if entry_ok {
@@ -173,6 +170,45 @@ fn load_segments(vs: &mut VmSpace, vp: &'static Vnode, eh: &Ehdr) -> Result<(), 
     } else {
         Err(Errno::ENOEXEC)
     }
+}
+
+/// One PT_LOAD segment, as OpenBSD's exec_elf load_psection and its
+/// vmcmds: the file's pages mapped from the vnode's object copy-on-write
+/// (vmcmd_map_pagedvn, UVM_FLAG_COPYONW), so that a program's text is its
+/// vnode's pages and its object persists when the program exits; a
+/// writable segment's last partial page read in (vmcmd_map_readvn); the
+/// rest zero-fill (vmcmd_map_zero). A segment whose file offset is not
+/// congruent to its address is read in whole (readvn).
+fn load_psection(vs: &mut VmSpace, vp: &'static Vnode, ph: &Phdr, prot: Prot, chunk: &mut [u8]) -> Result<(), Errno> {
+    let start = trunc_page(ph.vaddr);
+    let end = round_page((ph.vaddr + ph.memsz) as u64) as u32;
+    let paged = ph.offset % PAGE_SIZE == ph.vaddr % PAGE_SIZE && ph.filesz > 0;
+    let file_end = match (paged, prot.contains(Prot::WRITE)) {
+        (false, _) => start,
+        (true, true) => trunc_page(ph.vaddr + ph.filesz),
+        (true, false) => round_page((ph.vaddr + ph.filesz) as u64) as u32,
+    };
+    if file_end > start {
+        crate::uvm::uvm_vnode::uvn_attach(vp, false)?;
+        let pgoff = (ph.offset - (ph.vaddr - start)) / PAGE_SIZE;
+        if let Err(e) = vs.uvm_map_obj(start, file_end, prot, uvm_map::MapObj { vp, pgoff, shared: false }) {
+            crate::uvm::uvm_vnode::uvn_detach(vp);
+            return Err(if e == Errno::ENOMEM { e } else { Errno::ENOEXEC });
+        }
+    }
+    if end > file_end {
+        vs.uvm_map_anon(file_end, end, prot).map_err(|_| Errno::ENOEXEC)?;
+        // The file's bytes in that part: a partial page, or all of it.
+        let mut at = file_end.max(ph.vaddr);
+        let stop = ph.vaddr + ph.filesz;
+        while at < stop {
+            let n = (stop - at).min(chunk.len() as u32) as usize;
+            read_at(vp, (ph.offset + (at - ph.vaddr)) as u64, &mut chunk[..n])?;
+            vs.uvm_fill(at, &chunk[..n])?;
+            at += n as u32;
+        }
+    }
+    Ok(())
 }
 
 /// Puts the argument strings and the argv array at the top of a fresh

@@ -33,14 +33,32 @@ const BOUNCE_KEEP: usize = 4;
 struct Bounce(Vec<u8>);
 
 impl Bounce {
-    fn get() -> Bounce {
-        let pooled = BOUNCE.lock().iter_mut().find_map(Option::take);
-        Bounce(pooled.unwrap_or_else(|| alloc::vec![0; MAXIO as usize]))
+    /// A pooled buffer, or a new one of `len` bytes: the heap may have no
+    /// such run free when many threads are in read and write at once and
+    /// memory is short, so it waits for room as a system call's allocation
+    /// does (kmem_wait) and gives ENOMEM after three tries, rather than fail
+    /// the allocation (a panic).
+    fn get(len: usize) -> Result<Bounce, Errno> {
+        if let Some(b) = BOUNCE.lock().iter_mut().find_map(Option::take) {
+            return Ok(Bounce(b));
+        }
+        for _ in 0..3 {
+            let mut v = Vec::new();
+            if v.try_reserve_exact(len).is_ok() {
+                v.resize(len, 0);
+                return Ok(Bounce(v));
+            }
+            crate::kern::kern_malloc::kmem_wait(len)?;
+        }
+        Err(Errno::ENOMEM)
     }
 }
 
 impl Drop for Bounce {
     fn drop(&mut self) {
+        if self.0.len() != MAXIO as usize {
+            return;
+        }
         let mut pool = BOUNCE.lock();
         if let Some(slot) = pool.iter_mut().find(|s| s.is_none()) {
             *slot = Some(core::mem::take(&mut self.0));
@@ -94,7 +112,7 @@ pub fn sys_read_file(pid: u32, fd: u32, buf: u32, len: u32, at: Option<i64>, mut
     if vp.with(|v| v.v_type) == VType::VDIR {
         return Err(Errno::EISDIR);
     }
-    let mut bounce = Bounce::get();
+    let mut bounce = Bounce::get(len.min(MAXIO) as usize)?;
     let chunk = &mut bounce.0[..len.min(MAXIO) as usize];
     let n = vn_rdwr(vp, Uio::Read(chunk), off)?;
     copyout(&chunk[..n], buf)?;
@@ -122,7 +140,7 @@ pub fn sys_write_file(pid: u32, fd: u32, buf: u32, len: u32, at: Option<i64>, co
     if !fwrite(flag) {
         return Err(Errno::EBADF);
     }
-    let mut bounce = Bounce::get();
+    let mut bounce = Bounce::get(len.min(MAXIO) as usize)?;
     let chunk = &mut bounce.0[..len.min(MAXIO) as usize];
     copyin(buf, chunk)?;
     // pwrite is not moved by O_APPEND (vfs_vnops.c:395-398@2ea167a2).

@@ -50,7 +50,7 @@ const SUITE: &[KTest] = &[
 
 /// Every self-test, in the order `test=all` runs them.
 fn all_tests() -> impl Iterator<Item = &'static KTest> {
-    SUITE.iter().chain(proc::SUITE).chain(vm::SUITE).chain(bio::SUITE).chain(vfs::SUITE).chain(uvn::SUITE)
+    SUITE.iter().chain(vm::SUITE).chain(proc::SUITE).chain(bio::SUITE).chain(vfs::SUITE).chain(uvn::SUITE)
 }
 
 pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {

@@ -33,6 +33,7 @@ pub const SUITE: &[KTest] = &[
     ("rwlock", test_rwlock),
     ("clockintr_between_ticks", test_clockintr),
     ("user_programs", test_user_programs),
+    ("exec_text_persists", test_exec_text_persists),
 ];
 
 static CI_COUNT: AtomicU32 = AtomicU32::new(0);
@@ -330,6 +331,23 @@ fn test_user_forks() -> TestResult {
     let g1 = crate::kern::kern_malloc::heap_grown();
     crate::printf!("user_forks: heap free {h0} -> {h1} bytes, grown {g0} -> {g1} over 500 forks\n");
     check!(g1 == g0 && h1 + 4096 >= h0, "500 fork/exit/wait cycles took {} bytes of heap", (h0 + (g1 - g0)).saturating_sub(h1));
+    Ok(())
+}
+
+/// A program's text is its vnode's pages (exec maps them copy-on-write,
+/// as OpenBSD's vmcmd_map_pagedvn): once /bin/hello has run and exited,
+/// its vnode's object persists, unreferenced, holding the pages it ran.
+fn test_exec_text_persists() -> TestResult {
+    use crate::uvm::uvm_vnode::UvnFlags;
+    let pid = kern_exec::proc_spawn("/bin/hello", &["hello", "x"]).ok_or("no memory for a process")?;
+    let (_, status) = dowait4(pid as i32).map_err(|e| format!("wait4: {e}"))?;
+    check!(status == 2 << 8, "hello ended with status {status:#x}, not its argument count");
+    let vp = crate::kern::vfs_lookup::namei_lookup("/bin/hello").map_err(|e| format!("namei /bin/hello: {e}"))?;
+    let (flags, refs, npages) = vp.v_uvm.with(|u| (u.u_flags, u.uo_refs, u.pages.len()));
+    crate::kern::vfs_subr::vrele(vp);
+    check!(flags.contains(UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST), "hello's object is {flags:?}, not a persisting one");
+    check!(refs == 0, "hello's object still has {refs} references after it exited");
+    check!(npages > 0, "hello's object holds no pages: its text was not mapped from the vnode");
     Ok(())
 }
 

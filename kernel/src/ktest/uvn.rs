@@ -57,7 +57,7 @@ fn attach_dirty_pages(vp: &'static Vnode, npages: u32, dirty: &[u32]) -> TestRes
     for &d in dirty {
         let pg = uvn_get_retry(vp, d).map_err(|e| format!("uvn_get {d}: {e}"))?;
         uvm_page_write(pg, 0, &pattern(9 + d as u8, PG));
-        pg.clear_flags(PgFlags::PG_CLEAN);
+        pg.clear_clean(crate::uvm::uvm_page::UncleanSrc::Test);
     }
     Ok(())
 }

@@ -58,10 +58,19 @@ fn test_uvm_page_exhaust() -> TestResult {
 fn test_heap_grows() -> TestResult {
     let grown = kern_malloc::heap_grown();
     let free = uvmexp().free;
-    // More than the static arena holds, so the heap must take pages.
-    let v: Vec<u8> = alloc::vec![0x5a; 600 * 1024];
-    check!(v.iter().all(|&b| b == 0x5a), "heap memory does not hold its contents");
-    check!(kern_malloc::heap_grown() > grown, "a 600 KiB allocation did not grow the heap");
+    // Until the heap has taken pages (more than it holds free), in 16 KiB
+    // pieces (its growth block), each after waiting for room as a system
+    // call does: programs' text stays in the page cache, so free pages may
+    // come back only as the pagedaemon makes them, and seldom in long runs.
+    let mut pieces: Vec<Vec<u8>> = Vec::new();
+    let mut i = 0u8;
+    while kern_malloc::heap_grown() == grown && pieces.len() < 1024 {
+        kern_malloc::kmem_wait(16 * 1024).map_err(|e| alloc::format!("kmem_wait: {e}"))?;
+        pieces.push(alloc::vec![0x5a ^ i; 16 * 1024]);
+        i = i.wrapping_add(1);
+    }
+    check!(pieces.iter().enumerate().all(|(i, v)| v.iter().all(|&b| b == 0x5a ^ (i as u8))), "heap memory does not hold its contents");
+    check!(kern_malloc::heap_grown() > grown, "16 MiB of allocations did not grow the heap");
     check!(uvmexp().free < free, "the heap grew without taking pages");
     Ok(())
 }
@@ -151,18 +160,35 @@ fn test_pmap_protect_fault() -> TestResult {
 /// page numbers 4096 apart share the hash bits a 4096-group table uses,
 /// which gives 16 in segment 14; the 17th is in segment 12, two pages in,
 /// since its VSID differs from segment 14's in bit 1.
-fn colliding_va(i: u32) -> u32 {
-    if i < 16 {
-        TEST_VA + i * 4096 * PAGE_SIZE
-    } else {
-        0xc000_0000 + 2 * PAGE_SIZE
+/// Seventeen free kernel addresses (segments 14 and 12; 13 holds the
+/// thread stacks) whose pages hash to TEST_VA's pair of PTE groups: VSID
+/// (the segment, for the kernel) xor page index, modulo the groups. The
+/// table is sized from memory, so a large one leaves too few: an error
+/// saying so.
+fn colliding_vas() -> Result<Vec<u32>, alloc::string::String> {
+    let mask = pmap::pmap_ptegs() - 1;
+    let target = (TEST_VA >> 28) & mask;
+    let mut vas = Vec::new();
+    for sr in [14u32, 12] {
+        let mut p = (target ^ sr) & mask;
+        while p < 0x1_0000 && vas.len() < 17 {
+            let va = (sr << 28) | (p << 12);
+            if pmap::pmap_extract(PMAP_KERNEL, va).is_none() {
+                vas.push(va);
+            }
+            p += mask + 1;
+        }
     }
+    check!(vas.len() == 17, "a table of {} PTE groups leaves {} colliding kernel addresses, not 17 (physmem=32M or less)", mask + 1, vas.len());
+    Ok(vas)
 }
 
 /// Maps 17 pages whose addresses all hash to the same pair of PTE groups
 /// (16 slots): one must be evicted, and touching it must bring it back.
 fn test_pmap_htab_overflow() -> TestResult {
     const N: u32 = 17;
+    let vas = colliding_vas()?;
+    let colliding_va = |i: u32| vas[i as usize];
     let mut pgs = Vec::new();
     for i in 0..N {
         let pg = uvm_pagealloc(Pga::UseReserve).ok_or("no page")?;

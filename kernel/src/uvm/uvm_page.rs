@@ -62,6 +62,15 @@ pub struct VmPage {
     /// (uobject and offset), for the pagedaemon.
     owner: AtomicU32,
     pgidx: AtomicU32,
+    /// Where the page's modified state came from, for the P0 report (a
+    /// ppcbsd diagnostic): what set PG_PMAP_MOD last after it was clear,
+    /// through which mapping, when; what cleared PG_CLEAN last, when.
+    mod_src: AtomicU32,
+    mod_ctx: AtomicU32,
+    mod_va: AtomicU32,
+    mod_us: AtomicU32,
+    unclean_src: AtomicU32,
+    unclean_us: AtomicU32,
     /// The thread that set PG_BUSY, plus one (0: none), as OpenBSD's pg->owner under
     /// UVM_PAGE_TRKOWN: the deadlock detector's way to see a thread wait
     /// for a page it holds busy itself.
@@ -100,6 +109,39 @@ impl VmPage {
         }
     }
 
+    /// Sets PG_PMAP_MOD from `src` (the mapping `ctx`, `va` carried the
+    /// changed bit), remembering where it came from when it was clear.
+    /// Touches only the page: the 970's real-mode spill calls it too.
+    pub fn set_pmap_mod(&self, src: ModSrc, ctx: u32, va: u32) {
+        let old = self.flags.fetch_or(PgFlags::PG_PMAP_MOD.bits(), Ordering::Relaxed);
+        if old & PgFlags::PG_PMAP_MOD.bits() == 0 {
+            self.mod_src.store(src as u32, Ordering::Relaxed);
+            self.mod_ctx.store(ctx, Ordering::Relaxed);
+            self.mod_va.store(va, Ordering::Relaxed);
+            self.mod_us.store(crate::diag::vfs_hist::uptime_us() as u32, Ordering::Relaxed);
+        }
+    }
+
+    /// Clears PG_CLEAN because of `src`, remembering it.
+    pub fn clear_clean(&self, src: UncleanSrc) {
+        let old = self.flags.fetch_and(!PgFlags::PG_CLEAN.bits(), Ordering::Relaxed);
+        if old & PgFlags::PG_CLEAN.bits() != 0 {
+            self.unclean_src.store(src as u32, Ordering::Relaxed);
+            self.unclean_us.store(crate::diag::vfs_hist::uptime_us() as u32, Ordering::Relaxed);
+        }
+    }
+
+    /// Where PG_PMAP_MOD came from: (source, ctx, va, µs of uptime).
+    pub fn mod_provenance(&self) -> (ModSrc, u32, u32, u32) {
+        let l = |a: &AtomicU32| a.load(Ordering::Relaxed);
+        (ModSrc::from_u32(l(&self.mod_src)), l(&self.mod_ctx), l(&self.mod_va), l(&self.mod_us))
+    }
+
+    /// What cleared PG_CLEAN last, and when (µs of uptime).
+    pub fn unclean_provenance(&self) -> (UncleanSrc, u32) {
+        (UncleanSrc::from_u32(self.unclean_src.load(Ordering::Relaxed)), self.unclean_us.load(Ordering::Relaxed))
+    }
+
     /// The thread that holds the page busy, if any (see busy_owner).
     pub fn busy_owner(&self) -> Option<u32> {
         if !self.flags().contains(PgFlags::PG_BUSY) {
@@ -115,6 +157,57 @@ impl VmPage {
     pub fn index(&self) -> u32 {
         let base = pages().as_ptr() as usize;
         ((self as *const VmPage as usize - base) / core::mem::size_of::<VmPage>()) as u32
+    }
+}
+
+/// What set a page's PG_PMAP_MOD (the P0 report's provenance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ModSrc {
+    Unknown = 0,
+    /// An eviction from the page table of the kernel's 1:1 entry for the
+    /// page (the 970's direct map; OpenBSD credits it with no managed check).
+    DirectEviction,
+    /// An eviction of a process's (or a kernel pmap) mapping of it.
+    MappingEviction,
+    /// A mapping of it removed or reprotected.
+    MappingUnload,
+    /// pmap_is_modified read a mapping's changed bit.
+    MappingSync,
+    /// The kernel wrote it for a process (copyout).
+    KernelWrite,
+}
+
+impl ModSrc {
+    fn from_u32(v: u32) -> ModSrc {
+        [ModSrc::Unknown, ModSrc::DirectEviction, ModSrc::MappingEviction, ModSrc::MappingUnload, ModSrc::MappingSync, ModSrc::KernelWrite]
+            .get(v as usize)
+            .copied()
+            .unwrap_or(ModSrc::Unknown)
+    }
+}
+
+/// What cleared a page's PG_CLEAN (the P0 report's provenance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum UncleanSrc {
+    Unknown = 0,
+    /// uvm_pagedeactivate: the pmap said modified.
+    Deactivate,
+    /// uvn_flush's clean check: the pmap said modified.
+    FlushCleanCheck,
+    /// uvm_pager_put's cluster: the pmap said modified.
+    PagerCluster,
+    /// A self-test made it dirty.
+    Test,
+}
+
+impl UncleanSrc {
+    fn from_u32(v: u32) -> UncleanSrc {
+        [UncleanSrc::Unknown, UncleanSrc::Deactivate, UncleanSrc::FlushCleanCheck, UncleanSrc::PagerCluster, UncleanSrc::Test]
+            .get(v as usize)
+            .copied()
+            .unwrap_or(UncleanSrc::Unknown)
     }
 }
 
@@ -221,6 +314,12 @@ pub fn uvm_page_init(bi: &BootInfo, limit: Option<u32>) {
                     flags: AtomicU32::new(0),
                     wire_count: AtomicU32::new(0),
                     an_ref: AtomicU32::new(0),
+                    mod_src: AtomicU32::new(0),
+                    mod_ctx: AtomicU32::new(0),
+                    mod_va: AtomicU32::new(0),
+                    mod_us: AtomicU32::new(0),
+                    unclean_src: AtomicU32::new(0),
+                    unclean_us: AtomicU32::new(0),
                     busy_owner: AtomicU32::new(0),
                     owner: AtomicU32::new(0),
                     pgidx: AtomicU32::new(0),
@@ -428,7 +527,7 @@ pub fn uvm_pagedeactivate(pg: &VmPage) {
     if uvm_page_queue(pg) != Some(PQ_INACTIVE) {
         crate::arch::pmap::pmap_clear_reference(pg);
         if pg.flags().contains(PgFlags::PG_CLEAN) && crate::arch::pmap::pmap_is_modified(pg) {
-            pg.clear_flags(PgFlags::PG_CLEAN);
+            pg.clear_clean(UncleanSrc::Deactivate);
         }
     }
     move_to(pg, Some(PQ_INACTIVE));

@@ -69,7 +69,7 @@ fn uvm_mk_pcluster(uvn: &UvmVnode, pg: &'static VmPage, flags: PgoFlags, first: 
             }
             if !p.flags().contains(PgFlags::PG_CLEANCHK) {
                 if p.flags() & (PgFlags::PG_CLEAN | PgFlags::PG_BUSY) == PgFlags::PG_CLEAN && pmap_is_modified(p) {
-                    p.clear_flags(PgFlags::PG_CLEAN);
+                    p.clear_clean(crate::uvm::uvm_page::UncleanSrc::PagerCluster);
                 }
                 p.set_flags(PgFlags::PG_CLEANCHK);
             }

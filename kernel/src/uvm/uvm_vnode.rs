@@ -773,7 +773,7 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
                 pmap_page_protect(pp, Prot::NONE);
             }
             if pp.flags().contains(PgFlags::PG_CLEAN) && pmap_is_modified(pp) {
-                pp.clear_flags(PgFlags::PG_CLEAN);
+                pp.clear_clean(crate::uvm::uvm_page::UncleanSrc::FlushCleanCheck);
             }
             pp.set_flags(PgFlags::PG_CLEANCHK);
             !pp.flags().contains(PgFlags::PG_CLEAN)

@@ -337,8 +337,66 @@ impl Write for Stdout {
     }
 }
 
+/// The field workload's files (workload=field): DIR/field/f0…f7, file k
+/// (k+1)·16 KiB long, its bytes a function of k and the offset, so that
+/// every reader can check what it sees.
+pub const FIELD_FILES: u32 = 8;
+
+/// The big one, DIR/field/f8 (4 MiB), that the viewers keep mapped.
+pub const FIELD_BIG: u32 = 8;
+
+pub fn field_size(k: u32) -> usize {
+    if k == FIELD_BIG {
+        4 << 20
+    } else {
+        (k as usize + 1) * 16 * 1024
+    }
+}
+
+pub fn field_byte(k: u32, off: usize) -> u8 {
+    (k as u8).wrapping_mul(37) ^ (off as u8) ^ ((off >> 12) as u8).wrapping_mul(11)
+}
+
+/// "DIR/field/fK" with its NUL, in `buf`.
+pub fn field_path<'a>(buf: &'a mut [u8; 256], dir: &str, k: u32) -> &'a [u8] {
+    path_join(buf, &[dir.trim_end_matches('/').as_bytes(), b"/field/f", &[b'0' + (k % 10) as u8]])
+}
+
+/// A print's text gathered into one write(2) when it fits (as stdio's
+/// buffer would), so that lines of processes printing at once do not
+/// interleave at every formatted piece.
+struct LineBuf {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl LineBuf {
+    fn flush(&mut self) {
+        if self.len > 0 {
+            let _ = write(1, &self.buf[..self.len]);
+            self.len = 0;
+        }
+    }
+}
+
+impl Write for LineBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.len + s.len() > self.buf.len() {
+            self.flush();
+        }
+        if s.len() > self.buf.len() {
+            return Stdout.write_str(s);
+        }
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+        self.len += s.len();
+        Ok(())
+    }
+}
+
 pub fn _print(args: fmt::Arguments<'_>) {
-    let _ = Stdout.write_fmt(args);
+    let mut b = LineBuf { buf: [0; 256], len: 0 };
+    let _ = b.write_fmt(args);
+    b.flush();
 }
 
 #[macro_export]

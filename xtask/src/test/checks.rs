@@ -483,3 +483,14 @@ pub(super) fn ramdisk_error(text: &str) -> Result<(), String> {
         Err(format!("'{line}' mentions neither the ramdisk nor a superblock"))
     }
 }
+
+/// A boot that ended in one of the model's failures, whichever: a panic
+/// or a deadlock report (the replay test needs one, not a particular one,
+/// since a seed's outcome moves with every change to the code).
+pub(super) fn failed_with_report(text: &str) -> Result<(), String> {
+    if text.lines().any(|l| l.starts_with("panic: ") || l.starts_with("deadlock: ")) {
+        Ok(())
+    } else {
+        Err("neither a panic nor a deadlock report".into())
+    }
+}

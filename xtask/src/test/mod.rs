@@ -243,7 +243,7 @@ fn run_race(ctx: &Ctx, setup: &Setup, t: &QemuTest, rc: RaceCheck, timeout: Dura
             input: None,
             save_image: None,
         };
-        match setup.machine.boot(ctx, &b) {
+        match setup.machine_for(ctx, t.machine.unwrap_or(ctx.machine)).boot(ctx, &b) {
             Ok(r) => {
                 let text = r.text();
                 match (rc.ok)(r.exit, &text) {
@@ -283,7 +283,7 @@ fn run_test(ctx: &Ctx, setup: &Setup, t: &QemuTest, timeout: Duration) -> Report
             input: t.input,
             save_image: t.saved_image.map(|_| saved.as_path()),
         };
-        setup.machine.boot(ctx, &b)
+        setup.machine_for(ctx, t.machine.unwrap_or(ctx.machine)).boot(ctx, &b)
     };
     let first = match boot(&log) {
         Ok(r) => r,

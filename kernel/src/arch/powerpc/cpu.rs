@@ -25,6 +25,51 @@ bitflags::bitflags! {
 /// HID0 NAP: with MSR[POW] the core naps until an interrupt.
 const HID0_NAP: u32 = 0x0040_0000;
 
+/// The processor versions (PVR's upper half) of the PowerPC 970 family:
+/// 64-bit cores that OpenBSD/macppc runs in 32-bit mode. They have no
+/// BATs, a 64-bit page table format, and take interrupts in 64-bit mode.
+const PVR_970: u32 = 0x0039;
+const PVR_970FX: u32 = 0x003c;
+const PVR_970MP: u32 = 0x0044;
+const PVR_970GX: u32 = 0x0045;
+
+/// Set once by `cpu_bootstrap`, before anything reads it.
+static PROC_IS_64B: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+pub fn mfpvr() -> u32 {
+    let v: u32;
+    // SAFETY: reading the PVR has no side effects.
+    unsafe { asm!("mfpvr {0}", out(reg) v) };
+    v
+}
+
+/// Tells the CPU from its PVR, as OpenBSD's cpu_bootstrap does
+/// (`ppc_proc_is_64b`, `ppc_nobat`). First thing at boot.
+pub fn cpu_bootstrap() {
+    let is64 = matches!(mfpvr() >> 16, PVR_970 | PVR_970FX | PVR_970MP | PVR_970GX);
+    PROC_IS_64B.store(is64, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// A 970 (G5): 64-bit page table entries, no BATs (the kernel's 1:1 map
+/// of RAM goes through the page table), 64-bit mode on every interrupt.
+pub fn ppc_proc_is_64b() -> bool {
+    PROC_IS_64B.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// A name for the boot line.
+pub fn cpu_name() -> &'static str {
+    match mfpvr() >> 16 {
+        PVR_970 => "PPC970",
+        PVR_970FX => "PPC970FX",
+        PVR_970MP => "PPC970MP",
+        PVR_970GX => "PPC970GX",
+        0x000c => "MPC7400",
+        0x800c => "MPC7410",
+        0x8000..=0x8004 => "MPC745x",
+        _ => "PowerPC",
+    }
+}
+
 pub fn mfmsr() -> Msr {
     let v: u32;
     // SAFETY: reading the MSR has no side effects.
@@ -92,11 +137,16 @@ pub fn with_interrupts_disabled<R>(f: impl FnOnce() -> R) -> R {
 /// The trap code clears POW in the saved MSR so the return does not nap again.
 pub fn idle() {
     // SAFETY: sets HID0[NAP] (power saving only) then enables EE|POW in one
-    // mtmsr; translation bits are kept as they are.
+    // mtmsr; translation bits are kept as they are. The 970's HID0 is left
+    // alone: 64 bits wide, NAP in its upper word, and QEMU's 970 treats a
+    // write to it as a bit-clear; there POW without a nap mode does nothing,
+    // and the idle loop spins until the interrupt comes.
     unsafe {
-        let hid0: u32;
-        asm!("mfspr {0}, 1008", out(reg) hid0);
-        asm!("mtspr 1008, {0}", "isync", in(reg) hid0 | HID0_NAP);
+        if !ppc_proc_is_64b() {
+            let hid0: u32;
+            asm!("mfspr {0}, 1008", out(reg) hid0);
+            asm!("mtspr 1008, {0}", "isync", in(reg) hid0 | HID0_NAP);
+        }
         mtmsr(mfmsr() | Msr::EE | Msr::POW);
     }
 }

@@ -1,37 +1,53 @@
 //! The physical map on the PowerPC hashed page table (OpenBSD pmap.c in
-//! spirit, written anew).
+//! spirit, written anew), for the G4's 32-bit PTEs and the 970's 64-bit
+//! ones, chosen at boot from the PVR.
 //!
-//! Address spaces: segments 0 and 8 are the kernel's BATs (RAM and I/O 1:1,
-//! supervisor only), segments 1–11 belong to the current process, 12–15 are
-//! kernel virtual memory. Each pmap has a context number; the VSID of its
-//! segment `sr` is `ctx << 4 | sr` (context 0 is the kernel).
+//! Address spaces: segment 0 is the kernel's 1:1 map of RAM, segments 1–11
+//! belong to the current process, 12–15 are kernel virtual memory. The G4
+//! maps RAM and the devices (physical 0x8000_0000) with BATs; the 970 has
+//! none, so there RAM is mapped 1:1 by PTEs the trap vector makes in real
+//! mode on first touch (`pte_spill_r`, as OpenBSD's), the kernel image's
+//! wired at boot, and the devices appear in segment 15. Each pmap has a
+//! context number; the VSID of its segment `sr` is `ctx << 4 | sr` (context
+//! 0 is the kernel).
 //!
-//! Every mapping is kept in software (`Pted`); the hardware table is only
-//! a cache of them. When both buckets of a hash are full, an unwired entry
-//! of the secondary bucket is evicted, its referenced/changed bits saved in
-//! the page; a later fault on it reloads it (`pte_spill`).
+//! Every pmap mapping is kept in software (`Pted`); the hardware table is
+//! only a cache of them. When both groups of a hash are full, the time base
+//! picks an unwired victim, whose referenced/changed bits go to the page its
+//! PTE names — a direct-map entry's too, as in OpenBSD; a later fault
+//! reloads a pmap mapping (`pte_spill`) or the direct map (`pte_spill_r`).
 
+use crate::arch::powerpc::cpu::ppc_proc_is_64b;
 use crate::arch::powerpc::intr::Ipl;
 use crate::kern::kern_mutex::Mutex;
 pub use crate::uvm::uvm_extern::Prot;
-use crate::uvm::uvm_page::{phys_to_vm_page, PgFlags, VmPage, PAGE_SIZE};
+use crate::uvm::uvm_page::{phys_to_vm_page, round_page, ModSrc, PgFlags, VmPage, PAGE_SIZE};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::arch::asm;
+use core::sync::atomic::{AtomicU32, Ordering};
+use kcore::bootinfo::{BootInfo, MemRange, Usage};
 use spin::Once;
 
-const HTAB_SIZE: usize = 256 * 1024;
-const NPTEG: u32 = (HTAB_SIZE / 64) as u32;
-const NSLOTS: usize = NPTEG as usize * 8;
-/// SDR1 HTABMASK for a 256 KiB table (64 KiB << 2).
-const HTABMASK: u32 = 0x3;
+/// The most slots the table has: 2 MiB of 8-byte PTEs (the G4 with
+/// 256 MiB) or 4 MiB of 16-byte ones (the 970).
+const NSLOTS_MAX: u32 = 1 << 18;
 
+/// The word of a 32-bit PTE's upper half that holds V (and everything but
+/// the RPN word), with its fields.
 const PTE_VALID: u32 = 0x8000_0000;
 const PTE_HID: u32 = 0x40;
+/// The 970's 64-bit PTE: V and H are the low bits of the first doubleword.
+const PTE64_VALID: u32 = 0x1;
+const PTE64_HID: u32 = 0x2;
+/// The second word (32-bit) or the low word of the second doubleword
+/// (64-bit): the same bits in both formats.
 const PTE_REF: u32 = 0x100;
 const PTE_CHG: u32 = 0x080;
 /// Memory coherence required: cacheable RAM.
 const PTE_M: u32 = 0x010;
+/// Cache-inhibited and guarded: device registers.
+const PTE_IG: u32 = 0x028;
 /// PP with Ks = 0, Kp = 1: supervisor read/write, user nothing.
 const PP_KERNEL: u32 = 0;
 const PP_USER_RW: u32 = 2;
@@ -51,15 +67,149 @@ pub const USER_MAX: u32 = (USER_SR_LAST + 1) << 28;
 /// Kernel virtual memory (stacks, temporary mappings).
 pub const KVA_MIN: u32 = 0xc000_0000;
 
-/// The hardware page table: 8-entry PTE groups of (hi, lo) words, at the
-/// 256 KiB-aligned address SDR1 names. Reached only through PmapState
-/// (taken once, at bootstrap), so the pmap mutex guards it.
-#[repr(C, align(262144))]
-struct Htab([[u32; 2]; NSLOTS]);
-static mut HTAB: Htab = Htab([[0; 2]; NSLOTS]);
-/// Who owns each hardware slot: (ctx, va), valid while the slot's V is set.
-/// Also reached only through PmapState.
-static mut SLOT_OWNER: [(u32, u32); NSLOTS] = [(0, 0); NSLOTS];
+/// Where a 970 reaches the device registers (physical 0x8000_0000 up):
+/// segment 15, since segment 8 is the process's there (the G4 keeps the
+/// devices at their physical addresses, under a BAT).
+pub const IO_VA_970: u32 = 0xf000_0000;
+pub const IO_PA: u32 = 0x8000_0000;
+
+/// The owner recorded for the kernel's 1:1 map of RAM and devices on a CPU
+/// without BATs: entries made by `pte_spill_r` (and, wired, for the kernel
+/// image at boot), on no pv list, in no pmap.
+const DIRECT_CTX: u32 = u32::MAX;
+
+/// The hardware page table (its physical address, aligned to its size
+/// as SDR1 requires, and its size), and per slot who owns it — (ctx, va),
+/// valid while the slot's V is set — and whether it may be evicted. Taken
+/// from RAM at boot (`pmap_steal_ptable`), reached 1:1 (BAT, or the 970's
+/// wired entries), set once before any use.
+static HTAB_PA: AtomicU32 = AtomicU32::new(0);
+static HTAB_BYTES: AtomicU32 = AtomicU32::new(0);
+static OWNER_PA: AtomicU32 = AtomicU32::new(0);
+static WIRED_PA: AtomicU32 = AtomicU32::new(0);
+/// Hardware-table evictions since boot, and how many took a direct-map
+/// entry (970).
+static EVICTIONS: AtomicU32 = AtomicU32::new(0);
+static DIRECT_EVICTIONS: AtomicU32 = AtomicU32::new(0);
+/// The end of RAM, for the direct map (970: set at boot).
+static RAM_END: AtomicU32 = AtomicU32::new(0);
+
+// Access to the table and the slot arrays. Translated code reaches them
+// with the pmap mutex held; the real-mode spill (`pte_spill_r`) may run
+// between any two of its instructions that fault on the direct map. The
+// kernel image, the table and every stack are wired on the 970, so code
+// that reads a slot and then writes it touches nothing that can fault in
+// between: each such sequence is whole with respect to the spill.
+
+fn ptegs() -> u32 {
+    HTAB_BYTES.load(Ordering::Relaxed) / if ppc_proc_is_64b() { 128 } else { 64 }
+}
+
+/// The table's size for `pages` pages of memory, as OpenBSD's
+/// pmap_bootstrap (pmap.c 1.185, HTABENTS_32/64): the 970 at least 2,048
+/// groups and one group for every two pages; the G4 at least 1,024 groups
+/// and 1/128 of memory.
+pub fn htab_bytes(pages: u32, is64: bool) -> u32 {
+    if is64 {
+        let mut cnt = 2048u32;
+        while cnt * 2 < pages && cnt * 128 < NSLOTS_MAX * 16 {
+            cnt <<= 1;
+        }
+        cnt * 128
+    } else {
+        let mut cnt = 1024u32;
+        while (cnt as u64 * 64) < ((pages as u64 * PAGE_SIZE as u64) >> 7) && cnt * 64 < NSLOTS_MAX * 8 {
+            cnt <<= 1;
+        }
+        cnt * 64
+    }
+}
+
+/// Takes the table and the slot records from the top of RAM (below 256
+/// MiB, the 970's one kernel segment) for `pages` pages of memory, marks
+/// them used in `bi`, and clears them. Before the MMU is set up; the
+/// memory is reached at its physical address (real mode, or Open
+/// Firmware's 1:1 map on the G4). The range taken, for the 970's wiring.
+pub fn pmap_steal_ptable(bi: &mut BootInfo, pages: u32) -> MemRange {
+    let bytes = htab_bytes(pages, ppc_proc_is_64b());
+    let slots = bytes / if ppc_proc_is_64b() { 16 } else { 8 };
+    let rec = round_page(slots as u64 * 9) as u32;
+    // One block: the table (aligned to its size), then the records.
+    let Some(pa) = bi.steal(bytes + rec, bytes, 0x1000_0000, Usage::PageTable) else {
+        // No console yet: nothing to do but stop here.
+        loop {
+            core::hint::spin_loop();
+        }
+    };
+    HTAB_PA.store(pa, Ordering::Relaxed);
+    HTAB_BYTES.store(bytes, Ordering::Relaxed);
+    OWNER_PA.store(pa + bytes, Ordering::Relaxed);
+    WIRED_PA.store(pa + bytes + slots * 8, Ordering::Relaxed);
+    // SAFETY: [pa, pa + bytes + rec) is RAM no one uses (just taken), at
+    // its physical address in the mode the caller runs in.
+    unsafe { core::ptr::write_bytes(pa as *mut u8, 0, (bytes + rec) as usize) };
+    MemRange { start: pa, size: bytes + rec }
+}
+
+/// Word index of (slot, word) for the running CPU's format: words 0..2 of
+/// a 32-bit PTE, 0..4 of a 64-bit one.
+fn word_ix(s: u32, w: u32) -> usize {
+    (s * if ppc_proc_is_64b() { 4 } else { 2 } + w) as usize
+}
+
+fn htab() -> *mut u32 {
+    HTAB_PA.load(Ordering::Relaxed) as *mut u32
+}
+
+fn rd(i: usize) -> u32 {
+    // SAFETY: i is a word of a slot below ptegs() * 8, inside the table;
+    // volatile, the MMU sets R and C behind the compiler's back.
+    unsafe { core::ptr::read_volatile(htab().add(i)) }
+}
+
+fn wr(i: usize, v: u32) {
+    // SAFETY: as rd.
+    unsafe { core::ptr::write_volatile(htab().add(i), v) }
+}
+
+/// The word holding V: the first (32-bit) or the second (64-bit).
+fn v_word(s: u32) -> usize {
+    word_ix(s, if ppc_proc_is_64b() { 1 } else { 0 })
+}
+
+/// The word with the RPN, WIMG, R, C and PP: the last of the slot.
+fn lo_word(s: u32) -> usize {
+    word_ix(s, if ppc_proc_is_64b() { 3 } else { 1 })
+}
+
+fn valid(s: u32) -> bool {
+    rd(v_word(s)) & if ppc_proc_is_64b() { PTE64_VALID } else { PTE_VALID } != 0
+}
+
+fn slot_owner(s: u32) -> (u32, u32) {
+    // SAFETY: s is a slot of the table, so inside the records taken with
+    // it; see the access note above.
+    unsafe { *(OWNER_PA.load(Ordering::Relaxed) as *const (u32, u32)).add(s as usize) }
+}
+
+fn slot_wired(s: u32) -> bool {
+    // SAFETY: as slot_owner; written only with 0 or 1.
+    unsafe { *(WIRED_PA.load(Ordering::Relaxed) as *const u8).add(s as usize) != 0 }
+}
+
+fn set_slot(s: u32, owner: (u32, u32), wired: bool) {
+    // SAFETY: as slot_owner.
+    unsafe {
+        *(OWNER_PA.load(Ordering::Relaxed) as *mut (u32, u32)).add(s as usize) = owner;
+        *(WIRED_PA.load(Ordering::Relaxed) as *mut u8).add(s as usize) = wired as u8;
+    }
+}
+
+/// Whether slot `s` still holds (ctx, va): the spill may have evicted it
+/// since the pmap recorded it.
+fn slot_is(s: u32, ctx: u32, va: u32) -> bool {
+    valid(s) && slot_owner(s) == (ctx, va)
+}
 
 /// A barrier between PTE stores the MMU must see in order.
 fn sync() {
@@ -77,12 +227,167 @@ fn vsid(ctx: u32, va: u32) -> u32 {
     (ctx << 4) | (va >> 28)
 }
 
+/// The primary hash of a page: VSID xor page index. The 970 takes all
+/// of the VSID (ppcbsd's are 24 bits); the G4 its low 19.
 fn hash(vsid: u32, va: u32) -> u32 {
-    (vsid & 0x7ffff) ^ ((va >> 12) & 0xffff)
+    let v = if ppc_proc_is_64b() { vsid } else { vsid & 0x7ffff };
+    v ^ ((va >> 12) & 0xffff)
 }
 
-fn pte_hi(vsid: u32, va: u32, secondary: bool) -> u32 {
-    PTE_VALID | (vsid << 7) | if secondary { PTE_HID } else { 0 } | ((va >> 22) & 0x3f)
+/// The words of a PTE's first half for (vsid, va) in its primary or
+/// secondary group: (the 64-bit format's upper word, the word with V).
+fn pte_hi(vsid: u32, va: u32, secondary: bool) -> (u32, u32) {
+    if ppc_proc_is_64b() {
+        // AVPN: the VSID, then the page index's top 5 bits (API).
+        let h = if secondary { PTE64_HID } else { 0 };
+        (vsid >> 20, (vsid << 12) | (((va >> 23) & 0x1f) << 7) | h | PTE64_VALID)
+    } else {
+        (0, PTE_VALID | (vsid << 7) | if secondary { PTE_HID } else { 0 } | ((va >> 22) & 0x3f))
+    }
+}
+
+/// Writes a PTE into an invalid slot: the RPN word first, then the word
+/// with V, so the MMU never sees half of it.
+fn pte_set(s: u32, hi: (u32, u32), lo: u32) {
+    if ppc_proc_is_64b() {
+        wr(word_ix(s, 2), 0);
+        wr(lo_word(s), lo);
+        crate::arch::cpu::eieio();
+        wr(word_ix(s, 0), hi.0);
+    } else {
+        wr(lo_word(s), lo);
+    }
+    crate::arch::cpu::eieio();
+    wr(v_word(s), hi.1);
+    sync();
+}
+
+/// Invalidates slot `s`, whose mapping is for `va`; returns its last RPN
+/// word (with R and C).
+fn pte_zap(s: u32, va: u32) -> u32 {
+    let vbit = if ppc_proc_is_64b() { PTE64_VALID } else { PTE_VALID };
+    wr(v_word(s), rd(v_word(s)) & !vbit);
+    tlbie(va);
+    set_slot(s, (0, 0), false);
+    rd(lo_word(s))
+}
+
+/// Credits an entry's R and C to the page its RPN names, managed or not,
+/// as OpenBSD's pmap_attr_save does for an evicted entry (pte_insert,
+/// pmap.c 1.179:2430-2433): for a direct-map entry that is the page frame
+/// the kernel last wrote through it. `src` and the entry's owner say where
+/// the bit came from (the P0 report's provenance).
+fn pmap_attr_save(lo: u32, src: ModSrc, owner: (u32, u32)) {
+    if lo & (PTE_REF | PTE_CHG) == 0 {
+        return;
+    }
+    if let Some(pg) = phys_to_vm_page(lo & !(PAGE_SIZE - 1)) {
+        if lo & PTE_REF != 0 {
+            pg.set_flags(PgFlags::PG_PMAP_REF);
+        }
+        if lo & PTE_CHG != 0 {
+            let src = if owner.0 == DIRECT_CTX && src == ModSrc::MappingEviction { ModSrc::DirectEviction } else { src };
+            pg.set_pmap_mod(src, owner.0, owner.1);
+        }
+    }
+}
+
+/// Puts a PTE for (vsid, va) into a free slot of its primary, then its
+/// secondary group; with both full, evicts the slot the time base picks
+/// (its low 3 bits the slot, the next the group, as OpenBSD's
+/// pte_insert32/64), going on to the next if that one is wired (ppcbsd
+/// cannot reload a kernel stack's PTE without a stack; OpenBSD can). The
+/// victim's R/C go to its page afterwards. Returns the slot and the
+/// victim's owner. Touches only the table and the slot arrays until the
+/// new PTE is in, so the real-mode spill may use it too. None when both
+/// groups hold wired entries only.
+fn pte_insert(vsid: u32, va: u32, lo: u32, owner: (u32, u32), wired: bool) -> Option<(u32, Option<(u32, u32)>)> {
+    let mask = ptegs() - 1;
+    let h = hash(vsid, va);
+    let groups = [(h & mask, false), (!h & mask, true)];
+    for &(pteg, sec) in &groups {
+        for i in 0..8 {
+            let s = pteg * 8 + i;
+            if !valid(s) {
+                pte_set(s, pte_hi(vsid, va, sec), lo);
+                set_slot(s, owner, wired);
+                return Some((s, None));
+            }
+        }
+    }
+    let tb = crate::arch::cpu::mftb() as u32;
+    for k in 0..16 {
+        let pick = (tb & 0xf) ^ k;
+        let (pteg, sec) = groups[(pick >> 3) as usize & 1];
+        let s = pteg * 8 + (pick & 7);
+        if slot_wired(s) {
+            continue;
+        }
+        let victim = slot_owner(s);
+        let old = pte_zap(s, victim.1);
+        pte_set(s, pte_hi(vsid, va, sec), lo);
+        set_slot(s, owner, wired);
+        EVICTIONS.fetch_add(1, Ordering::Relaxed);
+        if victim.0 == DIRECT_CTX {
+            DIRECT_EVICTIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        pmap_attr_save(old, ModSrc::MappingEviction, victim);
+        return Some((s, Some(victim)));
+    }
+    None
+}
+
+/// The physical page and cache bits of a kernel direct-map address on a
+/// CPU without BATs: RAM 1:1, the devices in segment 15.
+fn direct_map(va: u32) -> Option<(u32, u32)> {
+    if va < RAM_END.load(Ordering::Relaxed) {
+        Some((va & !(PAGE_SIZE - 1), PTE_M))
+    } else if va >= IO_VA_970 {
+        Some(((va - IO_VA_970 + IO_PA) & !(PAGE_SIZE - 1), PTE_IG))
+    } else {
+        None
+    }
+}
+
+/// The 970's direct map, from the trap vector with translation off
+/// (OpenBSD pte_spill_r): a kernel access to RAM or to the devices that
+/// found no PTE gets one, read/write, on no pv list; an eviction may take
+/// it out again later, crediting its R/C bits to the page it maps.
+/// Returns 1 when it made the entry (the access is retried), 0 when the
+/// address is not the direct map's. Runs on the spill stack; touches only
+/// static memory (no lock, no heap), as nothing it could wait for or fault
+/// on is there in real mode.
+#[no_mangle]
+extern "C" fn pte_spill_r(va: u32) -> u32 {
+    let Some((pa, wimg)) = direct_map(va) else { return 0 };
+    let page = va & !(PAGE_SIZE - 1);
+    pte_insert(vsid(KERNEL_CTX, page), page, pa | wimg | PP_KERNEL, (DIRECT_CTX, page), false).is_some() as u32
+}
+
+/// On a CPU without BATs, before translation goes on (real mode): wired
+/// 1:1 PTEs for the kernel image [0, end) — code, data, the table itself,
+/// the boot and trap stacks — so that nothing the trap path or the pmap
+/// touches can fault; the rest of RAM below `ram_end` and the devices are
+/// spilled on demand. Then SDR1 and the segment registers, as
+/// pmap_bootstrap does.
+pub fn pmap_bootstrap_nobat(end: u32, ram_end: u32, table: MemRange) {
+    RAM_END.store(ram_end, Ordering::Relaxed);
+    let wire = |from: u32, to: u32| {
+        let mut va = from;
+        while va < to {
+            let ok = pte_insert(vsid(KERNEL_CTX, va), va, va | PTE_M | PP_KERNEL, (DIRECT_CTX, va), true);
+            if ok.is_none() {
+                // Real mode, no console yet: nothing to do but stop here.
+                loop {
+                    core::hint::spin_loop();
+                }
+            }
+            va += PAGE_SIZE;
+        }
+    };
+    wire(0, end);
+    wire(table.start, table.start + table.size);
+    load_sdr1_and_segments();
 }
 
 /// One mapping, in software.
@@ -121,10 +426,6 @@ struct PmapState {
     free_ctx: Vec<u32>,
     /// The process address space loaded into segments 1–11.
     active: u32,
-    victim: u32,
-    evictions: u32,
-    htab: &'static mut Htab,
-    slot_owner: &'static mut [(u32, u32); NSLOTS],
 }
 
 static PMAP: Once<Mutex<PmapState>> = Once::new();
@@ -139,33 +440,48 @@ pub struct Pmap(u32);
 
 pub const PMAP_KERNEL: Pmap = Pmap(KERNEL_CTX);
 
-/// Points SDR1 at our table and loads every segment register.
-pub fn pmap_bootstrap() {
-    let mut pmaps = BTreeMap::new();
-    pmaps.insert(KERNEL_CTX, PmapData::default());
-    PMAP.call_once(|| {
-        // SAFETY: the only references ever made to the two tables, made
-        // once (call_once); from here on the pmap mutex guards them.
-        let (htab, slot_owner) = unsafe { (&mut *core::ptr::addr_of_mut!(HTAB), &mut *core::ptr::addr_of_mut!(SLOT_OWNER)) };
-        let st = PmapState { pmaps, pv: BTreeMap::new(), next_ctx: 1, free_ctx: Vec::new(), active: KERNEL_CTX, victim: 0, evictions: 0, htab, slot_owner };
-        Mutex::new(Ipl::Vm, st)
-    });
-    let htab = core::ptr::from_ref::<Htab>(pmap_state().lock().htab) as u32;
-    // SAFETY: the table is zeroed .bss, 256 KiB aligned as SDR1 requires;
-    // all kernel code and data run under the BATs, so switching tables and
-    // segment registers does not move anything in use.
+/// Points SDR1 at the table, loads every segment register with the
+/// kernel's VSIDs and flushes what the TLB holds from Open Firmware.
+fn load_sdr1_and_segments() {
+    let htab = HTAB_PA.load(Ordering::Relaxed);
+    let bytes = HTAB_BYTES.load(Ordering::Relaxed);
+    // SAFETY: the table is RAM aligned to its size as SDR1 requires. On
+    // the G4 the kernel runs under its BATs, on the 970 in real mode here,
+    // so switching tables and segments moves nothing in use.
     unsafe {
-        asm!("sync", "mtspr 25, {0}", "isync", in(reg) htab | HTABMASK);
+        if ppc_proc_is_64b() {
+            // HTABSIZE: log2 of the size over 256 KiB. The register is 64
+            // bits wide; its upper half is cleared first (clrldi r11,r11,32).
+            let sdr1 = htab | (bytes.trailing_zeros() - 18);
+            asm!("mr 11, {0}", ".long 0x796b0020", "sync", "mtspr 25, 11", "isync", in(reg) sdr1, out("r11") _);
+        } else {
+            // HTABMASK: the size in 64 KiB units, less one.
+            asm!("sync", "mtspr 25, {0}", "isync", in(reg) htab | ((bytes >> 16) - 1));
+        }
         for sr in 0..16u32 {
             asm!("mtsrin {0}, {1}", in(reg) SR_KP | vsid(KERNEL_CTX, sr << 28), in(reg) sr << 28);
         }
         asm!("isync");
     }
-    // Flush every translation Open Firmware left in the TLB.
-    let mut ea = 0u32;
-    while ea < 0x0004_0000 {
-        tlbie(ea);
-        ea += 0x1000;
+    // One tlbie per congruence class: 64 on the G4, 256 on the 970.
+    let classes = if ppc_proc_is_64b() { 256 } else { 64 };
+    for i in 0..classes {
+        tlbie(i * PAGE_SIZE);
+    }
+}
+
+/// The pmap's own state, once the heap exists. On the G4 this is also
+/// where the table takes over from Open Firmware's; the 970 did that in
+/// `pmap_bootstrap_nobat`, before it could run translated at all.
+pub fn pmap_bootstrap() {
+    let mut pmaps = BTreeMap::new();
+    pmaps.insert(KERNEL_CTX, PmapData::default());
+    PMAP.call_once(|| {
+        let st = PmapState { pmaps, pv: BTreeMap::new(), next_ctx: 1, free_ctx: Vec::new(), active: KERNEL_CTX };
+        Mutex::new(Ipl::Vm, st)
+    });
+    if !ppc_proc_is_64b() {
+        load_sdr1_and_segments();
     }
 }
 
@@ -214,13 +530,23 @@ pub fn pmap_ctx(pm: Pmap) -> u32 {
     pm.0
 }
 
-/// Loads `pm`'s segments 1–11 (a process about to run).
+/// Loads `pm`'s segments 1–11 (a process about to run): all the process's
+/// on both CPUs (the 970 reaches the devices through segment 15).
 pub fn pmap_activate(pm: Pmap) {
     pmap_state().lock().active = pm.0;
+    let is64 = ppc_proc_is_64b();
     for sr in USER_SR_FIRST..=USER_SR_LAST {
         // SAFETY: user segments are never used by kernel code or data except
         // through copyin/copyout, which mean the current process.
-        unsafe { asm!("mtsrin {0}, {1}", "isync", in(reg) SR_KP | vsid(pm.0, sr << 28), in(reg) sr << 28) };
+        unsafe {
+            if is64 {
+                // The 970 keeps segments in its SLB, and a translation cached
+                // from the old entry outlives an mtsrin over it (QEMU's does):
+                // slbie the old one first (slbie r11).
+                asm!("mr 11, {0}", ".long 0x7c005b64", in(reg) sr << 28, out("r11") _);
+            }
+            asm!("mtsrin {0}, {1}", "isync", in(reg) SR_KP | vsid(pm.0, sr << 28), in(reg) sr << 28);
+        }
     }
 }
 
@@ -229,88 +555,32 @@ fn is_user(va: u32) -> bool {
 }
 
 impl PmapState {
-    /// Saves the referenced/changed bits of a managed page's PTE.
-    /// Word `w` (0 hi, 1 lo) of hardware slot `s`. Volatile: the MMU sets
-    /// the referenced and changed bits behind the compiler's back.
-    fn pte_word(&self, s: u32, w: usize) -> u32 {
-        // SAFETY: a pointer made from a reference into the table.
-        unsafe { core::ptr::read_volatile(&self.htab.0[s as usize][w]) }
-    }
-
-    fn set_pte_word(&mut self, s: u32, w: usize, v: u32) {
-        // SAFETY: as pte_word.
-        unsafe { core::ptr::write_volatile(&mut self.htab.0[s as usize][w], v) }
-    }
-
-    fn save_rc(&self, pa: u32, lo: u32) {
-        if let Some(pg) = phys_to_vm_page(pa) {
-            if lo & PTE_REF != 0 {
-                pg.set_flags(PgFlags::PG_PMAP_REF);
-            }
-            if lo & PTE_CHG != 0 {
-                pg.set_flags(PgFlags::PG_PMAP_MOD);
-            }
-        }
-    }
-
-    /// Takes a loaded mapping out of the hardware table.
+    /// Takes a loaded mapping out of the hardware table, its R/C into its
+    /// page. A slot the spill took meanwhile is left alone (the spill
+    /// already credited this mapping's bits).
     fn pte_unload(&mut self, ctx: u32, va: u32) {
         let Some(pted) = self.pmaps.get_mut(&ctx).and_then(|p| p.ptes.get_mut(&va)) else { return };
         let Some(s) = pted.slot.take() else { return };
-        let pa = pted.pa;
-        self.set_pte_word(s, 0, self.pte_word(s, 0) & !PTE_VALID);
-        tlbie(va);
-        let lo = self.pte_word(s, 1);
-        self.save_rc(pa, lo);
+        if slot_is(s, ctx, va) {
+            let lo = pte_zap(s, va);
+            pmap_attr_save(lo, ModSrc::MappingUnload, (ctx, va));
+        }
     }
 
-    /// Puts a mapping into the hardware table, evicting if both buckets
-    /// of its hash are full.
+    /// Puts a mapping into the hardware table, evicting if both groups of
+    /// its hash are full.
     fn pte_load(&mut self, ctx: u32, va: u32) {
         let pted = self.pmaps[&ctx].ptes[&va];
-        debug_assert!(pted.slot.is_none());
-        let v = vsid(ctx, va);
-        let h = hash(v, va);
         let lo = pted.pte_lo(is_user(va));
-        let buckets = [(h & (NPTEG - 1), false), (!h & (NPTEG - 1), true)];
-        let mut free = None;
-        'find: for &(pteg, sec) in &buckets {
-            for i in 0..8 {
-                let s = pteg * 8 + i;
-                if self.pte_word(s, 0) & PTE_VALID == 0 {
-                    free = Some((s, sec));
-                    break 'find;
-                }
-            }
-        }
-        let (s, sec) = match free {
-            Some(f) => f,
-            None => (self.evict(buckets[1].0), true),
+        let Some((s, victim)) = pte_insert(vsid(ctx, va), va, lo, (ctx, va), pted.wired) else {
+            panic!("pmap: both PTE groups of {va:#x} are full of wired mappings");
         };
-        // The slot is invalid, so the hardware is not using it while the
-        // low word is written first.
-        self.set_pte_word(s, 1, lo);
-        crate::arch::cpu::eieio();
-        self.set_pte_word(s, 0, pte_hi(v, va, sec));
-        sync();
-        self.slot_owner[s as usize] = (ctx, va);
         self.pmaps.get_mut(&ctx).unwrap().ptes.get_mut(&va).unwrap().slot = Some(s);
-    }
-
-    /// Frees a slot of the secondary PTEG by unloading an unwired mapping.
-    fn evict(&mut self, pteg: u32) -> u32 {
-        for k in 0..8 {
-            let s = pteg * 8 + (self.victim + k) % 8;
-            let (ctx, va) = self.slot_owner[s as usize];
-            let wired = self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).is_some_and(|t| t.wired);
-            if !wired {
-                self.victim = self.victim.wrapping_add(k + 1);
-                self.evictions += 1;
-                self.pte_unload(ctx, va);
-                return s;
+        if let Some((vctx, vva)) = victim.filter(|v| v.0 != DIRECT_CTX) {
+            if let Some(t) = self.pmaps.get_mut(&vctx).and_then(|p| p.ptes.get_mut(&vva)) {
+                t.slot = None;
             }
         }
-        panic!("pmap: PTEG {pteg:#x} is full of wired mappings");
     }
 
     fn pv_enter(&mut self, pg: &VmPage, ctx: u32, va: u32) {
@@ -342,31 +612,41 @@ impl PmapState {
         self.pte_load(ctx, va);
     }
 
-    /// Gathers the hardware R/C bits of every loaded mapping of `pg` into it.
+    /// The loaded slots of `pg`'s mappings, as (slot, ctx, va).
+    fn pv_slots(&self, pg: &VmPage) -> Vec<(u32, u32, u32)> {
+        let Some(list) = self.pv.get(&pg.index()) else { return Vec::new() };
+        list.iter().filter_map(|&(ctx, va)| self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).and_then(|t| t.slot).map(|s| (s, ctx, va))).collect()
+    }
+
+    /// Gathers the hardware R/C bits of every loaded mapping of `pg` into
+    /// it. Only its pv list: direct-map entries are not seen (OpenBSD's
+    /// pmap_test_attrs walks the pv list alone).
     fn sync_rc(&mut self, pg: &VmPage) {
-        let Some(list) = self.pv.get(&pg.index()) else { return };
-        for &(ctx, va) in list {
-            if let Some(s) = self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).and_then(|t| t.slot) {
-                let lo = self.pte_word(s, 1);
-                self.save_rc(pg.phys_addr(), lo);
+        for (s, ctx, va) in self.pv_slots(pg) {
+            if slot_is(s, ctx, va) {
+                let lo = rd(lo_word(s));
+                pmap_attr_save(lo, ModSrc::MappingSync, (ctx, va));
             }
         }
     }
 
-    /// Clears `bits` (PTE_REF/PTE_CHG) in every loaded mapping of `pg`.
+    /// Clears `bits` (PTE_REF/PTE_CHG) in every loaded mapping of `pg`,
+    /// again on its pv list only.
     fn clear_rc(&mut self, pg: &VmPage, bits: u32) {
-        let Some(list) = self.pv.get(&pg.index()) else { return };
-        let loaded: Vec<(u32, u32)> =
-            list.iter().filter_map(|&(ctx, va)| self.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)).and_then(|t| t.slot).map(|s| (s, va))).collect();
-        for (s, va) in loaded {
+        for (s, ctx, va) in self.pv_slots(pg) {
+            if !slot_is(s, ctx, va) {
+                continue;
+            }
             // The TLB must forget the entry or it would not set the bits
             // again on the next access.
-            let hi = self.pte_word(s, 0);
-            self.set_pte_word(s, 0, hi & !PTE_VALID);
+            let vw = v_word(s);
+            let hi = rd(vw);
+            let vbit = if ppc_proc_is_64b() { PTE64_VALID } else { PTE_VALID };
+            wr(vw, hi & !vbit);
             tlbie(va);
-            self.set_pte_word(s, 1, self.pte_word(s, 1) & !bits);
+            wr(lo_word(s), rd(lo_word(s)) & !bits);
             crate::arch::cpu::eieio();
-            self.set_pte_word(s, 0, hi);
+            wr(vw, hi);
             sync();
         }
     }
@@ -454,7 +734,7 @@ pub fn pmap_is_modified(pg: &VmPage) -> bool {
 /// Records that the kernel wrote `pg` for a process (copyout through the
 /// kernel's own mapping, which sets no changed bit in a PTE).
 pub fn pmap_set_modify(pg: &VmPage) {
-    pg.set_flags(PgFlags::PG_PMAP_MOD);
+    pg.set_pmap_mod(ModSrc::KernelWrite, 0, 0);
 }
 
 /// pmap_is_modified for the debugger: None if the pmap is locked.
@@ -497,7 +777,7 @@ pub fn pte_spill(va: u32) -> bool {
     let ctx = if is_user(va) { st.active } else { KERNEL_CTX };
     let va = va & !(PAGE_SIZE - 1);
     match st.pmaps.get(&ctx).and_then(|p| p.ptes.get(&va)) {
-        Some(t) if t.slot.is_none() => {
+        Some(t) if !t.slot.is_some_and(|s| slot_is(s, ctx, va)) => {
             st.pte_load(ctx, va);
             true
         }
@@ -505,9 +785,19 @@ pub fn pte_spill(va: u32) -> bool {
     }
 }
 
+/// The hardware table's PTE groups.
+pub fn pmap_ptegs() -> u32 {
+    ptegs()
+}
+
 /// Hardware-table evictions since boot.
 pub fn pmap_evictions() -> u32 {
-    pmap_state().lock().evictions
+    EVICTIONS.load(Ordering::Relaxed)
+}
+
+/// Of those, evictions of the kernel's direct-map entries (970 only).
+pub fn pmap_direct_evictions() -> u32 {
+    DIRECT_EVICTIONS.load(Ordering::Relaxed)
 }
 
 /// Whether kernel virtual address `va` is mapped, for the stack walker:

@@ -48,6 +48,9 @@ const fn tf_reg(n: u32) -> u32 {
 /// and on) where trap_entry parks r4 and r5 until it has a stack.
 const SAVE_R4: usize = 0x3004;
 const SAVE_R5: usize = 0x3008;
+/// Low memory where trap_entry64 keeps the registers `pte_spill_r` may
+/// change: CR, r0, the vector, LR, CTR, XER, then r5–r31.
+const SPILL_AREA: usize = 0x3100;
 /// Stack a trap handler needs above its frame before trap_entry takes the
 /// emergency stack instead (an overflow still gets reported).
 const TRAP_HANDLER_MARGIN: u32 = 1024;
@@ -97,6 +100,10 @@ global_asm!(
     ".balign 16",
     ".space 8192",
     "emergency_stack_top:",
+    // The 970's real-mode spill runs here (1:1, wired with the image).
+    ".balign 16",
+    ".space 4096",
+    "spill_stack_top:",
 
     ".section .text.vectors, \"ax\"",
     ".globl vec_start",
@@ -193,7 +200,6 @@ global_asm!(
     "lwz 0, {tf_cr}(1)",
     "mtcr 0",
     "lmw 5, {tf_r5}(1)",
-    "lwz 0, {tf_r0}(1)",
     "lwz 2, {tf_r2}(1)",
     "lwz 4, {tf_r4}(1)",
     // Clear RI: a trap between here and rfi could not be returned from.
@@ -203,10 +209,109 @@ global_asm!(
     "lwz 3, {tf_srr0}(1)",
     "mtspr 26, 3",
     "lwz 3, {tf_srr1}(1)",
+    // On the 970 (patched at boot): SRR1's upper word from the MSR, so
+    // that rfid keeps MSR[HV] (the frame keeps the lower word only).
+    ".globl trap_srr1_hi",
+    "trap_srr1_hi:",
+    "nop",
+    "nop",
+    "nop",
     "mtspr 27, 3",
+    "lwz 0, {tf_r0}(1)",
     "lwz 3, {tf_r3}(1)",
     "lwz 1, {tf_r1}(1)",
+    // rfid on the 970, which has no rfi (patched at boot).
+    ".globl trap_rfi",
+    "trap_rfi:",
     "rfi",
+
+    // The 970's vectors branch here instead of to trap_entry (patched at
+    // boot): interrupts come in 64-bit mode, so MSR[SF] goes first; then
+    // a kernel access to the direct map that found no PTE gets one in real
+    // mode (`pte_spill_r`, on its own stack, every register kept) and the
+    // access is retried; anything else goes on to trap_entry as on the G4.
+    // r3 = vector, SPRG1 = interrupted r1, SPRG2 = interrupted r3; SPRG3
+    // holds r4 meanwhile.
+    ".globl trap_entry64",
+    "trap_entry64:",
+    "mtspr 275, 4",
+    "mfmsr 4",
+    ".long 0x78840040",
+    ".long 0x7c800164",
+    "isync",
+    "mfcr 4",
+    "stw 4, {sp_cr}(0)",
+    "cmplwi 3, {dsi}",
+    "beq 1f",
+    "cmplwi 3, {isi}",
+    "bne 9f",
+    "mfspr 4, 27",
+    "andis. 4, 4, {notrans_hi}",
+    "beq 9f",
+    "mfspr 4, 27",
+    "andi. 4, 4, {msr_pr}",
+    "bne 9f",
+    "mfspr 4, 26",
+    "b 2f",
+    "1:",
+    "mfspr 4, 18",
+    "andis. 4, 4, {notrans_hi}",
+    "beq 9f",
+    "mfspr 4, 27",
+    "andi. 4, 4, {msr_pr}",
+    "bne 9f",
+    "mfspr 4, 19",
+    "2:",
+    "stw 0, {sp_r0}(0)",
+    "stw 3, {sp_vec}(0)",
+    "stmw 5, {sp_r5}(0)",
+    "mflr 0",
+    "stw 0, {sp_lr}(0)",
+    "mfctr 0",
+    "stw 0, {sp_ctr}(0)",
+    "mfxer 0",
+    "stw 0, {sp_xer}(0)",
+    "mr 3, 4",
+    "lis 1, spill_stack_top@ha",
+    "addi 1, 1, spill_stack_top@l",
+    "li 0, 0",
+    "stwu 0, -16(1)",
+    "stw 0, 4(1)",
+    "bl pte_spill_r",
+    "mr 4, 3",
+    "lwz 0, {sp_lr}(0)",
+    "mtlr 0",
+    "lwz 0, {sp_ctr}(0)",
+    "mtctr 0",
+    "lwz 0, {sp_xer}(0)",
+    "mtxer 0",
+    "lmw 5, {sp_r5}(0)",
+    "lwz 0, {sp_r0}(0)",
+    "lwz 3, {sp_vec}(0)",
+    "cmpwi 4, 0",
+    "beq 9f",
+    "lwz 4, {sp_cr}(0)",
+    "mtcr 4",
+    "mfspr 4, 275",
+    "mfspr 3, 274",
+    "mfspr 1, 273",
+    ".long 0x4c000024",
+    "9:",
+    "lwz 4, {sp_cr}(0)",
+    "mtcr 4",
+    "mfspr 4, 275",
+    "b trap_entry",
+    sp_cr = const SPILL_AREA,
+    sp_r0 = const SPILL_AREA + 4,
+    sp_vec = const SPILL_AREA + 8,
+    sp_lr = const SPILL_AREA + 12,
+    sp_ctr = const SPILL_AREA + 16,
+    sp_xer = const SPILL_AREA + 20,
+    sp_r5 = const SPILL_AREA + 32,
+    dsi = const EXC_DSI,
+    isi = const EXC_ISI,
+    notrans_hi = const DSISR_NOTRANS >> 16,
+    msr_pr = const 0x4000,
     save_r4 = const SAVE_R4,
     save_r5 = const SAVE_R5,
     stack_bottom = const super::vm_machdep::TRAP_STACK_BOTTOM,
@@ -246,14 +351,55 @@ pub fn trap_return_addr() -> u32 {
 /// Copies the vector block over Open Firmware's vectors at physical 0x100.
 pub fn install_vectors() {
     // SAFETY: vec_start..vec_end is the assembled block above; physical
-    // 0x100..0x3000 is the vector area, BAT-mapped 1:1 and owned by the
-    // kernel once it has taken over from Open Firmware.
+    // 0x100..0x3000 is the vector area, mapped 1:1 (BAT, or real mode on
+    // the 970) and owned by the kernel once it has taken over from Open
+    // Firmware.
     unsafe {
         let start = core::ptr::addr_of!(vec_start);
         let len = core::ptr::addr_of!(vec_end) as usize - start as usize;
         core::ptr::copy_nonoverlapping(start.add(0x100), 0x100 as *mut u8, len - 0x100);
     }
+    if cpu::ppc_proc_is_64b() {
+        patch_for_970();
+    }
     cpu::sync_icache(0x100, 0x2f00);
+}
+
+/// The 970's instructions where the G4's would not do, written over them
+/// once at boot (as OpenBSD patches its trap code for 64-bit CPUs): each
+/// vector's branch goes to trap_entry64, the return keeps MSR's upper word
+/// and ends in rfid.
+fn patch_for_970() {
+    extern "C" {
+        static trap_entry64: u8;
+        static trap_srr1_hi: u8;
+        static trap_rfi: u8;
+    }
+    /// `ba target`.
+    fn ba(target: u32) -> u32 {
+        0x4800_0002 | (target & 0x03ff_fffc)
+    }
+    let to = core::ptr::addr_of!(trap_entry64) as u32;
+    let srr1_hi = core::ptr::addr_of!(trap_srr1_hi) as u32;
+    let rfi = core::ptr::addr_of!(trap_rfi) as u32;
+    let put = |at: u32, w: u32| {
+        // SAFETY: `at` is a word of the kernel's own trap code (copied to
+        // low memory or in .text), patched before any trap can run it.
+        unsafe { core::ptr::write_volatile(at as *mut u32, w) };
+        cpu::sync_icache(at as usize, 4);
+    };
+    // Every vector: mtspr, mtspr, li, ba trap_entry; the fourth changes.
+    let mut v = 0x100;
+    while v < 0x3000 {
+        put(v + 12, ba(to));
+        v += 0x100;
+    }
+    put(0xf20 + 12, ba(to));
+    // mfmsr 0; rldicr 0,0,0,31; or 3,3,0
+    put(srr1_hi, 0x7c00_00a6);
+    put(srr1_hi + 4, 0x7800_07c4);
+    put(srr1_hi + 8, 0x7c63_0378);
+    put(rfi, 0x4c00_0024);
 }
 
 /// Kernel code can catch an expected trap (a self-test's `sc` or `trap`)

@@ -30,6 +30,8 @@ fn main(args: Args) -> i32 {
                         chunks[n] = p;
                         n += 1;
                     }
+                    // The data limit or the kernel heap: hold what it has.
+                    Err(12) => break,
                     Err(e) => {
                         println!("memhog: mmap failed: errno {e}");
                         return 1;

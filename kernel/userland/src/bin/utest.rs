@@ -974,7 +974,8 @@ fn fork_cycles() -> Check {
 
 /// `utest pmap` (test=user-pmap): a read-only shared window on 16 file
 /// pages and, in the same segment, written anonymous pages whose page
-/// numbers match theirs modulo the hashed page table's 4096 PTEGs, or their
+/// numbers match theirs modulo the hashed page table's 4096 PTEGs (its size
+/// at 24 MiB, physmem=24M, on either CPU), or their
 /// complement (whose primary PTEG is the file page's secondary), so that
 /// twice as many mappings as slots share the file pages' PTEGs and evict
 /// each other; the file pages are read again between
@@ -1087,8 +1088,9 @@ fn map_entries() -> Check {
 }
 
 /// `utest heapfull`: memory filled with dirty pages of a file on a full
-/// disk (no pageout can write them) down to the kernel's reserve, then the
-/// kernel heap filled with map entries until mmap says ENOMEM, then system
+/// disk (no pageout can write them) down to 1,024 free pages, then the
+/// kernel heap filled with map entries until mmap says ENOMEM or 139 pages
+/// are left, then system
 /// calls that allocate in the kernel (create, mkdir, fork): each must
 /// return, done or with ENOMEM/ENOSPC, never panic the kernel. Then it all
 /// goes and memory comes back: a fork works.
@@ -1105,11 +1107,13 @@ fn heap_full() -> Check {
     let (ffd, _) = fill_disk(fill)?;
     close(ffd).map_err(|_| "close failed")?;
     let p = mmap_file(len, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_SHARED, fd, 0).map_err(|_| "mmap failed")?;
-    // Store until user pages are out: they stop at reserve_kernel + 1
-    // free, where one more store would wait for good.
+    // Store until 1,024 pages are left: no further. Stores could go on to
+    // reserve_kernel + 1 free, but this program's text is its vnode's pages,
+    // the only clean ones left for the pagedaemon to free for the stores,
+    // and then nothing could bring them back to run it (as in OpenBSD).
     let mut stored = 0;
     for off in (0..len).step_by(4096) {
-        if uvmexp().map_err(|_| "sysctl failed")?[1] <= 8 + 3 {
+        if uvmexp().map_err(|_| "sysctl failed")?[1] <= 1024 {
             break;
         }
         // SAFETY: the mapping is len writable bytes of a file that long.
@@ -1118,14 +1122,25 @@ fn heap_full() -> Check {
     }
     let free = uvmexp().map_err(|_| "sysctl failed")?[1];
     let (mut wins, mut lo, mut hi) = (0usize, u32::MAX, 0u32);
+    // Until the kernel heap is full, or until it has taken all but 128 of
+    // the pages left: past that the pagedaemon would free this program's
+    // text for the heap (and for what comes next: creates, a fork), and
+    // nothing could bring it back (as in OpenBSD).
+    let mut heap_full = false;
     loop {
+        if uvmexp().map_err(|_| "sysctl failed")?[1] <= 8 + 3 + 128 {
+            break;
+        }
         match mmap_file(4096, sys::PROT_READ, sys::MAP_SHARED, wfd, 0) {
             Ok(w) => {
                 wins += 1;
                 lo = lo.min(w as u32);
                 hi = hi.max(w as u32 + 4096);
             }
-            Err(e) if e == enomem => break,
+            Err(e) if e == enomem => {
+                heap_full = true;
+                break;
+            }
             Err(_) => return Err("a one-page file mmap failed with another error than ENOMEM"),
         }
     }
@@ -1156,7 +1171,11 @@ fn heap_full() -> Check {
     // The console too may have said ENOMEM until now.
     munmap(lo as *mut u8, (hi - lo) as usize).map_err(|_| "munmap of the windows failed")?;
     println!("utest: heapfull: {stored} dirty pages no pageout can write, {free} pages free");
-    println!("utest: heapfull: {wins} one-page windows until the kernel heap was full (ENOMEM)");
+    if heap_full {
+        println!("utest: heapfull: {wins} one-page windows until the kernel heap was full (ENOMEM)");
+    } else {
+        println!("utest: heapfull: {wins} one-page windows until the kernel heap had taken all but 128 of the free pages");
+    }
     println!("utest: heapfull: then {made} files created, {refused} refused; fork {}", if forked { "done" } else { "refused" });
     munmap(p, len).map_err(|_| "munmap failed")?;
     ftruncate(fd, 0).map_err(|_| "ftruncate to 0 failed")?;
