@@ -200,6 +200,62 @@ pub fn ktest_uvn_pageout() {
     }
 }
 
+/// `test=direct-map-p0` (doc/p0-hunt.md): the 970's way to P0, made step by
+/// step with stock settings. A file page is read in (the pager copies the
+/// file into a fresh page through the kernel's 1:1 map: on the 970 through
+/// a spilled direct-map entry, whose changed bit the copy sets and
+/// pmap_clear_modify cannot see); the object is left persisting, clean and
+/// unreferenced, as a program's text is once it has exited; kernel mappings
+/// that hash to the direct-map entry's groups are entered until an
+/// eviction takes that entry, crediting its changed bit to the page; the
+/// pagedaemon's deactivate then clears PG_CLEAN; and the pagedaemon pages
+/// it out through a vnode nobody references — under `original`, OpenBSD
+/// 1.130's panic. On the G4 the 1:1 map is a BAT: no entry, no credit, and
+/// the test says so and halts.
+#[inline(never)]
+pub fn ktest_direct_map_p0() {
+    let run = || -> TestResult {
+        // As a read-only mapping of it would, while it is open.
+        let vp = make_file("/direct-map-p0", 2 * PG)?;
+        uvn_attach(vp, false).map_err(|e| format!("uvn_attach: {e}"))?;
+        let pg = uvn_get_retry(vp, 0).map_err(|e| format!("uvn_get: {e}"))?;
+        uvn_detach(vp);
+        vn_close(vp, O_RDWR);
+        let (flags, refs, use_) = (vp.v_uvm.with(|u| u.u_flags), vp.v_uvm.with(|u| u.uo_refs), vp.with(|v| v.v_usecount));
+        check!(
+            flags.contains(UvnFlags::UVM_VNODE_CANPERSIST) && refs == 0 && use_ == 0,
+            "the object does not persist unreferenced: {flags:?}, {refs} refs, usecount {use_}"
+        );
+        check!(pg.flags().contains(PgFlags::PG_CLEAN) && !crate::arch::pmap::pmap_is_modified(pg), "the page read in is not clean");
+        crate::printf!("direct-map-p0: page 0 of vnode {} read in at {:#x}, clean, its object persisting unreferenced\n", vp.v_id, pg.phys_addr());
+        let credited = crate::arch::pmap::pmap_evict_direct_probe(pg.phys_addr());
+        if !crate::arch::cpu::ppc_proc_is_64b() {
+            check!(!credited, "the G4 credited a modified bit to the page");
+            crate::printf!("direct-map-p0: no direct-map entry on this CPU (BATs): the page stays clean\n");
+            return Ok(());
+        }
+        check!(credited, "no eviction of the page's direct-map entry credited its changed bit");
+        crate::printf!("direct-map-p0: its direct-map entry was evicted, its changed bit credited to the page\n");
+        crate::uvm::uvm_page::uvm_pageactivate(pg);
+        crate::uvm::uvm_page::uvm_pagedeactivate(pg);
+        check!(!pg.flags().contains(PgFlags::PG_CLEAN), "uvm_pagedeactivate left the page clean");
+        crate::printf!("direct-map-p0: uvm_pagedeactivate cleared PG_CLEAN: P0\n");
+        crate::diag::uvm_p0::p0_check(vp, crate::diag::uvm_p0::P0Point::Pagedaemon);
+        // As the pagedaemon: busy the page and put it, holding no reference.
+        pg.set_flags(PgFlags::PG_BUSY);
+        crate::uvm::uvm_page::uvm_page_own(pg);
+        pmap_page_protect(pg, Prot::READ);
+        vp.v_uvm.vmobjlock.rw_enter_write();
+        let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
+        vp.v_uvm.vmobjlock.rw_exit();
+        crate::printf!("direct-map-p0: uvm_pager_put returned {r:?}\n");
+        Ok(())
+    };
+    if let Err(e) = run() {
+        panic!("ktest: direct-map-p0: {e}");
+    }
+}
+
 /// `test=persistbug`: with the mmap hack off, a write(2) into the block of
 /// a file whose object persists with a dirty page in that same block.
 /// OpenBSD's ffs_write holds the block's buffer busy across

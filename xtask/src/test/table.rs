@@ -677,6 +677,88 @@ pub(super) const TESTS: &[QemuTest] = &[
     dying_pageout("dying-pageout-original", "test=dying-pageout uvn.policy=original rd.latency=10000-30000", true),
     dying_pageout("dying-pageout-fixed", "test=dying-pageout uvn.policy=fixed rd.latency=10000-30000", true),
     dying_pageout("dying-pageout-fixed-2", "test=dying-pageout uvn.policy=fixed-2 rd.latency=10000-30000", false),
+    // The G5's way to P0 with stock settings (doc/p0-hunt.md), step by
+    // step: a clean file page whose direct-map entry's changed bit an
+    // eviction credits to it; on the G4 (BATs) nothing happens.
+    QemuTest {
+        machine: Some(Mac::G5),
+        ..test(
+            "direct-map-p0-g5",
+            "test=direct-map-p0 uvn.policy=original physmem=24M",
+            1,
+            &[
+                Check::Has("cpu0: PPC970FX"),
+                Check::InOrder(&[
+                    "direct-map-p0: page 0 of vnode",
+                    "direct-map-p0: its direct-map entry was evicted, its changed bit credited to the page",
+                    "direct-map-p0: uvm_pagedeactivate cleared PG_CLEAN: P0",
+                    "panic: vref used where vget required",
+                    "vref() at ",
+                    "uvm_vnp_uncache() at ",
+                    "ffs_write() at ",
+                    "uvm_pager_put() at ",
+                ]),
+            ],
+        )
+    },
+    QemuTest {
+        machine: Some(Mac::G5),
+        ..test(
+            "direct-map-p0-watch-g5",
+            "test=direct-map-p0 uvn.policy=original physmem=24M p0.watch=1",
+            0,
+            &[
+                Check::InOrder(&[
+                    "direct-map-p0: uvm_pagedeactivate cleared PG_CLEAN: P0",
+                    "p0: vnode 2 reached P0 at Pagedaemon",
+                    "p0:   page 0: PG_CLEAN clear pmap changed bit set",
+                    "p0:     PG_CLEAN cleared by uvm_pagedeactivate (pmap_is_modified said modified)",
+                    "p0:     PG_PMAP_MOD set by an eviction of the kernel's direct-map entry for 0x",
+                    "p0: halting at the first P0",
+                ]),
+                Check::Lacks("panic:"),
+            ],
+        )
+    },
+    QemuTest {
+        machine: Some(Mac::G5),
+        ..test(
+            "direct-map-p0-fixed-g5",
+            "test=direct-map-p0 uvn.policy=fixed physmem=24M",
+            1,
+            &[
+                Check::InOrder(&["direct-map-p0: uvm_pagedeactivate cleared PG_CLEAN: P0", "for a page it holds busy itself", "uvn_flush() at "]),
+                Check::Lacks("panic:"),
+            ],
+        )
+    },
+    QemuTest {
+        machine: Some(Mac::G4),
+        ..test(
+            "direct-map-p0-g4",
+            "test=direct-map-p0 uvn.policy=original physmem=24M",
+            0,
+            &[
+                Check::InOrder(&["direct-map-p0: page 0 of vnode", "direct-map-p0: no direct-map entry on this CPU (BATs): the page stays clean", "halted"]),
+                Check::Lacks("panic:"),
+            ],
+        )
+    },
+    // The kernel's own tests, the race and the field workload on the G5.
+    QemuTest {
+        machine: Some(Mac::G5),
+        ..test("selftest-g5", "test=all physmem=32M", 0, &[Check::Has("cpu0: PPC970FX"), Check::Custom(selftest_summary), Check::Lacks("FAILED")])
+    },
+    QemuTest { machine: Some(Mac::G5), ..race("race-original-g5", race_bootargs!("race.secs=5 uvn.policy=original"), 4, race_original) },
+    QemuTest { machine: Some(Mac::G5), ..race("race-fixed-2-g5", race_bootargs!("race.secs=5 uvn.policy=fixed-2"), 6, race_fixed2) },
+    QemuTest {
+        machine: Some(Mac::G5),
+        ..test("field-g5", "workload=field physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 race.secs=4 p0.watch=1", 0, &[Check::Custom(field_g5)])
+    },
+    QemuTest {
+        machine: Some(Mac::G4),
+        ..test("field-g4", "workload=field physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 race.secs=4 p0.watch=1", 0, &[Check::Custom(field_g4)])
+    },
     race("race-original", race_bootargs!("race.secs=5 uvn.policy=original"), 4, race_original),
     race("race-vget-diff", race_bootargs!("race.secs=5 uvn.policy=vget-diff"), 4, race_vget_diff),
     race("race-fixed", race_bootargs!("race.secs=5 uvn.policy=fixed"), 6, race_fixed),

@@ -365,9 +365,9 @@ extern "C" fn pte_spill_r(va: u32) -> u32 {
 }
 
 /// On a CPU without BATs, before translation goes on (real mode): wired
-/// 1:1 PTEs for the kernel image [0, end) — code, data, the table itself,
-/// the boot and trap stacks — so that nothing the trap path or the pmap
-/// touches can fault; the rest of RAM below `ram_end` and the devices are
+/// 1:1 PTEs for low memory (the vectors), the kernel image up to `end` —
+/// code, data, the boot and trap stacks — and the table `table`, so that
+/// nothing the trap path or the pmap touches can fault; the rest of RAM below `ram_end` and the devices are
 /// spilled on demand. Then SDR1 and the segment registers, as
 /// pmap_bootstrap does.
 pub fn pmap_bootstrap_nobat(end: u32, ram_end: u32, table: MemRange) {
@@ -385,7 +385,15 @@ pub fn pmap_bootstrap_nobat(end: u32, ram_end: u32, table: MemRange) {
             va += PAGE_SIZE;
         }
     };
-    wire(0, end);
+    extern "C" {
+        static _start: u8;
+    }
+    // Low memory (the vectors and the trap code's save words), the image,
+    // the table; RAM between the vectors and the image is the page
+    // allocator's, spilled like the rest.
+    let image = core::ptr::addr_of!(_start) as u32 & !(PAGE_SIZE - 1);
+    wire(0, 0x4000);
+    wire(image, end);
     wire(table.start, table.start + table.size);
     load_sdr1_and_segments();
 }
@@ -783,6 +791,64 @@ pub fn pte_spill(va: u32) -> bool {
         }
         _ => false,
     }
+}
+
+/// For `test=direct-map-p0`: enters unwired kernel mappings (segments 12
+/// and 14, addresses nothing else uses) whose hash is that of the direct-map
+/// entry for physical page `pa`, removing and entering them again, until an
+/// eviction takes that entry (its R/C then go to the page, as any eviction
+/// does); then removes them. Whether it was evicted; false at once when
+/// the CPU has no direct-map entries (BATs), or after 64 rounds (the
+/// table must be small enough for 16 such addresses: physmem=24M).
+pub fn pmap_evict_direct_probe(pa: u32) -> bool {
+    if !ppc_proc_is_64b() {
+        return false;
+    }
+    let mask = ptegs() - 1;
+    let target = hash(vsid(KERNEL_CTX, pa), pa) & mask;
+    let mut vas = Vec::new();
+    for sr in [14u32, 12] {
+        let mut p = (target ^ hash(vsid(KERNEL_CTX, sr << 28), sr << 28)) & mask;
+        while p < 0x1_0000 && vas.len() < 24 {
+            let va = (sr << 28) | (p << 12);
+            if pmap_extract(PMAP_KERNEL, va).is_none() {
+                vas.push(va);
+            }
+            p += mask + 1;
+        }
+    }
+    let page = pa & !(PAGE_SIZE - 1);
+    let gone = || -> bool {
+        let h = hash(vsid(KERNEL_CTX, page), page);
+        ![h & mask, !h & mask].iter().any(|&g| (0..8).any(|i| slot_is(g * 8 + i, DIRECT_CTX, page)))
+    };
+    // The entry must be there to begin with: touch the page.
+    // SAFETY: a read of a RAM page through the kernel's 1:1 map.
+    let _ = unsafe { core::ptr::read_volatile(page as *const u32) };
+    let mut evicted = false;
+    for round in 0..64u32 {
+        for (i, &va) in vas.iter().enumerate() {
+            // The time base picks the victim; under -icount it would step
+            // in lockstep with the same loop, round after round: a wait of
+            // varying length between entries.
+            for _ in 0..(round * 7 + i as u32 * 3) % 29 {
+                core::hint::spin_loop();
+            }
+            // Any unmanaged frame will do: the kernel's first text page.
+            pmap_enter(PMAP_KERNEL, va, 0x0010_0000, Prot::READ, false);
+            if gone() {
+                evicted = true;
+                break;
+            }
+        }
+        for &va in &vas {
+            pmap_remove(PMAP_KERNEL, va, va + PAGE_SIZE);
+        }
+        if evicted {
+            break;
+        }
+    }
+    evicted
 }
 
 /// The hardware table's PTE groups.

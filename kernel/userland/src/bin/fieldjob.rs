@@ -35,7 +35,7 @@ fn view(deadline: u64, dir: &str) -> i32 {
             }
         }
         sweeps += 1;
-        sleep_ms(20);
+        sleep_ms(100);
     }
     let _ = munmap(p, len);
     let _ = close(fd);

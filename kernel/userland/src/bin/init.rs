@@ -142,7 +142,7 @@ fn field(args: Args) -> i32 {
     let mut buf = [0u8; 24];
     let deadline = fmt_u64(&mut buf, uptime_ms() + secs * 1000);
     println!(
-        "init: field workload for {secs} s: a memory hog, {VIEWERS} viewers of a 4 MiB file, 4 exec loops of short jobs mapping files read-only, 2 creators{}",
+        "init: field workload for {secs} s: a memory hog, {VIEWERS} viewers of a 4 MiB file, 4 exec loops of short jobs mapping files read-only, 2 creators, a mapping writer{}",
         if sync_ms > 0 { ", a syncer" } else { "" }
     );
     let mut n = 0;
@@ -160,6 +160,9 @@ fn field(args: Args) -> i32 {
         spawn(b"/bin/creator\0", &[b"creator\0", id, seedz, deadline, racez]);
         n += 1;
     }
+    // Dirty pages for the pagedaemon to write: a mapping writer.
+    spawn(b"/bin/mapwriter\0", &[b"mapwriter\0", b"0\0", seedz, deadline, b"close\0", racez]);
+    n += 1;
     if sync_ms > 0 {
         let mut msb = [0u8; 24];
         let ms = fmt_u64(&mut msb, sync_ms as u64);
