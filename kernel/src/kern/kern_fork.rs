@@ -38,7 +38,8 @@ pub fn sys_fork(tf: &TrapFrame) -> Result<u32, Errno> {
         let p = st.cur();
         (p.p_tid, p.p_comm.clone(), p.p_rlimit_data)
     };
-    let vs = uvm_map::with_vmspace(me, |vs| vs.uvmspace_fork()).ok_or(Errno::EINVAL)??;
+    let (vs, refs) = uvm_map::with_vmspace(me, |vs| vs.uvmspace_fork()).ok_or(Errno::EINVAL)??;
+    refs.into_iter().for_each(crate::uvm::uvm_vnode::uvn_reference);
     let mut ctf = *tf;
     ctf.fixreg[3] = 0;
     ctf.cr &= !CR0_SO;

@@ -17,7 +17,7 @@ use crate::sys::errno::Errno;
 use crate::uvm::uvm_extern::Prot;
 use crate::uvm::uvm_page::{trunc_page, uvm_pageactivate, uvm_pagealloc, uvm_pagecopy, uvm_pagefree, uvm_pagezero, PgFlags, Pga, VmPage, PAGE_SIZE};
 use crate::uvm::uvm_pdaemon::uvm_wait;
-use crate::uvm::uvm_vnode::{uvn_detach, uvn_get, uvn_reference};
+use crate::uvm::uvm_vnode::{uvn_detach, uvn_get};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -327,17 +327,23 @@ impl VmSpace {
     /// the same entries, and every anonymous page shared copy-on-write —
     /// held by both spaces and write-protected in the parent, so that
     /// whichever writes first copies it.
-    pub fn uvmspace_fork(&self) -> Result<VmSpace, Errno> {
+    /// The child's address space, and the objects whose references its
+    /// file windows need: the caller takes them (uvn_reference) once the
+    /// address space's lock is let go, since taking one may sleep on the
+    /// object's lock (the parent's references keep them alive meanwhile).
+    pub fn uvmspace_fork(&self) -> Result<(VmSpace, Vec<&'static Vnode>), Errno> {
         // The child's entries and page index, from the heap: ENOMEM up
         // front rather than a failed allocation half-way.
         if !crate::kern::kern_malloc::kmem_available((self.map.len() + self.anon.len()) * FORK_BYTES_PER_ITEM) {
             return Err(Errno::ENOMEM);
         }
         let mut child = VmSpace::new()?;
+        let mut refs = Vec::new();
+        refs.try_reserve(self.map.len()).map_err(|_| Errno::ENOMEM)?;
         for e in self.map.iter() {
             child.map.insert(e.start, e.end, e.data).map_err(|_| Errno::ENOMEM)?;
             if let Some(o) = e.data.obj {
-                uvn_reference(o.vp);
+                refs.push(o.vp);
             }
             // Anonymous memory and private copies of file pages are shared
             // now; a shared file window's pages stay the object's.
@@ -350,7 +356,7 @@ impl VmSpace {
             pg.an_ref.fetch_add(1, Ordering::Relaxed);
             child.anon.insert(va, pg);
         }
-        Ok(child)
+        Ok((child, refs))
     }
 
     /// Tears the address space down: mappings, pages, the pmap, and the
@@ -464,34 +470,36 @@ pub fn vmspace_remove(pid: u32) -> Option<VmSpace> {
 /// the copy: it is faulted in with nothing locked, as OpenBSD's copyin and
 /// copyout fault, and the copy tried again. An address no fault can
 /// resolve is EFAULT.
-fn user_copy(uva: u32, len: usize, access: Prot, mut f: impl FnMut(&mut VmSpace) -> Result<(), Errno>) -> Result<(), Errno> {
-    const TRIES: usize = 4;
-    for _ in 0..TRIES {
-        match with_curvmspace(&mut f) {
-            Err(Errno::EFAULT) => {}
-            r => return r,
+fn user_copy(uva: u32, len: usize, access: Prot, mut f: impl FnMut(&mut VmSpace, u32, core::ops::Range<usize>) -> Result<(), Errno>) -> Result<(), Errno> {
+    uva.checked_add(len as u32).ok_or(Errno::EFAULT)?;
+    // A page at a time, each faulted in as often as it takes, as OpenBSD's
+    // copyin resumes after each fault: under memory pressure the
+    // pagedaemon may take a page again before the copy reaches it, and a
+    // whole buffer need never be resident at once.
+    let mut done = 0usize;
+    while done < len {
+        let va = uva + done as u32;
+        let n = ((PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize).min(len - done);
+        loop {
+            match with_curvmspace(|vs| f(vs, va, done..done + n)) {
+                Err(Errno::EFAULT) => uvm_fault(curproc(), va & !(PAGE_SIZE - 1), access).map_err(|_| Errno::EFAULT)?,
+                r => break r?,
+            }
         }
-        let end = uva.checked_add(len as u32).ok_or(Errno::EFAULT)?;
-        let mut va = uva & !(PAGE_SIZE - 1);
-        while va < end {
-            uvm_fault(curproc(), va, access).map_err(|_| Errno::EFAULT)?;
-            va += PAGE_SIZE;
-        }
+        done += n;
     }
-    // Faulted in each time and gone again before the copy: memory that
-    // the pagedaemon takes faster than this can use it.
-    Err(Errno::EFAULT)
+    Ok(())
 }
 
 /// Copies `buf` out to the running process at `uva` (copyout(9)).
 pub fn copyout(buf: &[u8], uva: u32) -> Result<(), Errno> {
-    user_copy(uva, buf.len(), Prot::WRITE, |vs| vs.copyout(buf, uva))
+    user_copy(uva, buf.len(), Prot::WRITE, |vs, va, r| vs.copyout(&buf[r], va))
 }
 
 /// Copies from the running process at `uva` into `buf` (copyin(9)).
 pub fn copyin(uva: u32, buf: &mut [u8]) -> Result<(), Errno> {
     let len = buf.len();
-    user_copy(uva, len, Prot::READ, |vs| vs.copyin(uva, buf))
+    user_copy(uva, len, Prot::READ, |vs, va, r| vs.copyin(va, &mut buf[r]))
 }
 
 /// A NUL-terminated string of at most `max` bytes from the running
@@ -500,11 +508,9 @@ pub fn copyin(uva: u32, buf: &mut [u8]) -> Result<(), Errno> {
 /// copyin, and the copy goes on from there.
 pub fn copyinstr(uva: u32, max: usize) -> Result<Vec<u8>, Errno> {
     let mut out = Vec::new();
-    let mut faults = 0;
     loop {
         match with_curvmspace(|vs| vs.copyinstr_more(uva, max, &mut out)) {
-            Err(Errno::EFAULT) if faults <= max / PAGE_SIZE as usize + 4 => {
-                faults += 1;
+            Err(Errno::EFAULT) => {
                 let va = uva.checked_add(out.len() as u32).ok_or(Errno::EFAULT)?;
                 uvm_fault(curproc(), va & !(PAGE_SIZE - 1), Prot::READ).map_err(|_| Errno::EFAULT)?;
             }
