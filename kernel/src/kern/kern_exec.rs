@@ -204,12 +204,33 @@ fn load_psection(vs: &mut VmSpace, vp: &'static Vnode, ph: &Phdr, prot: Prot, ch
         while at < stop {
             let n = (stop - at).min(chunk.len() as u32) as usize;
             read_at(vp, (ph.offset + (at - ph.vaddr)) as u64, &mut chunk[..n])?;
-            vs.uvm_fill(at, &chunk[..n])?;
+            fill(vs, at, &chunk[..n])?;
             at += n as u32;
         }
     }
     Ok(())
 }
+
+/// uvm_fill into the new address space, waiting for free pages as a fault
+/// would (OpenBSD's exec writes the arguments with copyout, whose faults
+/// wait in uvm_fault): the pagedaemon takes programs' pages back, so an
+/// exec under memory pressure meets no free page and must not fail for it.
+fn fill(vs: &mut VmSpace, at: u32, data: &[u8]) -> Result<(), Errno> {
+    let start = crate::kern::kern_clock::ticks();
+    loop {
+        match vs.uvm_fill(at, data) {
+            Err(Errno::ENOMEM) if crate::kern::kern_clock::ticks().wrapping_sub(start) < EXEC_MEMWAIT_TICKS => crate::uvm::uvm_pdaemon::uvm_wait("execmem"),
+            r => {
+                crate::diag::deadlock::memwait_end();
+                return r;
+            }
+        }
+    }
+}
+
+/// How long an exec waits for a free page before ENOMEM (the fault path's
+/// limit: doc/fidelity.md).
+const EXEC_MEMWAIT_TICKS: u32 = 1000;
 
 /// Puts the argument strings and the argv array at the top of a fresh
 /// stack; returns (sp, argc, argv). ENOMEM, as OpenBSD's check against
@@ -224,8 +245,8 @@ fn setup_stack(vs: &mut VmSpace, argv: &ExecArgs) -> Result<(u32, u32, u32), Err
     ptrs.try_reserve(argv.argc + 1).map_err(|_| Errno::ENOMEM)?;
     for a in argv.strings() {
         at -= a.len() as u32 + 1;
-        vs.uvm_fill(at, a)?;
-        vs.uvm_fill(at + a.len() as u32, &[0])?;
+        fill(vs, at, a)?;
+        fill(vs, at + a.len() as u32, &[0])?;
         ptrs.push(at);
     }
     ptrs.push(0);
@@ -233,11 +254,11 @@ fn setup_stack(vs: &mut VmSpace, argv: &ExecArgs) -> Result<(u32, u32, u32), Err
     at -= 4 * ptrs.len() as u32;
     let argvp = at;
     for (i, p) in ptrs.iter().enumerate() {
-        vs.uvm_fill(argvp + 4 * i as u32, &p.to_be_bytes())?;
+        fill(vs, argvp + 4 * i as u32, &p.to_be_bytes())?;
     }
     // A terminal ABI frame: back chain 0, LR save 0.
     let sp = (argvp - 16) & !15;
-    vs.uvm_fill(sp, &[0; 8])?;
+    fill(vs, sp, &[0; 8])?;
     Ok((sp, argv.argc as u32, argvp))
 }
 

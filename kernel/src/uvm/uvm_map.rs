@@ -266,7 +266,9 @@ impl VmSpace {
             // A file page not read in yet is EFAULT here: reading it would
             // sleep with the address space locked (the system call faults
             // it in and tries again).
-            let (pg, _) = self.page_for(va, access).map_err(|_| Errno::EFAULT)?;
+            // No free page is ENOMEM (the caller waits for one, as a fault
+            // would); anything else, a file page not read in included, EFAULT.
+            let (pg, _) = self.page_for(va, access).map_err(|e| if matches!(e, Err(Errno::ENOMEM)) { Errno::ENOMEM } else { Errno::EFAULT })?;
             if access.contains(Prot::WRITE) && pg.owner().is_some() {
                 pmap::pmap_set_modify(pg);
             }
@@ -483,6 +485,9 @@ fn user_copy(uva: u32, len: usize, access: Prot, mut f: impl FnMut(&mut VmSpace,
         loop {
             match with_curvmspace(|vs| f(vs, va, done..done + n)) {
                 Err(Errno::EFAULT) => uvm_fault(curproc(), va & !(PAGE_SIZE - 1), access).map_err(|_| Errno::EFAULT)?,
+                // No free page: the fault path waits for one (or gives up
+                // as a process's fault does, out of swap).
+                Err(Errno::ENOMEM) => uvm_fault(curproc(), va & !(PAGE_SIZE - 1), access)?,
                 r => break r?,
             }
         }

@@ -753,11 +753,11 @@ pub(super) const TESTS: &[QemuTest] = &[
     QemuTest { machine: Some(Mac::G5), ..race("race-fixed-2-g5", race_bootargs!("race.secs=5 uvn.policy=fixed-2"), 6, race_fixed2) },
     QemuTest {
         machine: Some(Mac::G5),
-        ..test("field-g5", "workload=field physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 race.secs=4 p0.watch=1", 0, &[Check::Custom(field_g5)])
+        ..test("field-g5", "workload=field physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 race.secs=10 p0.watch=1", 0, &[Check::Custom(field_g5)])
     },
     QemuTest {
         machine: Some(Mac::G4),
-        ..test("field-g4", "workload=field physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 race.secs=4 p0.watch=1", 0, &[Check::Custom(field_g4)])
+        ..test("field-g4", "workload=field physmem=24M kern.maxvnodes=32 kern.bufcachepercent=1 race.secs=10 p0.watch=1", 0, &[Check::Custom(field_g4)])
     },
     race("race-original", race_bootargs!("race.secs=5 uvn.policy=original"), 4, race_original),
     race("race-vget-diff", race_bootargs!("race.secs=5 uvn.policy=vget-diff"), 4, race_vget_diff),

@@ -798,7 +798,7 @@ pub fn pte_spill(va: u32) -> bool {
 /// entry for physical page `pa`, removing and entering them again, until an
 /// eviction takes that entry (its R/C then go to the page, as any eviction
 /// does); then removes them. Whether it was evicted; false at once when
-/// the CPU has no direct-map entries (BATs), or after 64 rounds (the
+/// the CPU has no direct-map entries (BATs), or after 256 rounds (the
 /// table must be small enough for 16 such addresses: physmem=24M).
 pub fn pmap_evict_direct_probe(pa: u32) -> bool {
     if !ppc_proc_is_64b() {
@@ -826,12 +826,14 @@ pub fn pmap_evict_direct_probe(pa: u32) -> bool {
     // SAFETY: a read of a RAM page through the kernel's 1:1 map.
     let _ = unsafe { core::ptr::read_volatile(page as *const u32) };
     let mut evicted = false;
-    for round in 0..64u32 {
-        for (i, &va) in vas.iter().enumerate() {
+    let mut lcg = pa | 1;
+    for _ in 0..256 {
+        for &va in &vas {
             // The time base picks the victim; under -icount it would step
             // in lockstep with the same loop, round after round: a wait of
-            // varying length between entries.
-            for _ in 0..(round * 7 + i as u32 * 3) % 29 {
+            // pseudo-random length between entries.
+            lcg = lcg.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            for _ in 0..(lcg >> 16) % 251 {
                 core::hint::spin_loop();
             }
             // Any unmanaged frame will do: the kernel's first text page.

@@ -366,9 +366,10 @@ pub fn install_vectors() {
 }
 
 /// The 970's instructions where the G4's would not do, written over them
-/// once at boot (as OpenBSD patches its trap code for 64-bit CPUs): each
-/// vector's branch goes to trap_entry64, the return keeps MSR's upper word
-/// and ends in rfid.
+/// once at boot (OpenBSD does the converse: its vectors carry the 64-bit
+/// sequences, which it overwrites with nops on a 32-bit CPU, and it turns
+/// its returns' rfi into rfid on a 970): each vector's branch goes to
+/// trap_entry64, the return keeps MSR's upper word and ends in rfid.
 fn patch_for_970() {
     extern "C" {
         static trap_entry64: u8;
