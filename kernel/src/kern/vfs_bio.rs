@@ -287,13 +287,20 @@ impl BufCache {
     }
 
     /// A data area of `size` bytes, from the pool if one fits.
-    fn data(&mut self, size: usize) -> Vec<u8> {
+    /// A data area of `size` bytes: a pooled one, or new from the heap;
+    /// None when the heap has no such run free.
+    fn data(&mut self, size: usize) -> Option<Vec<u8>> {
         match self.pool.iter().position(|d| d.len() == size) {
             Some(i) => {
                 self.bytes -= size;
-                self.pool.swap_remove(i)
+                Some(self.pool.swap_remove(i))
             }
-            None => alloc::vec![0; size],
+            None => {
+                let mut v = Vec::new();
+                v.try_reserve_exact(size).ok()?;
+                v.resize(size, 0);
+                Some(v)
+            }
         }
     }
 
@@ -423,9 +430,21 @@ pub fn getblk(vp: u32, blkno: u64, size: usize) -> BufId {
             g = BCACHE.lock();
             continue;
         }
+        let Some(b_data) = g.data(size) else {
+            // The heap has no room for it (memory short, the heap in
+            // pieces): give an old buffer's memory back, or wait for the
+            // pagedaemon as an allocation that may sleep does.
+            if !g.lru.is_empty() {
+                g = make_room(g).unwrap_or_else(|| BCACHE.lock());
+            } else {
+                drop(g);
+                let _ = crate::kern::kern_malloc::kmem_wait(size);
+                g = BCACHE.lock();
+            }
+            continue;
+        };
         let slot = g.free_slot();
         let bp = BufId(slot);
-        let b_data = g.data(size);
         g.bufs[slot] = Some(Buf {
             b_flags: BFlags::B_BUSY,
             b_vp: vp,

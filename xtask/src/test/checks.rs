@@ -253,10 +253,13 @@ pub(super) fn fuzz_survived(exit: Exit, text: &str) -> Result<u64, String> {
     if exit != Exit::Code(0) {
         return Err(format!("exit {exit}: {:?}", outcome::parse_panic(text).map(|p| p.signature()).or(outcome::deadlock_signature(text))));
     }
-    if !text.lines().any(|l| l == "scfuzz: the kernel survived") {
+    // The fuzzer's hazard children write random bytes to the console too:
+    // a line may begin with a NUL or another control byte of theirs.
+    let clean = |l: &str| l.trim_start_matches(|c: char| c.is_control()).to_owned();
+    if !text.lines().any(|l| clean(l) == "scfuzz: the kernel survived") {
         return Err("no `scfuzz: the kernel survived` line".into());
     }
-    text.lines().find_map(|l| l.strip_prefix("scfuzz: done: ")?.split_whitespace().next()?.parse().ok()).ok_or_else(|| "no `scfuzz: done:` line".into())
+    text.lines().find_map(|l| clean(l).strip_prefix("scfuzz: done: ")?.split_whitespace().next()?.parse().ok()).ok_or_else(|| "no `scfuzz: done:` line".into())
 }
 
 /// A P0 report: the halt, the vnode, the history, the system calls.

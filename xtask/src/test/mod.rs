@@ -392,6 +392,13 @@ mod tests {
     use crate::outcome::BANNER;
 
     #[test]
+    fn fuzz_lines_may_start_with_a_childs_bytes() {
+        let log = "\0scfuzz: done: 6912 calls in 3398 ms\nscfuzz: the kernel survived\nhalted\n";
+        assert_eq!(fuzz_survived(Exit::Code(0), log), Ok(6912));
+        assert!(fuzz_survived(Exit::Code(0), "scfuzz: done: 5 calls\nhalted\n").is_err());
+    }
+
+    #[test]
     fn fixed2_needs_the_race_exercised() {
         let done = "init: race workload done: every check passed\n";
         let with = |c: &str| format!("{done}race: counters: {c}\nhalted\n");

@@ -890,17 +890,40 @@ pub(super) const TESTS: &[QemuTest] = &[
     // The macppc hypothesis of doc/p0-hunt.md: read-only file pages crowded
     // out of the hashed page table by written ones keep a clean changed
     // bit, so their persisting object is not P0.
-    test(
-        "user-pmap",
-        "test=user-pmap p0.watch=1 physmem=24M",
-        0,
-        &[
-            Check::Has("utest: pmap ok"),
-            Check::Has(" hashed-page-table evictions, and no P0"),
-            Check::Custom(selftest_summary),
-            Check::Custom(p0_saw_persisting),
-        ],
-    ),
+    QemuTest {
+        machine: Some(Mac::G4),
+        ..test(
+            "user-pmap",
+            "test=user-pmap p0.watch=1 physmem=24M",
+            0,
+            &[
+                Check::Has("utest: pmap ok"),
+                Check::Has(" hashed-page-table evictions, and no P0"),
+                Check::Custom(selftest_summary),
+                Check::Custom(p0_saw_persisting),
+            ],
+        )
+    },
+    // The same probe on the G5: its process mappings crowd out the
+    // kernel's direct-map entries too, whose changed bits then go to the
+    // pages they name — the program's own text among them: P0 (F12).
+    QemuTest {
+        machine: Some(Mac::G5),
+        ..test(
+            "user-pmap-g5",
+            "test=user-pmap p0.watch=1 physmem=24M",
+            0,
+            &[
+                Check::Has("utest: pmap ok"),
+                Check::InOrder(&[
+                    " reached P0 at ",
+                    "p0:     PG_PMAP_MOD set by an eviction of the kernel's direct-map entry for 0x",
+                    "p0: halting at the first P0",
+                ]),
+                Check::Lacks("panic:"),
+            ],
+        )
+    },
     // A damaged inode map (a live inode marked free): allocation refuses
     // the live inode with a named error, and the unmount leaves the file
     // system unclean for fsck.
