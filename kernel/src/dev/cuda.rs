@@ -37,7 +37,7 @@ static VIA: Once<Mmio> = Once::new();
 pub fn attach(base: u32) {
     if base != 0 {
         // SAFETY: the CUDA VIA register block found in the device tree,
-        // inside the I/O BAT.
+        // inside the I/O space (mmu::iomap).
         VIA.call_once(|| unsafe { Mmio::new(base as usize) });
     }
 }

@@ -85,7 +85,7 @@ static RX: Mutex<Ring> = Mutex::new(Ipl::Tty, Ring { buf: [0; 256], head: 0, len
 
 pub fn cninit(ctrl: u32, data: u32) {
     // SAFETY: both addresses come from the ESCC channel A `reg` property in
-    // the device tree and lie in the I/O BAT.
+    // the device tree and lie in the I/O space (mmu::iomap).
     CONS.call_once(|| unsafe { Escc { ctrl: Mmio::new(ctrl as usize), data: Mmio::new(data as usize) } });
 }
 

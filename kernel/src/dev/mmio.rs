@@ -1,5 +1,6 @@
 //! Typed access to device registers through `volatile`, in the I/O space
-//! that the I/O BAT maps cache-inhibited and guarded.
+//! that the kernel maps cache-inhibited and guarded (the G4's I/O BAT, the
+//! 970's segment 15: mmu::iomap).
 
 use core::ptr::NonNull;
 use volatile::VolatilePtr;
@@ -13,7 +14,7 @@ pub struct Mmio {
 impl Mmio {
     /// # Safety
     /// `base` must be the address of a device register block that stays
-    /// mapped (the I/O BAT) for as long as the handle is used.
+    /// mapped (mmu::iomap) for as long as the handle is used.
     pub const unsafe fn new(base: usize) -> Mmio {
         Mmio { base }
     }

@@ -33,7 +33,7 @@ static PIC: Once<Mmio> = Once::new();
 /// Masks every source; each is delivered once enabled.
 pub fn init(base: u32) {
     // SAFETY: `base` is the OpenPIC register block found in the device tree,
-    // inside the I/O BAT.
+    // inside the I/O space (mmu::iomap).
     let pic = *PIC.call_once(|| unsafe { Mmio::new(base as usize) });
     pic.write32le(CPU0_TASK_PRIORITY, 0xf);
     for irq in 0..NSOURCES {

@@ -12,7 +12,7 @@ static PVPANIC: Once<Mmio> = Once::new();
 pub fn attach(addr: u32) {
     if addr != 0 {
         // SAFETY: the pvpanic register the boot stub found from the
-        // device's assigned BAR; it lies in the I/O BAT.
+        // device's assigned BAR; it lies in the I/O space (mmu::iomap).
         PVPANIC.call_once(|| unsafe { Mmio::new(addr as usize) });
     }
 }

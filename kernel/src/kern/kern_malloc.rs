@@ -1,7 +1,7 @@
 //! The kernel heap for small objects, on linked_list_allocator. It starts
 //! in a static arena (the page allocator needs the heap's help to come up)
 //! and grows in chunks of physically contiguous pages taken from the page
-//! allocator, reached through the 1:1 BAT mapping. Allocation is guarded at
+//! allocator, reached through the 1:1 map (a BAT, or the 970's direct map). Allocation is guarded at
 //! IPL_HIGH so an interrupt handler never finds the heap half-updated.
 //!
 //! The heap is a kernel allocation, so it may take the pages of the
@@ -210,7 +210,7 @@ impl Heaps {
         let (pa, npages) = sizes.find_map(|n| uvm_pglistalloc_contig(n, flags).map(|pa| (pa, n)))?;
         let mut h = Heap::empty();
         // SAFETY: the pages were just taken off the free list for good; they
-        // are RAM, mapped 1:1 by BAT0, and nothing else refers to them.
+        // are RAM, mapped 1:1 (BAT0, or the 970's direct map), and nothing else refers to them.
         unsafe { h.init(pa as *mut u8, (npages * PAGE_SIZE) as usize) };
         self.chunks[slot] = Some(h);
         self.grown += (npages * PAGE_SIZE) as usize;

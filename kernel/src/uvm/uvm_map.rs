@@ -253,7 +253,7 @@ impl VmSpace {
     }
 
     /// Copies between kernel memory and [uva, uva + len) page by page,
-    /// through each page's 1:1 (BAT) address, faulting pages in as needed;
+    /// through each page's 1:1 address (a BAT, or the 970's direct map), faulting pages in as needed;
     /// any page outside the map or without `access` is EFAULT.
     fn copy(&mut self, uva: u32, len: usize, access: Prot, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), Errno> {
         let end = uva.checked_add(len as u32).ok_or(Errno::EFAULT)?;
@@ -283,7 +283,7 @@ impl VmSpace {
     pub fn copyin(&mut self, uva: u32, buf: &mut [u8]) -> Result<(), Errno> {
         self.copy(uva, buf.len(), Prot::READ, |p, at, n| {
             // SAFETY: p..p+n is inside a page of this address space that
-            // page_for returned (RAM, BAT-mapped); buf[at..at+n] is in bounds.
+            // page_for returned (RAM, mapped 1:1); buf[at..at+n] is in bounds.
             unsafe { core::ptr::copy_nonoverlapping(p, buf[at..].as_mut_ptr(), n) }
         })
     }

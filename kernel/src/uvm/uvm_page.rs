@@ -301,7 +301,7 @@ pub fn uvm_page_init(bi: &BootInfo, limit: Option<u32>) {
         }
     }
 
-    // SAFETY: [meta_pa, meta_pa + meta) is free RAM (BAT-mapped 1:1) taken
+    // SAFETY: [meta_pa, meta_pa + meta) is free RAM (mapped 1:1) taken
     // out of the managed ranges above, so nothing else will ever use it;
     // it is initialised before the slices are formed.
     let (pg_slice, links) = unsafe {
@@ -536,7 +536,7 @@ pub fn uvm_pagedeactivate(pg: &VmPage) {
 /// Copies `data` into a page at byte `off`, through its 1:1 address.
 pub fn uvm_page_write(pg: &VmPage, off: usize, data: &[u8]) {
     assert!(off + data.len() <= PAGE_SIZE as usize, "uvm_page_write: past the page");
-    // SAFETY: managed pages are RAM mapped 1:1 by BAT0; the range is inside
+    // SAFETY: managed pages are RAM mapped 1:1 (BAT0, or the 970's direct map); the range is inside
     // the page, which the caller owns (busy).
     unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), (pg.phys_addr as usize + off) as *mut u8, data.len()) };
 }
@@ -548,17 +548,17 @@ pub fn uvm_page_read(pg: &VmPage, off: usize, out: &mut [u8]) {
     unsafe { core::ptr::copy_nonoverlapping((pg.phys_addr as usize + off) as *const u8, out.as_mut_ptr(), out.len()) };
 }
 
-/// Fills a page with zeros through its 1:1 (BAT) address.
+/// Fills a page with zeros through its 1:1 address.
 pub fn uvm_pagezero(pg: &VmPage) {
-    // SAFETY: managed pages are RAM mapped 1:1 by BAT0 and the caller owns
+    // SAFETY: managed pages are RAM mapped 1:1 (BAT0, or the 970's direct map) and the caller owns
     // `pg` (it is busy or freshly allocated).
     unsafe { core::ptr::write_bytes(pg.phys_addr as *mut u8, 0, PAGE_SIZE as usize) };
 }
 
-/// Copies page `src` into `dst` through their 1:1 (BAT) addresses (OpenBSD
+/// Copies page `src` into `dst` through their 1:1 addresses (OpenBSD
 /// uvm_pagecopy).
 pub fn uvm_pagecopy(src: &VmPage, dst: &VmPage) {
-    // SAFETY: managed pages are RAM mapped 1:1 by BAT0; the caller owns
+    // SAFETY: managed pages are RAM mapped 1:1 (BAT0, or the 970's direct map); the caller owns
     // `dst` (freshly allocated) and `src` is not busy, so nothing writes it.
     unsafe { core::ptr::copy_nonoverlapping(src.phys_addr as *const u8, dst.phys_addr as *mut u8, PAGE_SIZE as usize) };
 }

@@ -34,7 +34,7 @@ fn on_own_stack(addr: u32) -> bool {
 }
 
 fn read(addr: u32) -> u32 {
-    // SAFETY: `valid` keeps the address word-aligned inside BAT-mapped RAM,
+    // SAFETY: `valid` keeps the address word-aligned inside RAM mapped 1:1 (a BAT, or the 970's direct map),
     // so the load cannot fault even on a corrupt chain.
     unsafe { core::ptr::read_volatile(addr as *const u32) }
 }

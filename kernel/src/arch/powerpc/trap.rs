@@ -44,7 +44,7 @@ const fn tf_reg(n: u32) -> u32 {
     tf_off(core::mem::offset_of!(TrapFrame, fixreg)) + 4 * n
 }
 
-/// Low-memory words (BAT-mapped at the same address with translation off
+/// Low-memory words (mapped 1:1: the same address with translation off
 /// and on) where trap_entry parks r4 and r5 until it has a stack.
 const SAVE_R4: usize = 0x3004;
 const SAVE_R5: usize = 0x3008;
@@ -126,7 +126,8 @@ global_asm!(
     // r3 = vector, SPRG1 = interrupted r1, SPRG2 = interrupted r3. Stacks
     // may be virtual (kernel threads), so translation goes back on before
     // any stack store; r4/r5 wait in the low save area meanwhile, which is
-    // at the same address with translation off and on (BAT 1:1).
+    // at the same address with translation off and on (a BAT, or a wired
+    // entry on the 970).
     "stw 4, {save_r4}(0)",
     "stw 5, {save_r5}(0)",
     "mfcr 4",

@@ -18,7 +18,7 @@ const SF_CR: u32 = SF_R13 + 4 * 19;
 const SF_LR: u32 = SF_CR + 4;
 const _: () = assert!(SF_LR + 4 <= SWITCHFRAME && SWITCHFRAME.is_multiple_of(16));
 
-/// The low-memory words trap_entry consults (BAT-mapped at the same
+/// The low-memory words trap_entry consults (mapped 1:1, at the same
 /// address with translation on or off): the running stack's lowest valid
 /// address, and the flag it sets when it had to leave a stack that overflowed.
 pub const TRAP_STACK_BOTTOM: usize = 0x3010;
@@ -83,7 +83,7 @@ pub unsafe fn cpu_switchto(old_sp: *mut u32, new_sp: u32, bottom: u32) {
 
 /// Tells trap_entry the lowest valid address of the stack now in use.
 pub fn set_stack_bottom(bottom: u32) {
-    // SAFETY: a word of kernel-owned low memory, BAT-mapped.
+    // SAFETY: a word of kernel-owned low memory, mapped 1:1 (a BAT, or a wired entry on the 970).
     unsafe { core::ptr::write_volatile(TRAP_STACK_BOTTOM as *mut u32, bottom) };
 }
 
@@ -112,7 +112,7 @@ pub unsafe fn cpu_fork_stack(top: u32, entry: extern "C" fn(usize), arg: usize) 
 
 /// The lowest valid address of the stack in use.
 pub fn stack_bottom() -> u32 {
-    // SAFETY: a word of kernel-owned low memory, BAT-mapped.
+    // SAFETY: a word of kernel-owned low memory, mapped 1:1 (a BAT, or a wired entry on the 970).
     unsafe { core::ptr::read_volatile(TRAP_STACK_BOTTOM as *const u32) }
 }
 
