@@ -7,7 +7,7 @@
 #![no_main]
 
 use kcore::random::Rng;
-use userland::{execve, exit, fmt_u64, fork, println, uptime_ms, wait4, Args};
+use userland::{execve, exit, fmt_u64, fork, println, sleep_ms, uptime_ms, wait4, Args};
 
 fn main(args: Args) -> i32 {
     let id: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -44,6 +44,9 @@ fn main(args: Args) -> i32 {
                     return 1;
                 }
             },
+            // Memory short: fork may say so (ENOMEM, EAGAIN), as OpenBSD's
+            // does; a shell would try again, and so does this.
+            Err(12) | Err(35) => sleep_ms(10),
             Err(e) => {
                 println!("execer {id}: fork FAILED: errno {e}");
                 return 1;
