@@ -171,6 +171,19 @@ fn test_uvn_terminate_on_recycle() -> TestResult {
     Ok(())
 }
 
+/// What the pagedaemon does to an inactive dirty page: busy it, write
+/// protect it and `uvm_pager_put` it with the object locked (it try-locks
+/// it), holding no reference on the vnode.
+fn pageout_as_pagedaemon(vp: &'static Vnode, pg: &'static crate::uvm::uvm_page::VmPage) -> crate::uvm::uvm_pager::PagerResult {
+    pg.set_flags(PgFlags::PG_BUSY);
+    crate::uvm::uvm_page::uvm_page_own(pg);
+    pmap_page_protect(pg, Prot::READ);
+    vp.v_uvm.vmobjlock.rw_enter_write();
+    let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
+    vp.v_uvm.vmobjlock.rw_exit();
+    r
+}
+
 /// `test=uvn-pageout`: what the pagedaemon does to a dirty page of a
 /// persisting object whose vnode nobody references (P0): busy it and
 /// `uvm_pager_put` it, holding no reference. Under `uvn.policy=original`
@@ -184,14 +197,8 @@ pub fn ktest_uvn_pageout() {
         vn_close(vp, O_RDWR);
         check!(vp.with(|v| v.v_usecount) == 0, "the vnode is still referenced after close");
         let pg = uvn_get_retry(vp, 0).map_err(|e| format!("uvn_get: {e}"))?;
-        pg.set_flags(PgFlags::PG_BUSY);
-        crate::uvm::uvm_page::uvm_page_own(pg);
-        pmap_page_protect(pg, Prot::READ);
         crate::printf!("uvn-pageout: paging out page 0 of vnode {} (usecount 0) as the pagedaemon does\n", vp.v_id);
-        // As the pagedaemon: the object locked (it try-locks it).
-        vp.v_uvm.vmobjlock.rw_enter_write();
-        let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
-        vp.v_uvm.vmobjlock.rw_exit();
+        let r = pageout_as_pagedaemon(vp, pg);
         crate::printf!("uvn-pageout: uvm_pager_put returned {r:?}\n");
         Ok(())
     };
@@ -241,13 +248,7 @@ pub fn ktest_direct_map_p0() {
         check!(!pg.flags().contains(PgFlags::PG_CLEAN), "uvm_pagedeactivate left the page clean");
         crate::printf!("direct-map-p0: uvm_pagedeactivate cleared PG_CLEAN: P0\n");
         crate::diag::uvm_p0::p0_check(vp, crate::diag::uvm_p0::P0Point::Pagedaemon);
-        // As the pagedaemon: busy the page and put it, holding no reference.
-        pg.set_flags(PgFlags::PG_BUSY);
-        crate::uvm::uvm_page::uvm_page_own(pg);
-        pmap_page_protect(pg, Prot::READ);
-        vp.v_uvm.vmobjlock.rw_enter_write();
-        let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
-        vp.v_uvm.vmobjlock.rw_exit();
+        let r = pageout_as_pagedaemon(vp, pg);
         crate::printf!("direct-map-p0: uvm_pager_put returned {r:?}\n");
         Ok(())
     };

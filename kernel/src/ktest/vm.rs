@@ -160,26 +160,12 @@ fn test_pmap_protect_fault() -> TestResult {
 /// page numbers 4096 apart share the hash bits a 4096-group table uses,
 /// which gives 16 in segment 14; the 17th is in segment 12, two pages in,
 /// since its VSID differs from segment 14's in bit 1.
-/// Seventeen free kernel addresses (segments 14 and 12; 13 holds the
-/// thread stacks) whose pages hash to TEST_VA's pair of PTE groups: VSID
-/// (the segment, for the kernel) xor page index, modulo the groups. The
-/// table is sized from memory, so a large one leaves too few: an error
-/// saying so.
+/// Seventeen free kernel addresses whose pages hash to TEST_VA's pair
+/// of PTE groups. The table is sized from memory, so a large one leaves
+/// too few: an error saying so.
 fn colliding_vas() -> Result<Vec<u32>, alloc::string::String> {
-    let mask = pmap::pmap_ptegs() - 1;
-    let target = (TEST_VA >> 28) & mask;
-    let mut vas = Vec::new();
-    for sr in [14u32, 12] {
-        let mut p = (target ^ sr) & mask;
-        while p < 0x1_0000 && vas.len() < 17 {
-            let va = (sr << 28) | (p << 12);
-            if pmap::pmap_extract(PMAP_KERNEL, va).is_none() {
-                vas.push(va);
-            }
-            p += mask + 1;
-        }
-    }
-    check!(vas.len() == 17, "a table of {} PTE groups leaves {} colliding kernel addresses, not 17 (physmem=32M or less)", mask + 1, vas.len());
+    let vas = pmap::pmap_colliding_kvas(TEST_VA, 17);
+    check!(vas.len() == 17, "a table of {} PTE groups leaves {} colliding kernel addresses, not 17 (physmem=32M or less)", pmap::pmap_ptegs(), vas.len());
     Ok(vas)
 }
 

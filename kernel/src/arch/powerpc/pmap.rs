@@ -793,6 +793,27 @@ pub fn pte_spill(va: u32) -> bool {
     }
 }
 
+/// Up to `n` kernel addresses nothing maps (segments 14 and 12; 13 holds
+/// the thread stacks) whose pages hash, as the kernel's, to the same pair
+/// of PTE groups as the kernel's `va`: VSID (the segment) xor page index,
+/// modulo the groups. For the self-tests that fill a pair of groups.
+pub fn pmap_colliding_kvas(va: u32, n: usize) -> Vec<u32> {
+    let mask = ptegs() - 1;
+    let target = hash(vsid(KERNEL_CTX, va), va) & mask;
+    let mut vas = Vec::new();
+    for sr in [14u32, 12] {
+        let mut p = (target ^ hash(vsid(KERNEL_CTX, sr << 28), sr << 28)) & mask;
+        while p < 0x1_0000 && vas.len() < n {
+            let va = (sr << 28) | (p << 12);
+            if pmap_extract(PMAP_KERNEL, va).is_none() {
+                vas.push(va);
+            }
+            p += mask + 1;
+        }
+    }
+    vas
+}
+
 /// For `test=direct-map-p0`: enters unwired kernel mappings (segments 12
 /// and 14, addresses nothing else uses) whose hash is that of the direct-map
 /// entry for physical page `pa`, removing and entering them again, until an
@@ -805,18 +826,7 @@ pub fn pmap_evict_direct_probe(pa: u32) -> bool {
         return false;
     }
     let mask = ptegs() - 1;
-    let target = hash(vsid(KERNEL_CTX, pa), pa) & mask;
-    let mut vas = Vec::new();
-    for sr in [14u32, 12] {
-        let mut p = (target ^ hash(vsid(KERNEL_CTX, sr << 28), sr << 28)) & mask;
-        while p < 0x1_0000 && vas.len() < 24 {
-            let va = (sr << 28) | (p << 12);
-            if pmap_extract(PMAP_KERNEL, va).is_none() {
-                vas.push(va);
-            }
-            p += mask + 1;
-        }
-    }
+    let vas = pmap_colliding_kvas(pa, 24);
     let page = pa & !(PAGE_SIZE - 1);
     let gone = || -> bool {
         let h = hash(vsid(KERNEL_CTX, page), page);

@@ -65,21 +65,33 @@ fn race(args: Args) -> i32 {
         spawn(b"/bin/creator\0", &[b"creator\0", id, seedz, deadline, dir]);
         n += 1;
     }
-    if sync_ms > 0 {
-        let mut msb = [0u8; 24];
-        let ms = fmt_u64(&mut msb, sync_ms as u64);
-        spawn(b"/bin/syncer\0", &[b"syncer\0", ms, deadline]);
-        n += 1;
-    }
+    n += spawn_syncer(sync_ms, deadline);
     if truncate {
         spawn(b"/bin/truncator\0", &[b"truncator\0", b"0\0", seedz, deadline, dir]);
         n += 1;
     }
+    finish("race", n)
+}
+
+/// The sync(2) caller if SYNC_MS > 0 (`race.sync`): how many started.
+fn spawn_syncer(sync_ms: u32, deadline: &[u8]) -> usize {
+    if sync_ms == 0 {
+        return 0;
+    }
+    let mut msb = [0u8; 24];
+    let ms = fmt_u64(&mut msb, sync_ms as u64);
+    spawn(b"/bin/syncer\0", &[b"syncer\0", ms, deadline]);
+    1
+}
+
+/// Waits for a workload's `n` children, says whether every check
+/// passed, and halts.
+fn finish(workload: &str, n: usize) -> ! {
     let failed = reap(n);
     if failed == 0 {
-        println!("init: race workload done: every check passed");
+        println!("init: {workload} workload done: every check passed");
     } else {
-        println!("init: race workload: {failed} processes failed");
+        println!("init: {workload} workload: {failed} processes failed");
     }
     reboot(RB_HALT)
 }
@@ -163,19 +175,8 @@ fn field(args: Args) -> i32 {
     // Dirty pages for the pagedaemon to write: a mapping writer.
     spawn(b"/bin/mapwriter\0", &[b"mapwriter\0", b"0\0", seedz, deadline, b"close\0", racez]);
     n += 1;
-    if sync_ms > 0 {
-        let mut msb = [0u8; 24];
-        let ms = fmt_u64(&mut msb, sync_ms as u64);
-        spawn(b"/bin/syncer\0", &[b"syncer\0", ms, deadline]);
-        n += 1;
-    }
-    let failed = reap(n);
-    if failed == 0 {
-        println!("init: field workload done: every check passed");
-    } else {
-        println!("init: field workload: {failed} processes failed");
-    }
-    reboot(RB_HALT)
+    n += spawn_syncer(sync_ms, deadline);
+    finish("field", n)
 }
 
 /// `s` with a NUL, in `buf` (an argument for execve).
