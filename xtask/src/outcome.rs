@@ -264,10 +264,36 @@ pub struct RaceCounters {
     pub pte_evictions: u64,
     #[serde(default)]
     pub direct_evictions: u64,
+    /// Since 2026-12-07: entries into the race windows (the kernel's
+    /// `race: windows:` line, doc/schedules.md): a pageout and a terminate,
+    /// a pageout and a truncate, a sync and a terminate on one vnode at once.
+    #[serde(default)]
+    pub win_pageout_terminate: u64,
+    #[serde(default)]
+    pub win_pageout_truncate: u64,
+    #[serde(default)]
+    pub win_sync_terminate: u64,
 }
 
 impl RaceCounters {
+    /// The halt lines' counters (`race: counters:`, and `race: windows:`
+    /// where the kernel prints it).
     pub fn parse(text: &str) -> Option<RaceCounters> {
+        let c = RaceCounters::parse_counters(text)?;
+        let windows: Option<Vec<u64>> = text
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("race: windows: "))
+            .and_then(|l| l.split(", ").map(|part| part.split(' ').next()?.parse().ok()).collect());
+        Some(match windows.as_deref() {
+            Some(&[win_pageout_terminate, win_pageout_truncate, win_sync_terminate]) => {
+                RaceCounters { win_pageout_terminate, win_pageout_truncate, win_sync_terminate, ..c }
+            }
+            _ => c,
+        })
+    }
+
+    fn parse_counters(text: &str) -> Option<RaceCounters> {
         let line = text.lines().rev().find_map(|l| l.strip_prefix("race: counters: "))?;
         let n: Vec<u64> = line.split(", ").map(|part| part.split(' ').next()?.parse().ok()).collect::<Option<_>>()?;
         let c = |creates, persist_recycles, persist_pageouts, uncache_kills| RaceCounters {
@@ -299,6 +325,35 @@ impl RaceCounters {
         self.pageouts += o.pageouts;
         self.pte_evictions += o.pte_evictions;
         self.direct_evictions += o.direct_evictions;
+        self.win_pageout_terminate += o.win_pageout_terminate;
+        self.win_pageout_truncate += o.win_pageout_truncate;
+        self.win_sync_terminate += o.win_sync_terminate;
+    }
+
+    /// Each counter's least over `all` (a campaign counts only if every
+    /// boot exercised the race).
+    pub fn min_of<'a>(all: impl IntoIterator<Item = &'a RaceCounters>) -> Option<RaceCounters> {
+        all.into_iter().copied().reduce(|a, b| RaceCounters {
+            creates: a.creates.min(b.creates),
+            persist_recycles: a.persist_recycles.min(b.persist_recycles),
+            persist_pageouts: a.persist_pageouts.min(b.persist_pageouts),
+            uncache_kills: a.uncache_kills.min(b.uncache_kills),
+            syncs: a.syncs.min(b.syncs),
+            persist_syncs: a.persist_syncs.min(b.persist_syncs),
+            truncates: a.truncates.min(b.truncates),
+            execs: a.execs.min(b.execs),
+            pageouts: a.pageouts.min(b.pageouts),
+            pte_evictions: a.pte_evictions.min(b.pte_evictions),
+            direct_evictions: a.direct_evictions.min(b.direct_evictions),
+            win_pageout_terminate: a.win_pageout_terminate.min(b.win_pageout_terminate),
+            win_pageout_truncate: a.win_pageout_truncate.min(b.win_pageout_truncate),
+            win_sync_terminate: a.win_sync_terminate.min(b.win_sync_terminate),
+        })
+    }
+
+    /// `12 pageout/terminate, 0 pageout/truncate, 3 sync/terminate`
+    pub fn windows_text(&self) -> String {
+        format!("{} pageout/terminate, {} pageout/truncate, {} sync/terminate", self.win_pageout_terminate, self.win_pageout_truncate, self.win_sync_terminate)
     }
 
     /// `3,456 creates, 12 recycles of vnodes with persisting objects, …`
@@ -317,6 +372,28 @@ impl RaceCounters {
             self.pte_evictions,
             self.direct_evictions
         )
+    }
+}
+
+/// The kernel's PCT line (`sched.pct=D`, doc/schedules.md): `sched: pct:
+/// depth D, N threads, K steps, change points at S … of the first W steps`,
+/// the last one printed (at halt, or in a panic or deadlock report).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PctLine {
+    pub depth: u32,
+    pub threads: u32,
+    pub steps: u64,
+    pub window: u64,
+}
+
+impl PctLine {
+    pub fn parse(text: &str) -> Option<PctLine> {
+        let l = text.lines().rev().find_map(|l| l.strip_prefix("sched: pct: depth "))?;
+        let (depth, rest) = l.split_once(", ")?;
+        let (threads, rest) = rest.split_once(" threads, ")?;
+        let (steps, rest) = rest.split_once(" steps, ")?;
+        let window = rest.split_once(" of the first ")?.1.strip_suffix(" steps")?;
+        Some(PctLine { depth: depth.parse().ok()?, threads: threads.parse().ok()?, steps: steps.parse().ok()?, window: window.parse().ok()? })
     }
 }
 
@@ -346,6 +423,20 @@ mod tests {
         assert_eq!(format!("race: counters: {}\n", c.text()), log.lines().next().unwrap().to_owned() + "\n");
         assert_eq!(RaceCounters::parse("race: counters: 80 creates, 18 recycles\n"), None);
         assert_eq!(RaceCounters::parse("panic: x\n"), None);
+        let log = "race: counters: 80 creates, 18 recycles of vnodes with persisting objects, 110 pageouts from persisting objects, 3 uncache kills, 7 syncs, 2 persisting objects synced, 41 truncates, 9 execs, 300 pageouts, 5000 PTE evictions, 1200 direct-map PTE evictions\nrace: windows: 16 pageout/terminate, 2 pageout/truncate, 5 sync/terminate\nhalted\n";
+        let c = RaceCounters::parse(log).unwrap();
+        assert_eq!((c.creates, c.win_pageout_terminate, c.win_pageout_truncate, c.win_sync_terminate), (80, 16, 2, 5));
+        assert_eq!(format!("race: windows: {}", c.windows_text()), log.lines().nth(1).unwrap());
+        let mut d = c;
+        d.creates = 7;
+        d.win_sync_terminate = 9;
+        let m = RaceCounters::min_of([&c, &d]).unwrap();
+        assert_eq!((m.creates, m.win_sync_terminate, m.win_pageout_terminate), (7, 5, 16));
+        let pct = "sched: pct: depth 2, 2 threads, 0 steps, change points at 49283 of the first 50000 steps\nsched: pct: depth 3, 10 threads, 72924 steps, change points at 3 49283 of the first 50000 steps\nhalted\n";
+        assert_eq!(PctLine::parse(pct), Some(PctLine { depth: 3, threads: 10, steps: 72924, window: 50000 }));
+        let none = "sched: pct: depth 1, 9 threads, 12 steps, change points at none of the first 100000 steps\n";
+        assert_eq!(PctLine::parse(none), Some(PctLine { depth: 1, threads: 9, steps: 12, window: 100000 }));
+        assert_eq!(PctLine::parse("halted\n"), None);
     }
 
     #[test]

@@ -199,6 +199,19 @@ pub fn html(s: &Summary) -> String {
         );
     }
     o.push_str("</table>\n<p>FAILED counts PANIC, HANG and CHECK-FAILED boots.</p>\n");
+    if let Some(b) = &s.pct {
+        let _ = writeln!(o, "<p id=\"pct\">Beside the interval, the schedule's own bound (doc/schedules.md): {}.</p>", esc(&b.text()));
+    }
+    if let (Some((c, n)), Some(m)) = (&s.counters, &s.counters_min) {
+        let _ = writeln!(
+            o,
+            "<h2>What the boots exercised</h2>\n<p id=\"counters\">Over the {n} boots that halted: {}; race windows entered: {}.<br/>Fewest in one boot: {}; windows {}.</p>",
+            esc(&c.text()),
+            esc(&c.windows_text()),
+            esc(&m.text()),
+            esc(&m.windows_text())
+        );
+    }
 
     o.push_str("<h2>Time to panic</h2>\n");
     for (what, d) in [("Panic", &s.guest_to_panic), ("Deadlock report", &s.guest_to_deadlock), ("Panic", &s.wall_to_panic)] {

@@ -31,6 +31,9 @@ pub struct Record {
     /// halt has none).
     #[serde(default)]
     pub counters: Option<outcome::RaceCounters>,
+    /// Under `sched.pct=D`: the kernel's PCT line.
+    #[serde(default)]
+    pub pct: Option<outcome::PctLine>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -133,7 +136,68 @@ pub struct Summary {
     /// many did.
     #[serde(default)]
     pub counters: Option<(outcome::RaceCounters, u64)>,
+    /// Each race counter's least in one boot that halted.
+    #[serde(default)]
+    pub counters_min: Option<outcome::RaceCounters>,
+    /// Under `sched.pct=D`: PCT's guarantee for the boots that passed.
+    #[serde(default)]
+    pub pct: Option<PctBound>,
     pub results: Vec<Record>,
+}
+
+/// What PCT promises for a run (doc/schedules.md): every boot drew its D−1
+/// change points over its first `window` steps with at most `threads`
+/// threads, so each found a given depth-D bug (one needing D orderings, in
+/// those steps) with probability at least `per_boot`; `clean_boots` boots
+/// passed, which such a bug survives with probability at most `miss`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PctBound {
+    pub depth: u32,
+    pub window: u64,
+    pub threads: u32,
+    pub steps_max: u64,
+    pub per_boot: f64,
+    pub clean_boots: u64,
+    pub miss: f64,
+}
+
+impl PctBound {
+    /// From the boots' PCT lines; None unless every line has one depth
+    /// and window.
+    pub fn of(results: &[Record]) -> Option<PctBound> {
+        let lines: Vec<&outcome::PctLine> = results.iter().filter_map(|r| r.pct.as_ref()).collect();
+        let first = lines.first()?;
+        if lines.iter().any(|l| l.depth != first.depth || l.window != first.window) {
+            return None;
+        }
+        let threads = lines.iter().map(|l| l.threads).max()?;
+        let per_boot = crate::stats::pct_per_run(threads as u64, first.window, first.depth);
+        let clean_boots = results.iter().filter(|r| r.outcome == Outcome::Pass).count() as u64;
+        Some(PctBound {
+            depth: first.depth,
+            window: first.window,
+            threads,
+            steps_max: lines.iter().map(|l| l.steps).max()?,
+            per_boot,
+            clean_boots,
+            miss: crate::stats::miss_bound(per_boot, clean_boots),
+        })
+    }
+
+    /// `PCT depth 2 over the first 50000 steps, ≤ 10 threads: …`
+    pub fn text(&self) -> String {
+        format!(
+            "PCT depth {d} over the first {w} steps, at most {n} threads a boot (most steps in a boot: {k}): each boot finds a given depth-{d} bug with probability ≥ 1/(n·k^(d−1)) = {p:.3e}; one survives the {c} boots that passed with probability ≤ {m:.6} (ruled out with confidence {conf:.3e})",
+            d = self.depth,
+            w = self.window,
+            n = self.threads,
+            k = self.steps_max,
+            p = self.per_boot,
+            c = self.clean_boots,
+            m = self.miss,
+            conf = 1.0 - self.miss
+        )
+    }
 }
 
 fn g4() -> crate::qemu::Mac {

@@ -28,6 +28,19 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     (((centre - half) / d).max(0.0), ((centre + half) / d).min(1.0))
 }
 
+/// PCT's guarantee (Burckhardt et al., ASPLOS 2010, theorem 9): a run of
+/// at most `n` threads and `k` steps finds a given bug of depth `d` with
+/// probability at least 1/(n·k^(d−1)).
+pub fn pct_per_run(n: u64, k: u64, d: u32) -> f64 {
+    1.0 / (n.max(1) as f64 * (k.max(1) as f64).powi(d.max(1) as i32 - 1))
+}
+
+/// The most likely that `runs` runs all miss a bug each finds with
+/// probability at least `p`: (1−p)^runs.
+pub fn miss_bound(p: f64, runs: u64) -> f64 {
+    (runs as f64 * (-p).ln_1p()).exp()
+}
+
 /// Newcombe's hybrid score interval (his method 10) for p1 − p2, from the
 /// two Wilson intervals.
 pub fn diff_interval(k1: u64, n1: u64, k2: u64, n2: u64) -> (f64, f64) {
@@ -122,6 +135,16 @@ mod tests {
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn pct_bound() {
+        // Depth 1: one thread in n runs first; depth 3: 1/(n·k²).
+        assert!(close(pct_per_run(4, 1000, 1), 0.25, 1e-12));
+        assert!(close(pct_per_run(10, 100, 3), 1e-5, 1e-15));
+        // 300 runs at p = 1% miss with (0.99)^300 ≈ 0.049.
+        assert!(close(miss_bound(0.01, 300), 0.049_04, 1e-4));
+        assert_eq!(miss_bound(1e-9, 0), 1.0);
     }
 
     #[test]

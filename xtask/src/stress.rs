@@ -207,6 +207,7 @@ fn run_one(ctx: &Ctx, setup: &crate::ctx::Setup, args: &Args, policy: Option<kco
     if seeds.is_empty() {
         bail!("shard {:?} of {} boots has no seeds", args.shard, args.boots);
     }
+    let bootargs = pct_calibrate(ctx, setup, args.image.as_deref(), &dir, seeds[0], bootargs, timeout)?;
     let planned = (seeds[0], *seeds.last().unwrap_or(&seeds[0]));
 
     let mut progress = Progress::new(seeds.len() as u64);
@@ -234,6 +235,29 @@ fn run_one(ctx: &Ctx, setup: &crate::ctx::Setup, args: &Args, policy: Option<kco
     let summary = finish(&run, &dir, results)?;
     print!("{}", report(&summary, &dir, &ctx.root));
     Ok(dir)
+}
+
+/// `sched.pct=D` without `sched.steps=K`: one boot of the first seed
+/// under `sched.pct=1` (random priorities, no change points) counts the
+/// scheduling steps a boot takes, and every boot then draws its change
+/// points over that many (doc/schedules.md). Shards to be merged need one
+/// K: give it.
+fn pct_calibrate(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, dir: &Path, seed: u64, bootargs: String, timeout: Duration) -> Result<String> {
+    let words: Vec<&str> = bootargs.split_whitespace().collect();
+    let depth = words.iter().rev().find_map(|w| w.strip_prefix("sched.pct=")).unwrap_or("0");
+    if depth == "0" || words.iter().any(|w| w.starts_with("sched.steps=")) {
+        return Ok(bootargs);
+    }
+    let probe: Vec<&str> = words.iter().map(|w| if w.starts_with("sched.pct=") { "sched.pct=1" } else { w }).collect();
+    let cal = dir.join("calibration");
+    std::fs::create_dir_all(&cal).with_context(|| format!("cannot create {}", cal.display()))?;
+    eprintln!("stress: PCT calibration: seed {seed} under sched.pct=1 counts a boot's scheduling steps");
+    let r = boot_one(ctx, setup, user_image, &cal, seed, &probe.join(" "), timeout);
+    let Some(line) = r.pct else {
+        bail!("the PCT calibration boot (seed {seed}, {}) printed no `sched: pct:` line: give sched.steps=K", r.outcome.name());
+    };
+    eprintln!("stress: PCT calibration: {} steps ({}); every boot gets sched.steps={}", line.steps, r.outcome.name(), line.steps.max(1));
+    Ok(format!("{bootargs} sched.steps={}", line.steps.max(1)))
 }
 
 /// What a run is, apart from its boots.
@@ -365,9 +389,19 @@ fn boot_one(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, dir: &Path, see
                 },
                 error,
                 counters: outcome::RaceCounters::parse(&text),
+                pct: outcome::PctLine::parse(&text),
             }
         }
-        Err(e) => Record { seed, outcome: Outcome::QemuError, wall_ms: 0, virtual_ms: None, signature: None, error: Some(format!("{e:#}")), counters: None },
+        Err(e) => Record {
+            seed,
+            outcome: Outcome::QemuError,
+            wall_ms: 0,
+            virtual_ms: None,
+            signature: None,
+            error: Some(format!("{e:#}")),
+            counters: None,
+            pct: None,
+        },
     }
 }
 
@@ -478,6 +512,8 @@ fn summarize(run: &RunInfo, results: Vec<Record>) -> Summary {
         counted.iter().for_each(|c| sum.add(c));
         (sum, counted.len() as u64)
     });
+    let counters_min = outcome::RaceCounters::min_of(counted.iter().copied());
+    let pct = crate::results::PctBound::of(&results);
     Summary {
         run_id: run.run_id.clone(),
         kernel: run.kernel.clone(),
@@ -498,6 +534,8 @@ fn summarize(run: &RunInfo, results: Vec<Record>) -> Summary {
         guest_to_deadlock: guest(Outcome::Hang),
         wall_to_panic,
         counters,
+        counters_min,
+        pct,
         results,
     }
 }
@@ -547,6 +585,13 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
     let _ = writeln!(o, "wall {:.1} s, {:.2} boots/s", s.wall_s, s.boots_per_s);
     if let Some((c, n)) = &s.counters {
         let _ = writeln!(o, "race counters over the {n} boots that halted: {}", c.text());
+        let _ = writeln!(o, "race windows entered: {}", c.windows_text());
+    }
+    if let Some(m) = &s.counters_min {
+        let _ = writeln!(o, "fewest in one boot: {}; windows {}", m.text(), m.windows_text());
+    }
+    if let Some(b) = &s.pct {
+        let _ = writeln!(o, "{}", b.text());
     }
     for (what, d) in [("time to panic", &s.guest_to_panic), ("time to deadlock report", &s.guest_to_deadlock), ("time to panic", &s.wall_to_panic)] {
         if let Some(d) = d {
@@ -605,7 +650,13 @@ fn markdown(s: &Summary) -> String {
         }
     }
     if let Some((c, n)) = &s.counters {
-        let _ = writeln!(o, "\nRace counters over the {n} boots that halted: {}.", c.text());
+        let _ = writeln!(o, "\nRace counters over the {n} boots that halted: {}; race windows entered: {}.", c.text(), c.windows_text());
+    }
+    if let Some(m) = &s.counters_min {
+        let _ = writeln!(o, "\nFewest in one boot: {}; windows {}.", m.text(), m.windows_text());
+    }
+    if let Some(b) = &s.pct {
+        let _ = writeln!(o, "\n{}.", b.text());
     }
     let _ = writeln!(o, "\nThe report with plots: [report.html](report.html).");
     o
@@ -872,6 +923,7 @@ mod tests {
                 uncache_kills: 0,
                 ..Default::default()
             }),
+            pct: Some(outcome::PctLine { depth: 2, threads: 8 + seed as u32, steps: 100 * seed, window: 1000 }),
         }
     }
 
@@ -913,6 +965,12 @@ mod tests {
         assert_eq!(n, 3);
         assert_eq!((c.persist_recycles, c.persist_pageouts, c.uncache_kills), (3, 6, 0));
         assert_eq!(c.creates, s.results.iter().filter(|r| r.outcome == Outcome::Pass).map(|r| r.seed).sum::<u64>());
+        assert_eq!(s.counters_min.unwrap().creates, s.results.iter().filter(|r| r.outcome == Outcome::Pass).map(|r| r.seed).min().unwrap());
+        // PCT: the most threads of any boot (18), the window, the 3 passes.
+        let b = s.pct.unwrap();
+        assert_eq!((b.depth, b.window, b.threads, b.steps_max, b.clean_boots), (2, 1000, 18, 1000, 3));
+        assert!((b.per_boot - 1.0 / 18_000.0).abs() < 1e-12);
+        assert!((b.miss - (1.0f64 - 1.0 / 18_000.0).powi(3)).abs() < 1e-12);
     }
 
     #[test]
@@ -943,6 +1001,12 @@ mod tests {
         let ecdf = doc.descendants().find(|n| n.attribute("id") == Some("ecdf")).expect("the ECDF");
         let text: String = ecdf.descendants().filter_map(|n| n.text()).collect();
         assert!(text.contains("b (5)") && text.contains("a (2)"), "{text}");
+        // The PCT bound and the least a boot exercised.
+        let pct = doc.descendants().find(|n| n.attribute("id") == Some("pct")).expect("the PCT bound");
+        assert!(pct.text().unwrap().contains("PCT depth 2 over the first 1000 steps, at most 18 threads"), "{:?}", pct.text());
+        let counters: String =
+            doc.descendants().find(|n| n.attribute("id") == Some("counters")).expect("the counters").descendants().filter_map(|n| n.text()).collect();
+        assert!(counters.contains("Fewest in one boot: 1 creates"), "{counters}");
     }
 
     /// Summary JSON without what may differ between a run and its shards

@@ -93,7 +93,19 @@ pub struct BootArgs<'a> {
     /// `rd.latency=MIN-MAX`: microseconds a ramdisk transfer takes, drawn
     /// per transfer from the seed (a fast disk by default).
     pub rd_latency_us: (u32, u32),
+    /// `sched.pct=D`: probabilistic concurrency testing of depth D
+    /// (doc/schedules.md): random thread priorities, D−1 priority-change
+    /// points; 0 (the default) keeps the FIFO run queue.
+    pub sched_pct: u32,
+    /// `sched.steps=K`: the scheduling steps PCT draws its change points
+    /// over (the first K of the boot).
+    pub sched_steps: Option<u64>,
 }
+
+/// The deepest `sched.pct` accepted.
+pub const SCHED_PCT_MAX: u32 = 8;
+/// PCT's window when no `sched.steps=` is given.
+pub const SCHED_STEPS_DEFAULT: u64 = 100_000;
 
 /// The default `rd.latency`: a fast disk's 20–200 µs.
 pub const RD_LATENCY_DEFAULT: (u32, u32) = (20, 200);
@@ -193,6 +205,8 @@ impl Default for BootArgs<'_> {
             p0_watch: false,
             hangsecs: 30,
             rd_latency_us: RD_LATENCY_DEFAULT,
+            sched_pct: 0,
+            sched_steps: None,
         }
     }
 }
@@ -362,6 +376,14 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
             "uvn.policy" => UvnPolicy::from_name(value)
                 .ok_or(BootArgError::BadValue { key, value, expected: "original, vget-diff, fixed, fixed-2, usecount0, uncache-vget or head" })
                 .map(|p| args.uvn_policy = p),
+            "sched.pct" => ranged(key, value, 0, SCHED_PCT_MAX as u64, "a depth, 0 (off) to 8").map(|n| args.sched_pct = n),
+            "sched.steps" => match number(key, value, "steps, 1 to 10000000000") {
+                Ok(n) if (1..=10_000_000_000).contains(&n) => {
+                    args.sched_steps = Some(n);
+                    Ok(())
+                }
+                _ => Err(BootArgError::BadValue { key, value, expected: "steps, 1 to 10000000000" }),
+            },
             "kern.maxvnodes" => ranged(key, value, 4, 1 << 20, "4 to 1048576").map(|n| args.maxvnodes = Some(n)),
             _ => Err(BootArgError::Unknown(key)),
         };
@@ -441,6 +463,11 @@ mod tests {
         assert_eq!((a.workload, a.fuzz_ops, errs.len()), (Some(Workload::Fuzz), 500, 0));
         assert!(parse_all("p0.watch=1").0.p0_watch);
         assert_eq!(parse_all("kern.hangsecs=0").0.hangsecs, 0);
+        assert_eq!(parse_all("sched.pct=3 sched.steps=5000").0.sched_pct, 3);
+        assert_eq!(parse_all("sched.steps=5000").0.sched_steps, Some(5000));
+        for bad in ["sched.pct=9", "sched.steps=0", "sched.pct=x"] {
+            assert_eq!(parse_all(bad).1.len(), 1, "{bad}");
+        }
         assert_eq!(parse_all("").0.rd_latency_us, RD_LATENCY_DEFAULT);
         assert_eq!(parse_all("rd.latency=5000-15000").0.rd_latency_us, (5000, 15000));
         assert_eq!(parse_all("rd.latency=0-0").0.rd_latency_us, (0, 0));

@@ -9,6 +9,7 @@ pub mod crc32;
 pub mod elf;
 pub mod errno;
 pub mod ksyms;
+pub mod pct;
 pub mod pglist;
 pub mod random;
 pub mod syscalls;

@@ -264,5 +264,6 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
             crate::diag::vfs_hist::vhist_print(&mut c, vid);
         }
     }
+    crate::kern::kern_sched::sched_pct_report(&mut c);
     machdep::boot_panicked();
 }

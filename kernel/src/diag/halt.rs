@@ -27,6 +27,8 @@ fn halt_report() {
         );
     }
     crate::diag::uvm_p0::race_counters_print(&mut Cons);
+    crate::diag::race_window::race_windows_print(&mut Cons);
+    crate::kern::kern_sched::sched_pct_report(&mut Cons);
     if crate::diag::vfs_hist::vhist_on() {
         crate::printf!("vfs: flight recorder: {} events recorded\n", crate::diag::vfs_hist::vhist_recorded());
         crate::diag::uvm_p0::p0_report(&mut Cons);

@@ -5,5 +5,7 @@
 
 pub mod deadlock;
 pub mod halt;
+pub mod pct;
+pub mod race_window;
 pub mod uvm_p0;
 pub mod vfs_hist;

@@ -92,6 +92,9 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     crate::diag::uvm_p0::p0_watch_init(args.p0_watch);
     crate::diag::deadlock::set_hangsecs(args.hangsecs);
     crate::kern::kern_fork::set_maxproc(args.maxproc);
+    if args.sched_pct > 0 {
+        kern_sched::sched_pct_init(args.sched_pct, args.sched_steps.unwrap_or(kcore::bootargs::SCHED_STEPS_DEFAULT), args.seed);
+    }
     if !args.vhist {
         printf!("vfs: vnode flight recorder off (kern.vhist=0)\n");
     }

@@ -67,7 +67,7 @@ pub fn dowait4_opts(pid: i32, nohang: bool) -> Result<Option<(u32, i32)>, Errno>
                 }
             }
             if let Some((t, x)) = zombie {
-                st.procs.remove(&t);
+                st.proc_remove(t);
                 return Ok(Some((t, x)));
             }
             if !any {

@@ -83,6 +83,8 @@ pub struct ProcTable {
     pub intr_wchans: Vec<usize>,
     /// /sbin/init, which inherits orphans; the swapper until it runs.
     pub initproc: u32,
+    /// The priorities of `sched.pct=D` (ppcbsd's own, doc/schedules.md).
+    pub pct: Option<crate::diag::pct::Pct>,
 }
 
 impl ProcTable {
@@ -93,6 +95,26 @@ impl ProcTable {
 
     pub fn get(&mut self, tid: u32) -> &mut Proc {
         self.procs.get_mut(&tid).expect("no such thread")
+    }
+
+    /// Takes the thread to run next off the run queue: the oldest, or
+    /// under PCT the highest-priority one.
+    pub fn runq_take(&mut self) -> Option<u32> {
+        match &self.pct {
+            Some(p) => {
+                let i = p.pick(&self.runq)?;
+                self.runq.remove(i)
+            }
+            None => self.runq.pop_front(),
+        }
+    }
+
+    /// A thread leaves the table for good.
+    pub fn proc_remove(&mut self, tid: u32) {
+        self.procs.remove(&tid);
+        if let Some(p) = self.pct.as_mut() {
+            p.thread_gone(tid);
+        }
     }
 
     /// Makes a sleeping (or new) thread runnable.

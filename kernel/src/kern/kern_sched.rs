@@ -59,10 +59,35 @@ pub fn sched_init() {
         deadprocs: Vec::new(),
         intr_wchans: Vec::new(),
         initproc: 0,
+        pct: None,
     });
     vm_machdep::set_stack_bottom(bottom);
     let idle = kthread_create_raw("idle", sched_idle_entry, 0, false).expect("sched_init: no memory for the idle thread");
     sched_lock().idleproc = idle;
+}
+
+/// `sched.pct=D`: from here on the run queue is PCT's (doc/schedules.md),
+/// with change points over the first `window` steps.
+pub fn sched_pct_init(depth: u32, window: u64, seed: u64) {
+    let mut st = sched_lock();
+    let tids: Vec<u32> = st.procs.keys().copied().collect();
+    let p = crate::diag::pct::Pct::new(depth, window, seed, tids.into_iter());
+    p.report(&mut crate::kern::subr_prf::Cons);
+    st.pct = Some(p);
+}
+
+/// A thread's PCT priority (None: not under PCT).
+pub fn sched_pct_priority(tid: u32) -> Option<u64> {
+    sched_lock().pct.as_ref()?.priority(tid)
+}
+
+/// The PCT line for the halt report, if the boot runs under PCT.
+pub fn sched_pct_report(out: &mut dyn core::fmt::Write) {
+    if let Some(g) = SCHED.try_lock() {
+        if let Some(p) = g.as_ref().and_then(|st| st.pct.as_ref()) {
+            p.report(out);
+        }
+    }
 }
 
 pub fn new_proc(tid: u32, ppid: u32, name: &str, stat: ProcStat, kstack: Option<uvm_km::KStack>, bottom: u32) -> Proc {
@@ -104,6 +129,9 @@ pub fn kthread_create_raw(name: &str, entry: extern "C" fn(usize), arg: usize, r
     let mut p = new_proc(tid, ppid, name, ProcStat::SIDL, Some(ks), bottom);
     p.pcb_sp = sp;
     st.procs.insert(tid, Box::new(p));
+    if let Some(p) = st.pct.as_mut() {
+        p.thread_new(tid);
+    }
     if runnable {
         st.setrunnable(tid);
     }
@@ -126,13 +154,25 @@ pub fn assertwaitok(what: &str) {
 
 /// Gives the CPU to the next runnable thread (or the idle thread). The
 /// caller has already set the running thread's state: SSLEEP on the sleep
-/// queue, SRUN on the run queue, or SZOMB/SDEAD for good.
+/// queue, SRUN on the run queue, or SZOMB/SDEAD for good. A scheduling step
+/// for PCT.
 pub fn mi_switch() {
+    switch_next(true);
+}
+
+/// mi_switch, counted as a PCT step or not (a preemption's step was its
+/// return to user mode).
+fn switch_next(step: bool) {
     let on = cpu::intr_disable();
     let (old_sp, new_sp, bottom) = {
         let mut st = sched_lock();
         let cur = st.curproc;
-        let next = st.runq.pop_front().unwrap_or(st.idleproc);
+        if step && cur != st.idleproc {
+            if let Some(p) = st.pct.as_mut() {
+                p.step(cur);
+            }
+        }
+        let next = st.runq_take().unwrap_or(st.idleproc);
         if next == cur {
             st.cur().p_stat = ProcStat::SONPROC;
             drop(st);
@@ -168,17 +208,54 @@ pub fn mi_switch() {
     cpu::intr_restore(on);
 }
 
-/// Puts the running thread at the end of the run queue and switches.
+/// Puts the running thread at the end of the run queue and switches
+/// (under PCT: below every thread that has not yielded since).
 pub fn yield_cpu() {
     let on = cpu::intr_disable();
     {
         let mut st = sched_lock();
         let cur = st.curproc;
         if cur != st.idleproc {
+            if let Some(p) = st.pct.as_mut() {
+                p.yielded(cur);
+            }
             st.setrunnable(cur);
         }
     }
     mi_switch();
+    cpu::intr_restore(on);
+}
+
+/// On the way back to user mode, where a thread that did not ask to sleep
+/// may be switched: every tenth of a second (the clock's round robin), or
+/// under PCT whenever a runnable thread outranks it, this being a step.
+pub fn sched_userret() {
+    if !crate::diag::pct::pct_on() {
+        if take_want_resched() {
+            yield_cpu();
+        }
+        return;
+    }
+    let on = cpu::intr_disable();
+    let preempt = {
+        let mut st = sched_lock();
+        let cur = st.curproc;
+        let st = &mut *st;
+        match st.pct.as_mut() {
+            Some(p) => {
+                p.step(cur);
+                st.runq.iter().any(|&t| p.outranks(t, cur))
+            }
+            None => false,
+        }
+    };
+    if preempt {
+        let mut st = sched_lock();
+        let cur = st.curproc;
+        st.setrunnable(cur);
+        drop(st);
+        switch_next(false);
+    }
     cpu::intr_restore(on);
 }
 
@@ -194,7 +271,7 @@ pub fn sched_reap() {
                 stacks.push(ks);
             }
             if gone {
-                st.procs.remove(&tid);
+                st.proc_remove(tid);
             }
         }
         stacks
@@ -220,7 +297,7 @@ pub fn sched_tick(now: u32, hz: u32) {
 }
 
 /// Whether the clock asked for a switch; clears the request.
-pub fn take_want_resched() -> bool {
+fn take_want_resched() -> bool {
     WANT_RESCHED.swap(false, Ordering::Relaxed)
 }
 

@@ -107,6 +107,7 @@ pub fn panic_common(msg: &dyn fmt::Display, tf: Option<&TrapFrame>) -> ! {
         crate::ddb::db_command::db_command_loop(tf);
     }
     crate::kern::kern_proc::db_show_procs(&mut c);
+    crate::kern::kern_sched::sched_pct_report(&mut c);
     machdep::boot_panicked();
 }
 

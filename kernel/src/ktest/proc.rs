@@ -34,6 +34,7 @@ pub const SUITE: &[KTest] = &[
     ("clockintr_between_ticks", test_clockintr),
     ("user_programs", test_user_programs),
     ("exec_text_persists", test_exec_text_persists),
+    ("sched_run_order", test_sched_run_order),
 ];
 
 static CI_COUNT: AtomicU32 = AtomicU32::new(0);
@@ -126,6 +127,33 @@ fn test_sleep_wakeup_order() -> TestResult {
     wakeup(wchan(&CHAN));
     join(&done, 4)?;
     check!(*order.lock() == [(0, true), (1, true), (2, true), (3, true)], "woken in order {:?}", *order.lock());
+    Ok(())
+}
+
+/// Threads that never sleep run in the run queue's order: the order they
+/// became runnable, or under PCT (`sched.pct=1`) their priorities' order,
+/// highest first (doc/schedules.md).
+fn test_sched_run_order() -> TestResult {
+    let order = Arc::new(Mutex::new(Ipl::None, Vec::new()));
+    let done = Arc::new(AtomicU32::new(0));
+    let mut made = Vec::new();
+    for _ in 0..6 {
+        let (o, d) = (order.clone(), done.clone());
+        let tid = kthread_create("runner", move || {
+            o.lock().push(crate::kern::kern_proc::curproc());
+            d.fetch_add(1, Ordering::Relaxed);
+        })
+        .ok_or("no memory for a thread")?;
+        made.push((crate::kern::kern_sched::sched_pct_priority(tid), tid));
+    }
+    join(&done, 6)?;
+    let pct = made[0].0.is_some();
+    if pct {
+        made.sort_by(|a, b| b.cmp(a));
+    }
+    let want: Vec<u32> = made.iter().map(|m| m.1).collect();
+    check!(*order.lock() == want, "{} ran {:?}, expected {want:?}", if pct { "PCT" } else { "FIFO" }, *order.lock());
+    crate::printf!("sched_run_order: {} order {want:?}\n", if pct { "PCT priority" } else { "FIFO" });
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! the active one. Anonymous pages have no swap to go to and stay.
 
 use crate::arch::pmap::{pmap_clear_modify, pmap_clear_reference, pmap_is_referenced, pmap_page_protect};
+use crate::diag::race_window::{self, Side};
 use crate::diag::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::kern_kthread::kthread_create;
 use crate::kern::kern_rwlock::RwFlags;
@@ -247,6 +248,7 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
     pmap_page_protect(pg, Prot::READ);
     uvmexp_count(|e| e.pdpageouts += 1);
     let _w = vh_working(vp);
+    let _span = race_window::span(Side::Pageout, vp);
     vh(vp, Vh::Pageout, idx, pg.flags().bits());
     let (r, _) = uvm_pager_put(vp, pg, PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_PDFREECLUST, 0, 0);
     // HEAD (1.143): uvm_pager_put did the page's bookkeeping; a page that

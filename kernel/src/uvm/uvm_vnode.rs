@@ -9,6 +9,7 @@
 
 use crate::arch::intr::Ipl;
 use crate::arch::pmap::{pmap_clear_modify, pmap_is_modified, pmap_page_protect};
+use crate::diag::race_window::{self, Side};
 use crate::diag::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
@@ -598,6 +599,7 @@ pub fn uvm_vnp_terminate(vp: &'static Vnode) {
         return;
     }
     vh(vp, Vh::Terminate, 0, 0);
+    let _span = race_window::span(Side::Terminate, vp);
     uvn.locked(|u| {
         u.u_flags -= UvnFlags::UVM_VNODE_RELKILL;
         u.u_flags |= UvnFlags::UVM_VNODE_DYING | UvnFlags::UVM_VNODE_VNISLOCKED;
@@ -665,9 +667,9 @@ pub fn uvm_vnp_sync() {
         }
         uvn.locked(|u| u.uo_refs += 1);
         uvn.vmobjlock.rw_exit();
-        queue.push(vp);
+        queue.push((vp, race_window::span(Side::Sync, vp)));
     }
-    for vp in queue {
+    for (vp, _span) in queue {
         let uvn = &vp.v_uvm;
         uvn.vmobjlock.rw_enter_write();
         uvn_flush(vp, 0, 0, PgoFlags::PGO_CLEANIT | PgoFlags::PGO_ALLPAGES | PgoFlags::PGO_DOACTCLUST);

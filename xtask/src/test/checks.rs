@@ -76,6 +76,15 @@ pub(super) fn race_original(exit: Exit, text: &str) -> Result<(), String> {
     story_in_order(text, &["pageout page", "uvm_pager_put", "uvn_io page", "uvm_vnp_uncache killed", "vref", "panic"])
 }
 
+/// race_original under PCT, and the boot says it ran under depth 3.
+pub(super) fn race_original_pct(exit: Exit, text: &str) -> Result<(), String> {
+    race_original(exit, text)?;
+    match text.lines().any(|l| l.starts_with("sched: pct: depth 3,")) {
+        true => Ok(()),
+        false => Err("no 'sched: pct: depth 3,' line".into()),
+    }
+}
+
 /// The diff's vget: panic 2 when vclean's terminate meets the pager's
 /// vget, or, when the pagedaemon's vget succeeds first, 1.131's
 /// self-deadlock (F3) — whichever comes first in the boot.

@@ -779,6 +779,20 @@ pub(super) const TESTS: &[QemuTest] = &[
     },
     race("p0-stock", "workload=fuzz fuzz.mode=p0 fuzz.ops=400 uvn.policy=original p0.watch=1 kern.maxvnodes=32", 2, p0_none),
     QemuTest { seed: 1, replay: true, ..test("race-replay", race_bootargs!("race.secs=5 uvn.policy=vget-diff"), 1, &[Check::Custom(failed_with_report)]) },
+    // PCT (doc/schedules.md): the run queue in priority order, 1.130's panic
+    // still found under depth 3, and a boot replayed exactly.
+    test("selftest-pct", "test=sched_run_order sched.pct=1", 0, &[Check::Has("sched_run_order: PCT priority order"), Check::Custom(selftest_summary)]),
+    race("race-pct-original", race_bootargs!("race.secs=5 uvn.policy=original sched.pct=3 sched.steps=20000"), 4, race_original_pct),
+    QemuTest {
+        seed: 1,
+        replay: true,
+        ..test(
+            "race-pct-replay",
+            race_bootargs!("race.secs=2 uvn.policy=fixed-2 race.sync=100 race.truncate=1 sched.pct=2 sched.steps=20000"),
+            0,
+            &[Check::LineStarts("sched: pct: depth 2,"), Check::LineStarts("race: windows: "), Check::LineStarts("halted")],
+        )
+    },
     fsstress("fsstress", Variant::Good),
     fsstress("fsstress-ufs1", Variant::Ufs1),
     QemuTest { image: Variant::Ufs1, ..test("walk-ufs1", "workload=walk", 0, &[Check::Custom(walk_matches_ufs1), Check::LineStarts("halted")]) },

@@ -507,9 +507,7 @@ fn out_of_swap() -> ! {
     exit_killed(crate::sys::syscalls::SIGKILL, |pid, name| crate::printf!("UVM: pid {pid} ({name}), uid 0 killed: out of swap\n"))
 }
 
-/// On the way back to user mode: give the CPU away if the clock asked.
+/// On the way back to user mode: the scheduler may switch here.
 fn userret() {
-    if crate::kern::kern_sched::take_want_resched() {
-        crate::kern::kern_sched::yield_cpu();
-    }
+    crate::kern::kern_sched::sched_userret();
 }

@@ -32,6 +32,7 @@ pub fn ffs_truncate(vp: &'static Vnode, len: u64) -> Result<(), Errno> {
         return Ok(());
     }
     let bsize = vtoump(vp).fs()?.sb().bsize as u64;
+    let _span = (len < osize).then(|| crate::diag::race_window::span(crate::diag::race_window::Side::Truncate, vp));
     uvm_vnp_setsize(vp, len);
     if len > osize {
         uvm_vnp_uncache(vp);
