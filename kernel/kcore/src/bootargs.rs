@@ -100,6 +100,9 @@ pub struct BootArgs<'a> {
     /// `sched.steps=K`: the scheduling steps PCT draws its change points
     /// over (the first K of the boot).
     pub sched_steps: Option<u64>,
+    /// `sched.mp=1`: simulate a second CPU under PCT, with OpenBSD's kernel
+    /// lock held for real (doc/schedules.md); needs `sched.pct`.
+    pub sched_mp: bool,
 }
 
 /// The deepest `sched.pct` accepted.
@@ -207,6 +210,7 @@ impl Default for BootArgs<'_> {
             rd_latency_us: RD_LATENCY_DEFAULT,
             sched_pct: 0,
             sched_steps: None,
+            sched_mp: false,
         }
     }
 }
@@ -384,12 +388,16 @@ pub fn parse<'a>(s: &'a str, report: &mut dyn FnMut(BootArgError<'a>)) -> BootAr
                 }
                 _ => Err(BootArgError::BadValue { key, value, expected: "steps, 1 to 10000000000" }),
             },
+            "sched.mp" => flag(key, value).map(|b| args.sched_mp = b),
             "kern.maxvnodes" => ranged(key, value, 4, 1 << 20, "4 to 1048576").map(|n| args.maxvnodes = Some(n)),
             _ => Err(BootArgError::Unknown(key)),
         };
         if let Err(e) = r {
             report(e);
         }
+    }
+    if args.sched_mp && args.sched_pct == 0 {
+        report(BootArgError::BadValue { key: "sched.mp", value: "1", expected: "sched.pct=D beside it: the second CPU's turns are PCT's" });
     }
     args
 }
@@ -465,7 +473,8 @@ mod tests {
         assert_eq!(parse_all("kern.hangsecs=0").0.hangsecs, 0);
         assert_eq!(parse_all("sched.pct=3 sched.steps=5000").0.sched_pct, 3);
         assert_eq!(parse_all("sched.steps=5000").0.sched_steps, Some(5000));
-        for bad in ["sched.pct=9", "sched.steps=0", "sched.pct=x"] {
+        assert!(parse_all("sched.pct=2 sched.mp=1").0.sched_mp);
+        for bad in ["sched.pct=9", "sched.steps=0", "sched.pct=x", "sched.mp=1"] {
             assert_eq!(parse_all(bad).1.len(), 1, "{bad}");
         }
         assert_eq!(parse_all("").0.rd_latency_us, RD_LATENCY_DEFAULT);

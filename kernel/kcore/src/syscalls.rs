@@ -49,6 +49,33 @@ pub const SYS_MSYNC: u32 = 256;
 pub const SYS_SCHED_YIELD: u32 = 298;
 pub const SYS_GETRLIMIT: u32 = 194;
 pub const SYS_SETRLIMIT: u32 = 195;
+
+/// Whether OpenBSD 7.2 runs the call without the kernel lock (`NOLOCK` in
+/// syscalls.master 1.234@2ea167a2: read :54, write :55, close :59, getpid
+/// :78, getppid :110, clock_gettime :199, nanosleep :206, lseek :318,
+/// pread :321, pwrite :323, pad_pread :331, pad_pwrite :333, getrlimit
+/// :356, setrlimit :358, pad_lseek :364); `mi_syscall` takes it around
+/// every other (syscall_mi.h:57, :99-103).
+pub fn sy_nolock(code: u32) -> bool {
+    matches!(
+        code,
+        SYS_READ
+            | SYS_WRITE
+            | SYS_CLOSE
+            | SYS_GETPID
+            | SYS_GETPPID
+            | SYS_CLOCK_GETTIME
+            | SYS_NANOSLEEP
+            | SYS_LSEEK
+            | SYS_PREAD
+            | SYS_PWRITE
+            | SYS_PAD_PREAD
+            | SYS_PAD_PWRITE
+            | SYS_GETRLIMIT
+            | SYS_SETRLIMIT
+            | SYS_PAD_LSEEK
+    )
+}
 /// getrlimit/setrlimit's resource: ppcbsd keeps the data size only.
 pub const RLIMIT_DATA: u32 = 2;
 

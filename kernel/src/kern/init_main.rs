@@ -95,6 +95,12 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
     if args.sched_pct > 0 {
         kern_sched::sched_pct_init(args.sched_pct, args.sched_steps.unwrap_or(kcore::bootargs::SCHED_STEPS_DEFAULT), args.seed);
     }
+    if args.sched_mp {
+        crate::kern::kern_lock::kernel_lock_init();
+        // On behalf of proc0 (init_main.c:328@2ea167a2).
+        crate::kern::kern_lock::KERNEL_LOCK();
+        printf!("sched: mp: a second CPU simulated, its turns PCT's; the kernel lock held where OpenBSD 7.2 takes it\n");
+    }
     if !args.vhist {
         printf!("vfs: vnode flight recorder off (kern.vhist=0)\n");
     }

@@ -6,6 +6,7 @@ use crate::arch::cpu;
 use crate::arch::trap::TrapFrame;
 use crate::kern::kern_exit::exit1;
 use crate::kern::kern_fork::sys_fork;
+use crate::kern::kern_lock::{KERNEL_LOCK, KERNEL_UNLOCK};
 use crate::kern::kern_proc::{curproc, sched_lock};
 use crate::kern::kern_sched::yield_cpu;
 use crate::kern::vfs_lookup::copyinpath;
@@ -31,6 +32,11 @@ pub fn syscall(tf: &mut TrapFrame) {
     // OpenBSD's malloc would sleep inside it (see kern_malloc). Calls that
     // give memory back or allocate nothing go in at once.
     let frees = matches!(code, SYS_EXIT | SYS_CLOSE | SYS_MUNMAP | SYS_WAIT4 | SYS_GETPID | SYS_GETPPID | SYS_CLOCK_GETTIME | SYS_SCHED_YIELD | SYS_NANOSLEEP);
+    // mi_syscall's kernel lock (held only under sched.mp=1).
+    let lock = !sy_nolock(code);
+    if lock {
+        KERNEL_LOCK();
+    }
     let room = if frees { Ok(()) } else { kern_malloc::kmem_wait(kern_malloc::KMEM_SYSCALL) };
     let r = if let Err(e) = room {
         Err(e)
@@ -38,7 +44,13 @@ pub fn syscall(tf: &mut TrapFrame) {
         match code {
             SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
             SYS_FORK => sys_fork(tf),
-            SYS_WRITE if a[0] < 3 => sys_generic::sys_write_cons(a[0], a[1], a[2]),
+            // A tty's vn_write takes the kernel lock (vfs_vnops.c:393, :419@2ea167a2).
+            SYS_WRITE if a[0] < 3 => {
+                KERNEL_LOCK();
+                let r = sys_generic::sys_write_cons(a[0], a[1], a[2]);
+                KERNEL_UNLOCK();
+                r
+            }
             SYS_WRITE => vfs_syscalls::sys_write_file(curproc(), a[0], a[1], a[2], None, copyin),
             SYS_READ => {
                 let pid = curproc();
@@ -103,6 +115,9 @@ pub fn syscall(tf: &mut TrapFrame) {
             _ => Err(Errno::ENOSYS),
         }
     };
+    if lock {
+        KERNEL_UNLOCK();
+    }
     kern_ktrace::ktrsysret(ktr, r);
     match r {
         Ok(v) => {

@@ -83,7 +83,11 @@ fn closef(file: FileRef) {
             let f = m.lock();
             (f.f_vp, f.f_flag)
         };
+        // vn_closefile's kernel lock (vfs_vnops.c:601, :610@2ea167a2):
+        // close(2) is NOLOCK.
+        crate::kern::kern_lock::KERNEL_LOCK();
         vn_close(vp, flag);
+        crate::kern::kern_lock::KERNEL_UNLOCK();
     }
 }
 

@@ -304,6 +304,8 @@ fn spawn_main(path: String, argv: ExecArgs) -> ! {
         }
     };
     drop((path, argv));
+    // As init's thread once its execve worked (init_main.c:714@2ea167a2).
+    crate::kern::kern_lock::KERNEL_UNLOCK();
     vm_machdep::cpu_enter_user(&tf)
 }
 

@@ -17,6 +17,8 @@ extern "C" fn fork_return(arg: usize) {
     // never be freed (164 bytes lost per fork).
     // SAFETY: `arg` is the Box::into_raw of sys_fork below, consumed once.
     let tf: TrapFrame = *unsafe { Box::from_raw(arg as *mut TrapFrame) };
+    // child_return lets the kernel lock go (powerpc trap.c 1.121.2.1:564).
+    crate::kern::kern_lock::KERNEL_UNLOCK();
     vm_machdep::cpu_enter_user(&tf)
 }
 

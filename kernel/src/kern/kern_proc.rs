@@ -85,6 +85,8 @@ pub struct ProcTable {
     pub initproc: u32,
     /// The priorities of `sched.pct=D` (ppcbsd's own, doc/schedules.md).
     pub pct: Option<crate::diag::pct::Pct>,
+    /// The kernel lock, under `sched.mp=1` only.
+    pub kernel_lock: Option<crate::kern::kern_lock::KernelLock>,
 }
 
 impl ProcTable {
@@ -114,6 +116,25 @@ impl ProcTable {
         self.procs.remove(&tid);
         if let Some(p) = self.pct.as_mut() {
             p.thread_gone(tid);
+        }
+        if let Some(kl) = self.kernel_lock.as_mut() {
+            kl.forget(tid);
+        }
+    }
+
+    /// Wakes at most `n` sleepers on `ident`, oldest first (wakeup_n with
+    /// the scheduler lock held).
+    pub fn wakeup_n(&mut self, ident: usize, n: usize) {
+        let mut woken = 0;
+        let mut i = 0;
+        while i < self.sleepq.len() && woken < n {
+            let tid = self.sleepq[i];
+            if self.procs[&tid].p_wchan == ident {
+                self.setrunnable(tid);
+                woken += 1;
+            } else {
+                i += 1;
+            }
         }
     }
 

@@ -40,6 +40,7 @@ impl Rwlock {
     /// unless RW_NOSLEEP is given (then EBUSY).
     #[track_caller]
     pub fn rw_enter(&self, flags: RwFlags) -> Result<(), Errno> {
+        crate::kern::kern_sched::sched_mp_point();
         let me = curproc();
         let write = flags.contains(RwFlags::RW_WRITE);
         let mut st = self.st.lock();
@@ -122,5 +123,6 @@ impl Rwlock {
         }
         drop(st);
         wakeup(self.ident());
+        crate::kern::kern_sched::sched_mp_point();
     }
 }

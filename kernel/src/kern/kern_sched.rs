@@ -21,6 +21,10 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 static WANT_RESCHED: AtomicBool = AtomicBool::new(false);
 /// Context switches since boot.
 static NSWITCH: AtomicU32 = AtomicU32::new(0);
+/// Under sched.mp=1: the points at sleep locks and the kernel lock's
+/// release, and the switches made there.
+static MP_POINTS: AtomicU32 = AtomicU32::new(0);
+static MP_PREEMPTS: AtomicU32 = AtomicU32::new(0);
 /// Device transfers started and not yet completed: their interrupts will
 /// wake someone, so a sleeping system is not deadlocked while any remain.
 static IO_PENDING: AtomicU32 = AtomicU32::new(0);
@@ -60,6 +64,7 @@ pub fn sched_init() {
         intr_wchans: Vec::new(),
         initproc: 0,
         pct: None,
+        kernel_lock: None,
     });
     vm_machdep::set_stack_bottom(bottom);
     let idle = kthread_create_raw("idle", sched_idle_entry, 0, false).expect("sched_init: no memory for the idle thread");
@@ -81,11 +86,22 @@ pub fn sched_pct_priority(tid: u32) -> Option<u64> {
     sched_lock().pct.as_ref()?.priority(tid)
 }
 
-/// The PCT line for the halt report, if the boot runs under PCT.
+/// The PCT line for the halt report, if the boot runs under PCT, and
+/// under sched.mp=1 what the simulated second CPU did: `sched: mp: N lock
+/// points, N switches there, N waits for the kernel lock`.
 pub fn sched_pct_report(out: &mut dyn core::fmt::Write) {
     if let Some(g) = SCHED.try_lock() {
         if let Some(p) = g.as_ref().and_then(|st| st.pct.as_ref()) {
             p.report(out);
+        }
+        if let Some(kl) = g.as_ref().and_then(|st| st.kernel_lock.as_ref()) {
+            let _ = writeln!(
+                out,
+                "sched: mp: {} lock points, {} switches there, {} waits for the kernel lock",
+                MP_POINTS.load(Ordering::Relaxed),
+                MP_PREEMPTS.load(Ordering::Relaxed),
+                kl.contended
+            );
         }
     }
 }
@@ -179,6 +195,11 @@ fn switch_next(step: bool) {
             cpu::intr_restore(on);
             return;
         }
+        // A thread that switches lets go of the kernel lock (a preemption
+        // by the simulated second CPU is no switch on its side).
+        if step && st.kernel_lock.as_mut().is_some_and(|kl| crate::kern::kern_lock::kernel_lock_release_all(kl, cur)) {
+            st.wakeup_n(crate::kern::kern_lock::kernel_lock_wchan(), usize::MAX);
+        }
         if cur == st.idleproc && st.cur().p_stat == ProcStat::SONPROC {
             st.cur().p_stat = ProcStat::SIDL;
         }
@@ -205,6 +226,7 @@ fn switch_next(step: bool) {
     // earlier switch or laid out by cpu_fork_stack.
     unsafe { vm_machdep::cpu_switchto(old_sp, new_sp, bottom) };
     sched_reap();
+    crate::kern::kern_lock::kernel_lock_reacquire();
     cpu::intr_restore(on);
 }
 
@@ -236,17 +258,39 @@ pub fn sched_userret() {
         }
         return;
     }
+    pct_point();
+}
+
+/// Under `sched.mp=1`, a point where a thread on the simulated second CPU
+/// could run between two steps of this one (at every sleep lock's enter and
+/// exit, and the kernel lock's release; doc/schedules.md): a PCT step as at
+/// a return to user mode. Not while a spin mutex is held, at a raised
+/// level or with interrupts off: there the other CPU could only spin.
+pub fn sched_mp_point() {
+    if !crate::kern::kern_lock::mp_on() || mutex_level() != 0 || intr::cpl() != Ipl::None || !cpu::mfmsr().contains(cpu::Msr::EE) {
+        return;
+    }
+    MP_POINTS.fetch_add(1, Ordering::Relaxed);
+    if pct_point() {
+        MP_PREEMPTS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A PCT step with the running thread on the CPU; it gives way to a
+/// runnable thread that outranks it and stays runnable, keeping what it
+/// holds. True if it gave way.
+fn pct_point() -> bool {
     let on = cpu::intr_disable();
     let preempt = {
         let mut st = sched_lock();
         let cur = st.curproc;
         let st = &mut *st;
         match st.pct.as_mut() {
-            Some(p) => {
+            Some(p) if cur != st.idleproc => {
                 p.step(cur);
                 st.runq.iter().any(|&t| p.outranks(t, cur))
             }
-            None => false,
+            _ => false,
         }
     };
     if preempt {
@@ -257,6 +301,7 @@ pub fn sched_userret() {
         switch_next(false);
     }
     cpu::intr_restore(on);
+    preempt
 }
 
 /// Frees the stacks of threads that exited; kernel threads leave the table.
@@ -338,4 +383,14 @@ extern "C" fn proc_trampoline_mi() {
     sched_reap();
     intr::spl0();
     cpu::intr_restore(true);
+    // New threads take the kernel lock as soon as they run
+    // (proc_trampoline_mp, kern_fork.c:678@2ea167a2); the idle thread lets
+    // it go at once (kern_sched.c:134), so it never takes it here.
+    let idle = {
+        let st = sched_lock();
+        st.curproc == st.idleproc
+    };
+    if crate::kern::kern_lock::mp_on() && !idle {
+        crate::kern::kern_lock::KERNEL_LOCK();
+    }
 }

@@ -74,18 +74,7 @@ pub fn msleep<'a, T>(ident: usize, mtx: MutexGuard<'a, T>, wmesg: &'static str, 
 
 /// Wakes at most `n` sleepers on `ident`, oldest first.
 pub fn wakeup_n(ident: usize, n: usize) {
-    let mut st = sched_lock();
-    let mut woken = 0;
-    let mut i = 0;
-    while i < st.sleepq.len() && woken < n {
-        let tid = st.sleepq[i];
-        if st.procs[&tid].p_wchan == ident {
-            st.setrunnable(tid);
-            woken += 1;
-        } else {
-            i += 1;
-        }
-    }
+    sched_lock().wakeup_n(ident, n);
 }
 
 pub fn wakeup(ident: usize) {

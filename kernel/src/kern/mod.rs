@@ -12,6 +12,7 @@ pub mod kern_exit;
 pub mod kern_fork;
 pub mod kern_kthread;
 pub mod kern_ktrace;
+pub mod kern_lock;
 pub mod kern_malloc;
 pub mod kern_mutex;
 pub mod kern_proc;

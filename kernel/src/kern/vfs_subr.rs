@@ -353,6 +353,8 @@ fn vget_inner(vp: &'static Vnode, flags: LkFlags) -> Result<(), Errno> {
 /// inlined, so its panic's trace names it.
 #[inline(never)]
 pub fn vref(vp: &'static Vnode) {
+    // vfs_subr.c:692@2ea167a2.
+    crate::kern::kern_lock::KERNEL_ASSERT_LOCKED();
     let at_zero_ok = crate::uvm::uvm_vnode::vref_allowed_at_zero();
     let was = vp.with(|v| {
         let was = v.v_usecount;

@@ -11,6 +11,7 @@ use crate::arch::intr::Ipl;
 use crate::arch::pmap::{pmap_clear_modify, pmap_is_modified, pmap_page_protect};
 use crate::diag::race_window::{self, Side};
 use crate::diag::vfs_hist::{vh, vh_working, Vh};
+use crate::kern::kern_lock::{KERNEL_ASSERT_LOCKED, KERNEL_LOCK, KERNEL_UNLOCK};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::kern_synch::{tsleep, wakeup, wchan};
@@ -324,6 +325,9 @@ static UVN_SYNC_LOCK: Rwlock = Rwlock::new("uvnsync");
 
 /// Marks the object WRITEABLE and puts it on uvn_wlist, unless it is.
 fn uvn_wlist_insert(uvn: &UvmVnode, vp: &'static Vnode) {
+    // uvn_attach asserts it before each insertion (uvm_vnode.c:175,
+    // :252@2ea167a2).
+    KERNEL_ASSERT_LOCKED();
     let new = uvn.with(|u| {
         let old = u.u_flags;
         u.u_flags |= UvnFlags::UVM_VNODE_WRITEABLE;
@@ -691,6 +695,7 @@ fn uvn_sync_takes_vget() -> bool {
 /// The file's new size (OpenBSD uvm_vnp_setsize): when it shrinks, the
 /// pages from the one holding the new end onwards are freed, unwritten.
 pub fn uvm_vnp_setsize(vp: &'static Vnode, size: u64) {
+    KERNEL_ASSERT_LOCKED();
     let uvn = &vp.v_uvm;
     uvn.vmobjlock.rw_enter_write();
     if uvn.flags().contains(UvnFlags::UVM_VNODE_VALID) {
@@ -1018,6 +1023,23 @@ fn uvn_io_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlag
 /// VNISLOCKED), the pages' bytes up to the object's size written with one
 /// VOP_WRITE, or read with VOP_READ and the rest zeroed.
 fn uvn_io_vnode(
+    vp: &'static Vnode,
+    pages: &[(u32, &'static VmPage)],
+    size: u64,
+    vnislocked: bool,
+    nowait: bool,
+    write: Option<IoFlags>,
+    win: &mut PagerWindow,
+) -> Result<(), Errno> {
+    // The kernel lock around the vnode's lock and I/O (uvm_vnode.c:1238,
+    // :1254@2ea167a2): a fault comes here without it.
+    KERNEL_LOCK();
+    let r = uvn_io_vnode_1(vp, pages, size, vnislocked, nowait, write, win);
+    KERNEL_UNLOCK();
+    r
+}
+
+fn uvn_io_vnode_1(
     vp: &'static Vnode,
     pages: &[(u32, &'static VmPage)],
     size: u64,
