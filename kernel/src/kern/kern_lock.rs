@@ -125,6 +125,14 @@ impl KernelLock {
     }
 }
 
+/// The depth at which the running thread holds the lock (0: not held), and
+/// how many times a thread has waited for it (for the self-test).
+pub fn kernel_lock_mine() -> (u32, u64) {
+    let mut st = sched_lock();
+    let me = st.curproc;
+    st.kernel_lock.as_mut().map_or((0, 0), |kl| (if kl.owner == Some(me) { kl.depth } else { 0 }, kl.contended))
+}
+
 /// mi_switch's `__mp_release_all`: the running thread `cur` lets go of the
 /// whole lock before it switches; true if it held it (waiters to wake).
 pub fn kernel_lock_release_all(kl: &mut KernelLock, cur: u32) -> bool {

@@ -157,6 +157,52 @@ fn test_sched_run_order() -> TestResult {
     Ok(())
 }
 
+/// Under `sched.pct=1 sched.mp=1` (doc/schedules.md): a thread that
+/// outranks this one and is switched to at a lock point (the simulated
+/// second CPU) cannot get past the kernel lock this one holds; a sleep lets
+/// go of every level, the others run, and the sleeper takes its depth back.
+fn test_kernel_lock() -> TestResult {
+    use crate::kern::kern_lock::{kernel_lock_mine, mp_on, KERNEL_LOCK, KERNEL_UNLOCK};
+    use crate::kern::kern_sched::sched_pct_priority;
+    check!(mp_on(), "boot it with sched.pct=1 sched.mp=1");
+    static DUMMY: Rwlock = Rwlock::new("ktdummy");
+    let (depth0, waits0) = kernel_lock_mine();
+    check!(depth0 == 1, "proc0 holds the kernel lock at depth {depth0}, not 1");
+    KERNEL_LOCK();
+    let phase = Arc::new(AtomicU32::new(0));
+    let seen = Arc::new(Mutex::new(Ipl::None, Vec::new()));
+    let done = Arc::new(AtomicU32::new(0));
+    let mine = sched_pct_priority(crate::kern::kern_proc::curproc()).ok_or("no PCT priority")?;
+    let mut spawned = 0;
+    let mut outranks = false;
+    while !outranks && spawned < 32 {
+        let (p, s, d) = (phase.clone(), seen.clone(), done.clone());
+        let tid = kthread_create("kltaker", move || {
+            s.lock().push(p.load(Ordering::Relaxed));
+            d.fetch_add(1, Ordering::Relaxed);
+        })
+        .ok_or("no memory for a thread")?;
+        spawned += 1;
+        outranks = sched_pct_priority(tid).is_some_and(|p| p > mine);
+    }
+    check!(outranks, "none of {spawned} threads outranks this one");
+    // A lock point: the outranking thread runs and waits for the lock.
+    DUMMY.rw_enter_write();
+    DUMMY.rw_exit();
+    let (depth, waits) = kernel_lock_mine();
+    check!(depth == 2, "depth {depth} after a lock point, not 2");
+    check!(waits > waits0, "no thread waited for the kernel lock");
+    check!(seen.lock().is_empty(), "threads got past the kernel lock held by another: {:?}", *seen.lock());
+    phase.store(1, Ordering::Relaxed);
+    join(&done, spawned)?;
+    let (depth, _) = kernel_lock_mine();
+    check!(depth == 2, "depth {depth} after sleeping, not 2");
+    check!(seen.lock().iter().all(|&p| p == 1), "a thread ran before the sleep: {:?}", *seen.lock());
+    KERNEL_UNLOCK();
+    crate::printf!("kernel_lock: of {spawned} threads the one that outranks this one waited ({} waits), then all ran while this one slept\n", waits - waits0);
+    Ok(())
+}
+
 fn test_tsleep_timeout() -> TestResult {
     static CHAN: u32 = 0;
     let t0 = ticks();
@@ -251,6 +297,7 @@ pub const ALONE: &[KTest] = &[
     ("user-heapfull", test_user_heapfull),
     ("user-forkcow", test_user_forkcow),
     ("kernel-loop", test_kernel_loop),
+    ("kernel_lock", test_kernel_lock),
 ];
 
 /// `test=kernel-loop kern.hangsecs=N`: the thread loops in the kernel

@@ -85,6 +85,23 @@ pub(super) fn race_original_pct(exit: Exit, text: &str) -> Result<(), String> {
     }
 }
 
+/// Under `sched.mp=1`: the boot's `sched: mp:` line, with switches at lock
+/// points and waits for the kernel lock (the second CPU did something).
+pub(super) fn mp_exercised(text: &str) -> Result<(), String> {
+    let line = text.lines().rev().find_map(|l| l.strip_prefix("sched: mp: ")).ok_or("no 'sched: mp:' line")?;
+    let n: Vec<u64> = line.split(", ").filter_map(|p| p.split(' ').next()?.parse().ok()).collect();
+    match n[..] {
+        [points, switches, waits] if points > 0 && switches > 0 && waits > 0 => Ok(()),
+        _ => Err(format!("the simulated second CPU did not run: 'sched: mp: {line}'")),
+    }
+}
+
+/// race_fixed2 under the simulated second CPU.
+pub(super) fn race_fixed2_mp(exit: Exit, text: &str) -> Result<(), String> {
+    race_fixed2(exit, text)?;
+    mp_exercised(text)
+}
+
 /// The diff's vget: panic 2 when vclean's terminate meets the pager's
 /// vget, or, when the pagedaemon's vget succeeds first, 1.131's
 /// self-deadlock (F3) — whichever comes first in the boot.

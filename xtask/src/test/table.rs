@@ -783,6 +783,16 @@ pub(super) const TESTS: &[QemuTest] = &[
     // still found under depth 3, and a boot replayed exactly.
     test("selftest-pct", "test=sched_run_order sched.pct=1", 0, &[Check::Has("sched_run_order: PCT priority order"), Check::Custom(selftest_summary)]),
     race("race-pct-original", race_bootargs!("race.secs=5 uvn.policy=original sched.pct=3 sched.steps=20000"), 4, race_original_pct),
+    // The simulated second CPU (sched.mp=1): the kernel lock keeps an
+    // outranking thread out; fixed-2 holds; original still panics.
+    test("selftest-kernel-lock", "test=kernel_lock sched.pct=1 sched.mp=1", 0, &[Check::Has("kernel_lock: of "), Check::Custom(selftest_summary)]),
+    race(
+        "race-mp-fixed-2",
+        race_bootargs!("race.secs=3 uvn.policy=fixed-2 race.sync=100 race.truncate=1 sched.pct=2 sched.steps=50000 sched.mp=1"),
+        6,
+        race_fixed2_mp,
+    ),
+    race("race-mp-original", race_bootargs!("race.secs=5 uvn.policy=original sched.pct=2 sched.steps=20000 sched.mp=1"), 4, race_original),
     QemuTest {
         seed: 1,
         replay: true,
