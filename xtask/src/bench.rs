@@ -56,6 +56,7 @@ pub fn main(ctx: &Ctx) -> Result<i32> {
     }
     bench.metrics.extend(limit_shares(&bench.metrics));
     recorder_cost(ctx, &setup, &dir, &mut bench)?;
+    schedule_cost(ctx, &setup, &dir, &mut bench)?;
     let md = markdown(&bench);
     print!("{md}");
     let json = serde_json::to_string_pretty(&bench).context("cannot encode bench.json")?;
@@ -101,6 +102,35 @@ fn recorder_cost(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, bench: &mut Be
         // share of the guest's time the recorder takes in this workload.
         if let Some(per) = bench.metrics.iter().find(|m| m.name == "vhist_event").map(|m| m.value) {
             bench.metrics.push(metric("recorder share of guest time (race fixed-2)", (e * per / 1e9 * 100.0 * 1000.0).round() / 1000.0, "%"));
+        }
+    }
+    Ok(())
+}
+
+/// The scheduling modes of doc/schedules.md, measured on the race workload
+/// under fixed-2 (seeds 1–3, 10 s of guest time each).
+const SCHED_MODES: [(&str, &str); 3] = [("default", ""), ("PCT depth 2", " sched.pct=2 sched.steps=100000"), ("PCT depth 2 and a second CPU", " sched.pct=2 sched.steps=100000 sched.mp=1")];
+
+/// What PCT and the simulated second CPU cost: guest time per create (the
+/// work a guest second holds) and wall time per boot.
+fn schedule_cost(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, bench: &mut Bench) -> Result<()> {
+    for (mode, extra) in SCHED_MODES {
+        let (mut per_create, mut wall) = (Vec::new(), Vec::new());
+        for seed in RECORDER_SEEDS {
+            let name = format!("race-sched-{}-seed{seed}", mode.replace(' ', "-"));
+            let r = boot_seed(ctx, setup, dir, &name, &format!("{RACE_FIXED2}{extra}"), seed)?;
+            match race_creates(&r.text()) {
+                Some(n) if n > 0 => per_create.push(10e6 / n as f64),
+                _ => bench.notes.push(format!("{name}: no creator lines (exit {})", r.exit)),
+            }
+            wall.push(r.wall.as_millis() as f64);
+        }
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64).round());
+        if let Some(m) = mean(&per_create) {
+            bench.metrics.push(metric(&format!("race fixed-2, {mode}: guest time per create"), m, "us"));
+        }
+        if let Some(m) = mean(&wall) {
+            bench.metrics.push(metric(&format!("race fixed-2, {mode}: wall time per 10 s boot"), m, "ms"));
         }
     }
     Ok(())
