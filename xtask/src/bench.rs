@@ -109,7 +109,8 @@ fn recorder_cost(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, bench: &mut Be
 
 /// The scheduling modes of doc/schedules.md, measured on the race workload
 /// under fixed-2 (seeds 1–3, 10 s of guest time each).
-const SCHED_MODES: [(&str, &str); 3] = [("default", ""), ("PCT depth 2", " sched.pct=2 sched.steps=100000"), ("PCT depth 2 and a second CPU", " sched.pct=2 sched.steps=100000 sched.mp=1")];
+const SCHED_MODES: [(&str, &str); 3] =
+    [("default", ""), ("PCT depth 2", " sched.pct=2 sched.steps=100000"), ("PCT depth 2 and a second CPU", " sched.pct=2 sched.steps=100000 sched.mp=1")];
 
 /// What PCT and the simulated second CPU cost: guest time per create (the
 /// work a guest second holds) and wall time per boot.

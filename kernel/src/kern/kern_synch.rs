@@ -72,6 +72,22 @@ pub fn msleep<'a, T>(ident: usize, mtx: MutexGuard<'a, T>, wmesg: &'static str, 
     (m.lock(), r)
 }
 
+/// Sleeps on `ident`, letting go of the write-held `lock` once asleep
+/// (OpenBSD rwsleep with PNORELOCK): no wakeup issued after the lock is
+/// let go can be lost, even when a thread of the simulated second CPU runs
+/// at the release (interrupts are off there, so it makes no step).
+#[track_caller]
+pub fn rwsleep_norelock(ident: usize, lock: &crate::kern::kern_rwlock::Rwlock, wmesg: &'static str) {
+    let on = cpu::intr_disable();
+    vh_sleep(Vh::Tsleep, wmesg);
+    sleep_setup(ident, wmesg, 0);
+    lock.rw_exit();
+    assertwaitok("rwsleep");
+    let _ = sleep_finish();
+    vh_sleep(Vh::Wakeup, wmesg);
+    cpu::intr_restore(on);
+}
+
 /// Wakes at most `n` sleepers on `ident`, oldest first.
 pub fn wakeup_n(ident: usize, n: usize) {
     sched_lock().wakeup_n(ident, n);

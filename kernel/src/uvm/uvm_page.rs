@@ -655,16 +655,18 @@ pub fn page_wchan(pg: &VmPage) -> usize {
 #[inline(never)]
 pub fn uvm_pagewait(pg: &'static VmPage, lock: Option<&Rwlock>, wmesg: &'static str) {
     pg.set_flags(PgFlags::PG_WANTED);
-    if let Some(l) = lock {
-        l.rw_exit();
-    }
     // Pages are let go only by the thread that busied them (ppcbsd has no
     // asynchronous pager I/O), so this sleep can never end.
     let mine = pg.busy_owner() == Some(crate::kern::kern_proc::curproc_unlocked());
     if mine {
         crate::diag::deadlock::selfwait_begin();
     }
-    let _ = tsleep(page_wchan(pg), wmesg, 0);
+    match lock {
+        Some(l) => crate::kern::kern_synch::rwsleep_norelock(page_wchan(pg), l, wmesg),
+        None => {
+            let _ = tsleep(page_wchan(pg), wmesg, 0);
+        }
+    }
 }
 
 /// Records the running thread as the one that set PG_BUSY (OpenBSD

@@ -14,7 +14,7 @@ use crate::diag::vfs_hist::{vh, vh_working, Vh};
 use crate::kern::kern_lock::{KERNEL_ASSERT_LOCKED, KERNEL_LOCK, KERNEL_UNLOCK};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
-use crate::kern::kern_synch::{tsleep, wakeup, wchan};
+use crate::kern::kern_synch::{wakeup, wchan};
 use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
 use crate::sys::errno::Errno;
@@ -286,8 +286,7 @@ pub fn uvm_panic_vnode(vp: &'static Vnode) {
 /// Sleeps on `ident` with the object lock let go, and takes it again
 /// (OpenBSD rwsleep): nothing runs between the two on this uniprocessor.
 fn rwsleep(ident: usize, lock: &Rwlock, wmesg: &'static str) {
-    lock.rw_exit();
-    let _ = tsleep(ident, wmesg, 0);
+    crate::kern::kern_synch::rwsleep_norelock(ident, lock, wmesg);
     lock.rw_enter_write();
 }
 
