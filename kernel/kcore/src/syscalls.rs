@@ -50,7 +50,7 @@ pub const SYS_SCHED_YIELD: u32 = 298;
 pub const SYS_GETRLIMIT: u32 = 194;
 pub const SYS_SETRLIMIT: u32 = 195;
 
-/// Whether OpenBSD 7.2 runs the call without the kernel lock (`NOLOCK` in
+/// Whether OpenBSD (2022-11-02) runs the call without the kernel lock (`NOLOCK` in
 /// syscalls.master 1.234@2ea167a2: read :54, write :55, close :59, getpid
 /// :78, getppid :110, clock_gettime :199, nanosleep :206, lseek :318,
 /// pread :321, pwrite :323, pad_pread :331, pad_pwrite :333, getrlimit

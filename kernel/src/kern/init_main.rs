@@ -99,7 +99,7 @@ extern "C" fn main(bip: *const BootInfo) -> ! {
         crate::kern::kern_lock::kernel_lock_init();
         // On behalf of proc0 (init_main.c:328@2ea167a2).
         crate::kern::kern_lock::KERNEL_LOCK();
-        printf!("sched: mp: a second CPU simulated, its turns PCT's; the kernel lock held where OpenBSD 7.2 takes it\n");
+        printf!("sched: mp: a second CPU simulated, its turns PCT's; the kernel lock held where OpenBSD takes it\n");
     }
     if !args.vhist {
         printf!("vfs: vnode flight recorder off (kern.vhist=0)\n");
