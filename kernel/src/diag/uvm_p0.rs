@@ -54,10 +54,11 @@ pub fn race_count(c: RaceCtr) {
     RACE_CTRS[c as usize].fetch_add(1, Ordering::Relaxed);
 }
 
-/// Whether `vp`'s object persists unused (VALID|CANPERSIST, no references).
+/// Whether `vp`'s object persists unused (VALID|CANPERSIST, no references),
+/// and is not being killed or terminated (DYING).
 pub fn object_persists(vp: &'static Vnode) -> bool {
     let persist = UvnFlags::UVM_VNODE_VALID | UvnFlags::UVM_VNODE_CANPERSIST;
-    vp.v_uvm.with(|u| u.uo_refs == 0 && u.u_flags.contains(persist))
+    vp.v_uvm.with(|u| u.uo_refs == 0 && u.u_flags.contains(persist) && !u.u_flags.contains(UvnFlags::UVM_VNODE_DYING))
 }
 
 /// The halt line with the counters.

@@ -240,7 +240,7 @@ fn uvmpd_page(vp: &'static Vnode, idx: u32, pg: &'static VmPage) {
         return;
     }
     crate::diag::uvm_p0::p0_check(vp, crate::diag::uvm_p0::P0Point::Pagedaemon);
-    if vp.v_uvm.with(|u| u.uo_refs == 0) {
+    if crate::diag::uvm_p0::object_persists(vp) {
         crate::diag::uvm_p0::race_count(crate::diag::uvm_p0::RaceCtr::PersistPageout);
     }
     pg.set_flags(PgFlags::PG_BUSY);
