@@ -182,8 +182,17 @@ fn lo_word(s: u32) -> usize {
     word_ix(s, if ppc_proc_is_64b() { 3 } else { 1 })
 }
 
+/// The valid bit of the word `v_word` names, in this CPU's format.
+fn valid_bit() -> u32 {
+    if ppc_proc_is_64b() {
+        PTE64_VALID
+    } else {
+        PTE_VALID
+    }
+}
+
 fn valid(s: u32) -> bool {
-    rd(v_word(s)) & if ppc_proc_is_64b() { PTE64_VALID } else { PTE_VALID } != 0
+    rd(v_word(s)) & valid_bit() != 0
 }
 
 fn slot_owner(s: u32) -> (u32, u32) {
@@ -265,8 +274,7 @@ fn pte_set(s: u32, hi: (u32, u32), lo: u32) {
 /// Invalidates slot `s`, whose mapping is for `va`; returns its last RPN
 /// word (with R and C).
 fn pte_zap(s: u32, va: u32) -> u32 {
-    let vbit = if ppc_proc_is_64b() { PTE64_VALID } else { PTE_VALID };
-    wr(v_word(s), rd(v_word(s)) & !vbit);
+    wr(v_word(s), rd(v_word(s)) & !valid_bit());
     tlbie(va);
     set_slot(s, (0, 0), false);
     rd(lo_word(s))
@@ -649,7 +657,7 @@ impl PmapState {
             // again on the next access.
             let vw = v_word(s);
             let hi = rd(vw);
-            let vbit = if ppc_proc_is_64b() { PTE64_VALID } else { PTE_VALID };
+            let vbit = valid_bit();
             wr(vw, hi & !vbit);
             tlbie(va);
             wr(lo_word(s), rd(lo_word(s)) & !bits);
