@@ -90,7 +90,6 @@ fn recorder_cost(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, bench: &mut Be
             }
         }
     }
-    let mean = |v: &[f64]| (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64).round());
     if let (Some(on), Some(off)) = (mean(&per_create[0]), mean(&per_create[1])) {
         bench.metrics.push(metric("race fixed-2, guest time per create, recorder on", on, "us"));
         bench.metrics.push(metric("race fixed-2, guest time per create, recorder off", off, "us"));
@@ -126,7 +125,6 @@ fn schedule_cost(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, bench: &mut Be
             }
             wall.push(r.wall.as_millis() as f64);
         }
-        let mean = |v: &[f64]| (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64).round());
         if let Some(m) = mean(&per_create) {
             bench.metrics.push(metric(&format!("race fixed-2, {mode}: guest time per create"), m, "us"));
         }
@@ -135,6 +133,11 @@ fn schedule_cost(ctx: &Ctx, setup: &Setup, dir: &std::path::Path, bench: &mut Be
         }
     }
     Ok(())
+}
+
+/// The rounded mean, None for no values.
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64).round())
 }
 
 /// Files the race workload's creators made (their `creator N: M files

@@ -6,7 +6,7 @@ use crate::arch::cpu;
 use crate::arch::trap::TrapFrame;
 use crate::kern::kern_exit::exit1;
 use crate::kern::kern_fork::sys_fork;
-use crate::kern::kern_lock::{KERNEL_LOCK, KERNEL_UNLOCK};
+use crate::kern::kern_lock::{with_kernel_lock, KERNEL_LOCK, KERNEL_UNLOCK};
 use crate::kern::kern_proc::{curproc, sched_lock};
 use crate::kern::kern_sched::yield_cpu;
 use crate::kern::vfs_lookup::copyinpath;
@@ -45,12 +45,7 @@ pub fn syscall(tf: &mut TrapFrame) {
             SYS_EXIT => exit1(w_exitcode(a[0] as i32, 0)),
             SYS_FORK => sys_fork(tf),
             // A tty's vn_write takes the kernel lock (vfs_vnops.c:393, :419@2ea167a2).
-            SYS_WRITE if a[0] < 3 => {
-                KERNEL_LOCK();
-                let r = sys_generic::sys_write_cons(a[0], a[1], a[2]);
-                KERNEL_UNLOCK();
-                r
-            }
+            SYS_WRITE if a[0] < 3 => with_kernel_lock(|| sys_generic::sys_write_cons(a[0], a[1], a[2])),
             SYS_WRITE => vfs_syscalls::sys_write_file(curproc(), a[0], a[1], a[2], None, copyin),
             SYS_READ => {
                 let pid = curproc();

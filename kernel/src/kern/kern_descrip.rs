@@ -85,9 +85,7 @@ fn closef(file: FileRef) {
         };
         // vn_closefile's kernel lock (vfs_vnops.c:601, :610@2ea167a2):
         // close(2) is NOLOCK.
-        crate::kern::kern_lock::KERNEL_LOCK();
-        vn_close(vp, flag);
-        crate::kern::kern_lock::KERNEL_UNLOCK();
+        crate::kern::kern_lock::with_kernel_lock(|| vn_close(vp, flag));
     }
 }
 

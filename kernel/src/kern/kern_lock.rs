@@ -40,7 +40,9 @@ pub fn kernel_lock_init() {
     MP.store(true, Ordering::Relaxed);
 }
 
-fn wchan() -> usize {
+/// What the lock's waiters sleep on (mi_switch wakes them with the
+/// scheduler lock held).
+pub fn kernel_lock_wchan() -> usize {
     core::ptr::addr_of!(KERNEL_LOCK_WCHAN) as usize
 }
 
@@ -64,7 +66,7 @@ fn acquire(depth: u32) {
                 Some(_) => kl.contended += 1,
             }
         }
-        let _ = crate::kern::kern_synch::tsleep(wchan(), "kernel_lock", 0);
+        let _ = crate::kern::kern_synch::tsleep(kernel_lock_wchan(), "kernel_lock", 0);
     }
 }
 
@@ -100,9 +102,19 @@ pub fn KERNEL_UNLOCK() {
         kl.depth == 0
     };
     if freed {
-        crate::kern::kern_synch::wakeup(wchan());
+        crate::kern::kern_synch::wakeup(kernel_lock_wchan());
     }
     crate::kern::kern_sched::sched_mp_point();
+}
+
+/// `f` between KERNEL_LOCK() and KERNEL_UNLOCK(), as OpenBSD brackets a
+/// call that needs the lock in code that runs without it.
+#[track_caller]
+pub fn with_kernel_lock<R>(f: impl FnOnce() -> R) -> R {
+    KERNEL_LOCK();
+    let r = f();
+    KERNEL_UNLOCK();
+    r
 }
 
 /// OpenBSD KERNEL_ASSERT_LOCKED().
@@ -158,10 +170,4 @@ pub fn kernel_lock_reacquire() {
     if let Some(d) = depth {
         acquire(d);
     }
-}
-
-/// What the lock's waiters sleep on, for mi_switch (which wakes them with
-/// the scheduler lock held).
-pub fn kernel_lock_wchan() -> usize {
-    wchan()
 }

@@ -6,7 +6,7 @@
 
 use crate::arch::intr::Ipl;
 use crate::kern::kern_descrip::{fdalloc, fdrelease, with_file, File};
-use crate::kern::kern_lock::{KERNEL_LOCK, KERNEL_UNLOCK};
+use crate::kern::kern_lock::with_kernel_lock;
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::vfs_lookup::{namei, CnFlags, NameiOp, MAXPATHLEN};
 use crate::kern::vfs_subr::{vn_lock, vop_unlock, vput, vrele, Vnode};
@@ -117,10 +117,7 @@ pub fn sys_read_file(pid: u32, fd: u32, buf: u32, len: u32, at: Option<i64>, mut
     let chunk = &mut bounce.0[..len.min(MAXIO) as usize];
     // vn_read's kernel lock (vfs_vnops.c:349, :378@2ea167a2): read(2) is
     // NOLOCK.
-    KERNEL_LOCK();
-    let n = vn_rdwr(vp, Uio::Read(chunk), off);
-    KERNEL_UNLOCK();
-    let n = n?;
+    let n = with_kernel_lock(|| vn_rdwr(vp, Uio::Read(chunk), off))?;
     copyout(&chunk[..n], buf)?;
     if at.is_none() {
         with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
@@ -151,11 +148,10 @@ pub fn sys_write_file(pid: u32, fd: u32, buf: u32, len: u32, at: Option<i64>, co
     copyin(buf, chunk)?;
     // vn_write's kernel lock (vfs_vnops.c:393, :419@2ea167a2): write(2) is
     // NOLOCK. pwrite is not moved by O_APPEND (:395-398).
-    KERNEL_LOCK();
-    let n = (if flag & O_APPEND != 0 && at.is_none() { VOP_GETATTR_SIZE(vp) } else { Ok(off) })
-        .and_then(|off| vn_rdwr(vp, Uio::Write(chunk), off).map(|n| (off, n)));
-    KERNEL_UNLOCK();
-    let (off, n) = n?;
+    let (off, n) = with_kernel_lock(|| {
+        let off = if flag & O_APPEND != 0 && at.is_none() { VOP_GETATTR_SIZE(vp)? } else { off };
+        vn_rdwr(vp, Uio::Write(chunk), off).map(|n| (off, n))
+    })?;
     if at.is_none() {
         with_file(pid, fd, |f| f.f_offset = off + n as u64)?;
     }
@@ -209,12 +205,7 @@ pub fn sys_lseek(pid: u32, fd: u32, off: i64, whence: u32) -> Result<u64, Errno>
         SEEK_SET => 0,
         SEEK_CUR => cur as i64,
         // lseek(2) is NOLOCK; vn_seek locks only for this (vfs_vnops.c:650-652@2ea167a2).
-        SEEK_END => {
-            KERNEL_LOCK();
-            let size = VOP_GETATTR_SIZE(vp);
-            KERNEL_UNLOCK();
-            size? as i64
-        }
+        SEEK_END => with_kernel_lock(|| VOP_GETATTR_SIZE(vp))? as i64,
         _ => return Err(Errno::EINVAL),
     };
     // A negative result is EINVAL (vn_seek); one past 2^63 too, where

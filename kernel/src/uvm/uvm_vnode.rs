@@ -11,7 +11,7 @@ use crate::arch::intr::Ipl;
 use crate::arch::pmap::{pmap_clear_modify, pmap_is_modified, pmap_page_protect};
 use crate::diag::race_window::{self, Side};
 use crate::diag::vfs_hist::{vh, vh_working, Vh};
-use crate::kern::kern_lock::{KERNEL_ASSERT_LOCKED, KERNEL_LOCK, KERNEL_UNLOCK};
+use crate::kern::kern_lock::{with_kernel_lock, KERNEL_ASSERT_LOCKED};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::kern_synch::{wakeup, wchan};
@@ -1032,13 +1032,10 @@ fn uvn_io_vnode(
 ) -> Result<(), Errno> {
     // The kernel lock around the vnode's lock and I/O (uvm_vnode.c:1238,
     // :1254@2ea167a2): a fault comes here without it.
-    KERNEL_LOCK();
-    let r = uvn_io_vnode_1(vp, pages, size, vnislocked, nowait, write, win);
-    KERNEL_UNLOCK();
-    r
+    with_kernel_lock(|| uvn_io_vnode_locked(vp, pages, size, vnislocked, nowait, write, win))
 }
 
-fn uvn_io_vnode_1(
+fn uvn_io_vnode_locked(
     vp: &'static Vnode,
     pages: &[(u32, &'static VmPage)],
     size: u64,
