@@ -15,7 +15,7 @@ use crate::kern::kern_lock::{with_kernel_lock, KERNEL_ASSERT_LOCKED};
 use crate::kern::kern_mutex::Mutex;
 use crate::kern::kern_rwlock::Rwlock;
 use crate::kern::kern_synch::{wakeup, wchan};
-use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vref, vrele, Vnode};
+use crate::kern::vfs_subr::{vget, vn_lock, vop_unlock, vput, vref, vrele, Vnode};
 use crate::kern::vfs_vops::{VOP_GETATTR_SIZE, VOP_READ, VOP_WRITE};
 use crate::sys::errno::Errno;
 use crate::sys::vnode::{IoFlags, LkFlags, VType};
@@ -152,6 +152,17 @@ fn uvn_dying_writes_need_vnlock() -> bool {
 
 /// fixed-2: uvn_put's vrele runs without the object lock.
 fn uvn_put_vrele_unlocked() -> bool {
+    uvn_fixed2()
+}
+
+/// fixed-2: uvn_put takes the vnode's lock with its use, both without
+/// sleeping (vget(LK_NOWAIT | LK_EXCLUSIVE)), and lets both go with vput.
+/// With a bare use, the pager's vrele could drop the last use and sleep in
+/// vn_lock while a closing writer's VOP_INACTIVE holds the lock; the writer
+/// then finds a waiter's count on the lock it is putting on the free list
+/// ("vputonfreelist: lock count is not zero", doc/results.md, the keepopen
+/// cell). vput runs VOP_INACTIVE under the lock it already holds.
+fn uvn_put_takes_vnlock() -> bool {
     uvn_fixed2()
 }
 
@@ -896,8 +907,9 @@ pub fn uvn_flush(vp: &'static Vnode, start: u64, stop: u64, flags: PgoFlags) -> 
 /// and calls vrele after the I/O with the object lock still held, as
 /// OpenBSD does. fixed-2 also answers "try again" for a dying object
 /// whose vnode lock another thread holds (VNISLOCKED: vclean's thread
-/// writes those pages itself), and lets the object lock go around its
-/// vrele.
+/// writes those pages itself), takes the vnode's lock with its use
+/// (vget(LK_NOWAIT | LK_EXCLUSIVE)), and lets the object lock go around
+/// its vput.
 #[inline(never)]
 pub fn uvn_put(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFlags) -> PagerResult {
     let uvn = &vp.v_uvm;
@@ -917,7 +929,11 @@ fn uvn_put_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFla
     if dying && uvn_dying_writes_need_vnlock() && f.contains(UvnFlags::UVM_VNODE_VNISLOCKED) && !vp.v_lock.rw_write_held() {
         return PagerResult::VM_PAGER_AGAIN;
     }
-    if !dying && vget(vp, LkFlags::LK_NOWAIT).is_err() {
+    // A thread that holds the vnode's lock (a writer's flush) has a use of
+    // its own; only the use is taken then.
+    let vnlock = !dying && uvn_put_takes_vnlock() && !vp.v_lock.rw_write_held();
+    let lk = if vnlock { LkFlags::LK_NOWAIT | LkFlags::LK_EXCLUSIVE } else { LkFlags::LK_NOWAIT };
+    if !dying && vget(vp, lk).is_err() {
         return PagerResult::VM_PAGER_AGAIN;
     }
     let r = uvn_io(vp, pages, flags, true);
@@ -926,7 +942,11 @@ fn uvn_put_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFla
             // The last reference goes to VOP_INACTIVE, which may truncate
             // an unlinked file and take this object's lock again.
             uvn.vmobjlock.rw_exit();
-            vrele(vp);
+            if vnlock {
+                vput(vp);
+            } else {
+                vrele(vp);
+            }
             uvn.vmobjlock.rw_enter_write();
         } else {
             vrele(vp);
