@@ -34,6 +34,21 @@ pub struct Record {
     /// Under `sched.pct=D`: the kernel's PCT line.
     #[serde(default)]
     pub pct: Option<outcome::PctLine>,
+    /// The first boot of this seed stalled on the host and was killed at
+    /// the wall-clock timeout; this record is its replay's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_stall: Option<HostStall>,
+}
+
+/// A boot that made no progress until the wall-clock timeout, without a
+/// report of the kernel's own, while its replay (the same seed: the same
+/// guest execution under -icount) ended.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HostStall {
+    /// The stalled boot's log, beside the replay's `seed-N.log`.
+    pub log: String,
+    /// Guest milliseconds at the stalled boot's last tick line.
+    pub guest_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

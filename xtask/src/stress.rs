@@ -15,8 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ctx::{shell_quote, Ctx, Setup};
 use crate::outcome::{self, Outcome};
-use crate::qemu::{self, Boot};
-use crate::results::{failed, Dist, Rate, Record, Signature, Summary};
+use crate::qemu::{self, Boot, BootResult, Exit};
+use crate::results::{failed, Dist, HostStall, Rate, Record, Signature, Summary};
 use crate::stats;
 
 #[derive(clap::Args)]
@@ -359,20 +359,49 @@ impl Progress {
 }
 
 fn boot_one(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, dir: &Path, seed: u64, bootargs: &str, timeout: Duration) -> Record {
+    settle(dir, seed, |log| boot_logged(ctx, setup, user_image, log, seed, bootargs, timeout))
+}
+
+/// Boots a seed (`boot` writes the log it is given) and, if QEMU was killed
+/// at the wall-clock timeout with no report of the kernel's own (its hang
+/// watchdog reports a guest deadlock and exits), boots it once more. The
+/// guest runs under -icount, so the same seed is the same execution: if
+/// the replay ends, the first run stalled on the host, and the seed's
+/// outcome is the replay's.
+fn settle(dir: &Path, seed: u64, mut boot: impl FnMut(&Path) -> Result<BootResult>) -> Record {
     let log = dir.join(format!("seed-{seed}.log"));
-    let b = Boot {
-        image: &setup.images.good,
-        user_image,
-        seed,
-        bootargs,
-        timeout: Some(timeout),
-        gdb: false,
-        console: false,
-        input: None,
-        save_image: None,
-        log: &log,
-    };
-    match setup.machine.boot(ctx, &b) {
+    let first = boot(&log);
+    if !matches!(&first, Ok(r) if r.exit == Exit::Timeout) {
+        return record(seed, first);
+    }
+    let stalled_name = format!("seed-{seed}.stalled.log");
+    let stalled = dir.join(&stalled_name);
+    if std::fs::rename(&log, &stalled).is_err() {
+        return record(seed, first);
+    }
+    match boot(&log) {
+        Ok(r) if r.exit != Exit::Timeout => {
+            let guest_ms = first.as_ref().ok().and_then(|f| outcome::virtual_ms(&f.text()));
+            let mut rec = record(seed, Ok(r));
+            rec.host_stall = Some(HostStall { log: stalled_name, guest_ms });
+            rec
+        }
+        // The replay hangs too: the guest's own hang; one log is enough.
+        _ => {
+            let _ = std::fs::rename(&stalled, &log);
+            record(seed, first)
+        }
+    }
+}
+
+fn boot_logged(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, log: &Path, seed: u64, bootargs: &str, timeout: Duration) -> Result<BootResult> {
+    let b =
+        Boot { image: &setup.images.good, user_image, seed, bootargs, timeout: Some(timeout), gdb: false, console: false, input: None, save_image: None, log };
+    setup.machine.boot(ctx, &b)
+}
+
+fn record(seed: u64, boot: Result<BootResult>) -> Record {
+    match boot {
         Ok(r) => {
             let text = r.text();
             let outcome = outcome::classify(r.exit, &text);
@@ -390,6 +419,7 @@ fn boot_one(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, dir: &Path, see
                 error,
                 counters: outcome::RaceCounters::parse(&text),
                 pct: outcome::PctLine::parse(&text),
+                host_stall: None,
             }
         }
         Err(e) => Record {
@@ -401,6 +431,7 @@ fn boot_one(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, dir: &Path, see
             error: Some(format!("{e:#}")),
             counters: None,
             pct: None,
+            host_stall: None,
         },
     }
 }
@@ -608,11 +639,26 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
             let _ = writeln!(o, "explained: {}", p.strip_prefix(root).unwrap_or(&p).display());
         }
     }
+    if let Some(line) = host_stalls(s) {
+        let _ = writeln!(o, "{line}");
+    }
     for r in s.results.iter().filter(|r| r.error.is_some()).take(3) {
         let _ = writeln!(o, "QEMU error, seed {}: {}", r.seed, r.error.as_deref().unwrap_or_default());
     }
     let _ = writeln!(o, "logs, summary and report.html: {}", dir.strip_prefix(root).unwrap_or(dir).display());
     o
+}
+
+/// The boots whose first run stalled on the host, if any.
+fn host_stalls(s: &Summary) -> Option<String> {
+    let seeds: Vec<String> = s.results.iter().filter(|r| r.host_stall.is_some()).map(|r| r.seed.to_string()).collect();
+    (!seeds.is_empty()).then(|| {
+        format!(
+            "host stalls: {} boot(s) made no progress until the wall-clock timeout and their replays ended; each counts as its replay (stalled logs seed-N.stalled.log): seeds {}",
+            seeds.len(),
+            seeds.join(", ")
+        )
+    })
 }
 
 fn markdown(s: &Summary) -> String {
@@ -657,6 +703,9 @@ fn markdown(s: &Summary) -> String {
     }
     if let Some(b) = &s.pct {
         let _ = writeln!(o, "\n{}.", b.text());
+    }
+    if let Some(line) = host_stalls(s) {
+        let _ = writeln!(o, "\n{line}.");
     }
     let _ = writeln!(o, "\nThe report with plots: [report.html](report.html).");
     o
@@ -924,7 +973,49 @@ mod tests {
                 ..Default::default()
             }),
             pct: Some(outcome::PctLine { depth: 2, threads: 8 + seed as u32, steps: 100 * seed, window: 1000 }),
+            host_stall: None,
         }
+    }
+
+    /// A fake boot: writes `text` to the log and ends with `exit`.
+    fn fake(log: &Path, exit: Exit, text: &str) -> Result<BootResult> {
+        std::fs::write(log, text)?;
+        Ok(BootResult { exit, output: text.as_bytes().to_vec(), stderr: Vec::new(), wall: Duration::from_millis(5) })
+    }
+
+    #[test]
+    fn a_host_stall_is_replayed_and_a_guest_hang_is_not_excused() {
+        let dir = std::env::temp_dir().join(format!("xtask-stall-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stuck = "ppcbsd kernel 0.1\nclock: hz 100\ntick 120\n";
+        let halted = "ppcbsd kernel 0.1\nclock: hz 100\ntick 120\ntick 500\n";
+        // Stalled once, then ends: the replay's PASS, the first log kept.
+        let mut n = 0;
+        let r = settle(&dir, 7, |log| {
+            n += 1;
+            if n == 1 {
+                fake(log, Exit::Timeout, stuck)
+            } else {
+                fake(log, Exit::Code(0), halted)
+            }
+        });
+        assert_eq!((n, r.outcome), (2, Outcome::Pass));
+        let stall = r.host_stall.expect("the stall is recorded");
+        assert_eq!((stall.log.as_str(), stall.guest_ms), ("seed-7.stalled.log", Some(1200)));
+        assert_eq!(std::fs::read_to_string(dir.join(&stall.log)).unwrap(), stuck);
+        assert_eq!(std::fs::read_to_string(dir.join("seed-7.log")).unwrap(), halted);
+        // Hangs both times: HANG, one log, nothing excused.
+        let r = settle(&dir, 8, |log| fake(log, Exit::Timeout, stuck));
+        assert_eq!((r.outcome, r.host_stall.is_some()), (Outcome::Hang, false));
+        assert!(dir.join("seed-8.log").exists() && !dir.join("seed-8.stalled.log").exists());
+        // The kernel's own deadlock report is never replayed.
+        let mut n = 0;
+        let r = settle(&dir, 9, |log| {
+            n += 1;
+            fake(log, Exit::Code(1), "ppcbsd kernel 0.1\ndeadlock: every thread asleep\n")
+        });
+        assert_eq!((n, r.outcome), (1, Outcome::Hang));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn info(id: &str, planned: (u64, u64), shard: Option<&str>) -> RunInfo {
