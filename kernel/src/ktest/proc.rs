@@ -203,6 +203,65 @@ fn test_kernel_lock() -> TestResult {
     Ok(())
 }
 
+/// Under `sched.pct=1 sched.mp=1`: rwsleep_norelock is asleep before it
+/// lets go of the lock. A thread that outranks this one waits for the
+/// lock and, once it has it, is the one that wakes this one; the release
+/// makes it runnable and, at a lock point, the simulated second CPU runs
+/// it at once. Were the lock let go before the sleep, its wakeup would
+/// come first and be lost: this thread would sleep forever (the hang
+/// watchdog's report; `selftest-rwsleep`).
+fn test_rwsleep() -> TestResult {
+    use crate::kern::kern_lock::{kernel_lock_mine, mp_on, KERNEL_LOCK, KERNEL_UNLOCK};
+    use crate::kern::kern_sched::sched_pct_priority;
+    use crate::kern::kern_synch::rwsleep_norelock;
+    check!(mp_on(), "boot it with sched.pct=1 sched.mp=1");
+    static LOCK: Rwlock = Rwlock::new("ktrwslp");
+    static DUMMY: Rwlock = Rwlock::new("ktdummy");
+    static WOKEN: AtomicU32 = AtomicU32::new(0);
+    // Unlocked, as a fault is, so the waker can run beside this thread.
+    check!(kernel_lock_mine().0 == 1, "proc0 does not hold the kernel lock once");
+    KERNEL_UNLOCK();
+    LOCK.rw_enter_write();
+    let waker = Arc::new(AtomicU32::new(0));
+    let done = Arc::new(AtomicU32::new(0));
+    let mine = sched_pct_priority(crate::kern::kern_proc::curproc()).ok_or("no PCT priority")?;
+    let mut spawned = 0;
+    while waker.load(Ordering::Relaxed) == 0 && spawned < 32 {
+        let (w, d) = (waker.clone(), done.clone());
+        let tid = kthread_create("rwslwaker", move || {
+            LOCK.rw_enter_write();
+            // Only the outranking thread wakes; the others' wakeups would
+            // hide a lost one.
+            if w.load(Ordering::Relaxed) == crate::kern::kern_proc::curproc() {
+                WOKEN.store(1, Ordering::Relaxed);
+                wakeup(wchan(&WOKEN));
+            }
+            LOCK.rw_exit();
+            d.fetch_add(1, Ordering::Relaxed);
+        })
+        .ok_or("no memory for a thread")?;
+        spawned += 1;
+        if sched_pct_priority(tid).is_some_and(|p| p > mine) {
+            waker.store(tid, Ordering::Relaxed);
+        }
+    }
+    check!(waker.load(Ordering::Relaxed) != 0, "none of {spawned} threads outranks this one");
+    // A lock point: the waker runs and waits for LOCK.
+    DUMMY.rw_enter_write();
+    DUMMY.rw_exit();
+    check!(done.load(Ordering::Relaxed) == 0, "a thread got LOCK while this one held it");
+    while WOKEN.load(Ordering::Relaxed) == 0 {
+        rwsleep_norelock(wchan(&WOKEN), &LOCK, "ktrwslp");
+        if WOKEN.load(Ordering::Relaxed) == 0 {
+            LOCK.rw_enter_write();
+        }
+    }
+    join(&done, spawned)?;
+    KERNEL_LOCK();
+    crate::printf!("rwsleep: woken by thread {} of {spawned}, the one that outranks this one and took the lock it let go\n", waker.load(Ordering::Relaxed));
+    Ok(())
+}
+
 fn test_tsleep_timeout() -> TestResult {
     static CHAN: u32 = 0;
     let t0 = ticks();
@@ -298,6 +357,7 @@ pub const ALONE: &[KTest] = &[
     ("user-forkcow", test_user_forkcow),
     ("kernel-loop", test_kernel_loop),
     ("kernel_lock", test_kernel_lock),
+    ("rwsleep", test_rwsleep),
 ];
 
 /// `test=kernel-loop kern.hangsecs=N`: the thread loops in the kernel

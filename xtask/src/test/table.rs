@@ -786,6 +786,7 @@ pub(super) const TESTS: &[QemuTest] = &[
     // The simulated second CPU (sched.mp=1): the kernel lock keeps an
     // outranking thread out; fixed-2 holds; original still panics.
     test("selftest-kernel-lock", "test=kernel_lock sched.pct=1 sched.mp=1", 0, &[Check::Has("kernel_lock: of "), Check::Custom(selftest_summary)]),
+    test("selftest-rwsleep", "test=rwsleep sched.pct=1 sched.mp=1", 0, &[Check::Has("rwsleep: woken by thread "), Check::Custom(selftest_summary)]),
     race(
         "race-mp-fixed-2",
         race_bootargs!("race.secs=3 uvn.policy=fixed-2 race.sync=100 race.truncate=1 sched.pct=2 sched.steps=50000 sched.mp=1"),
