@@ -220,6 +220,17 @@ pub(super) fn race_fixed2(exit: Exit, text: &str) -> Result<(), String> {
     race_passed(exit, text, true)
 }
 
+/// The boot counted at least one entry into the pageout/terminate window
+/// (a pageout and a terminate on one vnode at once): the race it claims
+/// to exercise, not merely the line that would report it.
+pub(super) fn pageout_terminate_window_entered(text: &str) -> Result<(), String> {
+    match outcome::RaceCounters::parse(text) {
+        Some(c) if c.win_pageout_terminate > 0 => Ok(()),
+        Some(_) => Err("race: windows: the pageout/terminate window was never entered".to_owned()),
+        None => Err("no race: counters / race: windows: lines".to_owned()),
+    }
+}
+
 /// fixed-2 with the writers' files kept open: their vnodes stay
 /// referenced, so none is recycled while its object persists. Every boot
 /// halts with every check passed — or meets fixed-2's known flaw

@@ -513,4 +513,13 @@ mod story_tests {
         assert!(race_keepopen_fixed2(Exit::Code(1), &lc.replace("VM_PAGER_AGAIN", "VM_PAGER_OK")).is_err());
         assert!(race_keepopen_fixed2(Exit::Code(1), &log("race-original.log")).is_err());
     }
+
+    #[test]
+    fn a_window_entered_is_counted_not_just_printed() {
+        let counters = "race: counters: 80 creates, 18 recycles of vnodes with persisting objects, 110 pageouts from persisting objects, 3 uncache kills, 7 syncs, 2 persisting objects synced, 41 truncates, 9 execs, 300 pageouts, 5000 PTE evictions, 1200 direct-map PTE evictions\n";
+        let with = |n: u32| format!("{counters}race: windows: {n} pageout/terminate, 4 pageout/truncate, 5 sync/terminate\nhalted\n");
+        assert_eq!(pageout_terminate_window_entered(&with(63)), Ok(()));
+        assert!(pageout_terminate_window_entered(&with(0)).unwrap_err().contains("never entered"));
+        assert!(pageout_terminate_window_entered("halted\n").is_err());
+    }
 }
