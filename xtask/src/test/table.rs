@@ -670,6 +670,8 @@ pub(super) const TESTS: &[QemuTest] = &[
     persistbug("persistbug-vget-diff", "test=persistbug uvn.policy=vget-diff", true),
     persistbug("persistbug-fixed", "test=persistbug uvn.policy=fixed", true),
     persistbug("persistbug-head", "test=persistbug uvn.policy=head", true),
+    persistbug("persistbug-usecount0", "test=persistbug uvn.policy=usecount0", true),
+    persistbug("persistbug-uncache-vget", "test=persistbug uvn.policy=uncache-vget", true),
     persistbug("persistbug-fixed-2", "test=persistbug uvn.policy=fixed-2", false),
     // A slow disk (10–30 ms a transfer, the clock-tick latency rd had before
     // rd.latency): vclean's write must still be in flight when the
