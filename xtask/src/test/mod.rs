@@ -521,5 +521,10 @@ mod story_tests {
         assert_eq!(pageout_terminate_window_entered(&with(63)), Ok(()));
         assert!(pageout_terminate_window_entered(&with(0)).unwrap_err().contains("never entered"));
         assert!(pageout_terminate_window_entered("halted\n").is_err());
+        let dying = |persisting: u32| {
+            format!("race: counters: 5 creates, 1 recycles of vnodes with persisting objects, {persisting} pageouts from persisting objects, 0 uncache kills, 1 syncs, 0 persisting objects synced, 0 truncates, 0 execs, 1 pageouts, 0 PTE evictions, 0 direct-map PTE evictions\n")
+        };
+        assert_eq!(dying_pageout_not_persisting(&dying(0)), Ok(()));
+        assert!(dying_pageout_not_persisting(&dying(1)).is_err());
     }
 }

@@ -271,6 +271,7 @@ pub(super) const fn dying_pageout(name: &'static str, bootargs: &'static str, un
                     "is inside ffs_write; vnode lock write-locked by thread ",
                 ]),
                 Check::LineStarts("ffs_write: vnode "),
+                Check::Custom(dying_pageout_not_persisting),
                 Check::LineStarts("halted"),
             ],
         )
@@ -283,6 +284,7 @@ pub(super) const fn dying_pageout(name: &'static str, bootargs: &'static str, un
                 Check::LineStarts("dying-pageout: vclean is writing page 0; the pagedaemon scans page 2"),
                 Check::Lacks("is inside ffs_write"),
                 Check::LineStarts("dying-pageout: the file holds both dirty pages"),
+                Check::Custom(dying_pageout_not_persisting),
                 Check::LineStarts("halted"),
             ],
         )
