@@ -89,6 +89,12 @@ fn check_failed(l: &str) -> bool {
 /// own) — else the first sleeper.
 pub fn deadlock_signature(text: &str) -> Option<String> {
     let at = text.lines().position(|l| l.starts_with(DEADLOCK))?;
+    // The starvation watchdog: `deadlock: thread N (COMM) has been runnable
+    // for …` — the schedule's doing, grouped apart from the sleepers.
+    let first = text.lines().nth(at)?;
+    if let Some((_, rest)) = first.split_once(" (").filter(|_| first.contains(") has been runnable for ")) {
+        return Some(format!("starved: {} runnable without running", rest.split(')').next()?));
+    }
     let sleepers: Vec<(String, String)> = text
         .lines()
         .skip(at + 1)
@@ -512,6 +518,13 @@ trace of thread 0:
         let events_only = DEADLOCK_LOG.replace("uvn_flsh", "pgdaemon");
         assert_eq!(deadlock_signature(&events_only).as_deref(), Some("deadlock: swapper waits in wait"));
         assert_eq!(deadlock_signature("panic: x\n"), None);
+        // The starvation watchdog's report names the starved thread, not a sleeper.
+        let starved = DEADLOCK_LOG.replace(
+            "deadlock: every thread sleeps and nothing can wake one",
+            "deadlock: thread 4 (memhog) has been runnable for 30 s without running (kern.hangsecs 30): 3 threads that outrank it under PCT kept the CPU, a schedule a fair scheduler does not make",
+        );
+        assert_eq!(deadlock_signature(&starved).as_deref(), Some("starved: memhog runnable without running"));
+        assert_eq!(classify(Exit::Code(1), &starved), Outcome::Hang);
     }
 
     #[test]

@@ -105,6 +105,24 @@ fn selfwait_tick() {
     }
 }
 
+/// The starvation watchdog, from the clock interrupt once a second: a
+/// thread runnable for kern.hangsecs without running. Under PCT's strict
+/// priorities the threads that outrank it can keep the CPU for good (a
+/// retry loop that waits for what the starved one would give back), and
+/// then no sleeper's watchdog may ever run: without this the boot would go
+/// silent. A fair scheduler never gets here.
+fn starve_tick() {
+    let secs = HANGSECS.load(Ordering::Relaxed);
+    let hz = crate::kern::kern_clock::hz().max(1);
+    if secs == 0 || !crate::kern::kern_clock::ticks().is_multiple_of(hz) {
+        return;
+    }
+    if let Some((tid, _, waited, _)) = kern_proc::starved(secs.saturating_mul(hz)) {
+        cpu::intr_disable();
+        deadlock_report(Some(Hung { tid, wmesg: "", ticks: waited, why: Why::Starved }));
+    }
+}
+
 /// The switch count the kernel-loop watchdog last saw, and the tick it saw
 /// it change (only the clock interrupt touches them).
 static LOOP_NSW: AtomicU32 = AtomicU32::new(0);
@@ -118,6 +136,7 @@ static LOOP_TICK: AtomicU32 = AtomicU32::new(0);
 /// machine may compute as long as it likes).
 pub fn kernel_loop_tick(tf: &crate::arch::trap::TrapFrame) {
     selfwait_tick();
+    starve_tick();
     let secs = HANGSECS.load(Ordering::Relaxed);
     let now = crate::kern::kern_clock::ticks();
     let nsw = crate::kern::kern_sched::nswitch();
@@ -168,6 +187,8 @@ enum Why {
     Memory,
     /// Asleep on a page it holds busy itself.
     OwnPage,
+    /// Runnable that long without running: the schedule starves it.
+    Starved,
 }
 
 /// uvm_wait's note that the running thread waits for memory (from its
@@ -219,6 +240,20 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
                 HANGSECS.load(Ordering::Relaxed)
             );
         }
+        Some(Hung { tid, ticks, why: Why::Starved, .. }) => {
+            let (comm, outranked) = kern_proc::starved(0).filter(|s| s.0 == tid).map_or((alloc::string::String::new(), 0), |s| (s.1, s.3));
+            let _ = writeln!(
+                c,
+                "deadlock: thread {tid} ({comm}) has been runnable for {} s without running (kern.hangsecs {}){}",
+                ticks / hz,
+                HANGSECS.load(Ordering::Relaxed),
+                if crate::diag::pct::pct_on() {
+                    alloc::format!(": {outranked} threads that outrank it under PCT kept the CPU, a schedule a fair scheduler does not make")
+                } else {
+                    alloc::string::String::new()
+                }
+            );
+        }
         Some(Hung { tid, wmesg, ticks, why: Why::Memory }) => {
             let e = crate::uvm::uvm_page::uvmexp_try().unwrap_or_default();
             let _ = writeln!(
@@ -235,6 +270,21 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
         }
     }
     crate::diag::vfs_hist::print_uptime(&mut c, "deadlock");
+    // A thread that can run but has not for as long as the watchdog's
+    // limit: the schedule starved it (PCT's strict priorities can: the
+    // threads that outrank it keep the CPU, say in a retry loop that waits
+    // for what the starved one would give back), so the wait reported
+    // above may be the schedule's doing rather than a deadlock.
+    let limit = HANGSECS.load(Ordering::Relaxed).max(1).saturating_mul(hz);
+    if let Some((tid, comm, waited, outranked)) = kern_proc::starved(limit).filter(|_| !matches!(hung, Some(Hung { why: Why::Starved, .. }))) {
+        let pct = crate::diag::pct::pct_on();
+        let _ = writeln!(
+            c,
+            "starved: thread {tid} ({comm}) has been runnable for {} s without running{}; the wait above may be the schedule's doing, not a deadlock",
+            waited / hz,
+            if pct { alloc::format!(" ({outranked} threads that outrank it under PCT kept the CPU)") } else { alloc::string::String::new() }
+        );
+    }
     kern_proc::db_show_procs(&mut c);
     if let Some(Hung { tid, why: Why::Memory, .. }) = hung {
         if tid == sched_lock().curproc {

@@ -39,6 +39,9 @@ pub struct Proc {
     pub p_deadline: Option<u32>,
     /// The tick it went to sleep at (the hang watchdog's clock).
     pub p_slptick: u32,
+    /// The tick it last became runnable at: how long a runnable thread has
+    /// waited for the CPU (ps, and the deadlock report's starvation note).
+    pub p_runtick: u32,
     /// The tick of its first uvm_wait since it last got the page it
     /// wanted (the hang watchdog's clock for waits on memory, which carry
     /// a timeout and so never count as a hang on their own).
@@ -142,6 +145,7 @@ impl ProcTable {
     pub fn setrunnable(&mut self, tid: u32) {
         let p = self.get(tid);
         p.p_stat = ProcStat::SRUN;
+        p.p_runtick = crate::kern::kern_clock::ticks();
         p.p_wchan = 0;
         p.p_deadline = None;
         self.sleepq.retain(|&t| t != tid);
@@ -223,8 +227,36 @@ pub fn db_show_procs(pr: &mut dyn Write) {
             Some(d) => write!(pr, "{d:7} "),
             None => write!(pr, "{:7} ", "-"),
         };
-        let _ = writeln!(pr, "{}", p.p_comm);
+        let _ = write!(pr, "{}", p.p_comm);
+        if p.p_stat == ProcStat::SRUN {
+            let hz = crate::kern::kern_clock::hz().max(1);
+            let waited = crate::kern::kern_clock::ticks().wrapping_sub(p.p_runtick);
+            let _ = write!(pr, "  (runnable for {}.{:02} s", waited / hz, waited % hz * 100 / hz);
+            if let Some(pct) = pt.pct.as_ref() {
+                let rank = pt.procs.values().filter(|q| pct.outranks(q.p_tid, p.p_tid)).count() + 1;
+                let _ = write!(pr, ", PCT rank {rank}");
+            }
+            let _ = write!(pr, ")");
+        }
+        let _ = writeln!(pr);
     }
+}
+
+/// The runnable thread that has waited longest for the CPU, if it has
+/// waited more than `limit` ticks: (tid, name, ticks waited, how many
+/// runnable or running threads outrank it under PCT). Try-lock and no
+/// heap beyond the name: it runs from the deadlock report.
+pub fn starved(limit: u32) -> Option<(u32, String, u32, usize)> {
+    let g = SCHED.try_lock()?;
+    let pt = g.as_ref()?;
+    let now = crate::kern::kern_clock::ticks();
+    let p = pt.procs.values().filter(|p| p.p_stat == ProcStat::SRUN).max_by_key(|p| now.wrapping_sub(p.p_runtick))?;
+    let waited = now.wrapping_sub(p.p_runtick);
+    let outranked = pt
+        .pct
+        .as_ref()
+        .map_or(0, |pct| pt.procs.values().filter(|q| matches!(q.p_stat, ProcStat::SRUN | ProcStat::SONPROC) && pct.outranks(q.p_tid, p.p_tid)).count());
+    (waited > limit).then(|| (p.p_tid, p.p_comm.clone(), waited, outranked))
 }
 
 /// The saved stack pointer of a thread that is switched out, for

@@ -117,6 +117,7 @@ pub fn new_proc(tid: u32, ppid: u32, name: &str, stat: ProcStat, kstack: Option<
         p_wmesg: "",
         p_deadline: None,
         p_slptick: 0,
+        p_runtick: 0,
         p_memwait: None,
         p_timedout: false,
         p_kstack: kstack,

@@ -262,6 +262,53 @@ fn test_rwsleep() -> TestResult {
     Ok(())
 }
 
+/// `test=pct-starve sched.pct=1 kern.hangsecs=1`: the starvation watchdog
+/// names a thread the schedule starves. This thread waits for memory that
+/// only the lowest-priority of three threads would give back (a flag,
+/// here), while the other two, which outrank it, keep the CPU between them
+/// with wakeups (as a pagedaemon and a retrying fault can); under PCT's
+/// strict priorities it never runs, and after kern.hangsecs the watchdog
+/// reports it (test `pct-starve`). Never returns.
+fn test_pct_starve() -> TestResult {
+    use crate::kern::kern_sched::sched_pct_priority;
+    static GO: AtomicU32 = AtomicU32::new(0);
+    static GAVE: AtomicU32 = AtomicU32::new(0);
+    static ROLE: [AtomicU32; 3] = [const { AtomicU32::new(0) }; 3];
+    static PING: [u32; 2] = [0; 2];
+    check!(crate::diag::pct::pct_on(), "boot it with sched.pct=1");
+    let mut made = Vec::new();
+    for (i, (role, name)) in ROLE.iter().zip(["ktstarve0", "ktstarve1", "ktstarve2"]).enumerate() {
+        let tid = kthread_create(name, move || {
+            while GO.load(Ordering::Relaxed) == 0 {
+                let _ = tsleep(wchan(&GO), "ktgo", 1);
+            }
+            match role.load(Ordering::Relaxed) {
+                // The one that would give memory back.
+                0 => GAVE.store(1, Ordering::Relaxed),
+                // Ping-pong: wake the other, sleep until it wakes this one.
+                r => loop {
+                    let me = (r - 1) as usize;
+                    wakeup(wchan(&PING[1 - me]));
+                    let _ = tsleep(wchan(&PING[me]), "ktping", 1);
+                },
+            }
+        })
+        .ok_or("no memory for a thread")?;
+        made.push((sched_pct_priority(tid).ok_or("no PCT priority")?, i, tid));
+    }
+    made.sort_unstable();
+    let (_, low, low_tid) = made[0];
+    ROLE[made[1].1].store(1, Ordering::Relaxed);
+    ROLE[made[2].1].store(2, Ordering::Relaxed);
+    crate::printf!("pct-starve: thread {low_tid} (ktstarve{low}) would give memory back; threads {} and {} outrank it\n", made[1].2, made[2].2);
+    GO.store(1, Ordering::Relaxed);
+    wakeup(wchan(&GO));
+    while GAVE.load(Ordering::Relaxed) == 0 {
+        crate::uvm::uvm_pdaemon::uvm_wait("ktstarve");
+    }
+    Err(String::from("the lowest-priority thread ran: nothing starved"))
+}
+
 fn test_tsleep_timeout() -> TestResult {
     static CHAN: u32 = 0;
     let t0 = ticks();
@@ -358,6 +405,7 @@ pub const ALONE: &[KTest] = &[
     ("kernel-loop", test_kernel_loop),
     ("kernel_lock", test_kernel_lock),
     ("rwsleep", test_rwsleep),
+    ("pct-starve", test_pct_starve),
 ];
 
 /// `test=kernel-loop kern.hangsecs=N`: the thread loops in the kernel

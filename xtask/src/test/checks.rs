@@ -242,6 +242,22 @@ pub(super) fn dying_pageout_not_persisting(text: &str) -> Result<(), String> {
     }
 }
 
+/// `test=pct-starve`: the starvation watchdog names the thread the test
+/// said would give memory back, and ps shows it runnable with its PCT rank.
+pub(super) fn pct_starve_names_the_low_thread(text: &str) -> Result<(), String> {
+    let said = text.lines().find_map(|l| l.strip_prefix("pct-starve: thread ")).ok_or("no pct-starve line")?;
+    let (tid, rest) = said.split_once(' ').ok_or("pct-starve line without a thread")?;
+    let comm = rest.trim_start_matches('(').split(')').next().unwrap_or_default();
+    if outcome::deadlock_signature(text) != Some(format!("starved: {comm} runnable without running")) {
+        return Err(format!("the report does not name thread {tid} ({comm}) as starved: {:?}", outcome::deadlock_signature(text)));
+    }
+    let ps = format!(" {comm}  (runnable for ");
+    if !text.lines().any(|l| l.split_whitespace().next() == Some(tid) && l.contains(&ps) && l.contains(", PCT rank ")) {
+        return Err(format!("ps does not show thread {tid} runnable with its PCT rank"));
+    }
+    Ok(())
+}
+
 /// fixed-2 with the writers' files kept open: their vnodes stay
 /// referenced, so none is recycled while its object persists. Every boot
 /// halts with every check passed — or meets fixed-2's known flaw

@@ -790,6 +790,18 @@ pub(super) const TESTS: &[QemuTest] = &[
     // The simulated second CPU (sched.mp=1): the kernel lock keeps an
     // outranking thread out; fixed-2 holds; original still panics.
     test("selftest-kernel-lock", "test=kernel_lock sched.pct=1 sched.mp=1", 0, &[Check::Has("kernel_lock: of "), Check::Custom(selftest_summary)]),
+    test(
+        "pct-starve",
+        "test=pct-starve sched.pct=1 kern.hangsecs=1",
+        1,
+        &[
+            Check::InOrder(&[
+                "pct-starve: thread ",
+                " has been runnable for 1 s without running (kern.hangsecs 1): 2 threads that outrank it under PCT kept the CPU",
+            ]),
+            Check::Custom(pct_starve_names_the_low_thread),
+        ],
+    ),
     test("selftest-rwsleep", "test=rwsleep sched.pct=1 sched.mp=1", 0, &[Check::Has("rwsleep: woken by thread "), Check::Custom(selftest_summary)]),
     race(
         "race-mp-fixed-2",
