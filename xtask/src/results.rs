@@ -40,15 +40,15 @@ pub struct Record {
     pub host_stall: Option<HostStall>,
 }
 
-/// A boot that made no progress until the wall-clock timeout, without a
-/// report of the kernel's own, while its replay (the same seed: the same
-/// guest execution under -icount) ended.
+/// A boot killed at the wall-clock timeout without a report of the
+/// kernel's own, whose replay (the same seed: the same guest execution
+/// under -icount) printed the same lines and went on to end by itself.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct HostStall {
     /// The stalled boot's log, beside the replay's `seed-N.log`.
     pub log: String,
-    /// Guest milliseconds at the stalled boot's last tick line.
-    pub guest_ms: Option<u64>,
+    /// The whole lines it printed, all of them the replay's first.
+    pub lines: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

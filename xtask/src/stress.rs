@@ -366,32 +366,37 @@ fn boot_one(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, dir: &Path, see
 /// at the wall-clock timeout with no report of the kernel's own (its hang
 /// watchdog reports a guest deadlock and exits), boots it once more. The
 /// guest runs under -icount, so the same seed is the same execution: if
-/// the replay ends, the first run stalled on the host, and the seed's
-/// outcome is the replay's.
+/// the replay ends by itself (halt or panic) and its output begins with
+/// everything the first run printed, the first run stalled on the host,
+/// and the seed's outcome is the replay's. Otherwise the first run's HANG
+/// stands (a replay that diverged is kept as `seed-N.replay.log`).
 fn settle(dir: &Path, seed: u64, mut boot: impl FnMut(&Path) -> Result<BootResult>) -> Record {
     let log = dir.join(format!("seed-{seed}.log"));
     let first = boot(&log);
-    if !matches!(&first, Ok(r) if r.exit == Exit::Timeout) {
-        return record(seed, first);
-    }
+    let Ok(stuck) = first.as_ref().map(|r| (r.exit == Exit::Timeout).then(|| r.text())) else { return record(seed, first) };
+    let Some(stuck) = stuck else { return record(seed, first) };
     let stalled_name = format!("seed-{seed}.stalled.log");
     let stalled = dir.join(&stalled_name);
     if std::fs::rename(&log, &stalled).is_err() {
         return record(seed, first);
     }
-    match boot(&log) {
-        Ok(r) if r.exit != Exit::Timeout => {
-            let guest_ms = first.as_ref().ok().and_then(|f| outcome::virtual_ms(&f.text()));
-            let mut rec = record(seed, Ok(r));
-            rec.host_stall = Some(HostStall { log: stalled_name, guest_ms });
-            rec
+    let replay = boot(&log);
+    if let Ok(r) = &replay {
+        // The first run's last line may be cut short.
+        let whole = &stuck[..stuck.rfind('\n').map_or(0, |i| i + 1)];
+        if matches!(r.exit, Exit::Code(0 | 1)) && r.text().starts_with(whole) {
+            let mut rec = record(seed, replay);
+            rec.host_stall = Some(HostStall { log: stalled_name, lines: whole.lines().count() });
+            return rec;
         }
-        // The replay hangs too: the guest's own hang; one log is enough.
-        _ => {
-            let _ = std::fs::rename(&stalled, &log);
-            record(seed, first)
+        if r.exit != Exit::Timeout {
+            let _ = std::fs::rename(&log, dir.join(format!("seed-{seed}.replay.log")));
         }
     }
+    // The replay hangs too (the guest's own hang: one log is enough), or
+    // did not retrace the first run.
+    let _ = std::fs::rename(&stalled, &log);
+    record(seed, first)
 }
 
 fn boot_logged(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, log: &Path, seed: u64, bootargs: &str, timeout: Duration) -> Result<BootResult> {
@@ -654,7 +659,7 @@ fn host_stalls(s: &Summary) -> Option<String> {
     let seeds: Vec<String> = s.results.iter().filter(|r| r.host_stall.is_some()).map(|r| r.seed.to_string()).collect();
     (!seeds.is_empty()).then(|| {
         format!(
-            "host stalls: {} boot(s) made no progress until the wall-clock timeout and their replays ended; each counts as its replay (stalled logs seed-N.stalled.log): seeds {}",
+            "host stalls: {} boot(s) killed at the wall-clock timeout whose replays retraced their output and ended; each counts as its replay (stalled logs seed-N.stalled.log): seeds {}",
             seeds.len(),
             seeds.join(", ")
         )
@@ -899,10 +904,12 @@ fn merge_dirs(ctx: &Ctx, dirs: &[PathBuf]) -> Result<i32> {
     for (d, s) in dirs.iter().zip(&shards) {
         let from = run_path(ctx, d);
         for r in &s.results {
-            let name = format!("seed-{}.log", r.seed);
-            let (src, dst) = (from.join(&name), dir.join(&name));
-            if src.exists() && std::fs::hard_link(&src, &dst).is_err() {
-                std::fs::copy(&src, &dst).with_context(|| format!("cannot copy {}", src.display()))?;
+            let stalled = r.host_stall.as_ref().map(|h| h.log.clone());
+            for name in std::iter::once(format!("seed-{}.log", r.seed)).chain(stalled) {
+                let (src, dst) = (from.join(&name), dir.join(&name));
+                if src.exists() && std::fs::hard_link(&src, &dst).is_err() {
+                    std::fs::copy(&src, &dst).with_context(|| format!("cannot copy {}", src.display()))?;
+                }
             }
         }
     }
@@ -1001,13 +1008,36 @@ mod tests {
         });
         assert_eq!((n, r.outcome), (2, Outcome::Pass));
         let stall = r.host_stall.expect("the stall is recorded");
-        assert_eq!((stall.log.as_str(), stall.guest_ms), ("seed-7.stalled.log", Some(1200)));
+        assert_eq!((stall.log.as_str(), stall.lines), ("seed-7.stalled.log", 3));
         assert_eq!(std::fs::read_to_string(dir.join(&stall.log)).unwrap(), stuck);
         assert_eq!(std::fs::read_to_string(dir.join("seed-7.log")).unwrap(), halted);
         // Hangs both times: HANG, one log, nothing excused.
         let r = settle(&dir, 8, |log| fake(log, Exit::Timeout, stuck));
         assert_eq!((r.outcome, r.host_stall.is_some()), (Outcome::Hang, false));
         assert!(dir.join("seed-8.log").exists() && !dir.join("seed-8.stalled.log").exists());
+        // A replay that does not retrace the first run, or that QEMU itself
+        // ends, excuses nothing.
+        let mut n = 0;
+        let r = settle(&dir, 10, |log| {
+            n += 1;
+            if n == 1 {
+                fake(log, Exit::Timeout, stuck)
+            } else {
+                fake(log, Exit::Code(0), "ppcbsd kernel 0.1\nclock: hz 100\ntick 7\n")
+            }
+        });
+        assert_eq!((r.outcome, r.host_stall.is_some()), (Outcome::Hang, false));
+        assert!(dir.join("seed-10.replay.log").exists() && !dir.join("seed-10.stalled.log").exists());
+        let mut n = 0;
+        let r = settle(&dir, 11, |log| {
+            n += 1;
+            if n == 1 {
+                fake(log, Exit::Timeout, stuck)
+            } else {
+                fake(log, Exit::Signal(9), halted)
+            }
+        });
+        assert_eq!((r.outcome, r.host_stall.is_some()), (Outcome::Hang, false));
         // The kernel's own deadlock report is never replayed.
         let mut n = 0;
         let r = settle(&dir, 9, |log| {

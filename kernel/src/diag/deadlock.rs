@@ -110,16 +110,34 @@ fn selfwait_tick() {
 /// priorities the threads that outrank it can keep the CPU for good (a
 /// retry loop that waits for what the starved one would give back), and
 /// then no sleeper's watchdog may ever run: without this the boot would go
-/// silent. A fair scheduler never gets here.
-fn starve_tick() {
+/// silent. The default round robin gets here only behind a thread looping
+/// in the kernel, which the kernel-loop watchdog reports instead.
+fn starve_tick(tf: &crate::arch::trap::TrapFrame) {
     let secs = HANGSECS.load(Ordering::Relaxed);
     let hz = crate::kern::kern_clock::hz().max(1);
-    if secs == 0 || !crate::kern::kern_clock::ticks().is_multiple_of(hz) {
+    let now = crate::kern::kern_clock::ticks();
+    if secs == 0 || now.wrapping_sub(STARVE_TICK.load(Ordering::Relaxed)) < hz {
         return;
     }
-    if let Some((tid, _, waited, _)) = kern_proc::starved(secs.saturating_mul(hz)) {
-        cpu::intr_disable();
-        deadlock_report(Some(Hung { tid, wmesg: "", ticks: waited, why: Why::Starved }));
+    STARVE_TICK.store(now, Ordering::Relaxed);
+    let Some(s) = kern_proc::starved(secs.saturating_mul(hz)) else { return };
+    // No switch since it became runnable, in the kernel: a kernel loop.
+    if tf.srr1 & cpu::Msr::PR.bits() == 0 && now.wrapping_sub(LOOP_TICK.load(Ordering::Relaxed)) >= s.waited {
+        return;
+    }
+    cpu::intr_disable();
+    deadlock_report(Some(Hung { tid: s.tid, wmesg: "", ticks: s.waited, why: Why::Starved { outran: s.outran as u32 } }));
+}
+
+/// The tick the starvation watchdog last looked at.
+static STARVE_TICK: AtomicU32 = AtomicU32::new(0);
+
+/// What a report says about a starved thread's rivals.
+fn outran_words(outran: u32) -> alloc::string::String {
+    if crate::diag::pct::pct_on() {
+        alloc::format!(": {outran} threads that outrank it under PCT ran meanwhile, a schedule a fair scheduler does not make")
+    } else {
+        alloc::string::String::new()
     }
 }
 
@@ -136,7 +154,11 @@ static LOOP_TICK: AtomicU32 = AtomicU32::new(0);
 /// machine may compute as long as it likes).
 pub fn kernel_loop_tick(tf: &crate::arch::trap::TrapFrame) {
     selfwait_tick();
-    starve_tick();
+    kernel_loop_check(tf);
+    starve_tick(tf);
+}
+
+fn kernel_loop_check(tf: &crate::arch::trap::TrapFrame) {
     let secs = HANGSECS.load(Ordering::Relaxed);
     let now = crate::kern::kern_clock::ticks();
     let nsw = crate::kern::kern_sched::nswitch();
@@ -187,8 +209,9 @@ enum Why {
     Memory,
     /// Asleep on a page it holds busy itself.
     OwnPage,
-    /// Runnable that long without running: the schedule starves it.
-    Starved,
+    /// Runnable that long without running: the schedule starves it
+    /// (`outran`: the threads that outrank it under PCT and ran since).
+    Starved { outran: u32 },
 }
 
 /// uvm_wait's note that the running thread waits for memory (from its
@@ -240,18 +263,14 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
                 HANGSECS.load(Ordering::Relaxed)
             );
         }
-        Some(Hung { tid, ticks, why: Why::Starved, .. }) => {
-            let (comm, outranked) = kern_proc::starved(0).filter(|s| s.0 == tid).map_or((alloc::string::String::new(), 0), |s| (s.1, s.3));
+        Some(Hung { tid, ticks, why: Why::Starved { outran }, .. }) => {
             let _ = writeln!(
                 c,
-                "deadlock: thread {tid} ({comm}) has been runnable for {} s without running (kern.hangsecs {}){}",
+                "deadlock: thread {tid} ({}) has been runnable for {} s without running (kern.hangsecs {}){}",
+                kern_proc::proc_comm(tid).unwrap_or_default(),
                 ticks / hz,
                 HANGSECS.load(Ordering::Relaxed),
-                if crate::diag::pct::pct_on() {
-                    alloc::format!(": {outranked} threads that outrank it under PCT kept the CPU, a schedule a fair scheduler does not make")
-                } else {
-                    alloc::string::String::new()
-                }
+                outran_words(outran)
             );
         }
         Some(Hung { tid, wmesg, ticks, why: Why::Memory }) => {
@@ -270,19 +289,17 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
         }
     }
     crate::diag::vfs_hist::print_uptime(&mut c, "deadlock");
-    // A thread that can run but has not for as long as the watchdog's
-    // limit: the schedule starved it (PCT's strict priorities can: the
-    // threads that outrank it keep the CPU, say in a retry loop that waits
-    // for what the starved one would give back), so the wait reported
-    // above may be the schedule's doing rather than a deadlock.
+    // Another report, while a thread starved as long: the wait above may
+    // be the schedule's doing (see starve_tick).
     let limit = HANGSECS.load(Ordering::Relaxed).max(1).saturating_mul(hz);
-    if let Some((tid, comm, waited, outranked)) = kern_proc::starved(limit).filter(|_| !matches!(hung, Some(Hung { why: Why::Starved, .. }))) {
-        let pct = crate::diag::pct::pct_on();
+    if let Some(s) = kern_proc::starved(limit).filter(|_| !matches!(hung, Some(Hung { why: Why::Starved { .. }, .. }))) {
         let _ = writeln!(
             c,
-            "starved: thread {tid} ({comm}) has been runnable for {} s without running{}; the wait above may be the schedule's doing, not a deadlock",
-            waited / hz,
-            if pct { alloc::format!(" ({outranked} threads that outrank it under PCT kept the CPU)") } else { alloc::string::String::new() }
+            "starved: thread {} ({}) has been runnable for {} s without running{}; the wait above may be the schedule's doing, not a deadlock",
+            s.tid,
+            s.comm,
+            s.waited / hz,
+            outran_words(s.outran as u32)
         );
     }
     kern_proc::db_show_procs(&mut c);
@@ -290,6 +307,18 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
         if tid == sched_lock().curproc {
             let _ = writeln!(c, "trace of thread {tid}:");
             db_trace::db_stack_trace_print(&["deadlock_report", "memwait_begin"], &mut c);
+        }
+    }
+    if let Some(Hung { why: Why::Starved { .. }, .. }) = hung {
+        // The interrupted thread (through the clock's trap frame) and every
+        // runnable one: who had the CPU, and where the starved one waits.
+        let _ = writeln!(c, "trace of thread {}:", sched_lock().curproc);
+        db_trace::db_stack_trace_print(&["deadlock_report", "starve_tick", "kernel_loop_tick", "decr_intr"], &mut c);
+        for tid in kern_proc::runnable_tids() {
+            if let Some(sp) = kern_proc::proc_saved_sp(tid) {
+                let _ = writeln!(c, "trace of thread {tid}:");
+                db_trace::db_stack_trace_from(sp, &[], &mut c);
+            }
         }
     }
     for tid in kern_proc::sleeping_tids() {

@@ -40,8 +40,11 @@ pub struct Proc {
     /// The tick it went to sleep at (the hang watchdog's clock).
     pub p_slptick: u32,
     /// The tick it last became runnable at: how long a runnable thread has
-    /// waited for the CPU (ps, and the deadlock report's starvation note).
+    /// waited for the CPU (ps, and the starvation watchdog).
     pub p_runtick: u32,
+    /// The tick it last left the CPU at: which threads ran while another
+    /// waited (the starvation watchdog).
+    pub p_offtick: u32,
     /// The tick of its first uvm_wait since it last got the page it
     /// wanted (the hang watchdog's clock for waits on memory, which carry
     /// a timeout and so never count as a hang on their own).
@@ -233,7 +236,13 @@ pub fn db_show_procs(pr: &mut dyn Write) {
             let waited = crate::kern::kern_clock::ticks().wrapping_sub(p.p_runtick);
             let _ = write!(pr, "  (runnable for {}.{:02} s", waited / hz, waited % hz * 100 / hz);
             if let Some(pct) = pt.pct.as_ref() {
-                let rank = pt.procs.values().filter(|q| pct.outranks(q.p_tid, p.p_tid)).count() + 1;
+                // Among the threads that could run: runnable or running.
+                let rank = pt
+                    .procs
+                    .values()
+                    .filter(|q| q.p_tid != pt.idleproc && matches!(q.p_stat, ProcStat::SRUN | ProcStat::SONPROC) && pct.outranks(q.p_tid, p.p_tid))
+                    .count()
+                    + 1;
                 let _ = write!(pr, ", PCT rank {rank}");
             }
             let _ = write!(pr, ")");
@@ -242,21 +251,35 @@ pub fn db_show_procs(pr: &mut dyn Write) {
     }
 }
 
+/// A thread runnable for a long time without running (the starvation
+/// watchdog's finding).
+pub struct Starved {
+    pub tid: u32,
+    pub comm: String,
+    /// Ticks since it became runnable.
+    pub waited: u32,
+    /// Under PCT: the threads that outrank it and were on the CPU since.
+    pub outran: usize,
+}
+
 /// The runnable thread that has waited longest for the CPU, if it has
-/// waited more than `limit` ticks: (tid, name, ticks waited, how many
-/// runnable or running threads outrank it under PCT). Try-lock and no
-/// heap beyond the name: it runs from the deadlock report.
-pub fn starved(limit: u32) -> Option<(u32, String, u32, usize)> {
+/// waited more than `limit` ticks. Try-lock, and no heap beyond the name:
+/// it runs from the clock interrupt and the deadlock report.
+pub fn starved(limit: u32) -> Option<Starved> {
     let g = SCHED.try_lock()?;
     let pt = g.as_ref()?;
     let now = crate::kern::kern_clock::ticks();
     let p = pt.procs.values().filter(|p| p.p_stat == ProcStat::SRUN).max_by_key(|p| now.wrapping_sub(p.p_runtick))?;
     let waited = now.wrapping_sub(p.p_runtick);
-    let outranked = pt
+    if waited <= limit {
+        return None;
+    }
+    let ran_since = |q: &Proc| q.p_tid == pt.curproc || now.wrapping_sub(q.p_offtick) <= waited;
+    let outran = pt
         .pct
         .as_ref()
-        .map_or(0, |pct| pt.procs.values().filter(|q| matches!(q.p_stat, ProcStat::SRUN | ProcStat::SONPROC) && pct.outranks(q.p_tid, p.p_tid)).count());
-    (waited > limit).then(|| (p.p_tid, p.p_comm.clone(), waited, outranked))
+        .map_or(0, |pct| pt.procs.values().filter(|q| q.p_tid != pt.idleproc && q.p_tid != p.p_tid && pct.outranks(q.p_tid, p.p_tid) && ran_since(q)).count());
+    Some(Starved { tid: p.p_tid, comm: p.p_comm.clone(), waited, outran })
 }
 
 /// The saved stack pointer of a thread that is switched out, for
@@ -269,6 +292,17 @@ pub fn proc_saved_sp(tid: u32) -> Option<u32> {
         return None;
     }
     Some(p.pcb_sp)
+}
+
+/// Thread ids of the runnable threads, in run-queue order.
+pub fn runnable_tids() -> Vec<u32> {
+    SCHED.try_lock().and_then(|g| g.as_ref().map(|pt| pt.runq.iter().copied().collect())).unwrap_or_default()
+}
+
+/// A thread's name (try-lock: for reports).
+pub fn proc_comm(tid: u32) -> Option<String> {
+    let g = SCHED.try_lock()?;
+    g.as_ref()?.procs.get(&tid).map(|p| p.p_comm.clone())
 }
 
 /// Thread ids of everything asleep, in the order they went to sleep.

@@ -118,6 +118,7 @@ pub fn new_proc(tid: u32, ppid: u32, name: &str, stat: ProcStat, kstack: Option<
         p_deadline: None,
         p_slptick: 0,
         p_runtick: 0,
+        p_offtick: 0,
         p_memwait: None,
         p_timedout: false,
         p_kstack: kstack,
@@ -204,6 +205,7 @@ fn switch_next(step: bool) {
         if cur == st.idleproc && st.cur().p_stat == ProcStat::SONPROC {
             st.cur().p_stat = ProcStat::SIDL;
         }
+        st.get(cur).p_offtick = crate::kern::kern_clock::ticks();
         st.curproc = next;
         crate::kern::kern_proc::CURPROC.store(next, Ordering::Relaxed);
         let out_vid = crate::diag::vfs_hist::vh_switch(next, st.get(next).p_vhvid);

@@ -205,23 +205,35 @@ fn test_kernel_lock() -> TestResult {
 
 /// Under `sched.pct=1 sched.mp=1`: rwsleep_norelock is asleep before it
 /// lets go of the lock. A thread that outranks this one waits for the
-/// lock and, once it has it, is the one that wakes this one; the release
-/// makes it runnable and, at a lock point, the simulated second CPU runs
-/// it at once. Were the lock let go before the sleep, its wakeup would
-/// come first and be lost: this thread would sleep forever (the hang
-/// watchdog's report; `selftest-rwsleep`).
+/// lock and, once it has it, is the one that wakes this one. Were the lock
+/// let go before the sleep (with interrupts on: a lock point), the second
+/// CPU would run the waker at once and its wakeup would come first and be
+/// lost: this thread would sleep forever (the hang watchdog's report). As
+/// it is, the waker runs at this thread's switch (`selftest-rwsleep`).
 fn test_rwsleep() -> TestResult {
     use crate::kern::kern_lock::{kernel_lock_mine, mp_on, KERNEL_LOCK, KERNEL_UNLOCK};
-    use crate::kern::kern_sched::sched_pct_priority;
-    use crate::kern::kern_synch::rwsleep_norelock;
     check!(mp_on(), "boot it with sched.pct=1 sched.mp=1");
     static LOCK: Rwlock = Rwlock::new("ktrwslp");
-    static DUMMY: Rwlock = Rwlock::new("ktdummy");
-    static WOKEN: AtomicU32 = AtomicU32::new(0);
     // Unlocked, as a fault is, so the waker can run beside this thread.
     check!(kernel_lock_mine().0 == 1, "proc0 does not hold the kernel lock once");
     KERNEL_UNLOCK();
     LOCK.rw_enter_write();
+    let r = rwsleep_woken(&LOCK);
+    // As it was, whatever failed.
+    if LOCK.rw_write_held() {
+        LOCK.rw_exit();
+    }
+    KERNEL_LOCK();
+    r
+}
+
+/// test_rwsleep's body: called holding `lock`, returns without it if the
+/// sleep was reached.
+fn rwsleep_woken(lock: &'static Rwlock) -> TestResult {
+    use crate::kern::kern_sched::sched_pct_priority;
+    use crate::kern::kern_synch::rwsleep_norelock;
+    static DUMMY: Rwlock = Rwlock::new("ktdummy");
+    static WOKEN: AtomicU32 = AtomicU32::new(0);
     let waker = Arc::new(AtomicU32::new(0));
     let done = Arc::new(AtomicU32::new(0));
     let mine = sched_pct_priority(crate::kern::kern_proc::curproc()).ok_or("no PCT priority")?;
@@ -229,14 +241,14 @@ fn test_rwsleep() -> TestResult {
     while waker.load(Ordering::Relaxed) == 0 && spawned < 32 {
         let (w, d) = (waker.clone(), done.clone());
         let tid = kthread_create("rwslwaker", move || {
-            LOCK.rw_enter_write();
+            lock.rw_enter_write();
             // Only the outranking thread wakes; the others' wakeups would
             // hide a lost one.
             if w.load(Ordering::Relaxed) == crate::kern::kern_proc::curproc() {
                 WOKEN.store(1, Ordering::Relaxed);
                 wakeup(wchan(&WOKEN));
             }
-            LOCK.rw_exit();
+            lock.rw_exit();
             d.fetch_add(1, Ordering::Relaxed);
         })
         .ok_or("no memory for a thread")?;
@@ -249,15 +261,14 @@ fn test_rwsleep() -> TestResult {
     // A lock point: the waker runs and waits for LOCK.
     DUMMY.rw_enter_write();
     DUMMY.rw_exit();
-    check!(done.load(Ordering::Relaxed) == 0, "a thread got LOCK while this one held it");
+    check!(done.load(Ordering::Relaxed) == 0, "a thread got the lock while this one held it");
     while WOKEN.load(Ordering::Relaxed) == 0 {
-        rwsleep_norelock(wchan(&WOKEN), &LOCK, "ktrwslp");
+        rwsleep_norelock(wchan(&WOKEN), lock, "ktrwslp");
         if WOKEN.load(Ordering::Relaxed) == 0 {
-            LOCK.rw_enter_write();
+            lock.rw_enter_write();
         }
     }
     join(&done, spawned)?;
-    KERNEL_LOCK();
     crate::printf!("rwsleep: woken by thread {} of {spawned}, the one that outranks this one and took the lock it let go\n", waker.load(Ordering::Relaxed));
     Ok(())
 }

@@ -938,18 +938,16 @@ fn uvn_put_1(vp: &'static Vnode, pages: &[(u32, &'static VmPage)], flags: PgoFla
     }
     let r = uvn_io(vp, pages, flags, true);
     if !dying {
+        // Gives back what vget took: the lock too if it took one.
+        let release = if vnlock { vput } else { vrele };
         if uvn_put_vrele_unlocked() {
             // The last reference goes to VOP_INACTIVE, which may truncate
             // an unlinked file and take this object's lock again.
             uvn.vmobjlock.rw_exit();
-            if vnlock {
-                vput(vp);
-            } else {
-                vrele(vp);
-            }
+            release(vp);
             uvn.vmobjlock.rw_enter_write();
         } else {
-            vrele(vp);
+            release(vp);
         }
     }
     r

@@ -795,10 +795,7 @@ pub(super) const TESTS: &[QemuTest] = &[
         "test=pct-starve sched.pct=1 kern.hangsecs=1",
         1,
         &[
-            Check::InOrder(&[
-                "pct-starve: thread ",
-                " has been runnable for 1 s without running (kern.hangsecs 1): 2 threads that outrank it under PCT kept the CPU",
-            ]),
+            Check::InOrder(&["pct-starve: thread ", " has been runnable for 1 s without running (kern.hangsecs 1): "]),
             Check::Custom(pct_starve_names_the_low_thread),
         ],
     ),
