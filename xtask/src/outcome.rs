@@ -357,6 +357,21 @@ impl RaceCounters {
         })
     }
 
+    /// The counters that say a boot put the race under pressure (not the
+    /// outcomes such as uncache kills, nor the windows), named.
+    pub fn pressure(&self) -> [(&'static str, u64); 8] {
+        [
+            ("creates", self.creates),
+            ("persisting recycles", self.persist_recycles),
+            ("persisting pageouts", self.persist_pageouts),
+            ("syncs", self.syncs),
+            ("truncates", self.truncates),
+            ("execs", self.execs),
+            ("pageouts", self.pageouts),
+            ("PTE evictions", self.pte_evictions),
+        ]
+    }
+
     /// `12 pageout/terminate, 0 pageout/truncate, 3 sync/terminate`
     pub fn windows_text(&self) -> String {
         format!("{} pageout/terminate, {} pageout/truncate, {} sync/terminate", self.win_pageout_terminate, self.win_pageout_truncate, self.win_sync_terminate)

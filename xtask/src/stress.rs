@@ -644,7 +644,7 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
             let _ = writeln!(o, "explained: {}", p.strip_prefix(root).unwrap_or(&p).display());
         }
     }
-    if let Some(line) = host_stalls(s) {
+    for line in [short_text(s), host_stalls(s)].into_iter().flatten() {
         let _ = writeln!(o, "{line}");
     }
     for r in s.results.iter().filter(|r| r.error.is_some()).take(3) {
@@ -652,6 +652,36 @@ fn report(s: &Summary, dir: &Path, root: &Path) -> String {
     }
     let _ = writeln!(o, "logs, summary and report.html: {}", dir.strip_prefix(root).unwrap_or(dir).display());
     o
+}
+
+/// The halted boots that lack a pressure the run as a whole shows (a
+/// counter above 0 in the sum, 0 in the boot): a campaign counts only the
+/// boots that exercised what it tests. Each with the counters it lacks.
+fn short_boots(s: &Summary) -> Vec<(u64, Vec<&'static str>)> {
+    let Some((sum, _)) = &s.counters else { return Vec::new() };
+    let run = sum.pressure();
+    s.results
+        .iter()
+        .filter_map(|r| {
+            let lack: Vec<&str> = r.counters?.pressure().iter().zip(&run).filter(|(b, all)| b.1 == 0 && all.1 > 0).map(|(b, _)| b.0).collect();
+            (!lack.is_empty()).then_some((r.seed, lack))
+        })
+        .collect()
+}
+
+/// The line that names them, if any.
+fn short_text(s: &Summary) -> Option<String> {
+    let short = short_boots(s);
+    let halted = s.results.iter().filter(|r| r.counters.is_some()).count();
+    let shown: Vec<String> = short.iter().take(10).map(|(seed, lack)| format!("{seed}: no {}", lack.join(", no "))).collect();
+    (!short.is_empty()).then(|| {
+        format!(
+            "short of pressure: {} of the {halted} halted boots lack a counter the run shows ({}{})",
+            short.len(),
+            shown.join("; "),
+            if short.len() > shown.len() { "; …" } else { "" }
+        )
+    })
 }
 
 /// The boots whose first run stalled on the host, if any.
@@ -709,7 +739,7 @@ fn markdown(s: &Summary) -> String {
     if let Some(b) = &s.pct {
         let _ = writeln!(o, "\n{}.", b.text());
     }
-    if let Some(line) = host_stalls(s) {
+    for line in [short_text(s), host_stalls(s)].into_iter().flatten() {
         let _ = writeln!(o, "\n{line}.");
     }
     let _ = writeln!(o, "\nThe report with plots: [report.html](report.html).");
@@ -1088,10 +1118,17 @@ mod tests {
         assert_eq!(c.creates, s.results.iter().filter(|r| r.outcome == Outcome::Pass).map(|r| r.seed).sum::<u64>());
         assert_eq!(s.counters_min.unwrap().creates, s.results.iter().filter(|r| r.outcome == Outcome::Pass).map(|r| r.seed).min().unwrap());
         // PCT: the most threads of any boot (18), the window, the 3 passes.
-        let b = s.pct.unwrap();
+        let b = s.pct.as_ref().unwrap();
         assert_eq!((b.depth, b.window, b.threads, b.steps_max, b.clean_boots), (2, 1000, 18, 1000, 3));
         assert!((b.per_boot - 1.0 / 18_000.0).abs() < 1e-12);
         assert!((b.miss - (1.0f64 - 1.0 / 18_000.0).powi(3)).abs() < 1e-12);
+        // Every pass had creates, persisting recycles and pageouts: none short.
+        assert_eq!((short_boots(&s), short_text(&s)), (Vec::new(), None));
+        let mut recs = boots();
+        recs.iter_mut().filter(|r| r.seed == 5).for_each(|r| r.counters.as_mut().unwrap().persist_pageouts = 0);
+        let s = summarize(&info("id", (1, 10), None), recs);
+        assert_eq!(short_boots(&s), vec![(5, vec!["persisting pageouts"])]);
+        assert_eq!(short_text(&s).unwrap(), "short of pressure: 1 of the 3 halted boots lack a counter the run shows (5: no persisting pageouts)");
     }
 
     #[test]
