@@ -143,13 +143,17 @@ const SIGNALS_TEST: &str = "xtask-signals";
 /// the seed first in -append).
 fn qemu_pids_with_seed(seed: u64) -> Vec<i32> {
     let want = format!("seed={seed} ");
+    qemu_cmdlines().into_iter().filter(|(_, c)| c.contains(&want)).map(|(pid, _)| pid).collect()
+}
+
+/// Every running QEMU for PowerPC, with its command line.
+fn qemu_cmdlines() -> Vec<(i32, String)> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                let c = String::from_utf8_lossy(&c).replace('\0', " ");
-                c.contains("qemu-system-ppc") && c.contains(&want)
-            })
+        .filter_map(|pid| {
+            let c = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            c.contains("qemu-system-ppc").then_some((pid, c))
         })
         .collect()
 }
@@ -192,7 +196,7 @@ fn xtask_signals(ctx: &Ctx) -> Report {
         });
         // Looked for a few times: on a loaded machine one scan of /proc
         // once found nothing while the guest was printing.
-        let before = (0..30)
+        let before = (0..100)
             .map(|_| qemu_pids_with_seed(seed))
             .find(|p| {
                 !p.is_empty() || {
@@ -211,7 +215,9 @@ fn xtask_signals(ctx: &Ctx) -> Report {
         });
         let _ = writeln!(text, "{name}: guest up {up}, QEMU pids before {before:?}, gone after xtask died: {gone}");
         if !up || before.is_empty() {
-            failures.push(format!("{name}: the guest never ran (see {})", log.display()));
+            // What QEMUs there were, to tell a missed scan from a missing guest.
+            let seen: Vec<String> = qemu_cmdlines().into_iter().map(|(pid, c)| format!("{pid}: {}", c.chars().take(160).collect::<String>())).collect();
+            failures.push(format!("{name}: the guest never ran (see {}; QEMUs running: {seen:?})", log.display()));
         } else if !gone {
             failures.push(format!("{name}: QEMU {:?} still runs after xtask died", qemu_pids_with_seed(seed)));
             for pid in qemu_pids_with_seed(seed) {
