@@ -683,6 +683,8 @@ pub fn uvm_vnp_sync() {
         uvn.vmobjlock.rw_exit();
         queue.push((vp, race_window::span(Side::Sync, vp)));
     }
+    // OpenBSD walks uvn_wlist newest first and queues each at the head
+    // (uvm_vnode.c:1474-1499@2ea167a2): it too flushes the oldest first.
     for (vp, _span) in queue {
         let uvn = &vp.v_uvm;
         uvn.vmobjlock.rw_enter_write();
