@@ -82,6 +82,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("pager-truncate") => uvn::ktest_pager_truncate(),
         TestSel::Named("msync-truncate") => uvn::ktest_msync_truncate(),
         TestSel::Named("sync-vref") => uvn::ktest_sync_vref(),
+        TestSel::Named("sync-freevnode") => uvn::ktest_sync_freevnode(),
         TestSel::Named(name) => match all_tests().chain(proc::ALONE).find(|(n, _)| *n == name) {
             Some(t) => run_suite(core::iter::once(t)),
             None => panic!("ktest: no test named '{name}'"),

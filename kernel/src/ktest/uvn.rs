@@ -531,6 +531,64 @@ pub fn ktest_msync_truncate() {
     truncate_finish("msync-truncate", vp, &DONE);
 }
 
+/// `test=sync-freevnode uvn.policy=usecount0 rd.latency=10000-30000`
+/// (doc/findings.md F14): two writeable objects persist with dirty pages,
+/// their vnodes unreferenced on the free list, and every vnode buffer gone
+/// (so the first flush reads its blocks from the slow disk). sync(2)
+/// references both with vref — which under usecount0 leaves them on the
+/// free list, counted as used — and flushes the first; meanwhile a thread
+/// standing in for a create recycles vnodes with getnewvnode from the
+/// full table's free list: the first unlocked one is the second object's,
+/// and OpenBSD's DIAGNOSTIC check panics "free vnode isn't". Under a
+/// policy whose sync does not leave a used vnode there, the test fails.
+#[inline(never)]
+pub fn ktest_sync_freevnode() {
+    let run = || -> TestResult {
+        let a = make_file("/sync-fv-a", 8 * PG)?;
+        leave_dirty_pages(a, 8, &[0, 2, 4, 6])?;
+        vn_close(a, O_RDWR);
+        let b = make_file("/sync-fv-b", 2 * PG)?;
+        leave_dirty_page(b, 2, 1)?;
+        vn_close(b, O_RDWR);
+        crate::ufs::ffs::ffs_vfsops::ffs_sync(crate::ufs::ffs::ffs_vfsops::rootump()).map_err(|e| format!("ffs_sync: {e}"))?;
+        crate::kern::vfs_bio::bufcache_release();
+        let on_free =
+            |vp: &'static Vnode| vp.with(|v| v.v_usecount == 0 && v.v_holdcnt == 0 && v.v_bioflag.contains(crate::sys::vnode::VBioFlags::VBIOONFREELIST));
+        check!(on_free(a) && on_free(b), "the two vnodes are not unreferenced on the free list");
+        // A full table: every getnewvnode recycles from the free list.
+        let (n, _, _) = vnode_counts();
+        vfs_setmaxvnodes(n);
+        crate::printf!("sync-freevnode: vnodes {} and {} persist dirty on the free list, {n} vnodes, the table full; sync(2)\n", a.v_id, b.v_id);
+        kthread_create("recycler", move || {
+            // sync's vref: the use count, the vnode still on the list.
+            for _ in 0..1000 {
+                if b.with(|v| v.v_usecount == 1 && v.v_bioflag.contains(crate::sys::vnode::VBioFlags::VBIOONFREELIST)) {
+                    crate::printf!("sync-freevnode: vnode {} used (sync's vref) and on the free list; recycling\n", b.v_id);
+                    for _ in 0..n + 8 {
+                        match crate::kern::vfs_subr::getnewvnode(crate::kern::vfs_subr::DEAD_VNODEOPS) {
+                            Ok(vp) => crate::kern::vfs_subr::vrele(vp),
+                            Err(e) => {
+                                crate::printf!("sync-freevnode: getnewvnode: {e}\n");
+                                return;
+                            }
+                        }
+                    }
+                    crate::printf!("sync-freevnode: recycled {} vnodes without meeting a used one\n", n + 8);
+                    return;
+                }
+                let _ = crate::kern::kern_synch::tsleep(crate::kern::kern_synch::wchan(b), "fvwait", 1);
+            }
+            crate::printf!("sync-freevnode: vnode {} was never used while on the free list\n", b.v_id);
+        })
+        .ok_or("cannot start the recycler")?;
+        crate::kern::vfs_syscalls::sys_sync().map_err(|e| format!("sync: {e}"))?;
+        Err(format!("sync returned; vnode {} was never taken from the free list in use", b.v_id))
+    };
+    if let Err(e) = run() {
+        panic!("ktest: sync-freevnode: {e}");
+    }
+}
+
 /// `test=sync-vref`: sync(2) with a writeable object that persists while
 /// its vnode is unreferenced (what every mapwriter round leaves with the
 /// mmap hack off). OpenBSD's uvm_vnp_sync takes the vnode reference back

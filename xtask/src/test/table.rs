@@ -423,6 +423,19 @@ pub(super) const TESTS: &[QemuTest] = &[
     sync_vref("sync-vref-fixed", "test=sync-vref uvn.policy=fixed", true),
     sync_vref("sync-vref-fixed-2", "test=sync-vref uvn.policy=fixed-2", false),
     sync_vref("sync-vref-head", "test=sync-vref uvn.policy=head", true),
+    // F14: under usecount0 sync's vref leaves a used vnode on the free list.
+    test(
+        "sync-freevnode-usecount0",
+        "test=sync-freevnode uvn.policy=usecount0 rd.latency=10000-30000",
+        1,
+        &[Check::InOrder(&[
+            "sync-freevnode: vnodes ",
+            "used (sync's vref) and on the free list; recycling",
+            "free vnode: vnode ",
+            "panic: free vnode isn't",
+            "getnewvnode() at ",
+        ])],
+    ),
     // A mapped file paged out on a full disk: every page lost is reported
     // (ffs_write's error fails the whole write, as OpenBSD's), and a
     // write(2) that fails leaves the file's size as it was.
