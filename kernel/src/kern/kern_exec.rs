@@ -140,7 +140,10 @@ fn exec_vnode(vp: &'static Vnode, argv: &ExecArgs) -> Result<(VmSpace, UserEntry
 
 fn load_segments(vs: &mut VmSpace, vp: &'static Vnode, eh: &Ehdr) -> Result<(), Errno> {
     let mut entry_ok = false;
-    let mut chunk = alloc::vec![0u8; EXEC_CHUNK];
+    // The kernel heap may be full (a G5 field boot panicked here): ENOMEM.
+    let mut chunk = Vec::new();
+    chunk.try_reserve_exact(EXEC_CHUNK).map_err(|_| Errno::ENOMEM)?;
+    chunk.resize(EXEC_CHUNK, 0u8);
     for i in 0..eh.phnum as u64 {
         let mut b = [0u8; PHDR_SIZE];
         read_at(vp, eh.phoff as u64 + i * PHDR_SIZE as u64, &mut b)?;

@@ -1004,14 +1004,14 @@ pub(super) const TESTS: &[QemuTest] = &[
         ],
     ),
     // Memory full of dirty pages no pageout can write, then the kernel
-    // heap filled with map entries: creates, mkdir and fork return ENOMEM
-    // or ENOSPC, nothing panics, and everything comes back after.
+    // heap filled with map entries: creates, mkdir, fork and exec return
+    // ENOMEM or ENOSPC, nothing panics, and everything comes back after.
     test(
         "heap-full",
         "physmem=24M test=user-heapfull",
         0,
         &[
-            Check::InOrder(&["utest: heapfull: ", " one-page windows until the kernel heap ", "utest: heapfull ok"]),
+            Check::InOrder(&["utest: heapfull: ", " one-page windows until the kernel heap ", "; exec ", "utest: heapfull ok"]),
             Check::Lacks("panic:"),
             Check::Custom(selftest_summary),
         ],

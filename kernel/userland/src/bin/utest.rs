@@ -1103,6 +1103,30 @@ fn heap_full() -> Check {
     let win = b"/utest-heapwin.tmp\0";
     let wfd = open_mode(win, sys::O_CREAT | sys::O_EXCL | sys::O_RDWR, 0o644).map_err(|_| "create failed")?;
     write_all(wfd, &[7u8; 4096]).map_err(|_| "write failed")?;
+    // A child forked now, before memory runs short, execs once the heap is
+    // full: it waits for `hold` to go (a fork then may well be refused).
+    let hold = b"/utest-hf-hold.tmp\0";
+    close(open_mode(hold, sys::O_CREAT | sys::O_RDWR, 0o644).map_err(|_| "create failed")?).map_err(|_| "close failed")?;
+    let waiter = match fork() {
+        Ok(0) => {
+            for _ in 0..6000 {
+                match open_mode(hold, sys::O_RDONLY, 0) {
+                    Err(e) if e == Errno::ENOENT as i32 => {
+                        let e = execve(b"/bin/hello\0", &[b"hello\0", b"a\0", b"b\0"]);
+                        exit(if e == enomem { 100 } else { 99 })
+                    }
+                    Ok(f) => {
+                        let _ = close(f);
+                    }
+                    Err(_) => {}
+                }
+                sleep_ms(20);
+            }
+            exit(98)
+        }
+        Ok(pid) => pid,
+        Err(_) => return Err("fork failed"),
+    };
     let fill = b"/utest-heapfill.tmp\0";
     let (ffd, _) = fill_disk(fill)?;
     close(ffd).map_err(|_| "close failed")?;
@@ -1168,6 +1192,18 @@ fn heap_full() -> Check {
         Err(e) if e == enomem || e == Errno::EAGAIN as i32 => false,
         Err(_) => return Err("fork with memory full failed with another error than ENOMEM or EAGAIN"),
     };
+    // exec too, by the child waiting since before: the program runs (hello
+    // exits with its argument count) or execve says ENOMEM (the child then
+    // exits 100); never a panic.
+    let execd = match unlink(hold) {
+        Ok(()) => match wait4(waiter as i32).map_err(|_| "wait4 failed")? {
+            (_, st) if wifexited(st) && wexitstatus(st) == 3 => "done",
+            (_, st) if wifexited(st) && wexitstatus(st) == 100 => "refused",
+            _ => return Err("exec with memory full failed with another error than ENOMEM"),
+        },
+        Err(e) if e == enomem => "not tried (unlink refused)",
+        Err(_) => return Err("unlink with memory full failed with another error than ENOMEM"),
+    };
     // The console too may have said ENOMEM until now.
     munmap(lo as *mut u8, (hi - lo) as usize).map_err(|_| "munmap of the windows failed")?;
     println!("utest: heapfull: {stored} dirty pages no pageout can write, {free} pages free");
@@ -1176,13 +1212,17 @@ fn heap_full() -> Check {
     } else {
         println!("utest: heapfull: {wins} one-page windows until the kernel heap had taken all but 128 of the free pages");
     }
-    println!("utest: heapfull: then {made} files created, {refused} refused; fork {}", if forked { "done" } else { "refused" });
+    println!("utest: heapfull: then {made} files created, {refused} refused; fork {}; exec {execd}", if forked { "done" } else { "refused" });
     munmap(p, len).map_err(|_| "munmap failed")?;
     ftruncate(fd, 0).map_err(|_| "ftruncate to 0 failed")?;
     close(fd).map_err(|_| "close failed")?;
     close(wfd).map_err(|_| "close failed")?;
     for f in [&path[..], &win[..], &fill[..]] {
         unlink(f).map_err(|_| "unlink failed")?;
+    }
+    if execd.starts_with("not tried") {
+        unlink(hold).map_err(|_| "unlink failed")?;
+        wait4(waiter as i32).map_err(|_| "wait4 failed")?;
     }
     for i in 0..16u8 {
         name[10] = b'0' + i / 10;
