@@ -94,6 +94,10 @@ pub fn p0_watching() -> bool {
 pub enum P0Point {
     /// The last uvn_detach let the object persist.
     UvnDetach,
+    /// vrele dropped the last use, before it waits for the vnode lock (a
+    /// pageout in flight may hold it, and its ffs_write then meets the
+    /// unreferenced vnode: doc/p0-hunt.md, seed 3200254).
+    Vrele,
     /// The vnode went on the free list.
     Vputonfreelist,
     /// The pagedaemon is about to page out one of the object's pages.

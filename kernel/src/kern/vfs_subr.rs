@@ -437,6 +437,7 @@ pub fn vrele(vp: &'static Vnode) {
         return;
     }
     let _w = vh_working(vp);
+    p0_check(vp, P0Point::Vrele);
     // Being cleaned out: vclean puts it on the list when done.
     if vn_lock(vp, LkFlags::LK_EXCLUSIVE).is_err() {
         return;

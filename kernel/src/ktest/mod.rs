@@ -75,6 +75,7 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
         TestSel::Named("freelist-lockcount") => vfs::ktest_freelist_lockcount(),
         TestSel::Named("freelist-twice") => vfs::ktest_freelist_twice(),
         TestSel::Named("uvn-pageout") => uvn::ktest_uvn_pageout(),
+        TestSel::Named("pageout-lastuse") => uvn::ktest_pageout_lastuse(),
         TestSel::Named("direct-map-p0") => uvn::ktest_direct_map_p0(),
         TestSel::Named("persistbug") => uvn::ktest_persistbug(),
         TestSel::Named("fault-truncate") => uvn::ktest_fault_truncate(),

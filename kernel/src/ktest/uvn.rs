@@ -184,6 +184,53 @@ fn pageout_as_pagedaemon(vp: &'static Vnode, pg: &'static crate::uvm::uvm_page::
     r
 }
 
+/// `test=pageout-lastuse rd.latency=10000-30000` (doc/p0-hunt.md, seed
+/// 3200254): the pagedaemon pages out a dirty page of an object in use —
+/// its vnode referenced by the object, so no P0 yet — and sleeps inside
+/// ffs_write (a block read from the slow disk) holding the vnode lock;
+/// meanwhile the object's last user detaches: the object persists, and
+/// vrele drops the vnode's last use before it waits for that lock. P0 has
+/// formed under the pageout. Under `original` the pagedaemon's ffs_write
+/// then calls uvm_vnp_uncache, whose vref meets use count 0: panic 1. With
+/// `p0.watch=1` the detector halts at the vrele first.
+#[inline(never)]
+pub fn ktest_pageout_lastuse() {
+    let run = || -> TestResult {
+        let vp = make_file("/pageout-lastuse", 2 * PG)?;
+        attach_dirty_pages(vp, 2, &[0])?;
+        vn_close(vp, O_RDWR);
+        check!(vp.with(|v| v.v_usecount) == 1, "the object does not hold the vnode's only use");
+        // Nothing cached: the pager's ffs_write reads the block from disk.
+        crate::ufs::ffs::ffs_vfsops::ffs_sync(crate::ufs::ffs::ffs_vfsops::rootump()).map_err(|e| format!("ffs_sync: {e}"))?;
+        crate::kern::vfs_bio::bufcache_release();
+        let pg = uvn_get_retry(vp, 0).map_err(|e| format!("uvn_get: {e}"))?;
+        crate::printf!("pageout-lastuse: vnode {}: paging out page 0 while the object is in use (use count 1)\n", vp.v_id);
+        kthread_create("pagedaemon", move || {
+            let r = pageout_as_pagedaemon(vp, pg);
+            crate::printf!("pageout-lastuse: uvm_pager_put returned {r:?}\n");
+        })
+        .ok_or("cannot start the pagedaemon thread")?;
+        // Until the pager holds the vnode lock, asleep in its write.
+        let mut waited = 0;
+        while !(vp.v_lock.rw_lock_held() && vp.v_uvm.with(|u| u.u_nio) == 1) {
+            let _ = crate::kern::kern_synch::tsleep(crate::kern::kern_synch::wchan(vp), "plwait", 1);
+            waited += 1;
+            check!(waited < 500, "the pager never got inside its write");
+        }
+        crate::printf!("pageout-lastuse: the pager holds the vnode lock inside its write; the last user detaches\n");
+        uvn_detach(vp);
+        Ok(())
+    };
+    if let Err(e) = run() {
+        panic!("ktest: pageout-lastuse: {e}");
+    }
+    // The pager's turn (under original, panic 1); a second at most.
+    static DONE: u32 = 0;
+    for _ in 0..100 {
+        let _ = crate::kern::kern_synch::tsleep(crate::kern::kern_synch::wchan(&DONE), "pldone", 1);
+    }
+}
+
 /// `test=uvn-pageout`: what the pagedaemon does to a dirty page of a
 /// persisting object whose vnode nobody references (P0): busy it and
 /// `uvm_pager_put` it, holding no reference. Under `uvn.policy=original`

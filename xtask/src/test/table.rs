@@ -423,6 +423,36 @@ pub(super) const TESTS: &[QemuTest] = &[
     sync_vref("sync-vref-fixed", "test=sync-vref uvn.policy=fixed", true),
     sync_vref("sync-vref-fixed-2", "test=sync-vref uvn.policy=fixed-2", false),
     sync_vref("sync-vref-head", "test=sync-vref uvn.policy=head", true),
+    // The G5 field campaign's panic 1 (doc/p0-hunt.md): P0 forms under a
+    // pageout that began while the object was in use.
+    test(
+        "pageout-lastuse-original",
+        "test=pageout-lastuse rd.latency=10000-30000 uvn.policy=original",
+        1,
+        &[Check::InOrder(&[
+            "pageout-lastuse: the pager holds the vnode lock inside its write; the last user detaches",
+            "panic: vref used where vget required",
+            "vref() at ",
+            "uvm_vnp_uncache() at ",
+            "ffs_write() at ",
+            "uvn_io() at ",
+        ])],
+    ),
+    test(
+        "pageout-lastuse-watch",
+        "test=pageout-lastuse rd.latency=10000-30000 uvn.policy=original p0.watch=1",
+        0,
+        &[Check::InOrder(&["pageout-lastuse: the pager holds the vnode lock inside its write; the last user detaches", " reached P0 at Vrele: usecount 0"])],
+    ),
+    test(
+        "pageout-lastuse-fixed",
+        "test=pageout-lastuse rd.latency=10000-30000 uvn.policy=fixed",
+        1,
+        &[Check::InOrder(&[
+            "pageout-lastuse: the pager holds the vnode lock inside its write; the last user detaches",
+            "deadlock: thread 2 sleeps on \"uvn_flsh\" for a page it holds busy itself",
+        ])],
+    ),
     // F14: under usecount0 sync's vref leaves a used vnode on the free list.
     test(
         "sync-freevnode-usecount0",
