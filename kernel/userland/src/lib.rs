@@ -468,3 +468,21 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     println!("pid {}: panic: {}", getpid(), info.message());
     exit(101)
 }
+
+/// Reads a byte of every page of the program's text and read-only data, so
+/// that they are resident before a test runs memory out: a program runs
+/// from its vnode's pages, and a self-test boot has no pagedaemon to find
+/// a page for a text fault once the kernel heap has taken the rest.
+pub fn prefault_text() {
+    extern "C" {
+        static __text_start: u8;
+        static __rodata_end: u8;
+    }
+    // The linker script's bounds of the text and rodata sections; only
+    // their addresses are taken.
+    let (lo, hi) = (core::ptr::addr_of!(__text_start) as usize, core::ptr::addr_of!(__rodata_end) as usize);
+    for a in (lo..hi).step_by(4096) {
+        // SAFETY: a in [lo, hi), inside the mapped text and rodata.
+        unsafe { core::ptr::read_volatile(a as *const u8) };
+    }
+}

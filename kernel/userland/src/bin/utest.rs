@@ -1034,6 +1034,7 @@ fn pmap_probe() -> Check {
 /// (its copy of the map would not fit), and after the unmapping memory is
 /// back: a fork works again.
 fn map_entries() -> Check {
+    prefault_text();
     let enomem = Errno::ENOMEM as i32;
     let (mut n, mut lo, mut hi) = (0usize, u32::MAX, 0u32);
     loop {
@@ -1095,6 +1096,7 @@ fn map_entries() -> Check {
 /// return, done or with ENOMEM/ENOSPC, never panic the kernel. Then it all
 /// goes and memory comes back: a fork works.
 fn heap_full() -> Check {
+    prefault_text();
     let enomem = Errno::ENOMEM as i32;
     let len = uvmexp().map_err(|_| "sysctl failed")?[0] as usize * 4096 * 2;
     let path = b"/utest-heapfull.tmp\0";
