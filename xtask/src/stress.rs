@@ -373,8 +373,10 @@ fn boot_one(ctx: &Ctx, setup: &Setup, user_image: Option<&Path>, dir: &Path, see
 fn settle(dir: &Path, seed: u64, mut boot: impl FnMut(&Path) -> Result<BootResult>) -> Record {
     let log = dir.join(format!("seed-{seed}.log"));
     let first = boot(&log);
-    let Ok(stuck) = first.as_ref().map(|r| (r.exit == Exit::Timeout).then(|| r.text())) else { return record(seed, first) };
-    let Some(stuck) = stuck else { return record(seed, first) };
+    let stuck = match &first {
+        Ok(r) if r.exit == Exit::Timeout => r.text(),
+        _ => return record(seed, first),
+    };
     let stalled_name = format!("seed-{seed}.stalled.log");
     let stalled = dir.join(&stalled_name);
     if std::fs::rename(&log, &stalled).is_err() {
@@ -1020,6 +1022,21 @@ mod tests {
         Ok(BootResult { exit, output: text.as_bytes().to_vec(), stderr: Vec::new(), wall: Duration::from_millis(5) })
     }
 
+    /// settle on a boot that times out with `stuck`, then replays as
+    /// `exit` with `text`; the boots made.
+    fn stall_then(dir: &Path, seed: u64, stuck: &str, exit: Exit, text: &str) -> (Record, u32) {
+        let mut n = 0;
+        let r = settle(dir, seed, |log| {
+            n += 1;
+            if n == 1 {
+                fake(log, Exit::Timeout, stuck)
+            } else {
+                fake(log, exit, text)
+            }
+        });
+        (r, n)
+    }
+
     #[test]
     fn a_host_stall_is_replayed_and_a_guest_hang_is_not_excused() {
         let dir = std::env::temp_dir().join(format!("xtask-stall-{}", std::process::id()));
@@ -1027,15 +1044,7 @@ mod tests {
         let stuck = "ppcbsd kernel 0.1\nclock: hz 100\ntick 120\n";
         let halted = "ppcbsd kernel 0.1\nclock: hz 100\ntick 120\ntick 500\n";
         // Stalled once, then ends: the replay's PASS, the first log kept.
-        let mut n = 0;
-        let r = settle(&dir, 7, |log| {
-            n += 1;
-            if n == 1 {
-                fake(log, Exit::Timeout, stuck)
-            } else {
-                fake(log, Exit::Code(0), halted)
-            }
-        });
+        let (r, n) = stall_then(&dir, 7, stuck, Exit::Code(0), halted);
         assert_eq!((n, r.outcome), (2, Outcome::Pass));
         let stall = r.host_stall.expect("the stall is recorded");
         assert_eq!((stall.log.as_str(), stall.lines), ("seed-7.stalled.log", 3));
@@ -1047,26 +1056,10 @@ mod tests {
         assert!(dir.join("seed-8.log").exists() && !dir.join("seed-8.stalled.log").exists());
         // A replay that does not retrace the first run, or that QEMU itself
         // ends, excuses nothing.
-        let mut n = 0;
-        let r = settle(&dir, 10, |log| {
-            n += 1;
-            if n == 1 {
-                fake(log, Exit::Timeout, stuck)
-            } else {
-                fake(log, Exit::Code(0), "ppcbsd kernel 0.1\nclock: hz 100\ntick 7\n")
-            }
-        });
+        let (r, _) = stall_then(&dir, 10, stuck, Exit::Code(0), "ppcbsd kernel 0.1\nclock: hz 100\ntick 7\n");
         assert_eq!((r.outcome, r.host_stall.is_some()), (Outcome::Hang, false));
         assert!(dir.join("seed-10.replay.log").exists() && !dir.join("seed-10.stalled.log").exists());
-        let mut n = 0;
-        let r = settle(&dir, 11, |log| {
-            n += 1;
-            if n == 1 {
-                fake(log, Exit::Timeout, stuck)
-            } else {
-                fake(log, Exit::Signal(9), halted)
-            }
-        });
+        let (r, _) = stall_then(&dir, 11, stuck, Exit::Signal(9), halted);
         assert_eq!((r.outcome, r.host_stall.is_some()), (Outcome::Hang, false));
         // The kernel's own deadlock report is never replayed.
         let mut n = 0;

@@ -91,6 +91,16 @@ pub fn run(sel: TestSel<'_>, args: &BootArgs<'_>) {
     }
 }
 
+/// Writes every delayed buffer and drops the clean ones: nothing cached,
+/// so no buffer holds a vnode off the free list and the next reads go to
+/// the disk, and fewer buffers than vnodes (else getnewvnode raises
+/// kern.maxvnodes instead of recycling).
+fn empty_bufcache() -> TestResult {
+    crate::ufs::ffs::ffs_vfsops::ffs_sync(crate::ufs::ffs::ffs_vfsops::rootump()).map_err(|e| format!("ffs_sync: {e}"))?;
+    crate::kern::vfs_bio::bufcache_release();
+    Ok(())
+}
+
 fn run_suite(tests: impl Iterator<Item = &'static KTest>) {
     let (mut passed, mut failed) = (0, 0);
     for (name, f) in tests {

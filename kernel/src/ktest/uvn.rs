@@ -125,8 +125,7 @@ fn test_uvn_persist_then_write() -> TestResult {
 /// is emptied of clean buffers first: with more buffers than vnodes,
 /// getnewvnode would raise kern.maxvnodes instead.
 fn recycle(vp: &'static Vnode) -> TestResult {
-    crate::ufs::ffs::ffs_vfsops::ffs_sync(crate::ufs::ffs::ffs_vfsops::rootump()).map_err(|e| format!("ffs_sync: {e}"))?;
-    crate::kern::vfs_bio::bufcache_release();
+    super::empty_bufcache()?;
     let old = vfs_setmaxvnodes(vnode_counts().0);
     let mut made = 0;
     let recycled = loop {
@@ -201,8 +200,7 @@ pub fn ktest_pageout_lastuse() {
         vn_close(vp, O_RDWR);
         check!(vp.with(|v| v.v_usecount) == 1, "the object does not hold the vnode's only use");
         // Nothing cached: the pager's ffs_write reads the block from disk.
-        crate::ufs::ffs::ffs_vfsops::ffs_sync(crate::ufs::ffs::ffs_vfsops::rootump()).map_err(|e| format!("ffs_sync: {e}"))?;
-        crate::kern::vfs_bio::bufcache_release();
+        super::empty_bufcache()?;
         let pg = uvn_get_retry(vp, 0).map_err(|e| format!("uvn_get: {e}"))?;
         crate::printf!("pageout-lastuse: vnode {}: paging out page 0 while the object is in use (use count 1)\n", vp.v_id);
         kthread_create("pagedaemon", move || {
@@ -597,8 +595,7 @@ pub fn ktest_sync_freevnode() {
         let b = make_file("/sync-fv-b", 2 * PG)?;
         leave_dirty_page(b, 2, 1)?;
         vn_close(b, O_RDWR);
-        crate::ufs::ffs::ffs_vfsops::ffs_sync(crate::ufs::ffs::ffs_vfsops::rootump()).map_err(|e| format!("ffs_sync: {e}"))?;
-        crate::kern::vfs_bio::bufcache_release();
+        super::empty_bufcache()?;
         let on_free =
             |vp: &'static Vnode| vp.with(|v| v.v_usecount == 0 && v.v_holdcnt == 0 && v.v_bioflag.contains(crate::sys::vnode::VBioFlags::VBIOONFREELIST));
         check!(on_free(a) && on_free(b), "the two vnodes are not unreferenced on the free list");

@@ -57,9 +57,7 @@ static KTESTFS: KtestFs = KtestFs;
 /// Runs `f` with an empty free list (earlier tests' vnodes taken and held)
 /// and room for `spare` more vnodes.
 fn with_spare_vnodes(spare: u32, f: impl FnOnce() -> TestResult) -> TestResult {
-    // Fewer buffers than vnodes, or getnewvnode raises kern.maxvnodes.
-    crate::ufs::ffs::ffs_vfsops::ffs_sync(crate::ufs::ffs::ffs_vfsops::rootump()).map_err(|e| alloc::format!("ffs_sync: {e}"))?;
-    crate::kern::vfs_bio::bufcache_release();
+    super::empty_bufcache()?;
     let (n, _, _) = vfs_subr::vnode_counts();
     let old = vfs_subr::vfs_setmaxvnodes(n);
     let mut taken = alloc::vec::Vec::new();
