@@ -337,12 +337,27 @@ pub fn deadlock_report(hung: Option<Hung>) -> ! {
         }
     }
     for vid in vids {
-        if let Some(vp) = crate::kern::vfs_subr::vnode_by_id_try(vid) {
-            crate::diag::vfs_hist::vh(vp, crate::diag::vfs_hist::Vh::Deadlock, 0, 0);
-            crate::ddb::db_uvm::db_show_vnode_brief(&mut c, vp);
-            crate::diag::vfs_hist::vhist_print(&mut c, vid);
-        }
+        report_vnode(&mut c, vid);
     }
     crate::kern::kern_sched::sched_pct_report(&mut c);
     machdep::boot_panicked();
+}
+
+/// One sleeper's vnode in a deadlock report: its state, then its history.
+/// The self-wait check reports from the clock interrupt, whose interrupted
+/// thread may hold the vnode table: the state is then left out, but the
+/// history (kept by vnode number, apart from the table) still prints.
+pub fn report_vnode(c: &mut dyn Write, vid: u32) {
+    use crate::diag::vfs_hist::{vh, vh_unknown, vhist_print, Vh};
+    match crate::kern::vfs_subr::vnode_by_id_try(vid) {
+        Some(vp) => {
+            vh(vp, Vh::Deadlock, 0, 0);
+            crate::ddb::db_uvm::db_show_vnode_brief(c, vp);
+        }
+        None => {
+            vh_unknown(vid, Vh::Deadlock);
+            let _ = writeln!(c, "vnode {vid}: state not shown: the vnode table is locked (by the interrupted thread)");
+        }
+    }
+    vhist_print(c, vid);
 }

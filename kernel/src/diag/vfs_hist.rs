@@ -305,7 +305,19 @@ pub fn vh(vp: &'static Vnode, ev: Vh, arg: u32, arg2: u32) {
 /// tsleep and its return: recorded when the thread works on a vnode.
 pub fn vh_sleep(ev: Vh, wmesg: &'static str) {
     let vid = CUR_VID.load(Ordering::Relaxed);
-    if vid == 0 || !vhist_on() {
+    if vid != 0 {
+        put_stateless(vid, ev, Some(wmesg));
+    }
+}
+
+/// An event of vnode `vid` when the vnode itself cannot be reached (a
+/// deadlock report while the vnode table is locked): its counts unknown.
+pub fn vh_unknown(vid: u32, ev: Vh) {
+    put_stateless(vid, ev, None);
+}
+
+fn put_stateless(vid: u32, ev: Vh, wmesg: Option<&'static str>) {
+    if !vhist_on() {
         return;
     }
     let unknown = u8::MAX;
@@ -314,7 +326,7 @@ pub fn vh_sleep(ev: Vh, wmesg: &'static str) {
         vid,
         arg: 0,
         arg2: 0,
-        wmesg: Some(wmesg),
+        wmesg,
         tid: CUR_TID.load(Ordering::Relaxed) as u16,
         ev,
         v_lflag: unknown,

@@ -155,6 +155,13 @@ pub fn vnode_by_id_try(id: u32) -> Option<&'static Vnode> {
     VTABLE.try_lock()?.all.get((id as usize).checked_sub(1)?).copied()
 }
 
+/// Runs `f` with the vnode table locked (a self-test of what a deadlock
+/// report must still print under it).
+pub fn vtable_locked<R>(f: impl FnOnce() -> R) -> R {
+    let _g = VTABLE.lock();
+    f()
+}
+
 /// (numvnodes, on the free list, on the hold list).
 pub fn vnode_counts() -> (u32, usize, usize) {
     let t = VTABLE.lock();
