@@ -150,7 +150,8 @@ static LOOP_TICK: AtomicU32 = AtomicU32::new(0);
 /// run in the kernel for kern.hangsecs without a switch (the kernel is not
 /// preempted, so nothing else ran meanwhile) is looping there. Reported as
 /// the hang watchdog reports a sleeper, with the trace of the interrupted
-/// code. Not the idle thread, and not user mode (a process alone on the
+/// code. Not the idle thread, not a thread that naps for interrupts between
+/// polls (the console demo), and not user mode (a process alone on the
 /// machine may compute as long as it likes).
 pub fn kernel_loop_tick(tf: &crate::arch::trap::TrapFrame) {
     selfwait_tick();
@@ -163,7 +164,8 @@ fn kernel_loop_check(tf: &crate::arch::trap::TrapFrame) {
     let now = crate::kern::kern_clock::ticks();
     let nsw = crate::kern::kern_sched::nswitch();
     let seen_tick = LOOP_TICK.load(Ordering::Relaxed);
-    if nsw != LOOP_NSW.load(Ordering::Relaxed) || tf.srr1 & cpu::Msr::PR.bits() != 0 {
+    let napped = cpu::napped_since_last_look();
+    if nsw != LOOP_NSW.load(Ordering::Relaxed) || tf.srr1 & cpu::Msr::PR.bits() != 0 || napped {
         LOOP_NSW.store(nsw, Ordering::Relaxed);
         LOOP_TICK.store(now, Ordering::Relaxed);
         return;

@@ -358,11 +358,14 @@ pub(super) const TESTS: &[QemuTest] = &[
         // comes after it): the demo's three seconds are guest time, and an
         // idle guest's time runs ahead of wall time (-icount sleep=off), so
         // they last a few tens of milliseconds of wall time. The kernel keeps
-        // what arrives early for the demo to read.
+        // what arrives early for the demo to read. The demo polls and naps
+        // in the kernel for longer than kern.hangsecs: the kernel-loop
+        // watchdog must see it wait, not loop (it once reported it, which
+        // killed `xtask-signals`' halt=0 guest at 30 s of guest time).
         input: Some(("clock: hz", "hello ppcbsd\r")),
         ..test(
             "demo",
-            "halt=3",
+            "halt=3 kern.hangsecs=1",
             0,
             &[
                 Check::LineStarts("tick "),
