@@ -18,6 +18,7 @@ mod deps;
 mod docs;
 mod explain;
 mod image;
+mod matrix;
 mod outcome;
 mod qemu;
 mod report;

@@ -780,6 +780,7 @@ fn table_text(ctx: &Ctx, runs: &[PathBuf]) -> Result<String> {
     let mut o = String::from(
         "| policy | bootargs | boots | PASS | PANIC | HANG | other | failed, 95% interval | signatures (count) | time to panic or deadlock, median / p90 |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |\n",
     );
+    let mut cells = Vec::new();
     for run in runs {
         let path = run_path(ctx, run).join("summary.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -789,6 +790,15 @@ fn table_text(ctx: &Ctx, runs: &[PathBuf]) -> Result<String> {
         let bootargs = v["bootargs"].as_str().unwrap_or("");
         let policy = bootargs.split_whitespace().find_map(|w| w.strip_prefix("uvn.policy=")).unwrap_or(kcore::bootargs::UvnPolicy::DEFAULT.name());
         let rest: Vec<&str> = bootargs.split_whitespace().filter(|w| !w.starts_with("uvn.policy=")).collect();
+        cells.push(crate::matrix::Cell {
+            policy: policy.to_owned(),
+            args: rest.iter().map(|a| (*a).to_owned()).collect(),
+            kernel: v["kernel"].as_str().and_then(|k| k.split_once("git ")).map_or("?".to_owned(), |(_, g)| g.chars().take(7).collect()),
+            boots,
+            panics: n("PANIC"),
+            hangs: n("HANG"),
+            other: n("CHECK-FAILED") + n("NO-OUTPUT") + n("QEMU-ERROR"),
+        });
         let sigs: Vec<String> = v["signatures"]
             .as_array()
             .map(|a| a.iter().map(|g| format!("`{}` ({})", g["signature"].as_str().unwrap_or("?").replace('|', "\\|"), g["count"])).collect())
@@ -811,6 +821,9 @@ fn table_text(ctx: &Ctx, runs: &[PathBuf]) -> Result<String> {
             rate.text(),
             if sigs.is_empty() { "—".to_owned() } else { sigs.join("; ") }
         );
+    }
+    if let Some(m) = crate::matrix::matrix_text(&cells).map_err(anyhow::Error::msg)? {
+        let _ = write!(o, "\n### Policies by cells\n\n{m}");
     }
     Ok(o)
 }

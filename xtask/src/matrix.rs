@@ -1,0 +1,177 @@
+//! The policies-by-cells table `runs table` ends with: one row per policy,
+//! one column per workload cell (the boot arguments besides the policy),
+//! each entry the failures with their interval, how they ended and how
+//! the policy compares with `fixed` (1.131) on the same cell.
+
+use std::fmt::Write as _;
+
+use crate::stats;
+
+/// What the matrix needs of one run.
+#[derive(Clone, Debug)]
+pub struct Cell {
+    pub policy: String,
+    /// Boot arguments without `uvn.policy=`.
+    pub args: Vec<String>,
+    /// The kernel's git commit (short), or "?".
+    pub kernel: String,
+    pub boots: u64,
+    pub panics: u64,
+    pub hangs: u64,
+    /// CHECK-FAILED, NO-OUTPUT, QEMU-ERROR.
+    pub other: u64,
+}
+
+impl Cell {
+    fn failed(&self) -> u64 {
+        self.panics + self.hangs + self.other
+    }
+}
+
+/// The matrix in markdown, or None when the runs make fewer than two
+/// policies (a matrix would repeat the table). Two runs of one policy in
+/// one cell are an error: merge them first (`runs merge`).
+pub fn matrix_text(runs: &[Cell]) -> Result<Option<String>, String> {
+    let mut policies: Vec<&str> = Vec::new();
+    for r in runs {
+        if !policies.contains(&r.policy.as_str()) {
+            policies.push(&r.policy);
+        }
+    }
+    if policies.len() < 2 {
+        return Ok(None);
+    }
+    let order = |p: &str| kcore::bootargs::UvnPolicy::ALL.iter().position(|q| q.name() == p).unwrap_or(usize::MAX);
+    policies.sort_by_key(|p| order(p));
+    // The arguments every run shares go above the table; each column is
+    // named by what is left.
+    let common: Vec<&String> = runs[0].args.iter().filter(|a| runs.iter().all(|r| r.args.contains(a))).collect();
+    let label = |r: &Cell| {
+        let own: Vec<&str> = r.args.iter().filter(|a| !common.contains(a)).map(String::as_str).collect();
+        if own.is_empty() {
+            "(only those)".to_owned()
+        } else {
+            own.join(" ")
+        }
+    };
+    let mut cells: Vec<String> = Vec::new();
+    for r in runs {
+        let l = label(r);
+        if !cells.contains(&l) {
+            cells.push(l);
+        }
+    }
+    let find = |p: &str, c: &str| -> Result<Option<&Cell>, String> {
+        let mut hits = runs.iter().filter(|r| r.policy == p && label(r) == c);
+        let first = hits.next();
+        match hits.next() {
+            Some(_) => Err(format!("two runs of {p} with `{c}`: merge them (`cargo xtask runs merge`) or leave one out")),
+            None => Ok(first),
+        }
+    };
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Every run: `{}`. An entry: boots failed (panic or deadlock) of boots, the 95% Wilson interval; P panics, D deadlocks or hangs, C other failures; against `fixed` in the same column (Fisher's exact test on the failure rates, p < 0.05): worse, better, or `=` (no difference shown).\n",
+        common.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    );
+    let _ = writeln!(o, "| policy | {} |", cells.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(o, "| --- |{}", " --- |".repeat(cells.len()));
+    for p in &policies {
+        let mut row = format!("| {p} |");
+        for c in &cells {
+            let entry = match find(p, c)? {
+                None => "—".to_owned(),
+                Some(r) => {
+                    let fixed = find("fixed", c)?.filter(|_| *p != "fixed");
+                    entry(r, fixed)
+                }
+            };
+            let _ = write!(row, " {entry} |");
+        }
+        let _ = writeln!(o, "{row}");
+    }
+    let mut kernels = String::new();
+    for c in &cells {
+        let mut ks: Vec<&str> = runs.iter().filter(|r| label(r) == *c).map(|r| r.kernel.as_str()).collect();
+        ks.sort_unstable();
+        ks.dedup();
+        let _ = write!(kernels, " {} |", ks.join(", "));
+    }
+    let _ = writeln!(o, "| kernel |{kernels}");
+    Ok(Some(o))
+}
+
+/// One entry: `3/100 [1.0%, 8.5%] · 2 P 1 D · better`.
+fn entry(r: &Cell, fixed: Option<&Cell>) -> String {
+    let k = r.failed();
+    let (lo, hi) = stats::wilson(k, r.boots);
+    let mut how = Vec::new();
+    for (n, tag) in [(r.panics, "P"), (r.hangs, "D"), (r.other, "C")] {
+        if n > 0 {
+            how.push(format!("{n} {tag}"));
+        }
+    }
+    let mut e = format!("{k}/{} [{:.1}%, {:.1}%]", r.boots, 100.0 * lo, 100.0 * hi);
+    if !how.is_empty() {
+        let _ = write!(e, " · {}", how.join(" "));
+    }
+    if let Some(f) = fixed {
+        let fk = f.failed();
+        let p = stats::fisher_exact(k, r.boots - k, fk, f.boots - fk);
+        let rate = |k: u64, n: u64| k as f64 / n.max(1) as f64;
+        let verdict = match (p < 0.05, rate(k, r.boots) > rate(fk, f.boots)) {
+            (false, _) => "=".to_owned(),
+            (true, true) => format!("worse (p {})", p_words(p)),
+            (true, false) => format!("better (p {})", p_words(p)),
+        };
+        let _ = write!(e, " · {verdict}");
+    }
+    e
+}
+
+fn p_words(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".to_owned()
+    } else {
+        format!("= {p:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(policy: &str, extra: &str, boots: u64, panics: u64, hangs: u64) -> Cell {
+        let args = format!("workload=race race.secs=5 {extra}").split_whitespace().map(str::to_owned).collect();
+        Cell { policy: policy.into(), args, kernel: "abc1234".into(), boots, panics, hangs, other: 0 }
+    }
+
+    #[test]
+    fn policies_by_cells_with_verdicts() {
+        let runs = [
+            cell("fixed-2", "race.sync=100", 300, 0, 0),
+            cell("fixed", "race.sync=100", 100, 35, 65),
+            cell("original", "race.sync=100", 100, 100, 0),
+            cell("fixed", "race.truncate=1", 100, 0, 100),
+            cell("head", "race.truncate=1", 100, 0, 98),
+        ];
+        let m = matrix_text(&runs).unwrap().unwrap();
+        let lines: Vec<&str> = m.lines().collect();
+        assert!(lines[0].contains("Every run: `workload=race race.secs=5`"), "{m}");
+        assert_eq!(lines[2], "| policy | `race.sync=100` | `race.truncate=1` |");
+        // Rows in the policies' own order, whatever the runs' order.
+        assert!(lines[4].starts_with("| original | 100/100 [96.3%, 100.0%] · 100 P · = |"), "{m}");
+        assert!(lines[5].starts_with("| fixed | 100/100 [96.3%, 100.0%] · 35 P 65 D | 100/100"), "{m}");
+        assert!(lines[6].starts_with("| fixed-2 | 0/300 [0.0%, 1.3%] · better (p < 0.001) | — |"), "{m}");
+        assert_eq!(lines[7], "| head | — | 98/100 [93.0%, 99.4%] · 98 D · = |");
+        assert_eq!(lines[8], "| kernel | abc1234 | abc1234 |");
+    }
+
+    #[test]
+    fn one_policy_or_a_doubled_cell() {
+        assert!(matrix_text(&[cell("fixed", "a=1", 10, 1, 0), cell("fixed", "a=2", 10, 0, 0)]).unwrap().is_none());
+        let e = matrix_text(&[cell("fixed", "a=1", 10, 1, 0), cell("fixed", "a=1", 10, 0, 0), cell("head", "a=1", 10, 0, 0)]).unwrap_err();
+        assert!(e.contains("two runs of fixed with `(only those)`"), "{e}");
+    }
+}
