@@ -793,11 +793,12 @@ fn table_text(ctx: &Ctx, runs: &[PathBuf]) -> Result<String> {
         cells.push(crate::matrix::Cell {
             policy: policy.to_owned(),
             args: rest.iter().map(|a| (*a).to_owned()).collect(),
-            kernel: v["kernel"].as_str().and_then(|k| k.split_once("git ")).map_or("?".to_owned(), |(_, g)| g.chars().take(7).collect()),
+            kernel: v["kernel"].as_str().and_then(|k| k.split_once("git ")).map_or("?".to_owned(), |(_, g)| g.trim().to_owned()),
             boots,
             panics: n("PANIC"),
             hangs: n("HANG"),
-            other: n("CHECK-FAILED") + n("NO-OUTPUT") + n("QEMU-ERROR"),
+            check_failed: n("CHECK-FAILED"),
+            lost: n("NO-OUTPUT") + n("QEMU-ERROR"),
         });
         let sigs: Vec<String> = v["signatures"]
             .as_array()
@@ -822,7 +823,7 @@ fn table_text(ctx: &Ctx, runs: &[PathBuf]) -> Result<String> {
             if sigs.is_empty() { "—".to_owned() } else { sigs.join("; ") }
         );
     }
-    if let Some(m) = crate::matrix::matrix_text(&cells).map_err(anyhow::Error::msg)? {
+    if let Some(m) = crate::matrix::matrix_text(&cells) {
         let _ = write!(o, "\n### Policies by cells\n\n{m}");
     }
     Ok(o)

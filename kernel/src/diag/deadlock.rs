@@ -110,8 +110,9 @@ fn selfwait_tick() {
 /// priorities the threads that outrank it can keep the CPU for good (a
 /// retry loop that waits for what the starved one would give back), and
 /// then no sleeper's watchdog may ever run: without this the boot would go
-/// silent. The default round robin gets here only behind a thread looping
-/// in the kernel, which the kernel-loop watchdog reports instead.
+/// silent. The default round robin gets here only behind a thread that
+/// keeps the CPU in the kernel: looping (the kernel-loop watchdog reports
+/// that instead) or napping between polls (reported here).
 fn starve_tick(tf: &crate::arch::trap::TrapFrame) {
     let secs = HANGSECS.load(Ordering::Relaxed);
     let hz = crate::kern::kern_clock::hz().max(1);
@@ -164,7 +165,7 @@ fn kernel_loop_check(tf: &crate::arch::trap::TrapFrame) {
     let now = crate::kern::kern_clock::ticks();
     let nsw = crate::kern::kern_sched::nswitch();
     let seen_tick = LOOP_TICK.load(Ordering::Relaxed);
-    let napped = cpu::napped_since_last_look();
+    let napped = cpu::take_napped_for_watchdog();
     if nsw != LOOP_NSW.load(Ordering::Relaxed) || tf.srr1 & cpu::Msr::PR.bits() != 0 || napped {
         LOOP_NSW.store(nsw, Ordering::Relaxed);
         LOOP_TICK.store(now, Ordering::Relaxed);
@@ -358,7 +359,7 @@ pub fn report_vnode(c: &mut dyn Write, vid: u32) {
         }
         None => {
             vh_unknown(vid, Vh::Deadlock);
-            let _ = writeln!(c, "vnode {vid}: state not shown: the vnode table is locked (by the interrupted thread)");
+            let _ = writeln!(c, "vnode {vid}: state not shown: the vnode table is locked");
         }
     }
     vhist_print(c, vid);

@@ -181,7 +181,7 @@ fn test_deadlock_report_vtable_locked() -> TestResult {
         let mut out = alloc::string::String::new();
         vfs_subr::vtable_locked(|| crate::diag::deadlock::report_vnode(&mut out, vid));
         vrele(vp);
-        check!(out.contains(&alloc::format!("vnode {vid} history:")), "no history of vnode {vid} under the locked table: {out}");
+        check!(out.contains(&alloc::format!("end of vnode {vid} history")), "no history of vnode {vid} under the locked table: {out}");
         check!(out.contains("state not shown: the vnode table is locked"), "the report did not say why the state is missing: {out}");
         check!(out.lines().any(|l| l.contains(" deadlock")), "the history lacks the report's deadlock event: {out}");
         Ok(())

@@ -1,6 +1,7 @@
 //! Special-purpose registers, the MSR, the time base and barriers.
 
 use core::arch::asm;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 bitflags::bitflags! {
     /// Machine State Register bits (MPC7400).
@@ -136,7 +137,7 @@ pub fn with_interrupts_disabled<R>(f: impl FnOnce() -> R) -> R {
 /// wakeup that arrives between the caller's check and the nap is not lost.
 /// The trap code clears POW in the saved MSR so the return does not nap again.
 pub fn idle() {
-    NAPPED.store(true, core::sync::atomic::Ordering::Relaxed);
+    NAPPED.store(true, Ordering::Relaxed);
     // SAFETY: sets HID0[NAP] (power saving only) then enables EE|POW in one
     // mtmsr; translation bits are kept as they are. The 970's HID0 is left
     // alone: 64 bits wide, NAP in its upper word, and QEMU's 970 treats a
@@ -155,11 +156,12 @@ pub fn idle() {
 /// Set by idle(): the CPU waited for an interrupt since the kernel-loop
 /// watchdog last looked (a thread that naps between polls, as the console
 /// demo does, is waiting, not looping).
-static NAPPED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static NAPPED: AtomicBool = AtomicBool::new(false);
 
-/// Whether the CPU napped since the last call (the kernel-loop watchdog's).
-pub fn napped_since_last_look() -> bool {
-    NAPPED.swap(false, core::sync::atomic::Ordering::Relaxed)
+/// Whether the CPU napped since the last call. The kernel-loop watchdog's
+/// alone: the call clears the flag, so a second caller would blind it.
+pub fn take_napped_for_watchdog() -> bool {
+    NAPPED.swap(false, Ordering::Relaxed)
 }
 
 /// Enforces ordering of MMIO accesses (PowerPC reorders uncached stores).
