@@ -123,6 +123,10 @@ pub enum RunsCmd {
     Merge {
         #[arg(required = true)]
         shards: Vec<PathBuf>,
+        /// The merged run's directory name under target/stress (default:
+        /// the UTC time); it must not exist yet.
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Write these runs' summary.md and report.html again from their
     /// summary.json (after an update of xtask).
@@ -139,7 +143,7 @@ pub fn runs(ctx: &Ctx, cmd: &RunsCmd) -> Result<i32> {
             print!("{}", compare(&load(ctx, a)?, &load(ctx, b)?));
             Ok(0)
         }
-        RunsCmd::Merge { shards } => merge_dirs(ctx, shards),
+        RunsCmd::Merge { shards, name } => merge_dirs(ctx, shards, name.as_deref()),
         RunsCmd::Report { runs } => {
             for run in runs {
                 let s = load(ctx, run)?;
@@ -942,10 +946,10 @@ fn merge(shards: &[Summary], run_id: String, wall: Duration) -> Result<(RunInfo,
 
 /// `runs merge DIR…`: a new run directory with the shards' logs and one
 /// summary and report.
-fn merge_dirs(ctx: &Ctx, dirs: &[PathBuf]) -> Result<i32> {
+fn merge_dirs(ctx: &Ctx, dirs: &[PathBuf], name: Option<&str>) -> Result<i32> {
     let shards: Vec<Summary> = dirs.iter().map(|d| load(ctx, d)).collect::<Result<_>>()?;
     let wall = Duration::from_secs_f64(shards.iter().map(|s| s.wall_s).fold(0.0, f64::max));
-    let (run_id, dir) = run_dir(ctx, None)?;
+    let (run_id, dir) = run_dir(ctx, name)?;
     let (run, results) = merge(&shards, run_id, wall)?;
     for (d, s) in dirs.iter().zip(&shards) {
         let from = run_path(ctx, d);
