@@ -38,14 +38,15 @@ fn per_run(arg: &str) -> bool {
 }
 
 /// The matrix in markdown, or None when the runs make fewer than two
-/// policies (a matrix would repeat the table). Two runs of one policy in
+/// policies (a matrix would repeat the table). The first column is named
+/// by its own arguments, the others by how theirs differ from it. Two runs of one policy in
 /// one cell give a note instead of the matrix: merge them (`runs merge`)
 /// or leave one out.
 pub fn matrix_text(runs: &[Cell]) -> Option<String> {
     matrix(runs).unwrap_or_else(|e| Some(format!("No matrix: {e}.\n")))
 }
 
-fn matrix(runs: &[Cell]) -> Result<Option<String>, String> {
+fn matrix<'r>(runs: &'r [Cell]) -> Result<Option<String>, String> {
     let mut policies: Vec<&str> = Vec::new();
     for r in runs {
         if !policies.contains(&r.policy.as_str()) {
@@ -60,27 +61,25 @@ fn matrix(runs: &[Cell]) -> Result<Option<String>, String> {
     // The arguments every run shares go above the table; each column is
     // named by what is left.
     let common: Vec<&String> = runs[0].args.iter().filter(|a| !per_run(a) && runs.iter().all(|r| r.args.contains(a))).collect();
-    let label = |r: &Cell| {
+    fn own<'a>(r: &'a Cell, common: &[&String]) -> Vec<&'a str> {
         let mut own: Vec<&str> = r.args.iter().filter(|a| !per_run(a) && !common.contains(a)).map(String::as_str).collect();
         own.sort_unstable();
-        if own.is_empty() {
-            "(only those)".to_owned()
-        } else {
-            own.join(" ")
-        }
-    };
-    let mut cells: Vec<String> = Vec::new();
+        own
+    }
+    let label = |r: &'r Cell| own(r, &common);
+    let shown = |c: &[&str]| if c.is_empty() { "(only those)".to_owned() } else { c.join(" ") };
+    let mut cells: Vec<Vec<&str>> = Vec::new();
     for r in runs {
         let l = label(r);
         if !cells.contains(&l) {
             cells.push(l);
         }
     }
-    let find = |p: &str, c: &str| -> Result<Option<&Cell>, String> {
+    let find = |p: &str, c: &[&str]| -> Result<Option<&Cell>, String> {
         let mut hits = runs.iter().filter(|r| r.policy == p && label(r) == c);
         let first = hits.next();
         match hits.next() {
-            Some(_) => Err(format!("two runs of {p} with `{c}`; merge them (`cargo xtask runs merge`) or leave one out")),
+            Some(_) => Err(format!("two runs of {p} with `{}`; merge them (`cargo xtask runs merge`) or leave one out", shown(c))),
             None => Ok(first),
         }
     };
@@ -90,7 +89,8 @@ fn matrix(runs: &[Cell]) -> Result<Option<String>, String> {
         "Every run: `{}`. An entry: boots failed of boots (FAILED: panics P, deadlocks or hangs D, failed data checks C), the 95% Wilson interval; boots lost to QEMU (no output, QEMU errors) are named apart and left out; against `fixed` in the same column (Fisher's exact test on the failure rates, p < 0.05): worse, better, or `=` (no difference shown).\n",
         common.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
     );
-    let _ = writeln!(o, "| policy | {} |", cells.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" | "));
+    let heads: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("`{}`", if i == 0 { shown(c) } else { relative(&cells[0], c) })).collect();
+    let _ = writeln!(o, "| policy | {} |", heads.join(" | "));
     let _ = writeln!(o, "| --- |{}", " --- |".repeat(cells.len()));
     for p in &policies {
         let mut row = format!("| {p} |");
@@ -115,6 +115,20 @@ fn matrix(runs: &[Cell]) -> Result<Option<String>, String> {
     }
     let _ = writeln!(o, "| kernel |{kernels}");
     Ok(Some(o))
+}
+
+/// A column's arguments as changes to the first column's: `key=new` for
+/// a changed value, `+arg` for an added one, `−arg` for one left out.
+fn relative(base: &[&str], own: &[&str]) -> String {
+    let key = |a: &str| a.split_once(['=', ' ']).map_or(a, |(k, _)| k).to_owned();
+    let mut out = Vec::new();
+    for a in own.iter().filter(|a| !base.contains(a)) {
+        out.push(if base.iter().any(|x| key(x) == key(a)) { (*a).to_owned() } else { format!("+{a}") });
+    }
+    for a in base.iter().filter(|a| !own.iter().any(|x| key(x) == key(a))) {
+        out.push(format!("−{a}"));
+    }
+    out.join(" ")
 }
 
 /// One entry: `3/100 [1.0%, 8.5%] · 2 P 1 D · better`.
@@ -175,7 +189,8 @@ mod tests {
         let m = matrix_text(&runs).unwrap();
         let lines: Vec<&str> = m.lines().collect();
         assert!(lines[0].contains("Every run: `workload=race race.secs=5`"), "{m}");
-        assert_eq!(lines[2], "| policy | `race.sync=100` | `race.truncate=1` |");
+        // The second column is named by how it differs from the first.
+        assert_eq!(lines[2], "| policy | `race.sync=100` | `+race.truncate=1 −race.sync=100` |");
         // Rows in the policies' own order, whatever the runs' order.
         assert!(lines[4].starts_with("| original | 100/100 [96.3%, 100.0%] · 100 P · = |"), "{m}");
         assert!(lines[5].starts_with("| fixed | 100/100 [96.3%, 100.0%] · 35 P 65 D | 100/100"), "{m}");
@@ -198,6 +213,21 @@ mod tests {
         let m = matrix_text(&runs).unwrap();
         assert!(m.contains("| policy | `(only those)` |"), "{m}");
         assert!(m.contains("| head | 10/10 [72.2%, 100.0%] · 10 D · = |"), "{m}");
+    }
+
+    #[test]
+    fn columns_named_by_their_change() {
+        let mut stock = cell("head", "uvm.mmap_uncache=0", 10, 0, 1);
+        stock.args = ["--machine g5", "workload=field", "race.secs=10"].map(str::to_owned).to_vec();
+        let mut race = cell("fixed", "uvm.mmap_uncache=0", 10, 0, 10);
+        race.args.insert(0, "--machine g4".into());
+        let m = matrix_text(&[race, stock]).unwrap();
+        assert!(
+            m.contains(
+                "| policy | `--machine g4 race.secs=5 uvm.mmap_uncache=0 workload=race` | `--machine g5 race.secs=10 workload=field −uvm.mmap_uncache=0` |"
+            ),
+            "{m}"
+        );
     }
 
     #[test]

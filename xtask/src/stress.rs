@@ -796,7 +796,8 @@ fn table_text(ctx: &Ctx, runs: &[PathBuf]) -> Result<String> {
         let rest: Vec<&str> = bootargs.split_whitespace().filter(|w| !w.starts_with("uvn.policy=")).collect();
         cells.push(crate::matrix::Cell {
             policy: policy.to_owned(),
-            args: rest.iter().map(|a| (*a).to_owned()).collect(),
+            // The machine is no boot argument but makes a cell of its own.
+            args: std::iter::once(format!("--machine {}", v["machine"].as_str().unwrap_or("g4"))).chain(rest.iter().map(|a| (*a).to_owned())).collect(),
             kernel: v["kernel"].as_str().and_then(|k| k.split_once("git ")).map_or("?".to_owned(), |(_, g)| g.trim().to_owned()),
             boots,
             panics: n("PANIC"),
