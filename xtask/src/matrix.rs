@@ -30,18 +30,18 @@ impl Cell {
     }
 }
 
-/// Arguments that differ between the runs of one campaign without making
-/// another cell: the policy, and PCT's steps, which `--policies`
-/// calibrates per policy.
+/// An argument that differs between the runs of one campaign without
+/// making another cell (the policy is already apart): PCT's steps, which
+/// `--policies` calibrates per policy.
 fn per_run(arg: &str) -> bool {
-    arg.starts_with("uvn.policy=") || arg.starts_with("sched.steps=")
+    arg.starts_with("sched.steps=")
 }
 
 /// The matrix in markdown, or None when the runs make fewer than two
 /// policies (a matrix would repeat the table). The first column is named
-/// by its own arguments, the others by how theirs differ from it. Two runs of one policy in
-/// one cell give a note instead of the matrix: merge them (`runs merge`)
-/// or leave one out.
+/// by its own arguments, the others by how theirs differ from it. Two
+/// runs of one policy in one cell give a note instead of the matrix:
+/// merge them (`runs merge`) or leave one out.
 pub fn matrix_text(runs: &[Cell]) -> Option<String> {
     matrix(runs).unwrap_or_else(|e| Some(format!("No matrix: {e}.\n")))
 }
@@ -152,20 +152,12 @@ fn entry(r: &Cell, fixed: Option<&Cell>) -> String {
         let rate = |k: u64, n: u64| k as f64 / n.max(1) as f64;
         let verdict = match (p < 0.05, rate(k, n) > rate(fk, fnn)) {
             (false, _) => "=".to_owned(),
-            (true, true) => format!("worse (p {})", p_words(p)),
-            (true, false) => format!("better (p {})", p_words(p)),
+            (true, true) => format!("worse (p {})", crate::stress::p_bound(p)),
+            (true, false) => format!("better (p {})", crate::stress::p_bound(p)),
         };
         let _ = write!(e, " · {verdict}");
     }
     e
-}
-
-fn p_words(p: f64) -> String {
-    if p < 0.001 {
-        "< 0.001".to_owned()
-    } else {
-        format!("= {p:.3}")
-    }
 }
 
 #[cfg(test)]

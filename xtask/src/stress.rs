@@ -858,11 +858,7 @@ pub fn compare(a: &Summary, b: &Summary) -> String {
         if what == "FAILED" {
             let verdict = if p < 0.05 {
                 let (worse, better) = if ra.rate > rb.rate { (&na, &nb) } else { (&nb, &na) };
-                format!(
-                    "{worse} is worse: it fails more often than {better} (p {} {}).",
-                    if p < 0.001 { "<" } else { "=" },
-                    if p < 0.001 { "0.001".to_owned() } else { pvalue(p) }
-                )
+                format!("{worse} is worse: it fails more often than {better} (p {}).", p_bound(p))
             } else {
                 format!("no difference in failure rate shown (p = {}); neither run is shown to be worse.", pvalue(p))
             };
@@ -890,6 +886,15 @@ pub fn compare(a: &Summary, b: &Summary) -> String {
         }
     }
     o
+}
+
+/// A significant p-value in a verdict: `< 0.001`, or `= ` and its value.
+pub fn p_bound(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".to_owned()
+    } else {
+        format!("= {}", pvalue(p))
+    }
 }
 
 fn pvalue(p: f64) -> String {
