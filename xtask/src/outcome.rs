@@ -81,9 +81,11 @@ fn check_failed(l: &str) -> bool {
     l.contains("MISMATCH") || l.contains(" FAILED") || l.contains("processes failed")
 }
 
-/// A signature for a deadlock report, from the report's `ps`: the
-/// pagedaemon's wait if it is stuck in one (the open question of
-/// doc/race.md), else the first thread stuck on a lock, page or buffer —
+/// A signature for a deadlock report, from the report's `ps`: the thread
+/// its headline names (`deadlock: thread N …`), with "waits for a free
+/// page" for a wait for memory and "loops in the kernel" for the kernel-loop
+/// watchdog; else the pagedaemon's wait if it is stuck in one (the open
+/// question of doc/race.md), else the first thread stuck on a lock, page or buffer —
 /// not one waiting for an event that may never come by design (a parent's
 /// `wait`, the idle pagedaemon's `pgdaemon`, a `nanosleep`, the self-tests'
 /// own) — else the first sleeper.
@@ -95,16 +97,32 @@ pub fn deadlock_signature(text: &str) -> Option<String> {
     if let Some((_, rest)) = first.split_once(" (").filter(|_| first.contains(") has been runnable for ")) {
         return Some(format!("starved: {} runnable without running", rest.split(')').next()?));
     }
-    let sleepers: Vec<(String, String)> = text
+    // The `ps` rows: TID PPID S STAT WCHAN WAIT TIMEOUT COMMAND.
+    let rows: Vec<Vec<&str>> = text
         .lines()
         .skip(at + 1)
         .take_while(|l| !l.starts_with("trace of thread"))
-        .filter_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().filter(|w| *w != "*").collect();
-            // TID PPID S STAT WCHAN WAIT TIMEOUT COMMAND
-            (w.len() >= 8 && w[3] == "sleep").then(|| (w[7].to_owned(), w[5].to_owned()))
-        })
+        .map(|l| l.split_whitespace().filter(|w| *w != "*").collect::<Vec<_>>())
+        .filter(|w| w.len() >= 8 && w[0].parse::<u32>().is_ok())
         .collect();
+    // A headline that names its thread (a wait on its own page, a sleep
+    // past kern.hangsecs, a wait for memory, a loop in the kernel) is the
+    // story: its thread, not the first sleeper in the list.
+    if let Some(tid) = first.strip_prefix("deadlock: thread ").and_then(|r| r.split(' ').next()) {
+        if let Some(w) = rows.iter().find(|w| w[0] == tid) {
+            let comm = w[7];
+            if first.contains(" has waited for a free page ") {
+                return Some(format!("deadlock: {comm} waits for a free page in {}", w[5]));
+            }
+            if first.contains(" has run in the kernel ") {
+                return Some(format!("deadlock: {comm} loops in the kernel"));
+            }
+            if w[3] == "sleep" {
+                return Some(format!("deadlock: {comm} waits in {}", w[5]));
+            }
+        }
+    }
+    let sleepers: Vec<(String, String)> = rows.iter().filter(|w| w[3] == "sleep").map(|w| (w[7].to_owned(), w[5].to_owned())).collect();
     let event = kcore::wmesg::is_event_wait;
     let (comm, wait) =
         sleepers.iter().find(|(c, w)| c == "pagedaemon" && !event(w)).or_else(|| sleepers.iter().find(|(_, w)| !event(w))).or(sleepers.first())?;
@@ -539,6 +557,32 @@ trace of thread 0:
             "deadlock: thread 4 (memhog) has been runnable for 30 s without running (kern.hangsecs 30): 3 threads that outrank it under PCT kept the CPU, a schedule a fair scheduler does not make",
         );
         assert_eq!(deadlock_signature(&starved).as_deref(), Some("starved: memhog runnable without running"));
+        // A headline naming its thread names the signature: a job's wait
+        // for memory, not the first sleeper; a loop in the kernel; a sleep
+        // past kern.hangsecs.
+        let two = DEADLOCK_LOG.replace("uvn_flsh -       pagedaemon", "vmobjlk  -       creator\n     5     3 3 sleep    0x00011190 uvn_getp -       job");
+        let memory = two.replace(
+            "deadlock: every thread sleeps and nothing can wake one",
+            "deadlock: thread 5 has waited for a free page for 30 s, now in \"uvn_getp\" (kern.hangsecs 30); 3 pages free, 900 active, 0 inactive; the pagedaemon has made 40 passes and started 7 pageouts",
+        );
+        assert_eq!(deadlock_signature(&two).as_deref(), Some("deadlock: creator waits in vmobjlk"));
+        assert_eq!(deadlock_signature(&memory).as_deref(), Some("deadlock: job waits for a free page in uvn_getp"));
+        let slept = two.replace(
+            "deadlock: every thread sleeps and nothing can wake one",
+            "deadlock: thread 5 has slept on \"uvn_getp\" for 30 s with no timeout (kern.hangsecs 30)",
+        );
+        assert_eq!(deadlock_signature(&slept).as_deref(), Some("deadlock: job waits in uvn_getp"));
+        let looping = DEADLOCK_LOG.replace(
+            "deadlock: every thread sleeps and nothing can wake one",
+            "deadlock: thread 1 has run in the kernel for 30 s without a switch (kern.hangsecs 30)",
+        );
+        assert_eq!(deadlock_signature(&looping).as_deref(), Some("deadlock: idle loops in the kernel"));
+        // A thread the list lacks: the sleepers as before.
+        let gone = two.replace(
+            "deadlock: every thread sleeps and nothing can wake one",
+            "deadlock: thread 9 has slept on \"x\" for 30 s with no timeout (kern.hangsecs 30)",
+        );
+        assert_eq!(deadlock_signature(&gone).as_deref(), Some("deadlock: creator waits in vmobjlk"));
         assert_eq!(classify(Exit::Code(1), &starved), Outcome::Hang);
     }
 
