@@ -1234,6 +1234,36 @@ mod tests {
         assert!(merge(&[shards[0].clone(), other], "x".into(), Duration::ZERO).unwrap_err().to_string().contains("same build"));
     }
 
+    /// `runs merge --name`: the shards' summaries and logs become one run
+    /// directory of that name, which a second merge will not overwrite.
+    #[test]
+    fn merge_dirs_writes_the_named_run() {
+        let root = std::env::temp_dir().join(format!("xtask-merge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let ctx = Ctx { root: root.clone(), verbose: false, machine: crate::qemu::Mac::G4 };
+        let all = boots();
+        let mut dirs = Vec::new();
+        for (id, seeds) in [("a", 1..=5), ("b", 6..=10)] {
+            let dir = ctx.path("target/stress").join(id);
+            std::fs::create_dir_all(&dir).unwrap();
+            let part: Vec<Record> = all.iter().filter(|r| seeds.contains(&r.seed)).cloned().collect();
+            for r in &part {
+                std::fs::write(dir.join(format!("seed-{}.log", r.seed)), format!("boot {}\n", r.seed)).unwrap();
+            }
+            finish(&info(id, (*seeds.start(), *seeds.end()), None), &dir, part).unwrap();
+            dirs.push(PathBuf::from(id));
+        }
+        assert_eq!(merge_dirs(&ctx, &dirs, Some("ab")).unwrap(), 0);
+        let merged = load(&ctx, Path::new("ab")).unwrap();
+        assert_eq!((merged.run_id.as_str(), merged.first_seed, merged.last_seed, merged.results.len()), ("ab", 1, 10, 10));
+        let single = summarize(&info("ab", (1, 10), None), all);
+        assert_eq!((&merged.counts, merged.signatures.len()), (&single.counts, single.signatures.len()));
+        assert_eq!(std::fs::read_to_string(ctx.path("target/stress/ab/seed-7.log")).unwrap(), "boot 7\n");
+        assert!(merge_dirs(&ctx, &dirs, Some("ab")).unwrap_err().to_string().contains("exists already"));
+        assert!(merge_dirs(&ctx, &dirs, Some("../x")).is_err());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
     #[test]
     fn compare_says_which_is_worse() {
         let bad = summarize(&info("a", (1, 40), None), (1..=40).map(|s| rec(s, Some("vref"), 1200 + s)).collect());
