@@ -97,22 +97,26 @@ pub fn deadlock_signature(text: &str) -> Option<String> {
     if let Some((_, rest)) = first.split_once(" (").filter(|_| first.contains(") has been runnable for ")) {
         return Some(format!("starved: {} runnable without running", rest.split(')').next()?));
     }
-    // The `ps` rows: TID PPID S STAT WCHAN WAIT TIMEOUT COMMAND.
+    // The `ps` rows: TID PPID S STAT WCHAN WAIT TIMEOUT COMMAND, the
+    // running thread's marked `*` (`*10000` when its id fills the column).
     let rows: Vec<Vec<&str>> = text
         .lines()
         .skip(at + 1)
         .take_while(|l| !l.starts_with("trace of thread"))
-        .map(|l| l.split_whitespace().filter(|w| *w != "*").collect::<Vec<_>>())
+        .map(|l| l.trim_start().trim_start_matches('*').split_whitespace().collect::<Vec<_>>())
         .filter(|w| w.len() >= 8 && w[0].parse::<u32>().is_ok())
         .collect();
     // A headline that names its thread (a wait on its own page, a sleep
     // past kern.hangsecs, a wait for memory, a loop in the kernel) is the
-    // story: its thread, not the first sleeper in the list.
+    // story: its thread, not the first sleeper in the list. A thread that
+    // waits for memory or loops is often the one running as the report
+    // prints (no WAIT in its row): the headline says where it waits.
     if let Some(tid) = first.strip_prefix("deadlock: thread ").and_then(|r| r.split(' ').next()) {
         if let Some(w) = rows.iter().find(|w| w[0] == tid) {
             let comm = w[7];
             if first.contains(" has waited for a free page ") {
-                return Some(format!("deadlock: {comm} waits for a free page in {}", w[5]));
+                let wait = first.split_once("now in \"").and_then(|(_, r)| r.split('"').next()).unwrap_or(w[5]);
+                return Some(format!("deadlock: {comm} waits for a free page in {wait}"));
             }
             if first.contains(" has run in the kernel ") {
                 return Some(format!("deadlock: {comm} loops in the kernel"));
@@ -558,25 +562,35 @@ trace of thread 0:
         );
         assert_eq!(deadlock_signature(&starved).as_deref(), Some("starved: memhog runnable without running"));
         // A headline naming its thread names the signature: a job's wait
-        // for memory, not the first sleeper; a loop in the kernel; a sleep
-        // past kern.hangsecs.
-        let two = DEADLOCK_LOG.replace("uvn_flsh -       pagedaemon", "vmobjlk  -       creator\n     5     3 3 sleep    0x00011190 uvn_getp -       job");
+        // for memory (the job running as the report prints, its wait in the
+        // headline, or asleep), not the first sleeper; a loop in the
+        // kernel; a sleep past kern.hangsecs.
+        let two = DEADLOCK_LOG.replace("uvn_flsh -       pagedaemon", "vmobjlk  -       creator\n*10005     3 7 onproc   -          -        -       job");
         let memory = two.replace(
             "deadlock: every thread sleeps and nothing can wake one",
-            "deadlock: thread 5 has waited for a free page for 30 s, now in \"uvn_getp\" (kern.hangsecs 30); 3 pages free, 900 active, 0 inactive; the pagedaemon has made 40 passes and started 7 pageouts",
+            "deadlock: thread 10005 has waited for a free page for 30 s, now in \"uvn_getpage\" (kern.hangsecs 30); 3 pages free, 900 active, 0 inactive; the pagedaemon has made 40 passes and started 7 pageouts",
         );
         assert_eq!(deadlock_signature(&two).as_deref(), Some("deadlock: creator waits in vmobjlk"));
-        assert_eq!(deadlock_signature(&memory).as_deref(), Some("deadlock: job waits for a free page in uvn_getp"));
-        let slept = two.replace(
+        assert_eq!(deadlock_signature(&memory).as_deref(), Some("deadlock: job waits for a free page in uvn_getpage"));
+        let asleep = memory.replace("*10005     3 7 onproc   -          -        -", " 10005     3 3 sleep    0x00011190 uvn_getpage -");
+        assert_eq!(deadlock_signature(&asleep).as_deref(), Some("deadlock: job waits for a free page in uvn_getpage"));
+        let slept = asleep
+            .lines()
+            .map(|l| {
+                if l.starts_with("deadlock: thread") {
+                    "deadlock: thread 10005 has slept on \"uvn_getpage\" for 30 s with no timeout (kern.hangsecs 30)"
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(deadlock_signature(&slept).as_deref(), Some("deadlock: job waits in uvn_getpage"));
+        let looping = two.replace(
             "deadlock: every thread sleeps and nothing can wake one",
-            "deadlock: thread 5 has slept on \"uvn_getp\" for 30 s with no timeout (kern.hangsecs 30)",
+            "deadlock: thread 10005 has run in the kernel for 30 s without a switch (kern.hangsecs 30)",
         );
-        assert_eq!(deadlock_signature(&slept).as_deref(), Some("deadlock: job waits in uvn_getp"));
-        let looping = DEADLOCK_LOG.replace(
-            "deadlock: every thread sleeps and nothing can wake one",
-            "deadlock: thread 1 has run in the kernel for 30 s without a switch (kern.hangsecs 30)",
-        );
-        assert_eq!(deadlock_signature(&looping).as_deref(), Some("deadlock: idle loops in the kernel"));
+        assert_eq!(deadlock_signature(&looping).as_deref(), Some("deadlock: job loops in the kernel"));
         // A thread the list lacks: the sleepers as before.
         let gone = two.replace(
             "deadlock: every thread sleeps and nothing can wake one",
