@@ -126,10 +126,10 @@ pub fn deadlock_signature(text: &str) -> Option<String> {
             }
         }
     }
-    let sleepers: Vec<(String, String)> = rows.iter().filter(|w| w[3] == "sleep").map(|w| (w[7].to_owned(), w[5].to_owned())).collect();
+    let sleepers: Vec<(&str, &str)> = rows.iter().filter(|w| w[3] == "sleep").map(|w| (w[7], w[5])).collect();
     let event = kcore::wmesg::is_event_wait;
     let (comm, wait) =
-        sleepers.iter().find(|(c, w)| c == "pagedaemon" && !event(w)).or_else(|| sleepers.iter().find(|(_, w)| !event(w))).or(sleepers.first())?;
+        sleepers.iter().find(|(c, w)| *c == "pagedaemon" && !event(w)).or_else(|| sleepers.iter().find(|(_, w)| !event(w))).or(sleepers.first())?;
     Some(format!("deadlock: {comm} waits in {wait}"))
 }
 
